@@ -1,0 +1,57 @@
+/*
+ * util.h - internal helpers shared by the library's files: error-buffer
+ * formatting, a growable byte buffer with a size limit, and small string
+ * and time helpers.  Internal names use the weft__ prefix.
+ */
+#ifndef WEFT_UTIL_H
+#define WEFT_UTIL_H
+
+#include "weft.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Formats into a caller's error buffer (WEFT_ERRBUF_SIZE bytes) when `err`
+ * is non-NULL, and returns `code`, so that `return weft__err(err, E, ...)`
+ * reads naturally. */
+weft_err weft__err(char *err, weft_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+weft_err weft__verr(char *err, weft_err code, const char *fmt, va_list ap);
+
+/*
+ * A growable buffer, always NUL-terminated when data != NULL.  `max` bounds
+ * its length (0: no bound beyond SIZE_MAX/2); growing past it fails with
+ * WEFT_ELIMIT, so input from a file or the network cannot grow memory
+ * without bound.  WEFT_BUF_INIT is the empty buffer; weft__buf_release()
+ * frees and resets it and may be called twice.
+ */
+typedef struct weft__buf {
+    char *data;
+    size_t len, cap, max;
+} weft__buf;
+#define WEFT_BUF_INIT {NULL, 0, 0, 0}
+
+weft_err weft__buf_grow(weft__buf *b, size_t extra);
+weft_err weft__buf_add(weft__buf *b, const void *data, size_t len);
+weft_err weft__buf_adds(weft__buf *b, const char *s);
+weft_err weft__buf_addc(weft__buf *b, char c);
+weft_err weft__buf_addf(weft__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void weft__buf_reset(weft__buf *b);   /* length 0, memory kept */
+void weft__buf_release(weft__buf *b); /* frees; back to WEFT_BUF_INIT (max kept) */
+/* Hands the data over (caller frees with free()); the buffer is reset to empty.
+ * Returns an empty allocated string for an empty buffer, NULL on ENOMEM. */
+char *weft__buf_detach(weft__buf *b, size_t *len);
+
+/* strdup that returns NULL for NULL. */
+char *weft__strdup(const char *s);
+char *weft__strndup(const char *s, size_t n);
+/* Reads a whole file (caller frees; NUL-terminated).  WEFT_EIO with errno text in err. */
+weft_err weft__read_file(const char *path, char **out, size_t *len, char *err);
+
+/* Wall-clock time in microseconds since the epoch, and monotonic time in ns. */
+int64_t weft__now_us(void);
+int64_t weft__mono_ns(void);
+
+#endif
