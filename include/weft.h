@@ -21,6 +21,7 @@
 #ifndef WEFT_H
 #define WEFT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -389,6 +390,338 @@ size_t weft_value_len(const weft_value *v);
 const weft_value *weft_value_at(const weft_value *v, size_t i);
 /** Where the value was set: file (borrowed; "<code>" when set in code), line, col (0 when unknown). */
 void weft_value_pos(const weft_value *v, const char **file, int *line, int *col);
+
+
+/* ------------------------------------------------------------------------ */
+/** @name Jobs and submissions
+ *
+ * Submitting a scenario (or a single task) creates a submission and one job
+ * per task.  A job is BLOCKED while one of its inputs is not ready, PENDING
+ * when it can run, RUNNING, and ends COMPLETED, FAILED, CANCELED, SKIPPED or
+ * ABANDONED (an upstream job failed or was canceled).  Every status change
+ * is committed to the store, with its time, before anyone is told of it.
+ */
+typedef enum weft_job_status {
+    WEFT_JOB_SUBMITTED = 0,
+    WEFT_JOB_BLOCKED = 1,
+    WEFT_JOB_PENDING = 2,
+    WEFT_JOB_RUNNING = 3,
+    WEFT_JOB_CANCELED = 4,
+    WEFT_JOB_FAILED = 5,
+    WEFT_JOB_COMPLETED = 6,
+    WEFT_JOB_SKIPPED = 7,
+    WEFT_JOB_ABANDONED = 8,
+} weft_job_status;
+#define WEFT_JOB_NSTATUS 9
+
+/** "SUBMITTED", "BLOCKED", ... (static), NULL when out of range. */
+const char *weft_job_status_name(weft_job_status s);
+/** Parses a status name (any case); returns -1 when unknown. */
+int weft_job_status_parse(const char *name);
+/** True for CANCELED, FAILED, COMPLETED, SKIPPED and ABANDONED. */
+bool weft_job_status_is_final(weft_job_status s);
+/**
+ * Whether a job may go from `from` to `to`.  Allowed: SUBMITTED -> BLOCKED,
+ * PENDING, SKIPPED, CANCELED, ABANDONED; BLOCKED -> PENDING, CANCELED,
+ * ABANDONED; PENDING -> RUNNING, SKIPPED, CANCELED, ABANDONED; RUNNING ->
+ * COMPLETED, FAILED, CANCELED, PENDING (a retry after a lost worker).  Final
+ * statuses never change.
+ */
+bool weft_job_transition_ok(weft_job_status from, weft_job_status to);
+
+typedef enum weft_submission_status {
+    WEFT_SUBMISSION_SUBMITTED = 0,
+    WEFT_SUBMISSION_BLOCKED = 1,
+    WEFT_SUBMISSION_PENDING = 2,
+    WEFT_SUBMISSION_RUNNING = 3,
+    WEFT_SUBMISSION_CANCELED = 4,
+    WEFT_SUBMISSION_FAILED = 5,
+    WEFT_SUBMISSION_COMPLETED = 6,
+} weft_submission_status;
+
+const char *weft_submission_status_name(weft_submission_status s);
+/**
+ * A submission's status from its jobs' statuses: FAILED once any job failed;
+ * else CANCELED if any was canceled (or abandoned); else RUNNING, PENDING,
+ * BLOCKED as any job is; COMPLETED when every job is COMPLETED or SKIPPED.
+ */
+weft_submission_status weft_submission_status_of(const weft_job_status *jobs, size_t n);
+
+/** A snapshot of a job.  Caller frees with weft_job_info_free(). */
+typedef struct weft_job_info {
+    char *id;             /**< JOB_<task config id>_<uuid> */
+    char *task_id;        /**< the task instance */
+    char *task_config_id;
+    char *submission_id;
+    char *entity_id;      /**< what was submitted: a scenario or task id */
+    weft_job_status status;
+    int attempt;          /**< 1 for the first run */
+    int64_t status_time_us[WEFT_JOB_NSTATUS]; /**< when it entered each status (µs since epoch), 0 if never */
+    char *error;          /**< why it failed/was canceled/abandoned; NULL otherwise */
+    int exit_code;        /**< command tasks: exit status; -1 when not applicable */
+    int signal;           /**< the signal that killed the job's process, 0 if none */
+    char *log_tail;       /**< the last 64 KiB of the job's stdout/stderr/log, NULL if none */
+    char *worker;         /**< where it ran ("local", "pid 1234", "host:pid"), NULL if it did not run */
+} weft_job_info;
+
+void weft_job_info_free(weft_job_info *job);
+
+/** A snapshot of a submission.  Caller frees with weft_submission_info_free(). */
+typedef struct weft_submission_info {
+    char *id;        /**< SUBMISSION_<uuid> */
+    char *entity_id; /**< the scenario or task submitted */
+    char *entity_config_id;
+    weft_submission_status status;
+    int64_t created_us;
+    int64_t finished_us; /**< 0 while not final */
+    size_t njobs;
+    size_t count[WEFT_JOB_NSTATUS]; /**< number of its jobs in each status */
+} weft_submission_info;
+
+void weft_submission_info_free(weft_submission_info *sub);
+
+/* ------------------------------------------------------------------------ */
+/** @name Task functions and data nodes, as task code sees them
+ *
+ * A task function has one signature: `int fn(weft_ctx *ctx)`; non-zero means
+ * FAILED.  It reads its inputs and writes its outputs through the context.
+ * Functions come from the application's shared objects (`function =
+ * "module.symbol:function"` loads `symbol` from `module.so` or
+ * `libmodule.so` in the application path, `a/b.so` for `a.b.symbol`) or are
+ * registered by the embedding program with weft_register_function().
+ * Built-in functions: "weft.noop", "weft.sleep" and "weft.spin" (the task's
+ * `duration` property, a timedelta or seconds).
+ */
+typedef struct weft_ctx weft_ctx;
+typedef struct weft_data_node weft_data_node;
+typedef int (*weft_task_fn)(weft_ctx *ctx);
+
+/**
+ * Register `fn` under `name` ("module.symbol") for every orchestrator and
+ * worker of this process; it wins over a shared object of the same name.
+ * Call it before weft_orchestrator_start(): standalone worker processes are
+ * started from this program and see the functions registered by then.
+ * `name` is copied.  Thread-safe.
+ */
+weft_err weft_register_function(const char *name, weft_task_fn fn);
+
+size_t weft_ctx_ninputs(const weft_ctx *ctx);
+size_t weft_ctx_noutputs(const weft_ctx *ctx);
+/** The i-th input/output in the task config's order (borrowed, valid during the call), NULL if out of range. */
+weft_data_node *weft_ctx_input(weft_ctx *ctx, size_t i);
+weft_data_node *weft_ctx_output(weft_ctx *ctx, size_t i);
+/** An input or output by its data node config id, NULL if the task has none such. */
+weft_data_node *weft_ctx_data(weft_ctx *ctx, const char *config_id);
+/** The job's id, and its task's config id (borrowed, valid during the call). */
+const char *weft_ctx_job_id(const weft_ctx *ctx);
+const char *weft_ctx_task_config_id(const weft_ctx *ctx);
+/** A property of the task's config section (e.g. "duration"), NULL when unset (borrowed). */
+const weft_value *weft_ctx_property(const weft_ctx *ctx, const char *key);
+/** Appends a line to the job's log (kept in its log tail, shown by `weft show`). */
+void weft_ctx_log(weft_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Reports progress, e.g. 30 of 100 rows. */
+void weft_ctx_progress(weft_ctx *ctx, int64_t done, int64_t total);
+/** True once the job was asked to stop (cancel, timeout); the function should return soon. */
+bool weft_ctx_canceled(weft_ctx *ctx);
+/** Sets the job's failure message; the function then returns non-zero. */
+void weft_ctx_fail(weft_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** The data node's instance id, config id and storage type (borrowed). */
+const char *weft_dn_id(const weft_data_node *dn);
+const char *weft_dn_config_id(const weft_data_node *dn);
+const char *weft_dn_storage_type(const weft_data_node *dn);
+/** Absolute path of a file-based data node (borrowed), NULL for in_memory/generic. */
+const char *weft_dn_path(const weft_data_node *dn);
+
+/** Reads the whole content (any storage type).  *data is NUL-terminated; caller frees it with free(). */
+weft_err weft_dn_read(weft_data_node *dn, char **data, size_t *len, char *err);
+/** Replaces the whole content, atomically for files (a retried job never leaves a partial file). */
+weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *err);
+
+struct json_t; /* jansson's json_t */
+/** Parses a json data node; caller releases *out with json_decref(). */
+weft_err weft_dn_read_json(weft_data_node *dn, struct json_t **out, char *err);
+/** Writes `value` (borrowed) as JSON. */
+weft_err weft_dn_write_json(weft_data_node *dn, const struct json_t *value, char *err);
+
+/**
+ * CSV (RFC 4180: quoted fields, doubled quotes, CRLF or LF).  With
+ * has_header (default true) the first row is the header, returned by
+ * weft_csv_header() and not by weft_csv_next().
+ */
+typedef struct weft_csv_reader weft_csv_reader;
+typedef struct weft_csv_writer weft_csv_writer;
+/** Opens a csv data node for reading; caller closes with weft_csv_close(). */
+weft_err weft_csv_open(weft_data_node *dn, weft_csv_reader **out, char *err);
+/** Header fields (borrowed until close); *n = 0 without a header. */
+const char *const *weft_csv_header(weft_csv_reader *r, size_t *n);
+/**
+ * Next row: returns 1 with *fields (borrowed until the next call) and *n, 0 at
+ * the end, or -1 on a malformed file with "path:line: message" in err.
+ */
+int weft_csv_next(weft_csv_reader *r, const char *const **fields, size_t *n, char *err);
+void weft_csv_close(weft_csv_reader *r);
+/** Starts replacing a csv data node; `header` (n fields) may be NULL.  Finish with weft_csv_commit(). */
+weft_err weft_csv_create(weft_data_node *dn, const char *const *header, size_t n,
+                         weft_csv_writer **out, char *err);
+weft_err weft_csv_write_row(weft_csv_writer *w, const char *const *fields, size_t n, char *err);
+/** Makes the written rows the node's content (atomic rename) and frees `w`. */
+weft_err weft_csv_commit(weft_csv_writer *w, char *err);
+/** Discards what was written and frees `w`.  NULL is ignored. */
+void weft_csv_abort(weft_csv_writer *w);
+
+/* ------------------------------------------------------------------------ */
+/** @name The orchestrator
+ *
+ * An orchestrator runs submissions of one configuration against one store
+ * (`<storage_folder>/weft.db`, SQLite in WAL mode).  Only one orchestrator
+ * at a time writes a store: opening takes an exclusive lock on the storage
+ * folder.  A read-only orchestrator (for `weft jobs` in another terminal)
+ * takes no lock and can only query.
+ *
+ * On opening, jobs that a dead orchestrator left RUNNING (or queued) are
+ * marked FAILED with the reason "orchestrator stopped while the job ran",
+ * and their downstream jobs ABANDONED.
+ */
+typedef struct weft_orchestrator weft_orchestrator;
+
+typedef struct weft_orchestrator_opts {
+    const char *storage_folder;   /**< overrides [CORE] storage_folder when non-NULL */
+    const char *application_path; /**< overrides the config's application path when non-NULL */
+    bool read_only;               /**< query only: no lock, no recovery, no submit */
+} weft_orchestrator_opts;
+
+/**
+ * Opens an orchestrator for `cfg`, which must pass weft_config_check()
+ * (checked here: WEFT_ECONFIG otherwise).  `cfg` is borrowed and must stay
+ * valid and unchanged until weft_orchestrator_close().  `opts` may be NULL.
+ * Caller closes *out with weft_orchestrator_close().
+ */
+weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_opts *opts,
+                                weft_orchestrator **out, char *err);
+
+/**
+ * Starts the service part of the orchestrator: the dispatcher thread and the
+ * workers (standalone), the broker connection (cluster).  Nothing to start in
+ * development mode.  Submitting starts it when needed.
+ */
+weft_err weft_orchestrator_start(weft_orchestrator *o, char *err);
+
+/**
+ * Stops the service: with `cancel_running`, running jobs are stopped and
+ * every unfinished job is CANCELED (queued) or ABANDONED; otherwise it waits
+ * for every submitted job to finish.  Safe to call twice.
+ */
+weft_err weft_orchestrator_stop(weft_orchestrator *o, bool cancel_running, char *err);
+
+/** Stops (waiting for jobs), closes the store, frees.  NULL is ignored. */
+void weft_orchestrator_close(weft_orchestrator *o);
+
+/** The execution mode in use. */
+weft_mode weft_orchestrator_mode(const weft_orchestrator *o);
+
+/**
+ * Creates a scenario instance of SCENARIO.<config_id>: its tasks and its
+ * SCENARIO-scoped data nodes are new; GLOBAL data nodes are shared with
+ * every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>) is the
+ * caller's to free().
+ */
+weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
+                              char **scenario_id, char *err);
+
+/** Options of weft_submit(). */
+typedef struct weft_submit_opts {
+    bool force;         /**< run skippable tasks even when their outputs are up to date */
+    bool wait;          /**< return only when the submission is finished (always so in development mode) */
+    int64_t timeout_ms; /**< with wait: give up waiting after this long (WEFT_ETIMEDOUT); 0 = no limit */
+    /**
+     * Optional flag a signal handler sets (e.g. on SIGINT): while the
+     * submission runs or is waited for, a non-zero value cancels it
+     * (running jobs stopped, the rest CANCELED/ABANDONED) and weft_submit()
+     * returns WEFT_ECANCELED.  Checked every 50 ms at most.
+     */
+    volatile sig_atomic_t *interrupt;
+} weft_submit_opts;
+
+/**
+ * Submits a scenario or a task instance (by id): one job per task, in
+ * dependency order.  Development mode runs the jobs in the calling thread
+ * before returning; the other modes queue them and return at once (unless
+ * `wait`).  `opts` may be NULL.  *submission_id, when not NULL, receives the
+ * new id (caller frees) — also when waiting timed out.
+ */
+weft_err weft_submit(weft_orchestrator *o, const char *entity_id,
+                     const weft_submit_opts *opts, char **submission_id, char *err);
+
+/** Waits until the submission is finished; WEFT_ETIMEDOUT after `timeout_ms` (0 = no limit). */
+weft_err weft_submission_wait(weft_orchestrator *o, const char *submission_id,
+                              int64_t timeout_ms, char *err);
+
+/**
+ * Cancels a job, or every unfinished job of a submission: a job not yet
+ * running becomes CANCELED, a running one is stopped then CANCELED; their
+ * downstream jobs become ABANDONED.  Canceling a finished job changes
+ * nothing and returns WEFT_ESTATE with a message saying so.
+ */
+weft_err weft_cancel(weft_orchestrator *o, const char *id, char *err);
+
+/** An event reported to subscribers, after the change it reports was stored. */
+typedef struct weft_event {
+    const char *submission_id;
+    const char *job_id;         /**< NULL for a submission's status change */
+    const char *task_config_id; /**< NULL for a submission's status change */
+    weft_job_status job_status;
+    weft_submission_status submission_status; /**< the submission's status after this change */
+    int64_t at_us;
+    const char *error; /**< for FAILED/CANCELED/ABANDONED jobs, NULL otherwise */
+} weft_event;
+
+/** Called for every job and submission status change; strings are borrowed for the call. */
+typedef void (*weft_event_cb)(const weft_event *ev, void *userdata);
+
+/**
+ * Adds a subscriber.  Callbacks run on the thread that stored the change
+ * (the caller's thread in development mode, the dispatcher thread
+ * otherwise) and must not call back into the orchestrator.
+ */
+weft_err weft_subscribe(weft_orchestrator *o, weft_event_cb cb, void *userdata);
+
+/** A job by id; caller frees *out with weft_job_info_free().  WEFT_ENOTFOUND when unknown. */
+weft_err weft_job_get(weft_orchestrator *o, const char *job_id, weft_job_info **out, char *err);
+
+/** Filter for weft_jobs_list(); zero members match everything. */
+typedef struct weft_job_filter {
+    const char *submission_id;
+    int status; /**< a weft_job_status, or -1 for any */
+} weft_job_filter;
+
+/**
+ * Jobs matching `filter` (NULL: all) in creation order.  *out is an array of
+ * *n snapshots; caller frees it with weft_job_list_free().
+ */
+weft_err weft_jobs_list(weft_orchestrator *o, const weft_job_filter *filter,
+                        weft_job_info ***out, size_t *n, char *err);
+void weft_job_list_free(weft_job_info **jobs, size_t n);
+
+/** A submission by id (caller frees *out with weft_submission_info_free()). */
+weft_err weft_submission_get(weft_orchestrator *o, const char *id,
+                             weft_submission_info **out, char *err);
+/** Every submission, newest last; caller frees with weft_submission_list_free(). */
+weft_err weft_submissions_list(weft_orchestrator *o, weft_submission_info ***out,
+                               size_t *n, char *err);
+void weft_submission_list_free(weft_submission_info **subs, size_t n);
+
+/** Scenario instance ids with their config ids, oldest first: two arrays of *n strings; free with weft_strv_free(). */
+weft_err weft_scenarios_list(weft_orchestrator *o, char ***ids, char ***config_ids,
+                             size_t *n, char *err);
+/** Frees an array of n strings and the array. */
+void weft_strv_free(char **v, size_t n);
+
+/**
+ * A data node instance's content (as weft_dn_read), by instance id or, when
+ * there is one such instance, by config id.  Caller frees *data.
+ */
+weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_t *len, char *err);
 
 #pragma GCC visibility pop
 

@@ -1,0 +1,49 @@
+/*
+ * cli.h - what the files of the `weft` command share: the command table
+ * entry type, each command's entry point, and exit codes.
+ *
+ * Each command lives in its own src/cli/cmd_*.c file and is registered in
+ * main.c's table with its one-line summary and its help text.
+ */
+#ifndef WEFT_CLI_H
+#define WEFT_CLI_H
+
+#include "weft.h"
+
+/* Exit codes of the command. */
+enum {
+    CLI_OK = 0,       /* success (for run: the submission COMPLETED) */
+    CLI_FAILED = 1,   /* the check found errors, the submission failed, ... */
+    CLI_USAGE = 2,    /* usage error, config that cannot be loaded */
+    CLI_SIGINT = 130, /* interrupted by Ctrl-C */
+};
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;               /* one line, for `weft --help` */
+    const char *help;                  /* full text, for `weft help NAME` */
+} cli_command;
+
+/* Prints "weft: <msg>" and "Try 'weft help <cmd>'." to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Finds a command by name, NULL when unknown. */
+const cli_command *cli_find(const char *name);
+
+/*
+ * Parses the common option "-c FILE"/"--config FILE"/"--config=FILE" at
+ * argv[*i].  Returns 1 and advances *i when it matched, 0 when argv[*i] is
+ * another argument, -1 after printing a usage error (missing value).
+ */
+int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **path);
+
+/* Loads the config at `path` (default "config.toml") and prints every
+ * diagnostic to stderr; returns NULL (after printing) when it cannot be
+ * loaded at all.  Caller frees with weft_config_free(). */
+weft_config *cli_load_config(const char *path, bool check, int *nerrors);
+
+/* Prints every diagnostic of `cfg` as "file:line:col: error|warning: msg" to `out`. */
+void cli_print_diags(const weft_config *cfg, FILE *out);
+
+#endif
