@@ -113,7 +113,7 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml.c src/error.c
+	    -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml.c src/toml_value.c src/error.c src/util.c
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
 	    mkdir -p $(BUILD)/fuzz/corpus && \
 	    $(BUILD)/fuzz/fuzz_toml -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

@@ -138,6 +138,12 @@ size_t weft_toml_len(const weft_toml_value *v);
 /** The i-th key of a table in document order (borrowed), NULL if out of range. */
 const char *weft_toml_key_at(const weft_toml_value *table, size_t i);
 
+/**
+ * Like weft_toml_key_at(), and *len (when non-NULL) gets the key's length:
+ * a quoted key may contain NUL ("\u0000"), which strlen() would cut short.
+ */
+const char *weft_toml_key_at_len(const weft_toml_value *table, size_t i, size_t *len);
+
 /** The i-th value of a table or array (borrowed), NULL if out of range. */
 const weft_toml_value *weft_toml_at(const weft_toml_value *v, size_t i);
 
@@ -533,6 +539,17 @@ const char *weft_dn_storage_type(const weft_data_node *dn);
 /** Absolute path of a file-based data node (borrowed), NULL for in_memory/generic. */
 const char *weft_dn_path(const weft_data_node *dn);
 
+/**
+ * Content by storage type: pickle and binary are opaque bytes, text is text,
+ * json must be valid JSON (checked on read and write), csv is the file's
+ * bytes (rows with weft_csv_*), in_memory lives in the process (development
+ * mode only), generic calls the node's read_fn/write_fn, and sql_table is
+ * its SQLite table (db_name + ".db" in sqlite_folder or the application
+ * path, table_name) as a JSON array of row objects; writing one replaces
+ * the table in one transaction.  A node with `default_data` and no content
+ * yet reads as that value.
+ */
+
 /** Reads the whole content (any storage type).  *data is NUL-terminated; caller frees it with free(). */
 weft_err weft_dn_read(weft_data_node *dn, char **data, size_t *len, char *err);
 /** Replaces the whole content, atomically for files (a retried job never leaves a partial file). */
@@ -543,6 +560,19 @@ struct json_t; /* jansson's json_t */
 weft_err weft_dn_read_json(weft_data_node *dn, struct json_t **out, char *err);
 /** Writes `value` (borrowed) as JSON. */
 weft_err weft_dn_write_json(weft_data_node *dn, const struct json_t *value, char *err);
+
+/** A key of the data node's DATA_NODE section (e.g. "table_name"), NULL when unset (borrowed). */
+const weft_value *weft_dn_property(const weft_data_node *dn, const char *key);
+
+/**
+ * Functions of a `generic` data node, named by its `read_fn` and `write_fn`
+ * ("module.symbol", resolved like task functions).  They return 0 on
+ * success.  A read_fn stores in *data a malloc()ed buffer of *len bytes
+ * (weft takes it and frees it); a write_fn gets the content to store.  They
+ * find their settings (e.g. read_fn_args) with weft_dn_property().
+ */
+typedef int (*weft_generic_read_fn)(const weft_data_node *dn, char **data, size_t *len);
+typedef int (*weft_generic_write_fn)(const weft_data_node *dn, const void *data, size_t len);
 
 /**
  * CSV (RFC 4180: quoted fields, doubled quotes, CRLF or LF).  With
@@ -561,7 +591,11 @@ const char *const *weft_csv_header(weft_csv_reader *r, size_t *n);
  */
 int weft_csv_next(weft_csv_reader *r, const char *const **fields, size_t *n, char *err);
 void weft_csv_close(weft_csv_reader *r);
-/** Starts replacing a csv data node; `header` (n fields) may be NULL.  Finish with weft_csv_commit(). */
+/**
+ * Starts replacing a csv data node; `header` (n fields) may be NULL and is
+ * not written when the node's has_header is false.  Fields are quoted only
+ * when they need it; lines end with LF.  Finish with weft_csv_commit().
+ */
 weft_err weft_csv_create(weft_data_node *dn, const char *const *header, size_t n,
                          weft_csv_writer **out, char *err);
 weft_err weft_csv_write_row(weft_csv_writer *w, const char *const *fields, size_t n, char *err);

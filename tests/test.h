@@ -47,6 +47,8 @@ const char *test_src_dir(void);
 /* Helpers for files: write a whole file / read one (caller frees). Fail the test on error. */
 void test_write_file(const char *path, const char *content);
 char *test_read_file(const char *path, size_t *len);
+/* `s`, or "" when NULL (lets ASSERT_OK take an array or a pointer). */
+static inline const char *test_str_or_empty(const char *s) { return s ? s : ""; }
 /* Run a shell command, capture stdout+stderr (caller frees) and return its exit status. */
 int test_run_cmd(const char *cmd, char **output);
 
@@ -118,7 +120,7 @@ int test_run_cmd(const char *cmd, char **output);
         int e_ = (int)(expr);                                                     \
         if (e_ != 0)                                                              \
             FAIL("%s failed: error %d (%s): %s", #expr, e_,                       \
-                 weft_strerror((weft_err)e_), (errbuf) ? (const char *)(errbuf) : ""); \
+                 weft_strerror((weft_err)e_), test_str_or_empty(errbuf));              \
     } while (0)
 
 #endif

@@ -1,0 +1,362 @@
+/* test_check.c - `weft check` and `weft config` on files written in the test's temp dir:
+ * one test per kind of error (exact file:line:col prefix, message, exit status), warnings,
+ * the summary line, and the command line (usage errors, help, version). */
+#include "test.h"
+#include "weft.h"
+
+/* Writes config.toml and runs `ENV weft ARGS` (ENV: variable assignments or ""). */
+static int run(const char *env, const char *args, const char *toml, char **out)
+{
+    char cmd[4096];
+    if (toml) test_write_file("config.toml", toml);
+    snprintf(cmd, sizeof cmd, "%s %s/weft %s", env ? env : "", test_build_dir(), args);
+    return test_run_cmd(cmd, out);
+}
+
+/* `weft check` on `toml`: expects exit status 1 and `line` among the output. */
+static void expect_error(const char *toml, const char *line)
+{
+    char *out = NULL;
+    int rc = run("", "check", toml, &out);
+    ASSERT_CONTAINS(out, line);
+    ASSERT_CONTAINS(out, "config.toml: ");
+    ASSERT_CONTAINS(out, " error");
+    ASSERT_EQ(rc, 1);
+    free(out);
+}
+
+static const char *VALID =
+    "[JOB]\n"
+    "mode = \"standalone\"\n"
+    "max_nb_of_workers = \"8:int\"\n"
+    "[DATA_NODE.sales]\n"
+    "storage_type = \"csv\"\n"
+    "default_path = \"data/sales.csv\"\n"
+    "[DATA_NODE.summary]\n"
+    "storage_type = \"json\"\n"
+    "[TASK.summarize]\n"
+    "function = \"pipeline.summarize:function\"\n"
+    "inputs = [\"sales:SECTION\"]\n"
+    "outputs = [\"summary:SECTION\"]\n"
+    "[SCENARIO.monthly]\n"
+    "tasks = [\"summarize:SECTION\"]\n";
+
+TEST(valid_config_is_ok)
+{
+    char *out = NULL;
+    ASSERT_EQ(run("", "check", VALID, &out), 0);
+    ASSERT_STR_EQ(out, "config.toml: OK\n");
+    free(out);
+    /* -c, --config FILE and --config=FILE */
+    test_write_file("other.toml", VALID);
+    ASSERT_EQ(run("", "check -c other.toml", NULL, &out), 0);
+    ASSERT_STR_EQ(out, "other.toml: OK\n");
+    free(out);
+    ASSERT_EQ(run("", "check --config=other.toml", NULL, &out), 0);
+    free(out);
+}
+
+TEST(invalid_toml)
+{
+    expect_error("[JOB]\nmode = \"development\"\n[DATA_NODE.sales\n",
+                 "config.toml:3:17: error: expected ']'");
+}
+
+TEST(unknown_mode)
+{
+    expect_error("[JOB]\nmode = \"parallel\"\n",
+                 "config.toml:2:8: error: unknown mode 'parallel' (valid modes: development, "
+                 "standalone, cluster)");
+}
+
+TEST(workers_not_positive)
+{
+    expect_error("[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = \"0:int\"\n",
+                 "config.toml:3:21: error: max_nb_of_workers must be a positive integer, got '0'");
+    expect_error("[JOB]\nmax_nb_of_workers = \"eight\"\n",
+                 "config.toml:2:21: error: max_nb_of_workers must be a positive integer, got 'eight'");
+    expect_error("[JOB]\nmax_nb_of_workers = -2\n",
+                 "config.toml:2:21: error: max_nb_of_workers must be a positive integer, got '-2'");
+}
+
+TEST(in_memory_outside_development)
+{
+    expect_error("[JOB]\nmode = \"standalone\"\n[DATA_NODE.cache]\nstorage_type = \"in_memory\"\n",
+                 "config.toml:4:16: error: data node 'cache' is in_memory, which only works in "
+                 "development mode (mode is standalone)");
+    char *out = NULL;
+    ASSERT_EQ(run("", "check", "[DATA_NODE.cache]\nstorage_type = \"in_memory\"\n", &out), 0);
+    free(out);
+}
+
+TEST(task_references_undefined_data_node)
+{
+    expect_error("[DATA_NODE.sales]\n[TASK.t]\nfunction = \"m.f\"\ninputs = [\"sale:SECTION\"]\n",
+                 "config.toml:4:11: error: task 't' references undefined data node 'sale' in inputs "
+                 "(did you mean 'sales'?)");
+    /* a plain string is a reference too; no suggestion when nothing is close */
+    expect_error("[DATA_NODE.sales]\n[TASK.t]\nfunction = \"m.f\"\noutputs = [\"zzz\"]\n",
+                 "config.toml:4:12: error: task 't' references undefined data node 'zzz' in outputs\n");
+}
+
+TEST(scenario_references_undefined_task)
+{
+    expect_error("[TASK.summarize]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"sumarize:SECTION\"]\n",
+                 "config.toml:4:10: error: scenario 's' references undefined task 'sumarize' in tasks "
+                 "(did you mean 'summarize'?)");
+    expect_error("[SCENARIO.s]\nadditional_data_nodes = [\"nope\"]\n",
+                 "config.toml:2:26: error: scenario 's' references undefined data node 'nope' in "
+                 "additional_data_nodes");
+}
+
+TEST(task_without_function_or_command)
+{
+    expect_error("[JOB]\n\n[TASK.t]\nskippable = true\n",
+                 "config.toml:3:1: error: task 't' has neither function nor command (set exactly one)");
+}
+
+TEST(task_with_function_and_command)
+{
+    expect_error("[TASK.t]\nfunction = \"m.f\"\ncommand = [\"true\"]\n",
+                 "config.toml:3:11: error: task 't' has both function and command (set exactly one)");
+}
+
+TEST(cycle_among_tasks)
+{
+    expect_error("[DATA_NODE.d]\n[DATA_NODE.e]\n"
+                 "[TASK.a]\nfunction = \"m.a\"\ninputs = [\"e\"]\noutputs = [\"d\"]\n"
+                 "[TASK.b]\nfunction = \"m.b\"\ninputs = [\"d\"]\noutputs = [\"e\"]\n"
+                 "[SCENARIO.s]\ntasks = [\"a\", \"b\"]\n",
+                 "config.toml:12:9: error: scenario 's' has a cycle among its tasks: a -> b -> a");
+}
+
+TEST(two_tasks_write_one_data_node)
+{
+    expect_error("[DATA_NODE.d]\n"
+                 "[TASK.a]\nfunction = \"m.a\"\noutputs = [\"d\"]\n"
+                 "[TASK.b]\nfunction = \"m.b\"\noutputs = [\"d:SECTION\"]\n"
+                 "[SCENARIO.s]\ntasks = [\"a\", \"b\"]\n",
+                 "config.toml:9:9: error: tasks 'a' and 'b' of scenario 's' both write data node 'd'");
+}
+
+TEST(bad_type_suffix)
+{
+    expect_error("[JOB]\nmax_nb_of_workers = \"8:integer\"\n",
+                 "config.toml:2:21: error: unknown type 'integer' in \"8:integer\" (valid types: int, "
+                 "float, bool, str, SECTION, SCOPE, FREQUENCY, timedelta, datetime, function)");
+    expect_error("[TASK.t]\nfunction = \"m.f\"\nskippable = \"True:Bool\"\n",
+                 "config.toml:3:13: error: unknown type 'Bool' in \"True:Bool\"");
+    /* a suffix that is not a type name at all leaves a string alone */
+    char *out = NULL;
+    ASSERT_EQ(run("", "check", "[JOB]\nmode = \"cluster\"\nbroker_url = \"amqp://h:5672/%2f\"\n", &out), 0);
+    free(out);
+}
+
+TEST(value_not_of_its_type)
+{
+    expect_error("[JOB]\nmax_nb_of_workers = \"abc:int\"\n",
+                 "config.toml:2:21: error: invalid int value in \"abc:int\": 'abc' is not a valid int");
+    expect_error("[DATA_NODE.d]\nscope = \"PLANET\"\n",
+                 "config.toml:2:9: error: scope in [DATA_NODE.d] must be a SCOPE (SCENARIO, CYCLE or "
+                 "GLOBAL), got 'PLANET'");
+    expect_error("[TASK.t]\nfunction = \"m.f\"\ntimeout = \"soon:timedelta\"\n",
+                 "config.toml:3:11: error: invalid timedelta value in \"soon:timedelta\"");
+}
+
+TEST(env_variable_missing)
+{
+    char *out = NULL;
+    int rc = run("env -u WEFT_TEST_W", "check",
+                 "[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = \"ENV[WEFT_TEST_W]:int\"\n", &out);
+    ASSERT_CONTAINS(out, "config.toml:3:21: error: environment variable WEFT_TEST_W is not set "
+                         "(needed by max_nb_of_workers in [JOB])");
+    ASSERT_EQ(rc, 1);
+    free(out);
+    ASSERT_EQ(run("WEFT_TEST_W=4", "check", NULL, &out), 0);
+    free(out);
+}
+
+TEST(env_variable_wrong_type)
+{
+    char *out = NULL;
+    int rc = run("WEFT_TEST_W=lots", "check",
+                 "[JOB]\nmax_nb_of_workers = \"ENV[WEFT_TEST_W]:int\"\n", &out);
+    ASSERT_CONTAINS(out, "config.toml:2:21: error: environment variable WEFT_TEST_W='lots' is not a "
+                         "valid int (needed by max_nb_of_workers in [JOB])");
+    ASSERT_EQ(rc, 1);
+    free(out);
+}
+
+TEST(malformed_function)
+{
+    expect_error("[TASK.t]\nfunction = \"summarize\"\n",
+                 "config.toml:2:12: error: malformed function 'summarize' for function in [TASK.t]: "
+                 "must be module.symbol (identifiers separated by dots)");
+    expect_error("[TASK.t]\nfunction = \"pipe-line.run:function\"\n",
+                 "config.toml:2:12: error: invalid function value in \"pipe-line.run:function\": "
+                 "malformed function 'pipe-line.run'");
+}
+
+TEST(malformed_command)
+{
+    expect_error("[TASK.t]\ncommand = []\n",
+                 "config.toml:2:11: error: command of task 't' must be a non-empty array of strings");
+    expect_error("[TASK.t]\ncommand = \"echo hi\"\n",
+                 "config.toml:2:11: error: command of task 't' must be a non-empty array of strings");
+    expect_error("[TASK.t]\ncommand = [\"sleep\", 5]\n",
+                 "config.toml:2:11: error: command of task 't' must be a non-empty array of strings");
+}
+
+TEST(command_placeholder_not_an_input_or_output)
+{
+    expect_error("[DATA_NODE.a]\n[TASK.t]\ncommand = [\"cp\", \"{a}\", \"{b}\"]\ninputs = [\"a\"]\n",
+                 "config.toml:3:25: error: command of task 't' uses {b}, which is not an input or output "
+                 "of the task");
+}
+
+TEST(unknown_storage_type)
+{
+    expect_error("[DATA_NODE.d]\nstorage_type = \"jsonn\"\n",
+                 "config.toml:2:16: error: unknown storage_type 'jsonn' for data node 'd' (valid: "
+                 "pickle, binary, json, csv, text, in_memory, generic, sql_table) (did you mean 'json'?)");
+    expect_error("[DATA_NODE.d]\nstorage_type = \"generic\"\n",
+                 "config.toml:1:1: error: generic data node 'd' needs read_fn or write_fn");
+}
+
+TEST(warnings_do_not_fail)
+{
+    char *out = NULL;
+    int rc = run("", "check",
+                 "[TAIPY]\nx = 1\n[JOB]\nmode = \"development\"\nmax_nb_of_worker = 3\n"
+                 "[DATA_NODE.d]\nstorage_typ = \"csv\"\n[TASK.t]\nfunction = \"m.f\"\nduration = 3\n",
+                 &out);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(out, "config.toml:1:1: warning: section [TAIPY] ignored\n");
+    ASSERT_CONTAINS(out, "config.toml:5:1: warning: unknown key 'max_nb_of_worker' in [JOB] (kept as "
+                         "a property) (did you mean 'max_nb_of_workers'?)");
+    ASSERT_CONTAINS(out, "config.toml:7:1: warning: unknown key 'storage_typ' in [DATA_NODE.d] (did "
+                         "you mean 'storage_type'?)");
+    ASSERT_NOT_CONTAINS(out, "duration"); /* task properties are free */
+    ASSERT_CONTAINS(out, "config.toml: 0 errors, 3 warnings\n");
+    free(out);
+    rc = run("", "check", "[TASKS.t]\nfunction = \"m.f\"\n", &out);
+    ASSERT_CONTAINS(out, "config.toml:1:2: warning: section [TASKS] ignored (did you mean 'TASK'?)");
+    ASSERT_EQ(rc, 0);
+    free(out);
+}
+
+TEST(every_problem_reported_in_file_order)
+{
+    char *out = NULL;
+    int rc = run("", "check",
+                 "[SCENARIO.s]\ntasks = [\"nope\"]\n[JOB]\nmode = \"fast\"\nbogus = 1\n"
+                 "[TASK.t]\nfunction = \"x\"\n",
+                 &out);
+    ASSERT_EQ(rc, 1);
+    const char *a = strstr(out, "config.toml:2:10: error: scenario 's' references undefined task 'nope'");
+    const char *b = strstr(out, "config.toml:4:8: error: unknown mode 'fast'");
+    const char *c = strstr(out, "config.toml:5:1: warning: unknown key 'bogus'");
+    const char *d = strstr(out, "config.toml:7:12: error: malformed function 'x'");
+    ASSERT(a && b && c && d);
+    ASSERT(a < b && b < c && c < d);
+    ASSERT_CONTAINS(out, "config.toml: 3 errors, 1 warning\n");
+    free(out);
+}
+
+TEST(usage_errors)
+{
+    char *out = NULL;
+    ASSERT_EQ(run("", "check -c", NULL, &out), 2);
+    ASSERT_CONTAINS(out, "weft: option '-c' needs a file name\nTry 'weft help check'.\n");
+    free(out);
+    ASSERT_EQ(run("", "check --bogus", VALID, &out), 2);
+    ASSERT_STR_EQ(out, "weft: unknown option '--bogus'\nTry 'weft help check'.\n");
+    free(out);
+    ASSERT_EQ(run("", "check extra", NULL, &out), 2);
+    ASSERT_CONTAINS(out, "weft: unexpected argument 'extra'");
+    free(out);
+    ASSERT_EQ(run("", "check -c missing.toml", NULL, &out), 2);
+    ASSERT_CONTAINS(out, "weft: cannot read config file missing.toml: No such file or directory");
+    free(out);
+    ASSERT_EQ(run("", "frobnicate", NULL, &out), 2);
+    ASSERT_CONTAINS(out, "weft: 'frobnicate' is not a weft command\nTry 'weft --help'.\n");
+    free(out);
+    ASSERT_EQ(run("", "config --bogus", NULL, &out), 2);
+    ASSERT_CONTAINS(out, "Try 'weft help config'.");
+    free(out);
+}
+
+TEST(help_and_version)
+{
+    char *out = NULL;
+    ASSERT_EQ(run("", "--version", NULL, &out), 0);
+    ASSERT_STR_EQ(out, "weft " WEFT_VERSION_STRING "\n");
+    free(out);
+    ASSERT_EQ(run("", "--help", NULL, &out), 0);
+    ASSERT_CONTAINS(out, "usage: weft");
+    ASSERT_CONTAINS(out, "check");
+    ASSERT_CONTAINS(out, "config");
+    free(out);
+    ASSERT_EQ(run("", "help check", NULL, &out), 0);
+    ASSERT_CONTAINS(out, "usage: weft check [-c FILE]");
+    free(out);
+    ASSERT_EQ(run("", "check --help", NULL, &out), 0);
+    ASSERT_CONTAINS(out, "usage: weft check [-c FILE]");
+    free(out);
+}
+
+TEST(config_prints_a_config_check_accepts)
+{
+    char *out = NULL;
+    ASSERT_EQ(run("WEFT_TEST_Q=q1", "config > effective.toml",
+                  "[JOB]\nqueue = \"ENV[WEFT_TEST_Q]\"\n[DATA_NODE.default]\nstorage_type = \"csv\"\n"
+                  "[DATA_NODE.sales]\n[TASK.t]\nfunction = \"m.f\"\ninputs = [\"sales\"]\n",
+                  &out),
+              0);
+    free(out);
+    char *text = test_read_file("effective.toml", NULL);
+    ASSERT_CONTAINS(text, "queue = \"q1\"");
+    ASSERT_CONTAINS(text, "mode = \"development\"");
+    ASSERT_CONTAINS(text, "max_nb_of_workers = \"2:int\"");
+    ASSERT_CONTAINS(text, "[DATA_NODE.sales]\nstorage_type = \"csv\"\n");
+    ASSERT_CONTAINS(text, "inputs = [\"sales:SECTION\"]");
+    free(text);
+    ASSERT_EQ(run("", "check -c effective.toml", NULL, &out), 0);
+    ASSERT_STR_EQ(out, "effective.toml: OK\n");
+    free(out);
+    /* the effective config printed again is the same text */
+    ASSERT_EQ(run("", "config -c effective.toml > again.toml", NULL, &out), 0);
+    free(out);
+    char *a = test_read_file("effective.toml", NULL), *b = test_read_file("again.toml", NULL);
+    ASSERT_STR_EQ(a, b);
+    free(a);
+    free(b);
+    /* --raw keeps ENV[...] */
+    ASSERT_EQ(run("", "config --raw", NULL, &out), 0);
+    ASSERT_CONTAINS(out, "queue = \"ENV[WEFT_TEST_Q]\"");
+    free(out);
+}
+
+TEST(config_refuses_an_invalid_config)
+{
+    char *out = NULL;
+    ASSERT_EQ(run("", "config", "[JOB]\nmode = \"fast\"\n", &out), 1);
+    ASSERT_CONTAINS(out, "config.toml:2:8: error: unknown mode 'fast'");
+    ASSERT_NOT_CONTAINS(out, "[JOB]");
+    free(out);
+}
+
+TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(unknown_mode),
+          TEST_ENTRY(workers_not_positive), TEST_ENTRY(in_memory_outside_development),
+          TEST_ENTRY(task_references_undefined_data_node),
+          TEST_ENTRY(scenario_references_undefined_task),
+          TEST_ENTRY(task_without_function_or_command), TEST_ENTRY(task_with_function_and_command),
+          TEST_ENTRY(cycle_among_tasks), TEST_ENTRY(two_tasks_write_one_data_node),
+          TEST_ENTRY(bad_type_suffix), TEST_ENTRY(value_not_of_its_type),
+          TEST_ENTRY(env_variable_missing), TEST_ENTRY(env_variable_wrong_type),
+          TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
+          TEST_ENTRY(command_placeholder_not_an_input_or_output), TEST_ENTRY(unknown_storage_type),
+          TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(every_problem_reported_in_file_order),
+          TEST_ENTRY(usage_errors), TEST_ENTRY(help_and_version),
+          TEST_ENTRY(config_prints_a_config_check_accepts),
+          TEST_ENTRY(config_refuses_an_invalid_config))
