@@ -27,6 +27,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC \
               -fvisibility=hidden -Iinclude -Isrc $(PKG_CFLAGS) $(SAN) $(CFLAGS)
+# Task modules (tests/apps, examples) are built as users build theirs: default
+# visibility, so dlsym() finds their functions.
+MOD_CFLAGS := $(filter-out -fvisibility=hidden,$(ALL_CFLAGS))
 LDLIBS  := $(PKG_LIBS) -lpthread -ldl -lm
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
@@ -44,6 +47,7 @@ TOOLS    := $(patsubst tests/toml/%.c,$(BUILD)/tests/toml-%,$(filter-out tests/t
 .PHONY: all check asan tsan fuzz demo bench install uninstall clean deps tests examples
 .DEFAULT_GOAL := all
 .SECONDEXPANSION:
+.SECONDARY:
 
 all: $(BUILD)/libweft.a $(BUILD)/libweft.so $(BUILD)/weft $(DECODER) examples
 
@@ -77,7 +81,7 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
 # Task modules used by the tests: shared objects loaded at run time.
 $(BUILD)/tests/apps/%.so: tests/apps/%.c include/weft.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+	$(CC) $(MOD_CFLAGS) -shared -o $@ $<
 
 # Example applications: each examples/NAME/*.c becomes examples/NAME/NAME.so
 # beside its config.toml, where the config's function = "NAME.fn:function"
@@ -86,7 +90,7 @@ EXAMPLE_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c))))
 EXAMPLE_SOS  := $(foreach d,$(EXAMPLE_DIRS),$(d)/$(notdir $(d)).so)
 examples: $(EXAMPLE_SOS)
 examples/%.so: $$(wildcard $$(dir $$@)*.c) include/weft.h
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $(filter %.c,$^)
+	$(CC) $(MOD_CFLAGS) -shared -o $@ $(filter %.c,$^)
 tests: all $(TESTS) $(APPS) $(TOOLS)
 
 deps:

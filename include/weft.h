@@ -667,7 +667,9 @@ weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
 typedef struct weft_submit_opts {
     bool force;         /**< run skippable tasks even when their outputs are up to date */
     bool wait;          /**< return only when the submission is finished (always so in development mode) */
-    int64_t timeout_ms; /**< with wait: give up waiting after this long (WEFT_ETIMEDOUT); 0 = no limit */
+    int64_t timeout_ms; /**< with wait: give up waiting after this long (WEFT_ETIMEDOUT); 0 = no limit.
+                             Not applied in development mode, where the jobs run in the caller's
+                             thread (a task's own `timeout` still applies). */
     /**
      * Optional flag a signal handler sets (e.g. on SIGINT): while the
      * submission runs or is waited for, a non-zero value cancels it
@@ -683,6 +685,11 @@ typedef struct weft_submit_opts {
  * before returning; the other modes queue them and return at once (unless
  * `wait`).  `opts` may be NULL.  *submission_id, when not NULL, receives the
  * new id (caller frees) — also when waiting timed out.
+ *
+ * Returns WEFT_OK when the submission ran (or was queued), whatever its
+ * jobs' outcome: read it with weft_submission_get().  WEFT_ECANCELED when
+ * `interrupt` stopped it, WEFT_ENOTFOUND for an unknown id, WEFT_EMODE on a
+ * read-only handle or a mode without an executor yet.
  */
 weft_err weft_submit(weft_orchestrator *o, const char *entity_id,
                      const weft_submit_opts *opts, char **submission_id, char *err);
@@ -695,7 +702,17 @@ weft_err weft_submission_wait(weft_orchestrator *o, const char *submission_id,
  * Cancels a job, or every unfinished job of a submission: a job not yet
  * running becomes CANCELED, a running one is stopped then CANCELED; their
  * downstream jobs become ABANDONED.  Canceling a finished job changes
- * nothing and returns WEFT_ESTATE with a message saying so.
+ * nothing and returns WEFT_ESTATE with a message saying so ("job X already
+ * COMPLETED"); an unknown id gives WEFT_ENOTFOUND.
+ *
+ * The change is applied by the orchestrator's loop: at once when nothing
+ * runs, otherwise within its next step (from another thread or from a
+ * subscriber callback, where calling weft_cancel() is allowed).  On a
+ * read-only handle, weft_cancel() records a cancel request in the store
+ * that the orchestrator running the job applies within ~100 ms; when no
+ * orchestrator holds the storage folder it returns WEFT_EMODE without
+ * recording anything, and the caller should open the store read-write
+ * (which settles what a dead orchestrator left) and cancel there.
  */
 weft_err weft_cancel(weft_orchestrator *o, const char *id, char *err);
 
@@ -716,7 +733,10 @@ typedef void (*weft_event_cb)(const weft_event *ev, void *userdata);
 /**
  * Adds a subscriber.  Callbacks run on the thread that stored the change
  * (the caller's thread in development mode, the dispatcher thread
- * otherwise) and must not call back into the orchestrator.
+ * otherwise), after the change was committed, and must not call back into
+ * the orchestrator except for weft_cancel() and the query functions
+ * (weft_job_get(), weft_jobs_list(), weft_submission_get(), ...).
+ * `userdata` is borrowed until weft_orchestrator_close().
  */
 weft_err weft_subscribe(weft_orchestrator *o, weft_event_cb cb, void *userdata);
 

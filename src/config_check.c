@@ -325,6 +325,14 @@ static void check_refs(check_ctx *c, const weft__section *s, const char *key, we
 
 /* ---- [TASK.x] ---- */
 
+static bool is_placeholder_name(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.') return false;
+    return true;
+}
+
 static void check_command(check_ctx *c, const weft__section *s, const weft_value *cmd)
 {
     bool ok = cmd->type == WEFT_VALUE_LIST && cmd->n > 0;
@@ -346,6 +354,9 @@ static void check_command(check_ctx *c, const weft__section *s, const weft_value
             if (len == 0 || len >= sizeof name) continue;
             memcpy(name, p + 1, len);
             name[len] = '\0';
+            /* Only an id-shaped {name} is a placeholder: awk's '{print $1}'
+             * and the like pass through unchanged, as the runner leaves them. */
+            if (!is_placeholder_name(name)) continue;
             if (!list_has(in, name) && !list_has(out, name))
                 DIAGV(c, arg, ERR,
                      "command of task '%s' uses {%s}, which is not an input or output of the task",

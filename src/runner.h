@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Bounds of what a job reports back. */
 #define WEFT__LOG_TAIL_MAX (64 * 1024) /* bytes of stdout/stderr/log kept per job */
@@ -99,8 +100,11 @@ weft_err weft__resolve_function(weft__app *app, const char *name, weft_task_fn *
 /*
  * The path a data node instance uses: `path`/`default_path` from its config
  * (relative ones resolved against the application path), or
- * <storage_folder>/data/<instance id>.<ext> (ext from the storage type).
- * NULL for in_memory and generic nodes.  Caller frees *out.
+ * <storage_folder>/data/<instance id>.<ext> (ext from the storage type:
+ * p, bin, txt, json, csv).  A relative storage folder (NULL: the config's)
+ * is also taken from the application path, so every worker finds the same
+ * files whatever its cwd.  NULL for in_memory, generic and sql_table nodes.
+ * Caller frees *out.
  */
 weft_err weft__dn_instance_path(const weft__app *app, const char *config_id,
                                 const char *instance_id, const char *storage_folder,
@@ -138,5 +142,76 @@ typedef struct weft__run_hooks {
  */
 weft_err weft__run_job(weft__app *app, const weft__job_spec *spec,
                        const weft__run_hooks *hooks, weft__job_result *res);
+
+/* ------------------------------------------------------------------------
+ * Internals shared by runner.c, functions.c, datanode.c, csv.c and ctx.c.
+ * Not for the orchestrator: it needs only what is above.
+ */
+struct weft__buf; /* util.h */
+
+/* runner.c: the app's cache of loaded shared objects.  Opens `path` with
+ * dlopen() once per app (RTLD_NOW | RTLD_LOCAL) and returns the handle
+ * (borrowed, valid until weft__app_free()).  WEFT_EIO with dlerror(). */
+weft_err weft__app_module(weft__app *app, const char *path, void **handle, char *err);
+
+/* runner.c: the in-memory data nodes of development mode, by instance id.
+ * get: *found false when nothing was put; *data is a NUL-terminated copy the
+ * caller frees.  put copies. */
+weft_err weft__app_mem_get(weft__app *app, const char *id, char **data, size_t *len, bool *found);
+weft_err weft__app_mem_put(weft__app *app, const char *id, const void *data, size_t len);
+
+/* functions.c: the function `name` registered with weft_register_function()
+ * or built in (weft.noop, weft.sleep, weft.spin), or NULL. */
+weft_task_fn weft__registered_function(const char *name);
+
+/* functions.c: resolves "module.symbol" (or "a.b.symbol") to a symbol of the
+ * application's shared objects: module.so, then libmodule.so (a/b.so, then
+ * a/libb.so for dotted modules) in the application path.  Used for task
+ * functions and for generic data nodes' read_fn/write_fn. */
+weft_err weft__resolve_symbol(weft__app *app, const char *name, void **sym, char *err);
+
+/* datanode.c: a data node handle for task code.  `written`, when not NULL,
+ * is set to true by every successful write (the job's output flag).  Caller
+ * frees with weft__dn_free(). */
+weft_err weft__dn_open(weft__app *app, const weft__dn_ref *ref, bool *written,
+                       weft_data_node **out, char *err);
+void weft__dn_free(weft_data_node *dn);
+/* datanode.c: marks the node written (csv.c calls it on commit). */
+void weft__dn_mark_written(weft_data_node *dn);
+/* datanode.c: the node's boolean property `key` (True/true/1 or a bool value);
+ * `def` when unset. */
+bool weft__dn_bool_property(const weft_data_node *dn, const char *key, bool def);
+/* datanode.c: for csv.c: opens the node's content for reading: its file, or
+ * its default_data when the file does not exist.  WEFT_EDATA when neither. */
+weft_err weft__dn_open_stream(weft_data_node *dn, FILE **f, char *err);
+
+/* datanode.c: atomic replacement of a file.  weft__afile_open creates
+ * "<dir>/.<name>.XXXXXX" beside `path` (creating the folder when missing);
+ * commit flushes, fsyncs, renames over `path` and frees; abort closes and
+ * unlinks the temporary file and frees.  Both accept NULL. */
+typedef struct weft__afile weft__afile;
+weft_err weft__afile_open(const char *path, weft__afile **out, FILE **f, char *err);
+weft_err weft__afile_commit(weft__afile *af, char *err);
+void weft__afile_abort(weft__afile *af);
+/* datanode.c: mkdir -p of the folder that holds `path`. */
+weft_err weft__mkdir_parent(const char *path, char *err);
+
+/* ctx.c: the job context.  `written` has spec->noutputs flags, set as the
+ * task writes; `log` is the job's log tail (max WEFT__LOG_TAIL_MAX); both
+ * are borrowed for the context's life.  `deadline_ns` (weft__mono_ns()
+ * clock, 0: none) makes weft_ctx_canceled() true once passed. */
+weft_err weft__ctx_new(weft__app *app, const weft__job_spec *spec, const weft__run_hooks *hooks,
+                       bool *written, struct weft__buf *log, int64_t deadline_ns,
+                       weft_ctx **out, char *err);
+void weft__ctx_free(weft_ctx *ctx);
+/* The message of weft_ctx_fail(), or NULL (borrowed). */
+const char *weft__ctx_fail_message(const weft_ctx *ctx);
+/* Whether cancel (hooks) was requested, whether the deadline passed. */
+bool weft__ctx_cancel_requested(weft_ctx *ctx);
+bool weft__ctx_timed_out(const weft_ctx *ctx);
+
+/* ctx.c: appends to a log tail, keeping its LAST b->max bytes (the max must
+ * be set).  Never fails for lack of room: older bytes are dropped. */
+weft_err weft__tail_add(struct weft__buf *b, const void *data, size_t len);
 
 #endif

@@ -214,6 +214,19 @@ TEST(command_placeholder_not_an_input_or_output)
                  "of the task");
 }
 
+TEST(command_braces_that_are_not_ids_pass_through)
+{
+    char *out = NULL;
+    int rc = run("", "check",
+                 "[DATA_NODE.a]\n[DATA_NODE.b]\n[TASK.t]\n"
+                 "command = [\"awk\", \"{print $1}\", \"{a}\", \"-v\", \"o={b}\"]\n"
+                 "inputs = [\"a\"]\noutputs = [\"b\"]\n",
+                 &out);
+    ASSERT_STR_EQ(out, "config.toml: OK\n");
+    ASSERT_EQ(rc, 0);
+    free(out);
+}
+
 TEST(unknown_storage_type)
 {
     expect_error("[DATA_NODE.d]\nstorage_type = \"jsonn\"\n",
@@ -355,7 +368,8 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(bad_type_suffix), TEST_ENTRY(value_not_of_its_type),
           TEST_ENTRY(env_variable_missing), TEST_ENTRY(env_variable_wrong_type),
           TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
-          TEST_ENTRY(command_placeholder_not_an_input_or_output), TEST_ENTRY(unknown_storage_type),
+          TEST_ENTRY(command_placeholder_not_an_input_or_output),
+          TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(every_problem_reported_in_file_order),
           TEST_ENTRY(usage_errors), TEST_ENTRY(help_and_version),
           TEST_ENTRY(config_prints_a_config_check_accepts),
