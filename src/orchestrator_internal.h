@@ -1,0 +1,209 @@
+/*
+ * orchestrator_internal.h - what the engine-core files share: entity ids
+ * (ids.c), the status helpers status.c adds to weft.h, a small string-keyed
+ * hash map (strmap.c), and the orchestrator's in-memory model of the
+ * submissions it is running (orchestrator.c, submit.c, recovery.c,
+ * query.c).
+ *
+ * The store (store.h) holds the truth; the in-memory model holds only what
+ * a live submission needs to decide the next step in O(1) per change: each
+ * job's downstream jobs, how many of its inputs are still locked, the edit
+ * locks of data nodes, and the counts of each submission's job statuses.
+ * A submission leaves memory when its last job is final.
+ */
+#ifndef WEFT_ORCHESTRATOR_INTERNAL_H
+#define WEFT_ORCHESTRATOR_INTERNAL_H
+
+#include "executor.h"
+#include "runner.h"
+#include "store.h"
+#include "util.h"
+#include "weft.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- ids.c ---- */
+#define WEFT__UUID_LEN 36
+/* A random version 4 UUID in its 36-character text form. */
+weft_err weft__uuid(char out[WEFT__UUID_LEN + 1]);
+/* "<prefix>_<config_id>_<uuid>" ("<prefix>_<uuid>" when config_id is NULL);
+ * caller frees *out. */
+weft_err weft__make_id(const char *prefix, const char *config_id, char **out, char *err);
+
+/* ---- status.c ---- */
+/* weft_submission_status_of() from the number of jobs in each status: O(1). */
+weft_submission_status weft__submission_status_of_counts(const size_t count[WEFT_JOB_NSTATUS]);
+
+/* ---- strmap.c ----
+ * Open addressing, string keys (borrowed: the caller keeps each key alive
+ * while it is in the map, normally inside the value), void * values.
+ * Insert, lookup and delete are O(1) on average. */
+typedef struct weft__strmap {
+    struct weft__strmap_slot *slots;
+    size_t cap, len, used; /* used counts tombstones too */
+} weft__strmap;
+#define WEFT__STRMAP_INIT {NULL, 0, 0, 0}
+void *weft__strmap_get(const weft__strmap *m, const char *key);
+/* Adds or replaces; WEFT_ENOMEM leaves the map unchanged. */
+weft_err weft__strmap_put(weft__strmap *m, const char *key, void *value);
+/* Removes `key` and returns its value, NULL when absent. */
+void *weft__strmap_del(weft__strmap *m, const char *key);
+/* Calls fn on every value (any order); the map must not change meanwhile. */
+void weft__strmap_each(const weft__strmap *m, void (*fn)(void *value, void *ud), void *ud);
+void weft__strmap_release(weft__strmap *m);
+
+/* ---- the in-memory model of live submissions ---- */
+typedef struct weft__sub weft__sub;
+
+typedef struct weft__job {
+    weft__job_spec spec;    /* ids, attempt, inputs/outputs (data node refs), timeout */
+    int64_t seq;            /* the jobs row */
+    weft_job_status status;
+    weft__sub *sub;
+    size_t index;           /* in sub->jobs */
+    size_t nwait;           /* inputs still locked by unfinished jobs */
+    size_t *down;           /* indices of the jobs of sub that read an output of this one */
+    size_t ndown, capdown;
+    bool skippable;
+    bool dispatched;        /* handed to the executor */
+    volatile int cancel;    /* set (under o->mu) when a cancel was asked; read by the dev hook */
+} weft__job;
+
+struct weft__sub {
+    char *id;
+    char *entity_id;
+    char *entity_config_id;
+    int64_t seq;
+    weft__job *jobs;        /* in dependency order */
+    size_t njobs;
+    size_t count[WEFT_JOB_NSTATUS];
+    size_t nfinal;
+    weft_submission_status status;
+    bool force;
+    bool canceling;         /* the whole submission is being canceled/interrupted */
+    bool interrupted;       /* ... because *interrupt was set */
+    bool finished;          /* every job is final */
+    int64_t finished_us;
+    int refs;               /* ready-queue entries and data node waiters pointing here */
+    volatile sig_atomic_t *interrupt;
+    weft__sub *prev, *next; /* the live list */
+};
+
+/* A data node that unfinished jobs write: its edit lock and who waits for it. */
+typedef struct weft__dnlock {
+    char *id;
+    size_t locks;           /* unfinished jobs that have it as output */
+    struct weft__waiter { weft__sub *sub; size_t job; } *waiters;
+    size_t nwaiters, capwaiters;
+} weft__dnlock;
+
+/* A change told to subscribers after the commit that stored it. */
+typedef struct weft__pending_event {
+    weft__sub *sub;        /* holds a ref */
+    ptrdiff_t job;         /* index, or -1 for the submission's own change */
+    weft_job_status job_status;
+    weft_submission_status sub_status;
+    int64_t at_us;
+    char *error;
+} weft__pending_event;
+
+typedef struct weft__subscriber {
+    weft_event_cb cb;
+    void *ud;
+} weft__subscriber;
+
+/* A ready job: PENDING, to be skipped or dispatched. */
+typedef struct weft__ready {
+    weft__sub *sub;
+    size_t job;
+} weft__ready;
+
+struct weft_orchestrator {
+    const weft_config *cfg;
+    weft_mode mode;
+    bool read_only;
+    char *app_path;          /* absolute */
+    char *storage;           /* absolute storage folder */
+    char *storage_display;   /* as configured, for messages (".weft/") */
+    int lock_fd;             /* -1 for read-only handles */
+    weft__store *store;
+    weft__app *app;
+    weft__executor *ex;      /* created by weft_orchestrator_start() */
+    weft__reports reports;
+    bool started, stopped, broken;
+
+    pthread_mutex_t mu;      /* recursive; guards everything below and the store */
+    pthread_mutex_t run_mu;  /* serializes development-mode runs */
+    pthread_cond_t changed;  /* a submission finished */
+    weft__subscriber *subs_cb;
+    size_t nsubs_cb, capsubs_cb;
+    weft__sub *live;         /* live submissions */
+    weft__strmap subs;       /* id -> weft__sub (live) */
+    weft__strmap jobs;       /* id -> weft__job (live) */
+    weft__strmap dnlocks;    /* data node id -> weft__dnlock (locked ones only) */
+    weft__ready *ready;      /* FIFO */
+    size_t ready_head, ready_len, ready_cap;
+    weft__pending_event *events;
+    size_t nevents, capevents;
+    char **cancels;          /* ids asked to cancel, applied by the loop */
+    size_t ncancels, capcancels;
+    int64_t cancel_seq;      /* last cancel_requests row seen */
+    int64_t cancel_poll_ns;  /* when the store was last polled for cancel requests */
+    bool in_tx;
+    pthread_t loop_thread;
+    bool looping;
+};
+
+/* ---- orchestrator.c: the loop ---- */
+/* Runs the loop in the calling thread until `until` is finished (NULL: until
+ * nothing is live) or *interrupt / an error stops it.  o->mu held. */
+weft_err weft__orch_run(weft_orchestrator *o, weft__sub *until, char *err);
+/* Begins a transaction when none is open / commits it and tells subscribers. */
+weft_err weft__orch_begin(weft_orchestrator *o, char *err);
+weft_err weft__orch_commit(weft_orchestrator *o, char *err);
+/* Rolls back the open transaction and drops its events; `broken` marks the
+ * handle unusable (memory may no longer match the store). */
+void weft__orch_abort(weft_orchestrator *o, bool broken);
+/* Changes a job's status (checked against the rules: WEFT_ESTATE), stores it,
+ * queues the events; `error` may be NULL.  In a transaction. */
+weft_err weft__orch_set_status(weft_orchestrator *o, weft__job *j, weft_job_status to,
+                               const char *error, char *err);
+/* After j became final: abandon its downstream when it failed or was
+ * canceled, release its output locks, make unblocked jobs PENDING. */
+weft_err weft__orch_job_ended(weft_orchestrator *o, weft__job *j, char *err);
+/* Cancels a live job or every unfinished job of a live submission. */
+weft_err weft__orch_cancel_live(weft_orchestrator *o, const char *id, char *err);
+void weft__sub_unref(weft_orchestrator *o, weft__sub *s);
+/* Queues the events of a new submission: its SUBMITTED, each job's SUBMITTED. */
+weft_err weft__orch_queue_created(weft_orchestrator *o, weft__sub *s, int64_t at_us);
+/* Finishes a submission without jobs (COMPLETED at once). */
+weft_err weft__orch_finish_empty(weft_orchestrator *o, weft__sub *s, char *err);
+/* Creates and starts the executor of the mode once (WEFT_EMODE for a
+ * read-only handle or a mode without executor).  o->mu held. */
+weft_err weft__orch_ensure_started(weft_orchestrator *o, char *err);
+/* Whether a read-write orchestrator (maybe another process) holds the
+ * storage folder's lock. */
+bool weft__storage_in_use(const weft_orchestrator *o);
+weft_err weft__ready_push(weft_orchestrator *o, weft__sub *s, size_t job);
+
+/* ---- submit.c ---- */
+/* Creates the submission of `entity_id` with its jobs (stored, events
+ * queued, PENDING ones in the ready queue).  o->mu held. */
+weft_err weft__submission_create(weft_orchestrator *o, const char *entity_id, bool force,
+                                 volatile sig_atomic_t *interrupt, weft__sub **out, char *err);
+/* Whether a ready job's task may be skipped (Taipy's rule). */
+weft_err weft__should_skip(weft_orchestrator *o, const weft__job *j, bool *skip, char *err);
+/* Frees a data node ref's members. */
+void weft__dn_ref_release(weft__dn_ref *r);
+/* Builds the ref of data node instance `dn_id` (storage type from the config). */
+weft_err weft__dn_ref_make(weft_orchestrator *o, const weft__store_dn *row, weft__dn_ref *ref,
+                           char *err);
+
+/* ---- recovery.c ---- */
+/* Finishes what a dead orchestrator left unfinished (mode-dependent). */
+weft_err weft__recover(weft_orchestrator *o, char *err);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * store.h - the SQLite store of one storage folder (<storage>/weft.db):
+ * scenarios, tasks, data nodes with their edit history, submissions, jobs
+ * with their status history, job dependencies, and cancel requests made
+ * from other processes.
+ *
+ * WAL mode: one writer (the orchestrator holding the folder's lock) and any
+ * number of readers in other processes.  The schema is versioned with
+ * PRAGMA user_version and brought up to date by an ordered list of
+ * migration steps when a writer opens it.  Statements are prepared once
+ * and cached.  The caller groups writes with weft__store_begin()/commit():
+ * every write function expects to run inside a transaction.
+ */
+#ifndef WEFT_STORE_H
+#define WEFT_STORE_H
+
+#include "weft.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEFT__STORE_VERSION 2   /* the schema this build writes */
+#define WEFT__STORE_FILE "weft.db"
+
+typedef struct weft__store weft__store;
+
+/*
+ * Opens (read_only: an existing store, WEFT_ENOTFOUND when there is none;
+ * otherwise creates) the store at `path` and, for a writer, migrates it to
+ * WEFT__STORE_VERSION.  A reader refuses a store of another version
+ * (WEFT_ESTORE).  Caller closes with weft__store_close().
+ */
+weft_err weft__store_open(const char *path, bool read_only, weft__store **out, char *err);
+/* For tests: a writer that migrates only up to `version`. */
+weft_err weft__store_open_version(const char *path, int version, weft__store **out, char *err);
+void weft__store_close(weft__store *s);
+int weft__store_version(weft__store *s);
+
+weft_err weft__store_begin(weft__store *s, char *err);
+weft_err weft__store_commit(weft__store *s, char *err);
+void weft__store_rollback(weft__store *s);
+
+/* ---- scenarios, tasks, data nodes ---- */
+weft_err weft__store_scenario_insert(weft__store *s, const char *id, const char *config_id,
+                                     int64_t at_us, char *err);
+/* The scenario's config id (caller frees); WEFT_ENOTFOUND. */
+weft_err weft__store_scenario_get(weft__store *s, const char *id, char **config_id, char *err);
+weft_err weft__store_task_insert(weft__store *s, const char *id, const char *config_id,
+                                 const char *scenario_id, int64_t at_us, char *err);
+/* A task's config id and scenario (caller frees both); WEFT_ENOTFOUND. */
+weft_err weft__store_task_get(weft__store *s, const char *id, char **config_id,
+                              char **scenario_id, char *err);
+/* The tasks of a scenario in creation order: *n ids and config ids (weft_strv_free). */
+weft_err weft__store_scenario_tasks(weft__store *s, const char *scenario_id, char ***ids,
+                                    char ***config_ids, size_t *n, char *err);
+weft_err weft__store_scenarios(weft__store *s, char ***ids, char ***config_ids, size_t *n,
+                               char *err);
+
+typedef struct weft__store_dn {
+    char *id;
+    char *config_id;
+    int scope;           /* weft_scope */
+    char *scenario_id;   /* NULL for GLOBAL/CYCLE nodes */
+    char *path;          /* NULL for in-memory nodes */
+    int64_t last_edit_us;/* 0 when never written */
+    char *last_edit_job;
+} weft__store_dn;
+void weft__store_dn_release(weft__store_dn *dn);
+
+weft_err weft__store_dn_insert(weft__store *s, const weft__store_dn *dn, int64_t at_us, char *err);
+/* By instance id; WEFT_ENOTFOUND. */
+weft_err weft__store_dn_get(weft__store *s, const char *id, weft__store_dn *out, char *err);
+/* The instance of config_id owned by scenario_id (NULL: the shared one). */
+weft_err weft__store_dn_find(weft__store *s, const char *config_id, const char *scenario_id,
+                             weft__store_dn *out, char *err);
+/* Instances of a config id: how many, and the first one's id (caller frees). */
+weft_err weft__store_dn_by_config(weft__store *s, const char *config_id, size_t *n,
+                                  char **first_id, char *err);
+/* Records that job_id wrote the node at at_us (last edit + history row). */
+weft_err weft__store_dn_edit(weft__store *s, const char *dn_id, int64_t at_us,
+                             const char *job_id, char *err);
+/* Number of recorded edits of a node (tests, `weft data`). */
+weft_err weft__store_dn_nedits(weft__store *s, const char *dn_id, size_t *n, char *err);
+
+/* ---- submissions and jobs ---- */
+weft_err weft__store_submission_insert(weft__store *s, const char *id, const char *entity_id,
+                                       const char *entity_config_id, int status,
+                                       int64_t created_us, int64_t *seq, char *err);
+/* New status; finished_us 0 while unfinished. */
+weft_err weft__store_submission_update(weft__store *s, int64_t seq, int status,
+                                       int64_t finished_us, char *err);
+
+typedef struct weft__store_job {
+    const char *id, *task_id, *task_config_id, *submission_id, *entity_id;
+    int attempt;
+    int64_t submitted_us;
+} weft__store_job;
+/* Inserts a job in SUBMITTED (with its history row); *seq gets its row. */
+weft_err weft__store_job_insert(weft__store *s, const weft__store_job *job, int64_t *seq,
+                                char *err);
+weft_err weft__store_job_dep(weft__store *s, int64_t job_seq, int64_t upstream_seq, char *err);
+/* New status at at_us (status time, current status, history row); `error`
+ * replaces the job's error when non-NULL. */
+weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t at_us,
+                                const char *error, char *err);
+weft_err weft__store_job_worker(weft__store *s, int64_t seq, const char *worker, int attempt,
+                                char *err);
+weft_err weft__store_job_result(weft__store *s, int64_t seq, int exit_code, int signal,
+                                const char *log_tail, char *err);
+
+/* Snapshots. */
+weft_err weft__store_job_get(weft__store *s, const char *id, weft_job_info **out, char *err);
+weft_err weft__store_jobs_list(weft__store *s, const char *submission_id, int status,
+                               weft_job_info ***out, size_t *n, char *err);
+/* Status history of a job: *n (status, at_us) pairs, oldest first (caller frees both). */
+weft_err weft__store_job_history(weft__store *s, const char *id, int **statuses,
+                                 int64_t **at_us, size_t *n, char *err);
+weft_err weft__store_submission_get(weft__store *s, const char *id,
+                                    weft_submission_info **out, char *err);
+weft_err weft__store_submissions_list(weft__store *s, weft_submission_info ***out, size_t *n,
+                                      char *err);
+
+/* ---- recovery ---- */
+typedef struct weft__store_unfinished {
+    int64_t seq;
+    char *id;
+    char *submission_id;
+    int status;
+} weft__store_unfinished;
+/* Every job not in a final status, in creation order (free with
+ * weft__store_unfinished_free()). */
+weft_err weft__store_unfinished_jobs(weft__store *s, weft__store_unfinished **out, size_t *n,
+                                     char *err);
+void weft__store_unfinished_free(weft__store_unfinished *u, size_t n);
+/* Row numbers of the jobs that depend on job `seq` directly (caller frees). */
+weft_err weft__store_job_downstream(weft__store *s, int64_t seq, int64_t **out, size_t *n,
+                                    char *err);
+/* Recomputes a submission's status and finished time from its jobs (recovery). */
+weft_err weft__store_submission_refresh(weft__store *s, const char *id, int64_t now_us,
+                                        char *err);
+
+/* ---- cancel requests from other processes ---- */
+weft_err weft__store_cancel_request(weft__store *s, const char *target_id, int64_t at_us,
+                                    char *err);
+/* Requests after row `after` not yet done: calls fn for each, sets *last to
+ * the highest row seen.  Runs its own read (no transaction needed). */
+weft_err weft__store_cancel_poll(weft__store *s, int64_t after,
+                                 void (*fn)(void *ud, const char *target), void *ud,
+                                 int64_t *last, char *err);
+/* Marks every request up to row `upto` done. */
+weft_err weft__store_cancel_done(weft__store *s, int64_t upto, int64_t at_us, char *err);
+
+#endif

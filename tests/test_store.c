@@ -1,0 +1,304 @@
+/*
+ * test_store.c - the SQLite store: a fresh store gets the current schema,
+ * an old-version store is migrated in place with its rows kept, a newer or
+ * older store is refused by readers, readers work (and see only committed
+ * batches) while a writer holds a transaction, and everything survives
+ * closing and reopening.
+ */
+#include "test.h"
+
+#include "store.h"
+#include "weft.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+static char err[WEFT_ERRBUF_SIZE];
+
+static int pragma_version(const char *path)
+{
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void add_job(weft__store *s, const char *sub, const char *id, int64_t *seq)
+{
+    weft__store_job j = {.id = id, .task_id = "TASK_t_1", .task_config_id = "t",
+                         .submission_id = sub, .entity_id = "SCENARIO_s_1", .attempt = 1,
+                         .submitted_us = 100};
+    ASSERT_OK(weft__store_job_insert(s, &j, seq, err), err);
+}
+
+TEST(fresh_store_has_current_schema_in_wal_mode)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("w.db", false, &s, err), err);
+    ASSERT_EQ(weft__store_version(s), WEFT__STORE_VERSION);
+    weft__store_close(s);
+    ASSERT_EQ(pragma_version("w.db"), WEFT__STORE_VERSION);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open("w.db", &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* opening again changes nothing */
+    ASSERT_OK(weft__store_open("w.db", false, &s, err), err);
+    ASSERT_EQ(weft__store_version(s), WEFT__STORE_VERSION);
+    weft__store_close(s);
+}
+
+TEST(migrates_old_version_keeping_rows)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open_version("old.db", 1, &s, err), err);
+    ASSERT_EQ(weft__store_version(s), 1);
+    int64_t sseq, jseq;
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_scenario_insert(s, "SCENARIO_s_1", "s", 5, err), err);
+    ASSERT_OK(weft__store_submission_insert(s, "SUBMISSION_1", "SCENARIO_s_1", "s", 0, 10, &sseq,
+                                            err), err);
+    add_job(s, "SUBMISSION_1", "JOB_t_1", &jseq);
+    ASSERT_OK(weft__store_job_status(s, jseq, WEFT_JOB_PENDING, 120, NULL, err), err);
+    ASSERT_OK(weft__store_commit(s, err), err);
+    weft__store_close(s);
+    ASSERT_EQ(pragma_version("old.db"), 1);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM cancel_requests"), -1); /* not yet */
+
+    /* A reader refuses an old store rather than misread it. */
+    ASSERT_EQ(weft__store_open("old.db", true, &s, err), WEFT_ESTORE);
+    ASSERT_CONTAINS(err, "older");
+
+    ASSERT_OK(weft__store_open("old.db", false, &s, err), err);
+    ASSERT_EQ(weft__store_version(s), WEFT__STORE_VERSION);
+    weft_job_info *j = NULL;
+    ASSERT_OK(weft__store_job_get(s, "JOB_t_1", &j, err), err);
+    ASSERT_EQ(j->status, WEFT_JOB_PENDING);
+    ASSERT_EQ(j->status_time_us[WEFT_JOB_SUBMITTED], 100);
+    ASSERT_EQ(j->status_time_us[WEFT_JOB_PENDING], 120);
+    weft_job_info_free(j);
+    /* the new step's table and index exist and work */
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_cancel_request(s, "JOB_t_1", 200, err), err);
+    ASSERT_OK(weft__store_commit(s, err), err);
+    weft__store_unfinished *u = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft__store_unfinished_jobs(s, &u, &n, err), err);
+    ASSERT_EQ(n, 1);
+    ASSERT_STR_EQ(u[0].id, "JOB_t_1");
+    weft__store_unfinished_free(u, n);
+    weft__store_close(s);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM sqlite_master WHERE name = 'jobs_unfinished'"), 1);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM cancel_requests"), 1);
+}
+
+TEST(newer_store_refused)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("new.db", false, &s, err), err);
+    weft__store_close(s);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open("new.db", &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_EQ(weft__store_open("new.db", false, &s, err), WEFT_ESTORE);
+    ASSERT_CONTAINS(err, "newer");
+    ASSERT_EQ(weft__store_open("new.db", true, &s, err), WEFT_ESTORE);
+    ASSERT_EQ(weft__store_open("missing.db", true, &s, err), WEFT_ENOTFOUND);
+    ASSERT_NE(access("missing.db", F_OK), 0);
+}
+
+TEST(readers_during_writes)
+{
+    weft__store *w = NULL, *r = NULL;
+    ASSERT_OK(weft__store_open("rw.db", false, &w, err), err);
+    int64_t sseq, jseq;
+    ASSERT_OK(weft__store_begin(w, err), err);
+    ASSERT_OK(weft__store_submission_insert(w, "SUBMISSION_1", "SCENARIO_s_1", "s", 0, 10, &sseq,
+                                            err), err);
+    add_job(w, "SUBMISSION_1", "JOB_a", &jseq);
+    ASSERT_OK(weft__store_commit(w, err), err);
+    ASSERT_OK(weft__store_open("rw.db", true, &r, err), err);
+
+    /* A writer's open batch: the reader is not blocked and sees the last commit. */
+    ASSERT_OK(weft__store_begin(w, err), err);
+    ASSERT_OK(weft__store_job_status(w, jseq, WEFT_JOB_PENDING, 150, NULL, err), err);
+    int64_t seq2;
+    add_job(w, "SUBMISSION_1", "JOB_b", &seq2);
+    weft_job_info *j = NULL;
+    ASSERT_OK(weft__store_job_get(r, "JOB_a", &j, err), err);
+    ASSERT_EQ(j->status, WEFT_JOB_SUBMITTED);
+    weft_job_info_free(j);
+    ASSERT_EQ(weft__store_job_get(r, "JOB_b", &j, err), WEFT_ENOTFOUND);
+    weft_job_info **list = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft__store_jobs_list(r, "SUBMISSION_1", -1, &list, &n, err), err);
+    ASSERT_EQ(n, 1);
+    weft_job_list_free(list, n);
+    ASSERT_OK(weft__store_commit(w, err), err);
+    /* After the commit it sees the whole batch. */
+    ASSERT_OK(weft__store_job_get(r, "JOB_a", &j, err), err);
+    ASSERT_EQ(j->status, WEFT_JOB_PENDING);
+    weft_job_info_free(j);
+    weft_submission_info *si = NULL;
+    ASSERT_OK(weft__store_submission_get(r, "SUBMISSION_1", &si, err), err);
+    ASSERT_EQ(si->njobs, 2);
+    ASSERT_EQ(si->count[WEFT_JOB_PENDING], 1);
+    ASSERT_EQ(si->count[WEFT_JOB_SUBMITTED], 1);
+    weft_submission_info_free(si);
+    /* A reader can leave a cancel request while the writer works. */
+    ASSERT_OK(weft__store_begin(r, err), err);
+    ASSERT_OK(weft__store_cancel_request(r, "JOB_b", 300, err), err);
+    ASSERT_OK(weft__store_commit(r, err), err);
+    weft__store_close(r);
+    weft__store_close(w);
+}
+
+static void collect(void *ud, const char *target)
+{
+    char *buf = ud;
+    strcat(buf, target);
+    strcat(buf, ";");
+}
+
+TEST(reopen_keeps_everything)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("re.db", false, &s, err), err);
+    int64_t sseq, a, b;
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_scenario_insert(s, "SCENARIO_s_1", "s", 5, err), err);
+    ASSERT_OK(weft__store_task_insert(s, "TASK_t_1", "t", "SCENARIO_s_1", 5, err), err);
+    weft__store_dn dn = {.id = "DATANODE_d_1", .config_id = "d", .scope = WEFT_SCOPE_SCENARIO,
+                         .scenario_id = "SCENARIO_s_1", .path = "/x/d.txt"};
+    ASSERT_OK(weft__store_dn_insert(s, &dn, 5, err), err);
+    ASSERT_OK(weft__store_submission_insert(s, "SUBMISSION_1", "SCENARIO_s_1", "s", 0, 10, &sseq,
+                                            err), err);
+    add_job(s, "SUBMISSION_1", "JOB_a", &a);
+    add_job(s, "SUBMISSION_1", "JOB_b", &b);
+    ASSERT_OK(weft__store_job_dep(s, b, a, err), err);
+    ASSERT_OK(weft__store_job_status(s, a, WEFT_JOB_PENDING, 110, NULL, err), err);
+    ASSERT_OK(weft__store_job_status(s, a, WEFT_JOB_RUNNING, 120, NULL, err), err);
+    ASSERT_OK(weft__store_job_worker(s, a, "local", 1, err), err);
+    ASSERT_OK(weft__store_job_result(s, a, 3, 0, "some output", err), err);
+    ASSERT_OK(weft__store_job_status(s, a, WEFT_JOB_FAILED, 130, "exit 3", err), err);
+    ASSERT_OK(weft__store_dn_edit(s, "DATANODE_d_1", 125, "JOB_a", err), err);
+    ASSERT_OK(weft__store_submission_update(s, sseq, WEFT_SUBMISSION_FAILED, 0, err), err);
+    ASSERT_OK(weft__store_cancel_request(s, "JOB_b", 140, err), err);
+    ASSERT_OK(weft__store_commit(s, err), err);
+    weft__store_close(s);
+
+    ASSERT_OK(weft__store_open("re.db", false, &s, err), err);
+    weft_job_info *j = NULL;
+    ASSERT_OK(weft__store_job_get(s, "JOB_a", &j, err), err);
+    ASSERT_EQ(j->status, WEFT_JOB_FAILED);
+    ASSERT_STR_EQ(j->error, "exit 3");
+    ASSERT_EQ(j->exit_code, 3);
+    ASSERT_STR_EQ(j->log_tail, "some output");
+    ASSERT_STR_EQ(j->worker, "local");
+    ASSERT_EQ(j->status_time_us[WEFT_JOB_RUNNING], 120);
+    ASSERT_EQ(j->status_time_us[WEFT_JOB_FAILED], 130);
+    weft_job_info_free(j);
+    int *sv;
+    int64_t *tv;
+    size_t n;
+    ASSERT_OK(weft__store_job_history(s, "JOB_a", &sv, &tv, &n, err), err);
+    ASSERT_EQ(n, 4);
+    ASSERT_EQ(sv[3], WEFT_JOB_FAILED);
+    ASSERT_EQ(tv[3], 130);
+    free(sv);
+    free(tv);
+    int64_t *down;
+    ASSERT_OK(weft__store_job_downstream(s, a, &down, &n, err), err);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(down[0], b);
+    free(down);
+    weft__store_dn got;
+    ASSERT_OK(weft__store_dn_get(s, "DATANODE_d_1", &got, err), err);
+    ASSERT_EQ(got.last_edit_us, 125);
+    ASSERT_STR_EQ(got.last_edit_job, "JOB_a");
+    ASSERT_STR_EQ(got.path, "/x/d.txt");
+    weft__store_dn_release(&got);
+    ASSERT_OK(weft__store_dn_find(s, "d", "SCENARIO_s_1", &got, err), err);
+    weft__store_dn_release(&got);
+    ASSERT_EQ(weft__store_dn_find(s, "d", NULL, &got, err), WEFT_ENOTFOUND);
+    char **ids, **cfgs;
+    ASSERT_OK(weft__store_scenario_tasks(s, "SCENARIO_s_1", &ids, &cfgs, &n, err), err);
+    ASSERT_EQ(n, 1);
+    ASSERT_STR_EQ(cfgs[0], "t");
+    weft_strv_free(ids, n);
+    weft_strv_free(cfgs, n);
+    char seen[256] = "";
+    int64_t last = 0;
+    ASSERT_OK(weft__store_cancel_poll(s, 0, collect, seen, &last, err), err);
+    ASSERT_STR_EQ(seen, "JOB_b;");
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_cancel_done(s, last, 150, err), err);
+    ASSERT_OK(weft__store_commit(s, err), err);
+    seen[0] = '\0';
+    ASSERT_OK(weft__store_cancel_poll(s, 0, collect, seen, &last, err), err);
+    ASSERT_STR_EQ(seen, "");
+    weft_submission_info **subs;
+    ASSERT_OK(weft__store_submissions_list(s, &subs, &n, err), err);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(subs[0]->status, WEFT_SUBMISSION_FAILED);
+    ASSERT_EQ(subs[0]->count[WEFT_JOB_FAILED], 1);
+    weft_submission_list_free(subs, n);
+    weft__store_close(s);
+}
+
+TEST(batch_of_many_jobs_is_fast)
+{
+    /* One transaction, cached statements: 20,000 jobs and 60,000 status
+     * changes well under the time budget even with synchronous=FULL. */
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("many.db", false, &s, err), err);
+    int64_t sseq;
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_submission_insert(s, "SUBMISSION_m", "SCENARIO_s_1", "s", 0, 1, &sseq,
+                                            err), err);
+    char id[64];
+    for (int i = 0; i < 20000; i++) {
+        int64_t seq;
+        snprintf(id, sizeof id, "JOB_t_%d", i);
+        add_job(s, "SUBMISSION_m", id, &seq);
+        ASSERT_OK(weft__store_job_status(s, seq, WEFT_JOB_PENDING, 2, NULL, err), err);
+        ASSERT_OK(weft__store_job_status(s, seq, WEFT_JOB_RUNNING, 3, NULL, err), err);
+        ASSERT_OK(weft__store_job_status(s, seq, WEFT_JOB_COMPLETED, 4, NULL, err), err);
+    }
+    ASSERT_OK(weft__store_commit(s, err), err);
+    weft_submission_info *si;
+    ASSERT_OK(weft__store_submission_get(s, "SUBMISSION_m", &si, err), err);
+    ASSERT_EQ(si->count[WEFT_JOB_COMPLETED], 20000);
+    weft_submission_info_free(si);
+    weft__store_close(s);
+}
+
+TEST_MAIN(TEST_ENTRY(fresh_store_has_current_schema_in_wal_mode),
+          TEST_ENTRY(migrates_old_version_keeping_rows), TEST_ENTRY(newer_store_refused),
+          TEST_ENTRY(readers_during_writes), TEST_ENTRY(reopen_keeps_everything),
+          TEST_ENTRY_TIMEOUT(batch_of_many_jobs_is_fast, 30))
