@@ -28,8 +28,11 @@ CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC \
               -fvisibility=hidden -Iinclude -Isrc $(PKG_CFLAGS) $(SAN) $(CFLAGS)
 # Task modules (tests/apps, examples) are built as users build theirs: default
-# visibility, so dlsym() finds their functions.
-MOD_CFLAGS := $(filter-out -fvisibility=hidden,$(ALL_CFLAGS))
+# visibility, so dlsym() finds their functions, and no sanitizer: libweft,
+# which they call, is instrumented, and a module built for TSan cannot be
+# dlopen()ed (static TLS).  The example modules live in the source tree,
+# shared by every build variant, so they must be the same in all of them.
+MOD_CFLAGS := $(filter-out -fvisibility=hidden $(SAN),$(ALL_CFLAGS))
 LDLIBS  := $(PKG_LIBS) -lpthread -ldl -lm
 
 LIB_SRC  := $(sort $(wildcard src/*.c))

@@ -674,7 +674,10 @@ typedef struct weft_submit_opts {
      * Optional flag a signal handler sets (e.g. on SIGINT): while the
      * submission runs or is waited for, a non-zero value cancels it
      * (running jobs stopped, the rest CANCELED/ABANDONED) and weft_submit()
-     * returns WEFT_ECANCELED.  Checked every 50 ms at most.
+     * returns WEFT_ECANCELED.  Checked every 50 ms at most, by the thread
+     * that runs or waits for the submission (the one whose signal handler
+     * sets it): in standalone and cluster modes only while weft_submit()
+     * waits (.wait) or weft_submission_wait() runs.
      */
     volatile sig_atomic_t *interrupt;
 } weft_submit_opts;

@@ -12,6 +12,8 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "orchestrator_internal.h"
+#include "amqp_client.h"
+#include "pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -523,7 +525,11 @@ static weft_err check_interrupts(weft_orchestrator *o, char *err)
 {
     for (weft__sub *s = o->live, *next; s; s = next) {
         next = s->next;
-        if (s->interrupt && *s->interrupt && !s->interrupted) {
+        /* The flag belongs to the thread whose signal handler sets it: in
+         * development mode that is this thread; otherwise the waiting thread
+         * reads it and forwards it as interrupt_seen (weft_submission_wait). */
+        bool hit = o->has_dispatcher ? s->interrupt_seen : (s->interrupt && *s->interrupt);
+        if (hit && !s->interrupted) {
             s->interrupted = true;
             weft_err e = weft__orch_cancel_live(o, s->id, err);
             if (e && e != WEFT_ENOTFOUND) return e;
@@ -561,14 +567,14 @@ static weft_err iteration(weft_orchestrator *o, bool *progress, char *err)
 /* Fully releases o->mu (held `depth` times by this thread) and takes it back. */
 static int unlock_all(weft_orchestrator *o)
 {
-    int depth = 0;
-    while (pthread_mutex_unlock(&o->mu) == 0) depth++;
+    int depth = o->mu_depth;
+    for (int i = 0; i < depth; i++) weft__orch_unlock(o);
     return depth;
 }
 
 static void relock(weft_orchestrator *o, int depth)
 {
-    for (int i = 0; i < depth; i++) pthread_mutex_lock(&o->mu);
+    for (int i = 0; i < depth; i++) weft__orch_lock(o);
 }
 
 static bool done_running(weft_orchestrator *o, weft__sub *until)
@@ -636,7 +642,7 @@ static bool poll_cancel(void *ud, const char *job_id)
 {
     weft_orchestrator *o = ud;
     bool stop = false;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft__job *j = weft__strmap_get(&o->jobs, job_id);
     if (j) {
         if (j->cancel) stop = true;
@@ -647,7 +653,7 @@ static bool poll_cancel(void *ud, const char *job_id)
                     stop = true;
         }
     }
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return stop;
 }
 
@@ -860,6 +866,40 @@ fail:
     return e;
 }
 
+/*
+ * The dispatcher thread of standalone and cluster modes: it runs the loop
+ * (drain reports, store them in one transaction, notify, dispatch what
+ * became ready) while anything is live, and sleeps on the report queue
+ * otherwise.  It exits when stop() asks and nothing is live, or when the
+ * store fails (the handle is then broken; waiters are woken and told).
+ */
+static void *dispatcher_main(void *arg)
+{
+    weft_orchestrator *o = arg;
+    weft__orch_lock(o);
+    o->loop_thread = pthread_self();
+    while (!o->broken) {
+        if (o->live) {
+            weft_err e = weft__orch_run(o, NULL, o->dispatcher_err);
+            o->looping = true; /* weft__orch_run restores what it found */
+            if (e) {
+                fprintf(stderr, "weft: dispatcher stopped: %s\n", o->dispatcher_err);
+                o->broken = true;
+                break;
+            }
+            continue;
+        }
+        if (o->dispatcher_quit) break;
+        int depth = unlock_all(o);
+        weft__reports_wait(&o->reports, LOOP_WAIT_MS);
+        relock(o, depth);
+    }
+    o->dispatcher_done = true;
+    pthread_cond_broadcast(&o->changed);
+    weft__orch_unlock(o);
+    return NULL;
+}
+
 static weft_err ensure_started(weft_orchestrator *o, char *err)
 {
     if (o->read_only)
@@ -875,16 +915,41 @@ static weft_err ensure_started(weft_orchestrator *o, char *err)
         e = weft__exec_dev_new(o->app, &o->reports, poll_cancel, o, &o->ex, err);
         break;
     case WEFT_MODE_STANDALONE:
-    case WEFT_MODE_CLUSTER:
+        e = weft__exec_standalone_new(o->app, &o->reports, weft_config_max_nb_of_workers(o->cfg),
+                                      &o->ex, err);
+        break;
+    case WEFT_MODE_CLUSTER: {
+        weft__exec_cluster_opts co;
+        weft__exec_cluster_opts_from_config(o->cfg, &co);
+        e = weft__exec_cluster_new(o->app, &o->reports, &co, &o->ex, err);
+        break;
+    }
     default:
-        return weft__err(err, WEFT_EMODE, "%s mode is not available yet",
-                         weft_mode_name(o->mode) ? weft_mode_name(o->mode) : "this");
+        return weft__err(err, WEFT_EMODE, "unknown execution mode %d", (int)o->mode);
     }
     if (e) return e;
+    /* The executor starts first: standalone forks its fork server here,
+     * while no thread of ours exists yet. */
     if ((e = o->ex->ops->start(o->ex, err))) {
         o->ex->ops->free(o->ex);
         o->ex = NULL;
         return e;
+    }
+    if (!o->ex->ops->step) {
+        /* Executors with threads of their own get a dispatcher thread that
+         * runs the loop, so that submit returns at once. */
+        o->dispatcher_quit = o->dispatcher_done = false;
+        o->looping = true; /* from now on, only the dispatcher runs the loop */
+        int rc = pthread_create(&o->dispatcher, NULL, dispatcher_main, o);
+        if (rc != 0) {
+            o->looping = false;
+            o->ex->ops->stop(o->ex, true);
+            o->ex->ops->free(o->ex);
+            o->ex = NULL;
+            return weft__err(err, WEFT_ENOMEM, "cannot start the dispatcher thread: %s",
+                             strerror(rc));
+        }
+        o->has_dispatcher = true;
     }
     o->started = true;
     return WEFT_OK;
@@ -893,9 +958,9 @@ static weft_err ensure_started(weft_orchestrator *o, char *err)
 weft_err weft_orchestrator_start(weft_orchestrator *o, char *err)
 {
     if (!o) return weft__err(err, WEFT_EINVAL, "weft_orchestrator_start: NULL orchestrator");
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = ensure_started(o, err);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -908,7 +973,7 @@ weft_err weft_orchestrator_stop(weft_orchestrator *o, bool cancel_running, char 
 {
     if (!o) return WEFT_OK;
     weft_err e = WEFT_OK;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     if (o->started && !o->stopped) {
         if (cancel_running) {
             for (weft__sub *s = o->live; s; s = s->next) {
@@ -923,12 +988,24 @@ weft_err weft_orchestrator_stop(weft_orchestrator *o, bool cancel_running, char 
             }
             weft__reports_wake(&o->reports);
         }
-        /* Run what is left to its end here unless a loop runs elsewhere. */
-        if (!o->looping && o->live && !o->broken) e = weft__orch_run(o, NULL, err);
+        if (o->has_dispatcher) {
+            /* The dispatcher runs what is left to its end, then exits. */
+            o->dispatcher_quit = true;
+            weft__reports_wake(&o->reports);
+            int depth = unlock_all(o);
+            pthread_join(o->dispatcher, NULL);
+            relock(o, depth);
+            o->has_dispatcher = false;
+            o->looping = false;
+            if (o->broken) e = weft__err(err, WEFT_ESTORE, "%s", o->dispatcher_err);
+        } else if (!o->looping && o->live && !o->broken) {
+            /* Run what is left to its end here unless a loop runs elsewhere. */
+            e = weft__orch_run(o, NULL, err);
+        }
         if (o->ex) o->ex->ops->stop(o->ex, cancel_running);
         o->stopped = true;
     }
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -989,10 +1066,10 @@ weft_mode weft_orchestrator_mode(const weft_orchestrator *o)
 weft_err weft_subscribe(weft_orchestrator *o, weft_event_cb cb, void *userdata)
 {
     if (!o || !cb) return WEFT_EINVAL;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = grow((void **)&o->subs_cb, &o->capsubs_cb, o->nsubs_cb + 1, sizeof *o->subs_cb);
     if (!e) o->subs_cb[o->nsubs_cb++] = (weft__subscriber){cb, userdata};
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -1029,7 +1106,7 @@ weft_err weft_cancel(weft_orchestrator *o, const char *id, char *err)
 {
     if (!o || !id) return weft__err(err, WEFT_EINVAL, "weft_cancel: NULL argument");
     weft_err e;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     if (o->read_only) {
         /* Another process runs the jobs: leave it a request it polls. */
         if ((e = already_final(o, id, err))) goto out;
@@ -1084,6 +1161,6 @@ weft_err weft_cancel(weft_orchestrator *o, const char *id, char *err)
     /* A job the executor must stop: let the loop collect its report. */
     if (!e && o->live) e = weft__orch_run(o, NULL, err);
 out:
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }

@@ -89,6 +89,7 @@ struct weft__sub {
     int64_t finished_us;
     int refs;               /* ready-queue entries and data node waiters pointing here */
     volatile sig_atomic_t *interrupt;
+    bool interrupt_seen;    /* *interrupt was seen set by the thread that waits (threaded modes) */
     weft__sub *prev, *next; /* the live list */
 };
 
@@ -136,6 +137,7 @@ struct weft_orchestrator {
     bool started, stopped, broken;
 
     pthread_mutex_t mu;      /* recursive; guards everything below and the store */
+    int mu_depth;            /* how many times the owning thread holds mu (only it touches this) */
     pthread_mutex_t run_mu;  /* serializes development-mode runs */
     pthread_cond_t changed;  /* a submission finished */
     weft__subscriber *subs_cb;
@@ -155,7 +157,28 @@ struct weft_orchestrator {
     bool in_tx;
     pthread_t loop_thread;
     bool looping;
+    /* Standalone and cluster: the dispatcher thread that runs the loop. */
+    pthread_t dispatcher;
+    bool has_dispatcher;
+    bool dispatcher_quit;    /* set by stop: exit once nothing is live */
+    bool dispatcher_done;    /* it has exited (a store error ends it early) */
+    char dispatcher_err[WEFT_ERRBUF_SIZE];
 };
+
+/* ---- orchestrator.c: the lock ----
+ * o->mu is recursive; these keep count of how deep the owner holds it, so
+ * that the loop can release it fully while it sleeps (weft__orch_unlock_all)
+ * without unlocking a mutex it does not hold. */
+static inline void weft__orch_lock(weft_orchestrator *o)
+{
+    pthread_mutex_lock(&o->mu);
+    o->mu_depth++;
+}
+static inline void weft__orch_unlock(weft_orchestrator *o)
+{
+    o->mu_depth--;
+    pthread_mutex_unlock(&o->mu);
+}
 
 /* ---- orchestrator.c: the loop ---- */
 /* Runs the loop in the calling thread until `until` is finished (NULL: until

@@ -12,9 +12,9 @@
 weft_err weft_job_get(weft_orchestrator *o, const char *job_id, weft_job_info **out, char *err)
 {
     if (!o || !job_id || !out) return weft__err(err, WEFT_EINVAL, "weft_job_get: NULL argument");
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = weft__store_job_get(o->store, job_id, out, err);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -27,9 +27,9 @@ weft_err weft_jobs_list(weft_orchestrator *o, const weft_job_filter *filter,
     const char *sub = filter ? filter->submission_id : NULL;
     int status = filter ? filter->status : -1;
     if (status >= WEFT_JOB_NSTATUS) return weft__err(err, WEFT_EINVAL, "no job status %d", status);
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = weft__store_jobs_list(o->store, sub, status, out, n, err);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -37,9 +37,9 @@ weft_err weft_submission_get(weft_orchestrator *o, const char *id, weft_submissi
                              char *err)
 {
     if (!o || !id || !out) return weft__err(err, WEFT_EINVAL, "weft_submission_get: NULL argument");
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = weft__store_submission_get(o->store, id, out, err);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -49,9 +49,9 @@ weft_err weft_submissions_list(weft_orchestrator *o, weft_submission_info ***out
     if (!o || !out || !n) return weft__err(err, WEFT_EINVAL, "weft_submissions_list: NULL argument");
     *out = NULL;
     *n = 0;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = weft__store_submissions_list(o->store, out, n, err);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -62,9 +62,9 @@ weft_err weft_scenarios_list(weft_orchestrator *o, char ***ids, char ***config_i
         return weft__err(err, WEFT_EINVAL, "weft_scenarios_list: NULL argument");
     *ids = *config_ids = NULL;
     *n = 0;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft_err e = weft__store_scenarios(o->store, ids, config_ids, n, err);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -73,7 +73,7 @@ weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_
     if (!o || !id || !data) return weft__err(err, WEFT_EINVAL, "weft_data_read: NULL argument");
     *data = NULL;
     if (len) *len = 0;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft__store_dn row;
     weft__dn_ref ref;
     char *first = NULL;
@@ -101,6 +101,6 @@ weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_
     weft__dn_ref_release(&ref);
 out:
     free(first);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }

@@ -123,7 +123,7 @@ weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id, char 
         return weft__err(err, WEFT_EMODE, "this orchestrator is read-only (opened for queries)");
     if (!section_exists(o, WEFT_SECTION_SCENARIO, config_id))
         return weft__err(err, WEFT_ENOTFOUND, "no scenario config %s", config_id);
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     char *sid = NULL;
     const weft_value *tasks = lookup(o, "SCENARIO", config_id, "tasks");
     weft_err e = weft__make_id("SCENARIO", config_id, &sid, err);
@@ -160,7 +160,7 @@ fail:
     weft__orch_abort(o, false);
 out:
     free(sid);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -551,23 +551,31 @@ weft_err weft_submit(weft_orchestrator *o, const char *entity_id, const weft_sub
     bool dev = o->mode == WEFT_MODE_DEVELOPMENT;
     /* Development runs are serialized: one caller's thread runs at a time. */
     if (dev) pthread_mutex_lock(&o->run_mu);
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     weft__sub *s = NULL;
     weft_err e = weft__orch_ensure_started(o, err);
     if (!e) e = weft__submission_create(o, entity_id, opts->force, opts->interrupt, &s, err);
     if (!e) e = weft__orch_commit(o, err);
     if (!e && submission_id && !(*submission_id = strdup(s->id)))
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
-    if (!e && (dev || opts->wait)) {
+    bool wait_here = false;
+    if (!e && dev) {
         /* Development: jobs run here; the submission's timeout does not
          * apply (a job in this thread cannot be left behind). */
         e = weft__orch_run(o, s, err);
-        if (!e && (s->interrupted || (s->interrupt && *s->interrupt)))
-            e = weft__err(err, WEFT_ECANCELED, "submission %s was interrupted", s->id);
+    } else if (!e) {
+        /* The dispatcher thread takes it from here. */
+        weft__reports_wake(&o->reports);
+        wait_here = opts->wait;
     }
-    if (s) weft__sub_unref(o, s);
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     if (dev) pthread_mutex_unlock(&o->run_mu);
+    if (wait_here) e = weft_submission_wait(o, s->id, opts->timeout_ms, err);
+    weft__orch_lock(o);
+    if (!e && (dev || wait_here) && (s->interrupted || (s->interrupt && *s->interrupt)))
+        e = weft__err(err, WEFT_ECANCELED, "submission %s was interrupted", s->id);
+    if (s) weft__sub_unref(o, s);
+    weft__orch_unlock(o);
     return e;
 }
 
@@ -577,9 +585,20 @@ weft_err weft_submission_wait(weft_orchestrator *o, const char *submission_id, i
     if (!o || !submission_id) return weft__err(err, WEFT_EINVAL, "weft_submission_wait: NULL argument");
     int64_t deadline = timeout_ms > 0 ? weft__mono_ns() + timeout_ms * 1000000 : 0;
     weft_err e = WEFT_OK;
-    pthread_mutex_lock(&o->mu);
+    weft__orch_lock(o);
     for (;;) {
+        if (o->broken && (o->dispatcher_done || !o->has_dispatcher)) {
+            e = weft__err(err, WEFT_ESTORE, "the orchestrator stopped after a store error: %s",
+                          o->dispatcher_err[0] ? o->dispatcher_err : "see earlier errors");
+            break;
+        }
         weft__sub *s = weft__strmap_get(&o->subs, submission_id);
+        if (s && s->interrupt && *s->interrupt && !s->interrupt_seen) {
+            /* This thread owns the flag's signal handler; the dispatcher
+             * learns of it here, under the lock. */
+            s->interrupt_seen = true;
+            weft__reports_wake(&o->reports);
+        }
         if (!s) {
             weft_submission_info *si = NULL;
             if ((e = weft__store_submission_get(o->store, submission_id, &si, err))) break;
@@ -609,13 +628,16 @@ weft_err weft_submission_wait(weft_orchestrator *o, const char *submission_id, i
             ts.tv_nsec -= 1000000000L;
         }
         if (s) {
+            /* The wait releases mu, held once here (the caller holds none). */
+            o->mu_depth--;
             pthread_cond_timedwait(&o->changed, &o->mu, &ts);
+            o->mu_depth++;
         } else {
-            pthread_mutex_unlock(&o->mu);
+            weft__orch_unlock(o);
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-            pthread_mutex_lock(&o->mu);
+            weft__orch_lock(o);
         }
     }
-    pthread_mutex_unlock(&o->mu);
+    weft__orch_unlock(o);
     return e;
 }

@@ -15,6 +15,15 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_submissions(int argc, char **argv);
+int cmd_scenarios(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_run_worker(int argc, char **argv);
+int cmd_workers(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
@@ -38,6 +47,147 @@ static const cli_command commands[] = {
      "  --raw               print values as written, ENV[...] unresolved\n"
      "\n"
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
+    {"run", cmd_run, "run a scenario and wait for it, showing progress",
+     "usage: weft run [-c FILE] [-s SCENARIO] [--mode MODE] [--workers N] [--force] [--json]\n"
+     "\n"
+     "Creates an instance of SCENARIO, submits it and waits until every job is\n"
+     "finished.  Progress goes to standard error: on a terminal one line that\n"
+     "updates (a bar and the number of jobs in each status), otherwise one line per\n"
+     "job status change (\"12:00:01.234 JOB_clean_1a2b3c4d clean RUNNING\").  Then a\n"
+     "summary lists every job with its task, status and duration, and the error of\n"
+     "each job that did not complete.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  -s, --scenario ID    the scenario to run; may be left out when the\n"
+     "                       configuration declares exactly one\n"
+     "  --mode MODE          development, standalone or cluster (overrides [JOB] mode)\n"
+     "  -w, --workers N      worker processes in standalone mode (overrides\n"
+     "                       [JOB] max_nb_of_workers)\n"
+     "  -f, --force          run skippable tasks even when their outputs are up to date\n"
+     "  --json               print one JSON object instead of progress and summary:\n"
+     "                       {\"submission\", \"scenario\", \"status\", \"jobs\": [{\"id\",\n"
+     "                       \"task\", \"status\", \"duration_ms\", \"error\", \"exit_code\"}]}\n"
+     "\n"
+     "Ctrl-C cancels the submission: running jobs are stopped, the others are\n"
+     "CANCELED or ABANDONED, and the store is left consistent.\n"
+     "\n"
+     "Exit status: 0 when the submission COMPLETED, 1 when it FAILED or was\n"
+     "CANCELED (or could not start), 2 on a usage or configuration error, 130 after\n"
+     "Ctrl-C (143 after SIGTERM).\n"},
+    {"jobs", cmd_jobs, "list jobs, their status and duration",
+     "usage: weft jobs [-c FILE] [--submission ID] [--status STATUS] [--json]\n"
+     "\n"
+     "Lists the jobs of the store in creation order: id, task, status, when it\n"
+     "entered that status, how long it ran, and its submission; the error of a job\n"
+     "that did not complete is shown under it.  The store is opened read-only, so\n"
+     "this works while `weft run` runs.\n"
+     "\n"
+     "  -c, --config FILE    the configuration that names the store (default: config.toml)\n"
+     "  --submission ID      only the jobs of this submission\n"
+     "  --status STATUS      only jobs in STATUS: SUBMITTED, BLOCKED, PENDING, RUNNING,\n"
+     "                       CANCELED, FAILED, COMPLETED, SKIPPED or ABANDONED (any case)\n"
+     "  --json               print a JSON array of jobs\n"
+     "\n"
+     "Exit status: 0 on success (also when no job matches), 1 when the store cannot\n"
+     "be read, 2 on a usage or configuration error.\n"},
+    {"show", cmd_show, "show everything about one job or submission",
+     "usage: weft show [-c FILE] [--lines N] [--json] ID\n"
+     "\n"
+     "Shows a job: its task, submission, status, the time it entered each status,\n"
+     "duration, attempt, worker, exit code or signal, error, and the end of its\n"
+     "output and log.  ID may be any unique prefix of a job id, such as the short\n"
+     "ids of `weft run`'s progress lines.  A SUBMISSION_... id shows the submission\n"
+     "and its jobs.\n"
+     "\n"
+     "  -c, --config FILE    the configuration that names the store (default: config.toml)\n"
+     "  -n, --lines N        lines of the log tail to show (default 20, 0: all)\n"
+     "  --json               print a JSON object\n"
+     "\n"
+     "Exit status: 0 on success, 1 when there is no such job, 2 on a usage error.\n"},
+    {"submissions", cmd_submissions, "list submissions and their status",
+     "usage: weft submissions [-c FILE] [--json]\n"
+     "\n"
+     "Lists every submission, oldest first: id, scenario, status, creation time,\n"
+     "duration and how many of its jobs are in each status.\n"
+     "\n"
+     "  -c, --config FILE    the configuration that names the store (default: config.toml)\n"
+     "  --json               print a JSON array\n"
+     "\n"
+     "Exit status: 0 on success, 1 when the store cannot be read, 2 on a usage error.\n"},
+    {"scenarios", cmd_scenarios, "list configured scenarios and their instances",
+     "usage: weft scenarios [-c FILE] [--json]\n"
+     "\n"
+     "Lists the scenarios the configuration declares, with their tasks and the\n"
+     "number of instances in the store, then every instance created so far.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  --json               print {\"configured\": [...], \"instances\": [...]}\n"
+     "\n"
+     "Exit status: 0 on success, 1 when the store cannot be read, 2 on a usage error.\n"},
+    {"data", cmd_data, "print the content of a data node",
+     "usage: weft data [-c FILE] ID\n"
+     "\n"
+     "Writes the content of a data node to standard output, unchanged.  ID is an\n"
+     "instance id (DATANODE_...) or a data node config id when the store holds a\n"
+     "single instance of it (GLOBAL data nodes, or after a single run).\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "\n"
+     "Exit status: 0 on success, 1 when there is no such data node or it has no\n"
+     "content yet, 2 on a usage error.\n"},
+    {"cancel", cmd_cancel, "cancel a job or a submission",
+     "usage: weft cancel [-c FILE] [--no-wait] ID\n"
+     "\n"
+     "Cancels a job (ID is a job id or a unique prefix of one), or every unfinished\n"
+     "job of a submission (a SUBMISSION_... id).  A job not yet running becomes\n"
+     "CANCELED; a running one is stopped, then CANCELED; the jobs downstream become\n"
+     "ABANDONED.  Works from another terminal while `weft run` runs: the request is\n"
+     "recorded in the store and the running orchestrator acts on it.  The command\n"
+     "waits up to 5 s to report the final status.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  --no-wait            return once the request is recorded\n"
+     "\n"
+     "Exit status: 0 when the cancel was done or requested, 1 when the job is\n"
+     "already finished or unknown, 2 on a usage error.\n"},
+    {"run-worker", cmd_run_worker, "serve cluster mode: run jobs from the RabbitMQ queue",
+     "usage: weft run-worker [--application-path PATH] [--broker URL] [--queue Q]\n"
+     "                       [--concurrency N]\n"
+     "\n"
+     "Runs jobs that orchestrators in cluster mode queue on RabbitMQ.  Loads the\n"
+     "application PATH/config.toml and its task modules, takes at most N jobs at a\n"
+     "time (basic.qos prefetch N), runs each in a worker process, and reports its\n"
+     "status and result to the orchestrator.  A job message is acknowledged only\n"
+     "once its result is confirmed by the broker: a worker that dies leaves its job\n"
+     "to be delivered again, and a job whose worker died [JOB] max_attempts times\n"
+     "ends FAILED.\n"
+     "\n"
+     "  --application-path PATH   the application folder (default: the current one)\n"
+     "  --broker URL              overrides [JOB] broker_url (amqp:// or amqps://)\n"
+     "  --queue Q                 overrides [JOB] queue (default weft.jobs)\n"
+     "  --concurrency N           jobs run at once (default 1)\n"
+     "\n"
+     "SIGTERM (or Ctrl-C) drains: no new jobs, running ones finish and are reported,\n"
+     "then the worker exits 0; a second signal stops at once (unfinished jobs are\n"
+     "delivered again to other workers).  While the broker is unreachable the worker\n"
+     "retries with backoff.\n"
+     "\n"
+     "Exit status: 0 after draining, 1 on a failure, 2 on a usage error or a\n"
+     "configuration that cannot be loaded.\n"},
+    {"workers", cmd_workers, "list the cluster workers serving a queue",
+     "usage: weft workers [-c FILE] [--broker URL] [--queue NAME] [--wait SECONDS]\n"
+     "\n"
+     "Listens to the announcements that every `weft run-worker` makes every 3 s and\n"
+     "lists the workers heard: host:pid, state, jobs run, current jobs.  Needs only\n"
+     "the broker, not the store.\n"
+     "\n"
+     "  -c, --config FILE   the configuration naming the broker (default: config.toml)\n"
+     "  --broker URL        overrides [JOB] broker_url\n"
+     "  --queue NAME        overrides [JOB] queue\n"
+     "  --wait SECONDS      how long to listen (default 4)\n"
+     "\n"
+     "Exit status: 0 on success, 1 when the broker cannot be reached, 2 on a usage\n"
+     "error.\n"},
     {"help", cmd_help, "show help for a command",
      "usage: weft help [COMMAND]\n"
      "\n"

@@ -1,0 +1,144 @@
+/*
+ * cmd_cancel.c - `weft cancel ID`: cancel a job, or every unfinished job of
+ * a submission, from any terminal.  The store is opened read-only, so this
+ * works while `weft run` holds it: weft_cancel() then records a request
+ * that the live orchestrator honours, and we wait a little for the job to
+ * reach its final status so the person sees the outcome.
+ */
+#include "output.h"
+
+#include <string.h>
+#include <time.h>
+
+int cmd_cancel(int argc, char **argv);
+
+/* How long to wait for the orchestrator to act on the request. */
+#define CANCEL_WAIT_MS 5000
+#define CANCEL_POLL_MS 100
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The job's status once final, or its last status after CANCEL_WAIT_MS. */
+static weft_job_status wait_job(weft_orchestrator *o, const char *id, weft_job_status st)
+{
+    for (long waited = 0; !weft_job_status_is_final(st) && waited < CANCEL_WAIT_MS;
+         waited += CANCEL_POLL_MS) {
+        sleep_ms(CANCEL_POLL_MS);
+        weft_job_info *j = NULL;
+        if (weft_job_get(o, id, &j, NULL) == WEFT_OK) st = j->status;
+        weft_job_info_free(j);
+    }
+    return st;
+}
+
+static int cancel_job(weft_orchestrator *o, const char *given, bool wait)
+{
+    char err[WEFT_ERRBUF_SIZE] = "", when[64];
+    weft_job_info *j = NULL;
+    weft_err e = cli_find_job(o, given, &j, err);
+    if (e) {
+        cli_error("%s", err[0] ? err : weft_strerror(e));
+        return CLI_FAILED;
+    }
+    int rc = CLI_OK;
+    if (weft_job_status_is_final(j->status)) {
+        cli_error("job %s already finished: %s at %s; nothing to cancel", j->id,
+                  weft_job_status_name(j->status), out_time(out_job_status_time_us(j), true, when, sizeof when));
+        rc = CLI_FAILED;
+    } else if ((e = weft_cancel(o, j->id, err)) != WEFT_OK) {
+        if (e == WEFT_ESTATE)
+            cli_error("job %s already finished; nothing to cancel (%s)", j->id, err[0] ? err : weft_strerror(e));
+        else
+            cli_error("cannot cancel %s: %s", j->id, err[0] ? err : weft_strerror(e));
+        rc = CLI_FAILED;
+    } else {
+        weft_job_status st = wait ? wait_job(o, j->id, j->status) : j->status;
+        if (weft_job_status_is_final(st))
+            printf("%s %s\n", j->id, weft_job_status_name(st));
+        else
+            printf("%s: cancel requested (still %s); the orchestrator running it will stop it\n", j->id,
+                   weft_job_status_name(st));
+    }
+    weft_job_info_free(j);
+    return rc;
+}
+
+static int cancel_submission(weft_orchestrator *o, const char *id, bool wait)
+{
+    char err[WEFT_ERRBUF_SIZE] = "";
+    weft_submission_info *s = NULL;
+    weft_err e = weft_submission_get(o, id, &s, err);
+    if (e) {
+        cli_error("%s", err[0] ? err : weft_strerror(e));
+        return CLI_FAILED;
+    }
+    int rc = CLI_OK;
+    if (s->finished_us > 0 || s->status == WEFT_SUBMISSION_COMPLETED || s->status == WEFT_SUBMISSION_FAILED ||
+        s->status == WEFT_SUBMISSION_CANCELED) {
+        cli_error("submission %s already finished (%s); nothing to cancel", id,
+                  weft_submission_status_name(s->status));
+        weft_submission_info_free(s);
+        return CLI_FAILED;
+    }
+    weft_submission_info_free(s);
+    s = NULL;
+    if ((e = weft_cancel(o, id, err)) != WEFT_OK) {
+        cli_error("cannot cancel %s: %s", id, err[0] ? err : weft_strerror(e));
+        return CLI_FAILED;
+    }
+    bool final = false;
+    for (long waited = 0; wait && waited < CANCEL_WAIT_MS; waited += CANCEL_POLL_MS) {
+        sleep_ms(CANCEL_POLL_MS);
+        weft_submission_info_free(s);
+        s = NULL;
+        if (weft_submission_get(o, id, &s, NULL) == WEFT_OK && s->finished_us > 0) {
+            final = true;
+            break;
+        }
+    }
+    if (final)
+        printf("%s %s\n", id, weft_submission_status_name(s->status));
+    else
+        printf("%s: cancel requested; the orchestrator running it will stop its jobs\n", id);
+    weft_submission_info_free(s);
+    return rc;
+}
+
+int cmd_cancel(int argc, char **argv)
+{
+    const char *config = NULL, *id = NULL;
+    bool wait = true;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_config_opt("cancel", argc, argv, &i, &config);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (strcmp(a, "--no-wait") == 0)
+            wait = false;
+        else if (a[0] == '-')
+            return cli_usage_error("cancel", "unknown option '%s'", a);
+        else if (id)
+            return cli_usage_error("cancel", "one id at a time ('%s' and '%s')", id, a);
+        else
+            id = a;
+    }
+    if (!id) return cli_usage_error("cancel", "what to cancel? give a job or submission id (see 'weft jobs')");
+
+    weft_config *cfg;
+    weft_orchestrator *o;
+    bool no_store;
+    int rc = cli_open(config, true, &no_store, &cfg, &o);
+    if (rc) return rc;
+    if (!o) {
+        cli_error("no job '%s': nothing has run yet", id);
+        cli_close(cfg, o);
+        return CLI_FAILED;
+    }
+    rc = strncmp(id, "SUBMISSION_", 11) == 0 ? cancel_submission(o, id, wait) : cancel_job(o, id, wait);
+    cli_close(cfg, o);
+    return rc;
+}

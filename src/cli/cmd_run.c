@@ -1,0 +1,520 @@
+/*
+ * cmd_run.c - `weft run`: load and check the configuration, create a
+ * scenario instance, submit it and wait, showing progress as jobs change
+ * status, then print a summary (or one JSON object) and exit with a status
+ * that says how the submission ended.
+ *
+ * Progress comes from weft_subscribe() callbacks, which run on the thread
+ * that stored the change (the dispatcher thread in standalone and cluster
+ * mode), so the progress state has its own lock.  Ctrl-C only sets a flag
+ * that weft_submit() polls: the engine cancels the running jobs and stores
+ * the final statuses, and we exit 130 with a consistent store.
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+int cmd_run(int argc, char **argv);
+
+/* The signal that asked us to stop (SIGINT, SIGTERM), 0 while none did. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* ---- progress ---------------------------------------------------------- */
+
+typedef struct progress_job {
+    char *id;
+    weft_job_status status;
+} progress_job;
+
+typedef struct progress {
+    pthread_mutex_t lock;
+    pthread_cond_t tick;   /* wakes the ticker early when the run ends */
+    pthread_t ticker;
+    bool ticking;          /* the ticker thread runs */
+    bool tty;      /* one updating line on stderr, rather than a line per change */
+    bool quiet;    /* --json: no progress at all */
+    bool done;     /* the summary is being printed: later events are dropped */
+    bool drawn;    /* the progress line is on the screen */
+    size_t expected; /* jobs the scenario will have (its tasks) */
+    progress_job *jobs;
+    size_t njobs, cap;
+    size_t count[WEFT_JOB_NSTATUS];
+    struct timespec t0;
+} progress;
+
+static double elapsed_s(const progress *p)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - p->t0.tv_sec) + (double)(t.tv_nsec - p->t0.tv_nsec) / 1e9;
+}
+
+/* Records a job's new status; false when out of memory (the event is then only printed). */
+static bool progress_track(progress *p, const char *id, weft_job_status st)
+{
+    for (size_t i = 0; i < p->njobs; i++)
+        if (strcmp(p->jobs[i].id, id) == 0) {
+            if (p->jobs[i].status < WEFT_JOB_NSTATUS) p->count[p->jobs[i].status]--;
+            p->jobs[i].status = st;
+            p->count[st]++;
+            return true;
+        }
+    if (p->njobs == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        progress_job *j = realloc(p->jobs, cap * sizeof *j);
+        if (!j) return false;
+        p->jobs = j;
+        p->cap = cap;
+    }
+    char *copy = strdup(id);
+    if (!copy) return false;
+    p->jobs[p->njobs++] = (progress_job){copy, st};
+    p->count[st]++;
+    return true;
+}
+
+/* The one-line view: "[#####.....] 3/7  2 running  1 failed  4.1s". */
+static void progress_draw(progress *p)
+{
+    size_t total = p->njobs > p->expected ? p->njobs : p->expected;
+    size_t fin = 0;
+    for (int s = 0; s < WEFT_JOB_NSTATUS; s++)
+        if (weft_job_status_is_final((weft_job_status)s)) fin += p->count[s];
+    enum { BAR = 24 };
+    size_t fill = total ? fin * BAR / total : 0;
+    char bar[BAR + 1];
+    for (size_t i = 0; i < BAR; i++) bar[i] = i < fill ? '#' : '.';
+    bar[BAR] = '\0';
+    char line[512];
+    int n = snprintf(line, sizeof line, "\r\033[K[%s] %zu/%zu", bar, fin, total);
+    static const weft_job_status order[] = {
+        WEFT_JOB_RUNNING, WEFT_JOB_PENDING, WEFT_JOB_BLOCKED, WEFT_JOB_SUBMITTED, WEFT_JOB_COMPLETED, WEFT_JOB_SKIPPED,
+        WEFT_JOB_FAILED, WEFT_JOB_CANCELED, WEFT_JOB_ABANDONED,
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && n > 0 && (size_t)n < sizeof line; i++) {
+        if (!p->count[order[i]]) continue;
+        char name[16];
+        snprintf(name, sizeof name, "%s", weft_job_status_name(order[i]));
+        for (char *c = name; *c; c++) *c = (char)(*c - 'A' + 'a');
+        n += snprintf(line + n, sizeof line - (size_t)n, "  %zu %s", p->count[order[i]], name);
+    }
+    if (n > 0 && (size_t)n < sizeof line)
+        snprintf(line + n, sizeof line - (size_t)n, "  %.1fs", elapsed_s(p));
+    /* A line wider than the terminal would wrap, and "\r" would then
+     * redraw only its last part: cut it to the width (4 bytes of escape). */
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 && (size_t)ws.ws_col + 3 < sizeof line)
+        line[ws.ws_col + 3] = '\0';
+    fputs(line, stderr);
+    fflush(stderr);
+    p->drawn = true;
+}
+
+static void progress_clear(progress *p)
+{
+    if (p->tty && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = false;
+    }
+}
+
+static void on_event(const weft_event *ev, void *userdata)
+{
+    progress *p = userdata;
+    if (!ev->job_id) return; /* submission changes: the summary reports the end */
+    pthread_mutex_lock(&p->lock);
+    if (!p->done) {
+        if (ev->job_status >= 0 && ev->job_status < WEFT_JOB_NSTATUS)
+            progress_track(p, ev->job_id, ev->job_status);
+        char when[64], sid[256];
+        out_time(ev->at_us, false, when, sizeof when);
+        out_short_id(ev->job_id, sid, sizeof sid);
+        const char *name = weft_job_status_name(ev->job_status);
+        char *error = out_redact(ev->error);
+        if (p->quiet) {
+            /* --json: the object says it all */
+        } else if (!p->tty) {
+            fprintf(stderr, "%s %s %s %s%s%s\n", when, sid, ev->task_config_id ? ev->task_config_id : "-",
+                    name ? name : "?", error ? ": " : "", error ? error : "");
+            fflush(stderr);
+        } else {
+            /* Failures scroll above the progress line, which is redrawn. */
+            if (ev->job_status == WEFT_JOB_FAILED) {
+                progress_clear(p);
+                fprintf(stderr, "%s %s %s FAILED%s%s\n", when, sid,
+                        ev->task_config_id ? ev->task_config_id : "-", error ? ": " : "",
+                        error ? error : "");
+            }
+            progress_draw(p);
+        }
+        free(error);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* On a terminal, redraws the line 4 times a second so that the elapsed time
+ * moves while a long job runs and no event comes. */
+static void *ticker_main(void *arg)
+{
+    progress *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+        if (!p->done) progress_draw(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void progress_finish(progress *p)
+{
+    pthread_mutex_lock(&p->lock);
+    progress_clear(p);
+    p->done = true;
+    pthread_cond_signal(&p->tick);
+    pthread_mutex_unlock(&p->lock);
+    if (p->ticking) pthread_join(p->ticker, NULL);
+    p->ticking = false;
+}
+
+static void progress_release(progress *p)
+{
+    for (size_t i = 0; i < p->njobs; i++) free(p->jobs[i].id);
+    free(p->jobs);
+    p->jobs = NULL;
+    p->njobs = p->cap = 0;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static int parse_mode(const char *s)
+{
+    for (int m = WEFT_MODE_DEVELOPMENT; m <= WEFT_MODE_CLUSTER; m++)
+        if (strcmp(s, weft_mode_name((weft_mode)m)) == 0) return m;
+    return -1;
+}
+
+/* Matches "--name VALUE", "--name=VALUE" and, when `shortopt`, "-x VALUE"/"-xVALUE".
+ * Returns 1 with *val, 0 when argv[*i] is something else, -1 after a usage error. */
+static int value_opt(int argc, char **argv, int *i, const char *longopt, const char *shortopt,
+                     const char **val)
+{
+    const char *a = argv[*i];
+    size_t ll = strlen(longopt);
+    if (strncmp(a, longopt, ll) == 0 && a[ll] == '=') {
+        *val = a + ll + 1;
+        return 1;
+    }
+    bool is_short = shortopt && strncmp(a, shortopt, 2) == 0;
+    if (strcmp(a, longopt) == 0 || (is_short && a[2] == '\0')) {
+        if (*i + 1 >= argc) {
+            cli_usage_error("run", "option '%s' needs a value", a);
+            return -1;
+        }
+        *val = argv[++*i];
+        return 1;
+    }
+    if (is_short && a[2] != '\0') {
+        *val = a + 2;
+        return 1;
+    }
+    return 0;
+}
+
+/* Lists the configured scenario ids as "a, b, c" into buf. */
+static const char *scenario_list(const weft_config *cfg, char *buf, size_t size)
+{
+    size_t n = weft_config_count(cfg, WEFT_SECTION_SCENARIO), o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && o < size; i++) {
+        int w = snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
+                         weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, i));
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+    return buf;
+}
+
+/* ---- the summary ------------------------------------------------------- */
+
+static const char *status_word(weft_job_status s, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", weft_job_status_name(s));
+    for (char *c = buf; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    return buf;
+}
+
+static void print_summary(const weft_submission_info *sub, weft_job_info **jobs, size_t n,
+                          int64_t wall_us)
+{
+    out_table t = OUT_TABLE_INIT;
+    static const char *const head[] = {"JOB", "TASK", "STATUS", "DURATION"};
+    out_table_header(&t, 4, head);
+    for (size_t i = 0; i < n; i++) {
+        char d[32];
+        const char *row[] = {jobs[i]->id, jobs[i]->task_config_id,
+                             weft_job_status_name(jobs[i]->status),
+                             out_duration(out_job_duration_us(jobs[i]), d, sizeof d)};
+        out_table_row(&t, row);
+        if (jobs[i]->error && jobs[i]->status != WEFT_JOB_COMPLETED) {
+            size_t len = strlen(jobs[i]->error) + 8;
+            char *note = malloc(len);
+            if (note) {
+                snprintf(note, len, "error: %s", jobs[i]->error);
+                out_table_note(&t, note);
+                free(note);
+            }
+        }
+    }
+    out_table_print(&t, stdout);
+    out_table_release(&t);
+
+    char counts[512] = "", d[32], w[32];
+    size_t o = 0;
+    for (int s = 0; s < WEFT_JOB_NSTATUS && o < sizeof counts; s++)
+        if (sub->count[s]) {
+            int k = snprintf(counts + o, sizeof counts - o, ", %zu %s", sub->count[s],
+                             status_word((weft_job_status)s, w, sizeof w));
+            if (k > 0) o += (size_t)k;
+        }
+    printf("\n%s %s in %s: %zu job%s%s\n", sub->id, weft_submission_status_name(sub->status),
+           out_duration(wall_us, d, sizeof d), sub->njobs, sub->njobs == 1 ? "" : "s", counts);
+    fflush(stdout);
+}
+
+/* The failures again on stderr, where a person watching the run looks. */
+static void print_failures(weft_job_info **jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const weft_job_info *j = jobs[i];
+        if (j->status != WEFT_JOB_FAILED) continue;
+        char extra[128] = "";
+        if (j->signal > 0)
+            snprintf(extra, sizeof extra, " (killed by signal %d, %s)", j->signal, strsignal(j->signal));
+        else if (j->exit_code > 0)
+            snprintf(extra, sizeof extra, " (exit code %d)", j->exit_code);
+        cli_error("job %s (task %s) failed%s: %s", j->id, j->task_config_id, extra,
+                  j->error ? j->error : "no reason recorded");
+    }
+}
+
+static int print_json(const char *sub_id, const char *scenario_id, const weft_submission_info *sub,
+                      weft_job_info **jobs, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = out_job_duration_us(jobs[i]);
+        json_t *j = json_object();
+        json_object_set_new(j, "id", out_json_str(jobs[i]->id));
+        json_object_set_new(j, "task", out_json_str(jobs[i]->task_config_id));
+        json_object_set_new(j, "status", json_string(weft_job_status_name(jobs[i]->status)));
+        json_object_set_new(j, "duration_ms", d >= 0 ? json_integer(d / 1000) : json_null());
+        json_object_set_new(j, "error", out_json_str(jobs[i]->error));
+        json_object_set_new(j, "exit_code",
+                            jobs[i]->exit_code >= 0 ? json_integer(jobs[i]->exit_code) : json_null());
+        json_array_append_new(arr, j);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "submission", out_json_str(sub_id));
+    json_object_set_new(o, "scenario", out_json_str(scenario_id));
+    json_object_set_new(o, "status", sub ? json_string(weft_submission_status_name(sub->status))
+                                         : json_null());
+    json_object_set_new(o, "jobs", arr);
+    return out_json_print(o);
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+int cmd_run(int argc, char **argv)
+{
+    const char *config = NULL, *scenario = NULL, *mode_s = NULL, *workers_s = NULL;
+    bool force = false, json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r;
+        if ((r = cli_config_opt("run", argc, argv, &i, &config)) != 0) {
+            if (r < 0) return CLI_USAGE;
+        } else if ((r = value_opt(argc, argv, &i, "--scenario", "-s", &scenario)) != 0) {
+            if (r < 0) return CLI_USAGE;
+        } else if ((r = value_opt(argc, argv, &i, "--mode", NULL, &mode_s)) != 0) {
+            if (r < 0) return CLI_USAGE;
+        } else if ((r = value_opt(argc, argv, &i, "--workers", "-w", &workers_s)) != 0) {
+            if (r < 0) return CLI_USAGE;
+        } else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
+            force = true;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (a[0] == '-') {
+            return cli_usage_error("run", "unknown option '%s'", a);
+        } else {
+            return cli_usage_error("run", "unexpected argument '%s' (use -s SCENARIO)", a);
+        }
+    }
+    int mode = -1, workers = 0;
+    if (mode_s && (mode = parse_mode(mode_s)) < 0)
+        return cli_usage_error("run", "unknown mode '%s' (development, standalone or cluster)", mode_s);
+    if (workers_s) {
+        char *end;
+        errno = 0;
+        long w = strtol(workers_s, &end, 10);
+        if (errno || *end || end == workers_s || w < 1 || w > 4096)
+            return cli_usage_error("run", "--workers needs a number from 1 to 4096, not '%s'", workers_s);
+        workers = (int)w;
+    }
+    if (!config) config = "config.toml";
+
+    weft_config *cfg = NULL;
+    int rc = cli_load_checked(config, mode, workers, true, &cfg);
+    if (rc) return rc;
+
+    char list[1024];
+    size_t nscen = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
+    if (scenario) {
+        bool known = false;
+        for (size_t i = 0; i < nscen; i++)
+            if (strcmp(weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, i), scenario) == 0) known = true;
+        if (!known) {
+            rc = nscen ? cli_usage_error("run", "%s has no scenario '%s'; its scenarios: %s", config,
+                                         scenario, scenario_list(cfg, list, sizeof list))
+                       : cli_usage_error("run", "%s has no scenario '%s' (it declares none)", config,
+                                         scenario);
+            weft_config_free(cfg);
+            return rc;
+        }
+    } else if (nscen == 1) {
+        scenario = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, 0);
+    } else {
+        rc = nscen ? cli_usage_error("run", "%s has %zu scenarios; choose one with -s: %s", config, nscen,
+                                     scenario_list(cfg, list, sizeof list))
+                   : cli_usage_error("run", "%s declares no scenario ([SCENARIO.<id>] with tasks)", config);
+        weft_config_free(cfg);
+        return rc;
+    }
+
+    /* Installed before anything starts, so an early Ctrl-C is not lost; the
+     * engine polls the flag while the submission runs.  Worker processes
+     * get the default disposition back when they are started. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    progress prog = {.tty = isatty(STDERR_FILENO) == 1, .quiet = json};
+    pthread_mutex_init(&prog.lock, NULL);
+    pthread_cond_init(&prog.tick, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+    char sv[256];
+    snprintf(sv, sizeof sv, "SCENARIO.%s", scenario);
+    prog.expected = weft_value_len(weft_config_lookup(cfg, sv, "tasks"));
+
+    char err[WEFT_ERRBUF_SIZE] = "";
+    weft_orchestrator *o = NULL;
+    char *scenario_id = NULL, *sub_id = NULL;
+    weft_submission_info *sub = NULL;
+    weft_job_info **jobs = NULL;
+    size_t njobs = 0;
+    rc = CLI_FAILED;
+
+    weft_orchestrator_opts oopts = {0};
+    weft_err e = weft_orchestrator_open(cfg, &oopts, &o, err);
+    if (e) {
+        cli_error("cannot open the store: %s", err[0] ? err : weft_strerror(e));
+        goto done;
+    }
+    /* Started here, from the main thread and before any thread of ours:
+     * standalone mode forks its fork server now, which must happen while
+     * the process is single-threaded, from a thread that lives as long as
+     * the orchestrator. */
+    if ((e = weft_orchestrator_start(o, err))) {
+        cli_error("cannot start %s mode: %s", weft_mode_name(weft_orchestrator_mode(o)),
+                  err[0] ? err : weft_strerror(e));
+        goto done;
+    }
+    if (prog.tty && !prog.quiet && pthread_create(&prog.ticker, NULL, ticker_main, &prog) == 0)
+        prog.ticking = true;
+    if ((e = weft_subscribe(o, on_event, &prog))) {
+        cli_error("cannot follow the run: %s", weft_strerror(e));
+        goto done;
+    }
+    if ((e = weft_scenario_create(o, scenario, &scenario_id, err))) {
+        cli_error("cannot create scenario '%s': %s", scenario, err[0] ? err : weft_strerror(e));
+        goto done;
+    }
+    if (!json) {
+        weft_mode m = weft_orchestrator_mode(o);
+        char how[512] = "";
+        if (m == WEFT_MODE_STANDALONE) {
+            snprintf(how, sizeof how, ", %d worker%s", weft_config_max_nb_of_workers(cfg),
+                     weft_config_max_nb_of_workers(cfg) == 1 ? "" : "s");
+        } else if (m == WEFT_MODE_CLUSTER) {
+            char *url = out_redact(weft_config_broker_url(cfg));
+            snprintf(how, sizeof how, ", broker %s, queue %s", url ? url : "?", weft_config_queue(cfg));
+            free(url);
+        }
+        fprintf(stderr, "weft: running %s in %s mode%s\n", scenario_id, weft_mode_name(m), how);
+    }
+
+    weft_submit_opts sopts = {.force = force, .wait = true, .interrupt = &stop_signal};
+    e = weft_submit(o, scenario_id, &sopts, &sub_id, err);
+    progress_finish(&prog);
+    if (e && e != WEFT_ECANCELED) {
+        char *m = out_redact(err[0] ? err : weft_strerror(e));
+        cli_error("submitting %s failed: %s", scenario_id, m ? m : "");
+        free(m);
+    }
+    if (!sub_id) goto done;
+
+    weft_job_filter filter = {.submission_id = sub_id, .status = -1};
+    if ((e = weft_submission_get(o, sub_id, &sub, err)) ||
+        (e = weft_jobs_list(o, &filter, &jobs, &njobs, err))) {
+        cli_error("cannot read submission %s: %s", sub_id, err[0] ? err : weft_strerror(e));
+        goto done;
+    }
+    if (json) {
+        rc = print_json(sub_id, scenario_id, sub, jobs, njobs);
+        if (rc) goto done;
+    } else {
+        int64_t wall = sub->finished_us > 0 && sub->created_us > 0 ? sub->finished_us - sub->created_us
+                                                                   : (int64_t)(elapsed_s(&prog) * 1e6);
+        print_summary(sub, jobs, njobs, wall);
+        print_failures(jobs, njobs);
+    }
+    rc = sub->status == WEFT_SUBMISSION_COMPLETED ? CLI_OK : CLI_FAILED;
+
+done:
+    progress_finish(&prog); /* idempotent; stops the ticker on early exits */
+    weft_orchestrator_close(o); /* every job is final here: this does not wait */
+    if (stop_signal) {
+        if (!json) cli_error("interrupted: unfinished jobs were canceled");
+        rc = stop_signal == SIGINT ? CLI_SIGINT : 128 + stop_signal;
+    }
+    weft_job_list_free(jobs, njobs);
+    weft_submission_info_free(sub);
+    free(sub_id);
+    free(scenario_id);
+    progress_release(&prog);
+    pthread_cond_destroy(&prog.tick);
+    pthread_mutex_destroy(&prog.lock);
+    weft_config_free(cfg);
+    return rc;
+}

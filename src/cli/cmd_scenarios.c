@@ -1,0 +1,117 @@
+/*
+ * cmd_scenarios.c - `weft scenarios`: the scenarios the configuration
+ * declares (with their tasks and how many instances the store holds) and
+ * the instances created so far, as text or JSON.  Opens the store
+ * read-only; a store that does not exist yet just has no instances.
+ */
+#include "output.h"
+
+#include <string.h>
+
+int cmd_scenarios(int argc, char **argv);
+
+int cmd_scenarios(int argc, char **argv)
+{
+    const char *config = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_config_opt("scenarios", argc, argv, &i, &config);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (strcmp(a, "--json") == 0)
+            json = true;
+        else if (a[0] == '-')
+            return cli_usage_error("scenarios", "unknown option '%s'", a);
+        else
+            return cli_usage_error("scenarios", "unexpected argument '%s'", a);
+    }
+    weft_config *cfg;
+    weft_orchestrator *o;
+    bool no_store;
+    int rc = cli_open(config, true, &no_store, &cfg, &o);
+    if (rc) return rc;
+
+    char err[WEFT_ERRBUF_SIZE] = "";
+    char **ids = NULL, **cids = NULL;
+    size_t n = 0;
+    if (o) {
+        weft_err e = weft_scenarios_list(o, &ids, &cids, &n, err);
+        if (e) {
+            cli_error("cannot list scenarios: %s", err[0] ? err : weft_strerror(e));
+            cli_close(cfg, o);
+            return CLI_FAILED;
+        }
+    }
+    size_t nconf = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
+    if (json) {
+        json_t *conf = json_array(), *inst = json_array();
+        for (size_t c = 0; c < nconf; c++) {
+            const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
+            char sec[256];
+            snprintf(sec, sizeof sec, "SCENARIO.%s", id);
+            const weft_value *tasks = weft_config_lookup(cfg, sec, "tasks");
+            json_t *tl = json_array();
+            for (size_t k = 0; k < weft_value_len(tasks); k++)
+                json_array_append_new(tl, out_json_str(weft_value_text(weft_value_at(tasks, k))));
+            size_t count = 0;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(cids[i], id) == 0) count++;
+            json_t *v = json_object();
+            json_object_set_new(v, "id", json_string(id));
+            json_object_set_new(v, "tasks", tl);
+            json_object_set_new(v, "instances", json_integer((json_int_t)count));
+            json_array_append_new(conf, v);
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *v = json_object();
+            json_object_set_new(v, "id", out_json_str(ids[i]));
+            json_object_set_new(v, "config_id", out_json_str(cids[i]));
+            json_array_append_new(inst, v);
+        }
+        json_t *top = json_object();
+        json_object_set_new(top, "configured", conf);
+        json_object_set_new(top, "instances", inst);
+        rc = out_json_print(top);
+    } else {
+        out_table t = OUT_TABLE_INIT;
+        static const char *const head[] = {"SCENARIO", "INSTANCES", "TASKS"};
+        out_table_header(&t, 3, head);
+        for (size_t c = 0; c < nconf; c++) {
+            const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
+            char sec[256], tl[1024] = "", cnt[32];
+            snprintf(sec, sizeof sec, "SCENARIO.%s", id);
+            const weft_value *tasks = weft_config_lookup(cfg, sec, "tasks");
+            size_t o2 = 0;
+            for (size_t k = 0; k < weft_value_len(tasks) && o2 < sizeof tl; k++) {
+                int w = snprintf(tl + o2, sizeof tl - o2, "%s%s", k ? ", " : "",
+                                 weft_value_text(weft_value_at(tasks, k)));
+                if (w > 0) o2 += (size_t)w;
+            }
+            size_t count = 0;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(cids[i], id) == 0) count++;
+            snprintf(cnt, sizeof cnt, "%zu", count);
+            const char *row[] = {id, cnt, tl};
+            out_table_row(&t, row);
+        }
+        if (nconf) out_table_print(&t, stdout);
+        else fprintf(stderr, "weft: the configuration declares no scenario\n");
+        out_table_release(&t);
+        if (n) {
+            static const char *const ihead[] = {"INSTANCE", "SCENARIO"};
+            out_table_header(&t, 2, ihead);
+            for (size_t i = 0; i < n; i++) {
+                const char *row[] = {ids[i], cids[i]};
+                out_table_row(&t, row);
+            }
+            printf("\n");
+            out_table_print(&t, stdout);
+            out_table_release(&t);
+        }
+    }
+    weft_strv_free(ids, n);
+    weft_strv_free(cids, n);
+    cli_close(cfg, o);
+    return rc;
+}

@@ -1,0 +1,204 @@
+/*
+ * cmd_show.c - `weft show ID`: everything the store knows about one job
+ * (every status time, duration, attempt, worker, exit code or signal,
+ * error, the end of its output), or a submission and its jobs.  Opens the
+ * store read-only.
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_show(int argc, char **argv);
+
+/* Prints the last `lines` lines of `text` indented (all when lines <= 0). */
+static void print_tail(const char *text, long lines)
+{
+    size_t len = strlen(text);
+    while (len && text[len - 1] == '\n') len--;
+    size_t start = 0, total = 1;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\n') total++;
+    if (lines > 0 && (size_t)lines < total) {
+        size_t skip = total - (size_t)lines, seen = 0;
+        for (size_t i = 0; i < len; i++)
+            if (text[i] == '\n' && ++seen == skip) {
+                start = i + 1;
+                break;
+            }
+        printf("  (%zu earlier line%s; --lines 0 shows all)\n", skip, skip == 1 ? "" : "s");
+    }
+    char *safe = out_redact(text + start);
+    if (!safe) return;
+    size_t sl = strlen(safe);
+    while (sl && safe[sl - 1] == '\n') safe[--sl] = '\0';
+    for (const char *p = safe; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        printf("  | %.*s\n", (int)l, p);
+        p += l + (nl ? 1 : 0);
+    }
+    free(safe);
+}
+
+static void field(const char *name, const char *value)
+{
+    printf("%-12s%s\n", name, value && *value ? value : "-");
+}
+
+static int show_job(const weft_job_info *j, long lines)
+{
+    char buf[256], d[32];
+    field("job", j->id);
+    snprintf(buf, sizeof buf, "%s (%s)", j->task_config_id, j->task_id ? j->task_id : "-");
+    field("task", buf);
+    field("submission", j->submission_id);
+    field("entity", j->entity_id);
+    field("status", weft_job_status_name(j->status));
+    snprintf(buf, sizeof buf, "%d", j->attempt);
+    field("attempt", buf);
+    field("worker", j->worker);
+    field("duration", out_duration(out_job_duration_us(j), d, sizeof d));
+    if (j->exit_code >= 0) {
+        snprintf(buf, sizeof buf, "%d", j->exit_code);
+        field("exit code", buf);
+    } else {
+        field("exit code", NULL);
+    }
+    if (j->signal > 0) {
+        snprintf(buf, sizeof buf, "%d (%s)", j->signal, strsignal(j->signal));
+        field("signal", buf);
+    } else {
+        field("signal", NULL);
+    }
+    char *error = out_redact(j->error);
+    field("error", error);
+    free(error);
+    printf("times\n");
+    for (int s = 0; s < WEFT_JOB_NSTATUS; s++)
+        if (j->status_time_us[s] > 0)
+            printf("  %-11s%s\n", weft_job_status_name((weft_job_status)s),
+                   out_time(j->status_time_us[s], true, buf, sizeof buf));
+    if (j->log_tail && *j->log_tail) {
+        printf("log tail\n");
+        print_tail(j->log_tail, lines);
+    } else {
+        printf("log tail    -\n");
+    }
+    return CLI_OK;
+}
+
+static int show_submission(weft_orchestrator *o, const weft_submission_info *s, bool json)
+{
+    char err[WEFT_ERRBUF_SIZE] = "";
+    weft_job_info **jobs = NULL;
+    size_t n = 0;
+    weft_job_filter filter = {.submission_id = s->id, .status = -1};
+    weft_err e = weft_jobs_list(o, &filter, &jobs, &n, err);
+    if (e) {
+        cli_error("cannot list the jobs of %s: %s", s->id, err[0] ? err : weft_strerror(e));
+        return CLI_FAILED;
+    }
+    if (json) {
+        json_t *v = out_submission_json(s);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(arr, out_job_json(jobs[i]));
+        json_object_set_new(v, "job_list", arr);
+        weft_job_list_free(jobs, n);
+        return out_json_print(v);
+    }
+    char buf[64], d[32];
+    field("submission", s->id);
+    snprintf(buf, sizeof buf, "%s", s->entity_config_id ? s->entity_config_id : "-");
+    field("entity", s->entity_id);
+    field("config", buf);
+    field("status", weft_submission_status_name(s->status));
+    field("created", out_time(s->created_us, true, buf, sizeof buf));
+    field("finished", out_time(s->finished_us, true, buf, sizeof buf));
+    field("duration", out_duration(s->finished_us > 0 ? s->finished_us - s->created_us : -1, d, sizeof d));
+    printf("\n");
+    out_table t = OUT_TABLE_INIT;
+    static const char *const head[] = {"JOB", "TASK", "STATUS", "DURATION"};
+    out_table_header(&t, 4, head);
+    for (size_t i = 0; i < n; i++) {
+        const char *row[] = {jobs[i]->id, jobs[i]->task_config_id, weft_job_status_name(jobs[i]->status),
+                             out_duration(out_job_duration_us(jobs[i]), d, sizeof d)};
+        out_table_row(&t, row);
+        if (jobs[i]->error && jobs[i]->status != WEFT_JOB_COMPLETED) out_table_note(&t, jobs[i]->error);
+    }
+    out_table_print(&t, stdout);
+    out_table_release(&t);
+    weft_job_list_free(jobs, n);
+    return CLI_OK;
+}
+
+int cmd_show(int argc, char **argv)
+{
+    const char *config = NULL, *id = NULL;
+    bool json = false;
+    long lines = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_config_opt("show", argc, argv, &i, &config);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--lines") == 0 || strcmp(a, "-n") == 0 || strncmp(a, "--lines=", 8) == 0) {
+            const char *v = strncmp(a, "--lines=", 8) == 0 ? a + 8 : NULL;
+            if (!v) {
+                if (i + 1 >= argc) return cli_usage_error("show", "option '%s' needs a number", a);
+                v = argv[++i];
+            }
+            char *end;
+            errno = 0;
+            lines = strtol(v, &end, 10);
+            if (errno || *end || end == v || lines < 0)
+                return cli_usage_error("show", "--lines needs a number (0: all), not '%s'", v);
+        } else if (a[0] == '-') {
+            return cli_usage_error("show", "unknown option '%s'", a);
+        } else if (id) {
+            return cli_usage_error("show", "one id at a time ('%s' and '%s')", id, a);
+        } else {
+            id = a;
+        }
+    }
+    if (!id) return cli_usage_error("show", "which job? give its id (see 'weft jobs')");
+
+    weft_config *cfg;
+    weft_orchestrator *o;
+    bool no_store;
+    int rc = cli_open(config, true, &no_store, &cfg, &o);
+    if (rc) return rc;
+    if (!o) {
+        cli_error("no job '%s': nothing has run yet", id);
+        cli_close(cfg, o);
+        return CLI_FAILED;
+    }
+    char err[WEFT_ERRBUF_SIZE] = "";
+    if (strncmp(id, "SUBMISSION_", 11) == 0) {
+        weft_submission_info *s = NULL;
+        weft_err e = weft_submission_get(o, id, &s, err);
+        if (e) {
+            cli_error("%s", err[0] ? err : weft_strerror(e));
+            rc = CLI_FAILED;
+        } else {
+            rc = show_submission(o, s, json);
+        }
+        weft_submission_info_free(s);
+    } else {
+        weft_job_info *j = NULL;
+        weft_err e = cli_find_job(o, id, &j, err);
+        if (e) {
+            cli_error("%s", err[0] ? err : weft_strerror(e));
+            rc = CLI_FAILED;
+        } else {
+            rc = json ? out_json_print(out_job_json(j)) : show_job(j, lines);
+        }
+        weft_job_info_free(j);
+    }
+    cli_close(cfg, o);
+    return rc;
+}

@@ -1,0 +1,772 @@
+/*
+ * test_cli.c - the engine commands of `weft` (run, jobs, show, submissions,
+ * scenarios, data, cancel) as a person uses them: the built binary run as a
+ * real process against configs written into the test's temp dir, with task
+ * functions from tests/apps/clifns.c, the built-ins and shell commands.
+ * Cancel, Ctrl-C and kill -9 are sent to a `weft run` started in the
+ * background while one of its jobs sleeps.
+ */
+#include "test.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static const char *weft_bin(void)
+{
+    static char path[1024];
+    if (!path[0]) snprintf(path, sizeof path, "%s/weft", test_build_dir());
+    return path;
+}
+
+/* Runs `weft ARGS` through the shell (stdout+stderr in *out); returns its exit status. */
+__attribute__((format(printf, 2, 3))) static int weft(char **out, const char *fmt, ...)
+{
+    char args[4096], cmd[6144];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s", weft_bin(), args);
+    char *o = NULL;
+    int rc = test_run_cmd(cmd, &o);
+    printf("    $ weft %s  -> %d\n", args, rc);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    return rc;
+}
+
+/* Makes clifns.so loadable from the test's folder (the application path). */
+static void use_clifns(void)
+{
+    char so[4096];
+    snprintf(so, sizeof so, "%s/tests/apps/clifns.so", test_build_dir());
+    if (access(so, R_OK) != 0) FAIL("%s is not built", so);
+    if (symlink(so, "clifns.so") != 0 && errno != EEXIST) FAIL("symlink: %s", strerror(errno));
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
+/* The line of `text` that contains every one of two needles, or NULL (static buffer). */
+static const char *line_with(const char *text, const char *a, const char *b)
+{
+    static char line[4096];
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len >= sizeof line) len = sizeof line - 1;
+        memcpy(line, p, len);
+        line[len] = '\0';
+        if (strstr(line, a) && (!b || strstr(line, b))) return line;
+        p = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts `weft ARGS...` (NULL-terminated) in the background, output to `log`. */
+static pid_t spawn_weft(const char *log, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = "weft";
+    va_list ap;
+    va_start(ap, log);
+    const char *a;
+    while (n < 31 && (a = va_arg(ap, const char *)) != NULL) argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) FAIL("fork: %s", strerror(errno));
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stdout);
+        if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(127);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        execv(weft_bin(), (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for `pid` at most `timeout_s`; returns its exit status (128+N for signal N). */
+static int wait_exit(pid_t pid, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r < 0 && errno != EINTR) FAIL("waitpid: %s", strerror(errno));
+        if (now_s() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            FAIL("weft run (pid %d) did not exit within %.0f s", (int)pid, timeout_s);
+        }
+        sleep_ms(20);
+    }
+}
+
+/* Parses the JSON output of `weft ... --json` (stderr dropped). */
+static json_t *weft_json(const char *args)
+{
+    char *out = NULL;
+    int rc = weft(&out, "%s --json 2>/dev/null", args);
+    json_error_t je;
+    json_t *v = json_loads(out, 0, &je);
+    if (!v) FAIL("`weft %s --json` (exit %d) printed no JSON: %s\n%s", args, rc, je.text, out);
+    free(out);
+    return v;
+}
+
+/*
+ * The id of the first job in `status` (caller frees), waiting up to
+ * timeout_s while `weft run` (pid, output in `log`) runs; fails the test
+ * when the run ends first or nothing comes.
+ */
+static char *wait_job_in(const char *status, double timeout_s, pid_t pid, const char *log)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        char *out = NULL;
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "'%s' jobs --status %s --json 2>/dev/null", weft_bin(), status);
+        test_run_cmd(cmd, &out);
+        json_t *v = json_loads(out, 0, NULL);
+        free(out);
+        if (v && json_is_array(v) && json_array_size(v) > 0) {
+            char *id = strdup(json_string_value(json_object_get(json_array_get(v, 0), "id")));
+            json_decref(v);
+            return id;
+        }
+        json_decref(v);
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            FAIL("weft run ended (status %d) before a job was %s; its output:\n%s", st, status,
+                 test_read_file(log, NULL));
+        sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    FAIL("no job became %s within %.0f s; output of weft run:\n%s", status, timeout_s,
+         test_read_file(log, NULL));
+}
+
+/* The status of the job of task `task` in `weft jobs --json` (static buffer). */
+static const char *status_of_task(const char *task)
+{
+    static char st[32];
+    json_t *v = weft_json("jobs");
+    st[0] = '\0';
+    size_t i;
+    json_t *j;
+    json_array_foreach(v, i, j)
+    {
+        if (strcmp(json_string_value(json_object_get(j, "task")), task) == 0)
+            snprintf(st, sizeof st, "%s", json_string_value(json_object_get(j, "status")));
+    }
+    json_decref(v);
+    return st;
+}
+
+/* ---- configurations ---------------------------------------------------- */
+
+/* seed -> (left: function, right: command) -> join */
+static const char *FAN =
+    "[DATA_NODE.seed]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.left]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.right]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.joined]\nstorage_type = \"text\"\n"
+    "[TASK.make_seed]\nfunction = \"clifns.seed:function\"\noutputs = [\"seed:SECTION\"]\n"
+    "[TASK.left]\nfunction = \"clifns.upper:function\"\ninputs = [\"seed:SECTION\"]\n"
+    "outputs = [\"left:SECTION\"]\n"
+    "[TASK.right]\ncommand = [\"sh\", \"-c\", \"rev < {seed} > {right}\"]\ninputs = [\"seed:SECTION\"]\n"
+    "outputs = [\"right:SECTION\"]\n"
+    "[TASK.join]\nfunction = \"clifns.concat:function\"\n"
+    "inputs = [\"left:SECTION\", \"right:SECTION\"]\noutputs = [\"joined:SECTION\"]\n"
+    "[SCENARIO.fan]\n"
+    "tasks = [\"make_seed:SECTION\", \"left:SECTION\", \"right:SECTION\", \"join:SECTION\"]\n";
+
+/* seed -> bad (fails) -> after; seed -> cmdfail (exit 3); seed -> other (completes) */
+static const char *FAILING =
+    "[DATA_NODE.a]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.b]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.c]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.d]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.e]\nstorage_type = \"text\"\n"
+    "[TASK.good]\nfunction = \"clifns.seed:function\"\noutputs = [\"a:SECTION\"]\n"
+    "[TASK.bad]\nfunction = \"clifns.fail:function\"\ninputs = [\"a:SECTION\"]\noutputs = [\"b:SECTION\"]\n"
+    "[TASK.after]\nfunction = \"clifns.upper:function\"\ninputs = [\"b:SECTION\"]\n"
+    "outputs = [\"c:SECTION\"]\n"
+    "[TASK.cmdfail]\ncommand = [\"sh\", \"-c\", \"echo to-stdout; echo 'disk on fire' >&2; exit 3\"]\n"
+    "inputs = [\"a:SECTION\"]\noutputs = [\"d:SECTION\"]\n"
+    "[TASK.other]\nfunction = \"clifns.upper:function\"\ninputs = [\"a:SECTION\"]\n"
+    "outputs = [\"e:SECTION\"]\n"
+    "[SCENARIO.broken]\ntasks = [\"good:SECTION\", \"bad:SECTION\", \"after:SECTION\", "
+    "\"cmdfail:SECTION\", \"other:SECTION\"]\n";
+
+/* slow (weft.sleep 30 s) -> after; and a quick scenario for the next run. */
+static const char *SLOW =
+    "[DATA_NODE.x]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.y]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.q]\nstorage_type = \"text\"\n"
+    "[TASK.slow]\nfunction = \"weft.sleep\"\nduration = \"30\"\noutputs = [\"x:SECTION\"]\n"
+    "[TASK.after]\nfunction = \"clifns.upper:function\"\ninputs = [\"x:SECTION\"]\n"
+    "outputs = [\"y:SECTION\"]\n"
+    "[TASK.quick]\nfunction = \"clifns.seed:function\"\noutputs = [\"q:SECTION\"]\n"
+    "[SCENARIO.sleepy]\ntasks = [\"slow:SECTION\", \"after:SECTION\"]\n"
+    "[SCENARIO.quick]\ntasks = [\"quick:SECTION\"]\n";
+
+/* ---- run --------------------------------------------------------------- */
+
+TEST(run_fan_out_fan_in_completes)
+{
+    use_clifns();
+    test_write_file("config.toml", FAN);
+    char *out;
+    int rc = weft(&out, "run");
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    /* The summary: every job, COMPLETED. */
+    const char *tasks[] = {"make_seed", "left", "right", "join"};
+    for (size_t i = 0; i < 4; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "JOB_%s_", tasks[i]);
+        ASSERT(line_with(out, id, "COMPLETED") != NULL);
+        /* Non-TTY progress: one line per status change, "HH:MM:SS.mmm JOB_x_... x STATUS". */
+        char tail[64];
+        snprintf(tail, sizeof tail, " %s RUNNING", tasks[i]);
+        const char *l = line_with(out, id, tail);
+        if (!l) FAIL("no progress line for %s RUNNING in:\n%s", tasks[i], out);
+        ASSERT(l[2] == ':' && l[5] == ':' && l[8] == '.' && l[12] == ' ');
+        snprintf(tail, sizeof tail, " %s COMPLETED", tasks[i]);
+        ASSERT(line_with(out, id, tail) != NULL);
+    }
+    ASSERT_CONTAINS(out, "SUBMISSION_");
+    ASSERT_CONTAINS(out, " COMPLETED in ");
+    ASSERT_NOT_CONTAINS(out, "FAILED");
+    free(out);
+
+    ASSERT_EQ(weft(&out, "data joined"), 0);
+    ASSERT_STR_EQ(out, "HELLO\nolleh\n");
+    free(out);
+}
+
+TEST(run_json_has_the_keys)
+{
+    use_clifns();
+    test_write_file("config.toml", FAN);
+    char *out;
+    int rc = weft(&out, "run -s fan --json 2>/dev/null");
+    ASSERT_EQ(rc, 0);
+    json_error_t je;
+    json_t *v = json_loads(out, 0, &je);
+    if (!v) FAIL("not JSON (%s):\n%s", je.text, out);
+    free(out);
+    ASSERT(json_is_object(v));
+    const char *sub = json_string_value(json_object_get(v, "submission"));
+    const char *scen = json_string_value(json_object_get(v, "scenario"));
+    ASSERT(sub && strncmp(sub, "SUBMISSION_", 11) == 0);
+    ASSERT(scen && strncmp(scen, "SCENARIO_fan_", 13) == 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "status")), "COMPLETED");
+    json_t *jobs = json_object_get(v, "jobs");
+    ASSERT(json_is_array(jobs));
+    ASSERT_EQ(json_array_size(jobs), 4);
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j)
+    {
+        ASSERT(json_is_string(json_object_get(j, "id")));
+        ASSERT(json_is_string(json_object_get(j, "task")));
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "status")), "COMPLETED");
+        ASSERT(json_is_integer(json_object_get(j, "duration_ms")));
+        ASSERT(json_is_null(json_object_get(j, "error")));
+    }
+    json_decref(v);
+}
+
+TEST(run_standalone_with_workers)
+{
+    use_clifns();
+    test_write_file("config.toml", FAN);
+    char *out;
+    int rc = weft(&out, "run --mode standalone --workers 2");
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(out, "standalone mode, 2 workers");
+    ASSERT_EQ(count_of(out, " COMPLETED\n"), 4); /* the progress lines */
+    ASSERT_EQ(count_of(out, " COMPLETED  "), 4); /* the summary rows */
+    free(out);
+    json_t *v = weft_json("jobs");
+    size_t i;
+    json_t *j;
+    json_array_foreach(v, i, j) ASSERT(json_string_value(json_object_get(j, "worker")) != NULL);
+    json_decref(v);
+    ASSERT_EQ(weft(&out, "data joined"), 0);
+    ASSERT_STR_EQ(out, "HELLO\nolleh\n");
+    free(out);
+}
+
+TEST(run_reports_failures)
+{
+    use_clifns();
+    test_write_file("config.toml", FAILING);
+    char *out;
+    int rc = weft(&out, "run");
+    printf("%s", out);
+    ASSERT_EQ(rc, 1);
+    /* The failed function: its job id and the cause, together. */
+    const char *l = line_with(out, "JOB_bad_", "deliberate failure in bad");
+    if (!l) FAIL("no line with the job id and the cause in:\n%s", out);
+    /* The failed command: its exit code. */
+    ASSERT(line_with(out, "JOB_cmdfail_", "exit code 3") != NULL);
+    /* The other branch completes, the job after the failure is abandoned. */
+    ASSERT(line_with(out, "JOB_other_", "COMPLETED") != NULL);
+    ASSERT(line_with(out, "JOB_after_", "ABANDONED") != NULL);
+    ASSERT_CONTAINS(out, "FAILED in ");
+    free(out);
+
+    json_t *v = weft_json("run");
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "status")), "FAILED");
+    size_t i;
+    json_t *j;
+    json_array_foreach(json_object_get(v, "jobs"), i, j)
+    {
+        const char *task = json_string_value(json_object_get(j, "task"));
+        if (strcmp(task, "bad") == 0) ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "deliberate");
+        if (strcmp(task, "cmdfail") == 0) ASSERT_EQ(json_integer_value(json_object_get(j, "exit_code")), 3);
+    }
+    json_decref(v);
+}
+
+TEST(show_prints_error_exit_code_and_output)
+{
+    use_clifns();
+    test_write_file("config.toml", FAILING);
+    ASSERT_EQ(weft(NULL, "run"), 1);
+    json_t *v = weft_json("jobs --status FAILED");
+    ASSERT_EQ(json_array_size(v), 2);
+    char *bad = NULL, *cmd = NULL;
+    size_t i;
+    json_t *j;
+    json_array_foreach(v, i, j)
+    {
+        const char *task = json_string_value(json_object_get(j, "task"));
+        char *id = strdup(json_string_value(json_object_get(j, "id")));
+        if (strcmp(task, "bad") == 0) bad = id;
+        else if (strcmp(task, "cmdfail") == 0) cmd = id;
+        else FAIL("unexpected FAILED job %s", id);
+    }
+    json_decref(v);
+    ASSERT(bad && cmd);
+
+    char *out;
+    ASSERT_EQ(weft(&out, "show %s", cmd), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "FAILED");
+    ASSERT(line_with(out, "exit code", "3") != NULL);
+    ASSERT_CONTAINS(out, "disk on fire");
+    ASSERT_CONTAINS(out, "RUNNING");   /* its status times */
+    ASSERT_CONTAINS(out, "attempt");
+    free(out);
+
+    /* A unique prefix is enough, as printed by the progress lines. */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)strlen("JOB_bad_") + 8, bad);
+    ASSERT_EQ(weft(&out, "show %s", prefix), 0);
+    ASSERT_CONTAINS(out, "deliberate failure in bad");
+    ASSERT_CONTAINS(out, "about to fail in bad");
+    ASSERT_CONTAINS(out, bad);
+    free(out);
+
+    ASSERT_EQ(weft(&out, "show JOB_nosuch_0000"), 1);
+    ASSERT_CONTAINS(out, "no job");
+    free(out);
+    free(bad);
+    free(cmd);
+}
+
+TEST(missing_function_is_reported)
+{
+    use_clifns();
+    test_write_file("config.toml",
+                    "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+                    "[TASK.ghost]\nfunction = \"clifns.nosuch:function\"\noutputs = [\"o:SECTION\"]\n"
+                    "[SCENARIO.s]\ntasks = [\"ghost:SECTION\"]\n");
+    char *out;
+    int rc = weft(&out, "run");
+    printf("%s", out);
+    ASSERT_EQ(rc, 1);
+    ASSERT_CONTAINS(out, "nosuch");
+    ASSERT(line_with(out, "JOB_ghost_", "nosuch") != NULL);
+    free(out);
+}
+
+TEST(missing_input_file_is_reported)
+{
+    use_clifns();
+    test_write_file("config.toml",
+                    "[DATA_NODE.input]\nstorage_type = \"text\"\ndefault_path = \"missing.txt\"\n"
+                    "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+                    "[TASK.up]\nfunction = \"clifns.upper:function\"\ninputs = [\"input:SECTION\"]\n"
+                    "outputs = [\"o:SECTION\"]\n"
+                    "[SCENARIO.s]\ntasks = [\"up:SECTION\"]\n");
+    char *out;
+    int rc = weft(&out, "run");
+    printf("%s", out);
+    ASSERT_EQ(rc, 1);
+    ASSERT_CONTAINS(out, "missing.txt");
+    free(out);
+}
+
+TEST(failing_command_is_reported)
+{
+    test_write_file("config.toml",
+                    "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+                    "[TASK.boom]\ncommand = [\"sh\", \"-c\", \"echo 'no space left' >&2; exit 7\"]\n"
+                    "outputs = [\"o:SECTION\"]\n"
+                    "[TASK.nocmd]\ncommand = [\"/nonexistent/tool\", \"{o2}\"]\noutputs = [\"o2:SECTION\"]\n"
+                    "[DATA_NODE.o2]\nstorage_type = \"text\"\n"
+                    "[SCENARIO.s]\ntasks = [\"boom:SECTION\", \"nocmd:SECTION\"]\n");
+    char *out;
+    int rc = weft(&out, "run");
+    printf("%s", out);
+    ASSERT_EQ(rc, 1);
+    ASSERT(line_with(out, "JOB_boom_", "exit code 7") != NULL);
+    ASSERT(line_with(out, "JOB_nocmd_", "/nonexistent/tool") != NULL);
+    free(out);
+}
+
+/* ---- the query commands ------------------------------------------------ */
+
+TEST(jobs_submissions_scenarios_data)
+{
+    use_clifns();
+    test_write_file("config.toml", FAN);
+    char *out;
+    /* Before any run: nothing, but no error. */
+    ASSERT_EQ(weft(&out, "jobs"), 0);
+    ASSERT_CONTAINS(out, "no jobs");
+    free(out);
+    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    ASSERT_CONTAINS(out, "fan");
+    free(out);
+
+    ASSERT_EQ(weft(NULL, "run"), 0);
+    ASSERT_EQ(weft(&out, "jobs"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "JOB");
+    ASSERT_CONTAINS(out, "STATUS");
+    ASSERT_EQ(count_of(out, "COMPLETED"), 4);
+    free(out);
+    ASSERT_EQ(weft(&out, "jobs --status FAILED"), 0);
+    ASSERT_NOT_CONTAINS(out, "JOB_");
+    free(out);
+    ASSERT_EQ(weft(&out, "jobs --status completed"), 0);
+    ASSERT_EQ(count_of(out, "JOB_"), 4);
+    free(out);
+    ASSERT_EQ(weft(&out, "jobs --status bogus"), 2);
+    ASSERT_CONTAINS(out, "unknown status 'bogus'");
+    free(out);
+
+    ASSERT_EQ(weft(&out, "submissions"), 0);
+    printf("%s", out);
+    ASSERT(line_with(out, "SUBMISSION_", "COMPLETED") != NULL);
+    ASSERT_CONTAINS(out, "4 completed");
+    free(out);
+    json_t *subs = weft_json("submissions");
+    ASSERT_EQ(json_array_size(subs), 1);
+    const char *sid = json_string_value(json_object_get(json_array_get(subs, 0), "id"));
+    char args[256];
+    snprintf(args, sizeof args, "jobs --submission %s", sid);
+    json_t *jobs = weft_json(args);
+    ASSERT_EQ(json_array_size(jobs), 4);
+    json_decref(jobs);
+    ASSERT_EQ(weft(&out, "show %s", sid), 0);
+    ASSERT_CONTAINS(out, "COMPLETED");
+    ASSERT_CONTAINS(out, "JOB_join_");
+    free(out);
+    json_decref(subs);
+
+    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "SCENARIO_fan_");
+    ASSERT(line_with(out, "fan", "make_seed, left, right, join") != NULL);
+    free(out);
+    json_t *sc = weft_json("scenarios");
+    ASSERT_EQ(json_array_size(json_object_get(sc, "instances")), 1);
+    json_decref(sc);
+
+    ASSERT_EQ(weft(&out, "data seed"), 0);
+    ASSERT_STR_EQ(out, "hello\n");
+    free(out);
+    ASSERT_EQ(weft(&out, "data nosuch"), 1);
+    ASSERT_CONTAINS(out, "nosuch");
+    free(out);
+}
+
+/* ---- cancel, Ctrl-C, kill -9 ------------------------------------------- */
+
+static void cancel_while_running(const char *mode)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--mode", mode, (const char *)NULL);
+    char *job = wait_job_in("RUNNING", 30, pid, "run.log");
+    double t0 = now_s();
+    char *out;
+    int rc = weft(&out, "cancel %s", job);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(out, "CANCELED");
+    free(out);
+    ASSERT_EQ(wait_exit(pid, 20), 1);
+    double dt = now_s() - t0;
+    printf("    canceled and exited in %.2f s\n", dt);
+    /* About 1 s is expected; sanitizer runs are slower by TEST_TIMEOUT_SCALE. */
+    const char *scale = getenv("TEST_TIMEOUT_SCALE");
+    ASSERT(dt < 3.0 * (scale && atoi(scale) > 1 ? atoi(scale) : 1));
+    char *log = test_read_file("run.log", NULL);
+    printf("%s", log);
+    ASSERT(line_with(log, "JOB_slow_", "CANCELED") != NULL);
+    ASSERT(line_with(log, "JOB_after_", "ABANDONED") != NULL);
+    free(log);
+    ASSERT_STR_EQ(status_of_task("slow"), "CANCELED");
+    ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
+
+    /* Again: it is finished, and the command says so. */
+    rc = weft(&out, "cancel %s", job);
+    printf("%s", out);
+    ASSERT_EQ(rc, 1);
+    ASSERT_CONTAINS(out, "already finished");
+    free(out);
+    free(job);
+}
+
+TEST(cancel_a_submission_and_a_locked_store)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--json", (const char *)NULL);
+    char *job = wait_job_in("RUNNING", 30, pid, "run.log");
+    free(job);
+    /* A second run cannot write the store while the first one does. */
+    char *out;
+    int rc = weft(&out, "run -s quick");
+    printf("%s", out);
+    ASSERT_EQ(rc, 1);
+    ASSERT_CONTAINS(out, "in use");
+    free(out);
+
+    json_t *subs = weft_json("submissions");
+    ASSERT_EQ(json_array_size(subs), 1);
+    char *sid = strdup(json_string_value(json_object_get(json_array_get(subs, 0), "id")));
+    json_decref(subs);
+    rc = weft(&out, "cancel %s", sid);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(out, "CANCELED");
+    free(out);
+    ASSERT_EQ(wait_exit(pid, 20), 1);
+    /* --json: the run printed one object, with the canceled jobs. */
+    char *log = test_read_file("run.log", NULL);
+    json_t *v = json_loads(log, 0, NULL);
+    if (!v) FAIL("weft run --json printed:\n%s", log);
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "status")), "CANCELED");
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "submission")), sid);
+    json_decref(v);
+    free(log);
+    ASSERT_EQ(weft(&out, "cancel %s", sid), 1);
+    ASSERT_CONTAINS(out, "already finished");
+    free(out);
+    free(sid);
+}
+
+TEST(cancel_from_another_process_development) { cancel_while_running("development"); }
+TEST(cancel_from_another_process_standalone) { cancel_while_running("standalone"); }
+
+static void ctrl_c(const char *mode)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--mode", mode, (const char *)NULL);
+    char *job = wait_job_in("RUNNING", 30, pid, "run.log");
+    kill(pid, SIGINT);
+    ASSERT_EQ(wait_exit(pid, 20), 130);
+    char *log = test_read_file("run.log", NULL);
+    printf("%s", log);
+    ASSERT_CONTAINS(log, "interrupted");
+    free(log);
+    ASSERT_STR_EQ(status_of_task("slow"), "CANCELED");
+    ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
+    char *out;
+    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_NOT_CONTAINS(out, "JOB_");
+    free(out);
+    free(job);
+}
+
+TEST(ctrl_c_development) { ctrl_c("development"); }
+TEST(ctrl_c_standalone) { ctrl_c("standalone"); }
+
+/* kill -9 of `weft run` mid-job: the store stays readable, and the next
+ * read-write open marks the job FAILED and what follows it ABANDONED. */
+static void kill_9(const char *mode)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--mode", mode, (const char *)NULL);
+    char *job = wait_job_in("RUNNING", 30, pid, "run.log");
+    kill(pid, SIGKILL);
+    ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
+
+    char *out;
+    ASSERT_EQ(weft(&out, "jobs"), 0); /* read-only: opens cleanly, repairs nothing */
+    printf("%s", out);
+    free(out);
+
+    int rc = weft(&out, "run -s quick");
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    free(out);
+    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_NOT_CONTAINS(out, "JOB_");
+    free(out);
+    ASSERT_EQ(weft(&out, "show %s", job), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "FAILED");
+    ASSERT_CONTAINS(out, "orchestrator stopped while the job ran");
+    free(out);
+    ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
+    free(job);
+}
+
+TEST(kill_9_development) { kill_9("development"); }
+TEST(kill_9_standalone) { kill_9("standalone"); }
+
+/* ---- usage ------------------------------------------------------------- */
+
+TEST(usage_errors_exit_2)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    char *out;
+    ASSERT_EQ(weft(&out, "run --mode fast"), 2);
+    ASSERT_CONTAINS(out, "unknown mode 'fast'");
+    free(out);
+    ASSERT_EQ(weft(&out, "run --frobnicate"), 2);
+    ASSERT_CONTAINS(out, "unknown option '--frobnicate'");
+    ASSERT_CONTAINS(out, "Try 'weft help run'.");
+    free(out);
+    ASSERT_EQ(weft(&out, "run --workers zero"), 2);
+    free(out);
+    ASSERT_EQ(weft(&out, "run -s nosuch"), 2);
+    ASSERT_CONTAINS(out, "no scenario 'nosuch'");
+    ASSERT_CONTAINS(out, "sleepy, quick");
+    free(out);
+    ASSERT_EQ(weft(&out, "run"), 2); /* two scenarios and no -s */
+    ASSERT_CONTAINS(out, "choose one with -s");
+    ASSERT_CONTAINS(out, "sleepy, quick");
+    free(out);
+    ASSERT_EQ(weft(&out, "run -c nosuch.toml"), 2);
+    ASSERT_CONTAINS(out, "nosuch.toml");
+    free(out);
+    const char *cmds[] = {"jobs", "show", "submissions", "scenarios", "data", "cancel"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        ASSERT_EQ(weft(&out, "%s --bogus", cmds[i]), 2);
+        char want[64];
+        snprintf(want, sizeof want, "Try 'weft help %s'.", cmds[i]);
+        ASSERT_CONTAINS(out, want);
+        free(out);
+    }
+    ASSERT_EQ(weft(&out, "show"), 2);
+    free(out);
+
+    /* A config with an error: exit 2, the diagnostic shown. */
+    test_write_file("bad.toml", "[TASK.t]\nfunction = \"weft.noop\"\ninputs = [\"ghost:SECTION\"]\n"
+                                "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
+    ASSERT_EQ(weft(&out, "run -c bad.toml"), 2);
+    ASSERT_CONTAINS(out, "bad.toml:");
+    ASSERT_CONTAINS(out, "ghost");
+    free(out);
+}
+
+TEST(help_lists_every_command)
+{
+    char *out;
+    ASSERT_EQ(weft(&out, "--help"), 0);
+    const char *cmds[] = {"run", "jobs", "show", "submissions", "scenarios", "data", "cancel"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) ASSERT_CONTAINS(out, cmds[i]);
+    free(out);
+    ASSERT_EQ(weft(&out, "help run"), 0);
+    ASSERT_CONTAINS(out, "--workers");
+    ASSERT_CONTAINS(out, "Exit status");
+    free(out);
+    ASSERT_EQ(weft(&out, "cancel --help"), 0);
+    ASSERT_CONTAINS(out, "usage: weft cancel");
+    free(out);
+}
+
+TEST(broker_password_is_never_printed)
+{
+    test_write_file("config.toml",
+                    "[JOB]\nmode = \"cluster\"\nbroker_url = \"amqp://user:s3cret@127.0.0.1:1/%2f\"\n"
+                    "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+                    "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+                    "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
+    char *out;
+    /* No broker listens there: however the engine gives up, not a word of the password. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "timeout -s INT 20 '%s' run", weft_bin());
+    int rc = test_run_cmd(cmd, &out);
+    printf("%s", out);
+    ASSERT_NE(rc, 0);
+    ASSERT_NOT_CONTAINS(out, "s3cret");
+    free(out);
+}
+
+TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
+          TEST_ENTRY(run_json_has_the_keys),
+          TEST_ENTRY(run_standalone_with_workers),
+          TEST_ENTRY(run_reports_failures),
+          TEST_ENTRY(show_prints_error_exit_code_and_output),
+          TEST_ENTRY(missing_function_is_reported),
+          TEST_ENTRY(missing_input_file_is_reported),
+          TEST_ENTRY(failing_command_is_reported),
+          TEST_ENTRY(jobs_submissions_scenarios_data),
+          TEST_ENTRY(cancel_a_submission_and_a_locked_store),
+          TEST_ENTRY(cancel_from_another_process_development),
+          TEST_ENTRY(cancel_from_another_process_standalone),
+          TEST_ENTRY(ctrl_c_development),
+          TEST_ENTRY(ctrl_c_standalone),
+          TEST_ENTRY(kill_9_development),
+          TEST_ENTRY(kill_9_standalone),
+          TEST_ENTRY(usage_errors_exit_2),
+          TEST_ENTRY(help_lists_every_command),
+          TEST_ENTRY(broker_password_is_never_printed))

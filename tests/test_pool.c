@@ -1,0 +1,676 @@
+/*
+ * test_pool.c - the standalone worker pool and its worker processes,
+ * driven directly (no orchestrator, no store): concurrency bound, reuse of
+ * workers, crash isolation, cancel, timeouts, output capture, registered
+ * functions, and workers dying with their orchestrator.
+ */
+#define _GNU_SOURCE
+#include "test.h"
+
+#include "pool.h"
+#include "util.h"
+#include "weft.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *config_text =
+    "[TASK.noop]\nfunction = \"weft.noop:function\"\n"
+    "[TASK.sleep1]\nfunction = \"weft.sleep:function\"\nduration = \"1\"\n"
+    "[TASK.spin10ms]\nfunction = \"weft.spin:function\"\nduration = \"0.01\"\n"
+    "[TASK.sleep30]\nfunction = \"weft.sleep:function\"\nduration = \"30\"\n"
+    "[TASK.record]\nfunction = \"poolfns.record:function\"\nms = \"200\"\n"
+    "[TASK.short]\nfunction = \"poolfns.record:function\"\nms = \"50\"\n"
+    "[TASK.long]\nfunction = \"poolfns.record:function\"\nms = \"2000\"\n"
+    "[TASK.kill_self]\nfunction = \"poolfns.kill_self:function\"\n"
+    "[TASK.segfault]\nfunction = \"poolfns.segfault:function\"\n"
+    "[TASK.exit3]\nfunction = \"poolfns.exit3:function\"\n"
+    "[TASK.hello]\nfunction = \"poolfns.hello:function\"\n"
+    "[TASK.stubborn]\nfunction = \"poolfns.stubborn:function\"\n"
+    "[TASK.chatty]\nfunction = \"poolfns.chatty:function\"\n"
+    "[TASK.deaf_command]\ncommand = [\"sh\", \"-c\", \"trap '' TERM; echo $$ > \\\"$POOL_TEST_DIR/cmd.pid\\\"; exec sleep 30\"]\n"
+    "[TASK.whoami]\nfunction = \"poolfns.whoami:function\"\n"
+    "[TASK.registered]\nfunction = \"test.registered:function\"\n";
+
+static weft_config *cfg;
+static char errbuf[WEFT_ERRBUF_SIZE];
+static char *err = errbuf;
+static char apps[4096];
+
+#define MAXJOBS 64
+
+typedef struct outcome {
+    char id[64];
+    bool running, finished;
+    pid_t pid;
+    weft_job_status status;
+    char *error, *log;
+    int64_t start_ns, end_ns;
+} outcome;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static outcome jobs[MAXJOBS];
+static int njobs;
+static long nfinished;
+static int nrunning_reports_bad; /* a running report after finished, or twice */
+
+static void on_running(void *ud, void *job_ud, const char *id, pid_t pid)
+{
+    (void)ud;
+    (void)id;
+    intptr_t k = (intptr_t)job_ud;
+    pthread_mutex_lock(&mu);
+    if (k >= 0 && k < MAXJOBS) {
+        if (jobs[k].running || jobs[k].finished) nrunning_reports_bad++;
+        jobs[k].running = true;
+        jobs[k].pid = pid;
+        jobs[k].start_ns = weft__mono_ns();
+    }
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void on_finished(void *ud, void *job_ud, const char *id, weft__job_result *res)
+{
+    (void)ud;
+    (void)id;
+    intptr_t k = (intptr_t)job_ud;
+    pthread_mutex_lock(&mu);
+    nfinished++;
+    if (k >= 0 && k < MAXJOBS) {
+        jobs[k].finished = true;
+        jobs[k].status = res->status;
+        jobs[k].error = res->error;
+        res->error = NULL;
+        jobs[k].log = res->log_tail;
+        res->log_tail = NULL;
+        jobs[k].end_ns = weft__mono_ns();
+    }
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void setup(void)
+{
+    cfg = weft_config_new();
+    ASSERT(cfg != NULL);
+    ASSERT_OK(weft_config_load_string(cfg, config_text, strlen(config_text), "pool.toml", err),
+              err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    snprintf(apps, sizeof apps, "%s/tests/apps", test_build_dir());
+}
+
+static weft__pool *start_pool(int n)
+{
+    setup();
+    weft__pool_opts o = {
+        .cfg = cfg,
+        .application_path = apps,
+        .nworkers = n,
+        .cbs = {.running = on_running, .finished = on_finished},
+    };
+    weft__pool *p = NULL;
+    ASSERT_OK(weft__pool_start(&o, &p, err), err);
+    return p;
+}
+
+static void finish(weft__pool *p)
+{
+    weft__pool_free(p);
+    for (int k = 0; k < njobs; k++) {
+        free(jobs[k].error);
+        free(jobs[k].log);
+    }
+    weft_config_free(cfg);
+    ASSERT_EQ(nrunning_reports_bad, 0);
+}
+
+/* Submits a job of TASK.<task> (ids job0, job1, ...); returns its index. */
+static int submit(weft__pool *p, const char *task, int64_t timeout_ms)
+{
+    pthread_mutex_lock(&mu);
+    int k = njobs++;
+    pthread_mutex_unlock(&mu);
+    ASSERT(k < MAXJOBS);
+    snprintf(jobs[k].id, sizeof jobs[k].id, "job%d_%s", k, task);
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.job_id = jobs[k].id;
+    spec.task_id = (char *)task;
+    spec.task_config_id = (char *)task;
+    spec.attempt = 1;
+    spec.timeout_ms = timeout_ms;
+    ASSERT_OK(weft__pool_submit(p, &spec, (void *)(intptr_t)k, err), err);
+    return k;
+}
+
+static bool wait_for(bool (*cond)(void *), void *arg, int64_t timeout_ms)
+{
+    int64_t end = weft__mono_ns() + timeout_ms * 1000000;
+    pthread_mutex_lock(&mu);
+    bool ok;
+    while (!(ok = cond(arg))) {
+        int64_t now = weft__mono_ns();
+        if (now >= end) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = end - now < 50000000 ? end - now : 50000000;
+        ts.tv_nsec += (long)wait;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&cv, &mu, &ts);
+    }
+    pthread_mutex_unlock(&mu);
+    return ok;
+}
+
+static bool all_finished(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < njobs; k++)
+        if (!jobs[k].finished) return false;
+    return true;
+}
+
+static bool is_finished(void *arg) { return jobs[(intptr_t)arg].finished; }
+static bool is_running(void *arg) { return jobs[(intptr_t)arg].running; }
+
+static void wait_all(int64_t timeout_ms)
+{
+    if (!wait_for(all_finished, NULL, timeout_ms)) FAIL("jobs did not finish in %lld ms", (long long)timeout_ms);
+}
+
+static void expect(int k, weft_job_status st, const char *error_part)
+{
+    if (jobs[k].status != st)
+        FAIL("%s: status %s, expected %s (error: %s)", jobs[k].id, weft_job_status_name(jobs[k].status),
+             weft_job_status_name(st), jobs[k].error ? jobs[k].error : "none");
+    if (error_part) ASSERT_CONTAINS(jobs[k].error, error_part);
+}
+
+static double secs_since(int64_t t0) { return (double)(weft__mono_ns() - t0) / 1e9; }
+
+/* Waits until the pool has `n` live workers again. */
+static void wait_live(weft__pool *p, int n)
+{
+    for (int i = 0; i < 300 && weft__pool_live_workers(p) != n; i++) usleep(10000);
+    ASSERT_EQ(weft__pool_live_workers(p), n);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/* Reads records/ and returns the largest number of jobs that overlapped. */
+static int max_overlap(int *count)
+{
+    DIR *d = opendir("records");
+    ASSERT(d != NULL);
+    long long ev[2 * MAXJOBS][2];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "records/%s", e->d_name);
+        char *s = test_read_file(path, NULL);
+        long long t0, t1;
+        ASSERT_EQ(sscanf(s, "%lld %lld", &t0, &t1), 2);
+        free(s);
+        ev[n][0] = t0, ev[n++][1] = +1;
+        ev[n][0] = t1, ev[n++][1] = -1;
+    }
+    closedir(d);
+    /* Sort by time, ends before starts at equal times. */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && (ev[j][0] < ev[j - 1][0] ||
+                                  (ev[j][0] == ev[j - 1][0] && ev[j][1] < ev[j - 1][1]));
+             j--) {
+            long long t0 = ev[j][0], t1 = ev[j][1];
+            ev[j][0] = ev[j - 1][0], ev[j][1] = ev[j - 1][1];
+            ev[j - 1][0] = t0, ev[j - 1][1] = t1;
+        }
+    int cur = 0, max = 0;
+    for (int i = 0; i < n; i++) {
+        cur += (int)ev[i][1];
+        if (cur > max) max = cur;
+    }
+    *count = n / 2;
+    return max;
+}
+
+TEST(never_more_than_n_jobs_at_once)
+{
+    weft__pool *p = start_pool(3);
+    for (int i = 0; i < 12; i++) submit(p, "record", 0);
+    wait_all(20000);
+    for (int k = 0; k < njobs; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    int count, max = max_overlap(&count);
+    ASSERT_EQ(count, 12);
+    ASSERT_LE(max, 3);
+    ASSERT_GE(max, 2); /* it did run in parallel */
+    finish(p);
+}
+
+TEST(two_workers_run_four_one_second_jobs_in_two_seconds)
+{
+    weft__pool *p = start_pool(2);
+    int64_t t0 = weft__mono_ns();
+    for (int i = 0; i < 4; i++) submit(p, "sleep1", 0);
+    wait_all(10000);
+    double dt = secs_since(t0);
+    printf("    4 x 1 s on 2 workers: %.2f s\n", dt);
+    for (int k = 0; k < njobs; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    ASSERT(dt >= 1.9);
+    ASSERT(dt < 3.0);
+    finish(p);
+}
+
+TEST(four_workers_run_four_one_second_jobs_in_one_second)
+{
+    weft__pool *p = start_pool(4);
+    int64_t t0 = weft__mono_ns();
+    for (int i = 0; i < 4; i++) submit(p, "sleep1", 0);
+    wait_all(10000);
+    double dt = secs_since(t0);
+    printf("    4 x 1 s on 4 workers: %.2f s\n", dt);
+    for (int k = 0; k < njobs; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    ASSERT(dt < 1.8);
+    finish(p);
+}
+
+TEST(workers_are_reused_across_jobs)
+{
+    weft__pool *p = start_pool(2);
+    for (int i = 0; i < 20; i++) submit(p, "whoami", 0);
+    wait_all(10000);
+    pid_t seen[2] = {0, 0};
+    int nseen = 0;
+    for (int k = 0; k < njobs; k++) {
+        expect(k, WEFT_JOB_COMPLETED, NULL);
+        ASSERT(jobs[k].pid != getpid());
+        char path[256];
+        snprintf(path, sizeof path, "pids/%.64s", jobs[k].id);
+        char *s = test_read_file(path, NULL);
+        pid_t pid = (pid_t)atoi(s);
+        free(s);
+        ASSERT(pid != getpid());
+        bool known = false;
+        for (int i = 0; i < nseen; i++) known |= seen[i] == pid;
+        if (!known) {
+            ASSERT_LT(nseen, 2); /* 20 jobs, 2 processes */
+            seen[nseen++] = pid;
+        }
+    }
+    finish(p);
+}
+
+TEST(a_crashing_job_fails_alone_and_its_worker_is_replaced)
+{
+    weft__pool *p = start_pool(2);
+    int before[8];
+    for (int i = 0; i < 4; i++) before[i] = submit(p, "whoami", 0);
+    int kill = submit(p, "kill_self", 0);
+    int segv = submit(p, "segfault", 0);
+    int ex = submit(p, "exit3", 0);
+    for (int i = 4; i < 8; i++) before[i] = submit(p, "whoami", 0);
+    wait_all(15000);
+    expect(kill, WEFT_JOB_FAILED, "worker process killed by signal 9 (Killed)");
+    expect(segv, WEFT_JOB_FAILED, "worker process killed by signal 11 (Segmentation fault)");
+    expect(ex, WEFT_JOB_FAILED, "worker process exited with status 3");
+    for (int i = 0; i < 8; i++) expect(before[i], WEFT_JOB_COMPLETED, NULL);
+    wait_live(p, 2);
+    /* And the new workers run jobs. */
+    int again = submit(p, "noop", 0);
+    wait_all(5000);
+    expect(again, WEFT_JOB_COMPLETED, NULL);
+    finish(p);
+}
+
+TEST(cancel_stops_a_running_job_within_a_second)
+{
+    weft__pool *p = start_pool(2);
+    int a = submit(p, "sleep30", 0);
+    int b = submit(p, "stubborn", 0);
+    ASSERT(wait_for(is_running, (void *)(intptr_t)a, 5000));
+    ASSERT(wait_for(is_running, (void *)(intptr_t)b, 5000));
+    usleep(200000);
+    int64_t t0 = weft__mono_ns();
+    ASSERT_OK(weft__pool_cancel(p, jobs[a].id, err), err);
+    ASSERT_OK(weft__pool_cancel(p, jobs[b].id, err), err);
+    wait_all(5000);
+    double da = (double)(jobs[a].end_ns - t0) / 1e9, db = (double)(jobs[b].end_ns - t0) / 1e9;
+    printf("    cooperative job stopped in %.3f s, stubborn one in %.3f s\n", da, db);
+    expect(a, WEFT_JOB_CANCELED, NULL);
+    expect(b, WEFT_JOB_CANCELED, NULL);
+    ASSERT(da < 1.0);
+    ASSERT(db < 1.0);
+    wait_live(p, 2);
+    int c = submit(p, "noop", 0);
+    wait_all(5000);
+    expect(c, WEFT_JOB_COMPLETED, NULL);
+    finish(p);
+}
+
+TEST(cancel_of_a_queued_job_never_runs_it)
+{
+    weft__pool *p = start_pool(1);
+    int a = submit(p, "record", 0);
+    int b = submit(p, "record", 0); /* queued behind a, maybe in the worker's channel */
+    int c = submit(p, "record", 0);
+    ASSERT(wait_for(is_running, (void *)(intptr_t)a, 5000));
+    ASSERT_OK(weft__pool_cancel(p, jobs[b].id, err), err);
+    ASSERT_OK(weft__pool_cancel(p, jobs[c].id, err), err);
+    ASSERT(wait_for(is_finished, (void *)(intptr_t)b, 1000));
+    ASSERT(wait_for(is_finished, (void *)(intptr_t)c, 1000));
+    ASSERT(!jobs[a].finished); /* canceled at once, not after a */
+    wait_all(5000);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    expect(b, WEFT_JOB_CANCELED, NULL);
+    expect(c, WEFT_JOB_CANCELED, NULL);
+    ASSERT(!jobs[b].running);
+    ASSERT(!jobs[c].running);
+    int count;
+    max_overlap(&count);
+    ASSERT_EQ(count, 1); /* only a wrote its record */
+    finish(p);
+}
+
+TEST(timeout_fails_the_job)
+{
+    weft__pool *p = start_pool(2);
+    int64_t t0 = weft__mono_ns();
+    int a = submit(p, "sleep30", 1000);  /* notices the deadline itself */
+    int b = submit(p, "stubborn", 1000); /* must be killed */
+    wait_all(5000);
+    double dt = secs_since(t0);
+    expect(a, WEFT_JOB_FAILED, "timed out after 1s");
+    expect(b, WEFT_JOB_FAILED, "timed out after 1s");
+    printf("    both timed out after %.2f s\n", dt);
+    ASSERT(dt < 2.0);
+    wait_live(p, 2);
+    finish(p);
+}
+
+/* Nothing else happens in the pool meanwhile: the deadline alone must wake it. */
+TEST(timeout_of_a_lone_job_that_ignores_it)
+{
+    weft__pool *p = start_pool(1);
+    wait_live(p, 1);
+    int64_t t0 = weft__mono_ns();
+    int a = submit(p, "stubborn", 500);
+    wait_all(5000);
+    double dt = secs_since(t0);
+    expect(a, WEFT_JOB_FAILED, "timed out after 0.5s");
+    ASSERT(dt < 1.5);
+    finish(p);
+}
+
+TEST(idle_workers_take_jobs_queued_behind_a_long_one)
+{
+    weft__pool *p = start_pool(2);
+    wait_live(p, 2);
+    int l = submit(p, "long", 0);
+    ASSERT(wait_for(is_running, (void *)(intptr_t)l, 5000));
+    int64_t t0 = weft__mono_ns();
+    int s[4];
+    for (int i = 0; i < 4; i++) s[i] = submit(p, "short", 0);
+    for (int i = 0; i < 4; i++) ASSERT(wait_for(is_finished, (void *)(intptr_t)s[i], 5000));
+    double dt = secs_since(t0);
+    printf("    4 short jobs beside a long one: %.2f s\n", dt);
+    ASSERT(dt < 1.0);
+    ASSERT(!jobs[l].finished);
+    wait_all(5000);
+    finish(p);
+}
+
+TEST(job_output_is_captured_per_job)
+{
+    weft__pool *p = start_pool(1);
+    int a = submit(p, "hello", 0);
+    int b = submit(p, "hello", 0);
+    wait_all(5000);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    expect(b, WEFT_JOB_COMPLETED, NULL);
+    char want[128];
+    snprintf(want, sizeof want, "hello stdout %s", jobs[a].id);
+    ASSERT_CONTAINS(jobs[a].log, want);
+    snprintf(want, sizeof want, "hello stderr %s", jobs[a].id);
+    ASSERT_CONTAINS(jobs[a].log, want);
+    snprintf(want, sizeof want, "hello log %s", jobs[a].id);
+    ASSERT_CONTAINS(jobs[a].log, want);
+    ASSERT_NOT_CONTAINS(jobs[b].log, jobs[a].id); /* same worker, its own output only */
+    snprintf(want, sizeof want, "hello stdout %s", jobs[b].id);
+    ASSERT_CONTAINS(jobs[b].log, want);
+    finish(p);
+}
+
+TEST(chatty_job_output_is_bounded)
+{
+    weft__pool *p = start_pool(1);
+    int a = submit(p, "chatty", 0);
+    int b = submit(p, "hello", 0);
+    wait_all(20000);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    ASSERT(jobs[a].log != NULL);
+    ASSERT_LE(strlen(jobs[a].log), 64 * 1024);
+    ASSERT_CONTAINS(jobs[a].log, "chatty line 099999");
+    ASSERT_NOT_CONTAINS(jobs[b].log, "chatty");
+    finish(p);
+}
+
+static int registered_fn(weft_ctx *ctx)
+{
+    weft_ctx_log(ctx, "registered ran in %d", (int)getpid());
+    return getpid() == (pid_t)atoi(getenv("TEST_POOL_PARENT")) ? 1 : 0;
+}
+
+TEST(registered_functions_run_in_workers)
+{
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    setenv("TEST_POOL_PARENT", pid, 1);
+    ASSERT_OK(weft_register_function("test.registered", registered_fn), err);
+    weft__pool *p = start_pool(2);
+    int a = submit(p, "registered", 0);
+    wait_all(5000);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    ASSERT_CONTAINS(jobs[a].log, "registered ran in");
+    finish(p);
+}
+
+TEST(stop_waits_for_jobs_or_cancels_them)
+{
+    weft__pool *p = start_pool(2);
+    pid_t fs = weft__pool_forkserver_pid(p);
+    for (int i = 0; i < 4; i++) submit(p, "record", 0);
+    weft__pool_stop(p, false);
+    for (int k = 0; k < 4; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    ASSERT_EQ(weft__pool_live_workers(p), 0);
+    ASSERT(waitpid(fs, NULL, WNOHANG) < 0 && errno == ECHILD); /* reaped */
+    ASSERT(weft__pool_submit(p, &(weft__job_spec){.job_id = "x", .task_config_id = "noop"}, NULL,
+                             err) == WEFT_ESTATE);
+    weft__pool_free(p);
+    weft_config_free(cfg);
+
+    p = start_pool(2);
+    int a = submit(p, "sleep30", 0);
+    int b = submit(p, "stubborn", 0);
+    int c = submit(p, "sleep30", 0);
+    ASSERT(wait_for(is_running, (void *)(intptr_t)a, 5000));
+    ASSERT(wait_for(is_running, (void *)(intptr_t)b, 5000));
+    int64_t t0 = weft__mono_ns();
+    weft__pool_stop(p, true);
+    double dt = secs_since(t0);
+    ASSERT(dt < 1.0);
+    expect(a, WEFT_JOB_CANCELED, NULL);
+    expect(b, WEFT_JOB_CANCELED, NULL);
+    expect(c, WEFT_JOB_CANCELED, NULL);
+    finish(p);
+}
+
+static bool process_gone(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *s = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) return true;
+    char buf[512] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    s = strrchr(buf, ')');
+    return s && (s[2] == 'Z' || s[2] == 'X');
+}
+
+/* A command that ignores SIGTERM outlives the runner's grace; its worker is
+ * SIGKILLed first, and the command must not survive it. */
+TEST(cancel_kills_what_a_killed_worker_left_running)
+{
+    char cwd[2048];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    setenv("POOL_TEST_DIR", cwd, 1); /* commands run in the application folder */
+    weft__pool *p = start_pool(1);
+    int a = submit(p, "deaf_command", 0);
+    ASSERT(wait_for(is_running, (void *)(intptr_t)a, 5000));
+    pid_t cmd = 0;
+    for (int i = 0; i < 300 && cmd <= 0; i++) {
+        FILE *f = fopen("cmd.pid", "r");
+        if (f) {
+            if (fscanf(f, "%d", &cmd) != 1) cmd = 0;
+            fclose(f);
+        }
+        if (cmd <= 0) usleep(10000);
+    }
+    ASSERT_GT(cmd, 0);
+    int64_t t0 = weft__mono_ns();
+    ASSERT_OK(weft__pool_cancel(p, jobs[a].id, err), err);
+    wait_all(5000);
+    expect(a, WEFT_JOB_CANCELED, NULL);
+    ASSERT(secs_since(t0) < 1.0);
+    while (!process_gone(cmd) && secs_since(t0) < 3.0) usleep(10000);
+    if (!process_gone(cmd)) FAIL("command %d outlived its canceled job", (int)cmd);
+    wait_live(p, 1);
+    finish(p);
+}
+
+TEST(workers_exit_when_the_orchestrator_is_killed)
+{
+    char cwd[2048];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    setenv("POOL_TEST_DIR", cwd, 1);
+    int fds[2];
+    ASSERT(pipe(fds) == 0);
+    pid_t child = fork();
+    ASSERT(child >= 0);
+    if (child == 0) {
+        close(fds[0]);
+        weft__pool *p = start_pool(3);
+        submit(p, "stubborn", 0);     /* busy workers, one idle */
+        submit(p, "deaf_command", 0); /* and a command of one of them */
+        wait_live(p, 3);
+        wait_for(is_running, (void *)(intptr_t)0, 5000);
+        wait_for(is_running, (void *)(intptr_t)1, 5000);
+        pid_t pids[5] = {0};
+        weft__pool_worker_pids(p, pids, 3);
+        pids[3] = weft__pool_forkserver_pid(p);
+        for (int i = 0; i < 300 && pids[4] <= 0; i++) {
+            FILE *f = fopen("cmd.pid", "r");
+            if (f) {
+                if (fscanf(f, "%d", &pids[4]) != 1) pids[4] = 0;
+                fclose(f);
+            }
+            if (pids[4] <= 0) usleep(10000);
+        }
+        if (write(fds[1], pids, sizeof pids) != (ssize_t)sizeof pids) _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(fds[1]);
+    pid_t pids[5];
+    ASSERT_EQ(read(fds[0], pids, sizeof pids), (ssize_t)sizeof pids);
+    close(fds[0]);
+    for (int i = 0; i < 5; i++) ASSERT_GT(pids[i], 0);
+    for (int i = 0; i < 5; i++) ASSERT(!process_gone(pids[i]));
+    kill(child, SIGKILL);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
+    int64_t t0 = weft__mono_ns();
+    for (int i = 0; i < 5; i++) {
+        while (!process_gone(pids[i]) && secs_since(t0) < 3.0) usleep(10000);
+        if (!process_gone(pids[i])) FAIL("process %d outlived its orchestrator", (int)pids[i]);
+    }
+    printf("    workers, fork server and command gone %.3f s after the orchestrator\n",
+           secs_since(t0));
+}
+
+TEST(noop_throughput)
+{
+    weft__pool *p = start_pool(2);
+    wait_live(p, 2);
+    const long n = 20000;
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.task_id = spec.task_config_id = "noop";
+    spec.attempt = 1;
+    char id[64];
+    spec.job_id = id;
+    int64_t t0 = weft__mono_ns();
+    for (long i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "JOB_noop_%ld", i);
+        ASSERT_OK(weft__pool_submit(p, &spec, (void *)(intptr_t)-1, err), err);
+    }
+    pthread_mutex_lock(&mu);
+    while (nfinished < n) pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    double dt = secs_since(t0);
+    printf("    %ld no-op jobs on 2 workers: %.3f s, %.0f jobs/s\n", n, dt, (double)n / dt);
+    finish(p);
+}
+
+/* 1000 CPU-bound 10 ms jobs on 2 workers: ideally 5 s; the pool's own cost
+ * per job must stay in the noise. */
+TEST(cpu_bound_jobs_keep_both_workers_busy)
+{
+    weft__pool *p = start_pool(2);
+    wait_live(p, 2);
+    const long n = 1000;
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.task_id = spec.task_config_id = "spin10ms";
+    spec.attempt = 1;
+    char id[64];
+    spec.job_id = id;
+    int64_t t0 = weft__mono_ns();
+    for (long i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "JOB_spin_%ld", i);
+        ASSERT_OK(weft__pool_submit(p, &spec, (void *)(intptr_t)-1, err), err);
+    }
+    pthread_mutex_lock(&mu);
+    while (nfinished < n) pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    double dt = secs_since(t0);
+    printf("    %ld x 10 ms CPU-bound jobs on 2 workers: %.3f s (ideal 5 s)\n", n, dt);
+    ASSERT(dt < 8.0); /* one worker at a time would take 10 s; the machine may be shared */
+    finish(p);
+}
+
+TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
+          TEST_ENTRY_TIMEOUT(two_workers_run_four_one_second_jobs_in_two_seconds, 30),
+          TEST_ENTRY_TIMEOUT(four_workers_run_four_one_second_jobs_in_one_second, 30),
+          TEST_ENTRY_TIMEOUT(workers_are_reused_across_jobs, 30),
+          TEST_ENTRY_TIMEOUT(a_crashing_job_fails_alone_and_its_worker_is_replaced, 30),
+          TEST_ENTRY_TIMEOUT(cancel_stops_a_running_job_within_a_second, 30),
+          TEST_ENTRY_TIMEOUT(cancel_of_a_queued_job_never_runs_it, 30),
+          TEST_ENTRY_TIMEOUT(timeout_fails_the_job, 30),
+          TEST_ENTRY_TIMEOUT(timeout_of_a_lone_job_that_ignores_it, 30),
+          TEST_ENTRY_TIMEOUT(idle_workers_take_jobs_queued_behind_a_long_one, 30),
+          TEST_ENTRY_TIMEOUT(job_output_is_captured_per_job, 30),
+          TEST_ENTRY_TIMEOUT(chatty_job_output_is_bounded, 30),
+          TEST_ENTRY_TIMEOUT(registered_functions_run_in_workers, 30),
+          TEST_ENTRY_TIMEOUT(cancel_kills_what_a_killed_worker_left_running, 30),
+          TEST_ENTRY_TIMEOUT(stop_waits_for_jobs_or_cancels_them, 30),
+          TEST_ENTRY_TIMEOUT(workers_exit_when_the_orchestrator_is_killed, 30),
+          TEST_ENTRY_TIMEOUT(noop_throughput, 60),
+          TEST_ENTRY_TIMEOUT(cpu_bound_jobs_keep_both_workers_busy, 60))
