@@ -247,7 +247,8 @@ static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t 
     sigaction(SIGCHLD, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* SIGTERM rather than SIGKILL: the server still kills what its workers
-     * started before it goes. */
+     * started before it goes, and can tell a thread's end from the
+     * process's (see the loop). */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(0);
     setpgid(0, 0);
@@ -266,7 +267,10 @@ static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t 
             ssize_t n;
             while ((n = read(sigchld_pipe[0], b, sizeof b)) > 0) term |= memchr(b, 't', (size_t)n) != NULL;
             reap(ctl, &kids);
-            if (term) break;
+            /* The death signal also comes when the *thread* that forked us
+             * ends while its process lives on: only a new parent (init or
+             * a subreaper) means the orchestrator is gone. */
+            if (term && getppid() != parent) break;
         }
         if (p[0].revents) {
             fs_msg m;

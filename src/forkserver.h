@@ -26,10 +26,11 @@
  * the workers.  It is a child subreaper: what a worker killed in the middle
  * of a command task leaves running comes back to it and is killed.  It exits, killing and reaping every worker, when its
  * channel to the orchestrator reaches end of file (the orchestrator stopped
- * or died); PR_SET_PDEATHSIG on the server and on each worker is a second
- * line.  Linux delivers the server's death signal when the *thread* that
- * forked it ends: call weft_orchestrator_start() from a thread that lives as
- * long as the orchestrator (the main thread, typically).
+ * or died); PR_SET_PDEATHSIG on the server (SIGTERM, then the same
+ * cleanup) and on each worker (SIGKILL) is a second line.  Linux also sends
+ * the server's death signal when the *thread* that forked it ends while the
+ * process lives on; the server ignores it then (its parent did not change),
+ * so weft_orchestrator_start() may be called from a short-lived thread.
  */
 #ifndef WEFT_FORKSERVER_H
 #define WEFT_FORKSERVER_H

@@ -8,12 +8,13 @@
  * slot array with a state per slot and a matching pollfd array).
  *
  *  - Workers are reused across jobs.  A worker that is running a job also
- *    holds the next one in its channel, so it never idles waiting for this
- *    thread; an idle worker takes such a queued job back from a busy one.
+ *    holds the next ones (two at most) in its channel, so it never idles
+ *    waiting for the pool's thread; an idle worker takes such a queued job
+ *    back from a busy one, so no job waits behind a long one.
  *  - A job that crashes its worker, calls exit() or is SIGKILLed fails alone
  *    ("worker process killed by signal 9 (Killed)", "worker process exited
- *    with status 3"); the slot gets a new worker and the job queued behind
- *    it goes back to the queue.
+ *    with status 3"); the slot gets a new worker and the jobs queued behind
+ *    it go back to the front of the queue.
  *  - Cancel and timeout of a running job: SIGTERM to its worker (the job's
  *    weft_ctx_canceled() turns true), SIGKILL after `kill_grace_ms`.  The
  *    job ends CANCELED, or FAILED "timed out after 2s".

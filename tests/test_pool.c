@@ -512,6 +512,31 @@ TEST(stop_waits_for_jobs_or_cancels_them)
     finish(p);
 }
 
+static void *start_in_thread(void *arg)
+{
+    weft__pool *p = start_pool(2);
+    wait_live(p, 2); /* the server is past its prctl() when it forks workers */
+    *(weft__pool **)arg = p;
+    return NULL;
+}
+
+/* Linux sends the fork server's death signal when the thread that forked it
+ * ends; the server must tell that from its orchestrator's death. */
+TEST(pool_started_from_a_thread_that_ends)
+{
+    weft__pool *p = NULL;
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, start_in_thread, &p), 0);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT(p != NULL);
+    usleep(100000);
+    for (int i = 0; i < 4; i++) submit(p, "whoami", 0);
+    wait_all(5000);
+    for (int k = 0; k < njobs; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    wait_live(p, 2);
+    finish(p);
+}
+
 static bool process_gone(pid_t pid)
 {
     char path[64];
@@ -671,6 +696,7 @@ TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
           TEST_ENTRY_TIMEOUT(registered_functions_run_in_workers, 30),
           TEST_ENTRY_TIMEOUT(cancel_kills_what_a_killed_worker_left_running, 30),
           TEST_ENTRY_TIMEOUT(stop_waits_for_jobs_or_cancels_them, 30),
+          TEST_ENTRY_TIMEOUT(pool_started_from_a_thread_that_ends, 30),
           TEST_ENTRY_TIMEOUT(workers_exit_when_the_orchestrator_is_killed, 30),
           TEST_ENTRY_TIMEOUT(noop_throughput, 60),
           TEST_ENTRY_TIMEOUT(cpu_bound_jobs_keep_both_workers_busy, 60))

@@ -1,0 +1,369 @@
+/*
+ * test_amqp.c - the RabbitMQ wrapper (src/amqp.c) against a real broker
+ * (WEFT_TEST_BROKER_URL, started by scripts/run-tests): URL redaction,
+ * connection errors that come fast and say why, publish with confirms,
+ * consume with prefetch and acks, redelivery, dead-lettering, heartbeats.
+ * Every test uses queues named after its pid so tests never interfere.
+ */
+#include "test.h"
+
+#include "amqp_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char *broker_url(void)
+{
+    const char *u = getenv("WEFT_TEST_BROKER_URL");
+    if (!u || !*u)
+        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
+             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url)");
+    return u;
+}
+
+/* The test broker's URL with other credentials: amqp://USER:PASS@host:port/vhost. */
+static void url_with(char *buf, size_t size, const char *userpass, const char *vhost)
+{
+    const char *u = broker_url();
+    const char *at = strchr(u, '@');
+    const char *slash = strchr(at, '/');
+    snprintf(buf, size, "amqp://%s@%.*s/%s", userpass, (int)(slash - at - 1), at + 1,
+             vhost ? vhost : slash + 1);
+}
+
+static weft__amqp *connect_ok(bool confirms)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = broker_url(), .confirms = confirms, .name = "test_amqp"};
+    weft__amqp *c = NULL;
+    ASSERT_OK(weft__amqp_open(&o, &c, err), err);
+    return c;
+}
+
+static char *qname(const char *what)
+{
+    char *s = malloc(128);
+    snprintf(s, 128, "weft.test.%s.%d", what, (int)getpid());
+    return s;
+}
+
+TEST(redact_hides_password)
+{
+    char buf[256];
+    weft__amqp_redact("amqp://guest:secret@host:5672/%2f", buf, sizeof buf);
+    ASSERT_STR_EQ(buf, "amqp://guest:***@host:5672/%2f");
+    weft__amqp_redact("amqps://u:p@ss@h/v", buf, sizeof buf);
+    ASSERT_STR_EQ(buf, "amqps://u:***@h/v");
+    weft__amqp_redact("amqp://host:5672", buf, sizeof buf);
+    ASSERT_STR_EQ(buf, "amqp://host:5672");
+    weft__amqp_redact("amqp://user@host/v", buf, sizeof buf);
+    ASSERT_STR_EQ(buf, "amqp://user@host/v");
+    weft__amqp_redact(NULL, buf, sizeof buf);
+    ASSERT_STR_EQ(buf, "(none)");
+}
+
+TEST(backoff_grows_and_caps)
+{
+    ASSERT_LE(weft__amqp_backoff_ms(0), 125);
+    ASSERT_GE(weft__amqp_backoff_ms(0), 75);
+    ASSERT_GE(weft__amqp_backoff_ms(3), 600);
+    for (int i = 10; i < 40; i++) ASSERT_LE(weft__amqp_backoff_ms(i), 6250);
+}
+
+TEST(refused_port_fails_fast)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = "amqp://guest:guest@127.0.0.1:1/%2f"};
+    weft__amqp *c = NULL;
+    int64_t t0 = weft__mono_ns();
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EBROKER);
+    ASSERT(c == NULL);
+    ASSERT_STR_EQ(err, "cannot connect to broker 127.0.0.1:1: Connection refused");
+    ASSERT_LT(weft__mono_ns() - t0, 3000000000LL);
+}
+
+TEST(silent_server_times_out)
+{
+    /* A listening socket that never answers the AMQP handshake. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    ASSERT_EQ(listen(s, 4), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    char url[128];
+    snprintf(url, sizeof url, "amqp://guest:guest@127.0.0.1:%d/%%2f", ntohs(a.sin_port));
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = url, .timeout_ms = 1000};
+    weft__amqp *c = NULL;
+    int64_t t0 = weft__mono_ns();
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EBROKER);
+    ASSERT_LT(weft__mono_ns() - t0, 4000000000LL);
+    ASSERT_CONTAINS(err, "127.0.0.1:");
+    ASSERT_NOT_CONTAINS(err, "guest:guest");
+    close(s);
+}
+
+TEST(refused_login_is_clear)
+{
+    char url[512], errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    url_with(url, sizeof url, "guest:wrong-password", NULL);
+    weft__amqp_opts o = {.url = url};
+    weft__amqp *c = NULL;
+    int64_t t0 = weft__mono_ns();
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EBROKER);
+    ASSERT_CONTAINS(err, "broker refused login for user 'guest'");
+    ASSERT_NOT_CONTAINS(err, "wrong-password");
+    ASSERT_LT(weft__mono_ns() - t0, 5000000000LL);
+}
+
+TEST(unknown_vhost_is_clear)
+{
+    char url[512], errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    url_with(url, sizeof url, "guest:guest", "no-such-vhost");
+    weft__amqp_opts o = {.url = url};
+    weft__amqp *c = NULL;
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EBROKER);
+    ASSERT_CONTAINS(err, "vhost 'no-such-vhost'");
+}
+
+TEST(malformed_url)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = "http://guest:pw@host/"};
+    weft__amqp *c = NULL;
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "malformed broker URL http://guest:***@host/");
+    ASSERT_NOT_CONTAINS(err, ":pw@");
+    o.url = "";
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EINVAL);
+}
+
+TEST(publish_confirm_consume_ack_round_trip)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp *c = connect_ok(true);
+    char *q = qname("rt");
+    weft__amqp_queue_opts qo = {.durable = true};
+    ASSERT_OK(weft__amqp_declare_queue(c, q, &qo, NULL, err), err);
+    enum { N = 2000, WINDOW = 256 };
+    /* Publish with a window of outstanding confirms. */
+    uint64_t confirmed = 0, last = 0;
+    int nacks = 0;
+    for (int i = 0; i < N; i++) {
+        char body[64];
+        int n = snprintf(body, sizeof body, "{\"i\":%d}", i);
+        ASSERT_OK(weft__amqp_publish(c, "", q, body, (size_t)n, true, &last, err), err);
+        ASSERT_EQ(last, (uint64_t)i + 1);
+        while (last - confirmed >= WINDOW || (i == N - 1 && confirmed < last)) {
+            weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+            ASSERT_OK(weft__amqp_next(c, 5000, &ev, err), err);
+            ASSERT_EQ(ev.kind, WEFT__AMQP_CONFIRM);
+            if (ev.nack) nacks++;
+            /* multiple: everything up to the tag; otherwise confirms of a
+             * single queue arrive in order. */
+            confirmed = ev.tag;
+            weft__amqp_event_release(&ev);
+        }
+    }
+    ASSERT_EQ(nacks, 0);
+    ASSERT_EQ(confirmed, (uint64_t)N);
+
+    ASSERT_OK(weft__amqp_qos(c, 100, err), err);
+    char *tag = NULL;
+    ASSERT_OK(weft__amqp_consume(c, q, false, &tag, err), err);
+    ASSERT(tag && *tag);
+    for (int i = 0; i < N; i++) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        ASSERT_OK(weft__amqp_next(c, 5000, &ev, err), err);
+        ASSERT_EQ(ev.kind, WEFT__AMQP_DELIVERY);
+        char want[64];
+        snprintf(want, sizeof want, "{\"i\":%d}", i);
+        ASSERT_STR_EQ(ev.body, want);
+        ASSERT_STR_EQ(ev.routing_key, q);
+        ASSERT(!ev.redelivered);
+        ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+        weft__amqp_event_release(&ev);
+    }
+    weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+    ASSERT_EQ(weft__amqp_next(c, 200, &ev, err), WEFT_ETIMEDOUT);
+    ASSERT_OK(weft__amqp_cancel(c, tag, err), err);
+    ASSERT_OK(weft__amqp_delete_queue(c, q, err), err);
+    ASSERT(!weft__amqp_broken(c));
+    free(tag);
+    free(q);
+    weft__amqp_close(c);
+}
+
+TEST(publish_wait_keeps_deliveries)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp *c = connect_ok(true);
+    char *q = qname("pw");
+    ASSERT_OK(weft__amqp_declare_queue(c, q, NULL, NULL, err), err);
+    ASSERT_OK(weft__amqp_consume(c, q, false, NULL, err), err);
+    /* Our own message comes back as a delivery while we wait for its confirm. */
+    ASSERT_OK(weft__amqp_publish_wait(c, "", q, "one", 3, true, 0, err), err);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", q, "two", 3, true, 0, err), err);
+    int deliveries = 0, confirms = 0;
+    for (;;) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        weft_err e = weft__amqp_next(c, 500, &ev, err);
+        if (e == WEFT_ETIMEDOUT) break;
+        ASSERT_OK(e, err);
+        if (ev.kind == WEFT__AMQP_DELIVERY) {
+            ASSERT_STR_EQ(ev.body, deliveries == 0 ? "one" : "two");
+            deliveries++;
+            ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+        } else {
+            confirms++;
+        }
+        weft__amqp_event_release(&ev);
+    }
+    ASSERT_EQ(deliveries, 2);
+    ASSERT_EQ(confirms, 2);
+    ASSERT_OK(weft__amqp_delete_queue(c, q, err), err);
+    free(q);
+    weft__amqp_close(c);
+}
+
+TEST(unacked_message_is_redelivered)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    char *q = qname("redeliver");
+    weft__amqp *c = connect_ok(true);
+    weft__amqp_queue_opts qo = {.durable = true};
+    ASSERT_OK(weft__amqp_declare_queue(c, q, &qo, NULL, err), err);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", q, "job", 3, true, 0, err), err);
+    ASSERT_OK(weft__amqp_qos(c, 1, err), err);
+    ASSERT_OK(weft__amqp_consume(c, q, false, NULL, err), err);
+    weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+    do {
+        weft__amqp_event_release(&ev);
+        ASSERT_OK(weft__amqp_next(c, 5000, &ev, err), err);
+    } while (ev.kind != WEFT__AMQP_DELIVERY);
+    ASSERT(!ev.redelivered);
+    weft__amqp_event_release(&ev);
+    weft__amqp_close(c); /* without ack: the broker requeues it */
+
+    c = connect_ok(false);
+    ASSERT_OK(weft__amqp_consume(c, q, false, NULL, err), err);
+    ASSERT_OK(weft__amqp_next(c, 5000, &ev, err), err);
+    ASSERT_EQ(ev.kind, WEFT__AMQP_DELIVERY);
+    ASSERT(ev.redelivered);
+    ASSERT_STR_EQ(ev.body, "job");
+    ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+    weft__amqp_event_release(&ev);
+    ASSERT_OK(weft__amqp_delete_queue(c, q, err), err);
+    free(q);
+    weft__amqp_close(c);
+}
+
+TEST(reject_goes_to_dead_letter_queue)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    char *q = qname("dl"), *dead = qname("dl.dead");
+    weft__amqp *c = connect_ok(true);
+    weft__amqp_queue_opts dq = {.durable = true};
+    ASSERT_OK(weft__amqp_declare_queue(c, dead, &dq, NULL, err), err);
+    weft__amqp_queue_opts qo = {.durable = true, .dead_letter_exchange = "",
+                                .dead_letter_routing_key = dead};
+    ASSERT_OK(weft__amqp_declare_queue(c, q, &qo, NULL, err), err);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", q, "garbage", 7, true, 0, err), err);
+    char *tag = NULL;
+    ASSERT_OK(weft__amqp_consume(c, q, false, &tag, err), err);
+    weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+    do {
+        weft__amqp_event_release(&ev);
+        ASSERT_OK(weft__amqp_next(c, 5000, &ev, err), err);
+    } while (ev.kind != WEFT__AMQP_DELIVERY);
+    ASSERT_OK(weft__amqp_reject(c, ev.tag, false, err), err);
+    weft__amqp_event_release(&ev);
+    ASSERT_OK(weft__amqp_cancel(c, tag, err), err);
+    ASSERT_OK(weft__amqp_consume(c, dead, false, NULL, err), err);
+    ASSERT_OK(weft__amqp_next(c, 5000, &ev, err), err);
+    ASSERT_EQ(ev.kind, WEFT__AMQP_DELIVERY);
+    ASSERT_STR_EQ(ev.body, "garbage");
+    ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+    weft__amqp_event_release(&ev);
+    /* Declaring with other arguments is refused and breaks the connection. */
+    weft__amqp_queue_opts other = {.durable = true};
+    ASSERT_EQ(weft__amqp_declare_queue(c, q, &other, NULL, err), WEFT_EBROKER);
+    ASSERT_CONTAINS(err, "PRECONDITION_FAILED");
+    ASSERT(weft__amqp_broken(c));
+    weft__amqp_close(c);
+    c = connect_ok(false);
+    ASSERT_OK(weft__amqp_delete_queue(c, q, err), err);
+    ASSERT_OK(weft__amqp_delete_queue(c, dead, err), err);
+    free(tag);
+    free(q);
+    free(dead);
+    weft__amqp_close(c);
+}
+
+TEST(heartbeats_keep_an_idle_connection)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = broker_url(), .heartbeat_s = 1};
+    weft__amqp *c = NULL;
+    ASSERT_OK(weft__amqp_open(&o, &c, err), err);
+    /* Poll + next as an owner loop does, for several heartbeat periods. */
+    int64_t end = weft__mono_ns() + 4000000000LL;
+    while (weft__mono_ns() < end) {
+        weft__amqp_poll(c, NULL, 0, 1000);
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        weft_err e = weft__amqp_next(c, 0, &ev, err);
+        ASSERT(e == WEFT_ETIMEDOUT);
+    }
+    ASSERT(!weft__amqp_broken(c));
+    char *q = NULL;
+    weft__amqp_queue_opts qo = {.exclusive = true, .auto_delete = true};
+    ASSERT_OK(weft__amqp_declare_queue(c, "", &qo, &q, err), err);
+    ASSERT(q && strncmp(q, "amq.gen-", 8) == 0);
+    free(q);
+    weft__amqp_close(c);
+}
+
+TEST(fanout_exchange_reaches_every_bound_queue)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp *a = connect_ok(false), *b = connect_ok(true);
+    char *x = qname("fanout");
+    ASSERT_OK(weft__amqp_declare_exchange(b, x, "fanout", true, err), err);
+    weft__amqp *subs[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        char *q = NULL;
+        weft__amqp_queue_opts qo = {.exclusive = true, .auto_delete = true};
+        ASSERT_OK(weft__amqp_declare_queue(subs[i], "", &qo, &q, err), err);
+        ASSERT_OK(weft__amqp_bind(subs[i], q, x, "", err), err);
+        ASSERT_OK(weft__amqp_consume(subs[i], q, true, NULL, err), err);
+        free(q);
+    }
+    ASSERT_OK(weft__amqp_publish_wait(b, x, "", "hello", 5, false, 0, err), err);
+    for (int i = 0; i < 2; i++) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        do {
+            weft__amqp_event_release(&ev);
+            ASSERT_OK(weft__amqp_next(subs[i], 5000, &ev, err), err);
+        } while (ev.kind != WEFT__AMQP_DELIVERY);
+        ASSERT_STR_EQ(ev.body, "hello");
+        weft__amqp_event_release(&ev);
+    }
+    ASSERT_OK(weft__amqp_delete_exchange(b, x, err), err);
+    free(x);
+    weft__amqp_close(a);
+    weft__amqp_close(b);
+}
+
+TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
+          TEST_ENTRY(refused_port_fails_fast), TEST_ENTRY(silent_server_times_out),
+          TEST_ENTRY(refused_login_is_clear), TEST_ENTRY(unknown_vhost_is_clear),
+          TEST_ENTRY(malformed_url), TEST_ENTRY(publish_confirm_consume_ack_round_trip),
+          TEST_ENTRY(publish_wait_keeps_deliveries), TEST_ENTRY(unacked_message_is_redelivered),
+          TEST_ENTRY(reject_goes_to_dead_letter_queue),
+          TEST_ENTRY(heartbeats_keep_an_idle_connection),
+          TEST_ENTRY(fanout_exchange_reaches_every_bound_queue))

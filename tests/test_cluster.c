@@ -1,0 +1,878 @@
+/*
+ * test_cluster.c - cluster mode against a real RabbitMQ (WEFT_TEST_BROKER_URL)
+ * and real `weft run-worker` processes.
+ *
+ * Two levels.  Worker tests publish job messages themselves and read the
+ * status queue, so they can check what the protocol carries (attempts,
+ * dead-lettering, skipped cancels).  Executor tests drive the cluster
+ * executor (src/exec_cluster.c) through its vtable and its report queue,
+ * acting as a tiny orchestrator that dispatches a job once its input is
+ * written.  Each test uses its own queue names (with its pid).
+ */
+#define _GNU_SOURCE /* asprintf */
+#include "test.h"
+
+#include "amqp_client.h"
+#include "executor.h"
+#include "runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *broker_url(void)
+{
+    const char *u = getenv("WEFT_TEST_BROKER_URL");
+    if (!u || !*u)
+        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
+             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url) "
+             "WEFT_TEST_BROKER_DIR=DIR");
+    return u;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static char queue_name[128], status_name[160];
+static char app_dir[4096];
+
+/* The application: config.toml and clusterfns.so in the test's folder. */
+static void app_setup(const char *tag)
+{
+    snprintf(queue_name, sizeof queue_name, "weft.test.%s.%d", tag, (int)getpid());
+    snprintf(status_name, sizeof status_name, "%s.status", queue_name);
+    if (!getcwd(app_dir, sizeof app_dir)) FAIL("getcwd");
+    char *so, *cfg;
+    if (asprintf(&so, "%s/tests/apps/clusterfns.so", test_build_dir()) < 0) FAIL("oom");
+    if (symlink(so, "clusterfns.so") != 0) FAIL("symlink %s", so);
+    free(so);
+    if (asprintf(&cfg,
+                 "[JOB]\n"
+                 "mode = \"cluster\"\n"
+                 "broker_url = \"%s\"\n"
+                 "queue = \"%s\"\n"
+                 "max_attempts = \"3:int\"\n"
+                 "[DATA_NODE.n0]\nstorage_type = \"text\"\n"
+                 "[DATA_NODE.n1]\nstorage_type = \"text\"\n"
+                 "[DATA_NODE.n2]\nstorage_type = \"text\"\n"
+                 "[DATA_NODE.out]\nstorage_type = \"text\"\n"
+                 "[TASK.seed]\nfunction = \"clusterfns.seed:function\"\n"
+                 "outputs = [\"n0:SECTION\"]\nvalue = \"41\"\n"
+                 "[TASK.add1]\nfunction = \"clusterfns.add_one:function\"\n"
+                 "inputs = [\"n0:SECTION\"]\noutputs = [\"n1:SECTION\"]\n"
+                 "[TASK.add2]\nfunction = \"clusterfns.add_one:function\"\n"
+                 "inputs = [\"n1:SECTION\"]\noutputs = [\"n2:SECTION\"]\n"
+                 "[TASK.slow]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"out:SECTION\"]\nms = \"2500\"\n"
+                 "[TASK.longslow]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"out:SECTION\"]\nms = \"20000\"\n"
+                 "[TASK.killer]\nfunction = \"clusterfns.kill_worker:function\"\n"
+                 "outputs = [\"out:SECTION\"]\n"
+                 "[TASK.empty]\nfunction = \"weft.noop:function\"\n"
+                 "[TASK.noop]\nfunction = \"clusterfns.noop:function\"\n"
+                 "outputs = [\"out:SECTION\"]\n"
+                 "[SCENARIO.chain]\ntasks = [\"seed:SECTION\", \"add1:SECTION\", \"add2:SECTION\"]\n",
+                 broker_url(), queue_name) < 0)
+        FAIL("oom");
+    test_write_file("config.toml", cfg);
+    free(cfg);
+}
+
+static pid_t worker_start(int concurrency, int n)
+{
+    char conc[16], log[64];
+    snprintf(conc, sizeof conc, "%d", concurrency);
+    snprintf(log, sizeof log, "worker-%d.log", n);
+    char *weft;
+    if (asprintf(&weft, "%s/weft", test_build_dir()) < 0) FAIL("oom");
+    pid_t pid = fork();
+    if (pid < 0) FAIL("fork");
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(weft, "weft", "run-worker", "--application-path", app_dir, "--queue", queue_name,
+              "--concurrency", conc, (char *)NULL);
+        _exit(127);
+    }
+    free(weft);
+    return pid;
+}
+
+/* SIGTERM (drain) and wait; returns the exit status (128+sig when killed). */
+static int worker_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static void spec_make(weft__job_spec *s, const char *job_id, const char *task, const char *in_cfg,
+                      const char *out_cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->job_id = strdup(job_id);
+    if (asprintf(&s->task_id, "TASK_%s_x", task) < 0) FAIL("oom");
+    s->task_config_id = strdup(task);
+    s->attempt = 1;
+    if (in_cfg) {
+        s->ninputs = 1;
+        s->inputs = calloc(1, sizeof *s->inputs);
+        s->inputs[0].id = strdup(in_cfg);
+        s->inputs[0].config_id = strdup(in_cfg);
+        s->inputs[0].storage_type = strdup("text");
+        if (asprintf(&s->inputs[0].path, "%s/data/%s.txt", app_dir, in_cfg) < 0) FAIL("oom");
+    }
+    if (out_cfg) {
+        s->noutputs = 1;
+        s->outputs = calloc(1, sizeof *s->outputs);
+        s->outputs[0].id = strdup(out_cfg);
+        s->outputs[0].config_id = strdup(out_cfg);
+        s->outputs[0].storage_type = strdup("text");
+        if (asprintf(&s->outputs[0].path, "%s/data/%s-%s.txt", app_dir, out_cfg, job_id) < 0)
+            FAIL("oom");
+        if (strcmp(task, "seed") == 0 || strcmp(task, "add1") == 0 || strcmp(task, "add2") == 0) {
+            free(s->outputs[0].path);
+            if (asprintf(&s->outputs[0].path, "%s/data/%s.txt", app_dir, out_cfg) < 0) FAIL("oom");
+        }
+    }
+}
+
+/* ---- worker-level helpers: a client that publishes jobs and reads statuses ---- */
+
+static weft__amqp *client(void)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = broker_url(), .confirms = true, .name = "test_cluster"};
+    weft__amqp *c = NULL;
+    ASSERT_OK(weft__amqp_open(&o, &c, err), err);
+    ASSERT_OK(weft__cluster_declare(c, queue_name, err), err);
+    return c;
+}
+
+static void publish_job(weft__amqp *c, const weft__job_spec *spec, int attempt)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    char *m = NULL;
+    size_t len = 0;
+    ASSERT_OK(weft__cluster_job_encode(spec, attempt, 3, status_name, &m, &len, err), err);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", queue_name, m, len, true, 0, err), err);
+    free(m);
+}
+
+/* The next status message (acked), within timeout_ms; fails the test otherwise. */
+static void next_status(weft__amqp *c, weft__cluster_status *s, int timeout_ms)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    int64_t end = weft__mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int64_t left = (end - weft__mono_ns()) / 1000000;
+        if (left <= 0) FAIL("no status message within %d ms", timeout_ms);
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        weft_err e = weft__amqp_next(c, (int)left, &ev, err);
+        if (e == WEFT_ETIMEDOUT) continue;
+        ASSERT_OK(e, err);
+        if (ev.kind == WEFT__AMQP_DELIVERY) {
+            ASSERT_OK(weft__cluster_status_decode(ev.body, ev.len, s, err), err);
+            ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+            weft__amqp_event_release(&ev);
+            return;
+        }
+        weft__amqp_event_release(&ev);
+    }
+}
+
+static void consume_status(weft__amqp *c)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_queue_opts q = {.durable = true};
+    ASSERT_OK(weft__amqp_declare_queue(c, status_name, &q, NULL, err), err);
+    ASSERT_OK(weft__amqp_consume(c, status_name, false, NULL, err), err);
+}
+
+static void cleanup_queues(void)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = broker_url()};
+    weft__amqp *c = NULL;
+    if (weft__amqp_open(&o, &c, err) != WEFT_OK) return;
+    const char *sfx[] = {"", ".dead", ".status"};
+    for (int i = 0; i < 3 && !weft__amqp_broken(c); i++) {
+        char n[256];
+        snprintf(n, sizeof n, "%s%s", queue_name, sfx[i]);
+        weft__amqp_delete_queue(c, n, err);
+    }
+    char n[256];
+    snprintf(n, sizeof n, "%s.control", queue_name);
+    if (!weft__amqp_broken(c)) weft__amqp_delete_exchange(c, n, err);
+    snprintf(n, sizeof n, "%s.workers", queue_name);
+    if (!weft__amqp_broken(c)) weft__amqp_delete_exchange(c, n, err);
+    weft__amqp_close(c);
+}
+
+/* ---- protocol ---- */
+
+TEST(messages_round_trip)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    strcpy(app_dir, "/app");
+    weft__job_spec s;
+    spec_make(&s, "JOB_add1_1", "add1", "n0", "n1");
+    char *m = NULL;
+    size_t len = 0;
+    ASSERT_OK(weft__cluster_job_encode(&s, 2, 5, "q.status", &m, &len, err), err);
+    ASSERT_NOT_CONTAINS(m, "function");
+    weft__cluster_job j = WEFT__CLUSTER_JOB_INIT;
+    ASSERT_OK(weft__cluster_job_decode(m, len, &j, err), err);
+    ASSERT_STR_EQ(j.spec.job_id, "JOB_add1_1");
+    ASSERT_STR_EQ(j.spec.task_config_id, "add1");
+    ASSERT_EQ(j.spec.attempt, 2);
+    ASSERT_EQ(j.max_attempts, 5);
+    ASSERT_STR_EQ(j.reply_to, "q.status");
+    ASSERT_STR_EQ(j.spec.inputs[0].path, "/app/data/n0.txt");
+    weft__cluster_job_release(&j);
+    free(m);
+
+    weft__job_result r = WEFT__JOB_RESULT_INIT;
+    r.status = WEFT_JOB_FAILED;
+    r.error = strdup("boom");
+    ASSERT_OK(weft__cluster_status_encode("JOB_x", 3, WEFT_JOB_FAILED, "h:1", &r, &m, &len, err),
+              err);
+    weft__job_result_release(&r);
+    weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
+    ASSERT_OK(weft__cluster_status_decode(m, len, &st, err), err);
+    ASSERT_STR_EQ(st.job_id, "JOB_x");
+    ASSERT_EQ(st.attempt, 3);
+    ASSERT_EQ(st.status, WEFT_JOB_FAILED);
+    ASSERT_STR_EQ(st.worker, "h:1");
+    ASSERT_STR_EQ(st.result.error, "boom");
+    weft__cluster_status_release(&st);
+    free(m);
+
+    ASSERT_EQ(weft__cluster_job_decode("{", 1, &j, err), WEFT_EDATA);
+    ASSERT_EQ(weft__cluster_job_decode("{\"type\":\"job\"}", 14, &j, err), WEFT_EDATA);
+    ASSERT_EQ(weft__cluster_status_decode("{\"type\":\"status\",\"job_id\":\"a\",\"attempt\":1,"
+                                          "\"status\":\"BLOCKED\"}", 67, &st, err),
+              WEFT_EDATA);
+    ASSERT_OK(weft__cluster_cancel_encode("JOB_y", &m, &len, err), err);
+    char *id = weft__cluster_cancel_decode(m, len);
+    ASSERT_STR_EQ(id, "JOB_y");
+    free(id);
+    free(m);
+    weft__job_spec_release(&s);
+}
+
+/* ---- worker level ---- */
+
+TEST(worker_runs_a_job_and_reports)
+{
+    app_setup("wrun");
+    weft__amqp *c = client();
+    consume_status(c);
+    pid_t w = worker_start(1, 1);
+    weft__job_spec s;
+    spec_make(&s, "JOB_seed_1", "seed", NULL, "n0");
+    publish_job(c, &s, 1);
+    weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
+    next_status(c, &st, 20000);
+    ASSERT_EQ(st.status, WEFT_JOB_RUNNING);
+    ASSERT_STR_EQ(st.job_id, "JOB_seed_1");
+    ASSERT_CONTAINS(st.worker, ":");
+    weft__cluster_status_release(&st);
+    next_status(c, &st, 20000);
+    if (st.status != WEFT_JOB_COMPLETED)
+        FAIL("%s: %s", weft_job_status_name(st.status), st.result.error ? st.result.error : "");
+    ASSERT_EQ(st.attempt, 1);
+    ASSERT_EQ(st.result.noutputs, 1);
+    ASSERT(st.result.written[0]);
+    weft__cluster_status_release(&st);
+    char *out = test_read_file("data/n0.txt", NULL);
+    ASSERT_STR_EQ(out, "41");
+    free(out);
+    ASSERT_EQ(worker_stop(w), 0);
+    weft__job_spec_release(&s);
+    weft__amqp_close(c);
+    cleanup_queues();
+}
+
+TEST(unknown_task_and_malformed_messages)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("wbad");
+    weft__amqp *c = client();
+    consume_status(c);
+    pid_t w = worker_start(1, 1);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", queue_name, "not json", 8, true, 0, err), err);
+    weft__job_spec s;
+    spec_make(&s, "JOB_nosuch_1", "nosuch", NULL, "out");
+    publish_job(c, &s, 1);
+    weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
+    next_status(c, &st, 20000);
+    ASSERT_EQ(st.status, WEFT_JOB_FAILED);
+    ASSERT_CONTAINS(st.result.error, "task 'nosuch' is not defined in this worker's application");
+    weft__cluster_status_release(&st);
+    /* The malformed message went to the dead-letter queue, and the worker lives on. */
+    char dead[200];
+    snprintf(dead, sizeof dead, "%s.dead", queue_name);
+    weft__amqp *d = client();
+    ASSERT_OK(weft__amqp_consume(d, dead, false, NULL, err), err);
+    weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+    do {
+        weft__amqp_event_release(&ev);
+        ASSERT_OK(weft__amqp_next(d, 10000, &ev, err), err);
+    } while (ev.kind != WEFT__AMQP_DELIVERY);
+    ASSERT_STR_EQ(ev.body, "not json");
+    ASSERT_OK(weft__amqp_ack(d, ev.tag, err), err);
+    weft__amqp_event_release(&ev);
+    weft__amqp_close(d);
+    ASSERT_EQ(kill(w, 0), 0);
+    char *log = test_read_file("worker-1.log", NULL);
+    ASSERT_CONTAINS(log, "rejected a malformed message");
+    ASSERT_NOT_CONTAINS(log, "guest:guest");
+    free(log);
+    ASSERT_EQ(worker_stop(w), 0);
+    weft__job_spec_release(&s);
+    weft__amqp_close(c);
+    cleanup_queues();
+}
+
+TEST(killed_worker_job_completes_once_on_another_with_attempt_2)
+{
+    app_setup("wkill");
+    weft__amqp *c = client();
+    consume_status(c);
+    pid_t w1 = worker_start(1, 1);
+    weft__job_spec s;
+    spec_make(&s, "JOB_slow_1", "slow", NULL, "out");
+    publish_job(c, &s, 1);
+    weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
+    next_status(c, &st, 20000);
+    ASSERT_EQ(st.status, WEFT_JOB_RUNNING);
+    ASSERT_EQ(st.attempt, 1);
+    weft__cluster_status_release(&st);
+    kill(w1, SIGKILL);
+    waitpid(w1, NULL, 0);
+    pid_t w2 = worker_start(1, 2);
+    int completed = 0, running2 = 0;
+    while (!completed) {
+        next_status(c, &st, 30000);
+        if (st.status == WEFT_JOB_RUNNING) {
+            ASSERT_EQ(st.attempt, 2);
+            running2++;
+        } else {
+            ASSERT_EQ(st.status, WEFT_JOB_COMPLETED);
+            ASSERT_EQ(st.attempt, 2);
+            completed++;
+        }
+        weft__cluster_status_release(&st);
+    }
+    ASSERT_EQ(running2, 1);
+    /* Nothing more comes. */
+    weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_EQ(weft__amqp_next(c, 1500, &ev, err), WEFT_ETIMEDOUT);
+    ASSERT_EQ(worker_stop(w2), 0);
+    weft__job_spec_release(&s);
+    weft__amqp_close(c);
+    cleanup_queues();
+}
+
+TEST(job_that_kills_its_worker_fails_after_max_attempts)
+{
+    app_setup("wmax");
+    weft__amqp *c = client();
+    consume_status(c);
+    weft__job_spec s;
+    spec_make(&s, "JOB_killer_1", "killer", NULL, "out");
+    publish_job(c, &s, 1);
+    pid_t w = 0;
+    int restarts = 0;
+    weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
+    for (;;) {
+        /* Keep one worker alive: the job kills it each time. */
+        if (!w || waitpid(w, NULL, WNOHANG) == w) {
+            w = worker_start(1, ++restarts);
+            ASSERT_LE(restarts, 6);
+        }
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+        weft_err e = weft__amqp_next(c, 300, &ev, err);
+        if (e == WEFT_ETIMEDOUT) continue;
+        ASSERT_OK(e, err);
+        if (ev.kind != WEFT__AMQP_DELIVERY) {
+            weft__amqp_event_release(&ev);
+            continue;
+        }
+        ASSERT_OK(weft__cluster_status_decode(ev.body, ev.len, &st, err), err);
+        ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+        weft__amqp_event_release(&ev);
+        if (st.status != WEFT_JOB_RUNNING) break;
+        weft__cluster_status_release(&st);
+    }
+    ASSERT_EQ(st.status, WEFT_JOB_FAILED);
+    ASSERT_EQ(st.attempt, 3);
+    ASSERT_CONTAINS(st.result.error, "max_attempts = 3");
+    weft__cluster_status_release(&st);
+    ASSERT_EQ(worker_stop(w), 0);
+    weft__job_spec_release(&s);
+    weft__amqp_close(c);
+    cleanup_queues();
+}
+
+TEST(sigterm_drains_running_jobs)
+{
+    app_setup("wdrain");
+    weft__amqp *c = client();
+    consume_status(c);
+    pid_t w = worker_start(1, 1);
+    weft__job_spec s;
+    spec_make(&s, "JOB_slow_d", "slow", NULL, "out");
+    publish_job(c, &s, 1);
+    weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
+    next_status(c, &st, 20000);
+    ASSERT_EQ(st.status, WEFT_JOB_RUNNING);
+    weft__cluster_status_release(&st);
+    ASSERT_EQ(worker_stop(w), 0); /* returns only after the job finished */
+    next_status(c, &st, 1000);
+    ASSERT_EQ(st.status, WEFT_JOB_COMPLETED);
+    weft__cluster_status_release(&st);
+    weft__job_spec_release(&s);
+    weft__amqp_close(c);
+    cleanup_queues();
+}
+
+/* ---- executor level ---- */
+
+typedef struct seen {
+    int running, finished;
+    weft_job_status status;
+    char *error;
+    char *worker;
+    int64_t finished_ns;
+} seen;
+
+typedef struct exec_run {
+    weft__reports reports;
+    weft__executor *ex;
+    char **ids;
+    seen *seen;
+    size_t n;
+} exec_run;
+
+static void exec_open(exec_run *r, const char *url)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    memset(r, 0, sizeof *r);
+    ASSERT_OK(weft__reports_init(&r->reports), err);
+    weft__exec_cluster_opts o = {.broker_url = url, .queue = queue_name};
+    ASSERT_OK(weft__exec_cluster_new(NULL, &r->reports, &o, &r->ex, err), err);
+}
+
+static size_t track(exec_run *r, const char *id)
+{
+    r->ids = realloc(r->ids, (r->n + 1) * sizeof *r->ids);
+    r->seen = realloc(r->seen, (r->n + 1) * sizeof *r->seen);
+    r->ids[r->n] = strdup(id);
+    memset(&r->seen[r->n], 0, sizeof r->seen[r->n]);
+    return r->n++;
+}
+
+static void dispatch(exec_run *r, const weft__job_spec *s)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    track(r, s->job_id);
+    ASSERT_OK(r->ex->ops->dispatch(r->ex, s, err), err);
+}
+
+static seen *find(exec_run *r, const char *id)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->ids[i], id) == 0) return &r->seen[i];
+    return NULL;
+}
+
+static size_t count_done(const exec_run *r)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < r->n; i++) done += r->seen[i].finished > 0;
+    return done;
+}
+
+/* Drains reports for up to ms (less once every job finished); returns how
+ * many jobs are finished. */
+static size_t drain(exec_run *r, int ms)
+{
+    int64_t end = weft__mono_ns() + (int64_t)ms * 1000000;
+    do {
+        weft__reports_wait(&r->reports, 50);
+        for (weft__report *p = weft__reports_take(&r->reports), *next; p; p = next) {
+            next = p->next;
+            seen *s = find(r, p->job_id);
+            if (!s) FAIL("report for an unknown job %s", p->job_id);
+            if (p->kind == WEFT__REPORT_RUNNING) {
+                s->running++;
+                free(s->worker);
+                s->worker = strdup(p->worker ? p->worker : "");
+            } else {
+                s->finished++;
+                s->status = p->result.status;
+                s->error = p->result.error ? strdup(p->result.error) : NULL;
+                s->finished_ns = weft__mono_ns();
+            }
+            weft__report_free(p);
+        }
+    } while (weft__mono_ns() < end && count_done(r) < r->n);
+    return count_done(r);
+}
+
+static void exec_close(exec_run *r)
+{
+    r->ex->ops->stop(r->ex, false);
+    r->ex->ops->free(r->ex);
+    weft__reports_destroy(&r->reports);
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->ids[i]);
+        free(r->seen[i].error);
+        free(r->seen[i].worker);
+    }
+    free(r->ids);
+    free(r->seen);
+}
+
+TEST(executor_start_fails_fast_on_a_bad_broker)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    snprintf(queue_name, sizeof queue_name, "weft.test.bad.%d", (int)getpid());
+    exec_run r;
+    exec_open(&r, "amqp://guest:secret@127.0.0.1:1/%2f");
+    int64_t t0 = weft__mono_ns();
+    ASSERT_EQ(r.ex->ops->start(r.ex, err), WEFT_EBROKER);
+    ASSERT_STR_EQ(err, "cannot connect to broker 127.0.0.1:1: Connection refused");
+    ASSERT_LT(weft__mono_ns() - t0, 3000000000LL);
+    exec_close(&r);
+}
+
+/* The chain seed -> add1 -> add2, dispatched as each input is written, and
+ * 30 independent jobs; outputs compared with development mode's. */
+static void pipeline_with_workers(const char *tag, int nworkers)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup(tag);
+    pid_t w[4];
+    for (int i = 0; i < nworkers; i++) w[i] = worker_start(1, i + 1);
+    exec_run r;
+    exec_open(&r, broker_url());
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    const char *chain[][3] = {{"seed", NULL, "n0"}, {"add1", "n0", "n1"}, {"add2", "n1", "n2"}};
+    for (int i = 0; i < 30; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "JOB_noop_%d", i);
+        weft__job_spec s;
+        spec_make(&s, id, "noop", NULL, "out");
+        dispatch(&r, &s);
+        weft__job_spec_release(&s);
+    }
+    for (int k = 0; k < 3; k++) {
+        weft__job_spec s;
+        char id[64];
+        snprintf(id, sizeof id, "JOB_%s_1", chain[k][0]);
+        spec_make(&s, id, chain[k][0], chain[k][1], chain[k][2]);
+        dispatch(&r, &s);
+        weft__job_spec_release(&s);
+        int64_t end = weft__mono_ns() + 30000000000LL;
+        while (!find(&r, id)->finished && weft__mono_ns() < end) drain(&r, 100);
+        ASSERT_EQ(find(&r, id)->status, WEFT_JOB_COMPLETED);
+    }
+    ASSERT_EQ(drain(&r, 30000), r.n);
+    char *workers_seen[64];
+    int nw = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        ASSERT_EQ(r.seen[i].finished, 1);
+        ASSERT_EQ(r.seen[i].running, 1);
+        ASSERT_EQ(r.seen[i].status, WEFT_JOB_COMPLETED);
+        bool known = false;
+        for (int k = 0; k < nw; k++) known |= strcmp(workers_seen[k], r.seen[i].worker) == 0;
+        if (!known && nw < 64) workers_seen[nw++] = r.seen[i].worker;
+    }
+    ASSERT_GE(nw, 2); /* the jobs were spread over the workers */
+    char *n2 = test_read_file("data/n2.txt", NULL);
+    /* Development mode: the same functions in this process. */
+    weft_config *cfg = weft_config_new();
+    ASSERT_OK(weft_config_load(cfg, "config.toml", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    weft__app *app = NULL;
+    ASSERT_OK(weft__app_new(cfg, app_dir, &app, err), err);
+    mkdir("dev", 0755);
+    const char *dev_out[] = {"dev/n0.txt", "dev/n1.txt", "dev/n2.txt"};
+    for (int k = 0; k < 3; k++) {
+        weft__job_spec s;
+        spec_make(&s, "JOB_dev", chain[k][0], chain[k][1], chain[k][2]);
+        if (k) {
+            free(s.inputs[0].path);
+            if (asprintf(&s.inputs[0].path, "%s/%s", app_dir, dev_out[k - 1]) < 0) FAIL("oom");
+        }
+        free(s.outputs[0].path);
+        if (asprintf(&s.outputs[0].path, "%s/%s", app_dir, dev_out[k]) < 0) FAIL("oom");
+        weft__job_result res = WEFT__JOB_RESULT_INIT;
+        ASSERT_OK(weft__run_job(app, &s, NULL, &res), err);
+        ASSERT_EQ(res.status, WEFT_JOB_COMPLETED);
+        weft__job_result_release(&res);
+        weft__job_spec_release(&s);
+    }
+    char *dev = test_read_file("dev/n2.txt", NULL);
+    ASSERT_STR_EQ(n2, dev);
+    ASSERT_STR_EQ(n2, "43");
+    free(n2);
+    free(dev);
+    weft__app_free(app);
+    weft_config_free(cfg);
+    exec_close(&r);
+    for (int i = 0; i < nworkers; i++) ASSERT_EQ(worker_stop(w[i]), 0);
+    cleanup_queues();
+}
+
+TEST(pipeline_with_2_workers_matches_development) { pipeline_with_workers("p2", 2); }
+TEST(pipeline_with_3_workers_matches_development) { pipeline_with_workers("p3", 3); }
+
+TEST(jobs_wait_for_a_worker)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("nowork");
+    exec_run r;
+    exec_open(&r, broker_url());
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    for (int i = 0; i < 5; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "JOB_noop_%d", i);
+        weft__job_spec s;
+        spec_make(&s, id, "noop", NULL, "out");
+        dispatch(&r, &s);
+        weft__job_spec_release(&s);
+    }
+    ASSERT_EQ(drain(&r, 1500), 0);
+    ASSERT_EQ(weft__exec_cluster_unconfirmed(r.ex), 0); /* queued, safe */
+    pid_t w = worker_start(2, 1);
+    ASSERT_EQ(drain(&r, 30000), 5);
+    exec_close(&r);
+    ASSERT_EQ(worker_stop(w), 0);
+    cleanup_queues();
+}
+
+TEST(duplicate_status_messages_change_nothing)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("dup");
+    exec_run r;
+    exec_open(&r, broker_url());
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    weft__job_spec s;
+    spec_make(&s, "JOB_noop_dup", "noop", NULL, "out");
+    dispatch(&r, &s);
+    weft__job_spec_release(&s);
+    weft__amqp *c = client();
+    weft__job_result res = WEFT__JOB_RESULT_INIT;
+    res.status = WEFT_JOB_COMPLETED;
+    const struct { const char *id; weft_job_status st; int attempt; } msgs[] = {
+        {"JOB_noop_dup", WEFT_JOB_RUNNING, 1},   {"JOB_noop_dup", WEFT_JOB_RUNNING, 1},
+        {"JOB_noop_dup", WEFT_JOB_COMPLETED, 1}, {"JOB_noop_dup", WEFT_JOB_COMPLETED, 1},
+        {"JOB_noop_dup", WEFT_JOB_FAILED, 2},    {"JOB_unknown", WEFT_JOB_COMPLETED, 1},
+    };
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+        char *m = NULL;
+        size_t len = 0;
+        ASSERT_OK(weft__cluster_status_encode(msgs[i].id, msgs[i].attempt, msgs[i].st, "h:1", &res,
+                                              &m, &len, err),
+                  err);
+        ASSERT_OK(weft__amqp_publish_wait(c, "", status_name, m, len, true, 0, err), err);
+        free(m);
+    }
+    drain(&r, 2000);
+    seen *x = find(&r, "JOB_noop_dup");
+    ASSERT_EQ(x->running, 1);
+    ASSERT_EQ(x->finished, 1);
+    ASSERT_EQ(x->status, WEFT_JOB_COMPLETED);
+    weft__amqp_close(c);
+    exec_close(&r);
+    cleanup_queues();
+}
+
+TEST(cancel_queued_job_never_runs_and_running_job_stops_within_1s)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("cancel");
+    pid_t w = worker_start(1, 1);
+    exec_run r;
+    exec_open(&r, broker_url());
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    weft__job_spec a, b;
+    spec_make(&a, "JOB_longslow_a", "longslow", NULL, "out");
+    spec_make(&b, "JOB_noop_b", "noop", NULL, "out");
+    dispatch(&r, &a);
+    int64_t end = weft__mono_ns() + 20000000000LL;
+    while (!find(&r, "JOB_longslow_a")->running && weft__mono_ns() < end) drain(&r, 50);
+    ASSERT_EQ(find(&r, "JOB_longslow_a")->running, 1);
+    dispatch(&r, &b); /* waits in the queue behind a (prefetch 1) */
+    sleep_ms(300);
+    r.ex->ops->cancel(r.ex, "JOB_noop_b");
+    drain(&r, 200);
+    ASSERT_EQ(find(&r, "JOB_noop_b")->finished, 1);
+    ASSERT_EQ(find(&r, "JOB_noop_b")->status, WEFT_JOB_CANCELED);
+    int64_t t0 = weft__mono_ns();
+    r.ex->ops->cancel(r.ex, "JOB_longslow_a");
+    while (!find(&r, "JOB_longslow_a")->finished && weft__mono_ns() - t0 < 5000000000LL)
+        drain(&r, 20);
+    seen *sa = find(&r, "JOB_longslow_a");
+    ASSERT_EQ(sa->finished, 1);
+    ASSERT_EQ(sa->status, WEFT_JOB_CANCELED);
+    ASSERT_LT(sa->finished_ns - t0, 1000000000LL);
+    /* b was skipped by the worker: its output never appears. */
+    sleep_ms(1000);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data/out-JOB_noop_b.txt", app_dir);
+    ASSERT(access(path, F_OK) != 0);
+    ASSERT_EQ(find(&r, "JOB_noop_b")->running, 0);
+    weft__job_spec_release(&a);
+    weft__job_spec_release(&b);
+    exec_close(&r);
+    ASSERT_EQ(worker_stop(w), 0);
+    cleanup_queues();
+}
+
+TEST(orchestrator_restart_resumes)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("resume");
+    exec_run r;
+    exec_open(&r, broker_url());
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    const char *ids[] = {"JOB_slow_r1", "JOB_slow_r2"};
+    for (int i = 0; i < 2; i++) {
+        weft__job_spec s;
+        spec_make(&s, ids[i], "slow", NULL, "out");
+        dispatch(&r, &s);
+        weft__job_spec_release(&s);
+    }
+    ASSERT_EQ(drain(&r, 500), 0);
+    ASSERT_EQ(weft__exec_cluster_unconfirmed(r.ex), 0);
+    /* The orchestrator goes away with its jobs unfinished... */
+    exec_close(&r);
+    pid_t w = worker_start(2, 1);
+    sleep_ms(3500); /* ...the jobs run meanwhile; their statuses wait in the queue */
+    exec_open(&r, broker_url());
+    for (int i = 0; i < 2; i++) {
+        track(&r, ids[i]);
+        ASSERT_OK(weft__exec_cluster_adopt(r.ex, ids[i], 1, false, err), err);
+    }
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    ASSERT_EQ(drain(&r, 20000), 2);
+    for (int i = 0; i < 2; i++) ASSERT_EQ(find(&r, ids[i])->status, WEFT_JOB_COMPLETED);
+    exec_close(&r);
+    ASSERT_EQ(worker_stop(w), 0);
+    cleanup_queues();
+}
+
+static int broker_ctl(const char *cmd)
+{
+    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
+    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set (needed to restart the broker)");
+    char *c;
+    if (asprintf(&c, "%s/scripts/broker %s '%s' >/dev/null", test_src_dir(), cmd, dir) < 0)
+        FAIL("oom");
+    int rc = system(c);
+    free(c);
+    return rc;
+}
+
+TEST(broker_restart_loses_nothing)
+{
+    app_setup("restart");
+    pid_t w[2] = {worker_start(2, 1), worker_start(2, 2)};
+    exec_run r;
+    exec_open(&r, broker_url());
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "JOB_noop_%d", i);
+        weft__job_spec s;
+        spec_make(&s, id, i % 10 == 0 ? "slow" : "noop", NULL, "out");
+        dispatch(&r, &s);
+        weft__job_spec_release(&s);
+        if (i == N / 3) {
+            drain(&r, 200);
+            ASSERT_EQ(broker_ctl("restart"), 0);
+        }
+    }
+    ASSERT_EQ(drain(&r, 120000), N);
+    for (size_t i = 0; i < r.n; i++) {
+        ASSERT_EQ(r.seen[i].finished, 1);
+        if (r.seen[i].status != WEFT_JOB_COMPLETED)
+            FAIL("%s: %s (%s)", r.ids[i], weft_job_status_name(r.seen[i].status),
+                 r.seen[i].error ? r.seen[i].error : "");
+    }
+    exec_close(&r);
+    for (int i = 0; i < 2; i++) ASSERT_EQ(worker_stop(w[i]), 0);
+    cleanup_queues();
+}
+
+/* A figure more than a test: no-op jobs per second end to end (dispatch,
+ * persistent publish with confirms, 2 workers, status back). */
+TEST(throughput_noop_jobs_2_workers)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("tput");
+    pid_t w[2] = {worker_start(1, 1), worker_start(1, 2)};
+    exec_run r;
+    exec_open(&r, broker_url());
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    sleep_ms(500); /* workers connected */
+    enum { N = 2000 };
+    int64_t t0 = weft__mono_ns();
+    for (int i = 0; i < N; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "JOB_empty_%d", i);
+        weft__job_spec s;
+        spec_make(&s, id, "empty", NULL, NULL);
+        dispatch(&r, &s);
+        weft__job_spec_release(&s);
+    }
+    ASSERT_EQ(drain(&r, 120000), N);
+    double dt = (weft__mono_ns() - t0) / 1e9;
+    printf("    %d no-op jobs with 2 workers in %.2f s: %.0f jobs/s\n", N, dt, N / dt);
+    for (size_t i = 0; i < r.n; i++) ASSERT_EQ(r.seen[i].status, WEFT_JOB_COMPLETED);
+    exec_close(&r);
+    for (int i = 0; i < 2; i++) ASSERT_EQ(worker_stop(w[i]), 0);
+    cleanup_queues();
+}
+
+TEST_MAIN(TEST_ENTRY(messages_round_trip),
+          TEST_ENTRY_TIMEOUT(worker_runs_a_job_and_reports, 60),
+          TEST_ENTRY_TIMEOUT(unknown_task_and_malformed_messages, 60),
+          TEST_ENTRY_TIMEOUT(killed_worker_job_completes_once_on_another_with_attempt_2, 90),
+          TEST_ENTRY_TIMEOUT(job_that_kills_its_worker_fails_after_max_attempts, 120),
+          TEST_ENTRY_TIMEOUT(sigterm_drains_running_jobs, 60),
+          TEST_ENTRY(executor_start_fails_fast_on_a_bad_broker),
+          TEST_ENTRY_TIMEOUT(pipeline_with_2_workers_matches_development, 120),
+          TEST_ENTRY_TIMEOUT(pipeline_with_3_workers_matches_development, 120),
+          TEST_ENTRY_TIMEOUT(jobs_wait_for_a_worker, 60),
+          TEST_ENTRY_TIMEOUT(duplicate_status_messages_change_nothing, 60),
+          TEST_ENTRY_TIMEOUT(cancel_queued_job_never_runs_and_running_job_stops_within_1s, 90),
+          TEST_ENTRY_TIMEOUT(orchestrator_restart_resumes, 90),
+          TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),
+          TEST_ENTRY_TIMEOUT(throughput_noop_jobs_2_workers, 180))
