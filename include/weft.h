@@ -364,6 +364,13 @@ typedef enum weft_section_kind {
 /** Number of sections of `kind`, the "default" ones excluded. */
 size_t weft_config_count(const weft_config *cfg, weft_section_kind kind);
 
+/**
+ * Whether `section` ("TASK.clean", "JOB", ...) is declared; the "default"
+ * sections of DATA_NODE, TASK and SCENARIO are not sections of their own
+ * and give false.  O(1).
+ */
+bool weft_config_has_section(const weft_config *cfg, const char *section);
+
 /** Id of the i-th section of `kind` in declaration order (borrowed), NULL if out of range. */
 const char *weft_config_id_at(const weft_config *cfg, weft_section_kind kind, size_t i);
 

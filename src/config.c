@@ -223,11 +223,59 @@ size_t weft_config_nerrors(const weft_config *cfg)
 
 /* ---- sections ---- */
 
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
 weft__section *weft__section_find(const weft_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->nsecs; i++)
-        if (strcmp(cfg->secs[i].name, name) == 0) return &cfg->secs[i];
-    return NULL;
+    if (!cfg->index_cap) return NULL;
+    size_t mask = cfg->index_cap - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask) {
+        size_t v = cfg->index[i];
+        if (!v) return NULL;
+        if (strcmp(cfg->secs[v - 1].name, name) == 0) return &cfg->secs[v - 1];
+    }
+}
+
+/* Adds section number `n` (already in cfg->secs) to the name index,
+ * doubling the table when it would be more than half full. */
+static weft_err index_add(weft_config *cfg, size_t n)
+{
+    if ((cfg->nsecs + 1) * 2 > cfg->index_cap) {
+        size_t cap = cfg->index_cap ? cfg->index_cap * 2 : 32;
+        size_t *t = calloc(cap, sizeof *t);
+        if (!t) return WEFT_ENOMEM;
+        for (size_t j = 0; j < cfg->index_cap; j++) {
+            size_t v = cfg->index[j];
+            if (!v) continue;
+            size_t k = name_hash(cfg->secs[v - 1].name) & (cap - 1);
+            while (t[k]) k = (k + 1) & (cap - 1);
+            t[k] = v;
+        }
+        free(cfg->index);
+        cfg->index = t;
+        cfg->index_cap = cap;
+    }
+    size_t k = name_hash(cfg->secs[n].name) & (cfg->index_cap - 1);
+    while (cfg->index[k]) k = (k + 1) & (cfg->index_cap - 1);
+    cfg->index[k] = n + 1;
+    const weft__section *s = &cfg->secs[n];
+    int kind = s->kind == WEFT__DATA_NODE ? 0 : s->kind == WEFT__TASK ? 1
+             : s->kind == WEFT__SCENARIO  ? 2 : -1;
+    if (kind < 0 || s->is_default) return WEFT_OK;
+    if (cfg->nby_kind[kind] == cfg->capby_kind[kind]) {
+        size_t cap = cfg->capby_kind[kind] ? cfg->capby_kind[kind] * 2 : 16;
+        size_t *p = realloc(cfg->by_kind[kind], cap * sizeof *p);
+        if (!p) return WEFT_ENOMEM;
+        cfg->by_kind[kind] = p;
+        cfg->capby_kind[kind] = cap;
+    }
+    cfg->by_kind[kind][cfg->nby_kind[kind]++] = n;
+    return WEFT_OK;
 }
 
 weft__section *weft__section_get(weft_config *cfg, const char *name, const char *file, int line,
@@ -259,6 +307,10 @@ weft__section *weft__section_get(weft_config *cfg, const char *name, const char 
     s->file = f;
     s->line = f == WEFT__CODE_FILE ? 0 : line;
     s->col = f == WEFT__CODE_FILE ? 0 : col;
+    if (index_add(cfg, cfg->nsecs)) {
+        free(s->name);
+        return NULL;
+    }
     cfg->nsecs++;
     return s;
 }
@@ -466,6 +518,8 @@ void weft_config_free(weft_config *cfg)
     if (!cfg) return;
     for (size_t i = 0; i < cfg->nsecs; i++) section_free(&cfg->secs[i]);
     free(cfg->secs);
+    free(cfg->index);
+    for (int k = 0; k < 3; k++) free(cfg->by_kind[k]);
     weft__diags_clear(&cfg->load_diags, &cfg->nload, &cfg->capload);
     weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck);
     for (size_t i = 0; i < cfg->nnames; i++) free(cfg->names[i]);
@@ -730,31 +784,23 @@ const char *weft_config_application_path(const weft_config *cfg)
     return text_or(cfg, "CORE", "application_path", cfg->app_dir ? cfg->app_dir : ".");
 }
 
-static weft__kind public_kind(weft_section_kind kind)
+bool weft_config_has_section(const weft_config *cfg, const char *section)
 {
-    switch (kind) {
-    case WEFT_SECTION_DATA_NODE: return WEFT__DATA_NODE;
-    case WEFT_SECTION_TASK: return WEFT__TASK;
-    case WEFT_SECTION_SCENARIO: return WEFT__SCENARIO;
-    }
-    return WEFT__OTHER;
+    const weft__section *s = cfg && section ? weft__section_find(cfg, section) : NULL;
+    return s && !s->is_default;
 }
 
 size_t weft_config_count(const weft_config *cfg, weft_section_kind kind)
 {
-    size_t n = 0;
-    weft__kind k = public_kind(kind);
-    for (size_t i = 0; cfg && i < cfg->nsecs; i++)
-        if (cfg->secs[i].kind == k && k != WEFT__OTHER && !cfg->secs[i].is_default) n++;
-    return n;
+    unsigned k = (unsigned)kind;
+    return cfg && k < 3 ? cfg->nby_kind[k] : 0;
 }
 
 const char *weft_config_id_at(const weft_config *cfg, weft_section_kind kind, size_t i)
 {
-    weft__kind k = public_kind(kind);
-    for (size_t j = 0; cfg && j < cfg->nsecs && k != WEFT__OTHER; j++)
-        if (cfg->secs[j].kind == k && !cfg->secs[j].is_default && i-- == 0) return cfg->secs[j].id;
-    return NULL;
+    unsigned k = (unsigned)kind;
+    if (!cfg || k >= 3 || i >= cfg->nby_kind[k]) return NULL;
+    return cfg->secs[cfg->by_kind[k][i]].id;
 }
 
 size_t weft_config_nkeys(const weft_config *cfg, const char *section)

@@ -79,6 +79,14 @@ typedef struct weft__diag {
 struct weft_config {
     weft__section *secs;
     size_t nsecs, capsecs;
+    /* Indexes, so that a config of 100,000 tasks is read in O(1) per
+     * lookup: section name -> index + 1 (0: empty slot; open addressing,
+     * at most half full), and the non-default ids of each kind in
+     * declaration order (DATA_NODE, TASK, SCENARIO). */
+    size_t *index;
+    size_t index_cap;
+    size_t *by_kind[3];
+    size_t nby_kind[3], capby_kind[3];
     char **names;        /* interned file names */
     size_t nnames, capnames;
     weft__diag *load_diags;

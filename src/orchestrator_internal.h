@@ -1,7 +1,7 @@
 /*
  * orchestrator_internal.h - what the engine-core files share: entity ids
  * (ids.c), the status helpers status.c adds to weft.h, a small string-keyed
- * hash map (strmap.c), and the orchestrator's in-memory model of the
+ * hash map (strmap.c, declared in util.h), and the orchestrator's in-memory model of the
  * submissions it is running (orchestrator.c, submit.c, recovery.c,
  * query.c).
  *
@@ -37,23 +37,6 @@ weft_err weft__make_id(const char *prefix, const char *config_id, char **out, ch
 /* weft_submission_status_of() from the number of jobs in each status: O(1). */
 weft_submission_status weft__submission_status_of_counts(const size_t count[WEFT_JOB_NSTATUS]);
 
-/* ---- strmap.c ----
- * Open addressing, string keys (borrowed: the caller keeps each key alive
- * while it is in the map, normally inside the value), void * values.
- * Insert, lookup and delete are O(1) on average. */
-typedef struct weft__strmap {
-    struct weft__strmap_slot *slots;
-    size_t cap, len, used; /* used counts tombstones too */
-} weft__strmap;
-#define WEFT__STRMAP_INIT {NULL, 0, 0, 0}
-void *weft__strmap_get(const weft__strmap *m, const char *key);
-/* Adds or replaces; WEFT_ENOMEM leaves the map unchanged. */
-weft_err weft__strmap_put(weft__strmap *m, const char *key, void *value);
-/* Removes `key` and returns its value, NULL when absent. */
-void *weft__strmap_del(weft__strmap *m, const char *key);
-/* Calls fn on every value (any order); the map must not change meanwhile. */
-void weft__strmap_each(const weft__strmap *m, void (*fn)(void *value, void *ud), void *ud);
-void weft__strmap_release(weft__strmap *m);
 
 /* ---- the in-memory model of live submissions ---- */
 typedef struct weft__sub weft__sub;

@@ -1,10 +1,11 @@
 /*
  * strmap.c - a string-keyed hash map (open addressing, linear probing,
- * tombstones) for the orchestrator's in-memory indexes: live jobs and
- * submissions by id, locked data nodes by id.  Keys are borrowed from the
- * values, so an entry costs one slot (two pointers and a hash).
+ * tombstones): the orchestrator's in-memory indexes (live jobs and
+ * submissions by id, locked data nodes by id) and the config check's task
+ * graph.  Keys are borrowed from the values, so an entry costs one slot
+ * (two pointers and a hash).
  */
-#include "orchestrator_internal.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

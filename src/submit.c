@@ -29,10 +29,11 @@ static const weft_value *lookup(weft_orchestrator *o, const char *kind, const ch
 
 static bool section_exists(weft_orchestrator *o, weft_section_kind kind, const char *id)
 {
-    size_t n = weft_config_count(o->cfg, kind);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(weft_config_id_at(o->cfg, kind, i), id) == 0) return true;
-    return false;
+    char name[512];
+    const char *prefix = kind == WEFT_SECTION_TASK ? "TASK" : kind == WEFT_SECTION_SCENARIO ? "SCENARIO"
+                                                                                         : "DATA_NODE";
+    if ((size_t)snprintf(name, sizeof name, "%s.%s", prefix, id) >= sizeof name) return false;
+    return weft_config_has_section(o->cfg, name);
 }
 
 /* Element i of a list value (or the value itself when it is a scalar). */

@@ -54,4 +54,22 @@ weft_err weft__read_file(const char *path, char **out, size_t *len, char *err);
 int64_t weft__now_us(void);
 int64_t weft__mono_ns(void);
 
+/* ---- strmap.c ----
+ * Open addressing, string keys (borrowed: the caller keeps each key alive
+ * while it is in the map, normally inside the value), void * values.
+ * Insert, lookup and delete are O(1) on average. */
+typedef struct weft__strmap {
+    struct weft__strmap_slot *slots;
+    size_t cap, len, used; /* used counts tombstones too */
+} weft__strmap;
+#define WEFT__STRMAP_INIT {NULL, 0, 0, 0}
+void *weft__strmap_get(const weft__strmap *m, const char *key);
+/* Adds or replaces; WEFT_ENOMEM leaves the map unchanged. */
+weft_err weft__strmap_put(weft__strmap *m, const char *key, void *value);
+/* Removes `key` and returns its value, NULL when absent. */
+void *weft__strmap_del(weft__strmap *m, const char *key);
+/* Calls fn on every value (any order); the map must not change meanwhile. */
+void weft__strmap_each(const weft__strmap *m, void (*fn)(void *value, void *ud), void *ud);
+void weft__strmap_release(weft__strmap *m);
+
 #endif

@@ -281,6 +281,11 @@ TEST(default_sections_are_inherited)
                                  "[TASK.default]\nskippable = \"True:bool\"\n"
                                  "[TASK.t]\nfunction = \"m.f\"\noutputs = [\"a\"]\n");
     ASSERT_EQ(weft_config_count(cfg, WEFT_SECTION_DATA_NODE), 2); /* default excluded */
+    ASSERT(weft_config_has_section(cfg, "DATA_NODE.a"));
+    ASSERT(weft_config_has_section(cfg, "TASK.t"));
+    ASSERT(!weft_config_has_section(cfg, "DATA_NODE.default"));
+    ASSERT(!weft_config_has_section(cfg, "DATA_NODE.zz"));
+    ASSERT(!weft_config_has_section(cfg, "TASK.a"));
     ASSERT_STR_EQ(weft_value_text(weft_config_lookup(cfg, "DATA_NODE.a", "storage_type")), "csv");
     ASSERT_STR_EQ(weft_value_text(weft_config_lookup(cfg, "DATA_NODE.a", "encoding")), "utf-8");
     ASSERT(weft_value_bool(weft_config_lookup(cfg, "DATA_NODE.a", "has_header"))); /* csv default */

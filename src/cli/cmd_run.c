@@ -11,10 +11,12 @@
  * the final statuses, and we exit 130 with a consistent store.
  */
 #include "output.h"
+#include "util.h" /* weft__strmap: the command links libweft statically */
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -47,6 +49,7 @@ typedef struct progress {
     size_t expected; /* jobs the scenario will have (its tasks) */
     progress_job *jobs;
     size_t njobs, cap;
+    weft__strmap index;    /* job id -> index + 1 in jobs: O(1) per event */
     size_t count[WEFT_JOB_NSTATUS];
     struct timespec t0;
 } progress;
@@ -61,13 +64,14 @@ static double elapsed_s(const progress *p)
 /* Records a job's new status; false when out of memory (the event is then only printed). */
 static bool progress_track(progress *p, const char *id, weft_job_status st)
 {
-    for (size_t i = 0; i < p->njobs; i++)
-        if (strcmp(p->jobs[i].id, id) == 0) {
-            if (p->jobs[i].status < WEFT_JOB_NSTATUS) p->count[p->jobs[i].status]--;
-            p->jobs[i].status = st;
-            p->count[st]++;
-            return true;
-        }
+    uintptr_t at = (uintptr_t)weft__strmap_get(&p->index, id);
+    if (at) {
+        progress_job *j = &p->jobs[at - 1];
+        if (j->status < WEFT_JOB_NSTATUS) p->count[j->status]--;
+        j->status = st;
+        p->count[st]++;
+        return true;
+    }
     if (p->njobs == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
         progress_job *j = realloc(p->jobs, cap * sizeof *j);
@@ -77,6 +81,10 @@ static bool progress_track(progress *p, const char *id, weft_job_status st)
     }
     char *copy = strdup(id);
     if (!copy) return false;
+    if (weft__strmap_put(&p->index, copy, (void *)(uintptr_t)(p->njobs + 1))) {
+        free(copy);
+        return false;
+    }
     p->jobs[p->njobs++] = (progress_job){copy, st};
     p->count[st]++;
     return true;
@@ -196,6 +204,7 @@ static void progress_finish(progress *p)
 
 static void progress_release(progress *p)
 {
+    weft__strmap_release(&p->index);
     for (size_t i = 0; i < p->njobs; i++) free(p->jobs[i].id);
     free(p->jobs);
     p->jobs = NULL;
