@@ -645,6 +645,14 @@ weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_
  * Starts the service part of the orchestrator: the dispatcher thread and the
  * workers (standalone), the broker connection (cluster).  Nothing to start in
  * development mode.  Submitting starts it when needed.
+ *
+ * Standalone mode forks a fork server here, which later forks the worker
+ * processes: workers are copies of this process as it is now.  So register
+ * task functions (weft_register_function()) before, and call this from a
+ * process that has no other threads yet (before starting threads of your
+ * own), because a fork of a multi-threaded process copies locks that other
+ * threads may hold.  The fork server and workers exit when this process
+ * dies.
  */
 weft_err weft_orchestrator_start(weft_orchestrator *o, char *err);
 
@@ -691,7 +699,8 @@ typedef struct weft_submit_opts {
 
 /**
  * Submits a scenario or a task instance (by id): one job per task, in
- * dependency order.  Development mode runs the jobs in the calling thread
+ * dependency order.  Starts the orchestrator when it was not started (see
+ * weft_orchestrator_start() for what that implies in standalone mode).  Development mode runs the jobs in the calling thread
  * before returning; the other modes queue them and return at once (unless
  * `wait`).  `opts` may be NULL.  *submission_id, when not NULL, receives the
  * new id (caller frees) — also when waiting timed out.

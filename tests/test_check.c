@@ -350,6 +350,24 @@ TEST(config_prints_a_config_check_accepts)
     free(out);
 }
 
+TEST(config_masks_broker_passwords)
+{
+    char *out = NULL;
+    ASSERT_EQ(run("", "config",
+                  "[JOB]\nmode = \"cluster\"\nbroker_url = \"amqp://app:s3cret@mq.example:5672/%2f\"\n",
+                  &out),
+              0);
+    ASSERT_CONTAINS(out, "broker_url = \"amqp://app:***@mq.example:5672/%2f\"");
+    ASSERT_NOT_CONTAINS(out, "s3cret");
+    free(out);
+    ASSERT_EQ(run("", "config --raw", NULL, &out), 0);
+    ASSERT_NOT_CONTAINS(out, "s3cret");
+    free(out);
+    ASSERT_EQ(run("", "config --show-secrets", NULL, &out), 0);
+    ASSERT_CONTAINS(out, "amqp://app:s3cret@mq.example:5672/%2f");
+    free(out);
+}
+
 TEST(config_refuses_an_invalid_config)
 {
     char *out = NULL;
@@ -373,4 +391,5 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(every_problem_reported_in_file_order),
           TEST_ENTRY(usage_errors), TEST_ENTRY(help_and_version),
           TEST_ENTRY(config_prints_a_config_check_accepts),
+          TEST_ENTRY(config_masks_broker_passwords),
           TEST_ENTRY(config_refuses_an_invalid_config))

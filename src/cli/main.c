@@ -38,13 +38,14 @@ static const cli_command commands[] = {
      "Exit status: 0 when there is no error (warnings allowed), 1 when there is an\n"
      "error, 2 on a usage error.\n"},
     {"config", cmd_config, "print the effective configuration as TOML",
-     "usage: weft config [-c FILE] [--raw]\n"
+     "usage: weft config [-c FILE] [--raw] [--show-secrets]\n"
      "\n"
      "Prints the configuration as TOML that `weft check` accepts: defaults applied,\n"
      "inherited keys copied, ENV[...] values resolved.\n"
      "\n"
      "  -c, --config FILE   the configuration to print (default: config.toml)\n"
      "  --raw               print values as written, ENV[...] unresolved\n"
+     "  --show-secrets      print passwords in URLs (masked as *** by default)\n"
      "\n"
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",
