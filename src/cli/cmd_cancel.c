@@ -130,14 +130,8 @@ int cmd_cancel(int argc, char **argv)
 
     weft_config *cfg;
     weft_orchestrator *o;
-    bool no_store;
-    int rc = cli_open(config, true, &no_store, &cfg, &o);
+    int rc = cli_open_for(config, "job", id, &cfg, &o);
     if (rc) return rc;
-    if (!o) {
-        cli_error("no job '%s': nothing has run yet", id);
-        cli_close(cfg, o);
-        return CLI_FAILED;
-    }
     rc = strncmp(id, "SUBMISSION_", 11) == 0 ? cancel_submission(o, id, wait) : cancel_job(o, id, wait);
     cli_close(cfg, o);
     return rc;

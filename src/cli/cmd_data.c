@@ -30,14 +30,8 @@ int cmd_data(int argc, char **argv)
 
     weft_config *cfg;
     weft_orchestrator *o;
-    bool no_store;
-    int rc = cli_open(config, true, &no_store, &cfg, &o);
+    int rc = cli_open_for(config, "data node", id, &cfg, &o);
     if (rc) return rc;
-    if (!o) {
-        cli_error("no data node '%s': nothing has run yet", id);
-        cli_close(cfg, o);
-        return CLI_FAILED;
-    }
     char err[WEFT_ERRBUF_SIZE] = "";
     char *data = NULL;
     size_t len = 0;

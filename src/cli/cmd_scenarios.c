@@ -13,24 +13,13 @@ int cmd_scenarios(int argc, char **argv);
 int cmd_scenarios(int argc, char **argv)
 {
     const char *config = NULL;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt("scenarios", argc, argv, &i, &config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(a, "--json") == 0)
-            json = true;
-        else if (a[0] == '-')
-            return cli_usage_error("scenarios", "unknown option '%s'", a);
-        else
-            return cli_usage_error("scenarios", "unexpected argument '%s'", a);
-    }
+    bool json;
+    int rc = cli_list_opts("scenarios", argc, argv, &config, &json);
+    if (rc) return rc;
     weft_config *cfg;
     weft_orchestrator *o;
     bool no_store;
-    int rc = cli_open(config, true, &no_store, &cfg, &o);
-    if (rc) return rc;
+    if ((rc = cli_open(config, true, &no_store, &cfg, &o))) return rc;
 
     char err[WEFT_ERRBUF_SIZE] = "";
     char **ids = NULL, **cids = NULL;

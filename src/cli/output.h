@@ -57,6 +57,20 @@ int cli_load_checked(const char *path, int mode, int workers, bool warnings, wef
 int cli_open(const char *path, bool read_only, bool *no_store, weft_config **cfg,
              weft_orchestrator **o);
 
+/*
+ * cli_open() read-only for a command about one entity (`what` 'id'): when
+ * nothing has run yet, prints "no <what> '<id>': nothing has run yet" and
+ * returns CLI_FAILED.  Otherwise as cli_open(), *o never NULL on CLI_OK.
+ */
+int cli_open_for(const char *path, const char *what, const char *id, weft_config **cfg,
+                 weft_orchestrator **o);
+
+/*
+ * Parses the options of a listing command that takes only [-c FILE]
+ * [--json].  Returns CLI_OK, or CLI_USAGE after printing why.
+ */
+int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json);
+
 /* Closes what cli_open() opened; NULLs are ignored. */
 void cli_close(weft_config *cfg, weft_orchestrator *o);
 
