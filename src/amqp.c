@@ -477,6 +477,12 @@ weft_err weft__amqp_ack(weft__amqp *c, uint64_t tag, char *err)
     return send_check(c, amqp_basic_ack(c->conn, CHANNEL, tag, 0), "basic.ack", err);
 }
 
+weft_err weft__amqp_ack_upto(weft__amqp *c, uint64_t tag, char *err)
+{
+    if (c->broken) return weft__err(err, WEFT_EBROKER, "broker %s: connection lost", c->redacted);
+    return send_check(c, amqp_basic_ack(c->conn, CHANNEL, tag, 1), "basic.ack", err);
+}
+
 weft_err weft__amqp_nack(weft__amqp *c, uint64_t tag, bool requeue, char *err)
 {
     if (c->broken) return weft__err(err, WEFT_EBROKER, "broker %s: connection lost", c->redacted);

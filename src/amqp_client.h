@@ -118,6 +118,8 @@ weft_err weft__amqp_consume(weft__amqp *c, const char *queue, bool no_ack, char 
  * come out of weft__amqp_next()). */
 weft_err weft__amqp_cancel(weft__amqp *c, const char *tag, char *err);
 weft_err weft__amqp_ack(weft__amqp *c, uint64_t tag, char *err);
+/* Acknowledges every delivery up to `tag` on the channel at once (multiple). */
+weft_err weft__amqp_ack_upto(weft__amqp *c, uint64_t tag, char *err);
 weft_err weft__amqp_nack(weft__amqp *c, uint64_t tag, bool requeue, char *err);
 /* Reject without requeue sends the message to the queue's dead-letter exchange. */
 weft_err weft__amqp_reject(weft__amqp *c, uint64_t tag, bool requeue, char *err);

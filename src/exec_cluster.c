@@ -10,8 +10,10 @@
  * publishes each job as a persistent message and counts it queued only
  * once the broker confirmed it (at most `window` unconfirmed at a time);
  * it consumes the reply queue and turns status messages into reports,
- * dropping duplicates (a job is reported RUNNING once and FINISHED once:
- * the first final status wins); it broadcasts cancels on the control
+ * dropping duplicates (a job is reported RUNNING once per attempt and
+ * FINISHED once: the first final status wins), and acknowledges a status
+ * message only once the orchestrator committed its report
+ * (ops->committed); it broadcasts cancels on the control
  * exchange; and when the connection breaks it reconnects with backoff and
  * republishes every job the broker had not confirmed, so nothing confirmed
  * is lost and nothing unconfirmed is forgotten (a job may then be queued
@@ -306,7 +308,15 @@ typedef struct cl_job {
     bool confirmed; /* the broker has it (or a worker reported it) */
     bool running;   /* RUNNING reported */
     bool cancel;    /* cancel asked */
+    bool adopted;   /* from a previous orchestrator, not (yet) dispatched by this one */
 } cl_job;
+
+/* A status delivery to acknowledge once every report queued up to `token`
+ * is committed by the orchestrator (see ops->committed). */
+typedef struct cl_ack {
+    uint64_t tag;
+    uint64_t token;
+} cl_ack;
 
 /* A publish waiting for its confirm: a job message, or a cancel (job_id NULL). */
 typedef struct cl_inflight {
@@ -330,6 +340,14 @@ typedef struct cl_exec {
     size_t ncancels, capcancels;
     bool started, stopping, quit;
     int64_t cancel_deadline_ns; /* stop(cancel): running jobs not answered by then are reported */
+    uint64_t last_token;      /* the token of the last report queued */
+    uint64_t durable;         /* reports up to this token are committed */
+    /* Status deliveries not yet acknowledged, in delivery order (a ring):
+     * acknowledged with one basic.ack (multiple) once their reports are
+     * committed, so an orchestrator killed before its commit gets them
+     * again on restart.  At most STATUS_PREFETCH entries. */
+    cl_ack *acks;
+    size_t ack_head, nacks, capacks;
 
     pthread_t thread;
     int wake[2];
@@ -374,7 +392,7 @@ static void report_canceled(cl_exec *x, const char *job_id, const char *why)
     weft__job_result res = WEFT__JOB_RESULT_INIT;
     res.status = WEFT_JOB_CANCELED;
     res.error = weft__strdup(why);
-    weft__report_finished(x->base.reports, job_id, &res);
+    weft__report_finished(x->base.reports, job_id, 0, &res, 0);
 }
 
 /* Cancels one job; x->mu held.  A job no worker reported running is
@@ -534,24 +552,63 @@ static void on_status(cl_exec *x, const weft__amqp_event *ev)
         if (s.status == WEFT_JOB_RUNNING && weft__strmap_get(&x->canceled, s.job_id))
             push_id(&x->cancels, &x->ncancels, &x->capcancels, s.job_id);
     } else if (s.status == WEFT_JOB_RUNNING) {
+        /* A later attempt (its last worker was lost) is reported again:
+         * the job shows where it runs now and which attempt it is. */
+        bool again = j->running && s.attempt > j->attempt;
         if (s.attempt > j->attempt) j->attempt = s.attempt;
         if (!j->confirmed) { /* a worker has it: no need to publish it again */
             j->confirmed = true;
             free(j->msg);
             j->msg = NULL;
         }
-        if (!j->running) {
+        if (!j->running || again) {
             j->running = true;
-            weft__report_running(x->base.reports, j->job_id, s.worker);
+            weft__report_running(x->base.reports, j->job_id, j->attempt, s.worker,
+                                 ++x->last_token);
         }
         if (j->cancel) push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id);
     } else {
         weft__strmap_del(&x->jobs, j->job_id);
-        if (!j->running) weft__report_running(x->base.reports, j->job_id, s.worker);
-        weft__report_finished(x->base.reports, j->job_id, &s.result);
+        if (!j->running || s.attempt > j->attempt)
+            weft__report_running(x->base.reports, j->job_id, s.attempt, s.worker,
+                                 ++x->last_token);
+        weft__report_finished(x->base.reports, j->job_id, s.attempt, &s.result, ++x->last_token);
         job_free(j);
     }
     weft__cluster_status_release(&s);
+}
+
+/* Remembers a status delivery, to be acknowledged once every report queued
+ * so far is committed (its own, if it made one; for a duplicate, the report
+ * of the first copy, which may still be uncommitted).  x->mu held. */
+static weft_err ack_later(cl_exec *x, uint64_t tag)
+{
+    if (x->nacks == x->capacks) {
+        size_t nc = x->capacks ? x->capacks * 2 : 64;
+        cl_ack *n = malloc(nc * sizeof *n);
+        if (!n) return WEFT_ENOMEM;
+        for (size_t i = 0; i < x->nacks; i++) n[i] = x->acks[(x->ack_head + i) % x->capacks];
+        free(x->acks);
+        x->acks = n;
+        x->capacks = nc;
+        x->ack_head = 0;
+    }
+    x->acks[(x->ack_head + x->nacks) % x->capacks] = (cl_ack){tag, x->last_token};
+    x->nacks++;
+    return WEFT_OK;
+}
+
+/* Acknowledges, with one basic.ack, the oldest deliveries whose reports are
+ * committed.  Amortized O(1) per delivery.  x->mu held. */
+static weft_err ack_durable(cl_exec *x, char *err)
+{
+    uint64_t upto = 0;
+    while (x->nacks && x->acks[x->ack_head].token <= x->durable) {
+        upto = x->acks[x->ack_head].tag;
+        x->ack_head = (x->ack_head + 1) % x->capacks;
+        x->nacks--;
+    }
+    return upto ? weft__amqp_ack_upto(x->conn, upto, err) : WEFT_OK;
 }
 
 static void report_left_running(void *value, void *ud)
@@ -628,18 +685,19 @@ static void *cl_thread(void *arg)
                     on_confirm(x, &ev);
                 } else if (ev.kind == WEFT__AMQP_DELIVERY) {
                     on_status(x, &ev);
-                    /* Acked once the report is queued; see docs/CLUSTER.md
-                     * for the window this leaves. */
-                    e = weft__amqp_ack(x->conn, ev.tag, err);
+                    if (ack_later(x, ev.tag)) /* no memory: acknowledge now */
+                        e = weft__amqp_ack(x->conn, ev.tag, err);
                 }
                 weft__amqp_event_release(&ev);
                 if (e) break;
             }
+            if (!e) e = ack_durable(x, err);
         }
         if (e || weft__amqp_broken(x->conn)) {
             fprintf(stderr, "weft: cluster: %s; reconnecting\n", err);
             weft__amqp *c = x->conn;
             x->conn = NULL;
+            x->nacks = 0; /* unacknowledged deliveries come again on the next connection */
             pthread_mutex_unlock(&x->mu);
             weft__amqp_close(c);
             nap(x, weft__amqp_backoff_ms(0));
@@ -654,7 +712,7 @@ static void *cl_thread(void *arg)
         /* Last cancels and unconfirmed jobs get a short chance to go out. */
         pthread_mutex_lock(&x->mu);
         x->conn = c;
-        if (pump(x, err) == WEFT_OK) {
+        if (ack_durable(x, err) == WEFT_OK && pump(x, err) == WEFT_OK) {
             pthread_mutex_unlock(&x->mu);
             int64_t until = weft__mono_ns() + 1000000000LL;
             while (x->ninf && weft__mono_ns() < until) {
@@ -713,10 +771,25 @@ static weft_err cl_dispatch(weft__executor *ex, const weft__job_spec *spec, char
         job_free(j);
         return e;
     }
+    cl_job *old = NULL;
+    bool merged = false;
     pthread_mutex_lock(&x->mu);
     if (x->stopping)
         e = weft__err(err, WEFT_ESTATE, "job %s: the cluster executor is stopping", spec->job_id);
-    else if (weft__strmap_get(&x->jobs, j->job_id))
+    else if ((old = weft__strmap_get(&x->jobs, j->job_id)) && old->adopted) {
+        /* Resumed: published again unless a worker reported it meanwhile;
+         * whichever copy runs first reports, later results are dropped. */
+        old->adopted = false;
+        if (!old->running && !old->msg) {
+            old->msg = j->msg;
+            old->len = j->len;
+            j->msg = NULL;
+            old->confirmed = false;
+            if (push_id(&x->topub, &x->ntopub, &x->captopub, old->job_id))
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        }
+        merged = true;
+    } else if (old)
         e = weft__err(err, WEFT_EEXIST, "job %s was dispatched already", spec->job_id);
     else if (weft__strmap_put(&x->jobs, j->job_id, j) ||
              push_id(&x->topub, &x->ntopub, &x->captopub, j->job_id)) {
@@ -724,10 +797,8 @@ static weft_err cl_dispatch(weft__executor *ex, const weft__job_spec *spec, char
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
     }
     pthread_mutex_unlock(&x->mu);
-    if (e) {
-        job_free(j);
-        return e;
-    }
+    if (e || merged) job_free(j);
+    if (e) return e;
     wake(x);
     return WEFT_OK;
 }
@@ -740,6 +811,16 @@ static void cl_cancel(weft__executor *ex, const char *job_id)
     if (j && !j->cancel) cancel_locked(x, j);
     pthread_mutex_unlock(&x->mu);
     wake(x);
+}
+
+static void cl_committed(weft__executor *ex, uint64_t token)
+{
+    cl_exec *x = (cl_exec *)ex;
+    pthread_mutex_lock(&x->mu);
+    bool more = token > x->durable;
+    if (more) x->durable = token;
+    pthread_mutex_unlock(&x->mu);
+    if (more) wake(x);
 }
 
 static void cancel_each(void *value, void *ud)
@@ -817,6 +898,7 @@ static void cl_free(weft__executor *ex)
     weft__amqp_close(x->conn);
     inflight_clear(x);
     free(x->inf);
+    free(x->acks);
     weft__strmap_each(&x->jobs, free_job_value, NULL);
     weft__strmap_release(&x->jobs);
     weft__strmap_each(&x->canceled, free_str_value, NULL);
@@ -846,6 +928,7 @@ static const weft__executor_ops cluster_ops = {
     .step = NULL,
     .stop = cl_stop,
     .free = cl_free,
+    .committed = cl_committed,
 };
 
 weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
@@ -922,9 +1005,10 @@ weft_err weft__exec_cluster_adopt(weft__executor *ex, const char *job_id, int at
         free(j);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    j->attempt = attempt;
+    j->attempt = attempt > 0 ? attempt : 1;
     j->confirmed = true;
     j->running = running;
+    j->adopted = true;
     weft_err e = WEFT_OK;
     pthread_mutex_lock(&x->mu);
     if (weft__strmap_get(&x->jobs, job_id))

@@ -86,7 +86,7 @@ static void report_canceled(dev_exec *d, dev_item *it, const char *why)
     weft__job_result res = WEFT__JOB_RESULT_INIT;
     res.status = WEFT_JOB_CANCELED;
     res.error = weft__strdup(why);
-    weft__report_finished(d->base.reports, it->spec.job_id, &res);
+    weft__report_finished(d->base.reports, it->spec.job_id, it->spec.attempt, &res, 0);
 }
 
 static bool dev_step(weft__executor *ex)
@@ -101,10 +101,11 @@ static bool dev_step(weft__executor *ex)
     }
     if (!it->announced) {
         it->announced = true;
-        if (weft__report_running(d->base.reports, it->spec.job_id, "local") != WEFT_OK) {
+        if (weft__report_running(d->base.reports, it->spec.job_id, it->spec.attempt, "local",
+                                 0) != WEFT_OK) {
             weft__job_result res = WEFT__JOB_RESULT_INIT;
             res.error = weft__strdup("out of memory");
-            weft__report_finished(d->base.reports, it->spec.job_id, &res);
+            weft__report_finished(d->base.reports, it->spec.job_id, it->spec.attempt, &res, 0);
             pop_head(d);
         }
         return true;
@@ -123,12 +124,13 @@ static bool dev_step(weft__executor *ex)
          * killed by SIGTERM.  Report what was asked for. */
         res.status = WEFT_JOB_CANCELED;
     }
-    weft__report_finished(d->base.reports, it->spec.job_id, &res);
+    weft__report_finished(d->base.reports, it->spec.job_id, it->spec.attempt, &res, 0);
     pop_head(d);
     /* Announce the next queued job now: its RUNNING and this result are
      * then stored by the same commit (one fsync per job, not two). */
     if (d->head && !d->head->canceled && !d->head->announced &&
-        weft__report_running(d->base.reports, d->head->spec.job_id, "local") == WEFT_OK)
+        weft__report_running(d->base.reports, d->head->spec.job_id, d->head->spec.attempt,
+                             "local", 0) == WEFT_OK)
         d->head->announced = true;
     return true;
 }

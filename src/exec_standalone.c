@@ -13,6 +13,7 @@
 #include "executor.h"
 #include "pool.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,20 +23,19 @@ typedef struct sa_exec {
     int nworkers;
 } sa_exec;
 
+/* A job's pool `job_ud` is its attempt (from the spec), not a pointer. */
 static void sa_running(void *ud, void *job_ud, const char *job_id, pid_t pid)
 {
-    (void)job_ud;
     sa_exec *x = ud;
     char worker[32];
     snprintf(worker, sizeof worker, "pid %d", (int)pid);
-    weft__report_running(x->base.reports, job_id, worker);
+    weft__report_running(x->base.reports, job_id, (int)(intptr_t)job_ud, worker, 0);
 }
 
 static void sa_finished(void *ud, void *job_ud, const char *job_id, weft__job_result *res)
 {
-    (void)job_ud;
     sa_exec *x = ud;
-    weft__report_finished(x->base.reports, job_id, res);
+    weft__report_finished(x->base.reports, job_id, (int)(intptr_t)job_ud, res, 0);
 }
 
 static weft_err sa_start(weft__executor *ex, char *err)
@@ -55,7 +55,8 @@ static weft_err sa_dispatch(weft__executor *ex, const weft__job_spec *spec, char
 {
     sa_exec *x = (sa_exec *)ex;
     if (!x->pool) return weft__err(err, WEFT_ESTATE, "the standalone executor is not started");
-    return weft__pool_submit(x->pool, spec, NULL, err);
+    return weft__pool_submit(x->pool, spec, (void *)(intptr_t)(spec->attempt > 0 ? spec->attempt : 1),
+                             err);
 }
 
 static void sa_cancel(weft__executor *ex, const char *job_id)

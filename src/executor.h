@@ -39,8 +39,14 @@ typedef enum weft__report_kind {
 typedef struct weft__report {
     weft__report_kind kind;
     char *job_id;
+    int attempt;               /* the run this is about: 1, or more after a lost worker */
     char *worker;              /* RUNNING: "local", "pid 1234", "host:pid" */
     weft__job_result result;   /* FINISHED */
+    /* Opaque to the orchestrator, 0 for none.  An executor that sets tokens
+     * makes them increase in the order it queues its reports; once the
+     * transaction that stored a report is committed, the orchestrator calls
+     * ops->committed() with the highest token of it (see there). */
+    uint64_t token;
     struct weft__report *next;
 } weft__report;
 
@@ -57,11 +63,14 @@ typedef struct weft__reports {
 weft_err weft__reports_init(weft__reports *q);
 /* Frees every queued report and the queue's mutex/cond. */
 void weft__reports_destroy(weft__reports *q);
-/* Queue that `job_id` runs on `worker` (both copied). */
-weft_err weft__report_running(weft__reports *q, const char *job_id, const char *worker);
-/* Queue that `job_id` finished; takes the members of *res (reset to INIT),
- * also on failure. */
-weft_err weft__report_finished(weft__reports *q, const char *job_id, weft__job_result *res);
+/* Queue that run `attempt` of `job_id` runs on `worker` (both copied);
+ * `token` as in weft__report (0: none). */
+weft_err weft__report_running(weft__reports *q, const char *job_id, int attempt,
+                              const char *worker, uint64_t token);
+/* Queue that run `attempt` of `job_id` finished; takes the members of *res
+ * (reset to INIT), also on failure. */
+weft_err weft__report_finished(weft__reports *q, const char *job_id, int attempt,
+                               weft__job_result *res, uint64_t token);
 /* Takes every queued report, oldest first (caller frees each with
  * weft__report_free()); NULL when none. */
 weft__report *weft__reports_take(weft__reports *q);
@@ -98,6 +107,13 @@ typedef struct weft__executor_ops {
     void (*stop)(weft__executor *ex, bool cancel_running);
     /* Free (after stop). */
     void (*free)(weft__executor *ex);
+    /* Optional (NULL: reports carry no token).  Every report with a token
+     * <= `token` is now stored durably (its transaction committed): the
+     * executor may forget what it kept to survive an orchestrator crash
+     * (cluster: it acknowledges the status messages only now).  Called in
+     * the orchestrator's thread, with its lock held: only note it and wake
+     * the executor's thread.  O(1). */
+    void (*committed)(weft__executor *ex, uint64_t token);
 } weft__executor_ops;
 
 /* Every executor starts with this header. */

@@ -165,6 +165,8 @@ weft_err weft__orch_commit(weft_orchestrator *o, char *err)
 {
     if (o->in_tx) {
         o->in_tx = false;
+        uint64_t token = o->report_token;
+        o->report_token = 0;
         weft_err e = weft__store_commit(o->store, err);
         if (e) {
             /* What memory says is no longer what the store says: nothing
@@ -174,6 +176,9 @@ weft_err weft__orch_commit(weft_orchestrator *o, char *err)
             o->broken = true;
             return e;
         }
+        /* The executor may now forget what it kept for a crash (cluster:
+         * it acknowledges the status messages stored by this commit). */
+        if (token && o->ex && o->ex->ops->committed) o->ex->ops->committed(o->ex, token);
     }
     flush_events(o);
     return WEFT_OK;
@@ -181,6 +186,7 @@ weft_err weft__orch_commit(weft_orchestrator *o, char *err)
 
 void weft__orch_abort(weft_orchestrator *o, bool broken)
 {
+    o->report_token = 0; /* never acknowledged: redelivered to the next orchestrator */
     if (o->in_tx) {
         weft__store_rollback(o->store);
         o->in_tx = false;
@@ -435,10 +441,17 @@ static weft_err apply_report(weft_orchestrator *o, weft__report *r, char *err)
     weft__job *j = weft__strmap_get(&o->jobs, r->job_id);
     if (!j || weft_job_status_is_final(j->status)) return WEFT_OK; /* late: already decided */
     weft_err e;
+    int attempt = r->attempt > j->spec.attempt ? r->attempt : j->spec.attempt;
     if (r->kind == WEFT__REPORT_RUNNING) {
+        if (j->status == WEFT_JOB_RUNNING && r->attempt > j->spec.attempt) {
+            /* Run again after its worker was lost (cluster): where, which attempt. */
+            j->spec.attempt = attempt;
+            return weft__store_job_worker(o->store, j->seq, r->worker, attempt, err);
+        }
         if (j->status != WEFT_JOB_PENDING) return WEFT_OK;
+        j->spec.attempt = attempt;
         e = weft__orch_set_status(o, j, WEFT_JOB_RUNNING, NULL, err);
-        return e ? e : weft__store_job_worker(o->store, j->seq, r->worker, j->spec.attempt, err);
+        return e ? e : weft__store_job_worker(o->store, j->seq, r->worker, attempt, err);
     }
     weft__job_result *res = &r->result;
     weft_job_status to = res->status;
@@ -473,6 +486,7 @@ static weft_err apply_reports(weft_orchestrator *o, bool *any, char *err)
     *any = r != NULL;
     while (r) {
         weft__report *next = r->next;
+        if (r->token > o->report_token) o->report_token = r->token;
         if (!e) e = apply_report(o, r, err);
         weft__report_free(r);
         r = next;
@@ -859,6 +873,13 @@ weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_
     if (e) goto fail;
     if ((e = weft__app_new(cfg, o->app_path, &o->app, err))) goto fail;
     if (!o->read_only && (e = weft__recover(o, err))) goto fail;
+    /* Cluster mode resumed submissions: they run on from now on. */
+    if (!o->read_only && o->live) {
+        weft__orch_lock(o);
+        e = weft__orch_ensure_started(o, err);
+        weft__orch_unlock(o);
+        if (e) goto fail;
+    }
     *out = o;
     return WEFT_OK;
 fail:
@@ -922,6 +943,10 @@ static weft_err ensure_started(weft_orchestrator *o, char *err)
         weft__exec_cluster_opts co;
         weft__exec_cluster_opts_from_config(o->cfg, &co);
         e = weft__exec_cluster_new(o->app, &o->reports, &co, &o->ex, err);
+        if (!e && (e = weft__recover_adopt(o, err))) { /* resumed jobs, before start */
+            o->ex->ops->free(o->ex);
+            o->ex = NULL;
+        }
         break;
     }
     default:

@@ -138,6 +138,7 @@ struct weft_orchestrator {
     int64_t cancel_seq;      /* last cancel_requests row seen */
     int64_t cancel_poll_ns;  /* when the store was last polled for cancel requests */
     bool in_tx;
+    uint64_t report_token;   /* highest report token applied in the open transaction */
     pthread_t loop_thread;
     bool looping;
     /* Standalone and cluster: the dispatcher thread that runs the loop. */
@@ -200,6 +201,14 @@ weft_err weft__ready_push(weft_orchestrator *o, weft__sub *s, size_t job);
  * queued, PENDING ones in the ready queue).  o->mu held. */
 weft_err weft__submission_create(weft_orchestrator *o, const char *entity_id, bool force,
                                  volatile sig_atomic_t *interrupt, weft__sub **out, char *err);
+/* Rebuilds a submission that a dead orchestrator left unfinished (cluster
+ * mode's resume) from the store and the config: its jobs with their stored
+ * statuses and attempts, edges, edit locks and waits (in a transaction;
+ * call it for the submissions in creation order).  A BLOCKED job that
+ * nothing blocks any more becomes PENDING; PENDING jobs are queued to be
+ * dispatched again.  WEFT_ECONFIG, with nothing changed, when a job's task
+ * is no longer in the config. */
+weft_err weft__submission_load(weft_orchestrator *o, const char *submission_id, char *err);
 /* Whether a ready job's task may be skipped (Taipy's rule). */
 weft_err weft__should_skip(weft_orchestrator *o, const weft__job *j, bool *skip, char *err);
 /* Frees a data node ref's members. */
@@ -209,7 +218,11 @@ weft_err weft__dn_ref_make(weft_orchestrator *o, const weft__store_dn *row, weft
                            char *err);
 
 /* ---- recovery.c ---- */
-/* Finishes what a dead orchestrator left unfinished (mode-dependent). */
+/* Finishes what a dead orchestrator left unfinished (mode-dependent):
+ * cluster mode resumes its submissions (they are live afterwards). */
 weft_err weft__recover(weft_orchestrator *o, char *err);
+/* Cluster mode, between creating the executor and starting it: hands it
+ * the resumed RUNNING and PENDING jobs (weft__exec_cluster_adopt). */
+weft_err weft__recover_adopt(weft_orchestrator *o, char *err);
 
 #endif

@@ -4,15 +4,24 @@
  * their running jobs with the process: a RUNNING job becomes FAILED
  * ("orchestrator stopped while the job ran"), its downstream jobs
  * ABANDONED, and the other unfinished jobs of those submissions ABANDONED
- * ("orchestrator stopped before the job ran").  Cluster mode will resume
- * instead (its workers outlive the orchestrator): that is a separate step
- * chosen by mode in weft__recover().
+ * ("orchestrator stopped before the job ran").
+ *
+ * Cluster mode resumes instead: its workers outlive the orchestrator, and
+ * the statuses of their jobs wait in the broker's status queue (they are
+ * acknowledged only once stored).  Each unfinished submission is rebuilt in
+ * memory (weft__submission_load) and is live again: RUNNING jobs are
+ * adopted by the cluster executor before it starts (their status messages
+ * are then consumed and stored), PENDING ones are dispatched again (the
+ * first result wins, later ones are dropped), BLOCKED ones wait for their
+ * upstream as usual.  The executor starts when the orchestrator opens.
  *
  * Cost: one indexed query for the unfinished jobs (a partial index on
- * status), one per failed job for its dependents, one update per job.
+ * status), one per failed job for its dependents, one update per job;
+ * resuming reads each unfinished submission's jobs once.
  */
 #define _GNU_SOURCE /* asprintf */
 #include "orchestrator_internal.h"
+#include "amqp_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,12 +134,94 @@ out:
     return e;
 }
 
+/* A submission that cannot be resumed (its task left the config): its
+ * unfinished jobs end as in the other modes, with the reason.  In a
+ * transaction. */
+static weft_err give_up(weft_orchestrator *o, weft__store_unfinished *u, size_t n, bool *done,
+                        const char *sid, const char *reason, char *err)
+{
+    char *why = NULL;
+    if (asprintf(&why, "cannot resume after an orchestrator restart: %s", reason) < 0)
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    int64_t at = weft__now_us();
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; i < n && !e; i++) {
+        if (strcmp(u[i].submission_id, sid) != 0) continue;
+        int to = u[i].status == WEFT_JOB_RUNNING ? WEFT_JOB_FAILED : WEFT_JOB_ABANDONED;
+        e = set(o, &u[i], &done[i], to, why, at, err);
+    }
+    if (!e) e = weft__store_submission_refresh(o->store, sid, at, err);
+    free(why);
+    return e;
+}
+
+static weft_err resume_unfinished(weft_orchestrator *o, char *err)
+{
+    weft__store_unfinished *u = NULL;
+    size_t n = 0;
+    weft_err e = weft__store_unfinished_jobs(o->store, &u, &n, err);
+    if (e || n == 0) {
+        weft__store_unfinished_free(u, n);
+        return e;
+    }
+    bool *done = calloc(n, sizeof *done);
+    weft__strmap seen = WEFT__STRMAP_INIT;
+    if (!done) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((e = weft__orch_begin(o, err))) goto out;
+    /* Jobs rows are created a submission at a time, so the order of their
+     * first unfinished job is the submissions' creation order: the order
+     * in which their edit locks were taken. */
+    for (size_t i = 0; i < n && !e; i++) {
+        const char *sid = u[i].submission_id;
+        if (weft__strmap_get(&seen, sid)) continue;
+        if (weft__strmap_put(&seen, sid, &u[i])) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+        char why[WEFT_ERRBUF_SIZE] = "";
+        e = weft__submission_load(o, sid, why);
+        if (e == WEFT_ECONFIG) e = give_up(o, u, n, done, sid, why, err);
+        else if (e) weft__err(err, e, "resuming submission %s: %s", sid, why);
+    }
+    if (e)
+        weft__orch_abort(o, true);
+    else
+        e = weft__orch_commit(o, err);
+out:
+    weft__strmap_release(&seen);
+    free(done);
+    weft__store_unfinished_free(u, n);
+    return e;
+}
+
+weft_err weft__recover_adopt(weft_orchestrator *o, char *err)
+{
+    weft_err e = WEFT_OK;
+    for (weft__sub *s = o->live; s && !e; s = s->next)
+        for (size_t i = 0; i < s->njobs && !e; i++) {
+            weft__job *j = &s->jobs[i];
+            if (j->dispatched || (j->status != WEFT_JOB_RUNNING && j->status != WEFT_JOB_PENDING))
+                continue;
+            /* A PENDING job is dispatched again by the loop; adopting it
+             * first keeps the statuses of its earlier copy meanwhile. */
+            e = weft__exec_cluster_adopt(o->ex, j->spec.job_id, j->spec.attempt,
+                                         j->status == WEFT_JOB_RUNNING, err);
+            if (!e && j->status == WEFT_JOB_RUNNING) j->dispatched = true;
+        }
+    return e;
+}
+
 weft_err weft__recover(weft_orchestrator *o, char *err)
 {
     weft_err e;
     switch (o->mode) {
     case WEFT_MODE_CLUSTER:
-        /* Until cluster mode resumes its jobs, it recovers like the others. */
+        /* Cancel requests made while no orchestrator ran are read by the
+         * loop (o->cancel_seq 0): their jobs may be live again. */
+        return resume_unfinished(o, err);
     case WEFT_MODE_DEVELOPMENT:
     case WEFT_MODE_STANDALONE:
     default:

@@ -65,13 +65,16 @@ static void push(weft__reports *q, weft__report *r)
     pthread_mutex_unlock(&q->mu);
 }
 
-weft_err weft__report_running(weft__reports *q, const char *job_id, const char *worker)
+weft_err weft__report_running(weft__reports *q, const char *job_id, int attempt,
+                              const char *worker, uint64_t token)
 {
     weft__report *r = calloc(1, sizeof *r);
     if (!r) return WEFT_ENOMEM;
     weft__job_result init = WEFT__JOB_RESULT_INIT;
     r->result = init;
     r->kind = WEFT__REPORT_RUNNING;
+    r->attempt = attempt;
+    r->token = token;
     r->job_id = weft__strdup(job_id);
     r->worker = weft__strdup(worker ? worker : "local");
     if (!r->job_id || !r->worker) {
@@ -82,7 +85,8 @@ weft_err weft__report_running(weft__reports *q, const char *job_id, const char *
     return WEFT_OK;
 }
 
-weft_err weft__report_finished(weft__reports *q, const char *job_id, weft__job_result *res)
+weft_err weft__report_finished(weft__reports *q, const char *job_id, int attempt,
+                               weft__job_result *res, uint64_t token)
 {
     weft__job_result init = WEFT__JOB_RESULT_INIT;
     weft__report *r = calloc(1, sizeof *r);
@@ -93,6 +97,8 @@ weft_err weft__report_finished(weft__reports *q, const char *job_id, weft__job_r
         return WEFT_ENOMEM;
     }
     r->kind = WEFT__REPORT_FINISHED;
+    r->attempt = attempt;
+    r->token = token;
     r->result = *res;
     *res = init;
     push(q, r);

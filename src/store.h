@@ -140,6 +140,19 @@ weft_err weft__store_job_downstream(weft__store *s, int64_t seq, int64_t **out, 
 weft_err weft__store_submission_refresh(weft__store *s, const char *id, int64_t now_us,
                                         char *err);
 
+/* ---- resuming a submission (cluster mode) ---- */
+typedef struct weft__store_sub_job {
+    int64_t seq;
+    char *id, *task_id, *task_config_id;
+    int status;
+    int attempt;
+} weft__store_sub_job;
+/* A submission's row number and every job of it in creation order (free
+ * with weft__store_sub_jobs_free()); WEFT_ENOTFOUND for an unknown id. */
+weft_err weft__store_submission_jobs(weft__store *s, const char *submission_id, int64_t *sub_seq,
+                                     weft__store_sub_job **out, size_t *n, char *err);
+void weft__store_sub_jobs_free(weft__store_sub_job *v, size_t n);
+
 /* ---- cancel requests from other processes ---- */
 weft_err weft__store_cancel_request(weft__store *s, const char *target_id, int64_t at_us,
                                     char *err);

@@ -263,7 +263,10 @@ out:
     return e;
 }
 
-/* Fills a job's spec and flags from its task config (no store writes). */
+static weft_err job_fill(weft_orchestrator *o, weft__sub *s, weft__job *j, const char *tcfg,
+                         const char *scenario_id, char *err);
+
+/* Fills a new job's spec and flags from its task config. */
 static weft_err job_prepare(weft_orchestrator *o, weft__sub *s, weft__job *j, const char *task_id,
                             const char *tcfg, const char *scenario_id, char *err)
 {
@@ -273,6 +276,16 @@ static weft_err job_prepare(weft_orchestrator *o, weft__sub *s, weft__job *j, co
     if (!(sp->task_id = strdup(task_id)) || !(sp->task_config_id = strdup(tcfg)))
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     sp->attempt = 1;
+    return job_fill(o, s, j, tcfg, scenario_id, err);
+}
+
+/* The part of a job's spec and flags that comes from its task config: the
+ * timeout, skippable, and its data node instances (created when missing). */
+static weft_err job_fill(weft_orchestrator *o, weft__sub *s, weft__job *j, const char *tcfg,
+                         const char *scenario_id, char *err)
+{
+    weft__job_spec *sp = &j->spec;
+    weft_err e;
     const weft_value *to = lookup(o, "TASK", tcfg, "timeout");
     sp->timeout_ms = to ? weft_value_timedelta_ms(to) : 0;
     const weft_value *sk = lookup(o, "TASK", tcfg, "skippable");
@@ -494,6 +507,137 @@ out:
     free(order);
     free(scenario);
     free(entity_cfg);
+    return e;
+}
+
+/* ---- resuming (cluster mode) ---- */
+
+/* Links a resumed job into the graph, as job_link() does for a new one,
+ * from the status the store has: edges to its producers in the submission
+ * (deps are stored already), edit locks for the outputs of an unfinished
+ * job, waits for a job not yet past BLOCKED.  A BLOCKED job no longer
+ * blocked becomes PENDING; a PENDING one is queued to be dispatched again. */
+static weft_err resume_link(weft_orchestrator *o, weft__sub *s, weft__job *j,
+                            weft__strmap *producer, char *err)
+{
+    weft__job_spec *sp = &j->spec;
+    bool unfinished = !weft_job_status_is_final(j->status);
+    bool waiting = j->status == WEFT_JOB_SUBMITTED || j->status == WEFT_JOB_BLOCKED;
+    for (size_t i = 0; i < sp->ninputs; i++) {
+        weft__job *up = weft__strmap_get(producer, sp->inputs[i].id);
+        if (up && up != j && add_down(up, j->index))
+            return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
+        weft__dnlock *lk = waiting ? dnlock_get(o, sp->inputs[i].id, false) : NULL;
+        if (lk && lk->locks) {
+            if (lk->nwaiters == lk->capwaiters) {
+                size_t nc = lk->capwaiters ? lk->capwaiters * 2 : 4;
+                struct weft__waiter *nv = realloc(lk->waiters, nc * sizeof *nv);
+                if (!nv) return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
+                lk->waiters = nv;
+                lk->capwaiters = nc;
+            }
+            lk->waiters[lk->nwaiters++] = (struct weft__waiter){s, j->index};
+            s->refs++;
+            j->nwait++;
+        }
+    }
+    for (size_t i = 0; i < sp->noutputs; i++) {
+        if (unfinished) {
+            weft__dnlock *lk = dnlock_get(o, sp->outputs[i].id, true);
+            if (!lk) return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
+            lk->locks++;
+        }
+        if (weft__strmap_put(producer, sp->outputs[i].id, j))
+            return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
+    }
+    weft_err e = WEFT_OK;
+    if (waiting && j->nwait) {
+        if (j->status != WEFT_JOB_BLOCKED) e = weft__orch_set_status(o, j, WEFT_JOB_BLOCKED, NULL, err);
+        return e;
+    }
+    if (waiting) e = weft__orch_set_status(o, j, WEFT_JOB_PENDING, NULL, err);
+    if (!e && j->status == WEFT_JOB_PENDING && weft__ready_push(o, s, j->index))
+        e = weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
+    return e;
+}
+
+weft_err weft__submission_load(weft_orchestrator *o, const char *submission_id, char *err)
+{
+    weft__store_sub_job *rows = NULL;
+    size_t n = 0;
+    int64_t sseq = 0;
+    weft_submission_info *si = NULL;
+    weft__sub *s = NULL;
+    weft__strmap producer = WEFT__STRMAP_INIT;
+    char *tcfg = NULL, *scenario = NULL;
+    weft_err e = weft__store_submission_jobs(o->store, submission_id, &sseq, &rows, &n, err);
+    if (!e) e = weft__store_submission_get(o->store, submission_id, &si, err);
+    if (e) goto out;
+    for (size_t k = 0; k < n; k++)
+        if (!section_exists(o, WEFT_SECTION_TASK, rows[k].task_config_id)) {
+            e = weft__err(err, WEFT_ECONFIG, "job %s: its task config %s is no longer in the "
+                          "configuration", rows[k].id, rows[k].task_config_id);
+            goto out;
+        }
+    if (!(s = calloc(1, sizeof *s)) || !(s->jobs = calloc(n + 1, sizeof *s->jobs)) ||
+        !(s->id = strdup(submission_id)) || !(s->entity_id = strdup(si->entity_id)) ||
+        (si->entity_config_id && !(s->entity_config_id = strdup(si->entity_config_id))))
+        goto oom;
+    s->refs = 1; /* the live list's */
+    s->njobs = n;
+    s->seq = sseq;
+    s->status = si->status;
+    for (size_t k = 0; k < n; k++) {
+        weft__job *j = &s->jobs[k];
+        weft__store_sub_job *r = &rows[k];
+        j->index = k;
+        j->seq = r->seq;
+        j->spec.job_id = r->id;
+        j->spec.task_id = r->task_id;
+        j->spec.task_config_id = r->task_config_id;
+        r->id = r->task_id = r->task_config_id = NULL;
+        j->spec.attempt = r->attempt > 0 ? r->attempt : 1;
+        /* The job's data node instances are its task's scenario's. */
+        if ((e = weft__store_task_get(o->store, j->spec.task_id, &tcfg, &scenario, err))) goto out;
+        e = job_fill(o, s, j, j->spec.task_config_id, scenario, err);
+        free(tcfg);
+        free(scenario);
+        tcfg = scenario = NULL;
+        if (e) goto out;
+        j->status = (weft_job_status)r->status;
+        s->count[j->status]++;
+        if (weft_job_status_is_final(j->status)) s->nfinal++;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (weft__strmap_put(&o->jobs, s->jobs[k].spec.job_id, &s->jobs[k])) goto oom_linked;
+    if (weft__strmap_put(&o->subs, s->id, s)) goto oom_linked;
+    s->next = o->live;
+    if (o->live) o->live->prev = s;
+    o->live = s;
+    for (size_t k = 0; k < n && !e; k++) e = resume_link(o, s, &s->jobs[k], &producer, err);
+    s = NULL; /* the live list has it; on an error the caller's handle is broken */
+    goto out;
+oom_linked:
+    for (size_t k = 0; k < n; k++)
+        if (weft__strmap_get(&o->jobs, s->jobs[k].spec.job_id) == &s->jobs[k])
+            weft__strmap_del(&o->jobs, s->jobs[k].spec.job_id);
+oom:
+    e = weft__err(err, WEFT_ENOMEM, "out of memory");
+out:
+    weft__strmap_release(&producer);
+    if (s) {
+        for (size_t k = 0; k < s->njobs && s->jobs; k++) {
+            weft__job_spec_release(&s->jobs[k].spec);
+            free(s->jobs[k].down);
+        }
+        free(s->jobs);
+        free(s->id);
+        free(s->entity_id);
+        free(s->entity_config_id);
+        free(s);
+    }
+    weft__store_sub_jobs_free(rows, n);
+    weft_submission_info_free(si);
     return e;
 }
 

@@ -15,6 +15,7 @@
 #include "amqp_client.h"
 #include "executor.h"
 #include "runner.h"
+#include "store.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -70,6 +71,8 @@ static void app_setup(const char *tag)
                  "inputs = [\"n1:SECTION\"]\noutputs = [\"n2:SECTION\"]\n"
                  "[TASK.slow]\nfunction = \"clusterfns.slow:function\"\n"
                  "outputs = [\"out:SECTION\"]\nms = \"2500\"\n"
+                 "[TASK.short]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"out:SECTION\"]\nms = \"300\"\n"
                  "[TASK.longslow]\nfunction = \"clusterfns.slow:function\"\n"
                  "outputs = [\"out:SECTION\"]\nms = \"20000\"\n"
                  "[TASK.killer]\nfunction = \"clusterfns.kill_worker:function\"\n"
@@ -77,17 +80,30 @@ static void app_setup(const char *tag)
                  "[TASK.empty]\nfunction = \"weft.noop:function\"\n"
                  "[TASK.noop]\nfunction = \"clusterfns.noop:function\"\n"
                  "outputs = [\"out:SECTION\"]\n"
-                 "[SCENARIO.chain]\ntasks = [\"seed:SECTION\", \"add1:SECTION\", \"add2:SECTION\"]\n",
+                 "[SCENARIO.chain]\ntasks = [\"seed:SECTION\", \"add1:SECTION\", \"add2:SECTION\"]\n"
+                 "[DATA_NODE.p1]\nstorage_type = \"text\"\n"
+                 "[DATA_NODE.p2]\nstorage_type = \"text\"\n"
+                 "[DATA_NODE.p3]\nstorage_type = \"text\"\n"
+                 "[TASK.s1]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"p1:SECTION\"]\nms = \"1500\"\n"
+                 "[TASK.s2]\nfunction = \"clusterfns.slow:function\"\n"
+                 "inputs = [\"p1:SECTION\"]\noutputs = [\"p2:SECTION\"]\nms = \"1500\"\n"
+                 "[TASK.s3]\nfunction = \"clusterfns.slow:function\"\n"
+                 "inputs = [\"p2:SECTION\"]\noutputs = [\"p3:SECTION\"]\nms = \"1500\"\n"
+                 "[SCENARIO.slowchain]\ntasks = [\"s1:SECTION\", \"s2:SECTION\", \"s3:SECTION\"]\n"
+                 "[SCENARIO.one_slow]\ntasks = [\"slow:SECTION\"]\n",
                  broker_url(), queue_name) < 0)
         FAIL("oom");
     test_write_file("config.toml", cfg);
     free(cfg);
 }
 
-static pid_t worker_start(int concurrency, int n)
+/* A `weft run-worker` taking up to `prefetch` jobs ahead (0: its default). */
+static pid_t worker_start_prefetch(int concurrency, int prefetch, int n)
 {
-    char conc[16], log[64];
+    char conc[16], pre[16], log[64];
     snprintf(conc, sizeof conc, "%d", concurrency);
+    snprintf(pre, sizeof pre, "%d", prefetch > 0 ? prefetch : concurrency);
     snprintf(log, sizeof log, "worker-%d.log", n);
     char *weft;
     if (asprintf(&weft, "%s/weft", test_build_dir()) < 0) FAIL("oom");
@@ -100,12 +116,14 @@ static pid_t worker_start(int concurrency, int n)
             dup2(fd, 2);
         }
         execl(weft, "weft", "run-worker", "--application-path", app_dir, "--queue", queue_name,
-              "--concurrency", conc, (char *)NULL);
+              "--concurrency", conc, "--prefetch", pre, (char *)NULL);
         _exit(127);
     }
     free(weft);
     return pid;
 }
+
+static pid_t worker_start(int concurrency, int n) { return worker_start_prefetch(concurrency, 0, n); }
 
 /* SIGTERM (drain) and wait; returns the exit status (128+sig when killed). */
 static int worker_stop(pid_t pid)
@@ -460,6 +478,7 @@ TEST(sigterm_drains_running_jobs)
 
 typedef struct seen {
     int running, finished;
+    int attempt;
     weft_job_status status;
     char *error;
     char *worker;
@@ -472,6 +491,7 @@ typedef struct exec_run {
     char **ids;
     seen *seen;
     size_t n;
+    bool no_commit; /* drain() does not tell the executor the reports are stored */
 } exec_run;
 
 static void exec_open(exec_run *r, const char *url)
@@ -520,10 +540,13 @@ static size_t drain(exec_run *r, int ms)
     int64_t end = weft__mono_ns() + (int64_t)ms * 1000000;
     do {
         weft__reports_wait(&r->reports, 50);
+        uint64_t token = 0;
         for (weft__report *p = weft__reports_take(&r->reports), *next; p; p = next) {
             next = p->next;
+            if (p->token > token) token = p->token;
             seen *s = find(r, p->job_id);
             if (!s) FAIL("report for an unknown job %s", p->job_id);
+            if (p->attempt > s->attempt) s->attempt = p->attempt;
             if (p->kind == WEFT__REPORT_RUNNING) {
                 s->running++;
                 free(s->worker);
@@ -532,10 +555,16 @@ static size_t drain(exec_run *r, int ms)
                 s->finished++;
                 s->status = p->result.status;
                 s->error = p->result.error ? strdup(p->result.error) : NULL;
+                if (!s->error && p->result.status != WEFT_JOB_COMPLETED &&
+                    asprintf(&s->error, "exit code %d, signal %d, log: %s", p->result.exit_code,
+                             p->result.signal, p->result.log_tail ? p->result.log_tail : "") < 0)
+                    s->error = NULL;
                 s->finished_ns = weft__mono_ns();
             }
             weft__report_free(p);
         }
+        /* As the orchestrator does once it committed them. */
+        if (token && !r->no_commit) r->ex->ops->committed(r->ex, token);
     } while (weft__mono_ns() < end && count_done(r) < r->n);
     return count_done(r);
 }
@@ -568,7 +597,10 @@ TEST(executor_start_fails_fast_on_a_bad_broker)
 }
 
 /* The chain seed -> add1 -> add2, dispatched as each input is written, and
- * 30 independent jobs; outputs compared with development mode's. */
+ * 30 independent jobs of 300 ms each; outputs compared with development
+ * mode's.  The independent jobs last long enough (9 s in a row) that every
+ * worker, even one slow to start under a sanitizer, gets some of them
+ * (prefetch 1): no-op jobs could all go to the first worker connected. */
 static void pipeline_with_workers(const char *tag, int nworkers)
 {
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
@@ -581,9 +613,9 @@ static void pipeline_with_workers(const char *tag, int nworkers)
     const char *chain[][3] = {{"seed", NULL, "n0"}, {"add1", "n0", "n1"}, {"add2", "n1", "n2"}};
     for (int i = 0; i < 30; i++) {
         char id[64];
-        snprintf(id, sizeof id, "JOB_noop_%d", i);
+        snprintf(id, sizeof id, "JOB_short_%d", i);
         weft__job_spec s;
-        spec_make(&s, id, "noop", NULL, "out");
+        spec_make(&s, id, "short", NULL, "out");
         dispatch(&r, &s);
         weft__job_spec_release(&s);
     }
@@ -753,36 +785,278 @@ TEST(cancel_queued_job_never_runs_and_running_job_stops_within_1s)
     cleanup_queues();
 }
 
+/* The status messages of a job stay on the broker until the orchestrator
+ * says their reports are stored: an orchestrator that dies before its
+ * commit gets them again. */
+TEST(status_acked_only_after_commit)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("ackcommit");
+    pid_t w = worker_start(1, 1);
+    exec_run r;
+    exec_open(&r, broker_url());
+    r.no_commit = true; /* "killed before the commit" */
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    weft__job_spec s;
+    spec_make(&s, "JOB_noop_ack", "noop", NULL, "out");
+    dispatch(&r, &s);
+    weft__job_spec_release(&s);
+    ASSERT_EQ(drain(&r, 20000), 1);
+    exec_close(&r);
+    /* The next orchestrator gets the statuses again, stores them, says so. */
+    exec_open(&r, broker_url());
+    track(&r, "JOB_noop_ack");
+    ASSERT_OK(weft__exec_cluster_adopt(r.ex, "JOB_noop_ack", 1, false, err), err);
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    ASSERT_EQ(drain(&r, 20000), 1);
+    ASSERT_EQ(find(&r, "JOB_noop_ack")->status, WEFT_JOB_COMPLETED);
+    exec_close(&r);
+    /* ... and the one after that gets nothing: they were acknowledged. */
+    exec_open(&r, broker_url());
+    track(&r, "JOB_noop_ack");
+    ASSERT_OK(weft__exec_cluster_adopt(r.ex, "JOB_noop_ack", 1, false, err), err);
+    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
+    ASSERT_EQ(drain(&r, 1500), 0);
+    exec_close(&r);
+    ASSERT_EQ(worker_stop(w), 0);
+    cleanup_queues();
+}
+
+/* ---- through the public API ---- */
+
+static weft_config *cfg_load(void)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_config *cfg = weft_config_new();
+    ASSERT_OK(weft_config_load(cfg, "config.toml", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    return cfg;
+}
+
+static weft_job_info *job_of_task(weft_orchestrator *o, const char *sub_id, const char *task)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_job_filter f = {.submission_id = sub_id, .status = -1};
+    weft_job_info **jobs = NULL, *found = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft_jobs_list(o, &f, &jobs, &n, err), err);
+    for (size_t i = 0; i < n; i++)
+        if (!found && strcmp(jobs[i]->task_config_id, task) == 0) {
+            found = jobs[i];
+            jobs[i] = NULL;
+        }
+    weft_job_list_free(jobs, n);
+    return found;
+}
+
+/* How many times the store recorded `status` for a job. */
+static int times_in_history(const char *job_id, weft_job_status status)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__store *st = NULL;
+    ASSERT_OK(weft__store_open(".weft/weft.db", true, &st, err), err);
+    int *sts = NULL;
+    int64_t *at = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft__store_job_history(st, job_id, &sts, &at, &n, err), err);
+    int k = 0;
+    for (size_t i = 0; i < n; i++) k += sts[i] == (int)status;
+    free(sts);
+    free(at);
+    weft__store_close(st);
+    return k;
+}
+
+/* An orchestrator is SIGKILLed while the middle job of a 3-stage pipeline
+ * runs on a worker; the next one opening the storage folder resumes. */
 TEST(orchestrator_restart_resumes)
 {
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
     app_setup("resume");
-    exec_run r;
-    exec_open(&r, broker_url());
-    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
-    const char *ids[] = {"JOB_slow_r1", "JOB_slow_r2"};
-    for (int i = 0; i < 2; i++) {
-        weft__job_spec s;
-        spec_make(&s, ids[i], "slow", NULL, "out");
-        dispatch(&r, &s);
-        weft__job_spec_release(&s);
+    pid_t w = worker_start(1, 1);
+    pid_t child = fork();
+    if (child < 0) FAIL("fork");
+    if (child == 0) {
+        weft_config *cfg = cfg_load();
+        weft_orchestrator *o = NULL;
+        char *scen = NULL, *sub = NULL;
+        if (weft_orchestrator_open(cfg, NULL, &o, err) || weft_orchestrator_start(o, err) ||
+            weft_scenario_create(o, "slowchain", &scen, err) ||
+            weft_submit(o, scen, NULL, &sub, err)) {
+            fprintf(stderr, "child: %s\n", err);
+            _exit(1);
+        }
+        test_write_file("sub.tmp", sub);
+        rename("sub.tmp", "sub.txt");
+        for (;;) pause(); /* the dispatcher thread runs the jobs until the kill */
     }
-    ASSERT_EQ(drain(&r, 500), 0);
-    ASSERT_EQ(weft__exec_cluster_unconfirmed(r.ex), 0);
-    /* The orchestrator goes away with its jobs unfinished... */
-    exec_close(&r);
-    pid_t w = worker_start(2, 1);
-    sleep_ms(3500); /* ...the jobs run meanwhile; their statuses wait in the queue */
-    exec_open(&r, broker_url());
-    for (int i = 0; i < 2; i++) {
-        track(&r, ids[i]);
-        ASSERT_OK(weft__exec_cluster_adopt(r.ex, ids[i], 1, false, err), err);
+    weft_config *cfg = cfg_load();
+    char *sub = NULL;
+    bool middle_running = false;
+    for (int i = 0; i < 300 && !middle_running; i++) {
+        sleep_ms(100);
+        if (access("sub.txt", F_OK) != 0) continue;
+        if (!sub) sub = test_read_file("sub.txt", NULL);
+        weft_orchestrator_opts ro = {.read_only = true};
+        weft_orchestrator *q = NULL;
+        ASSERT_OK(weft_orchestrator_open(cfg, &ro, &q, err), err);
+        weft_job_info *j2 = job_of_task(q, sub, "s2");
+        middle_running = j2 && j2->status == WEFT_JOB_RUNNING;
+        weft_job_info_free(j2);
+        weft_orchestrator_close(q);
     }
-    ASSERT_OK(r.ex->ops->start(r.ex, err), err);
-    ASSERT_EQ(drain(&r, 20000), 2);
-    for (int i = 0; i < 2; i++) ASSERT_EQ(find(&r, ids[i])->status, WEFT_JOB_COMPLETED);
-    exec_close(&r);
+    ASSERT(middle_running);
+    int64_t killed_us = weft__now_us();
+    kill(child, SIGKILL);
+    int st = 0;
+    waitpid(child, &st, 0);
+    ASSERT(WIFSIGNALED(st));
+
+    weft_orchestrator *o = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &o, err), err); /* resumes */
+    ASSERT_OK(weft_submission_wait(o, sub, 60000, err), err);
+    weft_submission_info *si = NULL;
+    ASSERT_OK(weft_submission_get(o, sub, &si, err), err);
+    ASSERT_EQ(si->status, WEFT_SUBMISSION_COMPLETED);
+    ASSERT_EQ(si->count[WEFT_JOB_COMPLETED], 3);
+    weft_submission_info_free(si);
+    const char *tasks[] = {"s1", "s2", "s3"};
+    for (int k = 0; k < 3; k++) {
+        weft_job_info *j = job_of_task(o, sub, tasks[k]);
+        ASSERT(j != NULL);
+        if (j->status != WEFT_JOB_COMPLETED)
+            FAIL("%s: %s (%s)", j->id, weft_job_status_name(j->status), j->error ? j->error : "");
+        ASSERT(j->worker != NULL);
+        ASSERT_EQ(times_in_history(j->id, WEFT_JOB_COMPLETED), 1);
+        ASSERT_EQ(times_in_history(j->id, WEFT_JOB_RUNNING), 1);
+        weft_job_info_free(j);
+    }
+    /* The downstream jobs ran after the restart. */
+    weft_job_info *j3 = job_of_task(o, sub, "s3");
+    ASSERT_GT(j3->status_time_us[WEFT_JOB_RUNNING], killed_us);
+    weft_job_info_free(j3);
+    weft_orchestrator_close(o);
+    weft_config_free(cfg);
+    free(sub);
     ASSERT_EQ(worker_stop(w), 0);
+    cleanup_queues();
+}
+
+/* A worker SIGKILLed mid-job: the job runs again elsewhere, and the API
+ * (and `weft show`) says it was attempt 2. */
+TEST(killed_worker_job_shows_attempt_2_through_the_api)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("attempt");
+    pid_t w1 = worker_start(1, 1);
+    weft_config *cfg = cfg_load();
+    weft_orchestrator *o = NULL;
+    char *scen = NULL, *sub = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &o, err), err);
+    ASSERT_OK(weft_orchestrator_start(o, err), err);
+    ASSERT_OK(weft_scenario_create(o, "one_slow", &scen, err), err);
+    ASSERT_OK(weft_submit(o, scen, NULL, &sub, err), err);
+    weft_job_info *j = NULL;
+    for (int i = 0; i < 200; i++) {
+        weft_job_info_free(j);
+        j = job_of_task(o, sub, "slow");
+        if (j->status == WEFT_JOB_RUNNING) break;
+        sleep_ms(100);
+    }
+    ASSERT_EQ(j->status, WEFT_JOB_RUNNING);
+    ASSERT_EQ(j->attempt, 1);
+    char w1name[64];
+    snprintf(w1name, sizeof w1name, ":%d", (int)w1);
+    ASSERT_CONTAINS(j->worker, w1name);
+    kill(w1, SIGKILL);
+    waitpid(w1, NULL, 0);
+    pid_t w2 = worker_start(1, 2);
+    ASSERT_OK(weft_submission_wait(o, sub, 60000, err), err);
+    weft_job_info_free(j);
+    j = job_of_task(o, sub, "slow");
+    ASSERT_EQ(j->status, WEFT_JOB_COMPLETED);
+    ASSERT_EQ(j->attempt, 2);
+    char w2name[64];
+    snprintf(w2name, sizeof w2name, ":%d", (int)w2);
+    ASSERT_CONTAINS(j->worker, w2name);
+    ASSERT_EQ(times_in_history(j->id, WEFT_JOB_COMPLETED), 1);
+    weft_orchestrator_close(o);
+    /* `weft show` reads the same store. */
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "%s/weft show -c config.toml %s", test_build_dir(), j->id) < 0) FAIL("oom");
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    ASSERT_CONTAINS(out, "attempt     2\n");
+    free(out);
+    free(cmd);
+    weft_job_info_free(j);
+    free(scen);
+    free(sub);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w2), 0);
+    cleanup_queues();
+}
+
+/* `weft workers` lists two run-worker processes by host:pid. */
+TEST(weft_workers_lists_both_workers)
+{
+    app_setup("wlist");
+    pid_t w[2] = {worker_start(1, 1), worker_start(2, 2)};
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "%s/weft workers -c config.toml --wait 4", test_build_dir()) < 0)
+        FAIL("oom");
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    char host[256], name[300];
+    if (gethostname(host, sizeof host) != 0) FAIL("gethostname");
+    host[sizeof host - 1] = '\0';
+    ASSERT_CONTAINS(out, "WORKER");
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof name, "%s:%d ", host, (int)w[i]);
+        ASSERT_CONTAINS(out, name);
+    }
+    ASSERT_CONTAINS(out, " up ");
+    free(out);
+    free(cmd);
+    for (int i = 0; i < 2; i++) ASSERT_EQ(worker_stop(w[i]), 0);
+    cleanup_queues();
+}
+
+/* `weft run --mode cluster` with a broker that cannot be used: exit 2 at
+ * once, one line saying why. */
+TEST(weft_run_bad_broker_exits_2)
+{
+    app_setup("badrun");
+    const char *good = broker_url();
+    const char *port = strrchr(good, ':');
+    char bad[2][512];
+    snprintf(bad[0], sizeof bad[0], "amqp://guest:guest@127.0.0.1:1/%%2f");
+    snprintf(bad[1], sizeof bad[1], "amqp://guest:wrong@127.0.0.1%s", port);
+    const char *why[2] = {"cannot connect to broker 127.0.0.1:1", "broker refused login"};
+    /* The config names the broker through the environment here. */
+    char *cfg = test_read_file("config.toml", NULL);
+    char *p = strstr(cfg, good);
+    ASSERT(p != NULL);
+    char *fixed = NULL;
+    if (asprintf(&fixed, "%.*sENV[WEFT_BROKER_URL]%s", (int)(p - cfg), cfg, p + strlen(good)) < 0)
+        FAIL("oom");
+    test_write_file("config.toml", fixed);
+    free(fixed);
+    free(cfg);
+    for (int i = 0; i < 2; i++) {
+        char *cmd = NULL, *out = NULL;
+        if (asprintf(&cmd, "WEFT_BROKER_URL='%s' %s/weft run -c config.toml -s chain --mode cluster",
+                     bad[i], test_build_dir()) < 0)
+            FAIL("oom");
+        int64_t t0 = weft__mono_ns();
+        ASSERT_EQ(test_run_cmd(cmd, &out), 2);
+        ASSERT_LT(weft__mono_ns() - t0, 15000000000LL);
+        ASSERT_CONTAINS(out, why[i]);
+        ASSERT_NOT_CONTAINS(out, "wrong");
+        size_t lines = 0;
+        for (const char *c = out; *c; c++) lines += *c == '\n';
+        if (lines != 1) FAIL("expected one line, got:\n%s", out);
+        free(out);
+        free(cmd);
+    }
     cleanup_queues();
 }
 
@@ -832,12 +1106,13 @@ TEST(broker_restart_loses_nothing)
 }
 
 /* A figure more than a test: no-op jobs per second end to end (dispatch,
- * persistent publish with confirms, 2 workers, status back). */
+ * persistent publish with confirms, 2 workers prefetching 100 jobs each,
+ * status back). */
 TEST(throughput_noop_jobs_2_workers)
 {
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
     app_setup("tput");
-    pid_t w[2] = {worker_start(1, 1), worker_start(1, 2)};
+    pid_t w[2] = {worker_start_prefetch(1, 100, 1), worker_start_prefetch(1, 100, 2)};
     exec_run r;
     exec_open(&r, broker_url());
     ASSERT_OK(r.ex->ops->start(r.ex, err), err);
@@ -855,7 +1130,10 @@ TEST(throughput_noop_jobs_2_workers)
     ASSERT_EQ(drain(&r, 120000), N);
     double dt = (weft__mono_ns() - t0) / 1e9;
     printf("    %d no-op jobs with 2 workers in %.2f s: %.0f jobs/s\n", N, dt, N / dt);
-    for (size_t i = 0; i < r.n; i++) ASSERT_EQ(r.seen[i].status, WEFT_JOB_COMPLETED);
+    for (size_t i = 0; i < r.n; i++)
+        if (r.seen[i].status != WEFT_JOB_COMPLETED)
+            FAIL("%s: %s (%s)", r.ids[i], weft_job_status_name(r.seen[i].status),
+                 r.seen[i].error ? r.seen[i].error : "");
     exec_close(&r);
     for (int i = 0; i < 2; i++) ASSERT_EQ(worker_stop(w[i]), 0);
     cleanup_queues();
@@ -873,6 +1151,10 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(jobs_wait_for_a_worker, 60),
           TEST_ENTRY_TIMEOUT(duplicate_status_messages_change_nothing, 60),
           TEST_ENTRY_TIMEOUT(cancel_queued_job_never_runs_and_running_job_stops_within_1s, 90),
-          TEST_ENTRY_TIMEOUT(orchestrator_restart_resumes, 90),
+          TEST_ENTRY_TIMEOUT(status_acked_only_after_commit, 90),
+          TEST_ENTRY_TIMEOUT(orchestrator_restart_resumes, 120),
+          TEST_ENTRY_TIMEOUT(killed_worker_job_shows_attempt_2_through_the_api, 120),
+          TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
+          TEST_ENTRY_TIMEOUT(weft_run_bad_broker_exits_2, 60),
           TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),
           TEST_ENTRY_TIMEOUT(throughput_noop_jobs_2_workers, 180))

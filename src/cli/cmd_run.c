@@ -448,6 +448,7 @@ int cmd_run(int argc, char **argv)
     weft_err e = weft_orchestrator_open(cfg, &oopts, &o, err);
     if (e) {
         cli_error("cannot open the store: %s", err[0] ? err : weft_strerror(e));
+        if (e == WEFT_EBROKER || e == WEFT_EINVAL) rc = CLI_USAGE; /* resuming cluster jobs */
         goto done;
     }
     /* Started here, from the main thread and before any thread of ours:
@@ -457,6 +458,9 @@ int cmd_run(int argc, char **argv)
     if ((e = weft_orchestrator_start(o, err))) {
         cli_error("cannot start %s mode: %s", weft_mode_name(weft_orchestrator_mode(o)),
                   err[0] ? err : weft_strerror(e));
+        /* A broker URL that is wrong or refuses us is a configuration
+         * problem (usage/config class), not a failed run. */
+        if (e == WEFT_EBROKER || e == WEFT_EINVAL || e == WEFT_ECONFIG) rc = CLI_USAGE;
         goto done;
     }
     if (prog.tty && !prog.quiet && pthread_create(&prog.ticker, NULL, ticker_main, &prog) == 0)

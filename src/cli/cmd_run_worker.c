@@ -2,7 +2,9 @@
  * cmd_run_worker.c - `weft run-worker`: the worker service of cluster mode.
  *
  * It loads the application (PATH/config.toml and the shared objects beside
- * it), consumes the job queue with a prefetch of N, and runs each job in
+ * it), consumes the job queue with a prefetch of P (default N, the
+ * concurrency: more is faster for short jobs, but lets a long job delay
+ * the jobs prefetched behind it), and runs each job in
  * the standalone pool's worker processes (src/pool.c: crash isolation,
  * cancel, timeouts), so that this process never blocks: its single thread
  * owns the broker connection and keeps heartbeats flowing during long jobs.
@@ -77,6 +79,7 @@ typedef struct wjob {
     uint64_t tag;      /* delivery to acknowledge (on connection `gen`), 0: none */
     unsigned gen;
     char *result;      /* the final status message once finished */
+    bool finishing;    /* its end is in the batch being handled: RUNNING is not worth sending */
     size_t len;
     uint64_t seq;      /* its publish sequence number on connection `seq_gen`, 0: not published */
     unsigned seq_gen;
@@ -128,6 +131,7 @@ struct worker_state {
     char *dead, *control, *workers;
     weft__amqp_opts aopts;
     int concurrency;
+    int prefetch;       /* >= concurrency: jobs taken from the queue ahead of a free slot */
     const weft_config *cfg;
     const char *cfg_path;
     weft__pool *pool;
@@ -272,7 +276,7 @@ static weft_err connect_worker(worker_state *w, char *err)
         (e = weft__amqp_declare_queue(c, "", &cq, &ctl, err)) ||
         (e = weft__amqp_bind(c, ctl, w->control, "", err)) ||
         (e = weft__amqp_consume(c, ctl, true, NULL, err)) ||
-        (e = weft__amqp_qos(c, (uint16_t)w->concurrency, err))) {
+        (e = weft__amqp_qos(c, (uint16_t)w->prefetch, err))) {
         free(ctl);
         weft__amqp_close(c);
         return e;
@@ -524,6 +528,12 @@ static weft_err on_pool_msgs(worker_state *w, char *err)
     w->msgs = w->msgs_tail = NULL;
     pthread_mutex_unlock(&w->mu);
     weft_err e = WEFT_OK;
+    /* A job that started and ended within this batch gets no RUNNING
+     * message: its result says it ran (short jobs cost one status, not two). */
+    for (pool_msg *f = m; f; f = f->next) {
+        wjob *j = f->finished ? weft__strmap_get(&w->jobs, f->job_id) : NULL;
+        if (j) j->finishing = true;
+    }
     while (m) {
         pool_msg *next = m->next;
         wjob *j = weft__strmap_get(&w->jobs, m->job_id);
@@ -531,11 +541,13 @@ static weft_err on_pool_msgs(worker_state *w, char *err)
         if (j && !m->finished) {
             char *s = NULL;
             size_t len = 0;
-            if (up && !e &&
+            if (up && !e && !j->finishing &&
                 !(e = weft__cluster_status_encode(j->job_id, j->attempt, WEFT_JOB_RUNNING,
                                                   weft__cluster_worker_name(), NULL, &s, &len,
                                                   err)))
-                e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, true, NULL, err);
+                /* Transient: a lost RUNNING costs nothing (the result
+                 * follows, persistent), and the broker need not fsync it. */
+                e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, false, NULL, err);
             free(s);
         } else if (j && !j->result) {
             w->jobs_run++;
@@ -575,7 +587,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 int cmd_run_worker(int argc, char **argv)
 {
     const char *app = ".", *broker = NULL, *queue = NULL;
-    int concurrency = 1;
+    int concurrency = 1, prefetch = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         const char *a = argv[i];
@@ -599,6 +611,14 @@ int cmd_run_worker(int argc, char **argv)
             if (*end || n < 1 || n > 1000)
                 return cli_usage_error("run-worker", "--concurrency must be 1 to 1000, not '%s'", v);
             concurrency = (int)n;
+        } else if (strncmp(a, "--prefetch", 10) == 0) {
+            if (!(v = opt_value(argc, argv, &i, "--prefetch")))
+                return cli_usage_error("run-worker", "option '--prefetch' needs a number");
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 65535)
+                return cli_usage_error("run-worker", "--prefetch must be 1 to 65535, not '%s'", v);
+            prefetch = (int)n;
         } else {
             return cli_usage_error("run-worker", "unknown argument '%s'", a);
         }
@@ -623,6 +643,9 @@ int cmd_run_worker(int argc, char **argv)
     w->cfg = cfg;
     w->cfg_path = path;
     w->concurrency = concurrency;
+    /* Default: take a job only when a slot is free, so that a long job never
+     * holds short ones hostage behind it.  More is faster for short jobs. */
+    w->prefetch = prefetch > concurrency ? prefetch : concurrency;
     w->url = broker ? broker : weft_config_broker_url(cfg);
     w->queue = queue ? queue : weft_config_queue(cfg);
     w->dead = weft__cluster_name(w->queue, "dead");
@@ -673,8 +696,8 @@ int cmd_run_worker(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    log_line("application %s, broker %s, queue %s, concurrency %d", app, red, w->queue,
-             concurrency);
+    log_line("application %s, broker %s, queue %s, concurrency %d, prefetch %d", app, red,
+             w->queue, concurrency, w->prefetch);
     int failures = 0;
     int handled_signals = 0;
     for (;;) {
@@ -721,8 +744,12 @@ int cmd_run_worker(int argc, char **argv)
             announce(w, w->draining ? "draining" : "up");
             w->next_announce_ns = weft__mono_ns() + (int64_t)ANNOUNCE_MS * 1000000;
         }
+        /* Sleep only until the next announcement is due: a fixed period
+         * here, after a poll that woke a moment early, would skip one and
+         * leave a gap of twice the period. */
+        int64_t due_ms = (w->next_announce_ns - weft__mono_ns()) / 1000000 + 1;
         struct pollfd p[2] = {{sig_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0}};
-        weft__amqp_poll(w->conn, p, 2, ANNOUNCE_MS);
+        weft__amqp_poll(w->conn, p, 2, (int)(due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms));
         if (p[0].revents) {
             char b[16];
             while (read(sig_pipe[0], b, sizeof b) > 0) {}
