@@ -498,6 +498,19 @@ weft_err weft__config_refresh(weft_config *cfg)
     return WEFT_OK;
 }
 
+/* Refreshes what a change to section `s` can affect: `s` itself, or, for a
+ * kind's "default" section, every section of that kind (they inherit its
+ * keys).  O(1) for an ordinary section, so building a config of N sections
+ * in code is O(N), not O(N^2) as refreshing every section would be. */
+static weft_err refresh_changed(weft_config *cfg, weft__section *s)
+{
+    if (!s->is_default) return refresh_section(cfg, s);
+    weft_err e;
+    for (size_t i = 0; i < cfg->nsecs; i++)
+        if (cfg->secs[i].kind == s->kind && (e = refresh_section(cfg, &cfg->secs[i]))) return e;
+    return WEFT_OK;
+}
+
 /* ---- life cycle ---- */
 
 weft_config *weft_config_new(void)
@@ -543,7 +556,7 @@ static weft_err put_value(weft_config *cfg, const char *section, const char *key
                          section);
     }
     if (!(s = weft__section_get(cfg, section, NULL, 0, 0)) ||
-        weft__section_put(s, key, v, WEFT__CODE_FILE, 0, 0) || weft__config_refresh(cfg))
+        weft__section_put(s, key, v, WEFT__CODE_FILE, 0, 0) || refresh_changed(cfg, s))
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     return WEFT_OK;
 }
@@ -675,8 +688,8 @@ weft_err weft_config_configure_data_node(weft_config *cfg, const char *id,
     if (!cfg || !id_ok(id)) return weft__err(err, WEFT_EINVAL, "invalid data node id");
     if ((size_t)snprintf(sec, sizeof sec, "DATA_NODE.%s", id) >= sizeof sec)
         return weft__err(err, WEFT_EINVAL, "data node id too long");
-    if (!weft__section_get(cfg, sec, NULL, 0, 0) || weft__config_refresh(cfg))
-        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft__section *s = weft__section_get(cfg, sec, NULL, 0, 0);
+    if (!s || refresh_changed(cfg, s)) return weft__err(err, WEFT_ENOMEM, "out of memory");
     if (!opts) return WEFT_OK;
     if (!e && opts->storage_type) e = weft_config_set(cfg, sec, "storage_type", opts->storage_type, err);
     if (!e && opts->scope) e = set_typed(cfg, sec, "scope", opts->scope, WEFT_VALUE_SCOPE, err);
@@ -695,8 +708,8 @@ weft_err weft_config_configure_task(weft_config *cfg, const char *id, const weft
     if (!cfg || !id_ok(id)) return weft__err(err, WEFT_EINVAL, "invalid task id");
     if ((size_t)snprintf(sec, sizeof sec, "TASK.%s", id) >= sizeof sec)
         return weft__err(err, WEFT_EINVAL, "task id too long");
-    if (!weft__section_get(cfg, sec, NULL, 0, 0) || weft__config_refresh(cfg))
-        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft__section *s = weft__section_get(cfg, sec, NULL, 0, 0);
+    if (!s || refresh_changed(cfg, s)) return weft__err(err, WEFT_ENOMEM, "out of memory");
     if (!opts) return WEFT_OK;
     if (opts->function) e = set_typed(cfg, sec, "function", opts->function, WEFT_VALUE_FUNCTION, err);
     if (!e && opts->command) e = set_strings(cfg, sec, "command", opts->command, WEFT_VALUE_STR, err);

@@ -24,6 +24,7 @@ int cmd_data(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_run_worker(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
@@ -73,7 +74,8 @@ static const cli_command commands[] = {
      "CANCELED or ABANDONED, and the store is left consistent.\n"
      "\n"
      "Exit status: 0 when the submission COMPLETED, 1 when it FAILED or was\n"
-     "CANCELED (or could not start), 2 on a usage or configuration error, 130 after\n"
+     "CANCELED (or could not start), 2 on a usage or configuration error (a cluster\n"
+     "broker that cannot be reached or refuses the credentials included), 130 after\n"
      "Ctrl-C (143 after SIGTERM).\n"},
     {"jobs", cmd_jobs, "list jobs, their status and duration",
      "usage: weft jobs [-c FILE] [--submission ID] [--status STATUS] [--json]\n"
@@ -153,7 +155,7 @@ static const cli_command commands[] = {
      "already finished or unknown, 2 on a usage error.\n"},
     {"run-worker", cmd_run_worker, "serve cluster mode: run jobs from the RabbitMQ queue",
      "usage: weft run-worker [--application-path PATH] [--broker URL] [--queue Q]\n"
-     "                       [--concurrency N]\n"
+     "                       [--concurrency N] [--prefetch P]\n"
      "\n"
      "Runs jobs that orchestrators in cluster mode queue on RabbitMQ.  Loads the\n"
      "application PATH/config.toml and its task modules, takes at most N jobs at a\n"
@@ -167,6 +169,9 @@ static const cli_command commands[] = {
      "  --broker URL              overrides [JOB] broker_url (amqp:// or amqps://)\n"
      "  --queue Q                 overrides [JOB] queue (default weft.jobs)\n"
      "  --concurrency N           jobs run at once (default 1)\n"
+     "  --prefetch P              jobs taken from the queue ahead (default N); more\n"
+     "                            is faster for short jobs, but a long job then\n"
+     "                            delays the ones prefetched behind it\n"
      "\n"
      "SIGTERM (or Ctrl-C) drains: no new jobs, running ones finish and are reported,\n"
      "then the worker exits 0; a second signal stops at once (unfinished jobs are\n"
@@ -189,6 +194,47 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 on success, 1 when the broker cannot be reached, 2 on a usage\n"
      "error.\n"},
+    {"bench", cmd_bench, "measure throughput, latency and memory on a generated scenario",
+     "usage: weft bench [--mode development|standalone|cluster] [--workers N] [--jobs N]\n"
+     "                  [--shape independent|chain|fanout] [--task noop|spin:MS]\n"
+     "                  [--one-at-a-time] [--broker URL] [--queue Q] [--app-dir DIR]\n"
+     "                  [--use-running-workers] [--keep] [--json]\n"
+     "\n"
+     "Builds a scenario of N tasks in code, runs it against a real store in a\n"
+     "temporary folder (removed afterwards) and reports: jobs per second, the\n"
+     "latency from a submission's creation to each job's start (p50, p99) and to\n"
+     "its end, the wall time from submit to the last job's end, the time to build\n"
+     "the config and submit, and the peak RSS of this process (the orchestrator;\n"
+     "worker processes are not counted).  A warm-up submission runs first.\n"
+     "\n"
+     "  --mode MODE           development, standalone (default) or cluster\n"
+     "  -w, --workers N       worker processes (default 2); in cluster mode, the\n"
+     "                        number of `weft run-worker --concurrency 1` started\n"
+     "  --jobs N              jobs in the scenario (default 1000)\n"
+     "  --shape SHAPE         independent (default): N unrelated tasks;\n"
+     "                        chain: each task reads the previous task's output;\n"
+     "                        fanout: N-1 tasks feeding one join task (N-way fan-in)\n"
+     "  --task TASK           noop (default: weft.noop) or spin:MS (weft.spin, MS\n"
+     "                        milliseconds of CPU; independent shape only)\n"
+     "  --one-at-a-time       submit N one-job scenarios, each after the previous\n"
+     "                        one finished (latency rather than throughput)\n"
+     "  --broker URL          cluster: the RabbitMQ URL (default: [JOB] broker_url)\n"
+     "  --queue Q             cluster: the queue (default weft.bench.PID)\n"
+     "  --app-dir DIR         write config.toml and the store in DIR (kept) rather\n"
+     "                        than in a temporary folder\n"
+     "  --use-running-workers cluster: start no workers; wait for workers serving\n"
+     "                        --app-dir DIR and the queue (start them once DIR/config.toml\n"
+     "                        is written: weft run-worker --application-path DIR --queue Q)\n"
+     "  --keep                keep the temporary folder and print its path\n"
+     "  --json                print one JSON object: mode, workers, jobs, shape, task,\n"
+     "                        jobs_per_second, us_per_job, latency_p50_ms,\n"
+     "                        latency_p99_ms, finish_p50_ms, finish_p99_ms,\n"
+     "                        wall_seconds, build_seconds, submit_seconds,\n"
+     "                        peak_rss_bytes, rss_per_job_bytes, completed, failed\n"
+     "                        (and cpu_efficiency for spin tasks)\n"
+     "\n"
+     "Exit status: 0 when every job completed, 1 when the run failed or a job did\n"
+     "not complete, 2 on a usage error.\n"},
     {"help", cmd_help, "show help for a command",
      "usage: weft help [COMMAND]\n"
      "\n"

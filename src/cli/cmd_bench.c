@@ -1,0 +1,695 @@
+/*
+ * cmd_bench.c - `weft bench`: measure the engine on a scenario built in
+ * code, as a user's run would go (a real store in a temporary folder, every
+ * status change committed), and report throughput, latency and memory.
+ *
+ * The scenario has N tasks of one built-in function (weft.noop, or
+ * weft.spin for CPU-bound jobs) in one of three shapes: independent tasks,
+ * a chain (each task reads the previous one's output) or a fan-in (N-1
+ * tasks feeding one join task).  `--one-at-a-time` instead submits N
+ * one-job scenarios one after the other, waiting for each, which measures
+ * latency rather than throughput.
+ *
+ * What is timed:
+ *   build   making the config in code, checking it, opening the store,
+ *           starting the executor and creating the scenario instance(s)
+ *   submit  weft_submit() until it returns (creating the submission: every
+ *           job stored in SUBMITTED/BLOCKED/PENDING); in development mode
+ *           the jobs run inside it
+ *   wall    from just before weft_submit() to the submission's end
+ *   latency per job, its RUNNING time (or its final time) minus its
+ *           submission's creation, p50 and p99
+ *   RSS     getrusage(RUSAGE_SELF) ru_maxrss of this process (the
+ *           orchestrator; workers are other processes), read before the
+ *           jobs are listed for the latency figures
+ *
+ * A warm-up submission runs first so that workers are up (in cluster mode
+ * it repeats until every worker took a job) and first-call costs are paid.
+ */
+#define _GNU_SOURCE /* nftw flags */
+#include "output.h"
+#include "util.h" /* weft__err: the command links libweft statically */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int cmd_bench(int argc, char **argv); /* for main.c's table */
+
+enum shape { SHAPE_INDEPENDENT, SHAPE_CHAIN, SHAPE_FANOUT };
+static const char *const shape_names[] = {"independent", "chain", "fanout"};
+
+typedef struct bench_opts {
+    weft_mode mode;
+    int workers;
+    long jobs;
+    enum shape shape;
+    int spin_ms;          /* 0: noop */
+    const char *task_s;   /* as given: "noop", "spin:10" */
+    const char *broker;
+    const char *queue;
+    const char *app_dir;  /* NULL: a temporary folder */
+    bool json, one_at_a_time, use_running_workers, keep;
+} bench_opts;
+
+typedef struct bench_result {
+    double build_s, submit_s, wall_s;
+    double lat_p50_ms, lat_p99_ms, fin_p50_ms, fin_p99_ms;
+    long completed, failed;
+    long long peak_rss;
+    const char *first_error; /* borrowed from a job list while printing; copied below */
+    char error[512];
+} bench_result;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static long long peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return (long long)ru.ru_maxrss * 1024; /* Linux: kilobytes */
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of n sorted values, in ms. */
+static double pct_ms(const int64_t *v, size_t n, double p)
+{
+    if (n == 0) return 0;
+    size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return (double)v[rank - 1] / 1000.0;
+}
+
+/* Collects per-job latencies into lat/fin (µs) from one submission. */
+typedef struct samples {
+    int64_t *lat, *fin;
+    size_t n, cap;
+} samples;
+
+static int samples_add(samples *s, int64_t lat, int64_t fin)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        int64_t *a = realloc(s->lat, cap * sizeof *a);
+        if (!a) return -1;
+        s->lat = a;
+        int64_t *b = realloc(s->fin, cap * sizeof *b);
+        if (!b) return -1;
+        s->fin = b;
+        s->cap = cap;
+    }
+    s->lat[s->n] = lat;
+    s->fin[s->n] = fin;
+    s->n++;
+    return 0;
+}
+
+/* Reads a finished submission's jobs: counts outcomes, adds latencies. */
+static weft_err collect(weft_orchestrator *o, const char *sub_id, samples *s, bench_result *r, char *err)
+{
+    weft_submission_info *sub = NULL;
+    weft_job_info **jobs = NULL;
+    size_t n = 0;
+    weft_err e = weft_submission_get(o, sub_id, &sub, err);
+    weft_job_filter f = {.submission_id = sub_id, .status = -1};
+    if (!e) e = weft_jobs_list(o, &f, &jobs, &n, err);
+    if (e) goto done;
+    for (size_t i = 0; i < n; i++) {
+        const weft_job_info *j = jobs[i];
+        if (j->status == WEFT_JOB_COMPLETED || j->status == WEFT_JOB_SKIPPED) {
+            r->completed++;
+        } else {
+            r->failed++;
+            if (!r->error[0])
+                snprintf(r->error, sizeof r->error, "job %s %s: %s", j->id,
+                         weft_job_status_name(j->status), j->error ? j->error : "no reason recorded");
+        }
+        int64_t t0 = sub->created_us > 0 ? sub->created_us : j->status_time_us[WEFT_JOB_SUBMITTED];
+        int64_t run = j->status_time_us[WEFT_JOB_RUNNING];
+        int64_t fin = j->status_time_us[j->status];
+        if (run <= 0) run = fin;
+        if (samples_add(s, run - t0, fin - t0)) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+done:
+    weft_job_list_free(jobs, n);
+    weft_submission_info_free(sub);
+    return e;
+}
+
+/* ---- the scenario ------------------------------------------------------ */
+
+/* Declares task `id` (weft.noop or weft.spin) with the given data node ids. */
+static weft_err add_task(weft_config *cfg, const bench_opts *b, const char *id,
+                         const char *const *inputs, const char *const *outputs, char *err)
+{
+    char dur[64];
+    weft_property prop = {"duration", dur};
+    snprintf(dur, sizeof dur, "%g:float", b->spin_ms / 1000.0);
+    weft_task_opts t = {
+        .function = b->spin_ms ? "weft.spin" : "weft.noop",
+        .inputs = inputs,
+        .outputs = outputs,
+        .properties = b->spin_ms ? &prop : NULL,
+        .nproperties = b->spin_ms ? 1 : 0,
+    };
+    return weft_config_configure_task(cfg, id, &t, err);
+}
+
+/*
+ * The scenario "bench" of b->jobs tasks in b->shape (or "one" of one task
+ * for --one-at-a-time), and "warmup" of max(workers, 1) independent tasks.
+ */
+static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *store, char *err)
+{
+    weft_err e;
+    char id[64], in[64], out[64];
+    if ((e = weft_config_configure_job_executions(cfg, b->mode, b->workers, err))) return e;
+    if ((e = weft_config_set(cfg, "CORE", "storage_folder", store, err))) return e;
+    if (b->mode == WEFT_MODE_CLUSTER) {
+        if (b->broker && (e = weft_config_set(cfg, "JOB", "broker_url", b->broker, err))) return e;
+        if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
+    }
+    /* Warm-up: spin tasks hold a worker for a moment, so that in cluster
+     * mode each worker (prefetch 1) takes one of them. */
+    int nwarm = b->workers > 0 ? b->workers : 1;
+    const char **wt = calloc((size_t)nwarm + 1, sizeof *wt);
+    char (*wids)[32] = calloc((size_t)nwarm, sizeof *wids);
+    if (!wt || !wids) {
+        free(wt);
+        free(wids);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
+    e = WEFT_OK;
+    for (int i = 0; i < nwarm && !e; i++) {
+        snprintf(wids[i], sizeof wids[i], "warm%d", i);
+        wt[i] = wids[i];
+        weft_property prop = {"duration", "0.05:float"};
+        weft_task_opts t = {.function = "weft.spin", .properties = &prop, .nproperties = 1};
+        e = weft_config_configure_task(cfg, wids[i], &t, err);
+    }
+    if (!e) e = weft_config_configure_scenario(cfg, "warmup", wt, err);
+    free(wt);
+    free(wids);
+    if (e) return e;
+
+    long n = b->one_at_a_time ? 1 : b->jobs;
+    char **tasks = calloc((size_t)n + 1, sizeof *tasks);
+    if (!tasks) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft_data_node_opts dn = {.storage_type = "pickle"};
+    for (long i = 0; i < n && !e; i++) {
+        snprintf(id, sizeof id, "t%ld", i);
+        if (!(tasks[i] = strdup(id))) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+        const char *ins[2] = {NULL, NULL}, *outs[2] = {NULL, NULL};
+        if (b->shape == SHAPE_CHAIN || (b->shape == SHAPE_FANOUT && i < n - 1)) {
+            snprintf(out, sizeof out, "d%ld", i);
+            if ((e = weft_config_configure_data_node(cfg, out, &dn, err))) break;
+            outs[0] = out;
+        }
+        if (b->shape == SHAPE_CHAIN && i > 0) {
+            snprintf(in, sizeof in, "d%ld", i - 1);
+            ins[0] = in;
+        }
+        if (b->shape == SHAPE_FANOUT && i == n - 1 && n > 1) {
+            /* The join task reads every other task's output. */
+            const char **all = calloc((size_t)n, sizeof *all);
+            char **names = calloc((size_t)n, sizeof *names);
+            if (!all || !names) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            for (long k = 0; k < n - 1 && !e; k++) {
+                char nm[64];
+                snprintf(nm, sizeof nm, "d%ld", k);
+                if (!(names[k] = strdup(nm))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                all[k] = names[k];
+            }
+            if (!e) e = add_task(cfg, b, id, all, outs, err);
+            for (long k = 0; names && k < n - 1; k++) free(names[k]);
+            free(names);
+            free(all);
+            continue;
+        }
+        e = add_task(cfg, b, id, ins, outs, err);
+    }
+    if (!e) e = weft_config_configure_scenario(cfg, b->one_at_a_time ? "one" : "bench",
+                                               (const char *const *)tasks, err);
+    for (long i = 0; i < n; i++) free(tasks[i]);
+    free(tasks);
+    return e;
+}
+
+/* ---- temporary folder and cluster workers ------------------------------ */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static weft_err write_config(const weft_config *cfg, const char *dir, char *err)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/config.toml", dir) >= sizeof path)
+        return weft__err(err, WEFT_EINVAL, "%s: path too long", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return weft__err(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    weft_err e = weft_config_write(cfg, f, true, err);
+    if (fclose(f) != 0 && !e) e = weft__err(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    return e;
+}
+
+/* Starts `weft run-worker` i (this very program), its output in DIR/worker-i.log. */
+static pid_t spawn_worker(const bench_opts *b, const char *dir, int i, char *err)
+{
+    char exe[PATH_MAX], logp[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0) {
+        weft__err(err, WEFT_ESPAWN, "cannot find this program: %s", strerror(errno));
+        return -1;
+    }
+    exe[k] = '\0';
+    if ((size_t)snprintf(logp, sizeof logp, "%s/worker-%d.log", dir, i) >= sizeof logp) {
+        weft__err(err, WEFT_EINVAL, "%s: path too long", dir);
+        return -1;
+    }
+    char *argv[] = {"weft", "run-worker", "--application-path", (char *)dir, "--queue",
+                    (char *)b->queue, "--concurrency", "1", b->broker ? "--broker" : NULL,
+                    (char *)b->broker, NULL};
+    /* Called before the orchestrator starts any thread: a plain fork, and
+     * only async-signal-safe calls in the child. */
+    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        weft__err(err, WEFT_EIO, "%s: %s", logp, strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd);
+        weft__err(err, WEFT_ESPAWN, "cannot start weft run-worker: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) dup2(nul, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(exe, argv);
+        _exit(127);
+    }
+    close(fd);
+    return pid;
+}
+
+/* SIGTERM (drain), then SIGKILL after 10 s. */
+static void stop_worker(pid_t pid)
+{
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) return;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/* Runs "warmup" until `want` distinct workers ran one of its jobs (cluster)
+ * or once (other modes).  Gives up after 120 s. */
+static weft_err warm_up(weft_orchestrator *o, int want, char *err)
+{
+    double deadline = now_s() + 120;
+    char *seen[64] = {0};
+    int nseen = 0;
+    weft_err e = WEFT_OK;
+    do {
+        char *scen = NULL, *sub = NULL;
+        weft_submit_opts so = {.wait = true, .timeout_ms = 120000};
+        if ((e = weft_scenario_create(o, "warmup", &scen, err)) ||
+            (e = weft_submit(o, scen, &so, &sub, err))) {
+            free(scen);
+            free(sub);
+            break;
+        }
+        weft_job_info **jobs = NULL;
+        size_t n = 0;
+        weft_job_filter f = {.submission_id = sub, .status = -1};
+        if (!(e = weft_jobs_list(o, &f, &jobs, &n, err))) {
+            for (size_t i = 0; i < n && !e; i++) {
+                if (jobs[i]->status != WEFT_JOB_COMPLETED)
+                    e = weft__err(err, WEFT_ETASK, "warm-up job %s %s: %s", jobs[i]->id,
+                                  weft_job_status_name(jobs[i]->status),
+                                  jobs[i]->error ? jobs[i]->error : "?");
+                bool known = false;
+                for (int k = 0; k < nseen && jobs[i]->worker; k++)
+                    if (strcmp(seen[k], jobs[i]->worker) == 0) known = true;
+                if (!known && jobs[i]->worker && nseen < 64) seen[nseen++] = strdup(jobs[i]->worker);
+            }
+        }
+        weft_job_list_free(jobs, n);
+        free(scen);
+        free(sub);
+        if (e) break;
+        if (weft_orchestrator_mode(o) != WEFT_MODE_CLUSTER) break;
+        if (nseen < want && now_s() > deadline) {
+            e = weft__err(err, WEFT_ETIMEDOUT, "only %d of %d workers took jobs within 120 s", nseen, want);
+            break;
+        }
+    } while (nseen < want);
+    for (int k = 0; k < nseen; k++) free(seen[k]);
+    return e;
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+static weft_err run_bench(const bench_opts *b, bench_result *r, char *err)
+{
+    weft_err e = WEFT_OK;
+    char dir[PATH_MAX] = "", store[PATH_MAX + 16];
+    bool made_dir = false;
+    weft_config *cfg = NULL;
+    weft_orchestrator *o = NULL;
+    pid_t pids[256];
+    int npids = 0;
+    char **scen = NULL, **subs = NULL;
+    long nsub = b->one_at_a_time ? b->jobs : 1;
+    samples s = {0};
+
+    if (b->app_dir) {
+        if (mkdir(b->app_dir, 0755) != 0 && errno != EEXIST) {
+            e = weft__err(err, WEFT_EIO, "%s: %s", b->app_dir, strerror(errno));
+            goto done;
+        }
+        if (!realpath(b->app_dir, dir)) {
+            e = weft__err(err, WEFT_EIO, "%s: %s", b->app_dir, strerror(errno));
+            goto done;
+        }
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/weft-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir)) {
+            e = weft__err(err, WEFT_EIO, "cannot make a temporary folder: %s", strerror(errno));
+            dir[0] = '\0';
+            goto done;
+        }
+        made_dir = true;
+    }
+    snprintf(store, sizeof store, "%s/store", dir);
+
+    double t0 = now_s();
+    if (!(cfg = weft_config_new())) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((e = build_config(cfg, b, store, err)) || (e = weft_config_check(cfg, err))) goto done;
+    if (b->mode == WEFT_MODE_CLUSTER) {
+        if ((e = write_config(cfg, dir, err))) goto done;
+        if (b->use_running_workers) {
+            fprintf(stderr,
+                    "weft bench: waiting for workers: weft run-worker --application-path %s --queue %s\n",
+                    dir, b->queue);
+        } else {
+            for (int i = 0; i < b->workers && i < 256; i++) {
+                pid_t p = spawn_worker(b, dir, i, err);
+                if (p < 0) {
+                    e = WEFT_ESPAWN;
+                    goto done;
+                }
+                pids[npids++] = p;
+            }
+        }
+    }
+    weft_orchestrator_opts oo = {.storage_folder = store, .application_path = dir};
+    if ((e = weft_orchestrator_open(cfg, &oo, &o, err)) || (e = weft_orchestrator_start(o, err)))
+        goto done;
+    double t_build = now_s() - t0;
+    if ((e = warm_up(o, b->mode == WEFT_MODE_CLUSTER ? b->workers : 1, err))) goto done;
+
+    scen = calloc((size_t)nsub, sizeof *scen);
+    subs = calloc((size_t)nsub, sizeof *subs);
+    if (!scen || !subs) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Scenario instances are made before the clock starts for the run. */
+    t0 = now_s();
+    for (long i = 0; i < nsub && !e; i++)
+        e = weft_scenario_create(o, b->one_at_a_time ? "one" : "bench", &scen[i], err);
+    if (e) goto done;
+    r->build_s = t_build + (now_s() - t0);
+
+    double start = now_s();
+    if (b->one_at_a_time) {
+        weft_submit_opts so = {.wait = true};
+        for (long i = 0; i < nsub && !e; i++) e = weft_submit(o, scen[i], &so, &subs[i], err);
+        r->submit_s = r->wall_s = now_s() - start;
+    } else {
+        weft_submit_opts so = {.wait = false};
+        if (!(e = weft_submit(o, scen[0], &so, &subs[0], err))) {
+            r->submit_s = now_s() - start;
+            e = weft_submission_wait(o, subs[0], 0, err);
+        }
+        r->wall_s = now_s() - start;
+    }
+    if (e) goto done;
+    r->peak_rss = peak_rss_bytes();
+
+    for (long i = 0; i < nsub && !e; i++) e = collect(o, subs[i], &s, r, err);
+    if (e) goto done;
+    qsort(s.lat, s.n, sizeof *s.lat, cmp_i64);
+    qsort(s.fin, s.n, sizeof *s.fin, cmp_i64);
+    r->lat_p50_ms = pct_ms(s.lat, s.n, 50);
+    r->lat_p99_ms = pct_ms(s.lat, s.n, 99);
+    r->fin_p50_ms = pct_ms(s.fin, s.n, 50);
+    r->fin_p99_ms = pct_ms(s.fin, s.n, 99);
+
+done:
+    weft_orchestrator_close(o);
+    for (int i = 0; i < npids; i++) stop_worker(pids[i]);
+    if (e && npids && dir[0]) {
+        char logp[PATH_MAX + 32];
+        snprintf(logp, sizeof logp, "%s/worker-0.log", dir);
+        FILE *f = fopen(logp, "r");
+        if (f) {
+            char line[512];
+            fprintf(stderr, "weft bench: %s:\n", logp);
+            while (fgets(line, sizeof line, f)) fprintf(stderr, "  %s", line);
+            fclose(f);
+        }
+    }
+    for (long i = 0; scen && i < nsub; i++) free(scen[i]);
+    for (long i = 0; subs && i < nsub; i++) free(subs[i]);
+    free(scen);
+    free(subs);
+    free(s.lat);
+    free(s.fin);
+    weft_config_free(cfg);
+    if (made_dir && !b->keep) remove_tree(dir);
+    else if (made_dir) fprintf(stderr, "weft bench: kept %s\n", dir);
+    return e;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static int print_json(const bench_opts *b, const bench_result *r)
+{
+    json_t *o = json_object();
+    int w = b->mode == WEFT_MODE_DEVELOPMENT ? 1 : b->workers;
+    double jobs = (double)b->jobs;
+    json_object_set_new(o, "mode", json_string(weft_mode_name(b->mode)));
+    json_object_set_new(o, "workers", json_integer(w));
+    json_object_set_new(o, "jobs", json_integer(b->jobs));
+    json_object_set_new(o, "shape", json_string(shape_names[b->shape]));
+    json_object_set_new(o, "task", json_string(b->task_s));
+    json_object_set_new(o, "one_at_a_time", json_boolean(b->one_at_a_time));
+    json_object_set_new(o, "completed", json_integer(r->completed));
+    json_object_set_new(o, "failed", json_integer(r->failed));
+    json_object_set_new(o, "jobs_per_second", json_real(r->wall_s > 0 ? jobs / r->wall_s : 0));
+    json_object_set_new(o, "us_per_job", json_real(jobs > 0 ? r->wall_s * 1e6 / jobs : 0));
+    json_object_set_new(o, "latency_p50_ms", json_real(r->lat_p50_ms));
+    json_object_set_new(o, "latency_p99_ms", json_real(r->lat_p99_ms));
+    json_object_set_new(o, "finish_p50_ms", json_real(r->fin_p50_ms));
+    json_object_set_new(o, "finish_p99_ms", json_real(r->fin_p99_ms));
+    json_object_set_new(o, "wall_seconds", json_real(r->wall_s));
+    json_object_set_new(o, "build_seconds", json_real(r->build_s));
+    json_object_set_new(o, "submit_seconds", json_real(r->submit_s));
+    json_object_set_new(o, "peak_rss_bytes", json_integer(r->peak_rss));
+    json_object_set_new(o, "rss_per_job_bytes", json_real(jobs > 0 ? (double)r->peak_rss / jobs : 0));
+    if (b->spin_ms) {
+        double ideal = jobs * b->spin_ms / 1000.0 / (w > 0 ? w : 1);
+        json_object_set_new(o, "cpu_efficiency", json_real(r->wall_s > 0 ? ideal / r->wall_s : 0));
+    }
+    json_object_set_new(o, "error", r->error[0] ? json_string(r->error) : json_null());
+    return out_json_print(o);
+}
+
+static void print_table(const bench_opts *b, const bench_result *r)
+{
+    int w = b->mode == WEFT_MODE_DEVELOPMENT ? 1 : b->workers;
+    double jobs = (double)b->jobs;
+    printf("weft bench: %s mode, %d worker%s, %ld job%s, %s, %s%s\n", weft_mode_name(b->mode), w,
+           w == 1 ? "" : "s", b->jobs, b->jobs == 1 ? "" : "s", shape_names[b->shape], b->task_s,
+           b->one_at_a_time ? ", one at a time" : "");
+    printf("  %-22s %12.3f s\n", "build (config, store)", r->build_s);
+    printf("  %-22s %12.3f s\n", "submit", r->submit_s);
+    printf("  %-22s %12.3f s\n", "wall (submit->finish)", r->wall_s);
+    printf("  %-22s %12.0f jobs/s  (%.1f us/job)\n", "throughput", r->wall_s > 0 ? jobs / r->wall_s : 0,
+           jobs > 0 ? r->wall_s * 1e6 / jobs : 0);
+    printf("  %-22s %12.2f ms p50 %10.2f ms p99\n", "submit->start", r->lat_p50_ms, r->lat_p99_ms);
+    printf("  %-22s %12.2f ms p50 %10.2f ms p99\n", "submit->finish", r->fin_p50_ms, r->fin_p99_ms);
+    printf("  %-22s %12.1f MiB     (%.0f bytes/job)\n", "peak RSS (orchestrator)",
+           (double)r->peak_rss / 1048576.0, jobs > 0 ? (double)r->peak_rss / jobs : 0);
+    if (b->spin_ms) {
+        double ideal = jobs * b->spin_ms / 1000.0 / (w > 0 ? w : 1);
+        printf("  %-22s %12.1f %%       (ideal %.2f s)\n", "CPU efficiency",
+               r->wall_s > 0 ? 100.0 * ideal / r->wall_s : 0, ideal);
+    }
+    printf("  %-22s %12ld completed, %ld not\n", "jobs", r->completed, r->failed);
+    if (r->error[0]) printf("  first failure: %s\n", r->error);
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static int value_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t l = strlen(name);
+    if (strncmp(a, name, l) != 0) return 0;
+    if (a[l] == '=') {
+        *val = a + l + 1;
+        return 1;
+    }
+    if (a[l] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        cli_usage_error("bench", "option '%s' needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts b = {.mode = WEFT_MODE_STANDALONE, .workers = 2, .jobs = 1000, .task_s = "noop"};
+    const char *mode_s = NULL, *workers_s = NULL, *jobs_s = NULL, *shape_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = 0;
+        if ((r = value_opt(argc, argv, &i, "--mode", &mode_s)) ||
+            (r = value_opt(argc, argv, &i, "--workers", &workers_s)) ||
+            (r = value_opt(argc, argv, &i, "--jobs", &jobs_s)) ||
+            (r = value_opt(argc, argv, &i, "--shape", &shape_s)) ||
+            (r = value_opt(argc, argv, &i, "--task", &b.task_s)) ||
+            (r = value_opt(argc, argv, &i, "--broker", &b.broker)) ||
+            (r = value_opt(argc, argv, &i, "--queue", &b.queue)) ||
+            (r = value_opt(argc, argv, &i, "--app-dir", &b.app_dir))) {
+            if (r < 0) return CLI_USAGE;
+        } else if (strcmp(a, "--json") == 0) {
+            b.json = true;
+        } else if (strcmp(a, "--one-at-a-time") == 0) {
+            b.one_at_a_time = true;
+        } else if (strcmp(a, "--use-running-workers") == 0) {
+            b.use_running_workers = true;
+        } else if (strcmp(a, "--keep") == 0) {
+            b.keep = true;
+        } else {
+            return cli_usage_error("bench", "unknown argument '%s'", a);
+        }
+    }
+    long v;
+    if (mode_s) {
+        int m = -1;
+        for (int k = WEFT_MODE_DEVELOPMENT; k <= WEFT_MODE_CLUSTER; k++)
+            if (strcmp(mode_s, weft_mode_name((weft_mode)k)) == 0) m = k;
+        if (m < 0) return cli_usage_error("bench", "unknown mode '%s' (development, standalone or cluster)", mode_s);
+        b.mode = (weft_mode)m;
+    }
+    if (workers_s) {
+        if (!parse_long(workers_s, 1, 256, &v))
+            return cli_usage_error("bench", "--workers needs a number from 1 to 256, not '%s'", workers_s);
+        b.workers = (int)v;
+    }
+    if (jobs_s) {
+        if (!parse_long(jobs_s, 1, 100000000, &v))
+            return cli_usage_error("bench", "--jobs needs a number from 1 to 100000000, not '%s'", jobs_s);
+        b.jobs = v;
+    }
+    if (shape_s) {
+        int s = -1;
+        for (int k = 0; k < 3; k++)
+            if (strcmp(shape_s, shape_names[k]) == 0) s = k;
+        if (s < 0) return cli_usage_error("bench", "unknown shape '%s' (independent, chain or fanout)", shape_s);
+        b.shape = (enum shape)s;
+    }
+    if (strcmp(b.task_s, "noop") != 0) {
+        if (strncmp(b.task_s, "spin:", 5) != 0 || !parse_long(b.task_s + 5, 1, 3600000, &v))
+            return cli_usage_error("bench", "--task is noop or spin:MS, not '%s'", b.task_s);
+        b.spin_ms = (int)v;
+    }
+    if (b.spin_ms && b.shape != SHAPE_INDEPENDENT)
+        return cli_usage_error("bench", "--shape %s needs --task noop (weft.spin writes no output)",
+                               shape_names[b.shape]);
+    if (b.one_at_a_time && b.shape != SHAPE_INDEPENDENT)
+        return cli_usage_error("bench", "--one-at-a-time submits one-job scenarios: no --shape");
+    if (b.use_running_workers && (b.mode != WEFT_MODE_CLUSTER || !b.app_dir))
+        return cli_usage_error("bench", "--use-running-workers needs --mode cluster and --app-dir DIR");
+    char queue[128];
+    if (!b.queue) {
+        snprintf(queue, sizeof queue, "weft.bench.%d", (int)getpid());
+        b.queue = queue;
+    }
+    if (b.mode == WEFT_MODE_DEVELOPMENT) b.workers = 1;
+
+    bench_result r = {0};
+    char err[WEFT_ERRBUF_SIZE] = "";
+    weft_err e = run_bench(&b, &r, err);
+    if (e) {
+        cli_error("bench failed: %s", err[0] ? err : weft_strerror(e));
+        return CLI_FAILED;
+    }
+    int rc = b.json ? print_json(&b, &r) : (print_table(&b, &r), CLI_OK);
+    if (rc == CLI_OK && r.failed) rc = CLI_FAILED;
+    return rc;
+}

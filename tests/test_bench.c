@@ -1,0 +1,148 @@
+/*
+ * test_bench.c - `weft bench`: the JSON it prints has the keys scripts/bench
+ * reads, with sane values, in development and standalone mode; built-in
+ * weft.noop tasks with outputs complete in a chain and a fan-in.  Speeds
+ * are never asserted: the machine running the tests is shared.
+ */
+#define _GNU_SOURCE /* asprintf */
+#include "test.h"
+#include "weft.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs `weft bench ARGS --json` in the test's folder; returns the parsed object. */
+static json_t *bench_json(const char *args)
+{
+    char *cmd, *out = NULL;
+    if (asprintf(&cmd, "TMPDIR=$PWD %s/weft bench %s --json 2>bench.err", test_build_dir(), args) < 0)
+        FAIL("oom");
+    int rc = test_run_cmd(cmd, &out);
+    free(cmd);
+    if (rc != 0) {
+        char *e = test_read_file("bench.err", NULL);
+        FAIL("weft bench %s exited %d:\n%s\n%s", args, rc, out ? out : "", e ? e : "");
+    }
+    json_error_t jerr;
+    json_t *o = json_loads(out, 0, &jerr);
+    if (!o) FAIL("not JSON (%s):\n%s", jerr.text, out);
+    free(out);
+    ASSERT(json_is_object(o));
+    return o;
+}
+
+static double num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || !json_is_number(v)) FAIL("key %s is missing or not a number", key);
+    return json_number_value(v);
+}
+
+static void check_common(json_t *o, const char *mode, long jobs)
+{
+    static const char *const keys[] = {"mode", "workers", "jobs", "jobs_per_second", "latency_p50_ms",
+                                       "latency_p99_ms", "wall_seconds", "peak_rss_bytes", "shape",
+                                       "task", "build_seconds", "submit_seconds"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!json_object_get(o, keys[i])) FAIL("key %s is missing", keys[i]);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "mode")), mode);
+    ASSERT_EQ((long)num(o, "jobs"), jobs);
+    ASSERT_EQ((long)num(o, "completed"), jobs);
+    ASSERT_EQ((long)num(o, "failed"), 0);
+    ASSERT(num(o, "workers") >= 1);
+    ASSERT(num(o, "jobs_per_second") > 0);
+    ASSERT(num(o, "wall_seconds") > 0);
+    ASSERT(num(o, "latency_p50_ms") >= 0);
+    ASSERT(num(o, "latency_p99_ms") >= num(o, "latency_p50_ms"));
+    ASSERT(num(o, "finish_p99_ms") >= num(o, "finish_p50_ms"));
+    ASSERT(num(o, "finish_p50_ms") >= num(o, "latency_p50_ms"));
+    ASSERT(num(o, "peak_rss_bytes") > 1024 * 1024);
+    ASSERT(num(o, "build_seconds") >= 0);
+    ASSERT(num(o, "submit_seconds") >= 0);
+}
+
+/* The temporary folder is removed afterwards: nothing weft-bench-* is left. */
+static void assert_no_leftover(void)
+{
+    DIR *d = opendir(".");
+    ASSERT(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "weft-bench-", 11) == 0) FAIL("left behind: %s", e->d_name);
+    closedir(d);
+}
+
+TEST(json_development)
+{
+    json_t *o = bench_json("--mode development --jobs 50");
+    check_common(o, "development", 50);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "shape")), "independent");
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "task")), "noop");
+    json_decref(o);
+    assert_no_leftover();
+}
+
+TEST(json_standalone)
+{
+    json_t *o = bench_json("--mode standalone --workers 2 --jobs 50");
+    check_common(o, "standalone", 50);
+    ASSERT_EQ((long)num(o, "workers"), 2);
+    json_decref(o);
+    assert_no_leftover();
+}
+
+TEST(one_at_a_time)
+{
+    json_t *o = bench_json("--mode standalone --workers 1 --jobs 5 --one-at-a-time");
+    check_common(o, "standalone", 5);
+    ASSERT(json_is_true(json_object_get(o, "one_at_a_time")));
+    json_decref(o);
+}
+
+/* weft.noop writes its outputs: a chain and a fan-in of no-op tasks complete. */
+TEST(noop_chain_and_fanout)
+{
+    json_t *o = bench_json("--mode development --jobs 20 --shape chain");
+    check_common(o, "development", 20);
+    json_decref(o);
+    o = bench_json("--mode standalone --jobs 20 --shape fanout");
+    check_common(o, "standalone", 20);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "shape")), "fanout");
+    json_decref(o);
+}
+
+TEST(spin_efficiency)
+{
+    json_t *o = bench_json("--mode standalone --workers 1 --jobs 4 --task spin:5");
+    check_common(o, "standalone", 4);
+    ASSERT(num(o, "cpu_efficiency") > 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "task")), "spin:5");
+    json_decref(o);
+}
+
+TEST(usage_errors)
+{
+    char *cmd, *out = NULL;
+    static const char *const bad[] = {"--mode nope", "--jobs 0", "--shape ring", "--task spin:x",
+                                      "--shape chain --task spin:5", "--bogus"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (asprintf(&cmd, "%s/weft bench %s", test_build_dir(), bad[i]) < 0) FAIL("oom");
+        int rc = test_run_cmd(cmd, &out);
+        if (rc != 2) FAIL("weft bench %s exited %d, not 2:\n%s", bad[i], rc, out ? out : "");
+        ASSERT_CONTAINS(out, "weft help bench");
+        free(out);
+        free(cmd);
+    }
+    if (asprintf(&cmd, "%s/weft help bench", test_build_dir()) < 0) FAIL("oom");
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    ASSERT_CONTAINS(out, "--one-at-a-time");
+    free(out);
+    free(cmd);
+}
+
+TEST_MAIN(TEST_ENTRY_TIMEOUT(json_development, 120), TEST_ENTRY_TIMEOUT(json_standalone, 120),
+          TEST_ENTRY_TIMEOUT(one_at_a_time, 120), TEST_ENTRY_TIMEOUT(noop_chain_and_fanout, 120),
+          TEST_ENTRY_TIMEOUT(spin_efficiency, 120), TEST_ENTRY(usage_errors))
