@@ -59,6 +59,7 @@ typedef struct bench_opts {
     const char *broker;
     const char *queue;
     const char *app_dir;  /* NULL: a temporary folder */
+    const char *prefetch; /* cluster: run-worker --prefetch (NULL: its default, = concurrency) */
     bool json, one_at_a_time, use_running_workers, keep;
 } bench_opts;
 
@@ -303,9 +304,18 @@ static pid_t spawn_worker(const bench_opts *b, const char *dir, int i, char *err
         weft__err(err, WEFT_EINVAL, "%s: path too long", dir);
         return -1;
     }
-    char *argv[] = {"weft", "run-worker", "--application-path", (char *)dir, "--queue",
-                    (char *)b->queue, "--concurrency", "1", b->broker ? "--broker" : NULL,
-                    (char *)b->broker, NULL};
+    char *argv[13] = {"weft", "run-worker", "--application-path", (char *)dir, "--queue",
+                      (char *)b->queue, "--concurrency", "1"};
+    int argc = 8;
+    if (b->prefetch) {
+        argv[argc++] = "--prefetch";
+        argv[argc++] = (char *)b->prefetch;
+    }
+    if (b->broker) {
+        argv[argc++] = "--broker";
+        argv[argc++] = (char *)b->broker;
+    }
+    argv[argc] = NULL;
     /* Called before the orchestrator starts any thread: a plain fork, and
      * only async-signal-safe calls in the child. */
     int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -624,7 +634,8 @@ int cmd_bench(int argc, char **argv)
             (r = value_opt(argc, argv, &i, "--task", &b.task_s)) ||
             (r = value_opt(argc, argv, &i, "--broker", &b.broker)) ||
             (r = value_opt(argc, argv, &i, "--queue", &b.queue)) ||
-            (r = value_opt(argc, argv, &i, "--app-dir", &b.app_dir))) {
+            (r = value_opt(argc, argv, &i, "--app-dir", &b.app_dir)) ||
+            (r = value_opt(argc, argv, &i, "--prefetch", &b.prefetch))) {
             if (r < 0) return CLI_USAGE;
         } else if (strcmp(a, "--json") == 0) {
             b.json = true;
