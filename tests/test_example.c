@@ -7,7 +7,9 @@
  * figures against totals computed here, independently, from data/sales.csv
  * with the cleaning rules the example documents; then that a second run
  * skips the skippable tasks, and that appending a row reruns them and moves
- * the totals by exactly that row.  Job statuses and the report are read
+ * the totals by exactly that row.  In standalone mode, and in cluster mode
+ * with 2 and 3 `weft run-worker` processes on the test broker, the report
+ * must be the same as in development mode.  Job statuses and the report are read
  * back through the library (a read-only orchestrator), not by parsing the
  * command's output.
  *
@@ -20,6 +22,8 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Error buffers are used through a pointer (`*err = errbuf`): ASSERT_OK
@@ -243,6 +247,7 @@ static void run_ok(const char *args)
 typedef struct run_result {
     char task[16][32];
     weft_job_status status[16];
+    char worker[16][64]; /* where each job ran: "local", "pid N", "host:pid" */
     size_t njobs;
     char *report;
 } run_result;
@@ -280,6 +285,7 @@ static void read_back(run_result *r)
     for (size_t i = 0; i < njobs; i++) {
         snprintf(r->task[i], sizeof r->task[i], "%s", jobs[i]->task_config_id);
         r->status[i] = jobs[i]->status;
+        snprintf(r->worker[i], sizeof r->worker[i], "%s", jobs[i]->worker ? jobs[i]->worker : "");
         printf("      %-10s %s\n", jobs[i]->task_config_id, weft_job_status_name(jobs[i]->status));
     }
     r->njobs = njobs;
@@ -370,6 +376,100 @@ TEST(pipeline_runs_in_standalone_mode)
     for (size_t i = 0; i < NTASKS; i++) ASSERT_EQ(status_of(&r, all_tasks[i]), WEFT_JOB_COMPLETED);
     check_report(r.report, &ex);
     free(r.report);
+}
+
+/* ---- cluster mode ------------------------------------------------------------ */
+
+/* Points sales/config.toml at the test broker (WEFT_TEST_BROKER_URL, set by
+ * scripts/run-tests) in cluster mode, with a queue of this test's own. */
+static void use_cluster(const char *tag)
+{
+    const char *url = getenv("WEFT_TEST_BROKER_URL");
+    if (!url || !*url) FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests");
+    char *cfg = test_read_file("sales/config.toml", NULL);
+    const char *dev = "mode = \"development\"";
+    char *p = strstr(cfg, dev), *fixed = NULL;
+    ASSERT(p != NULL);
+    ASSERT(asprintf(&fixed, "%.*smode = \"cluster\"\nbroker_url = \"%s\"\nqueue = \"weft.test.example.%s.%d\"%s",
+                    (int)(p - cfg), cfg, url, tag, (int)getpid(), p + strlen(dev)) > 0);
+    test_write_file("sales/config.toml", fixed);
+    free(fixed);
+    free(cfg);
+}
+
+/* Starts `weft run-worker --application-path sales`; its output goes to sales/worker-N.log. */
+static pid_t start_worker(int n)
+{
+    char exe[4096], app[4096], log[4200];
+    snprintf(exe, sizeof exe, "%s/weft", test_build_dir());
+    ASSERT(getcwd(app, sizeof app - 8) != NULL);
+    strcat(app, "/sales");
+    snprintf(log, sizeof log, "%s/worker-%d.log", app, n);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stderr);
+        if (f) dup2(fileno(f), 1);
+        execl(exe, "weft", "run-worker", "--application-path", app, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM drains a worker: it must exit 0. */
+static void stop_worker(pid_t pid)
+{
+    int st = 0;
+    ASSERT_EQ(kill(pid, SIGTERM), 0);
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+}
+
+/* The example in cluster mode with `nworkers` run-workers gives the same
+ * report as in development mode, byte for byte, and every job COMPLETED. */
+static void example_in_cluster(int nworkers)
+{
+    copy_example();
+    expected ex;
+    compute_expected("sales/data/sales.csv", &ex);
+    run_ok("run -c config.toml --force");
+    run_result dev;
+    read_back(&dev);
+
+    ASSERT_EQ(system("rm -rf sales/.weft"), 0);
+    char tag[8];
+    snprintf(tag, sizeof tag, "w%d", nworkers);
+    use_cluster(tag);
+    pid_t w[3];
+    for (int i = 0; i < nworkers; i++) w[i] = start_worker(i);
+    run_ok("run -c config.toml --force");
+    run_result cl;
+    read_back(&cl);
+    for (int i = 0; i < nworkers; i++) stop_worker(w[i]);
+
+    ASSERT_EQ(cl.njobs, NTASKS);
+    for (size_t i = 0; i < NTASKS; i++) ASSERT_EQ(status_of(&cl, all_tasks[i]), WEFT_JOB_COMPLETED);
+    /* Every job ran in a run-worker (host:pid), none in this process. */
+    for (size_t i = 0; i < cl.njobs; i++) {
+        ASSERT(strchr(cl.worker[i], ':') != NULL);
+        ASSERT(strncmp(cl.worker[i], "pid ", 4) != 0);
+    }
+    check_report(cl.report, &ex);
+    ASSERT_STR_EQ(cl.report, dev.report);
+    free(dev.report);
+    free(cl.report);
+}
+
+TEST(pipeline_in_cluster_mode_with_2_workers_matches_development)
+{
+    example_in_cluster(2);
+}
+
+TEST(pipeline_in_cluster_mode_with_3_workers_matches_development)
+{
+    example_in_cluster(3);
 }
 
 /* ---- one task function, config built in code ------------------------------ */
@@ -519,5 +619,7 @@ TEST(clean_fails_clearly_without_a_units_column)
 
 TEST_MAIN(TEST_ENTRY_TIMEOUT(pipeline_runs_skips_and_reruns, 120),
           TEST_ENTRY_TIMEOUT(pipeline_runs_in_standalone_mode, 120),
+          TEST_ENTRY_TIMEOUT(pipeline_in_cluster_mode_with_2_workers_matches_development, 120),
+          TEST_ENTRY_TIMEOUT(pipeline_in_cluster_mode_with_3_workers_matches_development, 120),
           TEST_ENTRY(clean_repairs_and_drops_rows),
           TEST_ENTRY(clean_fails_clearly_without_a_units_column))

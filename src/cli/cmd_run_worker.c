@@ -342,12 +342,13 @@ static void announce(worker_state *w, const char *state)
 
 /* ---- handling messages ---- */
 
+/* O(1) per job: a scan of every task section here made a scenario of N
+ * tasks cost O(N^2) on the worker. */
 static bool task_defined(const weft_config *cfg, const char *id)
 {
-    size_t n = weft_config_count(cfg, WEFT_SECTION_TASK);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(weft_config_id_at(cfg, WEFT_SECTION_TASK, i), id) == 0) return true;
-    return false;
+    char name[512];
+    if ((size_t)snprintf(name, sizeof name, "TASK.%s", id) >= sizeof name) return false;
+    return weft_config_has_section(cfg, name);
 }
 
 static weft_err on_job(worker_state *w, weft__amqp_event *ev, char *err)
