@@ -13,15 +13,16 @@
  *
  *   development  exec_dev.c: a FIFO run by step() in the orchestrator's
  *                thread, one job at a time (Taipy's synchronous mode)
- *   standalone   (next) a pool of at most max_nb_of_workers worker
- *                processes fed by its own thread; step is NULL
- *   cluster      (next) publishes specs to RabbitMQ, a consumer thread
- *                reports from the reply queue; step is NULL
+ *   standalone   exec_standalone.c: a pool of at most max_nb_of_workers
+ *                worker processes fed by its own thread; step is NULL, so
+ *                the orchestrator runs its loop in a dispatcher thread
+ *   cluster      exec_cluster.c: publishes specs to RabbitMQ, a consumer
+ *                thread reports from the reply queue; step is NULL
  */
 #ifndef WEFT_EXECUTOR_H
 #define WEFT_EXECUTOR_H
 
-#include "util.h" /* before runner.h, which uses struct weft__buf */
+#include "util.h"
 #include "runner.h"
 #include "weft.h"
 
