@@ -348,6 +348,24 @@ static weft__dnlock *dnlock_get(weft_orchestrator *o, const char *id, bool creat
 
 /* The graph part of creating a submission: edges to the producers in this
  * submission, waits on locked inputs, locks on outputs, first statuses. */
+
+/* Makes job j of s wait for the edit lock `lk` (a data node an unfinished
+ * job will write): j counts it in nwait until the lock is released. */
+static weft_err dnlock_wait(weft__dnlock *lk, weft__sub *s, weft__job *j, char *err)
+{
+    if (lk->nwaiters == lk->capwaiters) {
+        size_t nc = lk->capwaiters ? lk->capwaiters * 2 : 4;
+        struct weft__waiter *nv = realloc(lk->waiters, nc * sizeof *nv);
+        if (!nv) return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", j->spec.job_id);
+        lk->waiters = nv;
+        lk->capwaiters = nc;
+    }
+    lk->waiters[lk->nwaiters++] = (struct weft__waiter){s, j->index};
+    s->refs++;
+    j->nwait++;
+    return WEFT_OK;
+}
+
 static weft_err job_link(weft_orchestrator *o, weft__sub *s, weft__job *j, weft__strmap *producer,
                          char *err)
 {
@@ -364,16 +382,7 @@ static weft_err job_link(weft_orchestrator *o, weft__sub *s, weft__job *j, weft_
         if (lk && lk->locks) {
             /* Edit lock: an unfinished job (here or in another live
              * submission) will write it; wait for its end. */
-            if (lk->nwaiters == lk->capwaiters) {
-                size_t nc = lk->capwaiters ? lk->capwaiters * 2 : 4;
-                struct weft__waiter *nv = realloc(lk->waiters, nc * sizeof *nv);
-                if (!nv) return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
-                lk->waiters = nv;
-                lk->capwaiters = nc;
-            }
-            lk->waiters[lk->nwaiters++] = (struct weft__waiter){s, j->index};
-            s->refs++;
-            j->nwait++;
+            if ((e = dnlock_wait(lk, s, j, err))) return e;
         }
     }
     for (size_t i = 0; i < sp->noutputs; i++) {
@@ -528,18 +537,8 @@ static weft_err resume_link(weft_orchestrator *o, weft__sub *s, weft__job *j,
         if (up && up != j && add_down(up, j->index))
             return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
         weft__dnlock *lk = waiting ? dnlock_get(o, sp->inputs[i].id, false) : NULL;
-        if (lk && lk->locks) {
-            if (lk->nwaiters == lk->capwaiters) {
-                size_t nc = lk->capwaiters ? lk->capwaiters * 2 : 4;
-                struct weft__waiter *nv = realloc(lk->waiters, nc * sizeof *nv);
-                if (!nv) return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", sp->job_id);
-                lk->waiters = nv;
-                lk->capwaiters = nc;
-            }
-            lk->waiters[lk->nwaiters++] = (struct weft__waiter){s, j->index};
-            s->refs++;
-            j->nwait++;
-        }
+        weft_err e = lk && lk->locks ? dnlock_wait(lk, s, j, err) : WEFT_OK;
+        if (e) return e;
     }
     for (size_t i = 0; i < sp->noutputs; i++) {
         if (unfinished) {
