@@ -35,7 +35,8 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC
 MOD_CFLAGS := $(filter-out -fvisibility=hidden $(SAN),$(ALL_CFLAGS))
 LDLIBS  := $(PKG_LIBS) -lpthread -ldl -lm
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_DIRS := util toml config job store exec standalone cluster core
+LIB_SRC  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 APP_SRC  := $(sort $(wildcard tests/apps/*.c))
@@ -54,7 +55,7 @@ TOOLS    := $(patsubst tests/toml/%.c,$(BUILD)/tests/toml-%,$(filter-out tests/t
 
 all: $(BUILD)/libweft.a $(BUILD)/libweft.so $(BUILD)/weft $(DECODER) examples
 
-$(BUILD)/obj/%.o: %.c include/weft.h $(wildcard src/*.h) $(wildcard src/cli/*.h) $(wildcard tests/*.h)
+$(BUILD)/obj/%.o: %.c include/weft.h $(wildcard src/*/*.h) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -120,7 +121,7 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml.c src/toml_value.c src/error.c src/util.c
+	    -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml/toml.c src/toml/toml_value.c src/util/error.c src/util/util.c
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
 	    mkdir -p $(BUILD)/fuzz/corpus && \
 	    $(BUILD)/fuzz/fuzz_toml -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

@@ -77,6 +77,45 @@ typedef enum weft_err {
 const char *weft_strerror(weft_err e);
 
 /* ------------------------------------------------------------------------ */
+/** @name Logging
+ *
+ * The library never prints.  What it has to tell that is not the result of
+ * a call (a broker connection lost and regained, a malformed message
+ * dropped, a dispatcher thread that stopped on an error) goes to a log
+ * handler: the library-wide one set here, or the one an orchestrator or a
+ * worker service was opened with, which takes precedence for what that
+ * handle logs.  With no handler, messages are dropped.  The `weft` command
+ * installs a handler that writes them to stderr with a timestamp.
+ */
+typedef enum weft_log_level {
+    WEFT_LOG_ERROR = 0, /**< something failed and was not retried */
+    WEFT_LOG_WARN = 1,  /**< something failed and is being retried or worked around */
+    WEFT_LOG_INFO = 2,  /**< a noteworthy change: reconnected, started, draining */
+    WEFT_LOG_DEBUG = 3, /**< detail for debugging */
+} weft_log_level;
+
+/**
+ * A log handler.  `component` names the part that speaks ("cluster",
+ * "worker", "orchestrator"; static), `message` is one line without a
+ * trailing newline; both are borrowed for the call.  It may be called from
+ * any of the library's threads, concurrently: it must be thread-safe, and
+ * must not call back into the handle that logs.
+ */
+typedef void (*weft_log_fn)(weft_log_level level, const char *component, const char *message,
+                            void *userdata);
+
+/**
+ * Sets the library-wide handler and the most verbose level it receives
+ * (messages above `max_level` are not formatted at all).  `fn` NULL drops
+ * every message (the default).  `userdata` is borrowed until replaced.
+ * Thread-safe.
+ */
+void weft_log_set_handler(weft_log_fn fn, void *userdata, weft_log_level max_level);
+
+/** "error", "warn", "info", "debug" (static), or NULL when out of range. */
+const char *weft_log_level_name(weft_log_level level);
+
+/* ------------------------------------------------------------------------ */
 /** @name TOML 1.0 documents
  *
  * A conformant TOML 1.0.0 parser.  A parsed document owns every value in it;
@@ -633,6 +672,12 @@ typedef struct weft_orchestrator_opts {
     const char *storage_folder;   /**< overrides [CORE] storage_folder when non-NULL */
     const char *application_path; /**< overrides the config's application path when non-NULL */
     bool read_only;               /**< query only: no lock, no recovery, no submit */
+    /** What this orchestrator and its executor log (NULL: the library-wide
+     *  handler of weft_log_set_handler()); `log_userdata` is borrowed until
+     *  weft_orchestrator_close().  `log_level` is the most verbose level passed. */
+    weft_log_fn log;
+    void *log_userdata;
+    weft_log_level log_level;
 } weft_orchestrator_opts;
 
 /**

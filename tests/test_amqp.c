@@ -1,5 +1,5 @@
 /*
- * test_amqp.c - the RabbitMQ wrapper (src/amqp.c) against a real broker
+ * test_amqp.c - the RabbitMQ wrapper (src/cluster/amqp.c) against a real broker
  * (WEFT_TEST_BROKER_URL, started by scripts/run-tests): URL redaction,
  * connection errors that come fast and say why, publish with confirms,
  * consume with prefetch and acks, redelivery, dead-lettering, heartbeats.
@@ -7,7 +7,7 @@
  */
 #include "test.h"
 
-#include "amqp_client.h"
+#include "cluster/amqp_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -5,17 +5,17 @@
  * Two levels.  Worker tests publish job messages themselves and read the
  * status queue, so they can check what the protocol carries (attempts,
  * dead-lettering, skipped cancels).  Executor tests drive the cluster
- * executor (src/exec_cluster.c) through its vtable and its report queue,
+ * executor (src/cluster/exec_cluster.c) through its vtable and its report queue,
  * acting as a tiny orchestrator that dispatches a job once its input is
  * written.  Each test uses its own queue names (with its pid).
  */
 #define _GNU_SOURCE /* asprintf */
 #include "test.h"
 
-#include "amqp_client.h"
-#include "executor.h"
-#include "runner.h"
-#include "store.h"
+#include "cluster/amqp_client.h"
+#include "exec/executor.h"
+#include "job/runner.h"
+#include "store/store.h"
 
 #include <fcntl.h>
 #include <signal.h>

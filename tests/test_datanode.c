@@ -2,8 +2,8 @@
  * quoting and errors, atomic replacement, in_memory, sql_table and generic nodes. */
 #define _GNU_SOURCE
 #include "test.h"
-#include "runner.h"
-#include "util.h"
+#include "job/runner.h"
+#include "util/util.h"
 #include "weft.h"
 
 #include <dirent.h>

@@ -1,6 +1,6 @@
 /* test_error.c - every weft_err has its own message, and the error buffer helpers behave. */
 #include "test.h"
-#include "util.h"
+#include "util/util.h"
 #include "weft.h"
 
 TEST(every_error_has_a_distinct_message)

@@ -10,8 +10,8 @@
  */
 #include "test.h"
 
-#include "orchestrator_internal.h"
-#include "store.h"
+#include "core/orchestrator_internal.h"
+#include "store/store.h"
 #include "weft.h"
 
 #include <pthread.h>

@@ -7,8 +7,8 @@
 #define _GNU_SOURCE
 #include "test.h"
 
-#include "pool.h"
-#include "util.h"
+#include "standalone/pool.h"
+#include "util/util.h"
 #include "weft.h"
 
 #include <dirent.h>

@@ -3,9 +3,9 @@
  * and the JSON forms of specs and results. */
 #define _GNU_SOURCE
 #include "test.h"
-#include "runner.h"
-#include "spawn.h"
-#include "util.h"
+#include "job/runner.h"
+#include "job/spawn.h"
+#include "util/util.h"
 #include "weft.h"
 
 #include <limits.h>

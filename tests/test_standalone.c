@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #include "test.h"
 
-#include "util.h"
+#include "util/util.h"
 #include "weft.h"
 
 #include <errno.h>

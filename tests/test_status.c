@@ -5,7 +5,7 @@
  */
 #include "test.h"
 
-#include "orchestrator_internal.h"
+#include "core/orchestrator_internal.h"
 #include "weft.h"
 
 #define S WEFT_JOB_SUBMITTED

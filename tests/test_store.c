@@ -7,7 +7,7 @@
  */
 #include "test.h"
 
-#include "store.h"
+#include "store/store.h"
 #include "weft.h"
 
 #include <sqlite3.h>

@@ -43,6 +43,9 @@ int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **
  * loaded at all.  Caller frees with weft_config_free(). */
 weft_config *cli_load_config(const char *path, bool check, int *nerrors);
 
+/* Installs the stderr log handler (log.c) at `level`. */
+void cli_log_init(weft_log_level level);
+
 /* Prints every diagnostic of `cfg` as "file:line:col: error|warning: msg" to `out`. */
 void cli_print_diags(const weft_config *cfg, FILE *out);
 

@@ -4,7 +4,7 @@
  * every diagnostic; cli_print_diags() prints them sorted by position, one per
  * line, in the "file:line:col: error|warning: message" form editors parse.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -27,8 +27,8 @@
  * it repeats until every worker took a job) and first-call costs are paid.
  */
 #define _GNU_SOURCE /* nftw flags */
-#include "output.h"
-#include "util.h" /* weft__err: the command links libweft statically */
+#include "cli/output.h"
+#include "util/util.h" /* weft__err: the command links libweft statically */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * that the live orchestrator honours, and we wait a little for the job to
  * reach its final status so the person sees the outcome.
  */
-#include "output.h"
+#include "cli/output.h"
 
 #include <string.h>
 #include <time.h>

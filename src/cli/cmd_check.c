@@ -3,7 +3,7 @@
  * and reports every problem at once, sorted by position, followed by a
  * one-line summary.  Exit status 1 when there is an error, 0 otherwise.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 

@@ -5,8 +5,8 @@
  * Passwords in URLs (broker_url) are masked unless --show-secrets is given:
  * the output often lands in a terminal, a log or a bug report.
  */
-#include "cli.h"
-#include "output.h"
+#include "cli/cli.h"
+#include "cli/output.h"
 
 #include <stdio.h>
 #include <stdlib.h>

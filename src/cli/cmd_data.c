@@ -3,7 +3,7 @@
  * output, byte for byte, by instance id (DATANODE_...) or by config id when
  * the store holds one instance of it.  Opens the store read-only.
  */
-#include "output.h"
+#include "cli/output.h"
 
 #include <errno.h>
 #include <stdlib.h>

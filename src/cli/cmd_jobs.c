@@ -3,7 +3,7 @@
  * one submission or in one status, as a table or JSON.  It opens the store
  * read-only, so it works while `weft run` writes it.
  */
-#include "output.h"
+#include "cli/output.h"
 
 #include <string.h>
 

@@ -10,8 +10,8 @@
  * that weft_submit() polls: the engine cancels the running jobs and stores
  * the final statuses, and we exit 130 with a consistent store.
  */
-#include "output.h"
-#include "util.h" /* weft__strmap: the command links libweft statically */
+#include "cli/output.h"
+#include "util/util.h" /* weft__strmap: the command links libweft statically */
 
 #include <errno.h>
 #include <pthread.h>

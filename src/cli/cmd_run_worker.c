@@ -21,12 +21,12 @@
  * <queue>.control fanout exchange.  SIGTERM drains: no new jobs, running
  * ones finish and are reported, then exit 0.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "amqp_client.h"
-#include "orchestrator_internal.h"
-#include "pool.h"
-#include "util.h"
+#include "cluster/amqp_client.h"
+#include "core/orchestrator_internal.h"
+#include "standalone/pool.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

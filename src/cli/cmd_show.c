@@ -4,7 +4,7 @@
  * error, the end of its output), or a submission and its jobs.  Opens the
  * store read-only.
  */
-#include "output.h"
+#include "cli/output.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -10,10 +10,10 @@
  * heard, newest state last.  No orchestrator and no store are involved, so
  * it works from any machine that can reach the broker.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
-#include "amqp_client.h"
-#include "util.h"
+#include "cluster/amqp_client.h"
+#include "util/util.h"
 
 #include <jansson.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * Unknown commands and options get a one-line error and a pointer to help,
  * with exit status 2.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -316,6 +316,7 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return CLI_USAGE;
     }
+    cli_log_init(WEFT_LOG_INFO);
     const char *a = argv[1];
     if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
         printf("weft %s\n", weft_version());

@@ -4,7 +4,7 @@
  * durations and local times, aligned tables, JSON snapshots of jobs and
  * submissions, and error messages with URL passwords masked.
  */
-#include "output.h"
+#include "cli/output.h"
 
 #include <errno.h>
 #include <stdarg.h>

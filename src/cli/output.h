@@ -10,7 +10,7 @@
 #ifndef WEFT_CLI_OUTPUT_H
 #define WEFT_CLI_OUTPUT_H
 
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <jansson.h>
 #include <stdbool.h>

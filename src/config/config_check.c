@@ -1,0 +1,584 @@
+/*
+ * config_check.c - validation of a whole configuration (weft_config_check):
+ * ENV[...] resolution results, value types, unknown keys and sections with
+ * "did you mean" suggestions, execution-mode constraints, references between
+ * sections, task definitions (function xor command, command placeholders),
+ * and the task graph of each scenario (cycles, two writers of one node).
+ *
+ * Taipy silently drops references to undefined sections; weft reports them,
+ * because a typo there otherwise surfaces as a confusing run-time failure.
+ */
+#include "config/config_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- did you mean ---- */
+
+size_t weft__levenshtein(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    size_t row[65];
+    if (n > 64 || m > 64) return (size_t)-1 / 2; /* identifiers are short; long ones never match */
+    for (size_t j = 0; j <= m; j++) row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t best = diag + cost;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+const char *weft__closest(const char *word, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 0, len = strlen(word);
+    /* one edit in a short word is already a different word: "x" is not "a" */
+    size_t limit = len <= 2 ? 0 : len <= 4 ? 1 : 2;
+    for (size_t i = 0; i < n; i++) {
+        if (!cands[i]) continue;
+        size_t d = weft__levenshtein(word, cands[i]);
+        if (d <= limit && (!best || d < best_d)) {
+            best = cands[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* " (did you mean 'x'?)" or "", in a caller buffer. */
+static const char *suggest(char *buf, size_t size, const char *word, const char *const *cands,
+                           size_t n)
+{
+    const char *c = weft__closest(word, cands, n);
+    buf[0] = '\0';
+    if (c) snprintf(buf, size, " (did you mean '%s'?)", c);
+    return buf;
+}
+
+/* ---- helpers ---- */
+
+typedef struct check_ctx {
+    weft_config *cfg;
+    weft_err e; /* first ENOMEM */
+    const char *mode;
+} check_ctx;
+
+#define DIAG(c, file, line, col, sev, ...)                                                      \
+    do {                                                                                         \
+        if (!(c)->e) (c)->e = weft__diag_add((c)->cfg, file, line, col, sev, __VA_ARGS__);       \
+    } while (0)
+#define DIAGV(c, v, sev, ...) DIAG(c, (v)->file, (v)->line, (v)->col, sev, __VA_ARGS__)
+#define ERR WEFT_SEVERITY_ERROR
+#define WARN WEFT_SEVERITY_WARNING
+
+static const weft_value *eff(const weft__section *s, const char *key)
+{
+    const weft__entry *e = weft__eff_find(s, key);
+    return e ? e->val : NULL;
+}
+
+/* Usable: present, converted, and its ENV (if any) resolved. */
+static bool usable(const weft_value *v)
+{
+    return v && !v->bad && v->env_state != WEFT__ENV_MISSING && v->env_state != WEFT__ENV_BAD;
+}
+
+static const char *env_note(const weft_value *v, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (v && v->env) snprintf(buf, size, " (from environment variable %s)", v->env);
+    return buf;
+}
+
+/* Collects the ids of sections of `kind` (excluding "default"); caller frees the array. */
+static const char **ids_of(const weft_config *cfg, weft__kind kind, size_t *n)
+{
+    const char **ids = malloc((cfg->nsecs + 1) * sizeof *ids);
+    *n = 0;
+    if (!ids) return NULL;
+    for (size_t i = 0; i < cfg->nsecs; i++)
+        if (cfg->secs[i].kind == kind && !cfg->secs[i].is_default) ids[(*n)++] = cfg->secs[i].id;
+    return ids;
+}
+
+static const weft__section *find_kind(const weft_config *cfg, weft__kind kind, const char *id)
+{
+    char name[512];
+    if ((size_t)snprintf(name, sizeof name, "%s.%s", weft__kind_name(kind), id) >= sizeof name)
+        return NULL;
+    const weft__section *s = weft__section_find(cfg, name);
+    return s && !s->is_default ? s : NULL;
+}
+
+static bool list_has(const weft_value *list, const char *id)
+{
+    for (size_t i = 0; list && list->type == WEFT_VALUE_LIST && i < list->n; i++)
+        if (usable(list->items[i]) && list->items[i]->type == WEFT_VALUE_SECTION &&
+            strcmp(list->items[i]->text, id) == 0)
+            return true;
+    return false;
+}
+
+/* ---- ENV and types ---- */
+
+static void check_env(check_ctx *c, const weft__section *s, const char *key, const weft_value *v)
+{
+    if (v->type == WEFT_VALUE_LIST) {
+        for (size_t i = 0; i < v->n; i++) check_env(c, s, key, v->items[i]);
+        return;
+    }
+    if (v->env_state == WEFT__ENV_MISSING)
+        DIAGV(c, v, ERR, "environment variable %s is not set (needed by %s in [%s])", v->env, key,
+             s->name);
+    else if (v->env_state == WEFT__ENV_BAD)
+        DIAGV(c, v, ERR, "environment variable %s='%s' is not a valid %s (needed by %s in [%s])",
+             v->env, getenv(v->env) ? getenv(v->env) : "", weft__type_names[v->type], key, s->name);
+}
+
+static bool has_bad(const weft_value *v)
+{
+    if (v->bad || v->env_state == WEFT__ENV_MISSING || v->env_state == WEFT__ENV_BAD) return true;
+    for (size_t i = 0; i < v->n; i++)
+        if (has_bad(v->items[i])) return true;
+    return false;
+}
+
+static const char *type_desc(weft_value_type t)
+{
+    switch (t) {
+    case WEFT_VALUE_STR: return "a string";
+    case WEFT_VALUE_INT: return "an int";
+    case WEFT_VALUE_FLOAT: return "a float";
+    case WEFT_VALUE_BOOL: return "a bool (True:bool or False:bool)";
+    case WEFT_VALUE_SECTION: return "a section id";
+    case WEFT_VALUE_SCOPE: return "a SCOPE (SCENARIO, CYCLE or GLOBAL)";
+    case WEFT_VALUE_FREQUENCY: return "a FREQUENCY (DAILY, WEEKLY, MONTHLY, QUARTERLY or YEARLY)";
+    case WEFT_VALUE_TIMEDELTA: return "a timedelta (e.g. 1d2h30m, units d h m s, or plain seconds)";
+    case WEFT_VALUE_DATETIME: return "a datetime (ISO 8601, e.g. 2024-01-31T10:00:00)";
+    case WEFT_VALUE_FUNCTION: return "a function (module.symbol)";
+    case WEFT_VALUE_LIST: return "a list";
+    }
+    return "a value";
+}
+
+static void check_type(check_ctx *c, const weft__section *s, const char *key, const weft_value *v)
+{
+    const weft__keyspec *ks = weft__keyspec_find(s->kind, key);
+    char note[300];
+    if (!ks || ks->type == WEFT__ANY || has_bad(v)) return;
+    if (strcmp(key, "max_nb_of_workers") == 0 || strcmp(key, "max_attempts") == 0 ||
+        strcmp(key, "command") == 0)
+        return; /* their own, more precise messages */
+    env_note(v, note, sizeof note);
+    if (ks->type == WEFT_VALUE_LIST) {
+        bool ok = v->type == WEFT_VALUE_LIST;
+        for (size_t i = 0; ok && i < v->n; i++) ok = v->items[i]->type == ks->elem;
+        if (!ok)
+            DIAGV(c, v, ERR, "%s in [%s] must be a list of %s%s", key, s->name,
+                 ks->elem == WEFT_VALUE_SECTION ? "section ids" : "strings", note);
+        return;
+    }
+    if (v->type == ks->type) return;
+    if (ks->type == WEFT_VALUE_FUNCTION && v->type == WEFT_VALUE_STR)
+        DIAGV(c, v, ERR,
+             "malformed function '%s' for %s in [%s]: must be module.symbol (identifiers separated "
+             "by dots)%s",
+             v->text, key, s->name, note);
+    else if (v->type == WEFT_VALUE_LIST)
+        DIAGV(c, v, ERR, "%s in [%s] must be %s, not a list%s", key, s->name, type_desc(ks->type),
+             note);
+    else
+        DIAGV(c, v, ERR, "%s in [%s] must be %s, got '%s'%s", key, s->name, type_desc(ks->type),
+             v->text, note);
+}
+
+static void check_unknown_keys(check_ctx *c, const weft__section *s)
+{
+    size_t n;
+    const weft__keyspec *ks = weft__keyspecs(s->kind, &n);
+    const char *names[32];
+    char dym[300];
+    if (s->kind == WEFT__TASK || s->kind == WEFT__OTHER) return; /* task properties are free */
+    for (size_t i = 0; i < n && i < 32; i++) names[i] = ks[i].key;
+    for (size_t i = 0; i < s->nraw; i++) {
+        const weft__entry *r = &s->raw[i];
+        if (weft__keyspec_find(s->kind, r->key)) continue;
+        DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
+             s->kind == WEFT__JOB ? " (kept as a property)" : "",
+             suggest(dym, sizeof dym, r->key, names, n));
+    }
+}
+
+/* ---- [JOB] ---- */
+
+static void check_positive(check_ctx *c, const weft__section *s, const char *key)
+{
+    const weft_value *v = eff(s, key);
+    char note[300];
+    if (!usable(v) || (v->type == WEFT_VALUE_INT && v->i > 0)) return;
+    DIAGV(c, v, ERR, "%s must be a positive integer, got %s%s%s%s", key,
+         v->type == WEFT_VALUE_LIST ? "a list" : "'", v->type == WEFT_VALUE_LIST ? "" : v->text,
+         v->type == WEFT_VALUE_LIST ? "" : "'", env_note(v, note, sizeof note));
+}
+
+static void check_job(check_ctx *c, const weft__section *s)
+{
+    static const char *const modes[] = {"development", "standalone", "cluster"};
+    const weft_value *v = eff(s, "mode");
+    char dym[300], note[300];
+    if (usable(v)) {
+        bool ok = false;
+        for (size_t i = 0; i < 3; i++) ok |= v->type == WEFT_VALUE_STR && strcmp(v->text, modes[i]) == 0;
+        if (ok)
+            c->mode = v->text;
+        else
+            DIAGV(c, v, ERR, "unknown mode '%s' (valid modes: development, standalone, cluster)%s%s",
+                 v->text ? v->text : "list", suggest(dym, sizeof dym, v->text ? v->text : "", modes, 3),
+                 env_note(v, note, sizeof note));
+    }
+    check_positive(c, s, "max_nb_of_workers");
+    check_positive(c, s, "max_attempts");
+    v = eff(s, "broker_url");
+    if (usable(v) && v->type == WEFT_VALUE_STR && strncmp(v->text, "amqp://", 7) != 0 &&
+        strncmp(v->text, "amqps://", 8) != 0)
+        DIAGV(c, v, ERR, "broker_url must start with amqp:// or amqps:// (got '%s')%s", v->text,
+             env_note(v, note, sizeof note));
+}
+
+/* ---- [DATA_NODE.x] ---- */
+
+static void check_data_node(check_ctx *c, const weft__section *s)
+{
+    static const char *const types[] = {"pickle", "binary",    "json",    "csv",
+                                        "text",   "in_memory", "generic", "sql_table"};
+    const weft_value *st = eff(s, "storage_type");
+    char dym[300];
+    const char *type = "pickle";
+    if (usable(st) && st->type == WEFT_VALUE_STR) {
+        bool ok = false;
+        for (size_t i = 0; i < 8; i++) ok |= strcmp(st->text, types[i]) == 0;
+        if (!ok) {
+            DIAGV(c, st, ERR,
+                 "unknown storage_type '%s' for data node '%s' (valid: pickle, binary, json, csv, "
+                 "text, in_memory, generic, sql_table)%s",
+                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 8));
+            return;
+        }
+        type = st->text;
+    } else if (st) {
+        return;
+    }
+    if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, "development") != 0) {
+        int line = st->line, col = st->col;
+        DIAG(c, st->file, line, col, ERR,
+             "data node '%s' is in_memory, which only works in development mode (mode is %s)", s->id,
+             c->mode);
+    }
+    if (strcmp(type, "generic") == 0 && !eff(s, "read_fn") && !eff(s, "write_fn"))
+        DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fn or write_fn",
+             s->id);
+    if (strcmp(type, "sql_table") == 0) {
+        const weft_value *eng = eff(s, "db_engine");
+        if (!eff(s, "db_name") || !eff(s, "table_name"))
+            DIAG(c, s->file, s->line, s->col, ERR, "sql_table data node '%s' needs db_name and table_name",
+                 s->id);
+        if (usable(eng) && eng->type == WEFT_VALUE_STR && strcmp(eng->text, "sqlite") != 0)
+            DIAGV(c, eng, ERR, "db_engine of data node '%s' must be 'sqlite', got '%s'", s->id,
+                 eng->text);
+    }
+}
+
+/* ---- references ---- */
+
+static void check_refs(check_ctx *c, const weft__section *s, const char *key, weft__kind target)
+{
+    const weft_value *v = eff(s, key);
+    size_t n = 0;
+    char dym[300];
+    const char **ids = NULL; /* for suggestions, collected at the first missing reference */
+    if (!v || v->type != WEFT_VALUE_LIST) return;
+    for (size_t i = 0; i < v->n; i++) {
+        const weft_value *r = v->items[i];
+        if (!usable(r) || r->type != WEFT_VALUE_SECTION || find_kind(c->cfg, target, r->text)) continue;
+        if (!ids && !(ids = ids_of(c->cfg, target, &n))) {
+            c->e = WEFT_ENOMEM;
+            return;
+        }
+        DIAGV(c, r, ERR, "%s '%s' references undefined %s '%s' in %s%s",
+             s->kind == WEFT__TASK ? "task" : "scenario", s->id,
+             target == WEFT__TASK ? "task" : "data node", r->text, key,
+             suggest(dym, sizeof dym, r->text, ids, n));
+    }
+    free(ids);
+}
+
+/* ---- [TASK.x] ---- */
+
+static bool is_placeholder_name(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.') return false;
+    return true;
+}
+
+static void check_command(check_ctx *c, const weft__section *s, const weft_value *cmd)
+{
+    bool ok = cmd->type == WEFT_VALUE_LIST && cmd->n > 0;
+    for (size_t i = 0; ok && i < cmd->n; i++) ok = cmd->items[i]->type == WEFT_VALUE_STR;
+    if (!ok) {
+        if (!has_bad(cmd))
+            DIAGV(c, cmd, ERR, "command of task '%s' must be a non-empty array of strings", s->id);
+        return;
+    }
+    const weft_value *in = eff(s, "inputs"), *out = eff(s, "outputs");
+    for (size_t i = 0; i < cmd->n; i++) {
+        const weft_value *arg = cmd->items[i];
+        if (!usable(arg)) continue;
+        for (const char *p = arg->text; (p = strchr(p, '{')) != NULL; p++) {
+            const char *end = strchr(p + 1, '}');
+            if (!end) break;
+            size_t len = (size_t)(end - p - 1);
+            char name[256];
+            if (len == 0 || len >= sizeof name) continue;
+            memcpy(name, p + 1, len);
+            name[len] = '\0';
+            /* Only an id-shaped {name} is a placeholder: awk's '{print $1}'
+             * and the like pass through unchanged, as the runner leaves them. */
+            if (!is_placeholder_name(name)) continue;
+            if (!list_has(in, name) && !list_has(out, name))
+                DIAGV(c, arg, ERR,
+                     "command of task '%s' uses {%s}, which is not an input or output of the task",
+                     s->id, name);
+            p = end;
+        }
+    }
+}
+
+static void check_task(check_ctx *c, const weft__section *s)
+{
+    const weft_value *fn = eff(s, "function"), *cmd = eff(s, "command");
+    if (!fn && !cmd)
+        DIAG(c, s->file, s->line, s->col, ERR,
+             "task '%s' has neither function nor command (set exactly one)", s->id);
+    else if (fn && cmd)
+        DIAGV(c, cmd, ERR, "task '%s' has both function and command (set exactly one)", s->id);
+    if (cmd && usable(cmd)) check_command(c, s, cmd);
+    check_refs(c, s, "inputs", WEFT__DATA_NODE);
+    check_refs(c, s, "outputs", WEFT__DATA_NODE);
+}
+
+/* ---- [SCENARIO.x] ---- */
+
+/*
+ * The task graph of one scenario, built in O(tasks + data node references)
+ * so that a scenario of 100,000 tasks checks in linear time: task a -> b
+ * when a writes a data node that b reads.  Data nodes are keyed by id in a
+ * hash map to the one task that writes them.
+ */
+typedef struct graph {
+    const weft__section **tasks; /* distinct tasks, in the scenario's order */
+    size_t n;
+    size_t *adj_start;           /* CSR adjacency: successors of u are */
+    size_t *adj;                 /* adj[adj_start[u] .. adj_start[u + 1]) */
+} graph;
+
+typedef struct writer {
+    const char *dn; /* key, borrowed from the config */
+    size_t task;
+} writer;
+
+static void free_writer(void *v, void *ud)
+{
+    (void)ud;
+    free(v);
+}
+
+/* Iterative depth-first search for a cycle (a chain of 100,000 tasks must
+ * not recurse that deep).  Reports the first one found as "a -> b -> a". */
+static bool find_cycle(const graph *g, weft__buf *msg, weft_err *e)
+{
+    int *state = calloc(g->n + 1, sizeof *state); /* 0 new, 1 on the stack, 2 done */
+    size_t *stack = calloc(g->n + 1, sizeof *stack), *next = calloc(g->n + 1, sizeof *next);
+    bool found = false;
+    if (!state || !stack || !next) {
+        *e = WEFT_ENOMEM;
+        goto done;
+    }
+    for (size_t root = 0; root < g->n && !found; root++) {
+        if (state[root]) continue;
+        size_t depth = 0;
+        stack[depth++] = root;
+        state[root] = 1;
+        next[root] = g->adj_start[root];
+        while (depth && !found) {
+            size_t u = stack[depth - 1];
+            if (next[u] == g->adj_start[u + 1]) {
+                state[u] = 2;
+                depth--;
+                continue;
+            }
+            size_t v = g->adj[next[u]++];
+            if (state[v] == 1) {
+                size_t k = 0;
+                while (stack[k] != v) k++;
+                for (; k < depth; k++)
+                    if (weft__buf_addf(msg, "%s -> ", g->tasks[stack[k]]->id)) *e = WEFT_ENOMEM;
+                if (weft__buf_adds(msg, g->tasks[v]->id)) *e = WEFT_ENOMEM;
+                found = true;
+            } else if (state[v] == 0) {
+                state[v] = 1;
+                next[v] = g->adj_start[v];
+                stack[depth++] = v;
+            }
+        }
+    }
+done:
+    free(state);
+    free(stack);
+    free(next);
+    return found && !*e;
+}
+
+static bool is_ref(const weft_value *v)
+{
+    return usable(v) && v->type == WEFT_VALUE_SECTION;
+}
+
+static void check_graph(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    graph g = {0};
+    weft__buf msg = WEFT_BUF_INIT;
+    weft__strmap seen = WEFT__STRMAP_INIT, writers = WEFT__STRMAP_INIT;
+    size_t nedges = 0;
+    g.tasks = calloc(tasks->n + 1, sizeof *g.tasks);
+    g.adj_start = calloc(tasks->n + 2, sizeof *g.adj_start);
+    if (!g.tasks || !g.adj_start) goto oom;
+    for (size_t i = 0; i < tasks->n; i++) {
+        const weft_value *r = tasks->items[i];
+        const weft__section *t;
+        if (!is_ref(r) || !(t = find_kind(c->cfg, WEFT__TASK, r->text))) continue;
+        if (weft__strmap_get(&seen, t->id)) continue;
+        if (weft__strmap_put(&seen, t->id, (void *)t)) goto oom;
+        g.tasks[g.n++] = t;
+    }
+    /* Who writes each data node; a second writer is an error. */
+    for (size_t a = 0; a < g.n; a++) {
+        const weft_value *out = eff(g.tasks[a], "outputs");
+        for (size_t i = 0; out && out->type == WEFT_VALUE_LIST && i < out->n; i++) {
+            const weft_value *d = out->items[i];
+            if (!is_ref(d)) continue;
+            writer *w = weft__strmap_get(&writers, d->text);
+            if (w) {
+                if (w->task != a)
+                    DIAGV(c, tasks, ERR,
+                          "tasks '%s' and '%s' of scenario '%s' both write data node '%s'",
+                          g.tasks[w->task]->id, g.tasks[a]->id, s->id, d->text);
+                continue;
+            }
+            if (!(w = malloc(sizeof *w))) goto oom;
+            *w = (writer){d->text, a};
+            if (weft__strmap_put(&writers, w->dn, w)) {
+                free(w);
+                goto oom;
+            }
+        }
+    }
+    /* Edges writer -> reader, in CSR form: count, then fill. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t *fill = NULL;
+        if (pass == 1) {
+            for (size_t u = 0; u < g.n; u++) g.adj_start[u + 1] += g.adj_start[u];
+            g.adj = malloc((nedges + 1) * sizeof *g.adj);
+            fill = calloc(g.n + 1, sizeof *fill);
+            if (!g.adj || !fill) {
+                free(fill);
+                goto oom;
+            }
+        }
+        for (size_t b = 0; b < g.n; b++) {
+            const weft_value *in = eff(g.tasks[b], "inputs");
+            for (size_t i = 0; in && in->type == WEFT_VALUE_LIST && i < in->n; i++) {
+                const writer *w = is_ref(in->items[i]) ? weft__strmap_get(&writers, in->items[i]->text)
+                                                       : NULL;
+                if (!w) continue;
+                if (pass == 0) {
+                    g.adj_start[w->task + 1]++;
+                    nedges++;
+                } else {
+                    g.adj[g.adj_start[w->task] + fill[w->task]++] = b;
+                }
+            }
+        }
+        free(fill);
+    }
+    if (find_cycle(&g, &msg, &c->e))
+        DIAGV(c, tasks, ERR, "scenario '%s' has a cycle among its tasks: %s", s->id, msg.data);
+    goto done;
+oom:
+    c->e = WEFT_ENOMEM;
+done:
+    weft__strmap_each(&writers, free_writer, NULL);
+    weft__strmap_release(&writers);
+    weft__strmap_release(&seen);
+    weft__buf_release(&msg);
+    free(g.tasks);
+    free(g.adj_start);
+    free(g.adj);
+}
+
+static void check_scenario(check_ctx *c, const weft__section *s)
+{
+    const weft_value *tasks = eff(s, "tasks");
+    check_refs(c, s, "tasks", WEFT__TASK);
+    check_refs(c, s, "additional_data_nodes", WEFT__DATA_NODE);
+    if (tasks && tasks->type == WEFT_VALUE_LIST) check_graph(c, s, tasks);
+}
+
+/* ---- entry point ---- */
+
+weft_err weft_config_check(weft_config *cfg, char *err)
+{
+    if (!cfg) return weft__err(err, WEFT_EINVAL, "weft_config_check: NULL config");
+    check_ctx c = {.cfg = cfg};
+    weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck);
+    cfg->in_check = true;
+    c.e = weft__config_refresh(cfg); /* resolves ENV[...] as of now */
+    const weft__section *job = weft__section_find(cfg, "JOB");
+    if (!c.e && job) check_job(&c, job);
+    for (size_t i = 0; i < cfg->nsecs && !c.e; i++) {
+        const weft__section *s = &cfg->secs[i];
+        check_unknown_keys(&c, s);
+        /* Inherited values are checked once, in their "default" section. */
+        for (size_t k = 0; k < s->nraw; k++) {
+            const weft__entry *e = weft__eff_find(s, s->raw[k].key);
+            if (!e) continue;
+            check_env(&c, s, e->key, e->val);
+            check_type(&c, s, e->key, e->val);
+        }
+        if (s->is_default) continue;
+        if (s->kind == WEFT__DATA_NODE) check_data_node(&c, s);
+        if (s->kind == WEFT__TASK) check_task(&c, s);
+        if (s->kind == WEFT__SCENARIO) check_scenario(&c, s);
+    }
+    cfg->in_check = false;
+    if (c.e) return weft__err(err, c.e, "%s", weft_strerror(c.e));
+    for (size_t i = 0; i < weft_config_ndiags(cfg); i++) {
+        const weft_diag *d = weft_config_diag(cfg, i);
+        if (d->severity != WEFT_SEVERITY_ERROR) continue;
+        if (d->line > 0) return weft__err(err, WEFT_ECONFIG, "%s:%d:%d: %s", d->file, d->line, d->col, d->message);
+        return weft__err(err, WEFT_ECONFIG, "%s: %s", d->file, d->message);
+    }
+    return WEFT_OK;
+}

@@ -1,0 +1,164 @@
+/*
+ * config_internal.h - what the config_*.c files share: the in-memory model
+ * of a weft_config (sections of raw entries plus an "effective" view with
+ * defaults, inheritance and ENV resolution applied), typed values, the key
+ * schema of each section kind, and diagnostics.  Internal names use weft__.
+ *
+ * Raw entries are what code or a file said; the effective view is rebuilt
+ * by weft__config_refresh() after every change, so read-back is a lookup.
+ */
+#ifndef WEFT_CONFIG_INTERNAL_H
+#define WEFT_CONFIG_INTERNAL_H
+
+#include "util/util.h"
+#include "weft.h"
+
+/* Positions of values set in code and of built-in defaults; compared by address. */
+extern const char weft__code_file[];    /* "<code>" */
+extern const char weft__default_file[]; /* "<default>" */
+#define WEFT__CODE_FILE weft__code_file
+#define WEFT__DEFAULT_FILE weft__default_file
+
+/* Marks a schema key that accepts any value (default_data, sequences, ...). */
+#define WEFT__ANY ((weft_value_type)-1)
+
+/* How an ENV[...] value fared when it was resolved. */
+enum { WEFT__ENV_NONE = 0, WEFT__ENV_OK, WEFT__ENV_MISSING, WEFT__ENV_BAD };
+
+struct weft_value {
+    weft_value_type type;
+    char *text;          /* scalar text without suffix ("8", "True", "sales"); NULL for lists */
+    char *env;           /* NAME of "ENV[NAME]", NULL otherwise */
+    char *raw;           /* for ENV values: the string as written */
+    bool env_typed;      /* the ENV value carried an explicit ":type" */
+    int env_state;       /* WEFT__ENV_*, set on effective copies */
+    bool bad;            /* could not be converted; the error is already reported */
+    int64_t i;           /* INT; SCOPE/FREQUENCY: index; BOOL: 0/1 */
+    double f;            /* FLOAT */
+    int64_t ms;          /* TIMEDELTA */
+    weft_value **items;  /* LIST */
+    size_t n;
+    const char *file;    /* borrowed: interned in the config, or a static name */
+    int line, col;
+};
+
+typedef enum weft__kind {
+    WEFT__CORE = 0,
+    WEFT__JOB,
+    WEFT__DATA_NODE,
+    WEFT__TASK,
+    WEFT__SCENARIO,
+    WEFT__OTHER,
+} weft__kind;
+
+typedef struct weft__entry {
+    char *key;          /* owned for raw entries; borrowed in the effective view */
+    weft_value *val;    /* owned */
+    const char *file;   /* where the key was written (interned) */
+    int line, col;
+} weft__entry;
+
+typedef struct weft__section {
+    char *name;         /* "DATA_NODE.sales" */
+    weft__kind kind;
+    const char *id;     /* points into name after the dot, NULL for CORE/JOB */
+    bool is_default;    /* the id is "default" */
+    const char *file;   /* where the header was written (interned) */
+    int line, col;
+    weft__entry *raw;
+    size_t nraw, capraw;
+    weft__entry *eff;   /* keys borrowed, values owned */
+    size_t neff, capeff;
+} weft__section;
+
+typedef struct weft__diag {
+    weft_diag d;
+    char *msg; /* owned; d.message points here */
+} weft__diag;
+
+struct weft_config {
+    weft__section *secs;
+    size_t nsecs, capsecs;
+    /* Indexes, so that a config of 100,000 tasks is read in O(1) per
+     * lookup: section name -> index + 1 (0: empty slot; open addressing,
+     * at most half full), and the non-default ids of each kind in
+     * declaration order (DATA_NODE, TASK, SCENARIO). */
+    size_t *index;
+    size_t index_cap;
+    size_t *by_kind[3];
+    size_t nby_kind[3], capby_kind[3];
+    char **names;        /* interned file names */
+    size_t nnames, capnames;
+    weft__diag *load_diags;
+    size_t nload, capload;
+    weft__diag *check_diags;
+    size_t ncheck, capcheck;
+    char *file;          /* last loaded file */
+    char *app_dir;       /* its folder */
+    bool in_check;       /* diagnostics go to check_diags */
+};
+
+/* The schema of one key of a section kind. */
+typedef struct weft__keyspec {
+    const char *key;
+    weft_value_type type;  /* WEFT__ANY for any */
+    weft_value_type elem;  /* element type of a LIST */
+    const char *def;       /* default in typed-string syntax ("[]": empty list), or NULL */
+} weft__keyspec;
+
+/* ---- config_value.c ---- */
+extern const char *const weft__type_names[];  /* indexed by weft_value_type, LIST excluded */
+extern const char *const weft__scope_names[];
+extern const char *const weft__frequency_names[];
+#define WEFT__NSCOPES 3
+#define WEFT__NFREQUENCIES 5
+
+weft_value *weft__value_new(weft_value_type type, const char *text);
+void weft__value_free(weft_value *v);
+/* Deep copy; NULL on ENOMEM. */
+weft_value *weft__value_copy(const weft_value *v);
+weft_err weft__value_push(weft_value *list, weft_value *item);
+void weft__value_set_pos(weft_value *v, const char *file, int line, int col);
+/* Parses typed-string syntax.  WEFT_EINVAL with a message (no position) in
+ * err for a bad suffix or a value that does not fit its type. */
+weft_err weft__value_parse(const char *s, size_t len, weft_value **out, char *err);
+/* Converts `text` to a scalar of `type` into *out (new value).  WEFT_EINVAL
+ * with a message when it does not fit. */
+weft_err weft__value_convert(const char *text, weft_value_type type, weft_value **out, char *err);
+/* Tries to coerce a copy of `v` to `want` (a plain "8" to an int, ...).
+ * Returns the new value, or NULL when it does not fit (or on ENOMEM: *oom). */
+weft_value *weft__value_coerce(const weft_value *v, weft_value_type want,
+                               weft_value_type elem, bool *oom);
+bool weft__timedelta_parse(const char *s, int64_t *ms);
+bool weft__datetime_valid(const char *s);
+bool weft__function_valid(const char *s);
+bool weft__values_equal(const weft_value *a, const weft_value *b);
+/* Formats a float so that strtod gives it back. */
+void weft__format_double(double d, char *buf, size_t size);
+
+/* ---- config.c ---- */
+const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n);
+const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key);
+weft__kind weft__kind_of(const char *section, const char **id);
+const char *weft__kind_name(weft__kind kind);
+const char *weft__intern(weft_config *cfg, const char *name);
+weft__section *weft__section_find(const weft_config *cfg, const char *name);
+weft__section *weft__section_get(weft_config *cfg, const char *name, const char *file,
+                                 int line, int col);
+/* Sets a raw entry, taking `val` (freed on failure too). */
+weft_err weft__section_put(weft__section *s, const char *key, weft_value *val,
+                           const char *file, int line, int col);
+const weft__entry *weft__eff_find(const weft__section *s, const char *key);
+weft_err weft__config_refresh(weft_config *cfg);
+/* Records a diagnostic (load or check list, see in_check); duplicates are dropped. */
+weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col,
+                        weft_severity sev, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void weft__diags_clear(weft__diag **d, size_t *n, size_t *cap);
+
+/* ---- config_check.c ---- */
+size_t weft__levenshtein(const char *a, const char *b);
+/* The candidate closest to `word` within a small edit distance, or NULL. */
+const char *weft__closest(const char *word, const char *const *cands, size_t n);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * csv.c - RFC 4180 CSV for csv data nodes (weft_csv_*): a streaming reader
+ * (quoted fields, doubled quotes, embedded commas and newlines, CRLF or LF
+ * line ends, optional header row, empty lines skipped) that holds one row
+ * at a time in a buffer bounded by WEFT__CSV_ROW_MAX, and a writer that
+ * quotes only when needed and replaces the node's file atomically on
+ * commit.  Malformed input gives "path:line: message", where line is the
+ * physical line on which the offending row or field started.
+ */
+#include "job/runner.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WEFT__CSV_ROW_MAX (16u * 1024 * 1024)
+
+struct weft_csv_reader {
+    FILE *f;
+    char *path;          /* for messages */
+    weft__buf row;       /* fields of the current row, each NUL-terminated */
+    size_t *offs;        /* field offsets into row.data */
+    const char **fields; /* pointers built from offs once the row is complete */
+    size_t nfields, cap;
+    weft__buf hdr_buf;   /* the header's fields, NUL-separated */
+    const char **header;
+    size_t nheader;
+    long line;           /* physical line of the next character (from 1) */
+    bool failed;
+};
+
+struct weft_csv_writer {
+    weft_data_node *dn;
+    weft__afile *af;
+    FILE *f;
+    bool failed;
+};
+
+static int push_field(weft_csv_reader *r)
+{
+    if (r->nfields == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        size_t *o = realloc(r->offs, cap * sizeof *o);
+        if (!o) return -1;
+        r->offs = o;
+        const char **fl = realloc(r->fields, cap * sizeof *fl);
+        if (!fl) return -1;
+        r->fields = fl;
+        r->cap = cap;
+    }
+    r->offs[r->nfields++] = r->row.len;
+    return 0;
+}
+
+/* Reads one record.  1: a row in r->fields; 0: end of input; -1: error. */
+static int read_row(weft_csv_reader *r, char *err)
+{
+    FILE *f = r->f;
+    weft_err e = WEFT_OK;
+    int c;
+    /* Skip empty lines. */
+    for (;;) {
+        c = getc(f);
+        if (c == '\n') {
+            r->line++;
+            continue;
+        }
+        if (c == '\r') {
+            int d = getc(f);
+            if (d == '\n') {
+                r->line++;
+                continue;
+            }
+            if (d != EOF) ungetc(d, f);
+        }
+        break;
+    }
+    if (c == EOF) {
+        if (ferror(f)) {
+            weft__err(err, WEFT_EIO, "%s:%ld: %s", r->path, r->line, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    long row_line = r->line;
+    weft__buf_reset(&r->row);
+    r->nfields = 0;
+    for (;;) { /* one field per turn; c is its first character */
+        if (push_field(r) < 0) goto oom;
+        if (c == '"') {
+            long field_line = r->line;
+            for (;;) {
+                c = getc(f);
+                if (c == EOF) {
+                    weft__err(err, WEFT_EDATA, "%s:%ld: unterminated quoted field", r->path, field_line);
+                    return -1;
+                }
+                if (c == '"') {
+                    c = getc(f);
+                    if (c != '"') break;
+                } else if (c == '\n') {
+                    r->line++;
+                }
+                if ((e = weft__buf_addc(&r->row, (char)c))) goto fail;
+            }
+            if (c == '\r') {
+                int d = getc(f);
+                if (d == '\n') c = '\n';
+                else {
+                    if (d != EOF) ungetc(d, f);
+                    weft__err(err, WEFT_EDATA, "%s:%ld: unexpected carriage return after a quoted field",
+                              r->path, r->line);
+                    return -1;
+                }
+            }
+            if (c != ',' && c != '\n' && c != EOF) {
+                weft__err(err, WEFT_EDATA, "%s:%ld: unexpected '%c' after a quoted field (a quote inside "
+                          "a quoted field is written \"\")", r->path, r->line, c);
+                return -1;
+            }
+        } else {
+            while (c != ',' && c != '\n' && c != EOF) {
+                if (c == '\r') {
+                    int d = getc(f);
+                    if (d == '\n') {
+                        c = '\n';
+                        break;
+                    }
+                    if (d != EOF) ungetc(d, f);
+                }
+                if ((e = weft__buf_addc(&r->row, (char)c))) goto fail;
+                c = getc(f);
+            }
+        }
+        /* Ends the field; the NUL counts against the row's bound too. */
+        if ((e = weft__buf_addc(&r->row, '\0'))) goto fail;
+        if (c == ',') {
+            c = getc(f);
+            continue;
+        }
+        if (c == '\n') r->line++;
+        break;
+    }
+    if (ferror(f)) {
+        weft__err(err, WEFT_EIO, "%s:%ld: %s", r->path, r->line, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < r->nfields; i++) r->fields[i] = r->row.data + r->offs[i];
+    return 1;
+fail:
+    if (e == WEFT_ELIMIT) {
+        weft__err(err, WEFT_ELIMIT, "%s:%ld: row longer than %u MiB", r->path, row_line,
+                  WEFT__CSV_ROW_MAX >> 20);
+        return -1;
+    }
+oom:
+    weft__err(err, WEFT_ENOMEM, "%s:%ld: out of memory", r->path, row_line);
+    return -1;
+}
+
+void weft_csv_close(weft_csv_reader *r)
+{
+    if (!r) return;
+    if (r->f) fclose(r->f);
+    free(r->path);
+    weft__buf_release(&r->row);
+    weft__buf_release(&r->hdr_buf);
+    free(r->offs);
+    free(r->fields);
+    free(r->header);
+    free(r);
+}
+
+weft_err weft_csv_open(weft_data_node *dn, weft_csv_reader **out, char *err)
+{
+    if (!dn || !out) return weft__err(err, WEFT_EINVAL, "weft_csv_open: no data node");
+    weft_err e = WEFT_OK;
+    weft_csv_reader *r = calloc(1, sizeof *r);
+    if (!r) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    r->row.max = WEFT__CSV_ROW_MAX;
+    r->hdr_buf.max = WEFT__CSV_ROW_MAX;
+    r->line = 1;
+    const char *p = weft_dn_path(dn);
+    if (!(r->path = strdup(p ? p : weft_dn_id(dn)))) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((e = weft__dn_open_stream(dn, &r->f, err))) goto fail;
+    if (weft__dn_bool_property(dn, "has_header", true)) {
+        int rc = read_row(r, err);
+        if (rc < 0) {
+            e = WEFT_EDATA;
+            goto fail;
+        }
+        if (rc == 1) {
+            /* Copy: the row buffer is reused by weft_csv_next(). */
+            if ((e = weft__buf_add(&r->hdr_buf, r->row.data, r->row.len)) ||
+                !(r->header = malloc(r->nfields * sizeof *r->header))) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                goto fail;
+            }
+            for (size_t i = 0; i < r->nfields; i++) r->header[i] = r->hdr_buf.data + r->offs[i];
+            r->nheader = r->nfields;
+        }
+    }
+    *out = r;
+    return WEFT_OK;
+fail:
+    weft_csv_close(r);
+    return e;
+}
+
+const char *const *weft_csv_header(weft_csv_reader *r, size_t *n)
+{
+    if (n) *n = r ? r->nheader : 0;
+    return r ? (const char *const *)r->header : NULL;
+}
+
+int weft_csv_next(weft_csv_reader *r, const char *const **fields, size_t *n, char *err)
+{
+    if (!r) {
+        weft__err(err, WEFT_EINVAL, "weft_csv_next: no reader");
+        return -1;
+    }
+    if (r->failed) {
+        weft__err(err, WEFT_EDATA, "%s: reading stopped at an earlier error", r->path);
+        return -1;
+    }
+    int rc = read_row(r, err);
+    if (rc < 0) r->failed = true;
+    if (rc == 1) {
+        *fields = (const char *const *)r->fields;
+        *n = r->nfields;
+    } else {
+        *fields = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- writing ---- */
+
+static bool needs_quotes(const char *s)
+{
+    return strpbrk(s, ",\"\r\n") != NULL;
+}
+
+static int put_row(FILE *f, const char *const *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = fields[i] ? fields[i] : "";
+        if (i && putc(',', f) == EOF) return -1;
+        /* A lone empty field is quoted so that the line is not read as empty. */
+        if (needs_quotes(s) || (n == 1 && !*s)) {
+            if (putc('"', f) == EOF) return -1;
+            for (; *s; s++)
+                if ((*s == '"' && putc('"', f) == EOF) || putc(*s, f) == EOF) return -1;
+            if (putc('"', f) == EOF) return -1;
+        } else if (*s && fputs(s, f) == EOF) {
+            return -1;
+        }
+    }
+    return putc('\n', f) == EOF ? -1 : 0;
+}
+
+weft_err weft_csv_create(weft_data_node *dn, const char *const *header, size_t n,
+                         weft_csv_writer **out, char *err)
+{
+    if (!dn || !out) return weft__err(err, WEFT_EINVAL, "weft_csv_create: no data node");
+    const char *path = weft_dn_path(dn);
+    if (!path)
+        return weft__err(err, WEFT_EINVAL, "data node %s is %s, not a file", weft_dn_config_id(dn),
+                         weft_dn_storage_type(dn));
+    weft_csv_writer *w = calloc(1, sizeof *w);
+    if (!w) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    w->dn = dn;
+    weft_err e = weft__afile_open(path, &w->af, &w->f, err);
+    if (e) {
+        free(w);
+        return e;
+    }
+    /* The node's has_header says whether its files carry one. */
+    if (header && n && weft__dn_bool_property(dn, "has_header", true) && put_row(w->f, header, n) < 0) {
+        e = weft__err(err, WEFT_EIO, "cannot write %s: %s", path, strerror(errno));
+        weft_csv_abort(w);
+        return e;
+    }
+    *out = w;
+    return WEFT_OK;
+}
+
+weft_err weft_csv_write_row(weft_csv_writer *w, const char *const *fields, size_t n, char *err)
+{
+    if (!w || (!fields && n)) return weft__err(err, WEFT_EINVAL, "weft_csv_write_row: no writer");
+    if (put_row(w->f, fields, n) < 0) {
+        w->failed = true;
+        return weft__err(err, WEFT_EIO, "cannot write %s: %s", weft_dn_path(w->dn), strerror(errno));
+    }
+    return WEFT_OK;
+}
+
+weft_err weft_csv_commit(weft_csv_writer *w, char *err)
+{
+    if (!w) return weft__err(err, WEFT_EINVAL, "weft_csv_commit: no writer");
+    if (w->failed) {
+        weft_err e = weft__err(err, WEFT_EIO, "cannot write %s: an earlier row failed", weft_dn_path(w->dn));
+        weft_csv_abort(w);
+        return e;
+    }
+    weft_err e = weft__afile_commit(w->af, err);
+    if (!e) weft__dn_mark_written(w->dn);
+    free(w);
+    return e;
+}
+
+void weft_csv_abort(weft_csv_writer *w)
+{
+    if (!w) return;
+    weft__afile_abort(w->af);
+    free(w);
+}

@@ -1,0 +1,434 @@
+/*
+ * forkserver.c - the single-threaded process, forked before the
+ * orchestrator starts any thread, that forks standalone worker processes on
+ * request, hands the pool their channels over SCM_RIGHTS, signals them and
+ * reports their exit (see forkserver.h for why it exists).
+ */
+#define _GNU_SOURCE
+#include "standalone/forkserver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+    OP_SPAWN = 1,  /* pool -> server: slot */
+    OP_SIGNAL = 2, /* pool -> server: pid, sig, value */
+    /* server -> pool: the weft__fs_event_type values */
+};
+
+typedef struct fs_msg {
+    int32_t op;
+    int32_t slot;
+    int32_t pid;
+    int32_t sig;
+    int32_t value;
+    int32_t status;
+    int32_t err_no;
+} fs_msg;
+
+struct weft__forkserver {
+    int fd;    /* our end of the control channel */
+    pid_t pid; /* the server */
+};
+
+void weft__describe_wait_status(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *d = sigdescr_np(sig);
+        snprintf(buf, size, "killed by signal %d (%s)", sig, d ? d : "unknown signal");
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    } else {
+        snprintf(buf, size, "ended with wait status 0x%x", (unsigned)status);
+    }
+}
+
+/* ---- the server process ------------------------------------------------- */
+
+static int sigchld_pipe[2] = {-1, -1};
+
+/* SIGCHLD writes 'c', SIGTERM (the death signal: the orchestrator died) 't'. */
+static void on_signal(int sig)
+{
+    int saved = errno;
+    ssize_t r = write(sigchld_pipe[1], sig == SIGCHLD ? "c" : "t", 1); /* full: one is pending */
+    (void)r;
+    errno = saved;
+}
+
+/* Every handler the embedding program installed back to its default; the
+ * mask emptied.  The server and its workers inherit nothing of the
+ * orchestrator's signal handling. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        struct sigaction old;
+        if (sigaction(s, NULL, &old) == 0 && old.sa_handler != SIG_DFL &&
+            old.sa_handler != SIG_IGN)
+            sigaction(s, &sa, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+typedef struct children {
+    pid_t *pids;
+    size_t n, cap;
+} children;
+
+static bool children_add(children *c, pid_t pid)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        pid_t *p = realloc(c->pids, cap * sizeof *p);
+        if (!p) return false;
+        c->pids = p;
+        c->cap = cap;
+    }
+    c->pids[c->n++] = pid;
+    return true;
+}
+
+static bool children_remove(children *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->pids[i] == pid) {
+            c->pids[i] = c->pids[--c->n];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void server_send(int ctl, const fs_msg *m, int fd)
+{
+    struct iovec iov = {(void *)m, sizeof *m};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        mh.msg_control = u.buf;
+        mh.msg_controllen = sizeof u.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    while (sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
+static bool is_worker(const children *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->pids[i] == pid) return true;
+    return false;
+}
+
+/*
+ * The server is a child subreaper: what a dead worker left running (a
+ * command task's process group, when the worker was SIGKILLed for a
+ * cancel or a timeout before it could stop it) becomes the server's child
+ * instead of init's.  Any child that is not a worker is such an orphan:
+ * kill it with its process group.  Its own children, orphaned in turn, come
+ * back here and go the same way.
+ */
+static void kill_orphans(const children *kids)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = '\0';
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p) break;
+        if (pid <= 0 || is_worker(kids, (pid_t)pid)) continue;
+        if (getpgid((pid_t)pid) == (pid_t)pid) kill(-(pid_t)pid, SIGKILL);
+        kill((pid_t)pid, SIGKILL);
+    }
+}
+
+static void reap(int ctl, children *kids)
+{
+    bool reaped = false;
+    for (;;) {
+        int st;
+        pid_t p = waitpid(-1, &st, WNOHANG);
+        if (p < 0 && errno == EINTR) continue;
+        if (p <= 0) break;
+        reaped = true;
+        if (!children_remove(kids, p)) continue; /* an orphan we adopted */
+        fs_msg ev = {.op = WEFT__FS_EXITED, .pid = p, .status = st};
+        if (ctl >= 0) server_send(ctl, &ev, -1);
+    }
+    if (reaped) kill_orphans(kids); /* a dead worker's or orphan's children came to us */
+}
+
+static void spawn_worker(int ctl, children *kids, int slot, weft__worker_fn fn, void *arg)
+{
+    fs_msg ev = {.op = WEFT__FS_SPAWN_FAILED, .slot = slot};
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        ev.err_no = errno;
+        server_send(ctl, &ev, -1);
+        return;
+    }
+    pid_t server = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        ev.err_no = errno;
+        close(sv[0]);
+        close(sv[1]);
+        server_send(ctl, &ev, -1);
+        return;
+    }
+    if (pid == 0) {
+        close(ctl);
+        close(sv[0]);
+        close(sigchld_pipe[0]);
+        close(sigchld_pipe[1]);
+        signal(SIGCHLD, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != server) _exit(1); /* the server died before prctl */
+        _exit(fn(sv[1], slot, arg));
+    }
+    close(sv[1]);
+    if (!children_add(kids, pid)) {
+        kill(pid, SIGKILL); /* reaped and reported as any other child */
+        close(sv[0]);
+        ev.err_no = ENOMEM;
+        server_send(ctl, &ev, -1);
+        return;
+    }
+    ev.op = WEFT__FS_SPAWNED;
+    ev.pid = pid;
+    server_send(ctl, &ev, sv[0]);
+    close(sv[0]);
+}
+
+static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t parent)
+{
+    reset_signals();
+    if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) _exit(1);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* SIGTERM rather than SIGKILL: the server still kills what its workers
+     * started before it goes, and can tell a thread's end from the
+     * process's (see the loop). */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(0);
+    setpgid(0, 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    children kids = {NULL, 0, 0};
+    for (;;) {
+        struct pollfd p[2] = {{ctl, POLLIN, 0}, {sigchld_pipe[0], POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[1].revents) {
+            char b[64];
+            bool term = false;
+            ssize_t n;
+            while ((n = read(sigchld_pipe[0], b, sizeof b)) > 0) term |= memchr(b, 't', (size_t)n) != NULL;
+            reap(ctl, &kids);
+            /* The death signal also comes when the *thread* that forked us
+             * ends while its process lives on: only a new parent (init or
+             * a subreaper) means the orchestrator is gone. */
+            if (term && getppid() != parent) break;
+        }
+        if (p[0].revents) {
+            fs_msg m;
+            ssize_t n = recv(ctl, &m, sizeof m, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break; /* the orchestrator closed its end or died */
+            if ((size_t)n != sizeof m) continue;
+            if (m.op == OP_SPAWN) {
+                spawn_worker(ctl, &kids, m.slot, fn, arg);
+            } else if (m.op == OP_SIGNAL) {
+                for (size_t i = 0; i < kids.n; i++) {
+                    if (kids.pids[i] == m.pid) {
+                        union sigval v;
+                        v.sival_int = m.value;
+                        sigqueue(m.pid, m.sig, v);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    /* Orphaned: no one will read results any more.  Kill the workers, then
+     * whatever they leave behind, until no child is left. */
+    for (size_t i = 0; i < kids.n; i++) kill(kids.pids[i], SIGKILL);
+    kids.n = 0;
+    kill_orphans(&kids);
+    for (;;) {
+        int st;
+        pid_t p = waitpid(-1, &st, 0);
+        if (p < 0 && errno == EINTR) continue;
+        if (p < 0) break; /* ECHILD: all reaped */
+        kill_orphans(&kids);
+    }
+    _exit(0);
+}
+
+/* ---- the orchestrator's side ------------------------------------------- */
+
+weft_err weft__forkserver_start(weft__worker_fn fn, void *arg, weft__forkserver **out,
+                                char *err)
+{
+    *out = NULL;
+    weft__forkserver *fs = calloc(1, sizeof *fs);
+    if (!fs) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        free(fs);
+        return weft__err(err, WEFT_ESPAWN, "socketpair: %s", strerror(errno));
+    }
+    /* What is buffered now would otherwise be written again by each worker. */
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        free(fs);
+        return weft__err(err, WEFT_ESPAWN, "fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        free(fs); /* the orchestrator's handle, not ours */
+        server_main(sv[1], fn, arg, parent);
+    }
+    close(sv[1]);
+    fs->fd = sv[0];
+    fs->pid = pid;
+    *out = fs;
+    return WEFT_OK;
+}
+
+int weft__forkserver_fd(const weft__forkserver *fs) { return fs->fd; }
+
+pid_t weft__forkserver_pid(const weft__forkserver *fs) { return fs->pid; }
+
+static weft_err request(weft__forkserver *fs, const fs_msg *m, char *err)
+{
+    ssize_t n;
+    do {
+        n = send(fs->fd, m, sizeof *m, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof *m)
+        return weft__err(err, WEFT_ESPAWN, "fork server: %s",
+                         n < 0 ? strerror(errno) : "short write");
+    return WEFT_OK;
+}
+
+weft_err weft__forkserver_spawn(weft__forkserver *fs, int slot, char *err)
+{
+    fs_msg m = {.op = OP_SPAWN, .slot = slot};
+    return request(fs, &m, err);
+}
+
+weft_err weft__forkserver_signal(weft__forkserver *fs, pid_t pid, int sig, int value,
+                                 char *err)
+{
+    fs_msg m = {.op = OP_SIGNAL, .pid = pid, .sig = sig, .value = value};
+    return request(fs, &m, err);
+}
+
+int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err)
+{
+    fs_msg m;
+    struct iovec iov = {&m, sizeof m};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    ssize_t n;
+    do {
+        n = recvmsg(fs->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (n < 0) {
+        weft__err(err, WEFT_ESPAWN, "fork server: %s", strerror(errno));
+        return -1;
+    }
+    if (n == 0) {
+        weft__err(err, WEFT_ESPAWN, "fork server exited");
+        return -1;
+    }
+    int fd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    }
+    if ((size_t)n != sizeof m) {
+        if (fd >= 0) close(fd);
+        weft__err(err, WEFT_ESPAWN, "fork server: malformed message");
+        return -1;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->type = (weft__fs_event_type)m.op;
+    ev->slot = m.slot;
+    ev->pid = m.pid;
+    ev->status = m.status;
+    ev->err_no = m.err_no;
+    ev->fd = fd;
+    if (ev->type == WEFT__FS_SPAWNED && fd < 0) {
+        weft__err(err, WEFT_ESPAWN, "fork server: no channel for the new worker");
+        return -1;
+    }
+    return 1;
+}
+
+void weft__forkserver_stop(weft__forkserver *fs)
+{
+    if (!fs) return;
+    close(fs->fd);
+    int st;
+    while (waitpid(fs->pid, &st, 0) < 0 && errno == EINTR) {}
+    free(fs);
+}

@@ -1,0 +1,94 @@
+/*
+ * pool.h - a pool of standalone worker processes that runs job specs, at
+ * most N at a time, and reports when each starts and how it ended.
+ *
+ * The pool knows nothing of the store or the job graph: it is given specs,
+ * keeps them in a FIFO queue, and calls back.  A thread of its own polls the
+ * workers' channels and the fork server (git's run_processes_parallel: a
+ * slot array with a state per slot and a matching pollfd array).
+ *
+ *  - Workers are reused across jobs.  A worker that is running a job also
+ *    holds the next ones (two at most) in its channel, so it never idles
+ *    waiting for the pool's thread; an idle worker takes such a queued job
+ *    back from a busy one, so no job waits behind a long one.
+ *  - A job that crashes its worker, calls exit() or is SIGKILLed fails alone
+ *    ("worker process killed by signal 9 (Killed)", "worker process exited
+ *    with status 3"); the slot gets a new worker and the jobs queued behind
+ *    it go back to the front of the queue.
+ *  - Cancel and timeout of a running job: SIGTERM to its worker (the job's
+ *    weft_ctx_canceled() turns true), SIGKILL after `kill_grace_ms`.  The
+ *    job ends CANCELED, or FAILED "timed out after 2s".
+ *
+ * Thread-safety: submit, cancel and stop may be called from any thread.
+ * Callbacks run on the pool's thread, one at a time, with no pool lock held;
+ * they must not call weft__pool_stop() or weft__pool_free().
+ */
+#ifndef WEFT_POOL_H
+#define WEFT_POOL_H
+
+#include "job/runner.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct weft__pool weft__pool;
+
+typedef struct weft__pool_cbs {
+    /* The job started in worker `pid`: it was sent to an idle worker, or the
+     * job before it in the same worker finished. */
+    void (*running)(void *ud, void *job_ud, const char *job_id, pid_t pid);
+    /* The job ended.  `res` is the callee's to take members from (it may
+     * steal res->error and set it to NULL); the pool releases the rest. */
+    void (*finished)(void *ud, void *job_ud, const char *job_id, weft__job_result *res);
+    void *ud;
+} weft__pool_cbs;
+
+typedef struct weft__pool_opts {
+    const weft_config *cfg;       /* checked; borrowed until weft__pool_free() */
+    const char *application_path; /* NULL: the config's; borrowed likewise */
+    int nworkers;                 /* <= 0: weft_config_max_nb_of_workers(cfg) */
+    int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0: 500 */
+    weft__pool_cbs cbs;
+} weft__pool_opts;
+
+/*
+ * Forks the fork server, asks it for the workers, starts the pool thread.
+ * Must be called while the process has no other weft thread (see
+ * forkserver.h): register task functions before.  Caller frees with
+ * weft__pool_free().
+ */
+weft_err weft__pool_start(const weft__pool_opts *opts, weft__pool **out, char *err);
+
+/*
+ * Queues a job (the spec is encoded now; `spec` stays the caller's).
+ * `job_ud` is handed back to the callbacks.  WEFT_ESTATE once stopping.
+ */
+weft_err weft__pool_submit(weft__pool *p, const weft__job_spec *spec, void *job_ud, char *err);
+
+/*
+ * Asks to cancel a job by id: queued jobs end CANCELED at once, a running
+ * one is stopped first.  Asynchronous: the finished callback reports it (or
+ * the job's real end, when it ended first).
+ */
+weft_err weft__pool_cancel(weft__pool *p, const char *job_id, char *err);
+
+/*
+ * Stops: with `cancel`, queued jobs end CANCELED and running ones are
+ * stopped; otherwise every submitted job runs to its end first.  Then the
+ * workers and the fork server are ended and reaped.  Returns when done; safe
+ * to call twice.
+ */
+void weft__pool_stop(weft__pool *p, bool cancel);
+
+/* Stops (canceling) when needed, and frees.  NULL is ignored. */
+void weft__pool_free(weft__pool *p);
+
+/* Number of slots, and of them the ones with a live worker. */
+int weft__pool_size(const weft__pool *p);
+int weft__pool_live_workers(weft__pool *p);
+/* Pids of the live workers into pids[0..n): returns how many there are. */
+int weft__pool_worker_pids(weft__pool *p, pid_t *pids, int n);
+pid_t weft__pool_forkserver_pid(const weft__pool *p);
+
+#endif

@@ -1,0 +1,1200 @@
+/*
+ * store.c - the SQLite store (see store.h): opening in WAL mode with a busy
+ * timeout, the versioned schema and its migration steps, cached prepared
+ * statements, and every read and write the orchestrator makes.
+ *
+ * Cost model: every write touches O(1) rows through an index (jobs are
+ * updated by their integer row, never by scanning a submission), and the
+ * orchestrator batches the writes of one step in one transaction, so a
+ * commit (and its fsync) is paid per batch, not per job.  Status times live
+ * in nine columns of the job row (ts0..ts8, indexed by weft_job_status), the
+ * full history in job_history.
+ */
+#include "store/store.h"
+#include "job/status.h"
+#include "util/util.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- schema ---- */
+
+/* Migration step i brings a store from version i to i + 1.  Append only:
+ * a released step is never edited, a change is a new step. */
+static const char *const migrations[] = {
+    /* 0 -> 1: the entities */
+    "CREATE TABLE scenarios("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, config_id TEXT NOT NULL,"
+    "  created_us INTEGER NOT NULL);"
+    "CREATE TABLE tasks("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, config_id TEXT NOT NULL,"
+    "  scenario_id TEXT, created_us INTEGER NOT NULL);"
+    "CREATE INDEX tasks_scenario ON tasks(scenario_id);"
+    "CREATE TABLE data_nodes("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, config_id TEXT NOT NULL,"
+    "  scope INTEGER NOT NULL, scenario_id TEXT, path TEXT, created_us INTEGER NOT NULL,"
+    "  last_edit_us INTEGER NOT NULL DEFAULT 0, last_edit_job TEXT);"
+    "CREATE UNIQUE INDEX data_nodes_owner ON data_nodes(config_id, ifnull(scenario_id, ''));"
+    "CREATE TABLE dn_edits(dn_id TEXT NOT NULL, at_us INTEGER NOT NULL, job_id TEXT);"
+    "CREATE INDEX dn_edits_dn ON dn_edits(dn_id);"
+    "CREATE TABLE submissions("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, entity_id TEXT NOT NULL,"
+    "  entity_config_id TEXT, status INTEGER NOT NULL, created_us INTEGER NOT NULL,"
+    "  finished_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE jobs("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, task_id TEXT NOT NULL,"
+    "  task_config_id TEXT NOT NULL, submission_id TEXT NOT NULL, entity_id TEXT,"
+    "  status INTEGER NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,"
+    "  ts0 INTEGER NOT NULL DEFAULT 0, ts1 INTEGER NOT NULL DEFAULT 0,"
+    "  ts2 INTEGER NOT NULL DEFAULT 0, ts3 INTEGER NOT NULL DEFAULT 0,"
+    "  ts4 INTEGER NOT NULL DEFAULT 0, ts5 INTEGER NOT NULL DEFAULT 0,"
+    "  ts6 INTEGER NOT NULL DEFAULT 0, ts7 INTEGER NOT NULL DEFAULT 0,"
+    "  ts8 INTEGER NOT NULL DEFAULT 0, error TEXT, exit_code INTEGER NOT NULL DEFAULT -1,"
+    "  signal INTEGER NOT NULL DEFAULT 0, log_tail TEXT, worker TEXT);"
+    "CREATE INDEX jobs_submission ON jobs(submission_id, status);"
+    "CREATE TABLE job_history(job_seq INTEGER NOT NULL, status INTEGER NOT NULL,"
+    "  at_us INTEGER NOT NULL);"
+    "CREATE INDEX job_history_job ON job_history(job_seq);"
+    "CREATE TABLE job_deps(job_seq INTEGER NOT NULL, upstream_seq INTEGER NOT NULL);"
+    "CREATE INDEX job_deps_upstream ON job_deps(upstream_seq);",
+
+    /* 1 -> 2: cancel requests from other processes; recovery finds
+     * unfinished jobs (status < CANCELED) without a scan */
+    "CREATE TABLE cancel_requests("
+    "  seq INTEGER PRIMARY KEY, target_id TEXT NOT NULL, requested_us INTEGER NOT NULL,"
+    "  pid INTEGER NOT NULL, done_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX jobs_unfinished ON jobs(status) WHERE status < 4;",
+};
+#define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+_Static_assert(NMIGRATIONS == WEFT__STORE_VERSION, "one migration step per version");
+
+/* ---- statements ---- */
+
+enum {
+    S_SCENARIO_INSERT, S_SCENARIO_GET, S_TASK_INSERT, S_TASK_GET, S_SCENARIO_TASKS, S_SCENARIOS,
+    S_DN_INSERT, S_DN_GET, S_DN_FIND, S_DN_BY_CONFIG, S_DN_EDIT, S_DN_EDIT_HIST, S_DN_NEDITS,
+    S_SUB_INSERT, S_SUB_UPDATE, S_JOB_INSERT, S_JOB_DEP, S_JOB_STATUS0,
+    S_JOB_HIST = S_JOB_STATUS0 + WEFT_JOB_NSTATUS, S_JOB_WORKER, S_JOB_RESULT, S_JOB_GET,
+    S_JOB_HISTORY, S_SUB_GET, S_SUB_LIST, S_SUB_COUNTS, S_UNFINISHED, S_DOWNSTREAM,
+    S_CANCEL_INSERT, S_CANCEL_POLL, S_CANCEL_DONE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_COUNT
+};
+
+#define JOB_COLS                                                                       \
+    "id, task_id, task_config_id, submission_id, entity_id, status, attempt, ts0, ts1, " \
+    "ts2, ts3, ts4, ts5, ts6, ts7, ts8, error, exit_code, signal, log_tail, worker"
+#define SUB_COLS "id, entity_id, entity_config_id, status, created_us, finished_us"
+
+static const char *sql_text(int i)
+{
+    static const char *const status_sql[WEFT_JOB_NSTATUS] = {
+        "UPDATE jobs SET status = 0, ts0 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 1, ts1 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 2, ts2 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 3, ts3 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 4, ts4 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 5, ts5 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 6, ts6 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 7, ts7 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        "UPDATE jobs SET status = 8, ts8 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+    };
+    if (i >= S_JOB_STATUS0 && i < S_JOB_STATUS0 + WEFT_JOB_NSTATUS)
+        return status_sql[i - S_JOB_STATUS0];
+    switch (i) {
+    case S_SCENARIO_INSERT:
+        return "INSERT INTO scenarios(id, config_id, created_us) VALUES(?1, ?2, ?3)";
+    case S_SCENARIO_GET: return "SELECT config_id FROM scenarios WHERE id = ?1";
+    case S_TASK_INSERT:
+        return "INSERT INTO tasks(id, config_id, scenario_id, created_us) VALUES(?1, ?2, ?3, ?4)";
+    case S_TASK_GET: return "SELECT config_id, scenario_id FROM tasks WHERE id = ?1";
+    case S_SCENARIO_TASKS:
+        return "SELECT id, config_id FROM tasks WHERE scenario_id = ?1 ORDER BY seq";
+    case S_SCENARIOS: return "SELECT id, config_id FROM scenarios ORDER BY seq";
+    case S_DN_INSERT:
+        return "INSERT INTO data_nodes(id, config_id, scope, scenario_id, path, created_us)"
+               " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+    case S_DN_GET:
+        return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job"
+               " FROM data_nodes WHERE id = ?1";
+    case S_DN_FIND:
+        return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job"
+               " FROM data_nodes WHERE config_id = ?1 AND ifnull(scenario_id, '') = ifnull(?2, '')";
+    case S_DN_BY_CONFIG:
+        return "SELECT id FROM data_nodes WHERE config_id = ?1 ORDER BY seq LIMIT 2";
+    case S_DN_EDIT:
+        return "UPDATE data_nodes SET last_edit_us = ?2, last_edit_job = ?3 WHERE id = ?1";
+    case S_DN_EDIT_HIST: return "INSERT INTO dn_edits(dn_id, at_us, job_id) VALUES(?1, ?2, ?3)";
+    case S_DN_NEDITS: return "SELECT count(*) FROM dn_edits WHERE dn_id = ?1";
+    case S_SUB_INSERT:
+        return "INSERT INTO submissions(id, entity_id, entity_config_id, status, created_us)"
+               " VALUES(?1, ?2, ?3, ?4, ?5)";
+    case S_SUB_UPDATE:
+        return "UPDATE submissions SET status = ?2, finished_us = ?3 WHERE seq = ?1";
+    case S_JOB_INSERT:
+        return "INSERT INTO jobs(id, task_id, task_config_id, submission_id, entity_id, status,"
+               " attempt, ts0) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)";
+    case S_JOB_DEP: return "INSERT INTO job_deps(job_seq, upstream_seq) VALUES(?1, ?2)";
+    case S_JOB_HIST: return "INSERT INTO job_history(job_seq, status, at_us) VALUES(?1, ?2, ?3)";
+    case S_JOB_WORKER: return "UPDATE jobs SET worker = ?2, attempt = ?3 WHERE seq = ?1";
+    case S_JOB_RESULT:
+        return "UPDATE jobs SET exit_code = ?2, signal = ?3, log_tail = ?4 WHERE seq = ?1";
+    case S_JOB_GET: return "SELECT " JOB_COLS " FROM jobs WHERE id = ?1";
+    case S_JOB_HISTORY:
+        return "SELECT h.status, h.at_us FROM job_history h JOIN jobs j ON j.seq = h.job_seq"
+               " WHERE j.id = ?1 ORDER BY h.rowid";
+    case S_SUB_GET: return "SELECT " SUB_COLS " FROM submissions WHERE id = ?1";
+    case S_SUB_LIST: return "SELECT " SUB_COLS " FROM submissions ORDER BY seq";
+    case S_SUB_COUNTS:
+        return "SELECT status, count(*) FROM jobs WHERE submission_id = ?1 GROUP BY status";
+    case S_UNFINISHED:
+        return "SELECT seq, id, submission_id, status FROM jobs WHERE status < 4 ORDER BY seq";
+    case S_DOWNSTREAM: return "SELECT job_seq FROM job_deps WHERE upstream_seq = ?1";
+    case S_CANCEL_INSERT:
+        return "INSERT INTO cancel_requests(target_id, requested_us, pid) VALUES(?1, ?2, ?3)";
+    case S_CANCEL_POLL:
+        return "SELECT seq, target_id FROM cancel_requests WHERE seq > ?1 AND done_us = 0"
+               " ORDER BY seq";
+    case S_CANCEL_DONE:
+        return "UPDATE cancel_requests SET done_us = ?2 WHERE seq <= ?1 AND done_us = 0";
+    case S_BEGIN: return "BEGIN IMMEDIATE";
+    case S_COMMIT: return "COMMIT";
+    case S_ROLLBACK: return "ROLLBACK";
+    }
+    return NULL;
+}
+
+struct weft__store {
+    sqlite3 *db;
+    char *path;
+    bool read_only;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+static weft_err db_err(weft__store *s, char *err, const char *what)
+{
+    return weft__err(err, WEFT_ESTORE, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* The cached statement i, reset and unbound; NULL after writing err. */
+static sqlite3_stmt *stmt(weft__store *s, int i, char *err)
+{
+    if (!s->st[i]) {
+        if (sqlite3_prepare_v3(s->db, sql_text(i), -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            db_err(s, err, "cannot prepare a statement");
+            return NULL;
+        }
+    }
+    return s->st[i];
+}
+
+/* Ends a statement's use: reset + clear bindings (so text is not kept). */
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+/* Runs a write statement to completion. */
+static weft_err run(weft__store *s, sqlite3_stmt *st, char *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    weft_err e = WEFT_OK;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) e = db_err(s, err, what);
+    done(st);
+    return e;
+}
+
+static char *col_text(sqlite3_stmt *st, int i, bool *oom)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t) return NULL;
+    char *r = strdup((const char *)t);
+    if (!r) *oom = true;
+    return r;
+}
+
+static weft_err exec(weft__store *s, const char *sql, char *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        weft__err(err, WEFT_ESTORE, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return WEFT_ESTORE;
+    }
+    return WEFT_OK;
+}
+
+static int user_version(weft__store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int weft__store_version(weft__store *s) { return user_version(s); }
+
+/* Applies the missing steps up to `target` in one transaction: a migration
+ * either happens whole or not at all. */
+static weft_err migrate(weft__store *s, int target, char *err)
+{
+    weft_err e = exec(s, "BEGIN IMMEDIATE", err);
+    if (e) return e;
+    int v = user_version(s);
+    if (v < 0) {
+        e = db_err(s, err, "cannot read the schema version");
+        goto fail;
+    }
+    if (v > WEFT__STORE_VERSION) {
+        e = weft__err(err, WEFT_ESTORE,
+                      "%s: the store has schema version %d, newer than this weft (%d)", s->path,
+                      v, WEFT__STORE_VERSION);
+        goto fail;
+    }
+    for (int i = v; i < target; i++) {
+        if ((e = exec(s, migrations[i], err)) != WEFT_OK) goto fail;
+    }
+    if (v < target) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", target);
+        if ((e = exec(s, sql, err)) != WEFT_OK) goto fail;
+    }
+    return exec(s, "COMMIT", err);
+fail:
+    exec(s, "ROLLBACK", NULL);
+    return e;
+}
+
+static weft_err open_store(const char *path, bool read_only, int version, weft__store **out,
+                           char *err)
+{
+    *out = NULL;
+    if (read_only && access(path, F_OK) != 0)
+        return weft__err(err, WEFT_ENOTFOUND, "no store at %s (nothing was submitted yet)", path);
+    weft__store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
+    s->read_only = read_only;
+    /* Readers open read-write too: they record cancel requests. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (read_only ? 0 : SQLITE_OPEN_CREATE);
+    weft_err e;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        e = weft__err(err, WEFT_ESTORE, "cannot open %s: %s", path,
+                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_extended_result_codes(s->db, 1);
+    if (!read_only) {
+        /* WAL: readers in other processes never block the writer nor see a
+         * half-written batch.  synchronous=FULL: a commit is on disk before
+         * the change is reported, so nothing reported is lost on a crash or
+         * a power cut; batching keeps the fsyncs per batch, not per job.
+         * cache_size: SQLite's default 2 MiB page cache is smaller than one
+         * 10,000-job submission, whose transaction then spills pages to the
+         * WAL and reads them back before the commit writes them again; up
+         * to 64 MiB (allocated only as the store grows) keeps a batch in
+         * memory until its commit, which writes each page once. */
+        if ((e = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                         "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;", err)) != WEFT_OK)
+            goto fail;
+        if ((e = migrate(s, version, err)) != WEFT_OK) goto fail;
+    } else {
+        int v = user_version(s);
+        if (v != WEFT__STORE_VERSION) {
+            e = weft__err(err, WEFT_ESTORE,
+                          v < WEFT__STORE_VERSION
+                              ? "%s: the store has schema version %d, older than this weft (%d); "
+                                "open it read-write once to migrate it"
+                              : "%s: the store has schema version %d, newer than this weft (%d)",
+                          path, v, WEFT__STORE_VERSION);
+            goto fail;
+        }
+    }
+    *out = s;
+    return WEFT_OK;
+fail:
+    weft__store_close(s);
+    return e;
+}
+
+weft_err weft__store_open(const char *path, bool read_only, weft__store **out, char *err)
+{
+    return open_store(path, read_only, WEFT__STORE_VERSION, out, err);
+}
+
+weft_err weft__store_open_version(const char *path, int version, weft__store **out, char *err)
+{
+    if (version < 0 || version > WEFT__STORE_VERSION)
+        return weft__err(err, WEFT_EINVAL, "no schema version %d", version);
+    return open_store(path, false, version, out, err);
+}
+
+void weft__store_close(weft__store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+weft_err weft__store_begin(weft__store *s, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_BEGIN, err);
+    return st ? run(s, st, err, "cannot begin a transaction") : WEFT_ESTORE;
+}
+
+weft_err weft__store_commit(weft__store *s, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_COMMIT, err);
+    return st ? run(s, st, err, "cannot commit") : WEFT_ESTORE;
+}
+
+void weft__store_rollback(weft__store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) return;
+    sqlite3_stmt *st = stmt(s, S_ROLLBACK, NULL);
+    if (st) run(s, st, NULL, "rollback");
+}
+
+/* ---- scenarios, tasks, data nodes ---- */
+
+weft_err weft__store_scenario_insert(weft__store *s, const char *id, const char *config_id,
+                                     int64_t at_us, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SCENARIO_INSERT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    bind_text(st, 2, config_id);
+    sqlite3_bind_int64(st, 3, at_us);
+    return run(s, st, err, "cannot store a scenario");
+}
+
+/* Reads one row of one or two text columns. */
+static weft_err get_texts(weft__store *s, int which, const char *key, char **a, char **b,
+                          const char *what, char *err)
+{
+    sqlite3_stmt *st = stmt(s, which, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    weft_err e = WEFT_OK;
+    bool oom = false;
+    if (rc == SQLITE_ROW) {
+        *a = col_text(st, 0, &oom);
+        if (b) *b = col_text(st, 1, &oom);
+        if (oom) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        e = weft__err(err, WEFT_ENOTFOUND, "no %s %s", what, key);
+    } else {
+        e = db_err(s, err, "cannot read");
+    }
+    done(st);
+    if (e) {
+        free(*a);
+        *a = NULL;
+        if (b) {
+            free(*b);
+            *b = NULL;
+        }
+    }
+    return e;
+}
+
+weft_err weft__store_scenario_get(weft__store *s, const char *id, char **config_id, char *err)
+{
+    *config_id = NULL;
+    return get_texts(s, S_SCENARIO_GET, id, config_id, NULL, "scenario", err);
+}
+
+weft_err weft__store_task_insert(weft__store *s, const char *id, const char *config_id,
+                                 const char *scenario_id, int64_t at_us, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_TASK_INSERT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    bind_text(st, 2, config_id);
+    bind_text(st, 3, scenario_id);
+    sqlite3_bind_int64(st, 4, at_us);
+    return run(s, st, err, "cannot store a task");
+}
+
+weft_err weft__store_task_get(weft__store *s, const char *id, char **config_id,
+                              char **scenario_id, char *err)
+{
+    *config_id = *scenario_id = NULL;
+    return get_texts(s, S_TASK_GET, id, config_id, scenario_id, "task", err);
+}
+
+/* Collects two text columns of every row into string arrays. */
+static weft_err list_pairs(weft__store *s, sqlite3_stmt *st, char ***a, char ***b, size_t *n,
+                           char *err)
+{
+    char **va = NULL, **vb = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            char **na = realloc(va, nc * sizeof *na);
+            if (na) va = na;
+            char **nb = na ? realloc(vb, nc * sizeof *nb) : NULL;
+            if (nb) vb = nb;
+            if (!na || !nb) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            cap = nc;
+        }
+        bool oom = false;
+        va[len] = col_text(st, 0, &oom);
+        vb[len] = col_text(st, 1, &oom);
+        len++;
+        if (oom) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot read");
+    done(st);
+    if (e) {
+        weft_strv_free(va, len);
+        weft_strv_free(vb, len);
+        return e;
+    }
+    *a = va;
+    *b = vb;
+    *n = len;
+    return WEFT_OK;
+}
+
+weft_err weft__store_scenario_tasks(weft__store *s, const char *scenario_id, char ***ids,
+                                    char ***config_ids, size_t *n, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SCENARIO_TASKS, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, scenario_id);
+    return list_pairs(s, st, ids, config_ids, n, err);
+}
+
+weft_err weft__store_scenarios(weft__store *s, char ***ids, char ***config_ids, size_t *n,
+                               char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SCENARIOS, err);
+    if (!st) return WEFT_ESTORE;
+    return list_pairs(s, st, ids, config_ids, n, err);
+}
+
+void weft__store_dn_release(weft__store_dn *dn)
+{
+    free(dn->id);
+    free(dn->config_id);
+    free(dn->scenario_id);
+    free(dn->path);
+    free(dn->last_edit_job);
+    memset(dn, 0, sizeof *dn);
+}
+
+weft_err weft__store_dn_insert(weft__store *s, const weft__store_dn *dn, int64_t at_us, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_DN_INSERT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, dn->id);
+    bind_text(st, 2, dn->config_id);
+    sqlite3_bind_int(st, 3, dn->scope);
+    bind_text(st, 4, dn->scenario_id);
+    bind_text(st, 5, dn->path);
+    sqlite3_bind_int64(st, 6, at_us);
+    return run(s, st, err, "cannot store a data node");
+}
+
+static weft_err read_dn(weft__store *s, sqlite3_stmt *st, weft__store_dn *out, const char *what,
+                        char *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sqlite3_step(st);
+    weft_err e = WEFT_OK;
+    if (rc == SQLITE_ROW) {
+        bool oom = false;
+        out->id = col_text(st, 0, &oom);
+        out->config_id = col_text(st, 1, &oom);
+        out->scope = sqlite3_column_int(st, 2);
+        out->scenario_id = col_text(st, 3, &oom);
+        out->path = col_text(st, 4, &oom);
+        out->last_edit_us = sqlite3_column_int64(st, 5);
+        out->last_edit_job = col_text(st, 6, &oom);
+        if (oom) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        e = weft__err(err, WEFT_ENOTFOUND, "no data node %s", what);
+    } else {
+        e = db_err(s, err, "cannot read a data node");
+    }
+    done(st);
+    if (e) weft__store_dn_release(out);
+    return e;
+}
+
+weft_err weft__store_dn_get(weft__store *s, const char *id, weft__store_dn *out, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_DN_GET, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    return read_dn(s, st, out, id, err);
+}
+
+weft_err weft__store_dn_find(weft__store *s, const char *config_id, const char *scenario_id,
+                             weft__store_dn *out, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_DN_FIND, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, config_id);
+    bind_text(st, 2, scenario_id);
+    return read_dn(s, st, out, config_id, err);
+}
+
+weft_err weft__store_dn_by_config(weft__store *s, const char *config_id, size_t *n,
+                                  char **first_id, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_DN_BY_CONFIG, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, config_id);
+    *n = 0;
+    *first_id = NULL;
+    int rc;
+    bool oom = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == 0) *first_id = col_text(st, 0, &oom);
+        (*n)++;
+    }
+    weft_err e = WEFT_OK;
+    if (rc != SQLITE_DONE) e = db_err(s, err, "cannot read data nodes");
+    if (oom) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    done(st);
+    if (e) {
+        free(*first_id);
+        *first_id = NULL;
+    }
+    return e;
+}
+
+weft_err weft__store_dn_edit(weft__store *s, const char *dn_id, int64_t at_us,
+                             const char *job_id, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_DN_EDIT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, dn_id);
+    sqlite3_bind_int64(st, 2, at_us);
+    bind_text(st, 3, job_id);
+    weft_err e = run(s, st, err, "cannot record a data node edit");
+    if (e) return e;
+    if (!(st = stmt(s, S_DN_EDIT_HIST, err))) return WEFT_ESTORE;
+    bind_text(st, 1, dn_id);
+    sqlite3_bind_int64(st, 2, at_us);
+    bind_text(st, 3, job_id);
+    return run(s, st, err, "cannot record a data node edit");
+}
+
+/* A single integer from a one-row query keyed by text. */
+static weft_err get_count(weft__store *s, int which, const char *key, size_t *n, char *err)
+{
+    sqlite3_stmt *st = stmt(s, which, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, key);
+    weft_err e = WEFT_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = (size_t)sqlite3_column_int64(st, 0);
+    else
+        e = db_err(s, err, "cannot count");
+    done(st);
+    return e;
+}
+
+weft_err weft__store_dn_nedits(weft__store *s, const char *dn_id, size_t *n, char *err)
+{
+    return get_count(s, S_DN_NEDITS, dn_id, n, err);
+}
+
+/* ---- submissions and jobs ---- */
+
+weft_err weft__store_submission_insert(weft__store *s, const char *id, const char *entity_id,
+                                       const char *entity_config_id, int status,
+                                       int64_t created_us, int64_t *seq, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SUB_INSERT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    bind_text(st, 2, entity_id);
+    bind_text(st, 3, entity_config_id);
+    sqlite3_bind_int(st, 4, status);
+    sqlite3_bind_int64(st, 5, created_us);
+    weft_err e = run(s, st, err, "cannot store a submission");
+    if (!e) *seq = sqlite3_last_insert_rowid(s->db);
+    return e;
+}
+
+weft_err weft__store_submission_update(weft__store *s, int64_t seq, int status,
+                                       int64_t finished_us, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SUB_UPDATE, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int(st, 2, status);
+    sqlite3_bind_int64(st, 3, finished_us);
+    return run(s, st, err, "cannot store a submission status");
+}
+
+static weft_err history(weft__store *s, int64_t seq, int status, int64_t at_us, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOB_HIST, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int(st, 2, status);
+    sqlite3_bind_int64(st, 3, at_us);
+    return run(s, st, err, "cannot store a job status");
+}
+
+weft_err weft__store_job_insert(weft__store *s, const weft__store_job *job, int64_t *seq,
+                                char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOB_INSERT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, job->id);
+    bind_text(st, 2, job->task_id);
+    bind_text(st, 3, job->task_config_id);
+    bind_text(st, 4, job->submission_id);
+    bind_text(st, 5, job->entity_id);
+    sqlite3_bind_int(st, 6, job->attempt);
+    sqlite3_bind_int64(st, 7, job->submitted_us);
+    weft_err e = run(s, st, err, "cannot store a job");
+    if (e) return e;
+    *seq = sqlite3_last_insert_rowid(s->db);
+    return history(s, *seq, WEFT_JOB_SUBMITTED, job->submitted_us, err);
+}
+
+weft_err weft__store_job_dep(weft__store *s, int64_t job_seq, int64_t upstream_seq, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOB_DEP, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, job_seq);
+    sqlite3_bind_int64(st, 2, upstream_seq);
+    return run(s, st, err, "cannot store a job dependency");
+}
+
+weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t at_us,
+                                const char *error, char *err)
+{
+    if (status < 0 || status >= WEFT_JOB_NSTATUS)
+        return weft__err(err, WEFT_EINVAL, "no job status %d", status);
+    sqlite3_stmt *st = stmt(s, S_JOB_STATUS0 + status, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, at_us);
+    bind_text(st, 3, error);
+    weft_err e = run(s, st, err, "cannot store a job status");
+    return e ? e : history(s, seq, status, at_us, err);
+}
+
+weft_err weft__store_job_worker(weft__store *s, int64_t seq, const char *worker, int attempt,
+                                char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOB_WORKER, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    bind_text(st, 2, worker);
+    sqlite3_bind_int(st, 3, attempt);
+    return run(s, st, err, "cannot store a job's worker");
+}
+
+weft_err weft__store_job_result(weft__store *s, int64_t seq, int exit_code, int signal,
+                                const char *log_tail, char *err)
+{
+    /* A job's result is stored once, when it ends, over the columns' initial
+     * values (exit_code -1, signal 0, no log tail): a result that is exactly
+     * those (a function task that printed nothing, the common case) changes
+     * nothing, and skipping the UPDATE saves one statement in five per job. */
+    if (exit_code == -1 && signal == 0 && !log_tail) return WEFT_OK;
+    sqlite3_stmt *st = stmt(s, S_JOB_RESULT, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int(st, 2, exit_code);
+    sqlite3_bind_int(st, 3, signal);
+    bind_text(st, 4, log_tail);
+    return run(s, st, err, "cannot store a job's result");
+}
+
+static weft_job_info *row_job(sqlite3_stmt *st)
+{
+    weft_job_info *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    bool oom = false;
+    j->id = col_text(st, 0, &oom);
+    j->task_id = col_text(st, 1, &oom);
+    j->task_config_id = col_text(st, 2, &oom);
+    j->submission_id = col_text(st, 3, &oom);
+    j->entity_id = col_text(st, 4, &oom);
+    j->status = (weft_job_status)sqlite3_column_int(st, 5);
+    j->attempt = sqlite3_column_int(st, 6);
+    for (int i = 0; i < WEFT_JOB_NSTATUS; i++) j->status_time_us[i] = sqlite3_column_int64(st, 7 + i);
+    j->error = col_text(st, 16, &oom);
+    j->exit_code = sqlite3_column_int(st, 17);
+    j->signal = sqlite3_column_int(st, 18);
+    j->log_tail = col_text(st, 19, &oom);
+    j->worker = col_text(st, 20, &oom);
+    if (oom) {
+        weft_job_info_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+weft_err weft__store_job_get(weft__store *s, const char *id, weft_job_info **out, char *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = stmt(s, S_JOB_GET, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    weft_err e = WEFT_OK;
+    if (rc == SQLITE_ROW) {
+        if (!(*out = row_job(st))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        e = weft__err(err, WEFT_ENOTFOUND, "no job %s", id);
+    } else {
+        e = db_err(s, err, "cannot read a job");
+    }
+    done(st);
+    return e;
+}
+
+weft_err weft__store_jobs_list(weft__store *s, const char *submission_id, int status,
+                               weft_job_info ***out, size_t *n, char *err)
+{
+    /* The filter varies, so this statement is prepared per call (a list is
+     * one call for many rows). */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE 1%s%s ORDER BY seq",
+             submission_id ? " AND submission_id = ?1" : "", status >= 0 ? " AND status = ?2" : "");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "cannot list jobs");
+    if (submission_id) bind_text(st, 1, submission_id);
+    if (status >= 0) sqlite3_bind_int(st, 2, status);
+    weft_job_info **v = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            weft_job_info **nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if (!(v[len] = row_job(st))) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+        len++;
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list jobs");
+    sqlite3_finalize(st);
+    if (e) {
+        weft_job_list_free(v, len);
+        return e;
+    }
+    *out = v;
+    *n = len;
+    return WEFT_OK;
+}
+
+weft_err weft__store_job_history(weft__store *s, const char *id, int **statuses,
+                                 int64_t **at_us, size_t *n, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOB_HISTORY, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    int *sv = NULL;
+    int64_t *tv = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            int *ns = realloc(sv, nc * sizeof *ns);
+            if (ns) sv = ns;
+            int64_t *nt = ns ? realloc(tv, nc * sizeof *nt) : NULL;
+            if (nt) tv = nt;
+            if (!ns || !nt) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            cap = nc;
+        }
+        sv[len] = sqlite3_column_int(st, 0);
+        tv[len] = sqlite3_column_int64(st, 1);
+        len++;
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot read a job's history");
+    done(st);
+    if (e) {
+        free(sv);
+        free(tv);
+        return e;
+    }
+    *statuses = sv;
+    *at_us = tv;
+    *n = len;
+    return WEFT_OK;
+}
+
+/* Fills the counts of a submission snapshot: one indexed GROUP BY. */
+static weft_err sub_counts(weft__store *s, weft_submission_info *si, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SUB_COUNTS, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, si->id);
+    int rc;
+    si->njobs = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int status = sqlite3_column_int(st, 0);
+        size_t c = (size_t)sqlite3_column_int64(st, 1);
+        if (status >= 0 && status < WEFT_JOB_NSTATUS) si->count[status] = c;
+        si->njobs += c;
+    }
+    weft_err e = rc == SQLITE_DONE ? WEFT_OK : db_err(s, err, "cannot count jobs");
+    done(st);
+    return e;
+}
+
+static weft_submission_info *row_sub(sqlite3_stmt *st)
+{
+    weft_submission_info *si = calloc(1, sizeof *si);
+    if (!si) return NULL;
+    bool oom = false;
+    si->id = col_text(st, 0, &oom);
+    si->entity_id = col_text(st, 1, &oom);
+    si->entity_config_id = col_text(st, 2, &oom);
+    si->status = (weft_submission_status)sqlite3_column_int(st, 3);
+    si->created_us = sqlite3_column_int64(st, 4);
+    si->finished_us = sqlite3_column_int64(st, 5);
+    if (oom) {
+        weft_submission_info_free(si);
+        return NULL;
+    }
+    return si;
+}
+
+weft_err weft__store_submission_get(weft__store *s, const char *id,
+                                    weft_submission_info **out, char *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = stmt(s, S_SUB_GET, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    weft_err e = WEFT_OK;
+    weft_submission_info *si = NULL;
+    if (rc == SQLITE_ROW) {
+        if (!(si = row_sub(st))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        e = weft__err(err, WEFT_ENOTFOUND, "no submission %s", id);
+    } else {
+        e = db_err(s, err, "cannot read a submission");
+    }
+    done(st);
+    if (!e) e = sub_counts(s, si, err);
+    if (e) {
+        weft_submission_info_free(si);
+        return e;
+    }
+    *out = si;
+    return WEFT_OK;
+}
+
+weft_err weft__store_submissions_list(weft__store *s, weft_submission_info ***out, size_t *n,
+                                      char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_SUB_LIST, err);
+    if (!st) return WEFT_ESTORE;
+    weft_submission_info **v = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            weft_submission_info **nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if (!(v[len] = row_sub(st))) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+        len++;
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list submissions");
+    done(st);
+    for (size_t i = 0; !e && i < len; i++) e = sub_counts(s, v[i], err);
+    if (e) {
+        weft_submission_list_free(v, len);
+        return e;
+    }
+    *out = v;
+    *n = len;
+    return WEFT_OK;
+}
+
+/* ---- recovery ---- */
+
+weft_err weft__store_unfinished_jobs(weft__store *s, weft__store_unfinished **out, size_t *n,
+                                     char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_UNFINISHED, err);
+    if (!st) return WEFT_ESTORE;
+    weft__store_unfinished *v = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            weft__store_unfinished *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        bool oom = false;
+        v[len].seq = sqlite3_column_int64(st, 0);
+        v[len].id = col_text(st, 1, &oom);
+        v[len].submission_id = col_text(st, 2, &oom);
+        v[len].status = sqlite3_column_int(st, 3);
+        len++;
+        if (oom) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list unfinished jobs");
+    done(st);
+    if (e) {
+        weft__store_unfinished_free(v, len);
+        return e;
+    }
+    *out = v;
+    *n = len;
+    return WEFT_OK;
+}
+
+void weft__store_unfinished_free(weft__store_unfinished *u, size_t n)
+{
+    if (!u) return;
+    for (size_t i = 0; i < n; i++) {
+        free(u[i].id);
+        free(u[i].submission_id);
+    }
+    free(u);
+}
+
+weft_err weft__store_job_downstream(weft__store *s, int64_t seq, int64_t **out, size_t *n,
+                                    char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_DOWNSTREAM, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    int64_t *v = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            int64_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[len++] = sqlite3_column_int64(st, 0);
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot read job dependencies");
+    done(st);
+    if (e) {
+        free(v);
+        return e;
+    }
+    *out = v;
+    *n = len;
+    return WEFT_OK;
+}
+
+weft_err weft__store_submission_refresh(weft__store *s, const char *id, int64_t now_us,
+                                        char *err)
+{
+    weft_submission_info *si;
+    weft_err e = weft__store_submission_get(s, id, &si, err);
+    if (e) return e;
+    weft_submission_status st = weft__submission_status_of_counts(si->count);
+    size_t unfinished = si->count[WEFT_JOB_SUBMITTED] + si->count[WEFT_JOB_BLOCKED] +
+                        si->count[WEFT_JOB_PENDING] + si->count[WEFT_JOB_RUNNING];
+    /* By id, once per submission at recovery: a one-off statement. */
+    sqlite3_stmt *u;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE submissions SET status = ?2,"
+                           " finished_us = CASE WHEN ?3 THEN ?4 ELSE 0 END WHERE id = ?1",
+                           -1, &u, NULL) != SQLITE_OK) {
+        weft_submission_info_free(si);
+        return db_err(s, err, "cannot update a submission");
+    }
+    bind_text(u, 1, id);
+    sqlite3_bind_int(u, 2, (int)st);
+    sqlite3_bind_int(u, 3, unfinished == 0);
+    sqlite3_bind_int64(u, 4, si->finished_us ? si->finished_us : now_us);
+    int rc = sqlite3_step(u);
+    e = rc == SQLITE_DONE ? WEFT_OK : db_err(s, err, "cannot update a submission");
+    sqlite3_finalize(u);
+    weft_submission_info_free(si);
+    return e;
+}
+
+/* ---- cancel requests ---- */
+
+weft_err weft__store_cancel_request(weft__store *s, const char *target_id, int64_t at_us,
+                                    char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_CANCEL_INSERT, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, target_id);
+    sqlite3_bind_int64(st, 2, at_us);
+    sqlite3_bind_int(st, 3, (int)getpid());
+    return run(s, st, err, "cannot record a cancel request");
+}
+
+weft_err weft__store_cancel_poll(weft__store *s, int64_t after,
+                                 void (*fn)(void *ud, const char *target), void *ud,
+                                 int64_t *last, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_CANCEL_POLL, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, after);
+    *last = after;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *last = sqlite3_column_int64(st, 0);
+        const unsigned char *t = sqlite3_column_text(st, 1);
+        if (t && fn) fn(ud, (const char *)t);
+    }
+    weft_err e = rc == SQLITE_DONE ? WEFT_OK : db_err(s, err, "cannot read cancel requests");
+    done(st);
+    return e;
+}
+
+weft_err weft__store_cancel_done(weft__store *s, int64_t upto, int64_t at_us, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_CANCEL_DONE, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, upto);
+    sqlite3_bind_int64(st, 2, at_us);
+    return run(s, st, err, "cannot mark cancel requests done");
+}
+
+/* ---- resuming a submission (cluster mode's recovery) ----
+ * Once per unfinished submission when an orchestrator opens: one-off
+ * statements, O(jobs of the submission) through the jobs_submission index. */
+
+void weft__store_sub_jobs_free(weft__store_sub_job *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].id);
+        free(v[i].task_id);
+        free(v[i].task_config_id);
+    }
+    free(v);
+}
+
+weft_err weft__store_submission_jobs(weft__store *s, const char *submission_id, int64_t *sub_seq,
+                                     weft__store_sub_job **out, size_t *n, char *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT seq FROM submissions WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_err(s, err, "cannot read a submission");
+    bind_text(st, 1, submission_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *sub_seq = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return weft__err(err, WEFT_ENOTFOUND, "no submission %s", submission_id);
+    if (rc != SQLITE_ROW) return db_err(s, err, "cannot read a submission");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT seq, id, task_id, task_config_id, status, attempt FROM jobs"
+                           " WHERE submission_id = ?1 ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, err, "cannot list a submission's jobs");
+    bind_text(st, 1, submission_id);
+    weft__store_sub_job *v = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            weft__store_sub_job *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                e = weft__err(err, WEFT_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        bool oom = false;
+        v[len].seq = sqlite3_column_int64(st, 0);
+        v[len].id = col_text(st, 1, &oom);
+        v[len].task_id = col_text(st, 2, &oom);
+        v[len].task_config_id = col_text(st, 3, &oom);
+        v[len].status = sqlite3_column_int(st, 4);
+        v[len].attempt = sqlite3_column_int(st, 5);
+        len++;
+        if (oom) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list a submission's jobs");
+    sqlite3_finalize(st);
+    if (e) {
+        weft__store_sub_jobs_free(v, len);
+        return e;
+    }
+    *out = v;
+    *n = len;
+    return WEFT_OK;
+}

@@ -1,0 +1,36 @@
+/*
+ * defaults.h - the one home of weft's default values and fixed names: the
+ * execution modes, the cluster queue and attempts, the grace time between
+ * SIGTERM and SIGKILL, the worker count.  The config layer, the executors,
+ * the runner and the CLI's help all take them from here, so a default is
+ * changed in one place.  (docs/CONFIG.md lists them for users.)
+ */
+#ifndef WEFT_UTIL_DEFAULTS_H
+#define WEFT_UTIL_DEFAULTS_H
+
+/* [JOB] mode: the names, in weft_mode order (development is the default). */
+#define WEFT__MODE_DEVELOPMENT "development"
+#define WEFT__MODE_STANDALONE "standalone"
+#define WEFT__MODE_CLUSTER "cluster"
+
+/* [JOB] max_nb_of_workers: standalone pool size (Taipy's default). */
+#define WEFT__DEFAULT_WORKERS 2
+
+/* [JOB] queue: the durable RabbitMQ queue jobs go to; the status queue and
+ * the control exchange are named after it ("<queue>.status", ...). */
+#define WEFT__DEFAULT_QUEUE "weft.jobs"
+
+/* [JOB] broker_url when none is configured. */
+#define WEFT__DEFAULT_BROKER_URL "amqp://guest:guest@localhost:5672/%2f"
+
+/* [JOB] max_attempts: runs of a cluster job whose worker is lost before it
+ * FAILs (a job that kills its worker is not retried forever). */
+#define WEFT__DEFAULT_MAX_ATTEMPTS 3
+
+/* Between SIGTERM and SIGKILL when a job is canceled or times out: the
+ * same for a command's process group, a standalone worker and a cluster
+ * job process.  Long enough for a handler to flush, short enough that a
+ * cancel is seen to act within a second. */
+#define WEFT__KILL_GRACE_MS 500
+
+#endif
