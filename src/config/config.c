@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char weft__code_file[] = "<code>";
-const char weft__default_file[] = "<default>";
-
 #define L WEFT_VALUE_LIST
 #define ANY WEFT__ANY
 static const weft__keyspec core_keys[] = {

@@ -9,6 +9,7 @@
  * because a typo there otherwise surfaces as a confusing run-time failure.
  */
 #include "config/config_internal.h"
+#include "util/similar.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -16,45 +17,6 @@
 #include <string.h>
 
 /* ---- did you mean ---- */
-
-size_t weft__levenshtein(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    size_t row[65];
-    if (n > 64 || m > 64) return (size_t)-1 / 2; /* identifiers are short; long ones never match */
-    for (size_t j = 0; j <= m; j++) row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = diag + cost;
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[m];
-}
-
-const char *weft__closest(const char *word, const char *const *cands, size_t n)
-{
-    const char *best = NULL;
-    size_t best_d = 0, len = strlen(word);
-    /* one edit in a short word is already a different word: "x" is not "a" */
-    size_t limit = len <= 2 ? 0 : len <= 4 ? 1 : 2;
-    for (size_t i = 0; i < n; i++) {
-        if (!cands[i]) continue;
-        size_t d = weft__levenshtein(word, cands[i]);
-        if (d <= limit && (!best || d < best_d)) {
-            best = cands[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
 
 /* " (did you mean 'x'?)" or "", in a caller buffer. */
 static const char *suggest(char *buf, size_t size, const char *word, const char *const *cands,

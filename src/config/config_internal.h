@@ -6,6 +6,15 @@
  *
  * Raw entries are what code or a file said; the effective view is rebuilt
  * by weft__config_refresh() after every change, so read-back is a lookup.
+ *
+ * The files depend on each other one way, each using only those listed
+ * before it (and util/, where the "did you mean" distance lives):
+ *   config_value.c   typed values: parsing, conversion, coercion, accessors
+ *   config.c         the model: key schema, sections, the effective view,
+ *                    diagnostics, the code API and read-back
+ *   config_load.c    a parsed TOML file into sections  \  each uses the two
+ *   config_check.c   validation (weft_config_check)     > above and never
+ *   config_write.c   a configuration as TOML text      /  one another
  */
 #ifndef WEFT_CONFIG_INTERNAL_H
 #define WEFT_CONFIG_INTERNAL_H
@@ -13,7 +22,8 @@
 #include "util/util.h"
 #include "weft.h"
 
-/* Positions of values set in code and of built-in defaults; compared by address. */
+/* Positions of values set in code and of built-in defaults; compared by
+ * address.  Defined in config_value.c, which gives every new value the first. */
 extern const char weft__code_file[];    /* "<code>" */
 extern const char weft__default_file[]; /* "<default>" */
 #define WEFT__CODE_FILE weft__code_file
@@ -155,10 +165,5 @@ weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col,
                         weft_severity sev, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 void weft__diags_clear(weft__diag **d, size_t *n, size_t *cap);
-
-/* ---- config_check.c ---- */
-size_t weft__levenshtein(const char *a, const char *b);
-/* The candidate closest to `word` within a small edit distance, or NULL. */
-const char *weft__closest(const char *word, const char *const *cands, size_t n);
 
 #endif

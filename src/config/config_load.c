@@ -7,6 +7,7 @@
  * whole config (references, cycles, modes) are in config_check.c.
  */
 #include "config/config_internal.h"
+#include "util/similar.h"
 
 #include <stdio.h>
 #include <stdlib.h>

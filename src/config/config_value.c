@@ -10,6 +10,7 @@
  * string that happens to end in ":integer".
  */
 #include "config/config_internal.h"
+#include "util/similar.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+const char weft__code_file[] = "<code>";
+const char weft__default_file[] = "<default>";
 
 const char *const weft__type_names[] = {
     "str", "int", "float", "bool", "SECTION", "SCOPE", "FREQUENCY", "timedelta", "datetime", "function",
