@@ -420,13 +420,7 @@ static const char *sb_keep(parser *p)
 
 static weft_err push_part(parser *p, const char *s, size_t len, int line, int col)
 {
-    if (p->nparts == p->capparts) {
-        size_t cap = p->capparts ? p->capparts * 2 : 16;
-        key_part *np = realloc(p->parts, cap * sizeof *np);
-        if (!np) return NOMEM(p);
-        p->parts = np;
-        p->capparts = cap;
-    }
+    if (WEFT__GROW(p->parts, p->nparts + 1, p->capparts)) return NOMEM(p);
     p->parts[p->nparts++] = (key_part){s, len, line, col};
     return WEFT_OK;
 }
