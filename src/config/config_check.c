@@ -9,6 +9,7 @@
  * because a typo there otherwise surfaces as a confusing run-time failure.
  */
 #include "config/config_internal.h"
+#include "util/defaults.h"
 #include "util/similar.h"
 
 #include <ctype.h>
@@ -196,7 +197,8 @@ static void check_positive(check_ctx *c, const weft__section *s, const char *key
 
 static void check_job(check_ctx *c, const weft__section *s)
 {
-    static const char *const modes[] = {"development", "standalone", "cluster"};
+    static const char *const modes[] = {WEFT__MODE_DEVELOPMENT, WEFT__MODE_STANDALONE,
+                                        WEFT__MODE_CLUSTER};
     const weft_value *v = eff(s, "mode");
     char dym[300], note[300];
     if (usable(v)) {
@@ -205,7 +207,9 @@ static void check_job(check_ctx *c, const weft__section *s)
         if (ok)
             c->mode = v->text;
         else
-            DIAGV(c, v, ERR, "unknown mode '%s' (valid modes: development, standalone, cluster)%s%s",
+            DIAGV(c, v, ERR,
+                  "unknown mode '%s' (valid modes: " WEFT__MODE_DEVELOPMENT ", " WEFT__MODE_STANDALONE
+                  ", " WEFT__MODE_CLUSTER ")%s%s",
                  v->text ? v->text : "list", suggest(dym, sizeof dym, v->text ? v->text : "", modes, 3),
                  env_note(v, note, sizeof note));
     }
@@ -241,7 +245,7 @@ static void check_data_node(check_ctx *c, const weft__section *s)
     } else if (st) {
         return;
     }
-    if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, "development") != 0) {
+    if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, WEFT__MODE_DEVELOPMENT) != 0) {
         int line = st->line, col = st->col;
         DIAG(c, st->file, line, col, ERR,
              "data node '%s' is in_memory, which only works in development mode (mode is %s)", s->id,

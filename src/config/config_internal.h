@@ -10,11 +10,12 @@
  * The files depend on each other one way, each using only those listed
  * before it (and util/, where the "did you mean" distance lives):
  *   config_value.c   typed values: parsing, conversion, coercion, accessors
- *   config.c         the model: key schema, sections, the effective view,
- *                    diagnostics, the code API and read-back
- *   config_load.c    a parsed TOML file into sections  \  each uses the two
- *   config_check.c   validation (weft_config_check)     > above and never
- *   config_write.c   a configuration as TOML text      /  one another
+ *   config_schema.c  the keys of each section kind: type, default, effect
+ *   config.c         the model: sections, the effective view, diagnostics,
+ *                    the code API and read-back
+ *   config_load.c    a parsed TOML file into sections  \  each uses the
+ *   config_check.c   validation (weft_config_check)     > three above and
+ *   config_write.c   a configuration as TOML text      /  never one another
  */
 #ifndef WEFT_CONFIG_INTERNAL_H
 #define WEFT_CONFIG_INTERNAL_H
@@ -47,7 +48,7 @@ struct weft_value {
     double f;            /* FLOAT */
     int64_t ms;          /* TIMEDELTA */
     weft_value **items;  /* LIST */
-    size_t n;
+    size_t n, cap;
     const char *file;    /* borrowed: interned in the config, or a static name */
     int line, col;
 };
@@ -114,6 +115,7 @@ typedef struct weft__keyspec {
     weft_value_type type;  /* WEFT__ANY for any */
     weft_value_type elem;  /* element type of a LIST */
     const char *def;       /* default in typed-string syntax ("[]": empty list), or NULL */
+    bool no_effect;        /* accepted (Taipy has it) but the engine ignores it: check warns */
 } weft__keyspec;
 
 /* ---- config_value.c ---- */
@@ -146,11 +148,19 @@ bool weft__values_equal(const weft_value *a, const weft_value *b);
 /* Formats a float so that strtod gives it back. */
 void weft__format_double(double d, char *buf, size_t size);
 
-/* ---- config.c ---- */
+/* ---- config_schema.c ---- */
+/* The keys of `kind` (*n of them), a static table. */
 const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n);
+/* The schema of `key` in `kind` ("sequences.x" finds "sequences"), or NULL. */
 const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key);
+/* The default of `key` in typed-string syntax (static), or NULL. */
+const char *weft__keyspec_default(weft__kind kind, const char *key);
+/* A scope value the engine does not honour (CYCLE: shared like GLOBAL). */
+bool weft__scope_no_effect(const weft_value *v);
 weft__kind weft__kind_of(const char *section, const char **id);
 const char *weft__kind_name(weft__kind kind);
+
+/* ---- config.c ---- */
 const char *weft__intern(weft_config *cfg, const char *name);
 weft__section *weft__section_find(const weft_config *cfg, const char *name);
 weft__section *weft__section_get(weft_config *cfg, const char *name, const char *file,

@@ -58,9 +58,7 @@ void weft__value_free(weft_value *v)
 
 weft_err weft__value_push(weft_value *list, weft_value *item)
 {
-    weft_value **p = realloc(list->items, (list->n + 1) * sizeof *p);
-    if (!p) return WEFT_ENOMEM;
-    list->items = p;
+    if (WEFT__GROW(list->items, list->n + 1, list->cap)) return WEFT_ENOMEM;
     list->items[list->n++] = item;
     return WEFT_OK;
 }
@@ -72,7 +70,7 @@ weft_value *weft__value_copy(const weft_value *v)
     *c = *v;
     c->text = c->env = c->raw = NULL;
     c->items = NULL;
-    c->n = 0;
+    c->n = c->cap = 0;
     if ((v->text && !(c->text = strdup(v->text))) || (v->env && !(c->env = strdup(v->env))) ||
         (v->raw && !(c->raw = strdup(v->raw))))
         goto fail;
