@@ -1,7 +1,8 @@
 /*
  * config_check.c - validation of a whole configuration (weft_config_check):
  * ENV[...] resolution results, value types, unknown keys and sections with
- * "did you mean" suggestions, execution-mode constraints, references between
+ * "did you mean" suggestions, keys that are accepted but have no effect in
+ * weft (the schema marks them), execution-mode constraints, references between
  * sections, task definitions (function xor command, command placeholders),
  * and the task graph of each scenario (cycles, two writers of one node).
  *
@@ -166,20 +167,32 @@ static void check_type(check_ctx *c, const weft__section *s, const char *key, co
              v->text, note);
 }
 
-static void check_unknown_keys(check_ctx *c, const weft__section *s)
+/*
+ * Unknown keys, and keys that are accepted but have no effect: each raw key
+ * is looked up once in its kind's schema (a fixed table of about twenty
+ * keys), so a config of N keys is checked in O(N).  Known keys of task
+ * sections are free properties (the task reads them) and draw nothing.
+ */
+static void check_keys(check_ctx *c, const weft__section *s)
 {
     size_t n;
     const weft__keyspec *ks = weft__keyspecs(s->kind, &n);
     const char *names[32];
     char dym[300];
-    if (s->kind == WEFT__TASK || s->kind == WEFT__OTHER) return; /* task properties are free */
-    for (size_t i = 0; i < n && i < 32; i++) names[i] = ks[i].key;
+    if (n > 32) n = 32;
+    for (size_t i = 0; i < n; i++) names[i] = ks[i].key;
     for (size_t i = 0; i < s->nraw; i++) {
         const weft__entry *r = &s->raw[i];
-        if (weft__keyspec_find(s->kind, r->key)) continue;
-        DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
-             s->kind == WEFT__JOB ? " (kept as a property)" : "",
-             suggest(dym, sizeof dym, r->key, names, n));
+        const weft__keyspec *k = weft__keyspec_find(s->kind, r->key);
+        if (k && k->no_effect)
+            DIAG(c, r->file, r->line, r->col, WARN, "%s has no effect in weft", r->key);
+        else if (k && k->type == WEFT_VALUE_SCOPE && weft__scope_no_effect(eff(s, r->key)))
+            DIAG(c, r->file, r->line, r->col, WARN,
+                 "%s CYCLE has no effect in weft: the data node is shared like a GLOBAL one", r->key);
+        else if (!k && s->kind != WEFT__TASK && s->kind != WEFT__OTHER)
+            DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
+                 s->kind == WEFT__JOB ? " (kept as a property)" : "",
+                 suggest(dym, sizeof dym, r->key, names, n));
     }
 }
 
@@ -525,7 +538,7 @@ weft_err weft_config_check(weft_config *cfg, char *err)
     if (!c.e && job) check_job(&c, job);
     for (size_t i = 0; i < cfg->nsecs && !c.e; i++) {
         const weft__section *s = &cfg->secs[i];
-        check_unknown_keys(&c, s);
+        check_keys(&c, s);
         /* Inherited values are checked once, in their "default" section. */
         for (size_t k = 0; k < s->nraw; k++) {
             const weft__entry *e = weft__eff_find(s, s->raw[k].key);
