@@ -22,16 +22,17 @@
 #define L WEFT_VALUE_LIST
 #define ANY WEFT__ANY
 #define USED false
-#define INERT true
+/* A key Taipy defines and weft accepts without acting on it (no default). */
+#define INERT(key, type, elem) {key, type, elem, NULL, true}
 static const weft__keyspec core_keys[] = {
     {"storage_folder", WEFT_VALUE_STR, ANY, ".weft/", USED},
-    {"root_folder", WEFT_VALUE_STR, ANY, NULL, INERT},
+    INERT("root_folder", WEFT_VALUE_STR, ANY),
     {"application_path", WEFT_VALUE_STR, ANY, NULL, USED},
-    {"repository_type", WEFT_VALUE_STR, ANY, NULL, INERT},
-    {"read_entity_retry", WEFT_VALUE_INT, ANY, NULL, INERT},
-    {"version_number", WEFT_VALUE_STR, ANY, NULL, INERT},
-    {"force", WEFT_VALUE_BOOL, ANY, NULL, INERT},
-    {"core_version", WEFT_VALUE_STR, ANY, NULL, INERT},
+    INERT("repository_type", WEFT_VALUE_STR, ANY),
+    INERT("read_entity_retry", WEFT_VALUE_INT, ANY),
+    INERT("version_number", WEFT_VALUE_STR, ANY),
+    INERT("force", WEFT_VALUE_BOOL, ANY),
+    INERT("core_version", WEFT_VALUE_STR, ANY),
 };
 static const weft__keyspec job_keys[] = {
     {"mode", WEFT_VALUE_STR, ANY, WEFT__MODE_DEVELOPMENT, USED},
@@ -54,8 +55,8 @@ static const weft__keyspec data_node_keys[] = {
     {"has_header", WEFT_VALUE_BOOL, ANY, NULL, USED}, /* default True for csv, see refresh */
     {"default_data", ANY, ANY, NULL, USED},
     {"validity_period", WEFT_VALUE_TIMEDELTA, ANY, NULL, USED},
-    {"encoding", WEFT_VALUE_STR, ANY, NULL, INERT},     /* content is bytes, never transcoded */
-    {"exposed_type", WEFT_VALUE_STR, ANY, NULL, INERT}, /* csv is always read as rows of fields */
+    INERT("encoding", WEFT_VALUE_STR, ANY),     /* content is bytes, never transcoded */
+    INERT("exposed_type", WEFT_VALUE_STR, ANY), /* csv is always read as rows of fields */
     {"read_fn", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
     {"write_fn", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
     /* passed on: generic read_fn/write_fn read them with weft_dn_property() */
@@ -78,10 +79,10 @@ static const weft__keyspec task_keys[] = {
 static const weft__keyspec scenario_keys[] = {
     {"tasks", L, WEFT_VALUE_SECTION, "[]", USED},
     /* references are still checked: a typo there is an error either way */
-    {"additional_data_nodes", L, WEFT_VALUE_SECTION, NULL, INERT},
-    {"frequency", WEFT_VALUE_FREQUENCY, ANY, NULL, INERT}, /* weft has no cycles */
-    {"sequences", ANY, ANY, NULL, INERT},
-    {"comparators", ANY, ANY, NULL, INERT},
+    INERT("additional_data_nodes", L, WEFT_VALUE_SECTION),
+    INERT("frequency", WEFT_VALUE_FREQUENCY, ANY), /* weft has no cycles */
+    INERT("sequences", ANY, ANY),
+    INERT("comparators", ANY, ANY),
 };
 #undef L
 #undef ANY
