@@ -338,6 +338,29 @@ TEST(no_effect_keys_set_in_code_warn)
     weft_config_free(cfg);
 }
 
+TEST(a_repeated_diagnostic_is_recorded_once)
+{
+    char ebuf_[WEFT_ERRBUF_SIZE] = "", *err = ebuf_; /* a pointer: ASSERT_OK tests it */
+    const char *text = "[JOB]\nmax_nb_of_workers = \"8:integer\"\n[DATA_NODE.d]\nencoding = \"x\"\n";
+    weft_config *cfg = weft_config_new();
+    ASSERT_EQ(weft_config_load_string(cfg, text, strlen(text), "mem.toml", err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_ndiags(cfg), 1);
+    weft_config_load_string(cfg, text, strlen(text), "mem.toml", err);
+    ASSERT_EQ(weft_config_ndiags(cfg), 1); /* the same file twice: the same error, once */
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_ndiags(cfg), 2); /* and the warning of each check, once */
+    const weft_diag *d = find_diag(cfg, "encoding has no effect in weft");
+    ASSERT_EQ(d->line, 4);
+    ASSERT_EQ(weft_config_nerrors(cfg), 1);
+    /* the same text at another position is another diagnostic */
+    const char *more = "[DATA_NODE.e]\n\nencoding = \"y\"\n";
+    ASSERT_OK(weft_config_load_string(cfg, more, strlen(more), "mem.toml", err), err);
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_ndiags(cfg), 3);
+    weft_config_free(cfg);
+}
+
 TEST(file_values_win_over_code)
 {
     char ebuf_[WEFT_ERRBUF_SIZE] = "", *err = ebuf_; /* a pointer: ASSERT_OK tests it */
@@ -564,7 +587,8 @@ TEST_MAIN(TEST_ENTRY(new_config_has_defaults), TEST_ENTRY(code_api_builds_a_conf
           TEST_ENTRY(code_api_rejects_bad_input), TEST_ENTRY(typed_strings_convert),
           TEST_ENTRY(plain_toml_values_are_accepted_as_their_types),
           TEST_ENTRY(env_values_resolve_at_check), TEST_ENTRY(default_sections_are_inherited),
-          TEST_ENTRY(no_effect_keys_set_in_code_warn), TEST_ENTRY(file_values_win_over_code),
+          TEST_ENTRY(no_effect_keys_set_in_code_warn), TEST_ENTRY(a_repeated_diagnostic_is_recorded_once),
+          TEST_ENTRY(file_values_win_over_code),
           TEST_ENTRY(loaded_values_carry_positions),
           TEST_ENTRY(application_path_is_the_files_folder),
           TEST_ENTRY(syntax_errors_become_diagnostics), TEST_ENTRY(sub_tables_are_dotted_keys),

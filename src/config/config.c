@@ -32,60 +32,64 @@ const char *weft__intern(weft_config *cfg, const char *name)
 
 /* ---- diagnostics ---- */
 
-void weft__diags_clear(weft__diag **d, size_t *n, size_t *cap)
+void weft__diags_clear(weft__diag_list *l)
 {
-    for (size_t i = 0; i < *n; i++) free((*d)[i].msg);
-    free(*d);
-    *d = NULL;
-    *n = *cap = 0;
+    weft__strmap_release(&l->seen);
+    for (size_t i = 0; i < l->n; i++) free(l->items[i].key);
+    free(l->items);
+    *l = (weft__diag_list){0};
 }
 
 weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col, weft_severity sev,
                         const char *fmt, ...)
 {
-    weft__diag **list = cfg->in_check ? &cfg->check_diags : &cfg->load_diags;
-    size_t *n = cfg->in_check ? &cfg->ncheck : &cfg->nload;
-    size_t *cap = cfg->in_check ? &cfg->capcheck : &cfg->capload;
-    weft__buf b = WEFT_BUF_INIT;
+    weft__diag_list *l = cfg->in_check ? &cfg->check_diags : &cfg->load_diags;
+    weft__buf key = WEFT_BUF_INIT;
+    const char *f = weft__intern(cfg, file ? file : WEFT__CODE_FILE);
+    if (!f) return WEFT_ENOMEM;
+    if (f == WEFT__CODE_FILE) line = col = 0;
+    /* file names are interned: the address stands for the name */
+    if (weft__buf_addf(&key, "%p:%d:%d:%d:", (const void *)f, line, col, (int)sev)) goto fail;
+    size_t text = key.len;
     va_list ap;
     va_start(ap, fmt);
     int len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (len < 0 || weft__buf_grow(&b, (size_t)len)) goto fail;
+    if (len < 0 || weft__buf_grow(&key, (size_t)len)) goto fail;
     va_start(ap, fmt);
-    vsnprintf(b.data, (size_t)len + 1, fmt, ap);
+    vsnprintf(key.data + text, (size_t)len + 1, fmt, ap);
     va_end(ap);
-    b.len = (size_t)len;
-    const char *f = weft__intern(cfg, file ? file : WEFT__CODE_FILE);
-    if (!f) goto fail;
-    if (f == WEFT__CODE_FILE) line = col = 0;
-    /* An inherited value is checked in every section that inherits it. */
-    for (size_t i = 0; i < *n; i++) {
-        const weft_diag *d = &(*list)[i].d;
-        if (d->file == f && d->line == line && d->col == col && d->severity == sev &&
-            strcmp(d->message, b.data) == 0) {
-            weft__buf_release(&b);
-            return WEFT_OK;
-        }
+    key.len += (size_t)len;
+    if (weft__strmap_get(&l->seen, key.data)) { /* a repeat */
+        weft__buf_release(&key);
+        return WEFT_OK;
     }
-    if (WEFT__GROW(*list, *n + 1, *cap)) goto fail;
-    weft__diag *d = &(*list)[(*n)++];
-    d->msg = weft__buf_detach(&b, NULL);
-    d->d = (weft_diag){.file = f, .line = line, .col = col, .severity = sev, .message = d->msg};
+    if (WEFT__GROW(l->items, l->n + 1, l->cap)) goto fail;
+    weft__diag *d = &l->items[l->n];
+    if (!(d->key = weft__buf_detach(&key, NULL))) goto fail;
+    if (weft__strmap_put(&l->seen, d->key, d->key)) {
+        free(d->key);
+        return WEFT_ENOMEM;
+    }
+    l->n++;
+    d->d = (weft_diag){.file = f, .line = line, .col = col, .severity = sev, .message = d->key + text};
     return WEFT_OK;
 fail:
-    weft__buf_release(&b);
+    weft__buf_release(&key);
     return WEFT_ENOMEM;
 }
 
-size_t weft_config_ndiags(const weft_config *cfg) { return cfg ? cfg->nload + cfg->ncheck : 0; }
+size_t weft_config_ndiags(const weft_config *cfg)
+{
+    return cfg ? cfg->load_diags.n + cfg->check_diags.n : 0;
+}
 
 const weft_diag *weft_config_diag(const weft_config *cfg, size_t i)
 {
     if (!cfg) return NULL;
-    if (i < cfg->nload) return &cfg->load_diags[i].d;
-    i -= cfg->nload;
-    return i < cfg->ncheck ? &cfg->check_diags[i].d : NULL;
+    if (i < cfg->load_diags.n) return &cfg->load_diags.items[i].d;
+    i -= cfg->load_diags.n;
+    return i < cfg->check_diags.n ? &cfg->check_diags.items[i].d : NULL;
 }
 
 size_t weft_config_nerrors(const weft_config *cfg)
@@ -385,8 +389,8 @@ void weft_config_free(weft_config *cfg)
     free(cfg->secs);
     free(cfg->index);
     for (int k = 0; k < 3; k++) free(cfg->by_kind[k]);
-    weft__diags_clear(&cfg->load_diags, &cfg->nload, &cfg->capload);
-    weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck);
+    weft__diags_clear(&cfg->load_diags);
+    weft__diags_clear(&cfg->check_diags);
     for (size_t i = 0; i < cfg->nnames; i++) free(cfg->names[i]);
     free(cfg->names);
     free(cfg->file);

@@ -435,82 +435,99 @@ static bool is_ref(const weft_value *v)
     return usable(v) && v->type == WEFT_VALUE_SECTION;
 }
 
-static void check_graph(check_ctx *c, const weft__section *s, const weft_value *tasks)
+/* The distinct defined tasks of the scenario, in its order, into g->tasks. */
+static weft_err graph_tasks(const check_ctx *c, const weft_value *tasks, graph *g)
 {
-    graph g = {0};
-    weft__buf msg = WEFT_BUF_INIT;
-    weft__strmap seen = WEFT__STRMAP_INIT, writers = WEFT__STRMAP_INIT;
-    size_t nedges = 0;
-    g.tasks = calloc(tasks->n + 1, sizeof *g.tasks);
-    g.adj_start = calloc(tasks->n + 2, sizeof *g.adj_start);
-    if (!g.tasks || !g.adj_start) goto oom;
-    for (size_t i = 0; i < tasks->n; i++) {
+    weft__strmap seen = WEFT__STRMAP_INIT;
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; i < tasks->n && !e; i++) {
         const weft_value *r = tasks->items[i];
         const weft__section *t;
         if (!is_ref(r) || !(t = find_kind(c->cfg, WEFT__TASK, r->text))) continue;
         if (weft__strmap_get(&seen, t->id)) continue;
-        if (weft__strmap_put(&seen, t->id, (void *)t)) goto oom;
-        g.tasks[g.n++] = t;
+        if (!(e = weft__strmap_put(&seen, t->id, (void *)t))) g->tasks[g->n++] = t;
     }
-    /* Who writes each data node; a second writer is an error. */
-    for (size_t a = 0; a < g.n; a++) {
-        const weft_value *out = eff(g.tasks[a], "outputs");
+    weft__strmap_release(&seen);
+    return e;
+}
+
+/* Who writes each data node (id -> writer); a second writer is an error
+ * reported at the scenario's task list. */
+static weft_err graph_writers(check_ctx *c, const weft__section *s, const weft_value *tasks,
+                              const graph *g, weft__strmap *writers)
+{
+    for (size_t a = 0; a < g->n; a++) {
+        const weft_value *out = eff(g->tasks[a], "outputs");
         for (size_t i = 0; out && out->type == WEFT_VALUE_LIST && i < out->n; i++) {
             const weft_value *d = out->items[i];
             if (!is_ref(d)) continue;
-            writer *w = weft__strmap_get(&writers, d->text);
+            writer *w = weft__strmap_get(writers, d->text);
             if (w) {
                 if (w->task != a)
                     DIAGV(c, tasks, ERR,
                           "tasks '%s' and '%s' of scenario '%s' both write data node '%s'",
-                          g.tasks[w->task]->id, g.tasks[a]->id, s->id, d->text);
+                          g->tasks[w->task]->id, g->tasks[a]->id, s->id, d->text);
                 continue;
             }
-            if (!(w = malloc(sizeof *w))) goto oom;
+            if (!(w = malloc(sizeof *w))) return WEFT_ENOMEM;
             *w = (writer){d->text, a};
-            if (weft__strmap_put(&writers, w->dn, w)) {
+            if (weft__strmap_put(writers, w->dn, w)) {
                 free(w);
-                goto oom;
+                return WEFT_ENOMEM;
             }
         }
     }
-    /* Edges writer -> reader, in CSR form: count, then fill. */
+    return WEFT_OK;
+}
+
+/* Edges writer -> reader in CSR form (g->adj_start zeroed, n + 2 long):
+ * a first pass counts each task's successors, a second fills them in. */
+static weft_err graph_edges(graph *g, const weft__strmap *writers)
+{
+    size_t nedges = 0, *fill = NULL;
     for (int pass = 0; pass < 2; pass++) {
-        size_t *fill = NULL;
         if (pass == 1) {
-            for (size_t u = 0; u < g.n; u++) g.adj_start[u + 1] += g.adj_start[u];
-            g.adj = malloc((nedges + 1) * sizeof *g.adj);
-            fill = calloc(g.n + 1, sizeof *fill);
-            if (!g.adj || !fill) {
+            for (size_t u = 0; u < g->n; u++) g->adj_start[u + 1] += g->adj_start[u];
+            g->adj = malloc((nedges + 1) * sizeof *g->adj);
+            fill = calloc(g->n + 1, sizeof *fill);
+            if (!g->adj || !fill) {
                 free(fill);
-                goto oom;
+                return WEFT_ENOMEM;
             }
         }
-        for (size_t b = 0; b < g.n; b++) {
-            const weft_value *in = eff(g.tasks[b], "inputs");
+        for (size_t b = 0; b < g->n; b++) {
+            const weft_value *in = eff(g->tasks[b], "inputs");
             for (size_t i = 0; in && in->type == WEFT_VALUE_LIST && i < in->n; i++) {
-                const writer *w = is_ref(in->items[i]) ? weft__strmap_get(&writers, in->items[i]->text)
+                const writer *w = is_ref(in->items[i]) ? weft__strmap_get(writers, in->items[i]->text)
                                                        : NULL;
                 if (!w) continue;
                 if (pass == 0) {
-                    g.adj_start[w->task + 1]++;
+                    g->adj_start[w->task + 1]++;
                     nedges++;
                 } else {
-                    g.adj[g.adj_start[w->task] + fill[w->task]++] = b;
+                    g->adj[g->adj_start[w->task] + fill[w->task]++] = b;
                 }
             }
         }
-        free(fill);
     }
-    if (find_cycle(&g, &msg, &c->e))
+    free(fill);
+    return WEFT_OK;
+}
+
+static void check_graph(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    graph g = {0};
+    weft__buf msg = WEFT_BUF_INIT;
+    weft__strmap writers = WEFT__STRMAP_INIT;
+    g.tasks = calloc(tasks->n + 1, sizeof *g.tasks);
+    g.adj_start = calloc(tasks->n + 2, sizeof *g.adj_start);
+    if (!g.tasks || !g.adj_start || graph_tasks(c, tasks, &g) ||
+        graph_writers(c, s, tasks, &g, &writers) || graph_edges(&g, &writers))
+        c->e = WEFT_ENOMEM;
+    else if (find_cycle(&g, &msg, &c->e))
         DIAGV(c, tasks, ERR, "scenario '%s' has a cycle among its tasks: %s", s->id, msg.data);
-    goto done;
-oom:
-    c->e = WEFT_ENOMEM;
-done:
     weft__strmap_each(&writers, free_writer, NULL);
     weft__strmap_release(&writers);
-    weft__strmap_release(&seen);
     weft__buf_release(&msg);
     free(g.tasks);
     free(g.adj_start);
@@ -531,7 +548,7 @@ weft_err weft_config_check(weft_config *cfg, char *err)
 {
     if (!cfg) return weft__err(err, WEFT_EINVAL, "weft_config_check: NULL config");
     check_ctx c = {.cfg = cfg};
-    weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck);
+    weft__diags_clear(&cfg->check_diags);
     cfg->in_check = true;
     c.e = weft__config_refresh(cfg); /* resolves ENV[...] as of now */
     const weft__section *job = weft__section_find(cfg, "JOB");

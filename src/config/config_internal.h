@@ -84,8 +84,20 @@ typedef struct weft__section {
 
 typedef struct weft__diag {
     weft_diag d;
-    char *msg; /* owned; d.message points here */
+    /* owned: "<file address>:<line>:<col>:<severity>:<message>", the
+     * diagnostic's identity in its list's index; d.message points into it */
+    char *key;
 } weft__diag;
+
+/* The diagnostics of one phase, load or check, in the order found.  `seen`
+ * indexes them by key, so that dropping a repeat (an inherited value is
+ * checked in every section that inherits it) is O(1), and a config that
+ * draws a warning per section is still checked in linear time. */
+typedef struct weft__diag_list {
+    weft__diag *items;
+    size_t n, cap;
+    weft__strmap seen; /* key -> key (borrowed from items) */
+} weft__diag_list;
 
 struct weft_config {
     weft__section *secs;
@@ -100,10 +112,8 @@ struct weft_config {
     size_t nby_kind[3], capby_kind[3];
     char **names;        /* interned file names */
     size_t nnames, capnames;
-    weft__diag *load_diags;
-    size_t nload, capload;
-    weft__diag *check_diags;
-    size_t ncheck, capcheck;
+    weft__diag_list load_diags;
+    weft__diag_list check_diags;
     char *file;          /* last loaded file */
     char *app_dir;       /* its folder */
     bool in_check;       /* diagnostics go to check_diags */
@@ -174,6 +184,7 @@ weft_err weft__config_refresh(weft_config *cfg);
 weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col,
                         weft_severity sev, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-void weft__diags_clear(weft__diag **d, size_t *n, size_t *cap);
+/* Frees the list's diagnostics; it is empty and reusable afterwards. */
+void weft__diags_clear(weft__diag_list *l);
 
 #endif
