@@ -1,9 +1,9 @@
 /*
  * config.c - the configuration model: sections of raw entries, the
  * effective view (the schema's defaults applied, keys of the kind's
- * "default" section inherited,
- * ENV[...] resolved, values coerced to the key's type), the code API
- * (weft_config_configure_*, weft_config_set*) and read-back.
+ * "default" section inherited, ENV[...] resolved, values coerced to the
+ * key's type), diagnostics, the code API (weft_config_configure_*,
+ * weft_config_set*) and read-back.
  *
  * The effective view is rebuilt after every change rather than computed on
  * lookup: configs are small (tens of sections), changes are rare, and it

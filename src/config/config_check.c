@@ -170,8 +170,8 @@ static void check_type(check_ctx *c, const weft__section *s, const char *key, co
 /*
  * Unknown keys, and keys that are accepted but have no effect: each raw key
  * is looked up once in its kind's schema (a fixed table of about twenty
- * keys), so a config of N keys is checked in O(N).  Known keys of task
- * sections are free properties (the task reads them) and draw nothing.
+ * keys), so a config of N keys is checked in O(N).  Other keys of a task
+ * section are free properties (the task reads them) and draw nothing.
  */
 static void check_keys(check_ctx *c, const weft__section *s)
 {
