@@ -4,6 +4,8 @@
 #include "test.h"
 #include "weft.h"
 
+#include <stdarg.h>
+
 /* Writes config.toml and runs `ENV weft ARGS` (ENV: variable assignments or ""). */
 static int run(const char *env, const char *args, const char *toml, char **out)
 {
@@ -258,6 +260,129 @@ TEST(warnings_do_not_fail)
     free(out);
 }
 
+/* `weft check` on `toml`: expects exit status 0, each of the NULL-terminated
+ * lines among the output, and `nwarnings` warnings and no error in the summary. */
+static void expect_warnings(const char *toml, int nwarnings, ...)
+{
+    char *out = NULL, summary[64];
+    int rc = run("", "check", toml, &out);
+    va_list ap;
+    va_start(ap, nwarnings);
+    for (const char *line; (line = va_arg(ap, const char *)) != NULL;) ASSERT_CONTAINS(out, line);
+    va_end(ap);
+    snprintf(summary, sizeof summary, "config.toml: 0 errors, %d warning%s\n", nwarnings,
+             nwarnings == 1 ? "" : "s");
+    ASSERT_CONTAINS(out, summary);
+    ASSERT_NOT_CONTAINS(out, " error:");
+    ASSERT_EQ(rc, 0);
+    free(out);
+}
+
+static void expect_warning(const char *toml, const char *line, int nwarnings)
+{
+    expect_warnings(toml, nwarnings, line, (const char *)NULL);
+}
+
+/* `weft check` on `toml`: expects no diagnostic at all and exit status 0. */
+static void expect_ok(const char *toml)
+{
+    char *out = NULL;
+    int rc = run("", "check", toml, &out);
+    ASSERT_STR_EQ(out, "config.toml: OK\n");
+    ASSERT_EQ(rc, 0);
+    free(out);
+}
+
+TEST(frequency_has_no_effect)
+{
+    expect_warning("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\n"
+                   "frequency = \"MONTHLY:FREQUENCY\"\n",
+                   "config.toml:5:1: warning: frequency has no effect in weft\n", 1);
+}
+
+TEST(encoding_has_no_effect)
+{
+    expect_warning("[DATA_NODE.c]\nstorage_type = \"csv\"\nencoding = \"latin-1\"\n",
+                   "config.toml:3:1: warning: encoding has no effect in weft\n", 1);
+    expect_warning("[DATA_NODE.j]\nstorage_type = \"json\"\n  encoding = \"utf-8\"\n",
+                   "config.toml:3:3: warning: encoding has no effect in weft\n", 1);
+    /* set once in the default section: one warning, at the key, for every node inheriting it */
+    expect_warning("[DATA_NODE.default]\nencoding = \"utf-8\"\n[DATA_NODE.a]\nstorage_type = \"text\"\n"
+                   "[DATA_NODE.b]\nstorage_type = \"csv\"\n",
+                   "config.toml:2:1: warning: encoding has no effect in weft\n", 1);
+}
+
+TEST(exposed_type_has_no_effect)
+{
+    expect_warning("[DATA_NODE.c]\nstorage_type = \"csv\"\nexposed_type = \"pandas\"\n",
+                   "config.toml:3:1: warning: exposed_type has no effect in weft\n", 1);
+}
+
+TEST(additional_data_nodes_have_no_effect)
+{
+    expect_warning("[DATA_NODE.extra]\n[TASK.t]\nfunction = \"m.f\"\n"
+                   "[SCENARIO.s]\ntasks = [\"t\"]\nadditional_data_nodes = [\"extra:SECTION\"]\n",
+                   "config.toml:6:1: warning: additional_data_nodes has no effect in weft\n", 1);
+}
+
+TEST(scope_cycle_is_shared_like_global)
+{
+    expect_warning("[DATA_NODE.d]\nscope = \"CYCLE:SCOPE\"\n",
+                   "config.toml:2:1: warning: scope CYCLE has no effect in weft: the data node is "
+                   "shared like a GLOBAL one\n",
+                   1);
+    /* a plain string converted to the key's type, in a default section */
+    expect_warning("[DATA_NODE.default]\nscope = \"cycle\"\n[DATA_NODE.d]\n",
+                   "config.toml:2:1: warning: scope CYCLE has no effect in weft", 1);
+    /* the scopes weft implements draw nothing */
+    expect_ok("[DATA_NODE.a]\nscope = \"GLOBAL:SCOPE\"\n[DATA_NODE.b]\nscope = \"SCENARIO:SCOPE\"\n");
+}
+
+TEST(taipy_core_keys_have_no_effect)
+{
+    /* six warnings for six lines: storage_folder, which has an effect, draws none */
+    expect_warnings("[CORE]\nroot_folder = \"./taipy/\"\nrepository_type = \"filesystem\"\n"
+                    "read_entity_retry = \"1:int\"\nversion_number = \"1.0\"\nforce = \"False:bool\"\n"
+                    "core_version = \"3.1\"\nstorage_folder = \"store/\"\n",
+                    6, "config.toml:2:1: warning: root_folder has no effect in weft\n",
+                    "config.toml:3:1: warning: repository_type has no effect in weft\n",
+                    "config.toml:4:1: warning: read_entity_retry has no effect in weft\n",
+                    "config.toml:5:1: warning: version_number has no effect in weft\n",
+                    "config.toml:6:1: warning: force has no effect in weft\n",
+                    "config.toml:7:1: warning: core_version has no effect in weft\n", (const char *)NULL);
+}
+
+TEST(sequences_and_comparators_have_no_effect)
+{
+    expect_warnings("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\n"
+                    "comparators = \"m.compare:function\"\n"
+                    "[SCENARIO.s.sequences]\nfirst = [\"t:SECTION\"]\n",
+                    2, "config.toml:5:1: warning: comparators has no effect in weft\n",
+                    "config.toml:7:1: warning: sequences.first has no effect in weft\n",
+                    (const char *)NULL);
+}
+
+TEST(keys_with_an_effect_draw_no_warning)
+{
+    expect_ok("[CORE]\nstorage_folder = \"store/\"\napplication_path = \".\"\n"
+              "[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = \"4:int\"\n"
+              "broker_url = \"amqp://h:5672/%2f\"\nqueue = \"q\"\nmax_attempts = \"2:int\"\n"
+              "broker_ca_file = \"ca.pem\"\nbroker_cert_file = \"c.pem\"\nbroker_key_file = \"k.pem\"\n"
+              "broker_verify_peer = \"True:bool\"\nbroker_verify_hostname = \"False:bool\"\n"
+              "[DATA_NODE.sales]\nstorage_type = \"csv\"\nscope = \"GLOBAL:SCOPE\"\n"
+              "default_path = \"sales.csv\"\npath = \"s.csv\"\nhas_header = \"False:bool\"\n"
+              "default_data = \"a,b\"\nvalidity_period = \"1d:timedelta\"\n"
+              "[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fn = \"m.read:function\"\n"
+              "write_fn = \"m.write:function\"\nread_fn_args = [1]\nwrite_fn_args = [2]\n"
+              "[DATA_NODE.table]\nstorage_type = \"sql_table\"\ndb_engine = \"sqlite\"\n"
+              "db_name = \"app\"\nsqlite_folder = \"db\"\nsqlite_file_extension = \".sqlite3\"\n"
+              "table_name = \"t\"\n"
+              "[TASK.t]\nfunction = \"m.f\"\ninputs = [\"sales\"]\noutputs = [\"gen\"]\n"
+              "skippable = \"True:bool\"\ntimeout = \"30:timedelta\"\n"
+              "[TASK.c]\ncommand = [\"true\"]\n"
+              "[SCENARIO.s]\ntasks = [\"t\", \"c\"]\n");
+}
+
 TEST(every_problem_reported_in_file_order)
 {
     char *out = NULL;
@@ -388,7 +513,13 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
-          TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(every_problem_reported_in_file_order),
+          TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
+          TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_no_effect),
+          TEST_ENTRY(additional_data_nodes_have_no_effect),
+          TEST_ENTRY(scope_cycle_is_shared_like_global), TEST_ENTRY(taipy_core_keys_have_no_effect),
+          TEST_ENTRY(sequences_and_comparators_have_no_effect),
+          TEST_ENTRY(keys_with_an_effect_draw_no_warning),
+          TEST_ENTRY(every_problem_reported_in_file_order),
           TEST_ENTRY(usage_errors), TEST_ENTRY(help_and_version),
           TEST_ENTRY(config_prints_a_config_check_accepts),
           TEST_ENTRY(config_masks_broker_passwords),

@@ -1,6 +1,7 @@
 /* test_config.c - the configuration API: defaults, the code API, typed strings, ENV,
  * inheritance, file-wins-over-code, read-back, positions, and write round trips. */
 #include "test.h"
+#include "util/defaults.h"
 #include "weft.h"
 
 static const char *SAMPLE =
@@ -72,6 +73,14 @@ TEST(new_config_has_defaults)
     ASSERT(weft_config_lookup(cfg, "JOB", "broker_ca_file") == NULL);
     ASSERT_STR_EQ(weft_mode_name(WEFT_MODE_CLUSTER), "cluster");
     ASSERT(weft_mode_name((weft_mode)7) == NULL);
+    /* the defaults are those of util/defaults.h, their one home */
+    ASSERT_STR_EQ(weft_mode_name(weft_config_mode(cfg)), WEFT__MODE_DEVELOPMENT);
+    ASSERT_STR_EQ(weft_mode_name(WEFT_MODE_STANDALONE), WEFT__MODE_STANDALONE);
+    ASSERT_STR_EQ(weft_mode_name(WEFT_MODE_CLUSTER), WEFT__MODE_CLUSTER);
+    ASSERT_EQ(weft_config_max_nb_of_workers(cfg), WEFT__DEFAULT_WORKERS);
+    ASSERT_STR_EQ(weft_config_broker_url(cfg), WEFT__DEFAULT_BROKER_URL);
+    ASSERT_STR_EQ(weft_config_queue(cfg), WEFT__DEFAULT_QUEUE);
+    ASSERT_EQ(weft_value_int(weft_config_lookup(cfg, "JOB", "max_attempts")), WEFT__DEFAULT_MAX_ATTEMPTS);
     ASSERT_OK(weft_config_check(cfg, NULL), NULL);
     ASSERT_EQ(weft_config_ndiags(cfg), 0);
     weft_config_free(cfg);
@@ -305,6 +314,53 @@ TEST(default_sections_are_inherited)
     weft_config_free(cfg);
 }
 
+TEST(no_effect_keys_set_in_code_warn)
+{
+    char ebuf_[WEFT_ERRBUF_SIZE] = "", *err = ebuf_; /* a pointer: ASSERT_OK tests it */
+    weft_config *cfg = weft_config_new();
+    weft_property props[] = {{"encoding", "latin-1"}};
+    weft_data_node_opts dn = {.storage_type = "csv", .scope = "CYCLE", .properties = props,
+                              .nproperties = 1};
+    ASSERT_OK(weft_config_configure_data_node(cfg, "sales", &dn, err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err); /* warnings only */
+    ASSERT_EQ(weft_config_ndiags(cfg), 2);
+    ASSERT_EQ(weft_config_nerrors(cfg), 0);
+    const weft_diag *d = find_diag(cfg, "encoding has no effect in weft");
+    ASSERT_STR_EQ(d->file, "<code>");
+    ASSERT_EQ(d->line, 0);
+    ASSERT_EQ(d->severity, WEFT_SEVERITY_WARNING);
+    d = find_diag(cfg, "scope CYCLE has no effect in weft: the data node is shared like a GLOBAL one");
+    ASSERT_EQ(d->severity, WEFT_SEVERITY_WARNING);
+    /* a scope that has an effect clears its warning at the next check */
+    ASSERT_OK(weft_config_set(cfg, "DATA_NODE.sales", "scope", "GLOBAL:SCOPE", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    ASSERT_EQ(weft_config_ndiags(cfg), 1);
+    weft_config_free(cfg);
+}
+
+TEST(a_repeated_diagnostic_is_recorded_once)
+{
+    char ebuf_[WEFT_ERRBUF_SIZE] = "", *err = ebuf_; /* a pointer: ASSERT_OK tests it */
+    const char *text = "[JOB]\nmax_nb_of_workers = \"8:integer\"\n[DATA_NODE.d]\nencoding = \"x\"\n";
+    weft_config *cfg = weft_config_new();
+    ASSERT_EQ(weft_config_load_string(cfg, text, strlen(text), "mem.toml", err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_ndiags(cfg), 1);
+    weft_config_load_string(cfg, text, strlen(text), "mem.toml", err);
+    ASSERT_EQ(weft_config_ndiags(cfg), 1); /* the same file twice: the same error, once */
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_ndiags(cfg), 2); /* and the warning of each check, once */
+    const weft_diag *d = find_diag(cfg, "encoding has no effect in weft");
+    ASSERT_EQ(d->line, 4);
+    ASSERT_EQ(weft_config_nerrors(cfg), 1);
+    /* the same text at another position is another diagnostic */
+    const char *more = "[DATA_NODE.e]\n\nencoding = \"y\"\n";
+    ASSERT_OK(weft_config_load_string(cfg, more, strlen(more), "mem.toml", err), err);
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_EQ(weft_config_ndiags(cfg), 3);
+    weft_config_free(cfg);
+}
+
 TEST(file_values_win_over_code)
 {
     char ebuf_[WEFT_ERRBUF_SIZE] = "", *err = ebuf_; /* a pointer: ASSERT_OK tests it */
@@ -381,7 +437,12 @@ TEST(sub_tables_are_dotted_keys)
     ASSERT_EQ(weft_value_len(v), 1);
     ASSERT_STR_EQ(weft_value_text(weft_value_at(v, 0)), "t");
     ASSERT_EQ(weft_config_nerrors(cfg), 0);
-    ASSERT_EQ(weft_config_ndiags(cfg), 0); /* sequences is a known key */
+    /* sequences is a known key (not "unknown key"), but one weft does not act on */
+    ASSERT_EQ(weft_config_ndiags(cfg), 1);
+    const weft_diag *d = find_diag(cfg, "sequences.first has no effect in weft");
+    ASSERT_EQ(d->severity, WEFT_SEVERITY_WARNING);
+    ASSERT_EQ(d->line, 6);
+    ASSERT_EQ(d->col, 1);
     weft_config_free(cfg);
 }
 
@@ -526,7 +587,9 @@ TEST_MAIN(TEST_ENTRY(new_config_has_defaults), TEST_ENTRY(code_api_builds_a_conf
           TEST_ENTRY(code_api_rejects_bad_input), TEST_ENTRY(typed_strings_convert),
           TEST_ENTRY(plain_toml_values_are_accepted_as_their_types),
           TEST_ENTRY(env_values_resolve_at_check), TEST_ENTRY(default_sections_are_inherited),
-          TEST_ENTRY(file_values_win_over_code), TEST_ENTRY(loaded_values_carry_positions),
+          TEST_ENTRY(no_effect_keys_set_in_code_warn), TEST_ENTRY(a_repeated_diagnostic_is_recorded_once),
+          TEST_ENTRY(file_values_win_over_code),
+          TEST_ENTRY(loaded_values_carry_positions),
           TEST_ENTRY(application_path_is_the_files_folder),
           TEST_ENTRY(syntax_errors_become_diagnostics), TEST_ENTRY(sub_tables_are_dotted_keys),
           TEST_ENTRY(write_round_trips), TEST_ENTRY(code_config_round_trips),

@@ -1,134 +1,21 @@
 /*
- * config.c - the configuration model: sections of raw entries, the key
- * schema of each section kind with its defaults, the effective view
- * (defaults applied, keys of the kind's "default" section inherited,
- * ENV[...] resolved, values coerced to the key's type), the code API
- * (weft_config_configure_*, weft_config_set*) and read-back.
+ * config.c - the configuration model: sections of raw entries, the
+ * effective view (the schema's defaults applied, keys of the kind's
+ * "default" section inherited, ENV[...] resolved, values coerced to the
+ * key's type), diagnostics, the code API (weft_config_configure_*,
+ * weft_config_set*) and read-back.
  *
  * The effective view is rebuilt after every change rather than computed on
  * lookup: configs are small (tens of sections), changes are rare, and it
  * lets lookups return borrowed pointers from a const config.
  */
 #include "config/config_internal.h"
+#include "util/defaults.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char weft__code_file[] = "<code>";
-const char weft__default_file[] = "<default>";
-
-#define L WEFT_VALUE_LIST
-#define ANY WEFT__ANY
-static const weft__keyspec core_keys[] = {
-    {"storage_folder", WEFT_VALUE_STR, ANY, ".weft/"},
-    {"root_folder", WEFT_VALUE_STR, ANY, NULL},
-    {"application_path", WEFT_VALUE_STR, ANY, NULL},
-    {"repository_type", WEFT_VALUE_STR, ANY, NULL},
-    {"read_entity_retry", WEFT_VALUE_INT, ANY, NULL},
-    {"version_number", WEFT_VALUE_STR, ANY, NULL},
-    {"force", WEFT_VALUE_BOOL, ANY, NULL},
-    {"core_version", WEFT_VALUE_STR, ANY, NULL},
-};
-static const weft__keyspec job_keys[] = {
-    {"mode", WEFT_VALUE_STR, ANY, "development"},
-    {"max_nb_of_workers", WEFT_VALUE_INT, ANY, "2:int"},
-    {"broker_url", WEFT_VALUE_STR, ANY, "amqp://guest:guest@localhost:5672/%2f"},
-    {"queue", WEFT_VALUE_STR, ANY, "weft.jobs"},
-    {"max_attempts", WEFT_VALUE_INT, ANY, "3:int"},
-    {"broker_ca_file", WEFT_VALUE_STR, ANY, NULL},
-    {"broker_cert_file", WEFT_VALUE_STR, ANY, NULL},
-    {"broker_key_file", WEFT_VALUE_STR, ANY, NULL},
-    {"broker_verify_peer", WEFT_VALUE_BOOL, ANY, "True:bool"},
-    {"broker_verify_hostname", WEFT_VALUE_BOOL, ANY, "True:bool"},
-};
-static const weft__keyspec data_node_keys[] = {
-    {"storage_type", WEFT_VALUE_STR, ANY, "pickle"},
-    {"scope", WEFT_VALUE_SCOPE, ANY, "SCENARIO:SCOPE"},
-    {"default_path", WEFT_VALUE_STR, ANY, NULL},
-    {"path", WEFT_VALUE_STR, ANY, NULL},
-    {"has_header", WEFT_VALUE_BOOL, ANY, NULL}, /* default True for csv, see refresh */
-    {"default_data", ANY, ANY, NULL},
-    {"validity_period", WEFT_VALUE_TIMEDELTA, ANY, NULL},
-    {"encoding", WEFT_VALUE_STR, ANY, NULL},
-    {"exposed_type", WEFT_VALUE_STR, ANY, NULL},
-    {"read_fn", WEFT_VALUE_FUNCTION, ANY, NULL},
-    {"write_fn", WEFT_VALUE_FUNCTION, ANY, NULL},
-    {"read_fn_args", ANY, ANY, NULL},
-    {"write_fn_args", ANY, ANY, NULL},
-    {"db_engine", WEFT_VALUE_STR, ANY, NULL},
-    {"db_name", WEFT_VALUE_STR, ANY, NULL},
-    {"sqlite_folder", WEFT_VALUE_STR, ANY, NULL},
-    {"table_name", WEFT_VALUE_STR, ANY, NULL},
-};
-static const weft__keyspec task_keys[] = {
-    {"function", WEFT_VALUE_FUNCTION, ANY, NULL},
-    {"command", L, WEFT_VALUE_STR, NULL},
-    {"inputs", L, WEFT_VALUE_SECTION, "[]"},
-    {"outputs", L, WEFT_VALUE_SECTION, "[]"},
-    {"skippable", WEFT_VALUE_BOOL, ANY, "False:bool"},
-    {"timeout", WEFT_VALUE_TIMEDELTA, ANY, NULL},
-};
-static const weft__keyspec scenario_keys[] = {
-    {"tasks", L, WEFT_VALUE_SECTION, "[]"},
-    {"additional_data_nodes", L, WEFT_VALUE_SECTION, NULL},
-    {"frequency", WEFT_VALUE_FREQUENCY, ANY, NULL},
-    {"sequences", ANY, ANY, NULL},
-    {"comparators", ANY, ANY, NULL},
-};
-#undef L
-#undef ANY
-
-#define COUNT(a) (sizeof a / sizeof a[0])
-
-const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n)
-{
-    switch (kind) {
-    case WEFT__CORE: *n = COUNT(core_keys); return core_keys;
-    case WEFT__JOB: *n = COUNT(job_keys); return job_keys;
-    case WEFT__DATA_NODE: *n = COUNT(data_node_keys); return data_node_keys;
-    case WEFT__TASK: *n = COUNT(task_keys); return task_keys;
-    case WEFT__SCENARIO: *n = COUNT(scenario_keys); return scenario_keys;
-    case WEFT__OTHER: break;
-    }
-    *n = 0;
-    return NULL;
-}
-
-const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key)
-{
-    size_t n;
-    const weft__keyspec *ks = weft__keyspecs(kind, &n);
-    const char *dot = strchr(key, '.');
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(ks[i].key, key) == 0) return &ks[i];
-        /* "sequences.monthly" comes from a [SCENARIO.x.sequences] sub-table */
-        if (dot && ks[i].type == WEFT__ANY && strlen(ks[i].key) == (size_t)(dot - key) &&
-            strncmp(ks[i].key, key, (size_t)(dot - key)) == 0)
-            return &ks[i];
-    }
-    return NULL;
-}
-
-static const char *const kind_names[] = {"CORE", "JOB", "DATA_NODE", "TASK", "SCENARIO", ""};
-
-const char *weft__kind_name(weft__kind kind) { return kind_names[kind]; }
-
-weft__kind weft__kind_of(const char *section, const char **id)
-{
-    if (id) *id = NULL;
-    if (strcmp(section, "CORE") == 0) return WEFT__CORE;
-    if (strcmp(section, "JOB") == 0) return WEFT__JOB;
-    for (int k = WEFT__DATA_NODE; k <= WEFT__SCENARIO; k++) {
-        size_t n = strlen(kind_names[k]);
-        if (strncmp(section, kind_names[k], n) == 0 && section[n] == '.' && section[n + 1]) {
-            if (id) *id = section + n + 1;
-            return (weft__kind)k;
-        }
-    }
-    return WEFT__OTHER;
-}
 
 const char *weft__intern(weft_config *cfg, const char *name)
 {
@@ -136,13 +23,7 @@ const char *weft__intern(weft_config *cfg, const char *name)
     if (strcmp(name, WEFT__CODE_FILE) == 0) return WEFT__CODE_FILE;
     for (size_t i = 0; i < cfg->nnames; i++)
         if (strcmp(cfg->names[i], name) == 0) return cfg->names[i];
-    if (cfg->nnames == cfg->capnames) {
-        size_t cap = cfg->capnames ? cfg->capnames * 2 : 4;
-        char **p = realloc(cfg->names, cap * sizeof *p);
-        if (!p) return NULL;
-        cfg->names = p;
-        cfg->capnames = cap;
-    }
+    if (WEFT__GROW(cfg->names, cfg->nnames + 1, cfg->capnames)) return NULL;
     char *copy = strdup(name);
     if (!copy) return NULL;
     cfg->names[cfg->nnames++] = copy;
@@ -151,66 +32,64 @@ const char *weft__intern(weft_config *cfg, const char *name)
 
 /* ---- diagnostics ---- */
 
-void weft__diags_clear(weft__diag **d, size_t *n, size_t *cap)
+void weft__diags_clear(weft__diag_list *l)
 {
-    for (size_t i = 0; i < *n; i++) free((*d)[i].msg);
-    free(*d);
-    *d = NULL;
-    *n = *cap = 0;
+    weft__strmap_release(&l->seen);
+    for (size_t i = 0; i < l->n; i++) free(l->items[i].key);
+    free(l->items);
+    *l = (weft__diag_list){0};
 }
 
 weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col, weft_severity sev,
                         const char *fmt, ...)
 {
-    weft__diag **list = cfg->in_check ? &cfg->check_diags : &cfg->load_diags;
-    size_t *n = cfg->in_check ? &cfg->ncheck : &cfg->nload;
-    size_t *cap = cfg->in_check ? &cfg->capcheck : &cfg->capload;
-    weft__buf b = WEFT_BUF_INIT;
+    weft__diag_list *l = cfg->in_check ? &cfg->check_diags : &cfg->load_diags;
+    weft__buf key = WEFT_BUF_INIT;
+    const char *f = weft__intern(cfg, file ? file : WEFT__CODE_FILE);
+    if (!f) return WEFT_ENOMEM;
+    if (f == WEFT__CODE_FILE) line = col = 0;
+    /* file names are interned: the address stands for the name */
+    if (weft__buf_addf(&key, "%p:%d:%d:%d:", (const void *)f, line, col, (int)sev)) goto fail;
+    size_t text = key.len;
     va_list ap;
     va_start(ap, fmt);
     int len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (len < 0 || weft__buf_grow(&b, (size_t)len)) goto fail;
+    if (len < 0 || weft__buf_grow(&key, (size_t)len)) goto fail;
     va_start(ap, fmt);
-    vsnprintf(b.data, (size_t)len + 1, fmt, ap);
+    vsnprintf(key.data + text, (size_t)len + 1, fmt, ap);
     va_end(ap);
-    b.len = (size_t)len;
-    const char *f = weft__intern(cfg, file ? file : WEFT__CODE_FILE);
-    if (!f) goto fail;
-    if (f == WEFT__CODE_FILE) line = col = 0;
-    /* An inherited value is checked in every section that inherits it. */
-    for (size_t i = 0; i < *n; i++) {
-        const weft_diag *d = &(*list)[i].d;
-        if (d->file == f && d->line == line && d->col == col && d->severity == sev &&
-            strcmp(d->message, b.data) == 0) {
-            weft__buf_release(&b);
-            return WEFT_OK;
-        }
+    key.len += (size_t)len;
+    if (weft__strmap_get(&l->seen, key.data)) { /* a repeat */
+        weft__buf_release(&key);
+        return WEFT_OK;
     }
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 8;
-        weft__diag *p = realloc(*list, c * sizeof *p);
-        if (!p) goto fail;
-        *list = p;
-        *cap = c;
+    if (WEFT__GROW(l->items, l->n + 1, l->cap)) goto fail;
+    weft__diag *d = &l->items[l->n];
+    if (!(d->key = weft__buf_detach(&key, NULL))) goto fail;
+    if (weft__strmap_put(&l->seen, d->key, d->key)) {
+        free(d->key);
+        return WEFT_ENOMEM;
     }
-    weft__diag *d = &(*list)[(*n)++];
-    d->msg = weft__buf_detach(&b, NULL);
-    d->d = (weft_diag){.file = f, .line = line, .col = col, .severity = sev, .message = d->msg};
+    l->n++;
+    d->d = (weft_diag){.file = f, .line = line, .col = col, .severity = sev, .message = d->key + text};
     return WEFT_OK;
 fail:
-    weft__buf_release(&b);
+    weft__buf_release(&key);
     return WEFT_ENOMEM;
 }
 
-size_t weft_config_ndiags(const weft_config *cfg) { return cfg ? cfg->nload + cfg->ncheck : 0; }
+size_t weft_config_ndiags(const weft_config *cfg)
+{
+    return cfg ? cfg->load_diags.n + cfg->check_diags.n : 0;
+}
 
 const weft_diag *weft_config_diag(const weft_config *cfg, size_t i)
 {
     if (!cfg) return NULL;
-    if (i < cfg->nload) return &cfg->load_diags[i].d;
-    i -= cfg->nload;
-    return i < cfg->ncheck ? &cfg->check_diags[i].d : NULL;
+    if (i < cfg->load_diags.n) return &cfg->load_diags.items[i].d;
+    i -= cfg->load_diags.n;
+    return i < cfg->check_diags.n ? &cfg->check_diags.items[i].d : NULL;
 }
 
 size_t weft_config_nerrors(const weft_config *cfg)
@@ -267,13 +146,8 @@ static weft_err index_add(weft_config *cfg, size_t n)
     int kind = s->kind == WEFT__DATA_NODE ? 0 : s->kind == WEFT__TASK ? 1
              : s->kind == WEFT__SCENARIO  ? 2 : -1;
     if (kind < 0 || s->is_default) return WEFT_OK;
-    if (cfg->nby_kind[kind] == cfg->capby_kind[kind]) {
-        size_t cap = cfg->capby_kind[kind] ? cfg->capby_kind[kind] * 2 : 16;
-        size_t *p = realloc(cfg->by_kind[kind], cap * sizeof *p);
-        if (!p) return WEFT_ENOMEM;
-        cfg->by_kind[kind] = p;
-        cfg->capby_kind[kind] = cap;
-    }
+    if (WEFT__GROW(cfg->by_kind[kind], cfg->nby_kind[kind] + 1, cfg->capby_kind[kind]))
+        return WEFT_ENOMEM;
     cfg->by_kind[kind][cfg->nby_kind[kind]++] = n;
     return WEFT_OK;
 }
@@ -292,13 +166,7 @@ weft__section *weft__section_get(weft_config *cfg, const char *name, const char 
         }
         return s;
     }
-    if (cfg->nsecs == cfg->capsecs) {
-        size_t cap = cfg->capsecs ? cfg->capsecs * 2 : 8;
-        weft__section *p = realloc(cfg->secs, cap * sizeof *p);
-        if (!p) return NULL;
-        cfg->secs = p;
-        cfg->capsecs = cap;
-    }
+    if (WEFT__GROW(cfg->secs, cfg->nsecs + 1, cfg->capsecs)) return NULL;
     s = &cfg->secs[cfg->nsecs];
     memset(s, 0, sizeof *s);
     if (!(s->name = strdup(name))) return NULL;
@@ -327,13 +195,7 @@ weft_err weft__section_put(weft__section *s, const char *key, weft_value *val, c
             s->raw[i].col = col;
             return WEFT_OK;
         }
-    if (s->nraw == s->capraw) {
-        size_t cap = s->capraw ? s->capraw * 2 : 8;
-        weft__entry *p = realloc(s->raw, cap * sizeof *p);
-        if (!p) goto fail;
-        s->raw = p;
-        s->capraw = cap;
-    }
+    if (WEFT__GROW(s->raw, s->nraw + 1, s->capraw)) goto fail;
     char *k = strdup(key);
     if (!k) goto fail;
     s->raw[s->nraw++] = (weft__entry){.key = k, .val = val, .file = file, .line = line, .col = col};
@@ -422,13 +284,7 @@ static weft_err eff_add(weft__section *s, const char *key, const weft_value *v, 
             c = NULL;
         }
     }
-    if (s->neff == s->capeff) {
-        size_t cap = s->capeff ? s->capeff * 2 : 8;
-        weft__entry *p = realloc(s->eff, cap * sizeof *p);
-        if (!p) goto fail;
-        s->eff = p;
-        s->capeff = cap;
-    }
+    if (WEFT__GROW(s->eff, s->neff + 1, s->capeff)) goto fail;
     s->eff[s->neff++] =
         (weft__entry){.key = (char *)key, .val = r, .file = file, .line = line, .col = col};
     return WEFT_OK;
@@ -533,8 +389,8 @@ void weft_config_free(weft_config *cfg)
     free(cfg->secs);
     free(cfg->index);
     for (int k = 0; k < 3; k++) free(cfg->by_kind[k]);
-    weft__diags_clear(&cfg->load_diags, &cfg->nload, &cfg->capload);
-    weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck);
+    weft__diags_clear(&cfg->load_diags);
+    weft__diags_clear(&cfg->check_diags);
     for (size_t i = 0; i < cfg->nnames; i++) free(cfg->names[i]);
     free(cfg->names);
     free(cfg->file);
@@ -738,9 +594,9 @@ weft_err weft_config_configure_scenario(weft_config *cfg, const char *id, const 
 const char *weft_mode_name(weft_mode m)
 {
     switch (m) {
-    case WEFT_MODE_DEVELOPMENT: return "development";
-    case WEFT_MODE_STANDALONE: return "standalone";
-    case WEFT_MODE_CLUSTER: return "cluster";
+    case WEFT_MODE_DEVELOPMENT: return WEFT__MODE_DEVELOPMENT;
+    case WEFT_MODE_STANDALONE: return WEFT__MODE_STANDALONE;
+    case WEFT_MODE_CLUSTER: return WEFT__MODE_CLUSTER;
     }
     return NULL;
 }
@@ -762,9 +618,16 @@ static const char *text_or(const weft_config *cfg, const char *section, const ch
     return v->text;
 }
 
+/* A string key of CORE or JOB, or its schema default when it is unusable
+ * (the effective view has the default unless the value is bad). */
+static const char *text_or_default(const weft_config *cfg, weft__kind kind, const char *key)
+{
+    return text_or(cfg, weft__kind_name(kind), key, weft__keyspec_default(kind, key));
+}
+
 weft_mode weft_config_mode(const weft_config *cfg)
 {
-    const char *m = text_or(cfg, "JOB", "mode", "development");
+    const char *m = text_or_default(cfg, WEFT__JOB, "mode");
     for (int i = WEFT_MODE_DEVELOPMENT; i <= WEFT_MODE_CLUSTER; i++)
         if (strcmp(m, weft_mode_name((weft_mode)i)) == 0) return (weft_mode)i;
     return WEFT_MODE_DEVELOPMENT;
@@ -774,20 +637,20 @@ int weft_config_max_nb_of_workers(const weft_config *cfg)
 {
     const weft_value *v = weft_config_lookup(cfg, "JOB", "max_nb_of_workers");
     if (v && v->type == WEFT_VALUE_INT && v->i > 0 && v->i <= 1 << 20) return (int)v->i;
-    return 2;
+    return WEFT__DEFAULT_WORKERS;
 }
 
 const char *weft_config_storage_folder(const weft_config *cfg)
 {
-    return text_or(cfg, "CORE", "storage_folder", ".weft/");
+    return text_or_default(cfg, WEFT__CORE, "storage_folder");
 }
 
 const char *weft_config_broker_url(const weft_config *cfg)
 {
-    return text_or(cfg, "JOB", "broker_url", "amqp://guest:guest@localhost:5672/%2f");
+    return text_or_default(cfg, WEFT__JOB, "broker_url");
 }
 
-const char *weft_config_queue(const weft_config *cfg) { return text_or(cfg, "JOB", "queue", "weft.jobs"); }
+const char *weft_config_queue(const weft_config *cfg) { return text_or_default(cfg, WEFT__JOB, "queue"); }
 
 const char *weft_config_file(const weft_config *cfg) { return cfg ? cfg->file : NULL; }
 

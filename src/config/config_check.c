@@ -1,7 +1,8 @@
 /*
  * config_check.c - validation of a whole configuration (weft_config_check):
  * ENV[...] resolution results, value types, unknown keys and sections with
- * "did you mean" suggestions, execution-mode constraints, references between
+ * "did you mean" suggestions, keys that are accepted but have no effect in
+ * weft (the schema marks them), execution-mode constraints, references between
  * sections, task definitions (function xor command, command placeholders),
  * and the task graph of each scenario (cycles, two writers of one node).
  *
@@ -9,6 +10,8 @@
  * because a typo there otherwise surfaces as a confusing run-time failure.
  */
 #include "config/config_internal.h"
+#include "util/defaults.h"
+#include "util/similar.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -16,45 +19,6 @@
 #include <string.h>
 
 /* ---- did you mean ---- */
-
-size_t weft__levenshtein(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    size_t row[65];
-    if (n > 64 || m > 64) return (size_t)-1 / 2; /* identifiers are short; long ones never match */
-    for (size_t j = 0; j <= m; j++) row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-            size_t best = diag + cost;
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[m];
-}
-
-const char *weft__closest(const char *word, const char *const *cands, size_t n)
-{
-    const char *best = NULL;
-    size_t best_d = 0, len = strlen(word);
-    /* one edit in a short word is already a different word: "x" is not "a" */
-    size_t limit = len <= 2 ? 0 : len <= 4 ? 1 : 2;
-    for (size_t i = 0; i < n; i++) {
-        if (!cands[i]) continue;
-        size_t d = weft__levenshtein(word, cands[i]);
-        if (d <= limit && (!best || d < best_d)) {
-            best = cands[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
 
 /* " (did you mean 'x'?)" or "", in a caller buffer. */
 static const char *suggest(char *buf, size_t size, const char *word, const char *const *cands,
@@ -203,20 +167,32 @@ static void check_type(check_ctx *c, const weft__section *s, const char *key, co
              v->text, note);
 }
 
-static void check_unknown_keys(check_ctx *c, const weft__section *s)
+/*
+ * Unknown keys, and keys that are accepted but have no effect: each raw key
+ * is looked up once in its kind's schema (a fixed table of about twenty
+ * keys), so a config of N keys is checked in O(N).  Other keys of a task
+ * section are free properties (the task reads them) and draw nothing.
+ */
+static void check_keys(check_ctx *c, const weft__section *s)
 {
     size_t n;
     const weft__keyspec *ks = weft__keyspecs(s->kind, &n);
     const char *names[32];
     char dym[300];
-    if (s->kind == WEFT__TASK || s->kind == WEFT__OTHER) return; /* task properties are free */
-    for (size_t i = 0; i < n && i < 32; i++) names[i] = ks[i].key;
+    if (n > 32) n = 32;
+    for (size_t i = 0; i < n; i++) names[i] = ks[i].key;
     for (size_t i = 0; i < s->nraw; i++) {
         const weft__entry *r = &s->raw[i];
-        if (weft__keyspec_find(s->kind, r->key)) continue;
-        DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
-             s->kind == WEFT__JOB ? " (kept as a property)" : "",
-             suggest(dym, sizeof dym, r->key, names, n));
+        const weft__keyspec *k = weft__keyspec_find(s->kind, r->key);
+        if (k && k->no_effect)
+            DIAG(c, r->file, r->line, r->col, WARN, "%s has no effect in weft", r->key);
+        else if (k && k->type == WEFT_VALUE_SCOPE && weft__scope_no_effect(eff(s, r->key)))
+            DIAG(c, r->file, r->line, r->col, WARN,
+                 "%s CYCLE has no effect in weft: the data node is shared like a GLOBAL one", r->key);
+        else if (!k && s->kind != WEFT__TASK && s->kind != WEFT__OTHER)
+            DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
+                 s->kind == WEFT__JOB ? " (kept as a property)" : "",
+                 suggest(dym, sizeof dym, r->key, names, n));
     }
 }
 
@@ -234,7 +210,8 @@ static void check_positive(check_ctx *c, const weft__section *s, const char *key
 
 static void check_job(check_ctx *c, const weft__section *s)
 {
-    static const char *const modes[] = {"development", "standalone", "cluster"};
+    static const char *const modes[] = {WEFT__MODE_DEVELOPMENT, WEFT__MODE_STANDALONE,
+                                        WEFT__MODE_CLUSTER};
     const weft_value *v = eff(s, "mode");
     char dym[300], note[300];
     if (usable(v)) {
@@ -243,7 +220,9 @@ static void check_job(check_ctx *c, const weft__section *s)
         if (ok)
             c->mode = v->text;
         else
-            DIAGV(c, v, ERR, "unknown mode '%s' (valid modes: development, standalone, cluster)%s%s",
+            DIAGV(c, v, ERR,
+                  "unknown mode '%s' (valid modes: " WEFT__MODE_DEVELOPMENT ", " WEFT__MODE_STANDALONE
+                  ", " WEFT__MODE_CLUSTER ")%s%s",
                  v->text ? v->text : "list", suggest(dym, sizeof dym, v->text ? v->text : "", modes, 3),
                  env_note(v, note, sizeof note));
     }
@@ -279,7 +258,7 @@ static void check_data_node(check_ctx *c, const weft__section *s)
     } else if (st) {
         return;
     }
-    if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, "development") != 0) {
+    if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, WEFT__MODE_DEVELOPMENT) != 0) {
         int line = st->line, col = st->col;
         DIAG(c, st->file, line, col, ERR,
              "data node '%s' is in_memory, which only works in development mode (mode is %s)", s->id,
@@ -456,82 +435,99 @@ static bool is_ref(const weft_value *v)
     return usable(v) && v->type == WEFT_VALUE_SECTION;
 }
 
-static void check_graph(check_ctx *c, const weft__section *s, const weft_value *tasks)
+/* The distinct defined tasks of the scenario, in its order, into g->tasks. */
+static weft_err graph_tasks(const check_ctx *c, const weft_value *tasks, graph *g)
 {
-    graph g = {0};
-    weft__buf msg = WEFT_BUF_INIT;
-    weft__strmap seen = WEFT__STRMAP_INIT, writers = WEFT__STRMAP_INIT;
-    size_t nedges = 0;
-    g.tasks = calloc(tasks->n + 1, sizeof *g.tasks);
-    g.adj_start = calloc(tasks->n + 2, sizeof *g.adj_start);
-    if (!g.tasks || !g.adj_start) goto oom;
-    for (size_t i = 0; i < tasks->n; i++) {
+    weft__strmap seen = WEFT__STRMAP_INIT;
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; i < tasks->n && !e; i++) {
         const weft_value *r = tasks->items[i];
         const weft__section *t;
         if (!is_ref(r) || !(t = find_kind(c->cfg, WEFT__TASK, r->text))) continue;
         if (weft__strmap_get(&seen, t->id)) continue;
-        if (weft__strmap_put(&seen, t->id, (void *)t)) goto oom;
-        g.tasks[g.n++] = t;
+        if (!(e = weft__strmap_put(&seen, t->id, (void *)t))) g->tasks[g->n++] = t;
     }
-    /* Who writes each data node; a second writer is an error. */
-    for (size_t a = 0; a < g.n; a++) {
-        const weft_value *out = eff(g.tasks[a], "outputs");
+    weft__strmap_release(&seen);
+    return e;
+}
+
+/* Who writes each data node (id -> writer); a second writer is an error
+ * reported at the scenario's task list. */
+static weft_err graph_writers(check_ctx *c, const weft__section *s, const weft_value *tasks,
+                              const graph *g, weft__strmap *writers)
+{
+    for (size_t a = 0; a < g->n; a++) {
+        const weft_value *out = eff(g->tasks[a], "outputs");
         for (size_t i = 0; out && out->type == WEFT_VALUE_LIST && i < out->n; i++) {
             const weft_value *d = out->items[i];
             if (!is_ref(d)) continue;
-            writer *w = weft__strmap_get(&writers, d->text);
+            writer *w = weft__strmap_get(writers, d->text);
             if (w) {
                 if (w->task != a)
                     DIAGV(c, tasks, ERR,
                           "tasks '%s' and '%s' of scenario '%s' both write data node '%s'",
-                          g.tasks[w->task]->id, g.tasks[a]->id, s->id, d->text);
+                          g->tasks[w->task]->id, g->tasks[a]->id, s->id, d->text);
                 continue;
             }
-            if (!(w = malloc(sizeof *w))) goto oom;
+            if (!(w = malloc(sizeof *w))) return WEFT_ENOMEM;
             *w = (writer){d->text, a};
-            if (weft__strmap_put(&writers, w->dn, w)) {
+            if (weft__strmap_put(writers, w->dn, w)) {
                 free(w);
-                goto oom;
+                return WEFT_ENOMEM;
             }
         }
     }
-    /* Edges writer -> reader, in CSR form: count, then fill. */
+    return WEFT_OK;
+}
+
+/* Edges writer -> reader in CSR form (g->adj_start zeroed, n + 2 long):
+ * a first pass counts each task's successors, a second fills them in. */
+static weft_err graph_edges(graph *g, const weft__strmap *writers)
+{
+    size_t nedges = 0, *fill = NULL;
     for (int pass = 0; pass < 2; pass++) {
-        size_t *fill = NULL;
         if (pass == 1) {
-            for (size_t u = 0; u < g.n; u++) g.adj_start[u + 1] += g.adj_start[u];
-            g.adj = malloc((nedges + 1) * sizeof *g.adj);
-            fill = calloc(g.n + 1, sizeof *fill);
-            if (!g.adj || !fill) {
+            for (size_t u = 0; u < g->n; u++) g->adj_start[u + 1] += g->adj_start[u];
+            g->adj = malloc((nedges + 1) * sizeof *g->adj);
+            fill = calloc(g->n + 1, sizeof *fill);
+            if (!g->adj || !fill) {
                 free(fill);
-                goto oom;
+                return WEFT_ENOMEM;
             }
         }
-        for (size_t b = 0; b < g.n; b++) {
-            const weft_value *in = eff(g.tasks[b], "inputs");
+        for (size_t b = 0; b < g->n; b++) {
+            const weft_value *in = eff(g->tasks[b], "inputs");
             for (size_t i = 0; in && in->type == WEFT_VALUE_LIST && i < in->n; i++) {
-                const writer *w = is_ref(in->items[i]) ? weft__strmap_get(&writers, in->items[i]->text)
+                const writer *w = is_ref(in->items[i]) ? weft__strmap_get(writers, in->items[i]->text)
                                                        : NULL;
                 if (!w) continue;
                 if (pass == 0) {
-                    g.adj_start[w->task + 1]++;
+                    g->adj_start[w->task + 1]++;
                     nedges++;
                 } else {
-                    g.adj[g.adj_start[w->task] + fill[w->task]++] = b;
+                    g->adj[g->adj_start[w->task] + fill[w->task]++] = b;
                 }
             }
         }
-        free(fill);
     }
-    if (find_cycle(&g, &msg, &c->e))
+    free(fill);
+    return WEFT_OK;
+}
+
+static void check_graph(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    graph g = {0};
+    weft__buf msg = WEFT_BUF_INIT;
+    weft__strmap writers = WEFT__STRMAP_INIT;
+    g.tasks = calloc(tasks->n + 1, sizeof *g.tasks);
+    g.adj_start = calloc(tasks->n + 2, sizeof *g.adj_start);
+    if (!g.tasks || !g.adj_start || graph_tasks(c, tasks, &g) ||
+        graph_writers(c, s, tasks, &g, &writers) || graph_edges(&g, &writers))
+        c->e = WEFT_ENOMEM;
+    else if (find_cycle(&g, &msg, &c->e))
         DIAGV(c, tasks, ERR, "scenario '%s' has a cycle among its tasks: %s", s->id, msg.data);
-    goto done;
-oom:
-    c->e = WEFT_ENOMEM;
-done:
     weft__strmap_each(&writers, free_writer, NULL);
     weft__strmap_release(&writers);
-    weft__strmap_release(&seen);
     weft__buf_release(&msg);
     free(g.tasks);
     free(g.adj_start);
@@ -552,14 +548,14 @@ weft_err weft_config_check(weft_config *cfg, char *err)
 {
     if (!cfg) return weft__err(err, WEFT_EINVAL, "weft_config_check: NULL config");
     check_ctx c = {.cfg = cfg};
-    weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck);
+    weft__diags_clear(&cfg->check_diags);
     cfg->in_check = true;
     c.e = weft__config_refresh(cfg); /* resolves ENV[...] as of now */
     const weft__section *job = weft__section_find(cfg, "JOB");
     if (!c.e && job) check_job(&c, job);
     for (size_t i = 0; i < cfg->nsecs && !c.e; i++) {
         const weft__section *s = &cfg->secs[i];
-        check_unknown_keys(&c, s);
+        check_keys(&c, s);
         /* Inherited values are checked once, in their "default" section. */
         for (size_t k = 0; k < s->nraw; k++) {
             const weft__entry *e = weft__eff_find(s, s->raw[k].key);

@@ -6,6 +6,16 @@
  *
  * Raw entries are what code or a file said; the effective view is rebuilt
  * by weft__config_refresh() after every change, so read-back is a lookup.
+ *
+ * The files depend on each other one way, each using only those listed
+ * before it (and util/, where the "did you mean" distance lives):
+ *   config_value.c   typed values: parsing, conversion, coercion, accessors
+ *   config_schema.c  the keys of each section kind: type, default, effect
+ *   config.c         the model: sections, the effective view, diagnostics,
+ *                    the code API and read-back
+ *   config_load.c    a parsed TOML file into sections  \  each uses the
+ *   config_check.c   validation (weft_config_check)     > three above and
+ *   config_write.c   a configuration as TOML text      /  never one another
  */
 #ifndef WEFT_CONFIG_INTERNAL_H
 #define WEFT_CONFIG_INTERNAL_H
@@ -13,7 +23,8 @@
 #include "util/util.h"
 #include "weft.h"
 
-/* Positions of values set in code and of built-in defaults; compared by address. */
+/* Positions of values set in code and of built-in defaults; compared by
+ * address.  Defined in config_value.c, which gives every new value the first. */
 extern const char weft__code_file[];    /* "<code>" */
 extern const char weft__default_file[]; /* "<default>" */
 #define WEFT__CODE_FILE weft__code_file
@@ -37,7 +48,7 @@ struct weft_value {
     double f;            /* FLOAT */
     int64_t ms;          /* TIMEDELTA */
     weft_value **items;  /* LIST */
-    size_t n;
+    size_t n, cap;
     const char *file;    /* borrowed: interned in the config, or a static name */
     int line, col;
 };
@@ -73,8 +84,20 @@ typedef struct weft__section {
 
 typedef struct weft__diag {
     weft_diag d;
-    char *msg; /* owned; d.message points here */
+    /* owned: "<file address>:<line>:<col>:<severity>:<message>", the
+     * diagnostic's identity in its list's index; d.message points into it */
+    char *key;
 } weft__diag;
+
+/* The diagnostics of one phase, load or check, in the order found.  `seen`
+ * indexes them by key, so that dropping a repeat (an inherited value is
+ * checked in every section that inherits it) is O(1), and a config that
+ * draws a warning per section is still checked in linear time. */
+typedef struct weft__diag_list {
+    weft__diag *items;
+    size_t n, cap;
+    weft__strmap seen; /* key -> key (borrowed from items) */
+} weft__diag_list;
 
 struct weft_config {
     weft__section *secs;
@@ -89,10 +112,8 @@ struct weft_config {
     size_t nby_kind[3], capby_kind[3];
     char **names;        /* interned file names */
     size_t nnames, capnames;
-    weft__diag *load_diags;
-    size_t nload, capload;
-    weft__diag *check_diags;
-    size_t ncheck, capcheck;
+    weft__diag_list load_diags;
+    weft__diag_list check_diags;
     char *file;          /* last loaded file */
     char *app_dir;       /* its folder */
     bool in_check;       /* diagnostics go to check_diags */
@@ -104,6 +125,7 @@ typedef struct weft__keyspec {
     weft_value_type type;  /* WEFT__ANY for any */
     weft_value_type elem;  /* element type of a LIST */
     const char *def;       /* default in typed-string syntax ("[]": empty list), or NULL */
+    bool no_effect;        /* accepted (Taipy has it) but the engine ignores it: check warns */
 } weft__keyspec;
 
 /* ---- config_value.c ---- */
@@ -136,11 +158,19 @@ bool weft__values_equal(const weft_value *a, const weft_value *b);
 /* Formats a float so that strtod gives it back. */
 void weft__format_double(double d, char *buf, size_t size);
 
-/* ---- config.c ---- */
+/* ---- config_schema.c ---- */
+/* The keys of `kind` (*n of them), a static table. */
 const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n);
+/* The schema of `key` in `kind` ("sequences.x" finds "sequences"), or NULL. */
 const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key);
+/* The default of `key` in typed-string syntax (static), or NULL. */
+const char *weft__keyspec_default(weft__kind kind, const char *key);
+/* A scope value the engine does not honour (CYCLE: shared like GLOBAL). */
+bool weft__scope_no_effect(const weft_value *v);
 weft__kind weft__kind_of(const char *section, const char **id);
 const char *weft__kind_name(weft__kind kind);
+
+/* ---- config.c ---- */
 const char *weft__intern(weft_config *cfg, const char *name);
 weft__section *weft__section_find(const weft_config *cfg, const char *name);
 weft__section *weft__section_get(weft_config *cfg, const char *name, const char *file,
@@ -154,11 +184,7 @@ weft_err weft__config_refresh(weft_config *cfg);
 weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col,
                         weft_severity sev, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-void weft__diags_clear(weft__diag **d, size_t *n, size_t *cap);
-
-/* ---- config_check.c ---- */
-size_t weft__levenshtein(const char *a, const char *b);
-/* The candidate closest to `word` within a small edit distance, or NULL. */
-const char *weft__closest(const char *word, const char *const *cands, size_t n);
+/* Frees the list's diagnostics; it is empty and reusable afterwards. */
+void weft__diags_clear(weft__diag_list *l);
 
 #endif

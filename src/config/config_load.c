@@ -7,6 +7,7 @@
  * whole config (references, cycles, modes) are in config_check.c.
  */
 #include "config/config_internal.h"
+#include "util/similar.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,8 +207,8 @@ static weft_err load_doc(weft_config *cfg, const weft_toml *doc, const char *fil
 /* First error recorded from index `from` on, as "file:line:col: message". */
 static weft_err first_error(const weft_config *cfg, size_t from, char *err)
 {
-    for (size_t i = from; i < cfg->nload; i++) {
-        const weft_diag *d = &cfg->load_diags[i].d;
+    for (size_t i = from; i < cfg->load_diags.n; i++) {
+        const weft_diag *d = &cfg->load_diags.items[i].d;
         if (d->severity != WEFT_SEVERITY_ERROR) continue;
         if (d->line > 0) return weft__err(err, WEFT_ECONFIG, "%s:%d:%d: %s", d->file, d->line, d->col, d->message);
         return weft__err(err, WEFT_ECONFIG, "%s: %s", d->file, d->message);
@@ -236,9 +237,9 @@ weft_err weft_config_load_string(weft_config *cfg, const char *text, size_t len,
     if (!cfg || (!text && len)) return weft__err(err, WEFT_EINVAL, "weft_config_load_string: NULL argument");
     if (!name) name = "<string>";
     if (!(file = weft__intern(cfg, name))) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    size_t from = cfg->nload;
+    size_t from = cfg->load_diags.n;
     cfg->in_check = false;
-    weft__diags_clear(&cfg->check_diags, &cfg->ncheck, &cfg->capcheck); /* stale now */
+    weft__diags_clear(&cfg->check_diags); /* stale now */
     e = weft_toml_parse(text ? text : "", len, file, &doc, msg);
     if (e == WEFT_ENOMEM) return weft__err(err, e, "out of memory");
     if (e) {

@@ -10,6 +10,7 @@
  * string that happens to end in ":integer".
  */
 #include "config/config_internal.h"
+#include "util/similar.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+const char weft__code_file[] = "<code>";
+const char weft__default_file[] = "<default>";
 
 const char *const weft__type_names[] = {
     "str", "int", "float", "bool", "SECTION", "SCOPE", "FREQUENCY", "timedelta", "datetime", "function",
@@ -54,9 +58,7 @@ void weft__value_free(weft_value *v)
 
 weft_err weft__value_push(weft_value *list, weft_value *item)
 {
-    weft_value **p = realloc(list->items, (list->n + 1) * sizeof *p);
-    if (!p) return WEFT_ENOMEM;
-    list->items = p;
+    if (WEFT__GROW(list->items, list->n + 1, list->cap)) return WEFT_ENOMEM;
     list->items[list->n++] = item;
     return WEFT_OK;
 }
@@ -68,7 +70,7 @@ weft_value *weft__value_copy(const weft_value *v)
     *c = *v;
     c->text = c->env = c->raw = NULL;
     c->items = NULL;
-    c->n = 0;
+    c->n = c->cap = 0;
     if ((v->text && !(c->text = strdup(v->text))) || (v->env && !(c->env = strdup(v->env))) ||
         (v->raw && !(c->raw = strdup(v->raw))))
         goto fail;

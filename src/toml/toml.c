@@ -420,13 +420,7 @@ static const char *sb_keep(parser *p)
 
 static weft_err push_part(parser *p, const char *s, size_t len, int line, int col)
 {
-    if (p->nparts == p->capparts) {
-        size_t cap = p->capparts ? p->capparts * 2 : 16;
-        key_part *np = realloc(p->parts, cap * sizeof *np);
-        if (!np) return NOMEM(p);
-        p->parts = np;
-        p->capparts = cap;
-    }
+    if (WEFT__GROW(p->parts, p->nparts + 1, p->capparts)) return NOMEM(p);
     p->parts[p->nparts++] = (key_part){s, len, line, col};
     return WEFT_OK;
 }
@@ -545,12 +539,62 @@ static int digits(const char *t, size_t len, size_t *k, int base)
 
 static int digit_value(int c) { return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10; }
 
+/* The token as shown in messages, computed only on the error paths (each
+ * function that uses it has a char shown[96]). */
+#define SHOWN show_key(t, len, shown)
+
+/* A 0x/0o/0b integer: t[k] is the base letter after the '0'. */
+static weft_err prefixed_integer(parser *p, const char *t, size_t len, size_t k, int line, int col,
+                                 weft_toml_value *v)
+{
+    char shown[96];
+    int base = t[k] == 'x' ? 16 : t[k] == 'o' ? 8 : 2;
+    if (k > 1) return fail_at(p, line, col, WEFT_ESYNTAX, "a sign is not allowed before 0%c in %s", t[k], SHOWN);
+    k++;
+    size_t start = k;
+    int nd = digits(t, len, &k, base);
+    if (nd <= 0 || k != len)
+        return fail_at(p, line, col, WEFT_ESYNTAX, "invalid %s integer %s",
+                       base == 16 ? "hexadecimal" : base == 8 ? "octal" : "binary", SHOWN);
+    uint64_t u = 0;
+    for (size_t j = start; j < len; j++) {
+        if (t[j] == '_') continue;
+        unsigned d = (unsigned)digit_value((unsigned char)t[j]);
+        if (u > ((uint64_t)INT64_MAX - d) / (uint64_t)base)
+            return fail_at(p, line, col, WEFT_ESYNTAX, "integer %s does not fit in 64 bits", SHOWN);
+        u = u * (uint64_t)base + d;
+    }
+    v->type = WEFT_TOML_INTEGER;
+    v->u.i = (int64_t)u;
+    return WEFT_OK;
+}
+
+/* The decimal digits t[istart..iend) (underscores already validated) as
+ * an integer, negated when `neg`. */
+static weft_err decimal_integer(parser *p, const char *t, size_t len, size_t istart, size_t iend,
+                                bool neg, int line, int col, weft_toml_value *v)
+{
+    char shown[96];
+    /* Accumulate negatively: INT64_MIN has no positive counterpart. */
+    int64_t x = 0;
+    for (size_t j = istart; j < iend; j++) {
+        if (t[j] == '_') continue;
+        int d = t[j] - '0';
+        if (x < (INT64_MIN + d) / 10)
+            return fail_at(p, line, col, WEFT_ESYNTAX, "integer %s does not fit in 64 bits", SHOWN);
+        x = x * 10 - d;
+    }
+    if (!neg && x == INT64_MIN)
+        return fail_at(p, line, col, WEFT_ESYNTAX, "integer %s does not fit in 64 bits", SHOWN);
+    v->type = WEFT_TOML_INTEGER;
+    v->u.i = neg ? x : -x;
+    return WEFT_OK;
+}
+
 /* A number, boolean, inf or nan from the token t (bare characters). */
 static weft_err number(parser *p, const char *t, size_t len, int line, int col, weft_toml_value *v)
 {
     char shown[96];
-/* The token as shown in messages, computed only on the error paths. */
-#define SHOWN show_key(t, len, shown)
     if ((len == 4 && memcmp(t, "true", 4) == 0) || (len == 5 && memcmp(t, "false", 5) == 0)) {
         v->type = WEFT_TOML_BOOL;
         v->u.b = len == 4;
@@ -566,27 +610,8 @@ static weft_err number(parser *p, const char *t, size_t len, int line, int col, 
         v->u.f = r[0] == 'i' ? (neg ? -HUGE_VAL : HUGE_VAL) : (neg ? -NAN : NAN);
         return WEFT_OK;
     }
-    if (rl >= 2 && r[0] == '0' && (r[1] == 'x' || r[1] == 'o' || r[1] == 'b')) {
-        int base = r[1] == 'x' ? 16 : r[1] == 'o' ? 8 : 2;
-        if (k) return fail_at(p, line, col, WEFT_ESYNTAX, "a sign is not allowed before 0%c in %s", r[1], SHOWN);
-        k += 2;
-        size_t start = k;
-        int nd = digits(t, len, &k, base);
-        if (nd <= 0 || k != len)
-            return fail_at(p, line, col, WEFT_ESYNTAX, "invalid %s integer %s",
-                           base == 16 ? "hexadecimal" : base == 8 ? "octal" : "binary", SHOWN);
-        uint64_t u = 0;
-        for (size_t j = start; j < len; j++) {
-            if (t[j] == '_') continue;
-            unsigned d = (unsigned)digit_value((unsigned char)t[j]);
-            if (u > ((uint64_t)INT64_MAX - d) / (uint64_t)base)
-                return fail_at(p, line, col, WEFT_ESYNTAX, "integer %s does not fit in 64 bits", SHOWN);
-            u = u * (uint64_t)base + d;
-        }
-        v->type = WEFT_TOML_INTEGER;
-        v->u.i = (int64_t)u;
-        return WEFT_OK;
-    }
+    if (rl >= 2 && r[0] == '0' && (r[1] == 'x' || r[1] == 'o' || r[1] == 'b'))
+        return prefixed_integer(p, t, len, k + 1, line, col, v);
     size_t istart = k;
     int nd = digits(t, len, &k, 10);
     if (nd <= 0) {
@@ -613,22 +638,7 @@ static weft_err number(parser *p, const char *t, size_t len, int line, int col, 
         is_float = true;
     }
     if (k != len) return fail_at(p, line, col, WEFT_ESYNTAX, "invalid number %s", SHOWN);
-    if (!is_float) {
-        /* Accumulate negatively: INT64_MIN has no positive counterpart. */
-        int64_t x = 0;
-        for (size_t j = istart; j < iend; j++) {
-            if (t[j] == '_') continue;
-            int d = t[j] - '0';
-            if (x < (INT64_MIN + d) / 10)
-                return fail_at(p, line, col, WEFT_ESYNTAX, "integer %s does not fit in 64 bits", SHOWN);
-            x = x * 10 - d;
-        }
-        if (!neg && x == INT64_MIN)
-            return fail_at(p, line, col, WEFT_ESYNTAX, "integer %s does not fit in 64 bits", SHOWN);
-        v->type = WEFT_TOML_INTEGER;
-        v->u.i = neg ? x : -x;
-        return WEFT_OK;
-    }
+    if (!is_float) return decimal_integer(p, t, len, istart, iend, neg, line, col, v);
     weft__buf_reset(&p->sb);
     for (size_t j = 0; j < len; j++)
         if (t[j] != '_' && sb_add(p, t + j, 1)) return NOMEM(p);
@@ -637,8 +647,8 @@ static weft_err number(parser *p, const char *t, size_t len, int line, int col, 
     v->u.f = strtod(p->sb.data, &end);
     if (*end) return fail_at(p, line, col, WEFT_ESYNTAX, "invalid float %s", SHOWN);
     return WEFT_OK;
-#undef SHOWN
 }
+#undef SHOWN
 
 /* n digits at the current position into *out. */
 static bool fixed_digits(parser *p, int n, int *out)

@@ -149,18 +149,34 @@ static weft_err reindex(weft_toml *doc, weft_toml_value *t)
     return WEFT_OK;
 }
 
+/* Makes room for one more of `len` elements of `elem` bytes in *arr, an
+ * array in the document's arena, doubling from 4 up to `max` elements.  Not
+ * WEFT__GROW: arena memory cannot be realloc()ed, so the array is copied
+ * and the old block stays in the arena until the document is freed (at
+ * most as much again as the final array, since capacities double). */
+static weft_err arena_grow(weft_toml *doc, void **arr, size_t len, size_t *cap, size_t elem,
+                           size_t max)
+{
+    if (len < *cap) return WEFT_OK;
+    size_t nc = *cap ? *cap * 2 : 4;
+    if (nc > max) return WEFT_ELIMIT;
+    void *p = weft__toml_alloc(doc, nc * elem);
+    if (!p) return WEFT_ENOMEM;
+    if (len) memcpy(p, *arr, len * elem);
+    *arr = p;
+    *cap = nc;
+    return WEFT_OK;
+}
+
 weft_err weft__toml_insert(weft_toml *doc, weft_toml_value *t, const char *key, size_t len, int line,
                            int col, weft_toml_value *val)
 {
-    if (t->u.tab.len == t->u.tab.cap) {
-        size_t cap = t->u.tab.cap ? t->u.tab.cap * 2 : 4;
-        if (cap > UINT32_MAX / 2) return WEFT_ELIMIT;
-        weft__toml_entry *ents = weft__toml_alloc(doc, cap * sizeof *ents);
-        if (!ents) return WEFT_ENOMEM;
-        if (t->u.tab.len) memcpy(ents, t->u.tab.ents, t->u.tab.len * sizeof *ents);
-        t->u.tab.ents = ents;
-        t->u.tab.cap = cap;
-    }
+    void *ents = t->u.tab.ents;
+    /* entry numbers are uint32_t in the hash index */
+    weft_err ge = arena_grow(doc, &ents, t->u.tab.len, &t->u.tab.cap, sizeof *t->u.tab.ents,
+                             UINT32_MAX / 2);
+    if (ge) return ge;
+    t->u.tab.ents = ents;
     char *k = weft__toml_alloc(doc, len + 1);
     if (!k) return WEFT_ENOMEM;
     if (len) memcpy(k, key, len);
@@ -180,15 +196,11 @@ weft_err weft__toml_insert(weft_toml *doc, weft_toml_value *t, const char *key, 
 
 weft_err weft__toml_push(weft_toml *doc, weft_toml_value *a, weft_toml_value *val)
 {
-    if (a->u.arr.len == a->u.arr.cap) {
-        size_t cap = a->u.arr.cap ? a->u.arr.cap * 2 : 4;
-        if (cap > SIZE_MAX / 2 / sizeof(weft_toml_value *)) return WEFT_ELIMIT;
-        weft_toml_value **items = weft__toml_alloc(doc, cap * sizeof *items);
-        if (!items) return WEFT_ENOMEM;
-        if (a->u.arr.len) memcpy(items, a->u.arr.items, a->u.arr.len * sizeof *items);
-        a->u.arr.items = items;
-        a->u.arr.cap = cap;
-    }
+    void *items = a->u.arr.items;
+    weft_err e = arena_grow(doc, &items, a->u.arr.len, &a->u.arr.cap, sizeof *a->u.arr.items,
+                            SIZE_MAX / 2 / sizeof *a->u.arr.items);
+    if (e) return e;
+    a->u.arr.items = items;
     a->u.arr.items[a->u.arr.len++] = val;
     return WEFT_OK;
 }
