@@ -35,6 +35,7 @@ const cli_command *cli_find(const char *name);
  * Parses the common option "-c FILE"/"--config FILE"/"--config=FILE" at
  * argv[*i].  Returns 1 and advances *i when it matched, 0 when argv[*i] is
  * another argument, -1 after printing a usage error (missing value).
+ * Superseded by cli_parse() (opts.h); kept until run-worker and workers use it.
  */
 int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **path);
 
@@ -43,8 +44,14 @@ int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **
  * loaded at all.  Caller frees with weft_config_free(). */
 weft_config *cli_load_config(const char *path, bool check, int *nerrors);
 
-/* Installs the stderr log handler (log.c) at `level`. */
+/* Installs the stderr log handler (log.c) at `level` (default
+ * WEFT_LOG_INFO; --quiet: WEFT_LOG_ERROR, --verbose: WEFT_LOG_DEBUG).
+ * Called again, it only moves the level. */
 void cli_log_init(weft_log_level level);
+
+/* The level last given to cli_log_init(): a command prints a line that is
+ * only informative when it is WEFT_LOG_INFO or more. */
+weft_log_level cli_log_level(void);
 
 /* Prints every diagnostic of `cfg` as "file:line:col: error|warning: msg" to `out`. */
 void cli_print_diags(const weft_config *cfg, FILE *out);

@@ -4,6 +4,7 @@
  * the instances created so far, as text or JSON.  Opens the store
  * read-only; a store that does not exist yet just has no instances.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <string.h>

@@ -182,24 +182,6 @@ int cli_open_for(const char *path, const char *what, const char *id, weft_config
     return rc;
 }
 
-int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json)
-{
-    *json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt(cmd, argc, argv, &i, config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(a, "--json") == 0)
-            *json = true;
-        else if (a[0] == '-')
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        else
-            return cli_usage_error(cmd, "unexpected argument '%s'", a);
-    }
-    return CLI_OK;
-}
-
 void cli_close(weft_config *cfg, weft_orchestrator *o)
 {
     weft_orchestrator_close(o);

@@ -65,12 +65,6 @@ int cli_open(const char *path, bool read_only, bool *no_store, weft_config **cfg
 int cli_open_for(const char *path, const char *what, const char *id, weft_config **cfg,
                  weft_orchestrator **o);
 
-/*
- * Parses the options of a listing command that takes only [-c FILE]
- * [--json].  Returns CLI_OK, or CLI_USAGE after printing why.
- */
-int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json);
-
 /* Closes what cli_open() opened; NULLs are ignored. */
 void cli_close(weft_config *cfg, weft_orchestrator *o);
 
