@@ -32,6 +32,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+bool cli_strtol(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
 /* The row whose long name is exactly name[0..len), or NULL. */
 static const cli_opt *find_long(const cli_opt *opts, const char *name, size_t len)
 {
@@ -71,20 +81,15 @@ static int store_value(const char *cmd, const cli_opt *o, const char *given, con
     case CLI_OPT_STRING:
         *o->str = val;
         return CLI_OK;
-    case CLI_OPT_LONG: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < o->min || v > o->max) {
+    case CLI_OPT_LONG:
+        if (!cli_strtol(val, o->min, o->max, o->num)) {
             if (o->max == LONG_MAX)
                 return cli_usage_error(cmd, "option '%s' needs a number of at least %ld, not '%s'", given,
                                        o->min, val);
             return cli_usage_error(cmd, "option '%s' needs a number from %ld to %ld, not '%s'", given,
                                    o->min, o->max, val);
         }
-        *o->num = v;
         return CLI_OK;
-    }
     case CLI_OPT_CHOICE:
         for (int i = 0; o->choices[i]; i++)
             if (strcmp(o->choices[i], val) == 0) {

@@ -119,6 +119,14 @@ typedef struct cli_parsed {
 int cli_parse(const cli_parse_opts *p, int argc, char **argv, cli_parsed *out);
 
 /*
+ * The decimal integer `s` (nothing before or after it) when it lies in
+ * [lo, hi]: true with *out, false otherwise (*out untouched).  What
+ * CLI_LONG uses, for values that need more parsing than an option
+ * ("spin:MS").
+ */
+bool cli_strtol(const char *s, long lo, long hi, long *out);
+
+/*
  * Parses the options of a listing command that takes only [-c FILE]
  * [--json] (and the log options).  Returns CLI_OK, or CLI_USAGE after
  * printing why.
