@@ -115,9 +115,10 @@ typedef struct out_table {
     size_t ncols;
     char **cells;    /* (nrows + 1) * ncols, row 0 is the header */
     char **notes;    /* nrows + 1, NULL where none */
-    size_t nrows, cap;
+    size_t nrows;
+    size_t cells_cap, notes_cap; /* elements allocated, for WEFT__GROW */
 } out_table;
-#define OUT_TABLE_INIT {0, NULL, NULL, 0, 0}
+#define OUT_TABLE_INIT {0, NULL, NULL, 0, 0, 0}
 
 void out_table_header(out_table *t, size_t ncols, const char *const *headers);
 /* Adds a row of t->ncols cells; NULL cells print as "-". */
