@@ -717,6 +717,184 @@ TEST(usage_errors_exit_2)
     free(out);
 }
 
+/* Every command, with a value option, a flag and how many ids it takes. */
+static const struct {
+    const char *cmd, *missing, *missing_msg;
+    int npos;
+} COMMANDS[] = {
+    {"check", "-c", "option '-c' needs a file name", 0},
+    {"config", "--config", "option '--config' needs a file name", 0},
+    {"run", "-s", "option '-s' needs a scenario id", 0},
+    {"jobs", "--status", "option '--status' needs a status", 0},
+    {"show", "--lines", "option '--lines' needs a number", 1},
+    {"submissions", "-c", "option '-c' needs a file name", 0},
+    {"scenarios", "-c", "option '-c' needs a file name", 0},
+    {"data", "-c", "option '-c' needs a file name", 1},
+    {"cancel", "-c", "option '-c' needs a file name", 1},
+    {"bench", "--jobs", "option '--jobs' needs a number", 0},
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+/* `weft ARGS` exits 2 and prints exactly "weft: MSG" and "Try 'weft help CMD'." */
+static void assert_usage(const char *cmd, const char *msg, const char *args)
+{
+    char *out, want[512];
+    ASSERT_EQ(weft(&out, "%s", args), 2);
+    snprintf(want, sizeof want, "weft: %s\nTry 'weft help %s'.\n", msg, cmd);
+    ASSERT_STR_EQ(out, want);
+    free(out);
+}
+
+TEST(every_command_words_mistakes_alike)
+{
+    char args[256], msg[256];
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *c = COMMANDS[i].cmd;
+        snprintf(args, sizeof args, "%s --bogus", c);
+        assert_usage(c, "unknown option '--bogus'", args);
+        snprintf(args, sizeof args, "%s --bogus=1", c);
+        assert_usage(c, "unknown option '--bogus'", args);
+        snprintf(args, sizeof args, "%s -Z", c);
+        assert_usage(c, "unknown option '-Z'", args);
+        snprintf(args, sizeof args, "%s %s", c, COMMANDS[i].missing);
+        assert_usage(c, COMMANDS[i].missing_msg, args);
+        /* A flag given a value; --quiet is one every command takes. */
+        snprintf(args, sizeof args, "%s --quiet=yes", c);
+        assert_usage(c, "option '--quiet' takes no value", args);
+        /* One positional argument more than the command takes. */
+        snprintf(args, sizeof args, "%s%s extra", c, COMMANDS[i].npos ? " ID" : "");
+        assert_usage(c, "unexpected argument 'extra'", args);
+        /* -q and -v are accepted, and do not hide the next mistake. */
+        snprintf(args, sizeof args, "%s -q --verbose -v --bogus", c);
+        assert_usage(c, "unknown option '--bogus'", args);
+        /* Names match whole: a prefix of a long option is unknown. */
+        snprintf(args, sizeof args, "%s --conf x", c);
+        snprintf(msg, sizeof msg, "unknown option '--conf'");
+        assert_usage(c, msg, args);
+    }
+    assert_usage("run", "unknown option '--work'", "run --work 2");
+    assert_usage("run", "unknown option '--work'", "run --work=2");
+    assert_usage("jobs", "unknown option '--stat'", "jobs --stat FAILED");
+    assert_usage("bench", "unknown option '--one'", "bench --one");
+    assert_usage("run", "option '--workers' needs a number from 1 to 4096, not 'zero'", "run --workers zero");
+    assert_usage("run", "option '--workers' needs a number from 1 to 4096, not '0'", "run --workers=0");
+    assert_usage("run", "option '-w' needs a number from 1 to 4096, not '2x'", "run -w2x");
+    assert_usage("show", "option '-n' needs a number of at least 0, not '-1'", "show -n -1 ID");
+    assert_usage("run", "unknown mode 'fast' (development, standalone or cluster)", "run --mode=fast");
+    assert_usage("bench", "option '--prefetch' needs a number from 1 to 65535, not '0'", "bench --prefetch 0");
+    /* Short flags are not bundled. */
+    assert_usage("run", "unknown option '-fq'", "run -fq");
+    assert_usage("help", "unexpected argument 'show'", "help run show");
+}
+
+TEST(global_options)
+{
+    char *out;
+    ASSERT_EQ(weft(&out, "--bogus"), 2);
+    ASSERT_STR_EQ(out, "weft: unknown option '--bogus'\nTry 'weft --help'.\n");
+    free(out);
+    ASSERT_EQ(weft(&out, "--help=all"), 2);
+    ASSERT_STR_EQ(out, "weft: option '--help' takes no value\nTry 'weft --help'.\n");
+    free(out);
+    ASSERT_EQ(weft(&out, "--verb"), 2); /* not an abbreviation of --verbose */
+    ASSERT_CONTAINS(out, "unknown option '--verb'");
+    free(out);
+    ASSERT_EQ(weft(&out, "--quiet"), 2); /* no command */
+    ASSERT_CONTAINS(out, "usage: weft");
+    free(out);
+    ASSERT_EQ(weft(&out, "-q --version"), 0);
+    ASSERT_CONTAINS(out, "weft ");
+    free(out);
+    /* The command's own options come after its name, not before. */
+    ASSERT_EQ(weft(&out, "--json jobs"), 2);
+    ASSERT_CONTAINS(out, "unknown option '--json'");
+    free(out);
+    ASSERT_EQ(weft(&out, "-v help show"), 0);
+    ASSERT_CONTAINS(out, "usage: weft show");
+    free(out);
+}
+
+TEST(double_dash_ends_the_options)
+{
+    test_write_file("config.toml", FAN);
+    char *out;
+    /* "--x" is the data node id, not an option: there is no store yet. */
+    ASSERT_EQ(weft(&out, "data -- --x"), 1);
+    ASSERT_CONTAINS(out, "no data node '--x'");
+    ASSERT_NOT_CONTAINS(out, "unknown option");
+    free(out);
+    ASSERT_EQ(weft(&out, "show -- -n"), 1);
+    ASSERT_CONTAINS(out, "no job '-n'");
+    free(out);
+    /* After "--", --help is an argument too. */
+    ASSERT_EQ(weft(&out, "cancel -- --help"), 1);
+    ASSERT_NOT_CONTAINS(out, "usage: weft cancel");
+    free(out);
+}
+
+TEST(opt_equals_value_is_opt_space_value)
+{
+    use_clifns();
+    test_write_file("config.toml", FAILING);
+    char *out, *a, *b;
+    ASSERT_EQ(weft(&out, "run --mode=standalone --workers=2"), 1);
+    ASSERT_CONTAINS(out, "standalone mode, 2 workers");
+    free(out);
+    ASSERT_EQ(weft(&out, "run --mode standalone -w3"), 1);
+    ASSERT_CONTAINS(out, "standalone mode, 3 workers");
+    free(out);
+    ASSERT_EQ(weft(&a, "jobs --status=FAILED"), 0);
+    ASSERT_EQ(weft(&b, "jobs --status FAILED"), 0);
+    ASSERT_STR_EQ(a, b);
+    ASSERT_EQ(count_of(a, "JOB_bad_"), 2); /* one per run, and no other task */
+    ASSERT_EQ(count_of(a, "JOB_cmdfail_"), 2);
+    ASSERT_EQ(count_of(a, "JOB_other_"), 0);
+    free(a);
+    free(b);
+    ASSERT_EQ(weft(&a, "jobs --json --status=ABANDONED --config=config.toml"), 0);
+    ASSERT_EQ(weft(&b, "jobs --json --status ABANDONED -c config.toml"), 0);
+    ASSERT_STR_EQ(a, b);
+    ASSERT_CONTAINS(a, "\"ABANDONED\"");
+    free(a);
+    free(b);
+}
+
+TEST(quiet_and_verbose_move_the_log_level)
+{
+    use_clifns();
+    test_write_file("config.toml", FAN);
+    char *out;
+    /* Default (info): the informative line, no debug line. */
+    ASSERT_EQ(weft(&out, "run"), 0);
+    ASSERT_CONTAINS(out, "weft: running SCENARIO_fan_");
+    ASSERT_NOT_CONTAINS(out, " debug ");
+    free(out);
+    /* --quiet: errors only; the run's output (progress, summary) stays. */
+    ASSERT_EQ(weft(&out, "run --quiet"), 0);
+    ASSERT_NOT_CONTAINS(out, "weft: running");
+    ASSERT_CONTAINS(out, " COMPLETED in ");
+    free(out);
+    ASSERT_EQ(weft(&out, "-q run"), 0);
+    ASSERT_NOT_CONTAINS(out, "weft: running");
+    free(out);
+    /* --verbose: debug lines through the log handler. */
+    ASSERT_EQ(weft(&out, "run --verbose"), 0);
+    ASSERT_CONTAINS(out, " debug run: configuration config.toml, scenario fan, development mode");
+    ASSERT_CONTAINS(out, "weft: running SCENARIO_fan_");
+    free(out);
+    ASSERT_EQ(weft(&out, "-v run"), 0);
+    ASSERT_CONTAINS(out, " debug run: configuration config.toml");
+    free(out);
+    /* The last one given wins. */
+    ASSERT_EQ(weft(&out, "run -v -q"), 0);
+    ASSERT_NOT_CONTAINS(out, " debug ");
+    ASSERT_NOT_CONTAINS(out, "weft: running");
+    free(out);
+    ASSERT_EQ(weft(&out, "-q run -v"), 0);
+    ASSERT_CONTAINS(out, " debug run: ");
+    free(out);
+}
+
 TEST(help_lists_every_command)
 {
     char *out;
@@ -768,5 +946,10 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(kill_9_development),
           TEST_ENTRY(kill_9_standalone),
           TEST_ENTRY(usage_errors_exit_2),
+          TEST_ENTRY(every_command_words_mistakes_alike),
+          TEST_ENTRY(global_options),
+          TEST_ENTRY(double_dash_ends_the_options),
+          TEST_ENTRY(opt_equals_value_is_opt_space_value),
+          TEST_ENTRY(quiet_and_verbose_move_the_log_level),
           TEST_ENTRY(help_lists_every_command),
           TEST_ENTRY(broker_password_is_never_printed))
