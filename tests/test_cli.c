@@ -735,164 +735,157 @@ static const struct {
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
-/* `weft ARGS` exits 2 and prints exactly "weft: MSG" and "Try 'weft help CMD'." */
+/* `weft ARGS` exits 2 and prints exactly "weft: MSG" and "Try 'weft help CMD'."
+ * (cmd NULL: "Try 'weft --help'."). */
 static void assert_usage(const char *cmd, const char *msg, const char *args)
 {
     char *out, want[512];
     ASSERT_EQ(weft(&out, "%s", args), 2);
-    snprintf(want, sizeof want, "weft: %s\nTry 'weft help %s'.\n", msg, cmd);
+    if (cmd)
+        snprintf(want, sizeof want, "weft: %s\nTry 'weft help %s'.\n", msg, cmd);
+    else
+        snprintf(want, sizeof want, "weft: %s\nTry 'weft --help'.\n", msg);
     ASSERT_STR_EQ(out, want);
+    free(out);
+}
+
+/* `weft ARGS` exits `rc` and prints `has`. */
+static void expect(int rc, const char *has, const char *args)
+{
+    char *out;
+    ASSERT_EQ(weft(&out, "%s", args), rc);
+    ASSERT_CONTAINS(out, has);
     free(out);
 }
 
 TEST(every_command_words_mistakes_alike)
 {
-    char args[256], msg[256];
+    /* Mistakes that read the same after any command. */
+    static const struct {
+        const char *args, *msg;
+    } same[] = {
+        {"--bogus", "unknown option '--bogus'"},
+        {"--bogus=1", "unknown option '--bogus'"},
+        {"-Z", "unknown option '-Z'"},
+        /* A flag given a value: --quiet is one that every command takes. */
+        {"--quiet=yes", "option '--quiet' takes no value"},
+        /* -q and -v are accepted, and do not hide the next mistake. */
+        {"-q --verbose -v --bogus", "unknown option '--bogus'"},
+        /* Names match whole: a prefix of a long option is unknown. */
+        {"--conf x", "unknown option '--conf'"},
+    };
+    /* Mistakes of one command. */
+    static const struct {
+        const char *cmd, *args, *msg;
+    } one[] = {
+        {"run", "run --work 2", "unknown option '--work'"},
+        {"run", "run --work=2", "unknown option '--work'"},
+        {"jobs", "jobs --stat FAILED", "unknown option '--stat'"},
+        {"bench", "bench --one", "unknown option '--one'"},
+        {"run", "run --workers zero", "option '--workers' needs a number from 1 to 4096, not 'zero'"},
+        {"run", "run --workers=0", "option '--workers' needs a number from 1 to 4096, not '0'"},
+        {"run", "run -w2x", "option '-w' needs a number from 1 to 4096, not '2x'"},
+        {"show", "show -n -1 ID", "option '-n' needs a number of at least 0, not '-1'"},
+        {"run", "run --mode=fast", "unknown mode 'fast' (development, standalone or cluster)"},
+        {"bench", "bench --prefetch 0", "option '--prefetch' needs a number from 1 to 65535, not '0'"},
+        {"run", "run -fq", "unknown option '-fq'"}, /* short flags are not bundled */
+        {"help", "help run show", "unexpected argument 'show'"},
+    };
+    char args[256];
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const char *c = COMMANDS[i].cmd;
-        snprintf(args, sizeof args, "%s --bogus", c);
-        assert_usage(c, "unknown option '--bogus'", args);
-        snprintf(args, sizeof args, "%s --bogus=1", c);
-        assert_usage(c, "unknown option '--bogus'", args);
-        snprintf(args, sizeof args, "%s -Z", c);
-        assert_usage(c, "unknown option '-Z'", args);
+        for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
+            snprintf(args, sizeof args, "%s %s", c, same[k].args);
+            assert_usage(c, same[k].msg, args);
+        }
         snprintf(args, sizeof args, "%s %s", c, COMMANDS[i].missing);
         assert_usage(c, COMMANDS[i].missing_msg, args);
-        /* A flag given a value; --quiet is one every command takes. */
-        snprintf(args, sizeof args, "%s --quiet=yes", c);
-        assert_usage(c, "option '--quiet' takes no value", args);
         /* One positional argument more than the command takes. */
         snprintf(args, sizeof args, "%s%s extra", c, COMMANDS[i].npos ? " ID" : "");
         assert_usage(c, "unexpected argument 'extra'", args);
-        /* -q and -v are accepted, and do not hide the next mistake. */
-        snprintf(args, sizeof args, "%s -q --verbose -v --bogus", c);
-        assert_usage(c, "unknown option '--bogus'", args);
-        /* Names match whole: a prefix of a long option is unknown. */
-        snprintf(args, sizeof args, "%s --conf x", c);
-        snprintf(msg, sizeof msg, "unknown option '--conf'");
-        assert_usage(c, msg, args);
     }
-    assert_usage("run", "unknown option '--work'", "run --work 2");
-    assert_usage("run", "unknown option '--work'", "run --work=2");
-    assert_usage("jobs", "unknown option '--stat'", "jobs --stat FAILED");
-    assert_usage("bench", "unknown option '--one'", "bench --one");
-    assert_usage("run", "option '--workers' needs a number from 1 to 4096, not 'zero'", "run --workers zero");
-    assert_usage("run", "option '--workers' needs a number from 1 to 4096, not '0'", "run --workers=0");
-    assert_usage("run", "option '-w' needs a number from 1 to 4096, not '2x'", "run -w2x");
-    assert_usage("show", "option '-n' needs a number of at least 0, not '-1'", "show -n -1 ID");
-    assert_usage("run", "unknown mode 'fast' (development, standalone or cluster)", "run --mode=fast");
-    assert_usage("bench", "option '--prefetch' needs a number from 1 to 65535, not '0'", "bench --prefetch 0");
-    /* Short flags are not bundled. */
-    assert_usage("run", "unknown option '-fq'", "run -fq");
-    assert_usage("help", "unexpected argument 'show'", "help run show");
+    for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) assert_usage(one[k].cmd, one[k].msg, one[k].args);
 }
 
 TEST(global_options)
 {
-    char *out;
-    ASSERT_EQ(weft(&out, "--bogus"), 2);
-    ASSERT_STR_EQ(out, "weft: unknown option '--bogus'\nTry 'weft --help'.\n");
-    free(out);
-    ASSERT_EQ(weft(&out, "--help=all"), 2);
-    ASSERT_STR_EQ(out, "weft: option '--help' takes no value\nTry 'weft --help'.\n");
-    free(out);
-    ASSERT_EQ(weft(&out, "--verb"), 2); /* not an abbreviation of --verbose */
-    ASSERT_CONTAINS(out, "unknown option '--verb'");
-    free(out);
-    ASSERT_EQ(weft(&out, "--quiet"), 2); /* no command */
-    ASSERT_CONTAINS(out, "usage: weft");
-    free(out);
-    ASSERT_EQ(weft(&out, "-q --version"), 0);
-    ASSERT_CONTAINS(out, "weft ");
-    free(out);
+    assert_usage(NULL, "unknown option '--bogus'", "--bogus");
+    assert_usage(NULL, "option '--help' takes no value", "--help=all");
+    assert_usage(NULL, "unknown option '--verb'", "--verb"); /* not --verbose abbreviated */
+    expect(2, "usage: weft", "--quiet");                      /* no command */
+    expect(0, "weft ", "-q --version");
     /* The command's own options come after its name, not before. */
-    ASSERT_EQ(weft(&out, "--json jobs"), 2);
-    ASSERT_CONTAINS(out, "unknown option '--json'");
-    free(out);
-    ASSERT_EQ(weft(&out, "-v help show"), 0);
-    ASSERT_CONTAINS(out, "usage: weft show");
-    free(out);
+    assert_usage(NULL, "unknown option '--json'", "--json jobs");
+    expect(0, "usage: weft show", "-v help show");
 }
 
 TEST(double_dash_ends_the_options)
 {
     test_write_file("config.toml", FAN);
-    char *out;
-    /* "--x" is the data node id, not an option: there is no store yet. */
-    ASSERT_EQ(weft(&out, "data -- --x"), 1);
-    ASSERT_CONTAINS(out, "no data node '--x'");
-    ASSERT_NOT_CONTAINS(out, "unknown option");
-    free(out);
-    ASSERT_EQ(weft(&out, "show -- -n"), 1);
-    ASSERT_CONTAINS(out, "no job '-n'");
-    free(out);
-    /* After "--", --help is an argument too. */
-    ASSERT_EQ(weft(&out, "cancel -- --help"), 1);
-    ASSERT_NOT_CONTAINS(out, "usage: weft cancel");
-    free(out);
+    /* What follows "--" are ids, not options; there is no store yet. */
+    expect(1, "no data node '--x': nothing has run yet", "data -- --x");
+    expect(1, "no job '-n': nothing has run yet", "show -- -n");
+    expect(1, "no job '--help': nothing has run yet", "cancel -- --help");
+}
+
+/* `weft A` and `weft B` both exit 0 and print the same; returns that (caller frees). */
+static char *same_output(const char *a, const char *b)
+{
+    char *out_a, *out_b;
+    ASSERT_EQ(weft(&out_a, "%s", a), 0);
+    ASSERT_EQ(weft(&out_b, "%s", b), 0);
+    ASSERT_STR_EQ(out_a, out_b);
+    free(out_b);
+    return out_a;
 }
 
 TEST(opt_equals_value_is_opt_space_value)
 {
     use_clifns();
     test_write_file("config.toml", FAILING);
-    char *out, *a, *b;
-    ASSERT_EQ(weft(&out, "run --mode=standalone --workers=2"), 1);
-    ASSERT_CONTAINS(out, "standalone mode, 2 workers");
+    expect(1, "standalone mode, 2 workers", "run --mode=standalone --workers=2");
+    expect(1, "standalone mode, 3 workers", "run --mode standalone -w3");
+    char *out = same_output("jobs --status=FAILED", "jobs --status FAILED");
+    ASSERT_EQ(count_of(out, "JOB_bad_"), 2); /* one per run, and no other task */
+    ASSERT_EQ(count_of(out, "JOB_cmdfail_"), 2);
+    ASSERT_EQ(count_of(out, "JOB_other_"), 0);
     free(out);
-    ASSERT_EQ(weft(&out, "run --mode standalone -w3"), 1);
-    ASSERT_CONTAINS(out, "standalone mode, 3 workers");
+    out = same_output("jobs --json --status=ABANDONED --config=config.toml",
+                      "jobs --json --status ABANDONED -c config.toml");
+    ASSERT_CONTAINS(out, "\"ABANDONED\"");
     free(out);
-    ASSERT_EQ(weft(&a, "jobs --status=FAILED"), 0);
-    ASSERT_EQ(weft(&b, "jobs --status FAILED"), 0);
-    ASSERT_STR_EQ(a, b);
-    ASSERT_EQ(count_of(a, "JOB_bad_"), 2); /* one per run, and no other task */
-    ASSERT_EQ(count_of(a, "JOB_cmdfail_"), 2);
-    ASSERT_EQ(count_of(a, "JOB_other_"), 0);
-    free(a);
-    free(b);
-    ASSERT_EQ(weft(&a, "jobs --json --status=ABANDONED --config=config.toml"), 0);
-    ASSERT_EQ(weft(&b, "jobs --json --status ABANDONED -c config.toml"), 0);
-    ASSERT_STR_EQ(a, b);
-    ASSERT_CONTAINS(a, "\"ABANDONED\"");
-    free(a);
-    free(b);
 }
 
 TEST(quiet_and_verbose_move_the_log_level)
 {
+    /* What `weft ARGS` prints (two needles, NULL: none) and does not print. */
+    static const struct {
+        const char *args, *has, *also, *has_not;
+    } cases[] = {
+        /* Default (info): the informative line, no debug line. */
+        {"run", "weft: running SCENARIO_fan_", NULL, " debug "},
+        /* --quiet: errors only; the run's own output (the summary) stays. */
+        {"run --quiet", " COMPLETED in ", NULL, "weft: running"},
+        {"-q run", " COMPLETED in ", NULL, "weft: running"},
+        /* --verbose: debug lines through the log handler, and the rest. */
+        {"run --verbose", " debug run: configuration config.toml, scenario fan, development mode",
+         "weft: running SCENARIO_fan_", NULL},
+        {"-v run", " debug run: configuration config.toml", "weft: running", NULL},
+        /* The last one given wins. */
+        {"run -v -q", " COMPLETED in ", NULL, " debug "},
+        {"run -v -q", " COMPLETED in ", NULL, "weft: running"},
+        {"-q run -v", " debug run: ", NULL, NULL},
+    };
     use_clifns();
     test_write_file("config.toml", FAN);
-    char *out;
-    /* Default (info): the informative line, no debug line. */
-    ASSERT_EQ(weft(&out, "run"), 0);
-    ASSERT_CONTAINS(out, "weft: running SCENARIO_fan_");
-    ASSERT_NOT_CONTAINS(out, " debug ");
-    free(out);
-    /* --quiet: errors only; the run's output (progress, summary) stays. */
-    ASSERT_EQ(weft(&out, "run --quiet"), 0);
-    ASSERT_NOT_CONTAINS(out, "weft: running");
-    ASSERT_CONTAINS(out, " COMPLETED in ");
-    free(out);
-    ASSERT_EQ(weft(&out, "-q run"), 0);
-    ASSERT_NOT_CONTAINS(out, "weft: running");
-    free(out);
-    /* --verbose: debug lines through the log handler. */
-    ASSERT_EQ(weft(&out, "run --verbose"), 0);
-    ASSERT_CONTAINS(out, " debug run: configuration config.toml, scenario fan, development mode");
-    ASSERT_CONTAINS(out, "weft: running SCENARIO_fan_");
-    free(out);
-    ASSERT_EQ(weft(&out, "-v run"), 0);
-    ASSERT_CONTAINS(out, " debug run: configuration config.toml");
-    free(out);
-    /* The last one given wins. */
-    ASSERT_EQ(weft(&out, "run -v -q"), 0);
-    ASSERT_NOT_CONTAINS(out, " debug ");
-    ASSERT_NOT_CONTAINS(out, "weft: running");
-    free(out);
-    ASSERT_EQ(weft(&out, "-q run -v"), 0);
-    ASSERT_CONTAINS(out, " debug run: ");
-    free(out);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out;
+        ASSERT_EQ(weft(&out, "%s", cases[i].args), 0);
+        ASSERT_CONTAINS(out, cases[i].has);
+        if (cases[i].also) ASSERT_CONTAINS(out, cases[i].also);
+        if (cases[i].has_not) ASSERT_NOT_CONTAINS(out, cases[i].has_not);
+        free(out);
+    }
 }
 
 TEST(help_lists_every_command)
