@@ -175,22 +175,11 @@ static weft_err add_task(weft_config *cfg, const bench_opts *b, const char *id,
     return weft_config_configure_task(cfg, id, &t, err);
 }
 
-/*
- * The scenario "bench" of b->jobs tasks in b->shape (or "one" of one task
- * for --one-at-a-time), and "warmup" of max(workers, 1) independent tasks.
- */
-static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *store, char *err)
+/* Scenario "warmup": max(workers, 1) tasks of 50 ms of CPU, which hold a
+ * worker for a moment so that in cluster mode each worker (prefetch 1)
+ * takes one of them. */
+static weft_err add_warmup(weft_config *cfg, const bench_opts *b, char *err)
 {
-    weft_err e;
-    char id[64], in[64], out[64];
-    if ((e = weft_config_configure_job_executions(cfg, b->mode, b->workers, err))) return e;
-    if ((e = weft_config_set(cfg, "CORE", "storage_folder", store, err))) return e;
-    if (b->mode == WEFT_MODE_CLUSTER) {
-        if (b->broker && (e = weft_config_set(cfg, "JOB", "broker_url", b->broker, err))) return e;
-        if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
-    }
-    /* Warm-up: spin tasks hold a worker for a moment, so that in cluster
-     * mode each worker (prefetch 1) takes one of them. */
     int nwarm = b->workers > 0 ? b->workers : 1;
     const char **wt = calloc((size_t)nwarm + 1, sizeof *wt);
     char (*wids)[32] = calloc((size_t)nwarm, sizeof *wids);
@@ -199,7 +188,7 @@ static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *
         free(wids);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    e = WEFT_OK;
+    weft_err e = WEFT_OK;
     for (int i = 0; i < nwarm && !e; i++) {
         snprintf(wids[i], sizeof wids[i], "warm%d", i);
         wt[i] = wids[i];
@@ -210,46 +199,73 @@ static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *
     if (!e) e = weft_config_configure_scenario(cfg, "warmup", wt, err);
     free(wt);
     free(wids);
-    if (e) return e;
+    return e;
+}
+
+/* The fan-in's join task `id`, reading d0 .. d<n-2>, writing `outs`. */
+static weft_err add_join(weft_config *cfg, const bench_opts *b, const char *id, long n,
+                         const char *const *outs, char *err)
+{
+    const char **all = calloc((size_t)n, sizeof *all);
+    char **names = calloc((size_t)n, sizeof *names);
+    weft_err e = all && names ? WEFT_OK : weft__err(err, WEFT_ENOMEM, "out of memory");
+    for (long k = 0; k < n - 1 && !e; k++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "d%ld", k);
+        if (!(names[k] = strdup(nm))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        all[k] = names[k];
+    }
+    if (!e) e = add_task(cfg, b, id, all, outs, err);
+    for (long k = 0; names && k < n - 1; k++) free(names[k]);
+    free(names);
+    free(all);
+    return e;
+}
+
+/* Task t<i> of the scenario of n tasks in b->shape, with its data node d<i>. */
+static weft_err add_shaped_task(weft_config *cfg, const bench_opts *b, long i, long n, const char *id,
+                                char *err)
+{
+    static const weft_data_node_opts dn = {.storage_type = "pickle"};
+    char in[64], out[64];
+    const char *ins[2] = {NULL, NULL}, *outs[2] = {NULL, NULL};
+    weft_err e;
+    if (b->shape == SHAPE_CHAIN || (b->shape == SHAPE_FANOUT && i < n - 1)) {
+        snprintf(out, sizeof out, "d%ld", i);
+        if ((e = weft_config_configure_data_node(cfg, out, &dn, err))) return e;
+        outs[0] = out;
+    }
+    if (b->shape == SHAPE_CHAIN && i > 0) {
+        snprintf(in, sizeof in, "d%ld", i - 1);
+        ins[0] = in;
+    }
+    if (b->shape == SHAPE_FANOUT && i == n - 1 && n > 1) return add_join(cfg, b, id, n, outs, err);
+    return add_task(cfg, b, id, ins, outs, err);
+}
+
+/*
+ * The scenario "bench" of b->jobs tasks in b->shape (or "one" of one task
+ * for --one-at-a-time), and "warmup" of max(workers, 1) independent tasks.
+ */
+static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *store, char *err)
+{
+    weft_err e;
+    if ((e = weft_config_configure_job_executions(cfg, b->mode, b->workers, err))) return e;
+    if ((e = weft_config_set(cfg, "CORE", "storage_folder", store, err))) return e;
+    if (b->mode == WEFT_MODE_CLUSTER) {
+        if (b->broker && (e = weft_config_set(cfg, "JOB", "broker_url", b->broker, err))) return e;
+        if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
+    }
+    if ((e = add_warmup(cfg, b, err))) return e;
 
     long n = b->one_at_a_time ? 1 : b->jobs;
     char **tasks = calloc((size_t)n + 1, sizeof *tasks);
     if (!tasks) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    weft_data_node_opts dn = {.storage_type = "pickle"};
     for (long i = 0; i < n && !e; i++) {
+        char id[64];
         snprintf(id, sizeof id, "t%ld", i);
-        if (!(tasks[i] = strdup(id))) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-        const char *ins[2] = {NULL, NULL}, *outs[2] = {NULL, NULL};
-        if (b->shape == SHAPE_CHAIN || (b->shape == SHAPE_FANOUT && i < n - 1)) {
-            snprintf(out, sizeof out, "d%ld", i);
-            if ((e = weft_config_configure_data_node(cfg, out, &dn, err))) break;
-            outs[0] = out;
-        }
-        if (b->shape == SHAPE_CHAIN && i > 0) {
-            snprintf(in, sizeof in, "d%ld", i - 1);
-            ins[0] = in;
-        }
-        if (b->shape == SHAPE_FANOUT && i == n - 1 && n > 1) {
-            /* The join task reads every other task's output. */
-            const char **all = calloc((size_t)n, sizeof *all);
-            char **names = calloc((size_t)n, sizeof *names);
-            if (!all || !names) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            for (long k = 0; k < n - 1 && !e; k++) {
-                char nm[64];
-                snprintf(nm, sizeof nm, "d%ld", k);
-                if (!(names[k] = strdup(nm))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                all[k] = names[k];
-            }
-            if (!e) e = add_task(cfg, b, id, all, outs, err);
-            for (long k = 0; names && k < n - 1; k++) free(names[k]);
-            free(names);
-            free(all);
-            continue;
-        }
-        e = add_task(cfg, b, id, ins, outs, err);
+        if (!(tasks[i] = strdup(id))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        else e = add_shaped_task(cfg, b, i, n, id, err);
     }
     if (!e) e = weft_config_configure_scenario(cfg, b->one_at_a_time ? "one" : "bench",
                                                (const char *const *)tasks, err);
