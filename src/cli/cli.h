@@ -2,8 +2,9 @@
  * cli.h - what the files of the `weft` command share: the command table
  * entry type, each command's entry point, and exit codes.
  *
- * Each command lives in its own src/cli/cmd_*.c file and is registered in
- * main.c's table with its one-line summary and its help text.
+ * Each command lives in its own src/cli/cmd_*.c file, reads its arguments
+ * with cli_parse() (opts.h), and is registered in main.c's table with its
+ * one-line summary and its help text.
  */
 #ifndef WEFT_CLI_H
 #define WEFT_CLI_H
@@ -25,7 +26,9 @@ typedef struct cli_command {
     const char *help;                  /* full text, for `weft help NAME` */
 } cli_command;
 
-/* Prints "weft: <msg>" and "Try 'weft help <cmd>'." to stderr; returns CLI_USAGE. */
+/* Prints "weft: <msg>" and "Try 'weft help <cmd>'." (cmd NULL: "Try 'weft
+ * --help'.") to stderr; returns CLI_USAGE.  cli_parse() (opts.h) reports
+ * every option mistake through it; commands use it for their own checks. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Finds a command by name, NULL when unknown. */
