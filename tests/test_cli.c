@@ -717,21 +717,23 @@ TEST(usage_errors_exit_2)
     free(out);
 }
 
-/* Every command, with a value option, a flag and how many ids it takes. */
+/* Every command, with a value option, how many ids it takes and what it
+ * says of one argument too many. */
 static const struct {
     const char *cmd, *missing, *missing_msg;
     int npos;
+    const char *extra_msg;
 } COMMANDS[] = {
-    {"check", "-c", "option '-c' needs a file name", 0},
-    {"config", "--config", "option '--config' needs a file name", 0},
-    {"run", "-s", "option '-s' needs a scenario id", 0},
-    {"jobs", "--status", "option '--status' needs a status", 0},
-    {"show", "--lines", "option '--lines' needs a number", 1},
-    {"submissions", "-c", "option '-c' needs a file name", 0},
-    {"scenarios", "-c", "option '-c' needs a file name", 0},
-    {"data", "-c", "option '-c' needs a file name", 1},
-    {"cancel", "-c", "option '-c' needs a file name", 1},
-    {"bench", "--jobs", "option '--jobs' needs a number", 0},
+    {"check", "-c", "option '-c' needs a file name", 0, "unexpected argument 'extra'"},
+    {"config", "--config", "option '--config' needs a file name", 0, "unexpected argument 'extra'"},
+    {"run", "-s", "option '-s' needs a scenario id", 0, "unexpected argument 'extra' (use -s SCENARIO)"},
+    {"jobs", "--status", "option '--status' needs a status", 0, "unexpected argument 'extra'"},
+    {"show", "--lines", "option '--lines' needs a number", 1, "unexpected argument 'extra'"},
+    {"submissions", "-c", "option '-c' needs a file name", 0, "unexpected argument 'extra'"},
+    {"scenarios", "-c", "option '-c' needs a file name", 0, "unexpected argument 'extra'"},
+    {"data", "-c", "option '-c' needs a file name", 1, "unexpected argument 'extra'"},
+    {"cancel", "-c", "option '-c' needs a file name", 1, "unexpected argument 'extra'"},
+    {"bench", "--jobs", "option '--jobs' needs a number", 0, "unexpected argument 'extra'"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -802,7 +804,7 @@ TEST(every_command_words_mistakes_alike)
         assert_usage(c, COMMANDS[i].missing_msg, args);
         /* One positional argument more than the command takes. */
         snprintf(args, sizeof args, "%s%s extra", c, COMMANDS[i].npos ? " ID" : "");
-        assert_usage(c, "unexpected argument 'extra'", args);
+        assert_usage(c, COMMANDS[i].extra_msg, args);
     }
     for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) assert_usage(one[k].cmd, one[k].msg, one[k].args);
 }

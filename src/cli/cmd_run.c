@@ -226,7 +226,7 @@ static int parse_args(int argc, char **argv, run_args *a)
         CLI_LOG_OPTS,
         CLI_END,
     };
-    cli_parse_opts p = {.cmd = "run", .opts = opts};
+    cli_parse_opts p = {.cmd = "run", .opts = opts, .hint = "(use -s SCENARIO)"};
     cli_parsed got;
     return cli_parse(&p, argc, argv, &got);
 }

@@ -162,7 +162,9 @@ int cli_parse(const cli_parse_opts *p, int argc, char **argv, cli_parsed *out)
             continue;
         }
         if (p->stop_at_positional) break;
-        if (out->npos >= p->maxpos) return cli_usage_error(p->cmd, "unexpected argument '%s'", a);
+        if (out->npos >= p->maxpos)
+            return cli_usage_error(p->cmd, "unexpected argument '%s'%s%s", a, p->hint ? " " : "",
+                                   p->hint ? p->hint : "");
         p->pos[out->npos++] = a;
     }
     out->next = i;

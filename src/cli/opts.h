@@ -103,6 +103,7 @@ typedef struct cli_parse_opts {
     const cli_opt *opts;  /* ended by CLI_END */
     const char **pos;     /* room for maxpos positional arguments (may be NULL when 0) */
     size_t maxpos;        /* one more is "unexpected argument" */
+    const char *hint;     /* NULL, or added to that error: "(use -s SCENARIO)" */
     bool stop_at_positional; /* main(): the command name ends the global options */
 } cli_parse_opts;
 
