@@ -717,6 +717,179 @@ TEST(usage_errors_exit_2)
     free(out);
 }
 
+/* Every command, with a value option, how many ids it takes and what it
+ * says of one argument too many. */
+static const struct {
+    const char *cmd, *missing, *missing_msg;
+    int npos;
+    const char *extra_msg;
+} COMMANDS[] = {
+    {"check", "-c", "option '-c' needs a file name", 0, "unexpected argument 'extra'"},
+    {"config", "--config", "option '--config' needs a file name", 0, "unexpected argument 'extra'"},
+    {"run", "-s", "option '-s' needs a scenario id", 0, "unexpected argument 'extra' (use -s SCENARIO)"},
+    {"jobs", "--status", "option '--status' needs a status", 0, "unexpected argument 'extra'"},
+    {"show", "--lines", "option '--lines' needs a number", 1, "unexpected argument 'extra'"},
+    {"submissions", "-c", "option '-c' needs a file name", 0, "unexpected argument 'extra'"},
+    {"scenarios", "-c", "option '-c' needs a file name", 0, "unexpected argument 'extra'"},
+    {"data", "-c", "option '-c' needs a file name", 1, "unexpected argument 'extra'"},
+    {"cancel", "-c", "option '-c' needs a file name", 1, "unexpected argument 'extra'"},
+    {"bench", "--jobs", "option '--jobs' needs a number", 0, "unexpected argument 'extra'"},
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+/* `weft ARGS` exits 2 and prints exactly "weft: MSG" and "Try 'weft help CMD'."
+ * (cmd NULL: "Try 'weft --help'."). */
+static void assert_usage(const char *cmd, const char *msg, const char *args)
+{
+    char *out, want[512];
+    ASSERT_EQ(weft(&out, "%s", args), 2);
+    if (cmd)
+        snprintf(want, sizeof want, "weft: %s\nTry 'weft help %s'.\n", msg, cmd);
+    else
+        snprintf(want, sizeof want, "weft: %s\nTry 'weft --help'.\n", msg);
+    ASSERT_STR_EQ(out, want);
+    free(out);
+}
+
+/* `weft ARGS` exits `rc` and prints `has`. */
+static void expect(int rc, const char *has, const char *args)
+{
+    char *out;
+    ASSERT_EQ(weft(&out, "%s", args), rc);
+    ASSERT_CONTAINS(out, has);
+    free(out);
+}
+
+TEST(every_command_words_mistakes_alike)
+{
+    /* Mistakes that read the same after any command. */
+    static const struct {
+        const char *args, *msg;
+    } same[] = {
+        {"--bogus", "unknown option '--bogus'"},
+        {"--bogus=1", "unknown option '--bogus'"},
+        {"-Z", "unknown option '-Z'"},
+        /* A flag given a value: --quiet is one that every command takes. */
+        {"--quiet=yes", "option '--quiet' takes no value"},
+        /* -q and -v are accepted, and do not hide the next mistake. */
+        {"-q --verbose -v --bogus", "unknown option '--bogus'"},
+        /* Names match whole: a prefix of a long option is unknown. */
+        {"--conf x", "unknown option '--conf'"},
+    };
+    /* Mistakes of one command. */
+    static const struct {
+        const char *cmd, *args, *msg;
+    } one[] = {
+        {"run", "run --work 2", "unknown option '--work'"},
+        {"run", "run --work=2", "unknown option '--work'"},
+        {"jobs", "jobs --stat FAILED", "unknown option '--stat'"},
+        {"bench", "bench --one", "unknown option '--one'"},
+        {"run", "run --workers zero", "option '--workers' needs a number from 1 to 4096, not 'zero'"},
+        {"run", "run --workers=0", "option '--workers' needs a number from 1 to 4096, not '0'"},
+        {"run", "run -w2x", "option '-w' needs a number from 1 to 4096, not '2x'"},
+        {"show", "show -n -1 ID", "option '-n' needs a number of at least 0, not '-1'"},
+        {"run", "run --mode=fast", "unknown mode 'fast' (development, standalone or cluster)"},
+        {"bench", "bench --prefetch 0", "option '--prefetch' needs a number from 1 to 65535, not '0'"},
+        {"run", "run -fq", "unknown option '-fq'"}, /* short flags are not bundled */
+        {"help", "help run show", "unexpected argument 'show'"},
+    };
+    char args[256];
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *c = COMMANDS[i].cmd;
+        for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
+            snprintf(args, sizeof args, "%s %s", c, same[k].args);
+            assert_usage(c, same[k].msg, args);
+        }
+        snprintf(args, sizeof args, "%s %s", c, COMMANDS[i].missing);
+        assert_usage(c, COMMANDS[i].missing_msg, args);
+        /* One positional argument more than the command takes. */
+        snprintf(args, sizeof args, "%s%s extra", c, COMMANDS[i].npos ? " ID" : "");
+        assert_usage(c, COMMANDS[i].extra_msg, args);
+    }
+    for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) assert_usage(one[k].cmd, one[k].msg, one[k].args);
+}
+
+TEST(global_options)
+{
+    assert_usage(NULL, "unknown option '--bogus'", "--bogus");
+    assert_usage(NULL, "option '--help' takes no value", "--help=all");
+    assert_usage(NULL, "unknown option '--verb'", "--verb"); /* not --verbose abbreviated */
+    expect(2, "usage: weft", "--quiet");                      /* no command */
+    expect(0, "weft ", "-q --version");
+    /* The command's own options come after its name, not before. */
+    assert_usage(NULL, "unknown option '--json'", "--json jobs");
+    expect(0, "usage: weft show", "-v help show");
+}
+
+TEST(double_dash_ends_the_options)
+{
+    test_write_file("config.toml", FAN);
+    /* What follows "--" are ids, not options; there is no store yet. */
+    expect(1, "no data node '--x': nothing has run yet", "data -- --x");
+    expect(1, "no job '-n': nothing has run yet", "show -- -n");
+    expect(1, "no job '--help': nothing has run yet", "cancel -- --help");
+}
+
+/* `weft A` and `weft B` both exit 0 and print the same; returns that (caller frees). */
+static char *same_output(const char *a, const char *b)
+{
+    char *out_a, *out_b;
+    ASSERT_EQ(weft(&out_a, "%s", a), 0);
+    ASSERT_EQ(weft(&out_b, "%s", b), 0);
+    ASSERT_STR_EQ(out_a, out_b);
+    free(out_b);
+    return out_a;
+}
+
+TEST(opt_equals_value_is_opt_space_value)
+{
+    use_clifns();
+    test_write_file("config.toml", FAILING);
+    expect(1, "standalone mode, 2 workers", "run --mode=standalone --workers=2");
+    expect(1, "standalone mode, 3 workers", "run --mode standalone -w3");
+    char *out = same_output("jobs --status=FAILED", "jobs --status FAILED");
+    ASSERT_EQ(count_of(out, "JOB_bad_"), 2); /* one per run, and no other task */
+    ASSERT_EQ(count_of(out, "JOB_cmdfail_"), 2);
+    ASSERT_EQ(count_of(out, "JOB_other_"), 0);
+    free(out);
+    out = same_output("jobs --json --status=ABANDONED --config=config.toml",
+                      "jobs --json --status ABANDONED -c config.toml");
+    ASSERT_CONTAINS(out, "\"ABANDONED\"");
+    free(out);
+}
+
+TEST(quiet_and_verbose_move_the_log_level)
+{
+    /* What `weft ARGS` prints (two needles, NULL: none) and does not print. */
+    static const struct {
+        const char *args, *has, *also, *has_not;
+    } cases[] = {
+        /* Default (info): the informative line, no debug line. */
+        {"run", "weft: running SCENARIO_fan_", NULL, " debug "},
+        /* --quiet: errors only; the run's own output (the summary) stays. */
+        {"run --quiet", " COMPLETED in ", NULL, "weft: running"},
+        {"-q run", " COMPLETED in ", NULL, "weft: running"},
+        /* --verbose: debug lines through the log handler, and the rest. */
+        {"run --verbose", " debug run: configuration config.toml, scenario fan, development mode",
+         "weft: running SCENARIO_fan_", NULL},
+        {"-v run", " debug run: configuration config.toml", "weft: running", NULL},
+        /* The last one given wins. */
+        {"run -v -q", " COMPLETED in ", NULL, " debug "},
+        {"run -v -q", " COMPLETED in ", NULL, "weft: running"},
+        {"-q run -v", " debug run: ", NULL, NULL},
+    };
+    use_clifns();
+    test_write_file("config.toml", FAN);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out;
+        ASSERT_EQ(weft(&out, "%s", cases[i].args), 0);
+        ASSERT_CONTAINS(out, cases[i].has);
+        if (cases[i].also) ASSERT_CONTAINS(out, cases[i].also);
+        if (cases[i].has_not) ASSERT_NOT_CONTAINS(out, cases[i].has_not);
+        free(out);
+    }
+}
+
 TEST(help_lists_every_command)
 {
     char *out;
@@ -768,5 +941,10 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(kill_9_development),
           TEST_ENTRY(kill_9_standalone),
           TEST_ENTRY(usage_errors_exit_2),
+          TEST_ENTRY(every_command_words_mistakes_alike),
+          TEST_ENTRY(global_options),
+          TEST_ENTRY(double_dash_ends_the_options),
+          TEST_ENTRY(opt_equals_value_is_opt_space_value),
+          TEST_ENTRY(quiet_and_verbose_move_the_log_level),
           TEST_ENTRY(help_lists_every_command),
           TEST_ENTRY(broker_password_is_never_printed))

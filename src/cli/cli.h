@@ -2,8 +2,9 @@
  * cli.h - what the files of the `weft` command share: the command table
  * entry type, each command's entry point, and exit codes.
  *
- * Each command lives in its own src/cli/cmd_*.c file and is registered in
- * main.c's table with its one-line summary and its help text.
+ * Each command lives in its own src/cli/cmd_*.c file, reads its arguments
+ * with cli_parse() (opts.h), and is registered in main.c's table with its
+ * one-line summary and its help text.
  */
 #ifndef WEFT_CLI_H
 #define WEFT_CLI_H
@@ -25,7 +26,9 @@ typedef struct cli_command {
     const char *help;                  /* full text, for `weft help NAME` */
 } cli_command;
 
-/* Prints "weft: <msg>" and "Try 'weft help <cmd>'." to stderr; returns CLI_USAGE. */
+/* Prints "weft: <msg>" and "Try 'weft help <cmd>'." (cmd NULL: "Try 'weft
+ * --help'.") to stderr; returns CLI_USAGE.  cli_parse() (opts.h) reports
+ * every option mistake through it; commands use it for their own checks. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Finds a command by name, NULL when unknown. */
@@ -35,6 +38,7 @@ const cli_command *cli_find(const char *name);
  * Parses the common option "-c FILE"/"--config FILE"/"--config=FILE" at
  * argv[*i].  Returns 1 and advances *i when it matched, 0 when argv[*i] is
  * another argument, -1 after printing a usage error (missing value).
+ * Superseded by cli_parse() (opts.h); kept until run-worker and workers use it.
  */
 int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **path);
 
@@ -43,8 +47,14 @@ int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **
  * loaded at all.  Caller frees with weft_config_free(). */
 weft_config *cli_load_config(const char *path, bool check, int *nerrors);
 
-/* Installs the stderr log handler (log.c) at `level`. */
+/* Installs the stderr log handler (log.c) at `level` (default
+ * WEFT_LOG_INFO; --quiet: WEFT_LOG_ERROR, --verbose: WEFT_LOG_DEBUG).
+ * Called again, it only moves the level. */
 void cli_log_init(weft_log_level level);
+
+/* The level last given to cli_log_init(): a command prints a line that is
+ * only informative when it is WEFT_LOG_INFO or more. */
+weft_log_level cli_log_level(void);
 
 /* Prints every diagnostic of `cfg` as "file:line:col: error|warning: msg" to `out`. */
 void cli_print_diags(const weft_config *cfg, FILE *out);

@@ -27,8 +27,10 @@
  * it repeats until every worker took a job) and first-call costs are paid.
  */
 #define _GNU_SOURCE /* nftw flags */
+#include "cli/opts.h"
 #include "cli/output.h"
-#include "util/util.h" /* weft__err: the command links libweft statically */
+#include "util/defaults.h"
+#include "util/util.h" /* weft__err, WEFT__GROW: the command links libweft statically */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +49,7 @@
 int cmd_bench(int argc, char **argv); /* for main.c's table */
 
 enum shape { SHAPE_INDEPENDENT, SHAPE_CHAIN, SHAPE_FANOUT };
-static const char *const shape_names[] = {"independent", "chain", "fanout"};
+static const char *const shape_names[] = {"independent", "chain", "fanout", NULL};
 
 typedef struct bench_opts {
     weft_mode mode;
@@ -59,7 +61,7 @@ typedef struct bench_opts {
     const char *broker;
     const char *queue;
     const char *app_dir;  /* NULL: a temporary folder */
-    const char *prefetch; /* cluster: run-worker --prefetch (NULL: its default, = concurrency) */
+    long prefetch;        /* cluster: run-worker --prefetch (0: its default, = concurrency) */
     bool json, one_at_a_time, use_running_workers, keep;
 } bench_opts;
 
@@ -107,21 +109,12 @@ static double pct_ms(const int64_t *v, size_t n, double p)
 /* Collects per-job latencies into lat/fin (µs) from one submission. */
 typedef struct samples {
     int64_t *lat, *fin;
-    size_t n, cap;
+    size_t n, lat_cap, fin_cap;
 } samples;
 
 static int samples_add(samples *s, int64_t lat, int64_t fin)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        int64_t *a = realloc(s->lat, cap * sizeof *a);
-        if (!a) return -1;
-        s->lat = a;
-        int64_t *b = realloc(s->fin, cap * sizeof *b);
-        if (!b) return -1;
-        s->fin = b;
-        s->cap = cap;
-    }
+    if (WEFT__GROW(s->lat, s->n + 1, s->lat_cap) || WEFT__GROW(s->fin, s->n + 1, s->fin_cap)) return -1;
     s->lat[s->n] = lat;
     s->fin[s->n] = fin;
     s->n++;
@@ -182,22 +175,11 @@ static weft_err add_task(weft_config *cfg, const bench_opts *b, const char *id,
     return weft_config_configure_task(cfg, id, &t, err);
 }
 
-/*
- * The scenario "bench" of b->jobs tasks in b->shape (or "one" of one task
- * for --one-at-a-time), and "warmup" of max(workers, 1) independent tasks.
- */
-static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *store, char *err)
+/* Scenario "warmup": max(workers, 1) tasks of 50 ms of CPU, which hold a
+ * worker for a moment so that in cluster mode each worker (prefetch 1)
+ * takes one of them. */
+static weft_err add_warmup(weft_config *cfg, const bench_opts *b, char *err)
 {
-    weft_err e;
-    char id[64], in[64], out[64];
-    if ((e = weft_config_configure_job_executions(cfg, b->mode, b->workers, err))) return e;
-    if ((e = weft_config_set(cfg, "CORE", "storage_folder", store, err))) return e;
-    if (b->mode == WEFT_MODE_CLUSTER) {
-        if (b->broker && (e = weft_config_set(cfg, "JOB", "broker_url", b->broker, err))) return e;
-        if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
-    }
-    /* Warm-up: spin tasks hold a worker for a moment, so that in cluster
-     * mode each worker (prefetch 1) takes one of them. */
     int nwarm = b->workers > 0 ? b->workers : 1;
     const char **wt = calloc((size_t)nwarm + 1, sizeof *wt);
     char (*wids)[32] = calloc((size_t)nwarm, sizeof *wids);
@@ -206,7 +188,7 @@ static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *
         free(wids);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    e = WEFT_OK;
+    weft_err e = WEFT_OK;
     for (int i = 0; i < nwarm && !e; i++) {
         snprintf(wids[i], sizeof wids[i], "warm%d", i);
         wt[i] = wids[i];
@@ -217,46 +199,73 @@ static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *
     if (!e) e = weft_config_configure_scenario(cfg, "warmup", wt, err);
     free(wt);
     free(wids);
-    if (e) return e;
+    return e;
+}
+
+/* The fan-in's join task `id`, reading d0 .. d<n-2>, writing `outs`. */
+static weft_err add_join(weft_config *cfg, const bench_opts *b, const char *id, long n,
+                         const char *const *outs, char *err)
+{
+    const char **all = calloc((size_t)n, sizeof *all);
+    char **names = calloc((size_t)n, sizeof *names);
+    weft_err e = all && names ? WEFT_OK : weft__err(err, WEFT_ENOMEM, "out of memory");
+    for (long k = 0; k < n - 1 && !e; k++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "d%ld", k);
+        if (!(names[k] = strdup(nm))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        all[k] = names[k];
+    }
+    if (!e) e = add_task(cfg, b, id, all, outs, err);
+    for (long k = 0; names && k < n - 1; k++) free(names[k]);
+    free(names);
+    free(all);
+    return e;
+}
+
+/* Task t<i> of the scenario of n tasks in b->shape, with its data node d<i>. */
+static weft_err add_shaped_task(weft_config *cfg, const bench_opts *b, long i, long n, const char *id,
+                                char *err)
+{
+    static const weft_data_node_opts dn = {.storage_type = "pickle"};
+    char in[64], out[64];
+    const char *ins[2] = {NULL, NULL}, *outs[2] = {NULL, NULL};
+    weft_err e;
+    if (b->shape == SHAPE_CHAIN || (b->shape == SHAPE_FANOUT && i < n - 1)) {
+        snprintf(out, sizeof out, "d%ld", i);
+        if ((e = weft_config_configure_data_node(cfg, out, &dn, err))) return e;
+        outs[0] = out;
+    }
+    if (b->shape == SHAPE_CHAIN && i > 0) {
+        snprintf(in, sizeof in, "d%ld", i - 1);
+        ins[0] = in;
+    }
+    if (b->shape == SHAPE_FANOUT && i == n - 1 && n > 1) return add_join(cfg, b, id, n, outs, err);
+    return add_task(cfg, b, id, ins, outs, err);
+}
+
+/*
+ * The scenario "bench" of b->jobs tasks in b->shape (or "one" of one task
+ * for --one-at-a-time), and "warmup" of max(workers, 1) independent tasks.
+ */
+static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *store, char *err)
+{
+    weft_err e;
+    if ((e = weft_config_configure_job_executions(cfg, b->mode, b->workers, err))) return e;
+    if ((e = weft_config_set(cfg, "CORE", "storage_folder", store, err))) return e;
+    if (b->mode == WEFT_MODE_CLUSTER) {
+        if (b->broker && (e = weft_config_set(cfg, "JOB", "broker_url", b->broker, err))) return e;
+        if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
+    }
+    if ((e = add_warmup(cfg, b, err))) return e;
 
     long n = b->one_at_a_time ? 1 : b->jobs;
     char **tasks = calloc((size_t)n + 1, sizeof *tasks);
     if (!tasks) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    weft_data_node_opts dn = {.storage_type = "pickle"};
     for (long i = 0; i < n && !e; i++) {
+        char id[64];
         snprintf(id, sizeof id, "t%ld", i);
-        if (!(tasks[i] = strdup(id))) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-        const char *ins[2] = {NULL, NULL}, *outs[2] = {NULL, NULL};
-        if (b->shape == SHAPE_CHAIN || (b->shape == SHAPE_FANOUT && i < n - 1)) {
-            snprintf(out, sizeof out, "d%ld", i);
-            if ((e = weft_config_configure_data_node(cfg, out, &dn, err))) break;
-            outs[0] = out;
-        }
-        if (b->shape == SHAPE_CHAIN && i > 0) {
-            snprintf(in, sizeof in, "d%ld", i - 1);
-            ins[0] = in;
-        }
-        if (b->shape == SHAPE_FANOUT && i == n - 1 && n > 1) {
-            /* The join task reads every other task's output. */
-            const char **all = calloc((size_t)n, sizeof *all);
-            char **names = calloc((size_t)n, sizeof *names);
-            if (!all || !names) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            for (long k = 0; k < n - 1 && !e; k++) {
-                char nm[64];
-                snprintf(nm, sizeof nm, "d%ld", k);
-                if (!(names[k] = strdup(nm))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                all[k] = names[k];
-            }
-            if (!e) e = add_task(cfg, b, id, all, outs, err);
-            for (long k = 0; names && k < n - 1; k++) free(names[k]);
-            free(names);
-            free(all);
-            continue;
-        }
-        e = add_task(cfg, b, id, ins, outs, err);
+        if (!(tasks[i] = strdup(id))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        else e = add_shaped_task(cfg, b, i, n, id, err);
     }
     if (!e) e = weft_config_configure_scenario(cfg, b->one_at_a_time ? "one" : "bench",
                                                (const char *const *)tasks, err);
@@ -307,9 +316,11 @@ static pid_t spawn_worker(const bench_opts *b, const char *dir, int i, char *err
     char *argv[13] = {"weft", "run-worker", "--application-path", (char *)dir, "--queue",
                       (char *)b->queue, "--concurrency", "1"};
     int argc = 8;
+    char prefetch[32];
     if (b->prefetch) {
+        snprintf(prefetch, sizeof prefetch, "%ld", b->prefetch);
         argv[argc++] = "--prefetch";
-        argv[argc++] = (char *)b->prefetch;
+        argv[argc++] = prefetch;
     }
     if (b->broker) {
         argv[argc++] = "--broker";
@@ -404,130 +415,184 @@ static weft_err warm_up(weft_orchestrator *o, int want, char *err)
 
 /* ---- running ----------------------------------------------------------- */
 
-static weft_err run_bench(const bench_opts *b, bench_result *r, char *err)
+/* What one bench run holds, released by bench_release(). */
+typedef struct bench_run {
+    const bench_opts *b;
+    char dir[PATH_MAX]; /* the application folder: --app-dir or a temporary one */
+    bool made_dir;      /* dir is temporary: removed afterwards unless --keep */
+    weft_config *cfg;
+    weft_orchestrator *o;
+    pid_t pids[256]; /* cluster: the run-worker processes started */
+    int npids;
+    long nsub;        /* submissions: N with --one-at-a-time, else 1 */
+    char **scen, **subs; /* nsub scenario instance and submission ids */
+    samples s;
+} bench_run;
+
+/* Makes br->dir: --app-dir (created if missing), or a temporary folder. */
+static weft_err make_folder(bench_run *br, char *err)
+{
+    const bench_opts *b = br->b;
+    if (b->app_dir) {
+        if (mkdir(b->app_dir, 0755) != 0 && errno != EEXIST)
+            return weft__err(err, WEFT_EIO, "%s: %s", b->app_dir, strerror(errno));
+        if (!realpath(b->app_dir, br->dir)) {
+            br->dir[0] = '\0';
+            return weft__err(err, WEFT_EIO, "%s: %s", b->app_dir, strerror(errno));
+        }
+        return WEFT_OK;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(br->dir, sizeof br->dir, "%s/weft-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(br->dir)) {
+        br->dir[0] = '\0';
+        return weft__err(err, WEFT_EIO, "cannot make a temporary folder: %s", strerror(errno));
+    }
+    br->made_dir = true;
+    return WEFT_OK;
+}
+
+/* Cluster mode: writes DIR/config.toml for the workers, and starts them
+ * unless --use-running-workers. */
+static weft_err start_workers(bench_run *br, char *err)
+{
+    const bench_opts *b = br->b;
+    weft_err e = write_config(br->cfg, br->dir, err);
+    if (e) return e;
+    if (b->use_running_workers) {
+        fprintf(stderr, "weft bench: waiting for workers: weft run-worker --application-path %s --queue %s\n",
+                br->dir, b->queue);
+        return WEFT_OK;
+    }
+    for (int i = 0; i < b->workers && i < 256; i++) {
+        pid_t p = spawn_worker(b, br->dir, i, err);
+        if (p < 0) return WEFT_ESPAWN;
+        br->pids[br->npids++] = p;
+    }
+    return WEFT_OK;
+}
+
+/* Builds and checks the config, starts the workers (cluster), opens the
+ * store in DIR/store and starts the executor. */
+static weft_err start_engine(bench_run *br, char *err)
+{
+    char store[PATH_MAX + 16];
+    snprintf(store, sizeof store, "%s/store", br->dir);
+    if (!(br->cfg = weft_config_new())) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft_err e;
+    if ((e = build_config(br->cfg, br->b, store, err)) || (e = weft_config_check(br->cfg, err))) return e;
+    if (br->b->mode == WEFT_MODE_CLUSTER && (e = start_workers(br, err))) return e;
+    weft_orchestrator_opts oo = {.storage_folder = store, .application_path = br->dir};
+    if ((e = weft_orchestrator_open(br->cfg, &oo, &br->o, err))) return e;
+    return weft_orchestrator_start(br->o, err);
+}
+
+/* Creates the nsub scenario instances; *secs gets the time it took. */
+static weft_err create_instances(bench_run *br, double *secs, char *err)
+{
+    br->scen = calloc((size_t)br->nsub, sizeof *br->scen);
+    br->subs = calloc((size_t)br->nsub, sizeof *br->subs);
+    if (!br->scen || !br->subs) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft_err e = WEFT_OK;
+    double t0 = now_s();
+    for (long i = 0; i < br->nsub && !e; i++)
+        e = weft_scenario_create(br->o, br->b->one_at_a_time ? "one" : "bench", &br->scen[i], err);
+    *secs = now_s() - t0;
+    return e;
+}
+
+/* The measured part: submits, and waits for every job. */
+static weft_err submit_and_wait(bench_run *br, bench_result *r, char *err)
 {
     weft_err e = WEFT_OK;
-    char dir[PATH_MAX] = "", store[PATH_MAX + 16];
-    bool made_dir = false;
-    weft_config *cfg = NULL;
-    weft_orchestrator *o = NULL;
-    pid_t pids[256];
-    int npids = 0;
-    char **scen = NULL, **subs = NULL;
-    long nsub = b->one_at_a_time ? b->jobs : 1;
-    samples s = {0};
-
-    if (b->app_dir) {
-        if (mkdir(b->app_dir, 0755) != 0 && errno != EEXIST) {
-            e = weft__err(err, WEFT_EIO, "%s: %s", b->app_dir, strerror(errno));
-            goto done;
-        }
-        if (!realpath(b->app_dir, dir)) {
-            e = weft__err(err, WEFT_EIO, "%s: %s", b->app_dir, strerror(errno));
-            goto done;
-        }
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/weft-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir)) {
-            e = weft__err(err, WEFT_EIO, "cannot make a temporary folder: %s", strerror(errno));
-            dir[0] = '\0';
-            goto done;
-        }
-        made_dir = true;
-    }
-    snprintf(store, sizeof store, "%s/store", dir);
-
-    double t0 = now_s();
-    if (!(cfg = weft_config_new())) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((e = build_config(cfg, b, store, err)) || (e = weft_config_check(cfg, err))) goto done;
-    if (b->mode == WEFT_MODE_CLUSTER) {
-        if ((e = write_config(cfg, dir, err))) goto done;
-        if (b->use_running_workers) {
-            fprintf(stderr,
-                    "weft bench: waiting for workers: weft run-worker --application-path %s --queue %s\n",
-                    dir, b->queue);
-        } else {
-            for (int i = 0; i < b->workers && i < 256; i++) {
-                pid_t p = spawn_worker(b, dir, i, err);
-                if (p < 0) {
-                    e = WEFT_ESPAWN;
-                    goto done;
-                }
-                pids[npids++] = p;
-            }
-        }
-    }
-    weft_orchestrator_opts oo = {.storage_folder = store, .application_path = dir};
-    if ((e = weft_orchestrator_open(cfg, &oo, &o, err)) || (e = weft_orchestrator_start(o, err)))
-        goto done;
-    double t_build = now_s() - t0;
-    if ((e = warm_up(o, b->mode == WEFT_MODE_CLUSTER ? b->workers : 1, err))) goto done;
-
-    scen = calloc((size_t)nsub, sizeof *scen);
-    subs = calloc((size_t)nsub, sizeof *subs);
-    if (!scen || !subs) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto done;
-    }
-    /* Scenario instances are made before the clock starts for the run. */
-    t0 = now_s();
-    for (long i = 0; i < nsub && !e; i++)
-        e = weft_scenario_create(o, b->one_at_a_time ? "one" : "bench", &scen[i], err);
-    if (e) goto done;
-    r->build_s = t_build + (now_s() - t0);
-
     double start = now_s();
-    if (b->one_at_a_time) {
+    if (br->b->one_at_a_time) {
         weft_submit_opts so = {.wait = true};
-        for (long i = 0; i < nsub && !e; i++) e = weft_submit(o, scen[i], &so, &subs[i], err);
+        for (long i = 0; i < br->nsub && !e; i++) e = weft_submit(br->o, br->scen[i], &so, &br->subs[i], err);
         r->submit_s = r->wall_s = now_s() - start;
-    } else {
-        weft_submit_opts so = {.wait = false};
-        if (!(e = weft_submit(o, scen[0], &so, &subs[0], err))) {
-            r->submit_s = now_s() - start;
-            e = weft_submission_wait(o, subs[0], 0, err);
-        }
-        r->wall_s = now_s() - start;
+        return e;
     }
-    if (e) goto done;
-    r->peak_rss = peak_rss_bytes();
-
-    for (long i = 0; i < nsub && !e; i++) e = collect(o, subs[i], &s, r, err);
-    if (e) goto done;
-    qsort(s.lat, s.n, sizeof *s.lat, cmp_i64);
-    qsort(s.fin, s.n, sizeof *s.fin, cmp_i64);
-    r->lat_p50_ms = pct_ms(s.lat, s.n, 50);
-    r->lat_p99_ms = pct_ms(s.lat, s.n, 99);
-    r->fin_p50_ms = pct_ms(s.fin, s.n, 50);
-    r->fin_p99_ms = pct_ms(s.fin, s.n, 99);
-
-done:
-    weft_orchestrator_close(o);
-    for (int i = 0; i < npids; i++) stop_worker(pids[i]);
-    if (e && npids && dir[0]) {
-        char logp[PATH_MAX + 32];
-        snprintf(logp, sizeof logp, "%s/worker-0.log", dir);
-        FILE *f = fopen(logp, "r");
-        if (f) {
-            char line[512];
-            fprintf(stderr, "weft bench: %s:\n", logp);
-            while (fgets(line, sizeof line, f)) fprintf(stderr, "  %s", line);
-            fclose(f);
-        }
+    weft_submit_opts so = {.wait = false};
+    if (!(e = weft_submit(br->o, br->scen[0], &so, &br->subs[0], err))) {
+        r->submit_s = now_s() - start;
+        e = weft_submission_wait(br->o, br->subs[0], 0, err);
     }
-    for (long i = 0; scen && i < nsub; i++) free(scen[i]);
-    for (long i = 0; subs && i < nsub; i++) free(subs[i]);
-    free(scen);
-    free(subs);
-    free(s.lat);
-    free(s.fin);
-    weft_config_free(cfg);
-    if (made_dir && !b->keep) remove_tree(dir);
-    else if (made_dir) fprintf(stderr, "weft bench: kept %s\n", dir);
+    r->wall_s = now_s() - start;
+    return e;
+}
+
+/* Reads every submission's jobs: outcomes and latency percentiles. */
+static weft_err latencies(bench_run *br, bench_result *r, char *err)
+{
+    weft_err e = WEFT_OK;
+    samples *s = &br->s;
+    for (long i = 0; i < br->nsub && !e; i++) e = collect(br->o, br->subs[i], s, r, err);
+    if (e) return e;
+    qsort(s->lat, s->n, sizeof *s->lat, cmp_i64);
+    qsort(s->fin, s->n, sizeof *s->fin, cmp_i64);
+    r->lat_p50_ms = pct_ms(s->lat, s->n, 50);
+    r->lat_p99_ms = pct_ms(s->lat, s->n, 99);
+    r->fin_p50_ms = pct_ms(s->fin, s->n, 50);
+    r->fin_p99_ms = pct_ms(s->fin, s->n, 99);
+    return WEFT_OK;
+}
+
+/* After a failure with workers started, their first log says why more
+ * often than the error does (a worker that could not load the config). */
+static void print_worker_log(const char *dir)
+{
+    char logp[PATH_MAX + 32];
+    snprintf(logp, sizeof logp, "%s/worker-0.log", dir);
+    FILE *f = fopen(logp, "r");
+    if (!f) return;
+    char line[512];
+    fprintf(stderr, "weft bench: %s:\n", logp);
+    while (fgets(line, sizeof line, f)) fprintf(stderr, "  %s", line);
+    fclose(f);
+}
+
+/* Closes the orchestrator, stops the workers, frees everything and
+ * removes the temporary folder (kept with --keep).  `e`: how the run went. */
+static void bench_release(bench_run *br, weft_err e)
+{
+    weft_orchestrator_close(br->o);
+    for (int i = 0; i < br->npids; i++) stop_worker(br->pids[i]);
+    if (e && br->npids && br->dir[0]) print_worker_log(br->dir);
+    for (long i = 0; br->scen && i < br->nsub; i++) free(br->scen[i]);
+    for (long i = 0; br->subs && i < br->nsub; i++) free(br->subs[i]);
+    free(br->scen);
+    free(br->subs);
+    free(br->s.lat);
+    free(br->s.fin);
+    weft_config_free(br->cfg);
+    if (br->made_dir && !br->b->keep) remove_tree(br->dir);
+    else if (br->made_dir) fprintf(stderr, "weft bench: kept %s\n", br->dir);
+}
+
+/*
+ * Build (timed), warm up (not timed), create the instances (timed, with
+ * build), then the measured submit and wait; the peak RSS is read before
+ * the job lists are loaded for the latency figures.
+ */
+static weft_err run_bench(const bench_opts *b, bench_result *r, char *err)
+{
+    bench_run br = {.b = b, .nsub = b->one_at_a_time ? b->jobs : 1};
+    double t0 = 0, inst_s = 0;
+    weft_err e = make_folder(&br, err);
+    if (!e) {
+        t0 = now_s();
+        e = start_engine(&br, err);
+    }
+    if (!e) {
+        r->build_s = now_s() - t0;
+        e = warm_up(br.o, b->mode == WEFT_MODE_CLUSTER ? b->workers : 1, err);
+    }
+    if (!e && !(e = create_instances(&br, &inst_s, err))) r->build_s += inst_s;
+    if (!e && !(e = submit_and_wait(&br, r, err))) {
+        r->peak_rss = peak_rss_bytes();
+        e = latencies(&br, r, err);
+    }
+    bench_release(&br, e);
     return e;
 }
 
@@ -592,100 +657,60 @@ static void print_table(const bench_opts *b, const bench_result *r)
 
 /* ---- the command ------------------------------------------------------- */
 
-static int value_opt(int argc, char **argv, int *i, const char *name, const char **val)
+static int parse_args(int argc, char **argv, bench_opts *b)
 {
-    const char *a = argv[*i];
-    size_t l = strlen(name);
-    if (strncmp(a, name, l) != 0) return 0;
-    if (a[l] == '=') {
-        *val = a + l + 1;
-        return 1;
-    }
-    if (a[l] != '\0') return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error("bench", "option '%s' needs a value", name);
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
+    int mode = (int)b->mode, shape = (int)b->shape;
+    long workers = b->workers;
+    const cli_opt opts[] = {
+        CLI_MODE(&mode),
+        CLI_LONG("workers", 'w', &workers, 1, 256),
+        CLI_LONG("jobs", 0, &b->jobs, 1, 100000000),
+        CLI_CHOICE("shape", 0, &shape, shape_names),
+        CLI_STRING("task", 0, "noop or spin:MS", &b->task_s),
+        CLI_FLAG("one-at-a-time", 0, &b->one_at_a_time),
+        CLI_STRING("broker", 0, "a URL", &b->broker),
+        CLI_STRING("queue", 0, "a queue name", &b->queue),
+        CLI_STRING("app-dir", 0, "a folder", &b->app_dir),
+        CLI_LONG("prefetch", 0, &b->prefetch, 1, 65535),
+        CLI_FLAG("use-running-workers", 0, &b->use_running_workers),
+        CLI_FLAG("keep", 0, &b->keep),
+        CLI_FLAG("json", 0, &b->json),
+        CLI_LOG_OPTS,
+        CLI_END,
+    };
+    cli_parse_opts p = {.cmd = "bench", .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    b->mode = (weft_mode)mode;
+    b->shape = (enum shape)shape;
+    b->workers = (int)workers;
+    return rc;
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
+/* The checks that involve more than one option, and --task's value. */
+static int check_args(bench_opts *b)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
+    long v;
+    if (strcmp(b->task_s, "noop") != 0) {
+        if (strncmp(b->task_s, "spin:", 5) != 0 || !cli_strtol(b->task_s + 5, 1, 3600000, &v))
+            return cli_usage_error("bench", "--task is noop or spin:MS, not '%s'", b->task_s);
+        b->spin_ms = (int)v;
+    }
+    if (b->spin_ms && b->shape != SHAPE_INDEPENDENT)
+        return cli_usage_error("bench", "--shape %s needs --task noop (weft.spin writes no output)",
+                               shape_names[b->shape]);
+    if (b->one_at_a_time && b->shape != SHAPE_INDEPENDENT)
+        return cli_usage_error("bench", "--one-at-a-time submits one-job scenarios: no --shape");
+    if (b->use_running_workers && (b->mode != WEFT_MODE_CLUSTER || !b->app_dir))
+        return cli_usage_error("bench", "--use-running-workers needs --mode cluster and --app-dir DIR");
+    return CLI_OK;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_opts b = {.mode = WEFT_MODE_STANDALONE, .workers = 2, .jobs = 1000, .task_s = "noop"};
-    const char *mode_s = NULL, *workers_s = NULL, *jobs_s = NULL, *shape_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = 0;
-        if ((r = value_opt(argc, argv, &i, "--mode", &mode_s)) ||
-            (r = value_opt(argc, argv, &i, "--workers", &workers_s)) ||
-            (r = value_opt(argc, argv, &i, "--jobs", &jobs_s)) ||
-            (r = value_opt(argc, argv, &i, "--shape", &shape_s)) ||
-            (r = value_opt(argc, argv, &i, "--task", &b.task_s)) ||
-            (r = value_opt(argc, argv, &i, "--broker", &b.broker)) ||
-            (r = value_opt(argc, argv, &i, "--queue", &b.queue)) ||
-            (r = value_opt(argc, argv, &i, "--app-dir", &b.app_dir)) ||
-            (r = value_opt(argc, argv, &i, "--prefetch", &b.prefetch))) {
-            if (r < 0) return CLI_USAGE;
-        } else if (strcmp(a, "--json") == 0) {
-            b.json = true;
-        } else if (strcmp(a, "--one-at-a-time") == 0) {
-            b.one_at_a_time = true;
-        } else if (strcmp(a, "--use-running-workers") == 0) {
-            b.use_running_workers = true;
-        } else if (strcmp(a, "--keep") == 0) {
-            b.keep = true;
-        } else {
-            return cli_usage_error("bench", "unknown argument '%s'", a);
-        }
-    }
-    long v;
-    if (mode_s) {
-        int m = -1;
-        for (int k = WEFT_MODE_DEVELOPMENT; k <= WEFT_MODE_CLUSTER; k++)
-            if (strcmp(mode_s, weft_mode_name((weft_mode)k)) == 0) m = k;
-        if (m < 0) return cli_usage_error("bench", "unknown mode '%s' (development, standalone or cluster)", mode_s);
-        b.mode = (weft_mode)m;
-    }
-    if (workers_s) {
-        if (!parse_long(workers_s, 1, 256, &v))
-            return cli_usage_error("bench", "--workers needs a number from 1 to 256, not '%s'", workers_s);
-        b.workers = (int)v;
-    }
-    if (jobs_s) {
-        if (!parse_long(jobs_s, 1, 100000000, &v))
-            return cli_usage_error("bench", "--jobs needs a number from 1 to 100000000, not '%s'", jobs_s);
-        b.jobs = v;
-    }
-    if (shape_s) {
-        int s = -1;
-        for (int k = 0; k < 3; k++)
-            if (strcmp(shape_s, shape_names[k]) == 0) s = k;
-        if (s < 0) return cli_usage_error("bench", "unknown shape '%s' (independent, chain or fanout)", shape_s);
-        b.shape = (enum shape)s;
-    }
-    if (strcmp(b.task_s, "noop") != 0) {
-        if (strncmp(b.task_s, "spin:", 5) != 0 || !parse_long(b.task_s + 5, 1, 3600000, &v))
-            return cli_usage_error("bench", "--task is noop or spin:MS, not '%s'", b.task_s);
-        b.spin_ms = (int)v;
-    }
-    if (b.spin_ms && b.shape != SHAPE_INDEPENDENT)
-        return cli_usage_error("bench", "--shape %s needs --task noop (weft.spin writes no output)",
-                               shape_names[b.shape]);
-    if (b.one_at_a_time && b.shape != SHAPE_INDEPENDENT)
-        return cli_usage_error("bench", "--one-at-a-time submits one-job scenarios: no --shape");
-    if (b.use_running_workers && (b.mode != WEFT_MODE_CLUSTER || !b.app_dir))
-        return cli_usage_error("bench", "--use-running-workers needs --mode cluster and --app-dir DIR");
+    bench_opts b = {.mode = WEFT_MODE_STANDALONE, .workers = WEFT__DEFAULT_WORKERS, .jobs = 1000, .task_s = "noop"};
+    int rc = parse_args(argc, argv, &b);
+    if (rc || (rc = check_args(&b))) return rc;
     char queue[128];
     if (!b.queue) {
         snprintf(queue, sizeof queue, "weft.bench.%d", (int)getpid());
@@ -700,7 +725,7 @@ int cmd_bench(int argc, char **argv)
         cli_error("bench failed: %s", err[0] ? err : weft_strerror(e));
         return CLI_FAILED;
     }
-    int rc = b.json ? print_json(&b, &r) : (print_table(&b, &r), CLI_OK);
+    rc = b.json ? print_json(&b, &r) : (print_table(&b, &r), CLI_OK);
     if (rc == CLI_OK && r.failed) rc = CLI_FAILED;
     return rc;
 }

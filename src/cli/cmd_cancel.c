@@ -5,6 +5,7 @@
  * that the live orchestrator honours, and we wait a little for the job to
  * reach its final status so the person sees the outcome.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <string.h>
@@ -110,29 +111,22 @@ static int cancel_submission(weft_orchestrator *o, const char *id, bool wait)
 
 int cmd_cancel(int argc, char **argv)
 {
-    const char *config = NULL, *id = NULL;
-    bool wait = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt("cancel", argc, argv, &i, &config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(a, "--no-wait") == 0)
-            wait = false;
-        else if (a[0] == '-')
-            return cli_usage_error("cancel", "unknown option '%s'", a);
-        else if (id)
-            return cli_usage_error("cancel", "one id at a time ('%s' and '%s')", id, a);
-        else
-            id = a;
-    }
-    if (!id) return cli_usage_error("cancel", "what to cancel? give a job or submission id (see 'weft jobs')");
+    const char *config = NULL, *pos[1];
+    bool no_wait = false;
+    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_FLAG("no-wait", 0, &no_wait), CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = "cancel", .opts = opts, .pos = pos, .maxpos = 1};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
+    if (got.npos == 0)
+        return cli_usage_error("cancel", "what to cancel? give a job or submission id (see 'weft jobs')");
+    const char *id = pos[0];
 
     weft_config *cfg;
     weft_orchestrator *o;
-    int rc = cli_open_for(config, "job", id, &cfg, &o);
+    rc = cli_open_for(config, "job", id, &cfg, &o);
     if (rc) return rc;
-    rc = strncmp(id, "SUBMISSION_", 11) == 0 ? cancel_submission(o, id, wait) : cancel_job(o, id, wait);
+    rc = strncmp(id, "SUBMISSION_", 11) == 0 ? cancel_submission(o, id, !no_wait) : cancel_job(o, id, !no_wait);
     cli_close(cfg, o);
     return rc;
 }

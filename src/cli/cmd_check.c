@@ -3,7 +3,7 @@
  * and reports every problem at once, sorted by position, followed by a
  * one-line summary.  Exit status 1 when there is an error, 0 otherwise.
  */
-#include "cli/cli.h"
+#include "cli/opts.h"
 
 #include <stdio.h>
 
@@ -12,14 +12,11 @@ int cmd_check(int argc, char **argv); /* registered in main.c */
 int cmd_check(int argc, char **argv)
 {
     const char *path = "config.toml";
-    for (int i = 1; i < argc; i++) {
-        int r = cli_config_opt("check", argc, argv, &i, &path);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("check", "unknown option '%s'", argv[i]);
-        return cli_usage_error("check", "unexpected argument '%s'", argv[i]);
-    }
+    const cli_opt opts[] = {CLI_CONFIG(&path), CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = "check", .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
     int nerrors = 0;
     weft_config *cfg = cli_load_config(path, true, &nerrors);
     if (!cfg) return CLI_USAGE;

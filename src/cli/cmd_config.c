@@ -5,7 +5,7 @@
  * Passwords in URLs (broker_url) are masked unless --show-secrets is given:
  * the output often lands in a terminal, a log or a bug report.
  */
-#include "cli/cli.h"
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <stdio.h>
@@ -18,22 +18,12 @@ int cmd_config(int argc, char **argv)
 {
     const char *path = "config.toml";
     bool raw = false, secrets = false;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_config_opt("config", argc, argv, &i, &path);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(argv[i], "--raw") == 0) {
-            raw = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--show-secrets") == 0) {
-            secrets = true;
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("config", "unknown option '%s'", argv[i]);
-        return cli_usage_error("config", "unexpected argument '%s'", argv[i]);
-    }
+    const cli_opt opts[] = {CLI_CONFIG(&path), CLI_FLAG("raw", 0, &raw), CLI_FLAG("show-secrets", 0, &secrets),
+                            CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = "config", .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
     /* --raw shows the file as written: ENV[...] unresolved, so no check. */
     int nerrors = 0;
     weft_config *cfg = cli_load_config(path, !raw, &nerrors);
@@ -57,7 +47,7 @@ int cmd_config(int argc, char **argv)
         return CLI_FAILED;
     }
     char *shown = secrets ? text : out_redact(text);
-    int rc = shown && fputs(shown, stdout) >= 0 ? CLI_OK : CLI_FAILED;
+    rc = shown && fputs(shown, stdout) >= 0 ? CLI_OK : CLI_FAILED;
     if (shown != text) free(shown);
     free(text);
     return rc;

@@ -3,6 +3,7 @@
  * output, byte for byte, by instance id (DATANODE_...) or by config id when
  * the store holds one instance of it.  Opens the store read-only.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <errno.h>
@@ -13,24 +14,18 @@ int cmd_data(int argc, char **argv);
 
 int cmd_data(int argc, char **argv)
 {
-    const char *config = NULL, *id = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt("data", argc, argv, &i, &config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (a[0] == '-' && a[1] != '\0')
-            return cli_usage_error("data", "unknown option '%s'", a);
-        else if (id)
-            return cli_usage_error("data", "one data node at a time ('%s' and '%s')", id, a);
-        else
-            id = a;
-    }
-    if (!id) return cli_usage_error("data", "which data node? give its id or its config id");
+    const char *config = NULL, *pos[1];
+    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = "data", .opts = opts, .pos = pos, .maxpos = 1};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
+    if (got.npos == 0) return cli_usage_error("data", "which data node? give its id or its config id");
+    const char *id = pos[0];
 
     weft_config *cfg;
     weft_orchestrator *o;
-    int rc = cli_open_for(config, "data node", id, &cfg, &o);
+    rc = cli_open_for(config, "data node", id, &cfg, &o);
     if (rc) return rc;
     char err[WEFT_ERRBUF_SIZE] = "";
     char *data = NULL;

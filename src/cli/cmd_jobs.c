@@ -3,6 +3,7 @@
  * one submission or in one status, as a table or JSON.  It opens the store
  * read-only, so it works while `weft run` writes it.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <string.h>
@@ -13,29 +14,13 @@ int cmd_jobs(int argc, char **argv)
 {
     const char *config = NULL, *submission = NULL, *status_s = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt("jobs", argc, argv, &i, &config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--submission") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("jobs", "option '%s' needs a value", a);
-            submission = argv[++i];
-        } else if (strcmp(a, "--status") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("jobs", "option '%s' needs a value", a);
-            status_s = argv[++i];
-        } else if (strncmp(a, "--submission=", 13) == 0) {
-            submission = a + 13;
-        } else if (strncmp(a, "--status=", 9) == 0) {
-            status_s = a + 9;
-        } else if (a[0] == '-') {
-            return cli_usage_error("jobs", "unknown option '%s'", a);
-        } else {
-            return cli_usage_error("jobs", "unexpected argument '%s'", a);
-        }
-    }
+    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_STRING("submission", 0, "an id", &submission),
+                            CLI_STRING("status", 0, "a status", &status_s), CLI_FLAG("json", 0, &json),
+                            CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = "jobs", .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
     int status = -1;
     if (status_s && (status = weft_job_status_parse(status_s)) < 0)
         return cli_usage_error("jobs",
@@ -46,7 +31,7 @@ int cmd_jobs(int argc, char **argv)
     weft_config *cfg;
     weft_orchestrator *o;
     bool no_store;
-    int rc = cli_open(config, true, &no_store, &cfg, &o);
+    rc = cli_open(config, true, &no_store, &cfg, &o);
     if (rc) return rc;
 
     char err[WEFT_ERRBUF_SIZE] = "";

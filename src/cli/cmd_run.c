@@ -10,10 +10,10 @@
  * that weft_submit() polls: the engine cancels the running jobs and stores
  * the final statuses, and we exit 130 with a consistent store.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
-#include "util/util.h" /* weft__strmap: the command links libweft statically */
+#include "util/util.h" /* weft__strmap, WEFT__GROW, weft__log: the command links libweft statically */
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -72,13 +72,7 @@ static bool progress_track(progress *p, const char *id, weft_job_status st)
         p->count[st]++;
         return true;
     }
-    if (p->njobs == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        progress_job *j = realloc(p->jobs, cap * sizeof *j);
-        if (!j) return false;
-        p->jobs = j;
-        p->cap = cap;
-    }
+    if (WEFT__GROW(p->jobs, p->njobs + 1, p->cap)) return false;
     char *copy = strdup(id);
     if (!copy) return false;
     if (weft__strmap_put(&p->index, copy, (void *)(uintptr_t)(p->njobs + 1))) {
@@ -213,38 +207,28 @@ static void progress_release(progress *p)
 
 /* ---- options ----------------------------------------------------------- */
 
-static int parse_mode(const char *s)
-{
-    for (int m = WEFT_MODE_DEVELOPMENT; m <= WEFT_MODE_CLUSTER; m++)
-        if (strcmp(s, weft_mode_name((weft_mode)m)) == 0) return m;
-    return -1;
-}
+typedef struct run_args {
+    const char *config, *scenario;
+    int mode;     /* a weft_mode; -1: the configuration's */
+    long workers; /* 0: the configuration's */
+    bool force, json;
+} run_args;
 
-/* Matches "--name VALUE", "--name=VALUE" and, when `shortopt`, "-x VALUE"/"-xVALUE".
- * Returns 1 with *val, 0 when argv[*i] is something else, -1 after a usage error. */
-static int value_opt(int argc, char **argv, int *i, const char *longopt, const char *shortopt,
-                     const char **val)
+static int parse_args(int argc, char **argv, run_args *a)
 {
-    const char *a = argv[*i];
-    size_t ll = strlen(longopt);
-    if (strncmp(a, longopt, ll) == 0 && a[ll] == '=') {
-        *val = a + ll + 1;
-        return 1;
-    }
-    bool is_short = shortopt && strncmp(a, shortopt, 2) == 0;
-    if (strcmp(a, longopt) == 0 || (is_short && a[2] == '\0')) {
-        if (*i + 1 >= argc) {
-            cli_usage_error("run", "option '%s' needs a value", a);
-            return -1;
-        }
-        *val = argv[++*i];
-        return 1;
-    }
-    if (is_short && a[2] != '\0') {
-        *val = a + 2;
-        return 1;
-    }
-    return 0;
+    const cli_opt opts[] = {
+        CLI_CONFIG(&a->config),
+        CLI_STRING("scenario", 's', "a scenario id", &a->scenario),
+        CLI_MODE(&a->mode),
+        CLI_LONG("workers", 'w', &a->workers, 1, 4096),
+        CLI_FLAG("force", 'f', &a->force),
+        CLI_FLAG("json", 0, &a->json),
+        CLI_LOG_OPTS,
+        CLI_END,
+    };
+    cli_parse_opts p = {.cmd = "run", .opts = opts, .hint = "(use -s SCENARIO)"};
+    cli_parsed got;
+    return cli_parse(&p, argc, argv, &got);
 }
 
 /* Lists the configured scenario ids as "a, b, c" into buf. */
@@ -259,6 +243,31 @@ static const char *scenario_list(const weft_config *cfg, char *buf, size_t size)
         o += (size_t)w;
     }
     return buf;
+}
+
+/*
+ * Sets a->scenario (borrowed from cfg) to the scenario to run: the one
+ * given, which must exist, or the configuration's only one.  Returns CLI_OK,
+ * or CLI_USAGE after listing the scenarios there are.
+ */
+static int choose_scenario(const weft_config *cfg, run_args *a)
+{
+    char list[1024];
+    size_t nscen = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
+    if (!a->scenario) {
+        if (nscen == 1) {
+            a->scenario = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, 0);
+            return CLI_OK;
+        }
+        return nscen ? cli_usage_error("run", "%s has %zu scenarios; choose one with -s: %s", a->config, nscen,
+                                       scenario_list(cfg, list, sizeof list))
+                     : cli_usage_error("run", "%s declares no scenario ([SCENARIO.<id>] with tasks)", a->config);
+    }
+    for (size_t i = 0; i < nscen; i++)
+        if (strcmp(weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, i), a->scenario) == 0) return CLI_OK;
+    return nscen ? cli_usage_error("run", "%s has no scenario '%s'; its scenarios: %s", a->config, a->scenario,
+                                   scenario_list(cfg, list, sizeof list))
+                 : cli_usage_error("run", "%s has no scenario '%s' (it declares none)", a->config, a->scenario);
 }
 
 /* ---- the summary ------------------------------------------------------- */
@@ -352,182 +361,176 @@ static int print_json(const char *sub_id, const char *scenario_id, const weft_su
 
 /* ---- the command ------------------------------------------------------- */
 
-int cmd_run(int argc, char **argv)
+/* What one `weft run` holds, released by run_release(). */
+typedef struct run_state {
+    run_args a;
+    weft_config *cfg;
+    weft_orchestrator *o;
+    progress prog;
+    char *scenario_id, *sub_id;
+    weft_submission_info *sub;
+    weft_job_info **jobs;
+    size_t njobs;
+    char err[WEFT_ERRBUF_SIZE];
+} run_state;
+
+/* Installed before anything starts, so an early Ctrl-C is not lost; the
+ * engine polls the flag while the submission runs.  Worker processes get
+ * the default disposition back when they are started. */
+static void install_stop_handlers(void)
 {
-    const char *config = NULL, *scenario = NULL, *mode_s = NULL, *workers_s = NULL;
-    bool force = false, json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r;
-        if ((r = cli_config_opt("run", argc, argv, &i, &config)) != 0) {
-            if (r < 0) return CLI_USAGE;
-        } else if ((r = value_opt(argc, argv, &i, "--scenario", "-s", &scenario)) != 0) {
-            if (r < 0) return CLI_USAGE;
-        } else if ((r = value_opt(argc, argv, &i, "--mode", NULL, &mode_s)) != 0) {
-            if (r < 0) return CLI_USAGE;
-        } else if ((r = value_opt(argc, argv, &i, "--workers", "-w", &workers_s)) != 0) {
-            if (r < 0) return CLI_USAGE;
-        } else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
-            force = true;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (a[0] == '-') {
-            return cli_usage_error("run", "unknown option '%s'", a);
-        } else {
-            return cli_usage_error("run", "unexpected argument '%s' (use -s SCENARIO)", a);
-        }
-    }
-    int mode = -1, workers = 0;
-    if (mode_s && (mode = parse_mode(mode_s)) < 0)
-        return cli_usage_error("run", "unknown mode '%s' (development, standalone or cluster)", mode_s);
-    if (workers_s) {
-        char *end;
-        errno = 0;
-        long w = strtol(workers_s, &end, 10);
-        if (errno || *end || end == workers_s || w < 1 || w > 4096)
-            return cli_usage_error("run", "--workers needs a number from 1 to 4096, not '%s'", workers_s);
-        workers = (int)w;
-    }
-    if (!config) config = "config.toml";
-
-    weft_config *cfg = NULL;
-    int rc = cli_load_checked(config, mode, workers, true, &cfg);
-    if (rc) return rc;
-
-    char list[1024];
-    size_t nscen = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
-    if (scenario) {
-        bool known = false;
-        for (size_t i = 0; i < nscen; i++)
-            if (strcmp(weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, i), scenario) == 0) known = true;
-        if (!known) {
-            rc = nscen ? cli_usage_error("run", "%s has no scenario '%s'; its scenarios: %s", config,
-                                         scenario, scenario_list(cfg, list, sizeof list))
-                       : cli_usage_error("run", "%s has no scenario '%s' (it declares none)", config,
-                                         scenario);
-            weft_config_free(cfg);
-            return rc;
-        }
-    } else if (nscen == 1) {
-        scenario = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, 0);
-    } else {
-        rc = nscen ? cli_usage_error("run", "%s has %zu scenarios; choose one with -s: %s", config, nscen,
-                                     scenario_list(cfg, list, sizeof list))
-                   : cli_usage_error("run", "%s declares no scenario ([SCENARIO.<id>] with tasks)", config);
-        weft_config_free(cfg);
-        return rc;
-    }
-
-    /* Installed before anything starts, so an early Ctrl-C is not lost; the
-     * engine polls the flag while the submission runs.  Worker processes
-     * get the default disposition back when they are started. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
 
-    progress prog = {.tty = isatty(STDERR_FILENO) == 1, .quiet = json};
-    pthread_mutex_init(&prog.lock, NULL);
-    pthread_cond_init(&prog.tick, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+static void progress_init(progress *p, const weft_config *cfg, const char *scenario, bool json)
+{
+    *p = (progress){.tty = isatty(STDERR_FILENO) == 1, .quiet = json};
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->tick, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &p->t0);
     char sv[256];
     snprintf(sv, sizeof sv, "SCENARIO.%s", scenario);
-    prog.expected = weft_value_len(weft_config_lookup(cfg, sv, "tasks"));
+    p->expected = weft_value_len(weft_config_lookup(cfg, sv, "tasks"));
+}
 
-    char err[WEFT_ERRBUF_SIZE] = "";
-    weft_orchestrator *o = NULL;
-    char *scenario_id = NULL, *sub_id = NULL;
-    weft_submission_info *sub = NULL;
-    weft_job_info **jobs = NULL;
-    size_t njobs = 0;
-    rc = CLI_FAILED;
-
+/*
+ * Opens the store, starts the executor, follows the run and creates the
+ * scenario instance.  Returns CLI_OK, or the exit code after printing why:
+ * a broker URL that is wrong or refuses us is a configuration problem
+ * (CLI_USAGE), not a failed run.
+ */
+static int run_start(run_state *s)
+{
     weft_orchestrator_opts oopts = {0};
-    weft_err e = weft_orchestrator_open(cfg, &oopts, &o, err);
+    weft_err e = weft_orchestrator_open(s->cfg, &oopts, &s->o, s->err);
     if (e) {
-        cli_error("cannot open the store: %s", err[0] ? err : weft_strerror(e));
-        if (e == WEFT_EBROKER || e == WEFT_EINVAL) rc = CLI_USAGE; /* resuming cluster jobs */
-        goto done;
+        cli_error("cannot open the store: %s", s->err[0] ? s->err : weft_strerror(e));
+        return e == WEFT_EBROKER || e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED; /* resuming cluster jobs */
     }
     /* Started here, from the main thread and before any thread of ours:
      * standalone mode forks its fork server now, which must happen while
      * the process is single-threaded, from a thread that lives as long as
      * the orchestrator. */
-    if ((e = weft_orchestrator_start(o, err))) {
-        cli_error("cannot start %s mode: %s", weft_mode_name(weft_orchestrator_mode(o)),
-                  err[0] ? err : weft_strerror(e));
-        /* A broker URL that is wrong or refuses us is a configuration
-         * problem (usage/config class), not a failed run. */
-        if (e == WEFT_EBROKER || e == WEFT_EINVAL || e == WEFT_ECONFIG) rc = CLI_USAGE;
-        goto done;
+    if ((e = weft_orchestrator_start(s->o, s->err))) {
+        cli_error("cannot start %s mode: %s", weft_mode_name(weft_orchestrator_mode(s->o)),
+                  s->err[0] ? s->err : weft_strerror(e));
+        return e == WEFT_EBROKER || e == WEFT_EINVAL || e == WEFT_ECONFIG ? CLI_USAGE : CLI_FAILED;
     }
-    if (prog.tty && !prog.quiet && pthread_create(&prog.ticker, NULL, ticker_main, &prog) == 0)
-        prog.ticking = true;
-    if ((e = weft_subscribe(o, on_event, &prog))) {
+    if (s->prog.tty && !s->prog.quiet && pthread_create(&s->prog.ticker, NULL, ticker_main, &s->prog) == 0)
+        s->prog.ticking = true;
+    if ((e = weft_subscribe(s->o, on_event, &s->prog))) {
         cli_error("cannot follow the run: %s", weft_strerror(e));
-        goto done;
+        return CLI_FAILED;
     }
-    if ((e = weft_scenario_create(o, scenario, &scenario_id, err))) {
-        cli_error("cannot create scenario '%s': %s", scenario, err[0] ? err : weft_strerror(e));
-        goto done;
+    if ((e = weft_scenario_create(s->o, s->a.scenario, &s->scenario_id, s->err))) {
+        cli_error("cannot create scenario '%s': %s", s->a.scenario, s->err[0] ? s->err : weft_strerror(e));
+        return CLI_FAILED;
     }
-    if (!json) {
-        weft_mode m = weft_orchestrator_mode(o);
-        char how[512] = "";
-        if (m == WEFT_MODE_STANDALONE) {
-            snprintf(how, sizeof how, ", %d worker%s", weft_config_max_nb_of_workers(cfg),
-                     weft_config_max_nb_of_workers(cfg) == 1 ? "" : "s");
-        } else if (m == WEFT_MODE_CLUSTER) {
-            char *url = out_redact(weft_config_broker_url(cfg));
-            snprintf(how, sizeof how, ", broker %s, queue %s", url ? url : "?", weft_config_queue(cfg));
-            free(url);
-        }
-        fprintf(stderr, "weft: running %s in %s mode%s\n", scenario_id, weft_mode_name(m), how);
-    }
+    return CLI_OK;
+}
 
-    weft_submit_opts sopts = {.force = force, .wait = true, .interrupt = &stop_signal};
-    e = weft_submit(o, scenario_id, &sopts, &sub_id, err);
-    progress_finish(&prog);
+/* "weft: running SCENARIO_... in standalone mode, 2 workers": informative,
+ * so not with --quiet nor --json; --verbose adds the configuration used. */
+static void run_announce(const run_state *s)
+{
+    weft_mode m = weft_orchestrator_mode(s->o);
+    weft__log(NULL, WEFT_LOG_DEBUG, "run", "configuration %s, scenario %s, %s mode, %d worker%s, store %s",
+              s->a.config, s->a.scenario, weft_mode_name(m), weft_config_max_nb_of_workers(s->cfg),
+              weft_config_max_nb_of_workers(s->cfg) == 1 ? "" : "s", weft_config_storage_folder(s->cfg));
+    if (s->a.json || cli_log_level() < WEFT_LOG_INFO) return;
+    char how[512] = "";
+    if (m == WEFT_MODE_STANDALONE) {
+        snprintf(how, sizeof how, ", %d worker%s", weft_config_max_nb_of_workers(s->cfg),
+                 weft_config_max_nb_of_workers(s->cfg) == 1 ? "" : "s");
+    } else if (m == WEFT_MODE_CLUSTER) {
+        char *url = out_redact(weft_config_broker_url(s->cfg));
+        snprintf(how, sizeof how, ", broker %s, queue %s", url ? url : "?", weft_config_queue(s->cfg));
+        free(url);
+    }
+    fprintf(stderr, "weft: running %s in %s mode%s\n", s->scenario_id, weft_mode_name(m), how);
+}
+
+/* Submits the instance and waits for the end; false when there is no
+ * submission to report on. */
+static bool run_submit(run_state *s)
+{
+    weft_submit_opts sopts = {.force = s->a.force, .wait = true, .interrupt = &stop_signal};
+    weft_err e = weft_submit(s->o, s->scenario_id, &sopts, &s->sub_id, s->err);
+    progress_finish(&s->prog);
     if (e && e != WEFT_ECANCELED) {
-        char *m = out_redact(err[0] ? err : weft_strerror(e));
-        cli_error("submitting %s failed: %s", scenario_id, m ? m : "");
+        char *m = out_redact(s->err[0] ? s->err : weft_strerror(e));
+        cli_error("submitting %s failed: %s", s->scenario_id, m ? m : "");
         free(m);
     }
-    if (!sub_id) goto done;
+    return s->sub_id != NULL;
+}
 
-    weft_job_filter filter = {.submission_id = sub_id, .status = -1};
-    if ((e = weft_submission_get(o, sub_id, &sub, err)) ||
-        (e = weft_jobs_list(o, &filter, &jobs, &njobs, err))) {
-        cli_error("cannot read submission %s: %s", sub_id, err[0] ? err : weft_strerror(e));
-        goto done;
+/* Reads the finished submission and prints the summary, or the JSON
+ * object; returns the exit code. */
+static int run_report(run_state *s)
+{
+    weft_job_filter filter = {.submission_id = s->sub_id, .status = -1};
+    weft_err e;
+    if ((e = weft_submission_get(s->o, s->sub_id, &s->sub, s->err)) ||
+        (e = weft_jobs_list(s->o, &filter, &s->jobs, &s->njobs, s->err))) {
+        cli_error("cannot read submission %s: %s", s->sub_id, s->err[0] ? s->err : weft_strerror(e));
+        return CLI_FAILED;
     }
-    if (json) {
-        rc = print_json(sub_id, scenario_id, sub, jobs, njobs);
-        if (rc) goto done;
+    if (s->a.json) {
+        int rc = print_json(s->sub_id, s->scenario_id, s->sub, s->jobs, s->njobs);
+        if (rc) return rc;
     } else {
+        const weft_submission_info *sub = s->sub;
         int64_t wall = sub->finished_us > 0 && sub->created_us > 0 ? sub->finished_us - sub->created_us
-                                                                   : (int64_t)(elapsed_s(&prog) * 1e6);
-        print_summary(sub, jobs, njobs, wall);
-        print_failures(jobs, njobs);
+                                                                   : (int64_t)(elapsed_s(&s->prog) * 1e6);
+        print_summary(sub, s->jobs, s->njobs, wall);
+        print_failures(s->jobs, s->njobs);
     }
-    rc = sub->status == WEFT_SUBMISSION_COMPLETED ? CLI_OK : CLI_FAILED;
+    return s->sub->status == WEFT_SUBMISSION_COMPLETED ? CLI_OK : CLI_FAILED;
+}
 
-done:
-    progress_finish(&prog); /* idempotent; stops the ticker on early exits */
-    weft_orchestrator_close(o); /* every job is final here: this does not wait */
+/* Stops the progress, closes the orchestrator (every job is final here:
+ * this does not wait) and frees everything.  Returns rc, or after Ctrl-C
+ * or SIGTERM 128 + the signal. */
+static int run_release(run_state *s, int rc)
+{
+    progress_finish(&s->prog); /* idempotent; stops the ticker on early exits */
+    weft_orchestrator_close(s->o);
     if (stop_signal) {
-        if (!json) cli_error("interrupted: unfinished jobs were canceled");
+        if (!s->a.json) cli_error("interrupted: unfinished jobs were canceled");
         rc = stop_signal == SIGINT ? CLI_SIGINT : 128 + stop_signal;
     }
-    weft_job_list_free(jobs, njobs);
-    weft_submission_info_free(sub);
-    free(sub_id);
-    free(scenario_id);
-    progress_release(&prog);
-    pthread_cond_destroy(&prog.tick);
-    pthread_mutex_destroy(&prog.lock);
-    weft_config_free(cfg);
+    weft_job_list_free(s->jobs, s->njobs);
+    weft_submission_info_free(s->sub);
+    free(s->sub_id);
+    free(s->scenario_id);
+    progress_release(&s->prog);
+    pthread_cond_destroy(&s->prog.tick);
+    pthread_mutex_destroy(&s->prog.lock);
+    weft_config_free(s->cfg);
     return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_state s = {.a = {.config = "config.toml", .mode = -1}};
+    int rc = parse_args(argc, argv, &s.a);
+    if (rc) return rc;
+    if ((rc = cli_load_checked(s.a.config, s.a.mode, (int)s.a.workers, true, &s.cfg))) return rc;
+    if ((rc = choose_scenario(s.cfg, &s.a))) {
+        weft_config_free(s.cfg);
+        return rc;
+    }
+    install_stop_handlers();
+    progress_init(&s.prog, s.cfg, s.a.scenario, s.a.json);
+    if ((rc = run_start(&s)) == CLI_OK) {
+        run_announce(&s);
+        rc = run_submit(&s) ? run_report(&s) : CLI_FAILED;
+    }
+    return run_release(&s, rc);
 }

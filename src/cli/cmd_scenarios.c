@@ -4,11 +4,92 @@
  * the instances created so far, as text or JSON.  Opens the store
  * read-only; a store that does not exist yet just has no instances.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <string.h>
 
 int cmd_scenarios(int argc, char **argv);
+
+/* The tasks of configured scenario `id` (borrowed from cfg). */
+static const weft_value *scenario_tasks(const weft_config *cfg, const char *id)
+{
+    char sec[256];
+    snprintf(sec, sizeof sec, "SCENARIO.%s", id);
+    return weft_config_lookup(cfg, sec, "tasks");
+}
+
+/* How many of the n instances (config ids cids) are of scenario `id`. */
+static size_t instances_of(char **cids, size_t n, const char *id)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(cids[i], id) == 0) count++;
+    return count;
+}
+
+static int print_json(const weft_config *cfg, char **ids, char **cids, size_t n)
+{
+    json_t *conf = json_array(), *inst = json_array();
+    size_t nconf = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
+    for (size_t c = 0; c < nconf; c++) {
+        const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
+        const weft_value *tasks = scenario_tasks(cfg, id);
+        json_t *tl = json_array();
+        for (size_t k = 0; k < weft_value_len(tasks); k++)
+            json_array_append_new(tl, out_json_str(weft_value_text(weft_value_at(tasks, k))));
+        json_t *v = json_object();
+        json_object_set_new(v, "id", json_string(id));
+        json_object_set_new(v, "tasks", tl);
+        json_object_set_new(v, "instances", json_integer((json_int_t)instances_of(cids, n, id)));
+        json_array_append_new(conf, v);
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object();
+        json_object_set_new(v, "id", out_json_str(ids[i]));
+        json_object_set_new(v, "config_id", out_json_str(cids[i]));
+        json_array_append_new(inst, v);
+    }
+    json_t *top = json_object();
+    json_object_set_new(top, "configured", conf);
+    json_object_set_new(top, "instances", inst);
+    return out_json_print(top);
+}
+
+static void print_tables(const weft_config *cfg, char **ids, char **cids, size_t n)
+{
+    out_table t = OUT_TABLE_INIT;
+    static const char *const head[] = {"SCENARIO", "INSTANCES", "TASKS"};
+    out_table_header(&t, 3, head);
+    size_t nconf = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
+    for (size_t c = 0; c < nconf; c++) {
+        const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
+        char tl[1024] = "", cnt[32];
+        const weft_value *tasks = scenario_tasks(cfg, id);
+        size_t o2 = 0;
+        for (size_t k = 0; k < weft_value_len(tasks) && o2 < sizeof tl; k++) {
+            int w = snprintf(tl + o2, sizeof tl - o2, "%s%s", k ? ", " : "",
+                             weft_value_text(weft_value_at(tasks, k)));
+            if (w > 0) o2 += (size_t)w;
+        }
+        snprintf(cnt, sizeof cnt, "%zu", instances_of(cids, n, id));
+        const char *row[] = {id, cnt, tl};
+        out_table_row(&t, row);
+    }
+    if (nconf) out_table_print(&t, stdout);
+    else fprintf(stderr, "weft: the configuration declares no scenario\n");
+    out_table_release(&t);
+    if (!n) return;
+    static const char *const ihead[] = {"INSTANCE", "SCENARIO"};
+    out_table_header(&t, 2, ihead);
+    for (size_t i = 0; i < n; i++) {
+        const char *row[] = {ids[i], cids[i]};
+        out_table_row(&t, row);
+    }
+    printf("\n");
+    out_table_print(&t, stdout);
+    out_table_release(&t);
+}
 
 int cmd_scenarios(int argc, char **argv)
 {
@@ -32,73 +113,8 @@ int cmd_scenarios(int argc, char **argv)
             return CLI_FAILED;
         }
     }
-    size_t nconf = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
-    if (json) {
-        json_t *conf = json_array(), *inst = json_array();
-        for (size_t c = 0; c < nconf; c++) {
-            const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
-            char sec[256];
-            snprintf(sec, sizeof sec, "SCENARIO.%s", id);
-            const weft_value *tasks = weft_config_lookup(cfg, sec, "tasks");
-            json_t *tl = json_array();
-            for (size_t k = 0; k < weft_value_len(tasks); k++)
-                json_array_append_new(tl, out_json_str(weft_value_text(weft_value_at(tasks, k))));
-            size_t count = 0;
-            for (size_t i = 0; i < n; i++)
-                if (strcmp(cids[i], id) == 0) count++;
-            json_t *v = json_object();
-            json_object_set_new(v, "id", json_string(id));
-            json_object_set_new(v, "tasks", tl);
-            json_object_set_new(v, "instances", json_integer((json_int_t)count));
-            json_array_append_new(conf, v);
-        }
-        for (size_t i = 0; i < n; i++) {
-            json_t *v = json_object();
-            json_object_set_new(v, "id", out_json_str(ids[i]));
-            json_object_set_new(v, "config_id", out_json_str(cids[i]));
-            json_array_append_new(inst, v);
-        }
-        json_t *top = json_object();
-        json_object_set_new(top, "configured", conf);
-        json_object_set_new(top, "instances", inst);
-        rc = out_json_print(top);
-    } else {
-        out_table t = OUT_TABLE_INIT;
-        static const char *const head[] = {"SCENARIO", "INSTANCES", "TASKS"};
-        out_table_header(&t, 3, head);
-        for (size_t c = 0; c < nconf; c++) {
-            const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
-            char sec[256], tl[1024] = "", cnt[32];
-            snprintf(sec, sizeof sec, "SCENARIO.%s", id);
-            const weft_value *tasks = weft_config_lookup(cfg, sec, "tasks");
-            size_t o2 = 0;
-            for (size_t k = 0; k < weft_value_len(tasks) && o2 < sizeof tl; k++) {
-                int w = snprintf(tl + o2, sizeof tl - o2, "%s%s", k ? ", " : "",
-                                 weft_value_text(weft_value_at(tasks, k)));
-                if (w > 0) o2 += (size_t)w;
-            }
-            size_t count = 0;
-            for (size_t i = 0; i < n; i++)
-                if (strcmp(cids[i], id) == 0) count++;
-            snprintf(cnt, sizeof cnt, "%zu", count);
-            const char *row[] = {id, cnt, tl};
-            out_table_row(&t, row);
-        }
-        if (nconf) out_table_print(&t, stdout);
-        else fprintf(stderr, "weft: the configuration declares no scenario\n");
-        out_table_release(&t);
-        if (n) {
-            static const char *const ihead[] = {"INSTANCE", "SCENARIO"};
-            out_table_header(&t, 2, ihead);
-            for (size_t i = 0; i < n; i++) {
-                const char *row[] = {ids[i], cids[i]};
-                out_table_row(&t, row);
-            }
-            printf("\n");
-            out_table_print(&t, stdout);
-            out_table_release(&t);
-        }
-    }
+    if (json) rc = print_json(cfg, ids, cids, n);
+    else print_tables(cfg, ids, cids, n);
     weft_strv_free(ids, n);
     weft_strv_free(cids, n);
     cli_close(cfg, o);

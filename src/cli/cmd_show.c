@@ -4,9 +4,9 @@
  * error, the end of its output), or a submission and its jobs.  Opens the
  * store read-only.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,40 +136,21 @@ static int show_submission(weft_orchestrator *o, const weft_submission_info *s, 
 
 int cmd_show(int argc, char **argv)
 {
-    const char *config = NULL, *id = NULL;
+    const char *config = NULL, *pos[1];
     bool json = false;
     long lines = 20;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt("show", argc, argv, &i, &config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--lines") == 0 || strcmp(a, "-n") == 0 || strncmp(a, "--lines=", 8) == 0) {
-            const char *v = strncmp(a, "--lines=", 8) == 0 ? a + 8 : NULL;
-            if (!v) {
-                if (i + 1 >= argc) return cli_usage_error("show", "option '%s' needs a number", a);
-                v = argv[++i];
-            }
-            char *end;
-            errno = 0;
-            lines = strtol(v, &end, 10);
-            if (errno || *end || end == v || lines < 0)
-                return cli_usage_error("show", "--lines needs a number (0: all), not '%s'", v);
-        } else if (a[0] == '-') {
-            return cli_usage_error("show", "unknown option '%s'", a);
-        } else if (id) {
-            return cli_usage_error("show", "one id at a time ('%s' and '%s')", id, a);
-        } else {
-            id = a;
-        }
-    }
-    if (!id) return cli_usage_error("show", "which job? give its id (see 'weft jobs')");
+    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_LONG("lines", 'n', &lines, 0, LONG_MAX),
+                            CLI_FLAG("json", 0, &json), CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = "show", .opts = opts, .pos = pos, .maxpos = 1};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
+    if (got.npos == 0) return cli_usage_error("show", "which job? give its id (see 'weft jobs')");
+    const char *id = pos[0];
 
     weft_config *cfg;
     weft_orchestrator *o;
-    int rc = cli_open_for(config, "job", id, &cfg, &o);
+    rc = cli_open_for(config, "job", id, &cfg, &o);
     if (rc) return rc;
     char err[WEFT_ERRBUF_SIZE] = "";
     if (strncmp(id, "SUBMISSION_", 11) == 0) {

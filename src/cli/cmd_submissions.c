@@ -3,6 +3,7 @@
  * oldest first, with its status, times and job counts, as a table or JSON.
  * Opens the store read-only.
  */
+#include "cli/opts.h"
 #include "cli/output.h"
 
 #include <string.h>

@@ -1,15 +1,15 @@
 /*
- * main.c - the `weft` command: option parsing common to all commands,
- * the command table, `--version`, `--help` and `weft help COMMAND`.
+ * main.c - the `weft` command: the command table with each command's help,
+ * the global options (`--version`, `--help`, `--quiet`, `--verbose`) and
+ * `weft help COMMAND`.
  *
  * A command is a function `int run(int argc, char **argv)` in its own
- * src/cli/cmd_*.c file; adding one means adding a row to `commands` below.
- * Unknown commands and options get a one-line error and a pointer to help,
- * with exit status 2.
+ * src/cli/cmd_*.c file that reads its arguments with cli_parse() (opts.h);
+ * adding one means adding a row to `commands` below.  Unknown commands and
+ * options get a one-line error and a pointer to help, with exit status 2.
  */
-#include "cli/cli.h"
+#include "cli/opts.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +51,7 @@ static const cli_command commands[] = {
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",
      "usage: weft run [-c FILE] [-s SCENARIO] [--mode MODE] [--workers N] [--force] [--json]\n"
+     "                [-q|-v]\n"
      "\n"
      "Creates an instance of SCENARIO, submits it and waits until every job is\n"
      "finished.  Progress goes to standard error: on a terminal one line that\n"
@@ -69,6 +70,10 @@ static const cli_command commands[] = {
      "  --json               print one JSON object instead of progress and summary:\n"
      "                       {\"submission\", \"scenario\", \"status\", \"jobs\": [{\"id\",\n"
      "                       \"task\", \"status\", \"duration_ms\", \"error\", \"exit_code\"}]}\n"
+     "  -q, --quiet          print only errors: not the \"running ...\" line, and no\n"
+     "                       library message below the error level\n"
+     "  -v, --verbose        also print debug messages: the configuration, mode and\n"
+     "                       store used\n"
      "\n"
      "Ctrl-C cancels the submission: running jobs are stopped, the others are\n"
      "CANCELED or ABANDONED, and the store is left consistent.\n"
@@ -251,42 +256,9 @@ const cli_command *cli_find(const char *name)
     return NULL;
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("weft: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    if (cmd)
-        fprintf(stderr, "Try 'weft help %s'.\n", cmd);
-    else
-        fputs("Try 'weft --help'.\n", stderr);
-    return CLI_USAGE;
-}
-
-int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **path)
-{
-    const char *a = argv[*i];
-    if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-        if (*i + 1 >= argc) {
-            cli_usage_error(cmd, "option '%s' needs a file name", a);
-            return -1;
-        }
-        *path = argv[++*i];
-        return 1;
-    }
-    if (strncmp(a, "--config=", 9) == 0) {
-        *path = a + 9;
-        return 1;
-    }
-    return 0;
-}
-
 static void print_usage(FILE *out)
 {
-    fputs("usage: weft [--version] [--help] COMMAND [ARGS]\n"
+    fputs("usage: weft [-V|--version] [-h|--help] [-q|--quiet] [-v|--verbose] COMMAND [ARGS]\n"
           "\n"
           "weft runs data pipelines declared in a Taipy-compatible config.toml.\n"
           "\n"
@@ -294,46 +266,71 @@ static void print_usage(FILE *out)
           out);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nRun 'weft help COMMAND' for a command's options.\n", out);
+    fputs("\n"
+          "Options for every command, given before COMMAND (all commands but run-worker\n"
+          "and workers also take them after their name):\n"
+          "  -q, --quiet     print only errors (no informative lines, no library\n"
+          "                  messages below the error level)\n"
+          "  -v, --verbose   also print the library's debug messages\n"
+          "  -h, --help      show the command's help\n"
+          "\n"
+          "Run 'weft help COMMAND' for a command's options.\n",
+          out);
 }
 
 static int cmd_help(int argc, char **argv)
 {
-    if (argc < 2) {
+    const char *pos[1];
+    const cli_opt opts[] = {CLI_END};
+    cli_parse_opts p = {.cmd = "help", .opts = opts, .pos = pos, .maxpos = 1};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
+    if (got.npos == 0) {
         print_usage(stdout);
         return CLI_OK;
     }
-    if (argc > 2) return cli_usage_error("help", "too many arguments");
-    const cli_command *c = cli_find(argv[1]);
-    if (!c) return cli_usage_error(NULL, "'%s' is not a weft command", argv[1]);
+    const cli_command *c = cli_find(pos[0]);
+    if (!c) return cli_usage_error(NULL, "'%s' is not a weft command", pos[0]);
     fputs(c->help, stdout);
     return CLI_OK;
 }
 
+/* `weft CMD ... --help` is the same as `weft help CMD`; after "--" it is an argument. */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        print_usage(stderr);
-        return CLI_USAGE;
-    }
     cli_log_init(WEFT_LOG_INFO);
-    const char *a = argv[1];
-    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+    bool version = false, help = false;
+    const cli_opt opts[] = {CLI_FLAG("version", 'V', &version), CLI_FLAG("help", 'h', &help), CLI_LOG_OPTS,
+                            CLI_END};
+    cli_parse_opts p = {.cmd = NULL, .opts = opts, .stop_at_positional = true};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
+    if (version) {
         printf("weft %s\n", weft_version());
         return CLI_OK;
     }
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (help) {
         print_usage(stdout);
         return CLI_OK;
     }
-    if (a[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", a);
-    const cli_command *c = cli_find(a);
-    if (!c) return cli_usage_error(NULL, "'%s' is not a weft command", a);
-    /* `weft CMD --help` is the same as `weft help CMD`. */
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(c->help, stdout);
-            return CLI_OK;
-        }
-    return c->run(argc - 1, argv + 1);
+    if (got.next >= argc) {
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    const cli_command *c = cli_find(argv[got.next]);
+    if (!c) return cli_usage_error(NULL, "'%s' is not a weft command", argv[got.next]);
+    if (wants_help(argc - got.next, argv + got.next)) {
+        fputs(c->help, stdout);
+        return CLI_OK;
+    }
+    return c->run(argc - got.next, argv + got.next);
 }

@@ -5,6 +5,7 @@
  * submissions, and error messages with URL passwords masked.
  */
 #include "cli/output.h"
+#include "util/util.h" /* WEFT__GROW: the command links libweft statically */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -182,24 +183,6 @@ int cli_open_for(const char *path, const char *what, const char *id, weft_config
     return rc;
 }
 
-int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json)
-{
-    *json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_config_opt(cmd, argc, argv, &i, config);
-        if (r < 0) return CLI_USAGE;
-        if (r > 0) continue;
-        if (strcmp(a, "--json") == 0)
-            *json = true;
-        else if (a[0] == '-')
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        else
-            return cli_usage_error(cmd, "unexpected argument '%s'", a);
-    }
-    return CLI_OK;
-}
-
 void cli_close(weft_config *cfg, weft_orchestrator *o)
 {
     weft_orchestrator_close(o);
@@ -345,19 +328,14 @@ static char *xstrdup(const char *s)
     return p;
 }
 
+/* Makes room for one more row after the last (the header is row 0). */
 static void table_grow(out_table *t)
 {
-    if (t->nrows + 1 < t->cap) return;
-    size_t cap = t->cap ? t->cap * 2 : 16;
-    char **cells = realloc(t->cells, cap * t->ncols * sizeof *cells);
-    char **notes = cells ? realloc(t->notes, cap * sizeof *notes) : NULL;
-    if (!cells || !notes) {
+    size_t rows = t->nrows + 2;
+    if (WEFT__GROW(t->cells, rows * t->ncols, t->cells_cap) || WEFT__GROW(t->notes, rows, t->notes_cap)) {
         fputs("weft: out of memory\n", stderr);
         exit(CLI_FAILED);
     }
-    t->cells = cells;
-    t->notes = notes;
-    t->cap = cap;
 }
 
 void out_table_header(out_table *t, size_t ncols, const char *const *headers)

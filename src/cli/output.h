@@ -65,12 +65,6 @@ int cli_open(const char *path, bool read_only, bool *no_store, weft_config **cfg
 int cli_open_for(const char *path, const char *what, const char *id, weft_config **cfg,
                  weft_orchestrator **o);
 
-/*
- * Parses the options of a listing command that takes only [-c FILE]
- * [--json].  Returns CLI_OK, or CLI_USAGE after printing why.
- */
-int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json);
-
 /* Closes what cli_open() opened; NULLs are ignored. */
 void cli_close(weft_config *cfg, weft_orchestrator *o);
 
@@ -121,9 +115,10 @@ typedef struct out_table {
     size_t ncols;
     char **cells;    /* (nrows + 1) * ncols, row 0 is the header */
     char **notes;    /* nrows + 1, NULL where none */
-    size_t nrows, cap;
+    size_t nrows;
+    size_t cells_cap, notes_cap; /* elements allocated, for WEFT__GROW */
 } out_table;
-#define OUT_TABLE_INIT {0, NULL, NULL, 0, 0}
+#define OUT_TABLE_INIT {0, NULL, NULL, 0, 0, 0}
 
 void out_table_header(out_table *t, size_t ncols, const char *const *headers);
 /* Adds a row of t->ncols cells; NULL cells print as "-". */
