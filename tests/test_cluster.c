@@ -13,6 +13,8 @@
 #include "test.h"
 
 #include "cluster/amqp_client.h"
+#include "cluster/exec_cluster.h"
+#include "cluster/protocol.h"
 #include "exec/executor.h"
 #include "job/runner.h"
 #include "store/store.h"

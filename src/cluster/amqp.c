@@ -7,7 +7,8 @@
  * publisher confirms itself (rabbitmq-c 0.11 has no helper), consumes with
  * a prefetch bound, and turns every frame the broker sends into an event or
  * into "this connection is broken" (see amqp_client.h).  Reconnecting is the
- * caller's: close, wait weft__amqp_backoff_ms(), open, redeclare.
+ * caller's (close, open, redeclare), paced and logged by weft__reconnect
+ * (beside weft__amqp_backoff_ms()).
  */
 #include "cluster/amqp_client.h"
 
@@ -16,6 +17,7 @@
 #include <amqp_tcp_socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #define CHANNEL 1
 #define DEFAULT_HEARTBEAT_S 10
 #define DEFAULT_TIMEOUT_MS 5000
+#define BACKOFF_MAX_MS 5000
 
 struct weft__amqp {
     amqp_connection_state_t conn;
@@ -72,11 +75,45 @@ void weft__amqp_redact(const char *url, char *buf, size_t size)
 int weft__amqp_backoff_ms(int n)
 {
     int ms = 100;
-    for (int i = 0; i < n && ms < 5000; i++) ms *= 2;
-    if (ms > 5000) ms = 5000;
+    for (int i = 0; i < n && ms < BACKOFF_MAX_MS; i++) ms *= 2;
+    if (ms > BACKOFF_MAX_MS) ms = BACKOFF_MAX_MS;
     /* jitter: +-25%; rand() is good enough to spread reconnects */
     int j = ms / 4;
     return ms - j + (int)((unsigned)rand() % (unsigned)(2 * j + 1));
+}
+
+/* ---- reconnecting ---- */
+
+#define RETRY_LOG_EVERY 10 /* failures in a row between two "retrying" lines */
+
+int weft__reconnect_wait_ms(const weft__reconnect *r)
+{
+    int64_t left = (r->next_ns - weft__mono_ns() + 999999) / 1000000;
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+void weft__reconnect_failed(weft__reconnect *r, const char *why)
+{
+    int ms = weft__amqp_backoff_ms(r->failures++);
+    if (r->failures == 1 || r->failures % RETRY_LOG_EVERY == 0)
+        weft__log(r->log, WEFT_LOG_WARN, r->component, "%s; retrying (every %d ms at most)", why,
+                  BACKOFF_MAX_MS);
+    r->next_ns = weft__mono_ns() + (int64_t)ms * 1000000;
+}
+
+void weft__reconnect_lost(weft__reconnect *r, const char *why)
+{
+    weft__log(r->log, WEFT_LOG_WARN, r->component, "%s; reconnecting", why);
+    r->failures = 1;
+    r->next_ns = weft__mono_ns() + (int64_t)weft__amqp_backoff_ms(0) * 1000000;
+}
+
+void weft__reconnect_succeeded(weft__reconnect *r, const char *url)
+{
+    if (r->failures)
+        weft__log(r->log, WEFT_LOG_INFO, r->component, "reconnected to broker %s", url);
+    r->failures = 0;
+    r->next_ns = 0;
 }
 
 /* ---- errors ---- */
