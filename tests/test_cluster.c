@@ -12,6 +12,8 @@
 #define _GNU_SOURCE /* asprintf */
 #include "test.h"
 
+#include "broker.h"
+
 #include "cluster/amqp_client.h"
 #include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
@@ -27,15 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *broker_url(void)
-{
-    const char *u = getenv("WEFT_TEST_BROKER_URL");
-    if (!u || !*u)
-        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
-             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url) "
-             "WEFT_TEST_BROKER_DIR=DIR");
-    return u;
-}
 
 static void sleep_ms(long ms)
 {
@@ -226,25 +219,7 @@ static void consume_status(weft__amqp *c)
     ASSERT_OK(weft__amqp_consume(c, status_name, false, NULL, err), err);
 }
 
-static void cleanup_queues(void)
-{
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    weft__amqp_opts o = {.url = broker_url()};
-    weft__amqp *c = NULL;
-    if (weft__amqp_open(&o, &c, err) != WEFT_OK) return;
-    const char *sfx[] = {"", ".dead", ".status"};
-    for (int i = 0; i < 3 && !weft__amqp_broken(c); i++) {
-        char n[256];
-        snprintf(n, sizeof n, "%s%s", queue_name, sfx[i]);
-        weft__amqp_delete_queue(c, n, err);
-    }
-    char n[256];
-    snprintf(n, sizeof n, "%s.control", queue_name);
-    if (!weft__amqp_broken(c)) weft__amqp_delete_exchange(c, n, err);
-    snprintf(n, sizeof n, "%s.workers", queue_name);
-    if (!weft__amqp_broken(c)) weft__amqp_delete_exchange(c, n, err);
-    weft__amqp_close(c);
-}
+static void cleanup_queues(void) { broker_cleanup(queue_name); }
 
 /* ---- protocol ---- */
 

@@ -14,9 +14,8 @@
 #define _GNU_SOURCE /* asprintf */
 #include "test.h"
 
+#include "broker.h" /* the broker's URL, and deleting the test's queues */
 #include "weft.h"
-
-#include "cluster/amqp_client.h" /* only to delete the test's queues */
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,14 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *broker_url(void)
-{
-    const char *u = getenv("WEFT_TEST_BROKER_URL");
-    if (!u || !*u)
-        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
-             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url)");
-    return u;
-}
 
 static void sleep_ms(long ms)
 {
@@ -43,20 +34,8 @@ static void sleep_ms(long ms)
 static char queue[128];
 
 /* Housekeeping, not part of what is tested: the test's durable queues go. */
-static void cleanup_queues(void)
-{
-    char err[WEFT_ERRBUF_SIZE];
-    weft__amqp_opts o = {.url = broker_url()};
-    weft__amqp *c = NULL;
-    if (weft__amqp_open(&o, &c, err) != WEFT_OK) return;
-    const char *sfx[] = {"", ".dead", ".status"};
-    for (int i = 0; i < 3 && !weft__amqp_broken(c); i++) {
-        char n[256];
-        snprintf(n, sizeof n, "%s%s", queue, sfx[i]);
-        weft__amqp_delete_queue(c, n, err);
-    }
-    weft__amqp_close(c);
-}
+static void cleanup_queues(void) { broker_cleanup(queue); }
+
 
 /* ---- the application: two functions of this program ---- */
 

@@ -37,16 +37,15 @@ static int serve(const weft_worker_opts *opts)
         return e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;
     }
     serving = w;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    static const int stop_signals[] = {SIGTERM, SIGINT};
+    struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++)
+        sigaction(stop_signals[i], &sa, NULL);
     e = weft_worker_run(w, err);
     /* Done serving: a late signal changes nothing (as before it returned). */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
+    for (size_t i = 0; i < sizeof stop_signals / sizeof *stop_signals; i++)
+        signal(stop_signals[i], SIG_IGN);
     serving = NULL;
     if (e) fprintf(stderr, "weft: %s\n", err);
     weft_worker_close(w);
