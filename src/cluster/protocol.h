@@ -111,11 +111,13 @@ void weft__cluster_status_release(weft__cluster_status *s);
 weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_status status,
                                      const char *worker, const weft__job_result *res,
                                      char **out, size_t *len, char *err);
+/* Decodes one into *s (caller releases); WEFT_EDATA with the reason when malformed. */
 weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster_status *s,
                                      char *err);
 
 /* ---- cancel ---- */
 
+/* Encodes a cancel message (caller frees *out). */
 weft_err weft__cluster_cancel_encode(const char *job_id, char **out, size_t *len, char *err);
 /* The job id of a cancel message (caller frees), NULL when malformed. */
 char *weft__cluster_cancel_decode(const char *text, size_t len);

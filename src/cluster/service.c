@@ -656,7 +656,8 @@ static weft_err connect_when_due(weft_worker *w, char *err)
         struct pollfd p[2] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0}};
         poll(p, 2, wait_ms);
         if (p[0].revents) drain_pipe(w->stop_pipe[0]);
-        if (p[1].revents) on_pool_msgs(w, err); /* results wait for the connection */
+        char why[WEFT_ERRBUF_SIZE];
+        if (p[1].revents) on_pool_msgs(w, why); /* results wait for the connection */
         return WEFT_OK;
     }
     char why[WEFT_ERRBUF_SIZE];
