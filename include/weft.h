@@ -844,6 +844,133 @@ void weft_strv_free(char **v, size_t n);
  */
 weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_t *len, char *err);
 
+/* ------------------------------------------------------------------------ */
+/** @name Cluster workers
+ *
+ * The worker service of cluster mode, as `weft run-worker` runs it, for a
+ * program that serves a queue itself; and the list of the workers that
+ * serve a queue, as `weft workers` prints it.  docs/CLUSTER.md describes
+ * the messages.
+ *
+ * A worker service takes jobs from the queue (at most `prefetch` ahead),
+ * runs each in a pool of job processes (crash isolation, cancel, timeouts;
+ * at most `concurrency` at a time), publishes RUNNING and then the result
+ * to the job's reply queue, and acknowledges a job message only once its
+ * result is confirmed by the broker.  While the broker is unreachable it
+ * retries with backoff.  It announces itself every 3 s on the queue's
+ * ".workers" exchange.  What it has to say goes to its log handler.
+ */
+typedef struct weft_worker weft_worker;
+
+typedef struct weft_worker_opts {
+    /** Folder of the application's task modules; NULL: the config's
+     *  application path when `config` is given, else ".". */
+    const char *application_path;
+    /** A checked config, borrowed until weft_worker_close(); NULL: the
+     *  service loads and checks `config_file`. */
+    const weft_config *config;
+    /** Read when `config` is NULL; NULL: "<application_path>/config.toml". */
+    const char *config_file;
+    const char *broker_url; /**< NULL: [JOB] broker_url (TLS keys come from [JOB] too) */
+    const char *queue;      /**< NULL: [JOB] queue */
+    int concurrency;        /**< jobs run at once, 1 to 1000; 0: 1 */
+    /** Jobs taken from the queue ahead of a free slot, up to 65535; less
+     *  than `concurrency` (0 included): `concurrency`.  More is faster for
+     *  short jobs, but a long job then delays those prefetched behind it. */
+    int prefetch;
+    /** What the service logs (NULL: the library-wide handler of
+     *  weft_log_set_handler()); `log_userdata` is borrowed until
+     *  weft_worker_close(); `log_level` is the most verbose level passed. */
+    weft_log_fn log;
+    void *log_userdata;
+    weft_log_level log_level;
+} weft_worker_opts;
+
+/**
+ * Opens a worker service: loads the application (WEFT_EIO, WEFT_ESYNTAX or
+ * WEFT_ECONFIG with the first error when the config cannot be used;
+ * WEFT_EINVAL for an out-of-range option) and starts its pool of job
+ * processes.  It does not connect yet.
+ *
+ * The pool forks a fork server here, which later forks the job processes:
+ * as for weft_orchestrator_start() in standalone mode, register task
+ * functions before, and call this while the process has no other thread.
+ * It also sets WEFT_WORKER_PID in the environment to this process's pid,
+ * for task code that wants to know its service.  A program that uses
+ * amqps:// should ignore SIGPIPE, as for any program that writes to
+ * sockets.  Caller closes *out with weft_worker_close().
+ */
+weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char *err);
+
+/**
+ * Serves the queue until stopped, in the calling thread: connects (a
+ * malformed broker URL fails at once with WEFT_EINVAL; an unreachable
+ * broker is retried with backoff and logged), takes, runs and reports jobs,
+ * and reconnects whenever the connection breaks.  Returns WEFT_OK once
+ * weft_worker_stop() was called and the service drained (or stopped at
+ * once after a second call), another code when it cannot go on.  Call it
+ * once per handle (WEFT_ESTATE after).
+ */
+weft_err weft_worker_run(weft_worker *w, char *err);
+
+/**
+ * Asks weft_worker_run() to stop.  The first call drains: no new jobs, the
+ * running ones finish and are reported, then run() returns.  A second call
+ * stops at once: the unfinished jobs are left to the broker, which
+ * delivers them to other workers.  Async-signal-safe and thread-safe: a
+ * SIGTERM handler or another thread may call it (it sets an atomic counter
+ * and writes a byte to a pipe).  Before run(), it makes run() return at once.
+ */
+void weft_worker_stop(weft_worker *w);
+
+/** "host:pid" of the service, as jobs record their worker (borrowed, valid until close). */
+const char *weft_worker_name(const weft_worker *w);
+
+/**
+ * Stops the pool (canceling jobs still running: their messages go back to
+ * the broker), closes the connection and frees.  Not while run() runs.
+ * NULL is ignored.
+ */
+void weft_worker_close(weft_worker *w);
+
+/** A worker as it announced itself (every member owned by the list). */
+typedef struct weft_worker_info {
+    char *name;         /**< "host:pid", as weft_job_info.worker records it */
+    char *host;
+    int pid;
+    char *queue;
+    char *state;        /**< "up", "draining" or "down" */
+    int concurrency;
+    int64_t jobs_run;
+    char **current;     /**< ids of the jobs it runs, `ncurrent` of them */
+    size_t ncurrent;
+    int64_t at_us;      /**< when it said so, by its own clock */
+} weft_worker_info;
+
+/** Options of weft_workers_list(). */
+typedef struct weft_workers_opts {
+    /** [JOB] broker_url, queue and broker TLS keys; NULL: the defaults and no
+     *  TLS files.  Borrowed for the call. */
+    const weft_config *config;
+    const char *broker_url; /**< overrides the config's */
+    const char *queue;      /**< overrides the config's */
+    int64_t wait_ms;        /**< how long to listen; <= 0: 4000 (a bit more than one period) */
+} weft_workers_opts;
+
+/**
+ * Lists the workers that announce themselves on the queue within
+ * `wait_ms`: binds a temporary queue to the queue's ".workers" exchange and
+ * listens.  Each worker appears once, in the order first heard, with what
+ * it said last.  Needs only the broker.  WEFT_EINVAL for a malformed URL,
+ * WEFT_EBROKER when the broker cannot be used.  *out (NULL when *n is 0)
+ * is the caller's to free with weft_worker_list_free().
+ */
+weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out, size_t *n,
+                           char *err);
+
+/** Frees a list of `n` workers.  NULL is ignored. */
+void weft_worker_list_free(weft_worker_info *workers, size_t n);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -7,6 +7,8 @@
  */
 #include "test.h"
 
+#include "broker.h"
+
 #include "cluster/amqp_client.h"
 
 #include <arpa/inet.h>
@@ -14,14 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char *broker_url(void)
-{
-    const char *u = getenv("WEFT_TEST_BROKER_URL");
-    if (!u || !*u)
-        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
-             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url)");
-    return u;
-}
 
 /* The test broker's URL with other credentials: amqp://USER:PASS@host:port/vhost. */
 static void url_with(char *buf, size_t size, const char *userpass, const char *vhost)

@@ -12,27 +12,23 @@
 #define _GNU_SOURCE /* asprintf */
 #include "test.h"
 
+#include "broker.h"
+
 #include "cluster/amqp_client.h"
+#include "cluster/exec_cluster.h"
+#include "cluster/protocol.h"
 #include "exec/executor.h"
 #include "job/runner.h"
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static const char *broker_url(void)
-{
-    const char *u = getenv("WEFT_TEST_BROKER_URL");
-    if (!u || !*u)
-        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
-             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url) "
-             "WEFT_TEST_BROKER_DIR=DIR");
-    return u;
-}
 
 static void sleep_ms(long ms)
 {
@@ -223,25 +219,7 @@ static void consume_status(weft__amqp *c)
     ASSERT_OK(weft__amqp_consume(c, status_name, false, NULL, err), err);
 }
 
-static void cleanup_queues(void)
-{
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    weft__amqp_opts o = {.url = broker_url()};
-    weft__amqp *c = NULL;
-    if (weft__amqp_open(&o, &c, err) != WEFT_OK) return;
-    const char *sfx[] = {"", ".dead", ".status"};
-    for (int i = 0; i < 3 && !weft__amqp_broken(c); i++) {
-        char n[256];
-        snprintf(n, sizeof n, "%s%s", queue_name, sfx[i]);
-        weft__amqp_delete_queue(c, n, err);
-    }
-    char n[256];
-    snprintf(n, sizeof n, "%s.control", queue_name);
-    if (!weft__amqp_broken(c)) weft__amqp_delete_exchange(c, n, err);
-    snprintf(n, sizeof n, "%s.workers", queue_name);
-    if (!weft__amqp_broken(c)) weft__amqp_delete_exchange(c, n, err);
-    weft__amqp_close(c);
-}
+static void cleanup_queues(void) { broker_cleanup(queue_name); }
 
 /* ---- protocol ---- */
 
@@ -292,6 +270,40 @@ TEST(messages_round_trip)
     ASSERT_STR_EQ(id, "JOB_y");
     free(id);
     free(m);
+
+    char *cur[] = {"JOB_a", "JOB_b"};
+    weft_worker_info hb = {.name = "h:7", .host = "h", .pid = 7, .queue = "q", .state = "up",
+                           .concurrency = 2, .jobs_run = 12, .current = cur, .ncurrent = 2,
+                           .at_us = 1234};
+    ASSERT_OK(weft__cluster_heartbeat_encode(&hb, &m, &len, err), err);
+    weft_worker_info back;
+    ASSERT_OK(weft__cluster_heartbeat_decode(m, len, &back, err), err);
+    free(m);
+    ASSERT_STR_EQ(back.name, "h:7");
+    ASSERT_STR_EQ(back.host, "h");
+    ASSERT_EQ(back.pid, 7);
+    ASSERT_STR_EQ(back.queue, "q");
+    ASSERT_STR_EQ(back.state, "up");
+    ASSERT_EQ(back.concurrency, 2);
+    ASSERT_EQ(back.jobs_run, 12);
+    ASSERT_EQ(back.ncurrent, 2);
+    ASSERT_STR_EQ(back.current[1], "JOB_b");
+    ASSERT_EQ(back.at_us, 1234);
+    weft__worker_info_release(&back);
+    weft__worker_info_release(&back); /* twice is fine */
+    ASSERT_EQ(weft__cluster_heartbeat_decode("{\"type\":\"worker\",\"v\":1}", 23, &back, err),
+              WEFT_EDATA);
+    ASSERT_CONTAINS(err, "\"worker\"");
+    ASSERT_EQ(weft__cluster_heartbeat_decode("{\"type\":\"job\",\"worker\":\"a\"}", 27, &back,
+                                             err),
+              WEFT_EDATA);
+    /* Only the name is required: a state left out reads "?". */
+    ASSERT_OK(weft__cluster_heartbeat_decode("{\"type\":\"worker\",\"worker\":\"a:1\"}", 32,
+                                             &back, err),
+              err);
+    ASSERT_STR_EQ(back.state, "?");
+    ASSERT_EQ(back.ncurrent, 0);
+    weft__worker_info_release(&back);
     weft__job_spec_release(&s);
 }
 
@@ -1072,9 +1084,26 @@ static int broker_ctl(const char *cmd)
     return rc;
 }
 
+/* What the library logs, for tests that check it reaches the embedder. */
+static pthread_mutex_t logged_mu = PTHREAD_MUTEX_INITIALIZER;
+static char logged[65536];
+
+static void capture_log(weft_log_level level, const char *component, const char *message,
+                        void *userdata)
+{
+    (void)userdata;
+    pthread_mutex_lock(&logged_mu);
+    size_t n = strlen(logged);
+    snprintf(logged + n, sizeof logged - n, "%s %s: %s\n", weft_log_level_name(level), component,
+             message);
+    pthread_mutex_unlock(&logged_mu);
+}
+
 TEST(broker_restart_loses_nothing)
 {
     app_setup("restart");
+    /* The executor has no handler of its own: the library-wide one hears it. */
+    weft_log_set_handler(capture_log, NULL, WEFT_LOG_INFO);
     pid_t w[2] = {worker_start(2, 1), worker_start(2, 2)};
     exec_run r;
     exec_open(&r, broker_url());
@@ -1102,6 +1131,17 @@ TEST(broker_restart_loses_nothing)
     }
     exec_close(&r);
     for (int i = 0; i < 2; i++) ASSERT_EQ(worker_stop(w[i]), 0);
+    pthread_mutex_lock(&logged_mu);
+    ASSERT_CONTAINS(logged, "warn cluster: ");
+    ASSERT_CONTAINS(logged, "; reconnecting");
+    ASSERT_CONTAINS(logged, "info cluster: reconnected to broker amqp://guest:***@");
+    ASSERT_NOT_CONTAINS(logged, "guest:guest");
+    pthread_mutex_unlock(&logged_mu);
+    weft_log_set_handler(NULL, NULL, WEFT_LOG_ERROR);
+    /* The worker services said it too, through `weft run-worker`'s handler. */
+    char *log = test_read_file("worker-1.log", NULL);
+    ASSERT_CONTAINS(log, "worker: reconnected to broker amqp://guest:***@");
+    free(log);
     cleanup_queues();
 }
 

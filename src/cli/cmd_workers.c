@@ -1,35 +1,30 @@
 /*
- * cmd_workers.c - `weft workers`: list the `weft run-worker` processes that
- * serve a queue, as they announce themselves.
- *
- * Design: every worker publishes a small "worker" message (host:pid, jobs
- * run, current jobs, state) every 3 s to the fanout exchange <queue>.workers
- * (transient messages: nothing accumulates when nobody listens).  This
- * command binds a temporary, exclusive queue to that exchange, listens for
- * a little longer than one period (default 4 s), and prints each worker
- * heard, newest state last.  No orchestrator and no store are involved, so
- * it works from any machine that can reach the broker.
+ * cmd_workers.c - `weft workers`: lists the worker services that serve a
+ * queue, as they announce themselves (weft_workers_list(), which listens
+ * to their heartbeats for --wait seconds).  This file parses the arguments
+ * and prints the table.
  */
 #include "cli/cli.h"
 
 #include "cluster/amqp_client.h"
-#include "util/util.h"
 
-#include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cmd_workers(int argc, char **argv); /* for main.c's table */
 
-#define MAX_WORKERS 1024
-
-typedef struct seen_worker {
-    char *name, *state, *current;
-    long long jobs_run;
-    int concurrency;
-} seen_worker;
+static void print_workers(const weft_worker_info *ws, size_t n)
+{
+    printf("%-32s %-9s %5s %9s  %s\n", "WORKER", "STATE", "SLOTS", "JOBS RUN", "CURRENT JOBS");
+    for (size_t k = 0; k < n; k++) {
+        printf("%-32s %-9s %5d %9lld  ", ws[k].name, ws[k].state, ws[k].concurrency,
+               (long long)ws[k].jobs_run);
+        for (size_t i = 0; i < ws[k].ncurrent; i++)
+            printf("%s%s", i ? "," : "", ws[k].current[i]);
+        printf("%s\n", ws[k].ncurrent ? "" : "-");
+    }
+}
 
 int cmd_workers(int argc, char **argv)
 {
@@ -64,87 +59,24 @@ int cmd_workers(int argc, char **argv)
         if (!broker) broker = weft_config_broker_url(cfg);
         if (!queue) queue = weft_config_queue(cfg);
     }
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    weft__exec_cluster_opts co = {0};
-    if (cfg) weft__exec_cluster_opts_from_config(cfg, &co);
-    weft__amqp_opts ao = {.url = broker, .ca_file = co.ca_file, .cert_file = co.cert_file,
-                          .key_file = co.key_file, .verify_peer = co.verify_peer,
-                          .verify_hostname = co.verify_hostname, .name = "weft workers"};
-    weft__amqp *c = NULL;
-    char *xname = weft__cluster_name(queue, "workers");
-    char *q = NULL;
-    seen_worker *ws = calloc(MAX_WORKERS, sizeof *ws);
-    size_t nws = 0;
+    char err[WEFT_ERRBUF_SIZE] = "";
+    weft_workers_opts o = {.config = cfg, .broker_url = broker, .queue = queue,
+                           .wait_ms = (int64_t)(wait_s * 1000)};
+    weft_worker_info *ws = NULL;
+    size_t n = 0;
+    weft_err e = weft_workers_list(&o, &ws, &n, err);
     int rc = CLI_OK;
-    weft__amqp_queue_opts qo = {.exclusive = true, .auto_delete = true};
-    weft_err e = !xname || !ws ? weft__err(err, WEFT_ENOMEM, "out of memory")
-                               : weft__amqp_open(&ao, &c, err);
-    if (!e) e = weft__amqp_declare_exchange(c, xname, "fanout", true, err);
-    if (!e) e = weft__amqp_declare_queue(c, "", &qo, &q, err);
-    if (!e) e = weft__amqp_bind(c, q, xname, "", err);
-    if (!e) e = weft__amqp_consume(c, q, true, NULL, err);
     if (e) {
         fprintf(stderr, "weft: %s\n", err);
         rc = e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;
-        goto out;
-    }
-    int64_t end = weft__mono_ns() + (int64_t)(wait_s * 1e9);
-    while (weft__mono_ns() < end) {
-        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
-        e = weft__amqp_next(c, (int)((end - weft__mono_ns()) / 1000000), &ev, err);
-        if (e == WEFT_ETIMEDOUT) break;
-        if (e) {
-            fprintf(stderr, "weft: %s\n", err);
-            rc = CLI_FAILED;
-            goto out;
-        }
-        json_error_t je;
-        json_t *o = ev.kind == WEFT__AMQP_DELIVERY ? json_loadb(ev.body, ev.len, 0, &je) : NULL;
-        const char *name = json_string_value(json_object_get(o, "worker"));
-        if (name) {
-            size_t k = 0;
-            while (k < nws && strcmp(ws[k].name, name) != 0) k++;
-            if (k == nws && nws < MAX_WORKERS) ws[nws++].name = weft__strdup(name);
-            if (k < nws) {
-                free(ws[k].state);
-                free(ws[k].current);
-                const char *st = json_string_value(json_object_get(o, "state"));
-                ws[k].state = weft__strdup(st ? st : "?");
-                ws[k].jobs_run = json_integer_value(json_object_get(o, "jobs_run"));
-                ws[k].concurrency = (int)json_integer_value(json_object_get(o, "concurrency"));
-                json_t *cur = json_object_get(o, "current");
-                weft__buf b = WEFT_BUF_INIT;
-                for (size_t i = 0; i < json_array_size(cur); i++) {
-                    const char *id = json_string_value(json_array_get(cur, i));
-                    if (id) weft__buf_addf(&b, "%s%s", b.len ? "," : "", id);
-                }
-                ws[k].current = b.len ? weft__buf_detach(&b, NULL) : weft__strdup("-");
-                weft__buf_release(&b);
-            }
-        }
-        json_decref(o);
-        weft__amqp_event_release(&ev);
-    }
-    char red[1024];
-    weft__amqp_redact(broker, red, sizeof red);
-    if (!nws) {
+    } else if (!n) {
+        char red[1024];
+        weft__amqp_redact(broker, red, sizeof red);
         printf("no worker announced itself on queue %s (%s) within %.0f s\n", queue, red, wait_s);
-        goto out;
+    } else {
+        print_workers(ws, n);
     }
-    printf("%-32s %-9s %5s %9s  %s\n", "WORKER", "STATE", "SLOTS", "JOBS RUN", "CURRENT JOBS");
-    for (size_t k = 0; k < nws; k++)
-        printf("%-32s %-9s %5d %9lld  %s\n", ws[k].name, ws[k].state ? ws[k].state : "?",
-               ws[k].concurrency, ws[k].jobs_run, ws[k].current ? ws[k].current : "-");
-out:
-    for (size_t k = 0; ws && k < nws; k++) {
-        free(ws[k].name);
-        free(ws[k].state);
-        free(ws[k].current);
-    }
-    free(ws);
-    free(q);
-    free(xname);
-    weft__amqp_close(c);
+    weft_worker_list_free(ws, n);
     weft_config_free(cfg);
     return rc;
 }

@@ -7,7 +7,8 @@
  * publisher confirms itself (rabbitmq-c 0.11 has no helper), consumes with
  * a prefetch bound, and turns every frame the broker sends into an event or
  * into "this connection is broken" (see amqp_client.h).  Reconnecting is the
- * caller's: close, wait weft__amqp_backoff_ms(), open, redeclare.
+ * caller's (close, open, redeclare), paced and logged by weft__reconnect
+ * (beside weft__amqp_backoff_ms()).
  */
 #include "cluster/amqp_client.h"
 
@@ -16,6 +17,7 @@
 #include <amqp_tcp_socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #define CHANNEL 1
 #define DEFAULT_HEARTBEAT_S 10
 #define DEFAULT_TIMEOUT_MS 5000
+#define BACKOFF_MAX_MS 5000
 
 struct weft__amqp {
     amqp_connection_state_t conn;
@@ -72,11 +75,45 @@ void weft__amqp_redact(const char *url, char *buf, size_t size)
 int weft__amqp_backoff_ms(int n)
 {
     int ms = 100;
-    for (int i = 0; i < n && ms < 5000; i++) ms *= 2;
-    if (ms > 5000) ms = 5000;
+    for (int i = 0; i < n && ms < BACKOFF_MAX_MS; i++) ms *= 2;
+    if (ms > BACKOFF_MAX_MS) ms = BACKOFF_MAX_MS;
     /* jitter: +-25%; rand() is good enough to spread reconnects */
     int j = ms / 4;
     return ms - j + (int)((unsigned)rand() % (unsigned)(2 * j + 1));
+}
+
+/* ---- reconnecting ---- */
+
+#define RETRY_LOG_EVERY 10 /* failures in a row between two "retrying" lines */
+
+int weft__reconnect_wait_ms(const weft__reconnect *r)
+{
+    int64_t left = (r->next_ns - weft__mono_ns() + 999999) / 1000000;
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+void weft__reconnect_failed(weft__reconnect *r, const char *why)
+{
+    int ms = weft__amqp_backoff_ms(r->failures++);
+    if (r->failures == 1 || r->failures % RETRY_LOG_EVERY == 0)
+        weft__log(r->log, WEFT_LOG_WARN, r->component, "%s; retrying (every %d ms at most)", why,
+                  BACKOFF_MAX_MS);
+    r->next_ns = weft__mono_ns() + (int64_t)ms * 1000000;
+}
+
+void weft__reconnect_lost(weft__reconnect *r, const char *why)
+{
+    weft__log(r->log, WEFT_LOG_WARN, r->component, "%s; reconnecting", why);
+    r->failures = 1;
+    r->next_ns = weft__mono_ns() + (int64_t)weft__amqp_backoff_ms(0) * 1000000;
+}
+
+void weft__reconnect_succeeded(weft__reconnect *r, const char *url)
+{
+    if (r->failures)
+        weft__log(r->log, WEFT_LOG_INFO, r->component, "reconnected to broker %s", url);
+    r->failures = 0;
+    r->next_ns = 0;
 }
 
 /* ---- errors ---- */
@@ -203,6 +240,89 @@ static void set_timeout(struct timeval *tv, int ms)
     tv->tv_usec = (ms % 1000) * 1000;
 }
 
+/* A TLS socket to the broker, configured from opts and connected. */
+static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
+                         const weft__amqp_opts *opts, struct timeval *tv, char *err)
+{
+    amqp_socket_t *s = amqp_ssl_socket_new(c->conn);
+    if (!s) return weft__err(err, WEFT_EBROKER, "cannot create a TLS socket for %s", c->redacted);
+    amqp_ssl_socket_set_verify_peer(s, opts->verify_peer >= 0);
+    amqp_ssl_socket_set_verify_hostname(s, opts->verify_hostname >= 0);
+    if (opts->ca_file && *opts->ca_file &&
+        amqp_ssl_socket_set_cacert(s, opts->ca_file) != AMQP_STATUS_OK)
+        return weft__err(err, WEFT_EBROKER, "cannot use CA file %s for broker %s", opts->ca_file,
+                         c->redacted);
+    if (opts->cert_file && *opts->cert_file) {
+        if (!opts->key_file || !*opts->key_file)
+            return weft__err(err, WEFT_EINVAL, "broker_cert_file needs broker_key_file");
+        if (amqp_ssl_socket_set_key(s, opts->cert_file, opts->key_file) != AMQP_STATUS_OK)
+            return weft__err(err, WEFT_EBROKER, "cannot use client certificate %s / key %s",
+                             opts->cert_file, opts->key_file);
+    }
+    int st = amqp_socket_open_noblock(s, ci->host, ci->port, tv);
+    if (st == AMQP_STATUS_OK) return WEFT_OK;
+    /* Say why: a probe connection gives the socket's errno; when TCP
+     * works, the TLS handshake or verification failed. */
+    char why[512];
+    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
+    if (fd >= 0) {
+        close(fd);
+        snprintf(why, sizeof why, "TLS: %s", amqp_error_string2(st));
+    }
+    return weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
+}
+
+/* A plain TCP socket to the broker, connected by tcp_connect() (which says
+ * why it failed, where rabbitmq-c's own connect does not). */
+static weft_err open_tcp(weft__amqp *c, const struct amqp_connection_info *ci, char *err)
+{
+    amqp_socket_t *s = amqp_tcp_socket_new(c->conn);
+    if (!s) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    char why[512];
+    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
+    if (fd < 0)
+        return weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
+    amqp_tcp_socket_set_sockfd(s, fd);
+    return WEFT_OK;
+}
+
+/* Logs in (naming the connection for the management UI), opens the
+ * channel and selects confirms; a refused login says whether the user or
+ * the vhost was refused. */
+static weft_err login(weft__amqp *c, const struct amqp_connection_info *ci, const char *name,
+                      char *err)
+{
+    amqp_table_entry_t prop;
+    prop.key = amqp_cstring_bytes("connection_name");
+    prop.value.kind = AMQP_FIELD_KIND_UTF8;
+    prop.value.value.bytes = amqp_cstring_bytes(name ? name : "weft");
+    amqp_table_t props = {1, &prop};
+    amqp_rpc_reply_t r = amqp_login_with_properties(c->conn, ci->vhost, 0, 131072, c->heartbeat_s,
+                                                    &props, AMQP_SASL_METHOD_PLAIN, ci->user,
+                                                    ci->password);
+    char why[512];
+    int code;
+    if (!describe_reply(r, why, sizeof why, &code)) {
+        if (code == 530 || strstr(why, "vhost"))
+            return weft__err(err, WEFT_EBROKER, "broker %s refused access to vhost '%s': %s",
+                             c->hostport, ci->vhost, why);
+        if (code == 403 || code == AMQP_STATUS_CONNECTION_CLOSED ||
+            code == AMQP_STATUS_SOCKET_CLOSED)
+            return weft__err(err, WEFT_EBROKER, "broker refused login for user '%s' (%s): %s",
+                             ci->user, c->hostport, why);
+        return weft__err(err, WEFT_EBROKER, "cannot log in to broker %s: %s", c->hostport, why);
+    }
+    c->logged_in = true;
+    amqp_channel_open(c->conn, CHANNEL);
+    weft_err e = rpc_check(c, "opening a channel", err);
+    if (e) return e;
+    if (c->confirms) {
+        amqp_confirm_select(c->conn, CHANNEL);
+        e = rpc_check(c, "selecting publisher confirms", err);
+    }
+    return e;
+}
+
 weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *err)
 {
     *out = NULL;
@@ -233,98 +353,16 @@ weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *er
         goto fail;
     }
     snprintf(c->hostport, sizeof c->hostport, "%s:%d", ci.host, ci.port);
-    if (!(c->user = weft__strdup(ci.user))) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (!(c->conn = amqp_new_connection())) {
+    if (!(c->user = weft__strdup(ci.user)) || !(c->conn = amqp_new_connection())) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto fail;
     }
     struct timeval tv;
     set_timeout(&tv, c->timeout_ms);
-    char why[512];
-    if (ci.ssl) {
-        amqp_socket_t *s = amqp_ssl_socket_new(c->conn);
-        if (!s) {
-            e = weft__err(err, WEFT_EBROKER, "cannot create a TLS socket for %s", c->redacted);
-            goto fail;
-        }
-        amqp_ssl_socket_set_verify_peer(s, opts->verify_peer >= 0);
-        amqp_ssl_socket_set_verify_hostname(s, opts->verify_hostname >= 0);
-        if (opts->ca_file && *opts->ca_file &&
-            amqp_ssl_socket_set_cacert(s, opts->ca_file) != AMQP_STATUS_OK) {
-            e = weft__err(err, WEFT_EBROKER, "cannot use CA file %s for broker %s",
-                          opts->ca_file, c->redacted);
-            goto fail;
-        }
-        if (opts->cert_file && *opts->cert_file) {
-            if (!opts->key_file || !*opts->key_file) {
-                e = weft__err(err, WEFT_EINVAL, "broker_cert_file needs broker_key_file");
-                goto fail;
-            }
-            if (amqp_ssl_socket_set_key(s, opts->cert_file, opts->key_file) != AMQP_STATUS_OK) {
-                e = weft__err(err, WEFT_EBROKER, "cannot use client certificate %s / key %s",
-                              opts->cert_file, opts->key_file);
-                goto fail;
-            }
-        }
-        int st = amqp_socket_open_noblock(s, ci.host, ci.port, &tv);
-        if (st != AMQP_STATUS_OK) {
-            /* Say why: a probe connection gives the socket's errno; when
-             * TCP works, the TLS handshake or verification failed. */
-            int fd = tcp_connect(ci.host, ci.port, c->timeout_ms, why, sizeof why);
-            if (fd >= 0) {
-                close(fd);
-                snprintf(why, sizeof why, "TLS: %s", amqp_error_string2(st));
-            }
-            e = weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
-            goto fail;
-        }
-    } else {
-        amqp_socket_t *s = amqp_tcp_socket_new(c->conn);
-        if (!s) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            goto fail;
-        }
-        int fd = tcp_connect(ci.host, ci.port, c->timeout_ms, why, sizeof why);
-        if (fd < 0) {
-            e = weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
-            goto fail;
-        }
-        amqp_tcp_socket_set_sockfd(s, fd);
-    }
+    if ((e = ci.ssl ? open_tls(c, &ci, opts, &tv, err) : open_tcp(c, &ci, err))) goto fail;
     amqp_set_handshake_timeout(c->conn, &tv);
     amqp_set_rpc_timeout(c->conn, &tv);
-
-    amqp_table_entry_t prop;
-    prop.key = amqp_cstring_bytes("connection_name");
-    prop.value.kind = AMQP_FIELD_KIND_UTF8;
-    prop.value.value.bytes = amqp_cstring_bytes(opts->name ? opts->name : "weft");
-    amqp_table_t props = {1, &prop};
-    amqp_rpc_reply_t r = amqp_login_with_properties(c->conn, ci.vhost, 0, 131072, c->heartbeat_s,
-                                                    &props, AMQP_SASL_METHOD_PLAIN, ci.user,
-                                                    ci.password);
-    int code;
-    if (!describe_reply(r, why, sizeof why, &code)) {
-        if (code == 530 || strstr(why, "vhost"))
-            e = weft__err(err, WEFT_EBROKER, "broker %s refused access to vhost '%s': %s",
-                          c->hostport, ci.vhost, why);
-        else if (code == 403 || code == AMQP_STATUS_CONNECTION_CLOSED ||
-                 code == AMQP_STATUS_SOCKET_CLOSED)
-            e = weft__err(err, WEFT_EBROKER, "broker refused login for user '%s' (%s): %s",
-                          ci.user, c->hostport, why);
-        else
-            e = weft__err(err, WEFT_EBROKER, "cannot log in to broker %s: %s", c->hostport, why);
-        goto fail;
-    }
-    c->logged_in = true;
-    amqp_channel_open(c->conn, CHANNEL);
-    if ((e = rpc_check(c, "opening a channel", err)) != WEFT_OK) goto fail;
-    if (c->confirms) {
-        amqp_confirm_select(c->conn, CHANNEL);
-        if ((e = rpc_check(c, "selecting publisher confirms", err)) != WEFT_OK) goto fail;
-    }
+    if ((e = login(c, &ci, opts->name, err))) goto fail;
     free(urlcopy);
     *out = c;
     return WEFT_OK;
@@ -531,6 +569,35 @@ void weft__amqp_event_release(weft__amqp_event *ev)
 
 static char *bytes_dup(amqp_bytes_t b) { return weft__strndup(b.bytes ? b.bytes : "", b.len); }
 
+/* A basic.deliver frame and the message content that follows it, into *ev. */
+static weft_err read_delivery(weft__amqp *c, const amqp_frame_t *f, weft__amqp_event *ev,
+                              char *err)
+{
+    amqp_basic_deliver_t *d = f->payload.method.decoded;
+    ev->kind = WEFT__AMQP_DELIVERY;
+    ev->tag = d->delivery_tag;
+    ev->redelivered = d->redelivered;
+    ev->exchange = bytes_dup(d->exchange);
+    ev->routing_key = bytes_dup(d->routing_key);
+    amqp_message_t m;
+    amqp_rpc_reply_t r = amqp_read_message(c->conn, f->channel, &m, 0);
+    char why[512];
+    int code;
+    if (!describe_reply(r, why, sizeof why, &code)) {
+        weft__amqp_event_release(ev);
+        return broke(c, err, "lost connection to broker %s while reading a message: %s",
+                     c->redacted, why);
+    }
+    ev->body = bytes_dup(m.body);
+    ev->len = m.body.len;
+    amqp_destroy_message(&m);
+    if (!ev->exchange || !ev->routing_key || !ev->body) {
+        weft__amqp_event_release(ev);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
+    return WEFT_OK;
+}
+
 /* Reads one frame (waiting at most timeout_ms; < 0: no limit) and turns it
  * into *ev.  WEFT_ETIMEDOUT when nothing came or the frame was not an event
  * (a heartbeat, a stray reply). */
@@ -547,34 +614,9 @@ static weft_err read_frame(weft__amqp *c, int timeout_ms, weft__amqp_event *ev, 
     if (f.frame_type != AMQP_FRAME_METHOD) return WEFT_ETIMEDOUT;
     weft_err e = WEFT_ETIMEDOUT;
     switch (f.payload.method.id) {
-    case AMQP_BASIC_DELIVER_METHOD: {
-        amqp_basic_deliver_t *d = f.payload.method.decoded;
-        ev->kind = WEFT__AMQP_DELIVERY;
-        ev->tag = d->delivery_tag;
-        ev->redelivered = d->redelivered;
-        ev->exchange = bytes_dup(d->exchange);
-        ev->routing_key = bytes_dup(d->routing_key);
-        amqp_message_t m;
-        amqp_rpc_reply_t r = amqp_read_message(c->conn, f.channel, &m, 0);
-        char why[512];
-        int code;
-        if (!describe_reply(r, why, sizeof why, &code)) {
-            weft__amqp_event_release(ev);
-            e = broke(c, err, "lost connection to broker %s while reading a message: %s",
-                      c->redacted, why);
-            break;
-        }
-        ev->body = bytes_dup(m.body);
-        ev->len = m.body.len;
-        amqp_destroy_message(&m);
-        if (!ev->exchange || !ev->routing_key || !ev->body) {
-            weft__amqp_event_release(ev);
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-        e = WEFT_OK;
+    case AMQP_BASIC_DELIVER_METHOD:
+        e = read_delivery(c, &f, ev, err);
         break;
-    }
     case AMQP_BASIC_ACK_METHOD: {
         amqp_basic_ack_t *a = f.payload.method.decoded;
         ev->kind = WEFT__AMQP_CONFIRM;

@@ -1,6 +1,7 @@
 /*
- * amqp_client.h - weft's small wrapper over rabbitmq-c (librabbitmq 0.11), and the
- * messages cluster mode exchanges over it.
+ * amqp_client.h - weft's small wrapper over rabbitmq-c (librabbitmq 0.11), and
+ * the one reconnect policy of its users.  (Cluster mode's messages are in
+ * protocol.h, its executor in exec_cluster.h.)
  *
  * rabbitmq-c is not thread-safe, services heartbeats only while one of its
  * calls runs, never reconnects and has no helper for publisher confirms.
@@ -10,7 +11,7 @@
  * confirms, channel or connection close) comes out of weft__amqp_next() as
  * an event or as an error that marks the connection broken.  A broken
  * connection is closed with weft__amqp_close() and opened again (the
- * caller redeclares what it needs); weft__amqp_backoff_ms() paces that.
+ * caller redeclares what it needs); weft__reconnect paces and logs that.
  *
  * Every message and log line names the broker by its redacted URL
  * (amqp://guest:***@host:port/vhost): a password never reaches a terminal
@@ -187,129 +188,30 @@ weft_err weft__amqp_next(weft__amqp *c, int timeout_ms, weft__amqp_event *ev, ch
  */
 bool weft__amqp_poll(weft__amqp *c, struct pollfd *fds, size_t nfds, int timeout_ms);
 
-/* ------------------------------------------------------------------------
- * Cluster mode's protocol (implemented in exec_cluster.c, shared with
- * `weft run-worker` and `weft workers`).
- *
- * Topology, for a job queue Q (default "weft.jobs"), all declared
- * identically by the orchestrator and every worker:
- *   Q           durable queue of job messages; rejected messages go to Q.dead
- *   Q.dead      durable dead-letter queue (malformed messages)
- *   Q.status    durable queue of status messages for the orchestrator
- *               (the job message's reply_to names it)
- *   Q.control   fanout exchange of cancel messages; each worker binds an
- *               exclusive, auto-deleted queue of its own
- *   Q.workers   fanout exchange of worker heartbeats (`weft workers`)
- *
- * Messages are JSON objects with a "type":
- *   job     {"type":"job","v":1,"job_id","task_config_id","attempt",
- *            "max_attempts","reply_to","spec":<weft__job_spec JSON>}
- *   status  {"type":"status","v":1,"job_id","attempt","status":"RUNNING"|
- *            "COMPLETED"|"FAILED"|"CANCELED","worker":"host:pid",
- *            "result":<weft__job_result JSON> (final statuses only)}
- *   cancel  {"type":"cancel","v":1,"job_id"}
- *   worker  {"type":"worker","v":1,"worker":"host:pid","host","pid",
- *            "queue","concurrency","jobs_run","current":[job ids],
- *            "state":"up"|"draining"|"down","at_us"}
- * A job message names its task and data nodes, never code: a worker runs
- * only what its own application defines.
- */
+/* ---- reconnecting ----
+ * One policy for every owner of a connection (the cluster executor's
+ * thread, the worker service): attempts paced by weft__amqp_backoff_ms(),
+ * and a log that says a connection was lost, that attempts fail (the first
+ * and every 10th in a row: a broker down for an hour costs ~70 lines, not
+ * thousands) and that it came back.  Not thread-safe: one per owner. */
+typedef struct weft__reconnect {
+    const weft__logger *log; /* borrowed; NULL: the library-wide handler */
+    const char *component;   /* static, e.g. "cluster" */
+    int failures;            /* attempts failed in a row; 1 after a loss */
+    int64_t next_ns;         /* monotonic time of the next attempt; 0: now */
+} weft__reconnect;
+#define WEFT__RECONNECT_INIT(log, component) {(log), (component), 0, 0}
 
-#define WEFT__CLUSTER_MAX_MSG (16u * 1024 * 1024) /* larger messages are malformed */
-
-/* Declares Q, Q.dead, Q.status, Q.control and Q.workers. */
-weft_err weft__cluster_declare(weft__amqp *c, const char *queue, char *err);
-
-/* Names derived from the job queue; caller frees. */
-char *weft__cluster_name(const char *queue, const char *suffix);
-
-/* A decoded job message. */
-typedef struct weft__cluster_job {
-    weft__job_spec spec;   /* spec.attempt is the message's attempt */
-    int max_attempts;
-    char *reply_to;
-} weft__cluster_job;
-#define WEFT__CLUSTER_JOB_INIT {WEFT__JOB_SPEC_INIT, 0, NULL}
-void weft__cluster_job_release(weft__cluster_job *j);
-
-/* Encodes a job message (caller frees *out). */
-weft_err weft__cluster_job_encode(const weft__job_spec *spec, int attempt, int max_attempts,
-                                  const char *reply_to, char **out, size_t *len, char *err);
-/* Decodes one; WEFT_EDATA with the reason when malformed. */
-weft_err weft__cluster_job_decode(const char *text, size_t len, weft__cluster_job *j, char *err);
-
-/* A decoded status message. */
-typedef struct weft__cluster_status {
-    char *job_id;
-    int attempt;
-    weft_job_status status;    /* RUNNING or final */
-    char *worker;
-    weft__job_result result;   /* final statuses */
-} weft__cluster_status;
-#define WEFT__CLUSTER_STATUS_INIT {NULL, 0, WEFT_JOB_RUNNING, NULL, WEFT__JOB_RESULT_INIT}
-void weft__cluster_status_release(weft__cluster_status *s);
-
-/* `res` is ignored (may be NULL) for RUNNING. */
-weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_status status,
-                                     const char *worker, const weft__job_result *res,
-                                     char **out, size_t *len, char *err);
-weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster_status *s,
-                                     char *err);
-
-weft_err weft__cluster_cancel_encode(const char *job_id, char **out, size_t *len, char *err);
-/* The type of a message ("job", "status", ...), copied into buf; false when
- * it is not a JSON object with a string "type". */
-bool weft__cluster_msg_type(const char *text, size_t len, char *buf, size_t size);
-/* The job id of a cancel message (caller frees), NULL when malformed. */
-char *weft__cluster_cancel_decode(const char *text, size_t len);
-
-/* "host:pid" of this process (static buffer, computed once). */
-const char *weft__cluster_worker_name(void);
-
-/* ---- the cluster executor ---- */
-
-#include "exec/executor.h"
-
-typedef struct weft__exec_cluster_opts {
-    const char *broker_url;      /* required */
-    const char *queue;           /* default "weft.jobs" */
-    const char *reply_queue;     /* default "<queue>.status" */
-    int max_attempts;            /* default 3 */
-    const char *ca_file, *cert_file, *key_file;
-    int verify_peer, verify_hostname; /* as in weft__amqp_opts: < 0 turns off */
-    int window;                  /* publishes in flight before waiting for confirms; default 256 */
-} weft__exec_cluster_opts;
-
-/*
- * The cluster executor.  start() connects (WEFT_EBROKER with the reason
- * when the broker cannot be reached: the orchestrator should fail then),
- * declares the topology, and starts the thread that owns the connection:
- * it publishes dispatched jobs (persistent, confirmed), consumes the reply
- * queue and turns status messages into reports, publishes cancels, and
- * reconnects with backoff when the broker goes away, republishing every job
- * not yet confirmed.  Caller frees with ex->ops->free().
- */
-weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
-                                const weft__exec_cluster_opts *opts,
-                                weft__executor **out, char *err);
-
-/* The options of the config's [JOB] section (strings borrowed from cfg). */
-void weft__exec_cluster_opts_from_config(const weft_config *cfg, weft__exec_cluster_opts *o);
-
-/*
- * Adopts a job that a previous orchestrator dispatched and that has not
- * finished (resume after a restart): no message is published, the
- * executor only waits for its status messages and reports them.  `running`
- * says whether RUNNING was already reported for it (then only FINISHED
- * will be).  Call it before start(): status messages of jobs the executor
- * does not track are dropped as duplicates.  A job that was dispatched but
- * never reported RUNNING may have been lost with an unconfirmed publish:
- * dispatch it again instead (it may then run twice; the first result wins).
- */
-weft_err weft__exec_cluster_adopt(weft__executor *ex, const char *job_id, int attempt,
-                                  bool running, char *err);
-
-/* Number of jobs dispatched and not yet confirmed by the broker (tests). */
-size_t weft__exec_cluster_unconfirmed(weft__executor *ex);
+/* Milliseconds until the next attempt is due (0: now). */
+int weft__reconnect_wait_ms(const weft__reconnect *r);
+/* An attempt failed with `why`: logs "<why>; retrying" (WARN) at the 1st and
+ * every 10th failure in a row, and schedules the next attempt. */
+void weft__reconnect_failed(weft__reconnect *r, const char *why);
+/* A working connection broke with `why`: logs "<why>; reconnecting" (WARN)
+ * and schedules the first attempt after one short backoff step. */
+void weft__reconnect_lost(weft__reconnect *r, const char *why);
+/* Connected to `url` (redacted): after failures, logs "reconnected to
+ * broker <url>" (INFO); resets. */
+void weft__reconnect_succeeded(weft__reconnect *r, const char *url);
 
 #endif

@@ -1,8 +1,7 @@
 /*
  * exec_cluster.c - cluster mode, orchestrator side: the executor that hands
- * jobs to `weft run-worker` processes through RabbitMQ, and the JSON
- * messages of cluster mode's protocol (shared with the worker, see
- * amqp_client.h).
+ * jobs to worker services (`weft run-worker`, service.c) through RabbitMQ,
+ * speaking the messages of protocol.h.
  *
  * One thread owns the broker connection (rabbitmq-c is not thread-safe and
  * services heartbeats only while called).  dispatch() and cancel() only
@@ -19,8 +18,11 @@
  * is lost and nothing unconfirmed is forgotten (a job may then be queued
  * twice: delivery is at least once, results are taken once).
  */
-#include "cluster/amqp_client.h"
+#include "cluster/exec_cluster.h"
+
+#include "cluster/protocol.h"
 #include "exec/executor.h"
+#include "util/defaults.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -31,269 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ======================================================================
- * Protocol
- * ====================================================================== */
-
-char *weft__cluster_name(const char *queue, const char *suffix)
-{
-    size_t n = strlen(queue) + strlen(suffix) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s.%s", queue, suffix);
-    return s;
-}
-
-weft_err weft__cluster_declare(weft__amqp *c, const char *queue, char *err)
-{
-    char *dead = weft__cluster_name(queue, "dead");
-    char *status = weft__cluster_name(queue, "status");
-    char *control = weft__cluster_name(queue, "control");
-    char *workers = weft__cluster_name(queue, "workers");
-    weft_err e = WEFT_OK;
-    if (!dead || !status || !control || !workers) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto out;
-    }
-    weft__amqp_queue_opts dq = {.durable = true};
-    weft__amqp_queue_opts jq = {.durable = true, .dead_letter_exchange = "",
-                                .dead_letter_routing_key = dead};
-    if ((e = weft__amqp_declare_queue(c, dead, &dq, NULL, err)) ||
-        (e = weft__amqp_declare_queue(c, queue, &jq, NULL, err)) ||
-        (e = weft__amqp_declare_queue(c, status, &dq, NULL, err)) ||
-        (e = weft__amqp_declare_exchange(c, control, "fanout", true, err)) ||
-        (e = weft__amqp_declare_exchange(c, workers, "fanout", true, err)))
-        goto out;
-out:
-    free(dead);
-    free(status);
-    free(control);
-    free(workers);
-    return e;
-}
-
-static weft_err dump(json_t *o, char **out, size_t *len, char *err)
-{
-    if (!o) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!s) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    *out = s;
-    if (len) *len = strlen(s);
-    return WEFT_OK;
-}
-
-weft_err weft__cluster_job_encode(const weft__job_spec *spec, int attempt, int max_attempts,
-                                  const char *reply_to, char **out, size_t *len, char *err)
-{
-    char *sj = NULL;
-    size_t sl = 0;
-    if (weft__job_spec_to_json(spec, &sj, &sl) != WEFT_OK)
-        return weft__err(err, WEFT_ENOMEM, "out of memory");
-    json_error_t je;
-    json_t *sv = json_loadb(sj, sl, 0, &je);
-    free(sj);
-    if (!sv) return weft__err(err, WEFT_ENOMEM, "job %s: cannot encode its spec", spec->job_id);
-    json_object_set_new(sv, "attempt", json_integer(attempt));
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s?, s:i, s:i, s:s, s:o}", "type", "job", "v", 1,
-                          "job_id", spec->job_id, "task_config_id", spec->task_config_id,
-                          "attempt", attempt, "max_attempts", max_attempts, "reply_to",
-                          reply_to ? reply_to : "", "spec", sv);
-    return dump(o, out, len, err);
-}
-
-void weft__cluster_job_release(weft__cluster_job *j)
-{
-    if (!j) return;
-    weft__job_spec_release(&j->spec);
-    free(j->reply_to);
-    *j = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
-}
-
-static json_t *load_object(const char *text, size_t len, const char *type, char *err)
-{
-    json_error_t je;
-    if (len > WEFT__CLUSTER_MAX_MSG) {
-        weft__err(err, WEFT_EDATA, "message of %zu bytes is too large", len);
-        return NULL;
-    }
-    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!o) {
-        weft__err(err, WEFT_EDATA, "not JSON: %s (line %d)", je.text, je.line);
-        return NULL;
-    }
-    const char *t = json_string_value(json_object_get(o, "type"));
-    if (!json_is_object(o) || !t || strcmp(t, type) != 0) {
-        weft__err(err, WEFT_EDATA, "not a %s message", type);
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-weft_err weft__cluster_job_decode(const char *text, size_t len, weft__cluster_job *j, char *err)
-{
-    *j = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
-    json_t *o = load_object(text, len, "job", err);
-    if (!o) return WEFT_EDATA;
-    weft_err e = WEFT_OK;
-    json_t *spec = json_object_get(o, "spec");
-    json_t *att = json_object_get(o, "attempt");
-    json_t *max = json_object_get(o, "max_attempts");
-    const char *reply = json_string_value(json_object_get(o, "reply_to"));
-    if (!json_is_object(spec) || !json_is_integer(att) || json_integer_value(att) < 1 ||
-        json_integer_value(att) > 1000000 || !reply || !*reply) {
-        e = weft__err(err, WEFT_EDATA,
-                      "job message needs an object \"spec\", an \"attempt\" >= 1 and a \"reply_to\"");
-        goto out;
-    }
-    char *sj = json_dumps(spec, JSON_COMPACT);
-    if (!sj) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto out;
-    }
-    char why[WEFT_ERRBUF_SIZE] = "";
-    e = weft__job_spec_from_json(sj, strlen(sj), &j->spec, why);
-    free(sj);
-    if (e) {
-        e = weft__err(err, WEFT_EDATA, "bad job spec: %s", why);
-        goto out;
-    }
-    j->spec.attempt = (int)json_integer_value(att);
-    j->max_attempts = json_is_integer(max) && json_integer_value(max) > 0
-                          ? (int)json_integer_value(max) : 3;
-    if (!(j->reply_to = weft__strdup(reply))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-out:
-    json_decref(o);
-    if (e) weft__cluster_job_release(j);
-    return e;
-}
-
-void weft__cluster_status_release(weft__cluster_status *s)
-{
-    if (!s) return;
-    free(s->job_id);
-    free(s->worker);
-    weft__job_result_release(&s->result);
-    *s = (weft__cluster_status)WEFT__CLUSTER_STATUS_INIT;
-}
-
-weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_status status,
-                                     const char *worker, const weft__job_result *res,
-                                     char **out, size_t *len, char *err)
-{
-    json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:s, s:s}", "type", "status", "v", 1, "job_id",
-                          job_id, "attempt", attempt, "status", weft_job_status_name(status),
-                          "worker", worker ? worker : "");
-    if (o && status != WEFT_JOB_RUNNING && res) {
-        char *rj = NULL;
-        size_t rl = 0;
-        json_error_t je;
-        json_t *rv = NULL;
-        if (weft__job_result_to_json(res, &rj, &rl) == WEFT_OK) rv = json_loadb(rj, rl, 0, &je);
-        free(rj);
-        if (!rv || json_object_set_new(o, "result", rv) != 0) {
-            json_decref(o);
-            o = NULL;
-        }
-    }
-    return dump(o, out, len, err);
-}
-
-weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster_status *s,
-                                     char *err)
-{
-    *s = (weft__cluster_status)WEFT__CLUSTER_STATUS_INIT;
-    json_t *o = load_object(text, len, "status", err);
-    if (!o) return WEFT_EDATA;
-    weft_err e = WEFT_OK;
-    const char *id = json_string_value(json_object_get(o, "job_id"));
-    const char *st = json_string_value(json_object_get(o, "status"));
-    const char *w = json_string_value(json_object_get(o, "worker"));
-    json_t *att = json_object_get(o, "attempt");
-    int status = st ? weft_job_status_parse(st) : -1;
-    if (!id || !*id || !json_is_integer(att) ||
-        !(status == WEFT_JOB_RUNNING || status == WEFT_JOB_COMPLETED ||
-          status == WEFT_JOB_FAILED || status == WEFT_JOB_CANCELED)) {
-        e = weft__err(err, WEFT_EDATA,
-                      "status message needs \"job_id\", \"attempt\" and a \"status\" among "
-                      "RUNNING, COMPLETED, FAILED, CANCELED");
-        goto out;
-    }
-    s->status = (weft_job_status)status;
-    s->attempt = (int)json_integer_value(att);
-    if (!(s->job_id = weft__strdup(id)) || !(s->worker = weft__strdup(w ? w : ""))) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (status != WEFT_JOB_RUNNING) {
-        json_t *r = json_object_get(o, "result");
-        char *rj = json_is_object(r) ? json_dumps(r, JSON_COMPACT) : NULL;
-        char why[WEFT_ERRBUF_SIZE] = "";
-        if (!rj) {
-            e = weft__err(err, WEFT_EDATA, "final status message without a \"result\" object");
-            goto out;
-        }
-        e = weft__job_result_from_json(rj, strlen(rj), &s->result, why);
-        free(rj);
-        if (e) {
-            e = weft__err(err, WEFT_EDATA, "bad job result: %s", why);
-            goto out;
-        }
-        s->result.status = (weft_job_status)status;
-    }
-out:
-    json_decref(o);
-    if (e) weft__cluster_status_release(s);
-    return e;
-}
-
-weft_err weft__cluster_cancel_encode(const char *job_id, char **out, size_t *len, char *err)
-{
-    return dump(json_pack("{s:s, s:i, s:s}", "type", "cancel", "v", 1, "job_id", job_id), out,
-                len, err);
-}
-
-char *weft__cluster_cancel_decode(const char *text, size_t len)
-{
-    json_t *o = load_object(text, len, "cancel", NULL);
-    if (!o) return NULL;
-    char *id = weft__strdup(json_string_value(json_object_get(o, "job_id")));
-    json_decref(o);
-    return id;
-}
-
-bool weft__cluster_msg_type(const char *text, size_t len, char *buf, size_t size)
-{
-    json_error_t je;
-    json_t *o = len <= WEFT__CLUSTER_MAX_MSG ? json_loadb(text, len, 0, &je) : NULL;
-    const char *t = json_string_value(json_object_get(o, "type"));
-    bool ok = t != NULL;
-    if (ok) snprintf(buf, size, "%s", t);
-    json_decref(o);
-    return ok;
-}
-
-static char worker_name[300];
-static pthread_once_t worker_name_once = PTHREAD_ONCE_INIT;
-
-static void worker_name_init(void)
-{
-    char host[256];
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
-    host[sizeof host - 1] = '\0';
-    snprintf(worker_name, sizeof worker_name, "%s:%d", host, (int)getpid());
-}
-
-const char *weft__cluster_worker_name(void)
-{
-    pthread_once(&worker_name_once, worker_name_init);
-    return worker_name;
-}
-
-/* ======================================================================
- * The executor
- * ====================================================================== */
 
 #define DEFAULT_WINDOW 256
 #define STATUS_PREFETCH 512
@@ -356,15 +95,12 @@ typedef struct cl_exec {
     size_t ninf, capinf;
 } cl_exec;
 
+/* Appends a copy of `id`; WEFT_ENOMEM leaves the list unchanged.  Every
+ * caller handles a failure: a job id dropped from these lists is a job
+ * never published or a cancel never sent. */
 static weft_err push_id(char ***v, size_t *n, size_t *cap, const char *id)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        char **nv = realloc(*v, nc * sizeof *nv);
-        if (!nv) return WEFT_ENOMEM;
-        *v = nv;
-        *cap = nc;
-    }
+    if (WEFT__GROW(*v, *n + 1, *cap)) return WEFT_ENOMEM;
     char *d = weft__strdup(id);
     if (!d) return WEFT_ENOMEM;
     (*v)[(*n)++] = d;
@@ -396,19 +132,29 @@ static void report_canceled(cl_exec *x, const char *job_id, const char *why)
 
 /* Cancels one job; x->mu held.  A job no worker reported running is
  * finished here (CANCELED) and remembered, so that a worker that starts it
- * anyway (it missed the broadcast) is told again. */
+ * anyway (it missed the broadcast) is told again.  A running job whose
+ * cancel cannot be queued for broadcast (out of memory) is finished here
+ * too, and its worker's later result dropped: a cancel is never lost
+ * silently. */
 static void cancel_locked(cl_exec *x, cl_job *j)
 {
     j->cancel = true;
-    push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id);
-    if (j->running) return;
+    bool queued = push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id) == WEFT_OK;
+    if (!queued)
+        weft__log(x->base.log, WEFT_LOG_ERROR, "cluster",
+                  "job %s: out of memory: its cancel cannot be broadcast; finished here", j->job_id);
+    if (j->running && queued) return;
     char *id = weft__strdup(j->job_id);
-    if (id && weft__strmap_put(&x->canceled, id, id) != WEFT_OK) {
+    if (!id || weft__strmap_put(&x->canceled, id, id) != WEFT_OK) {
+        weft__log(x->base.log, WEFT_LOG_ERROR, "cluster",
+                  "job %s: out of memory: a worker that starts it anyway is not told again",
+                  j->job_id);
         free(id);
-        id = NULL;
     }
     weft__strmap_del(&x->jobs, j->job_id);
-    report_canceled(x, j->job_id, "canceled before it started");
+    report_canceled(x, j->job_id,
+                    j->running ? "canceled; its worker could not be told (out of memory)"
+                               : "canceled before it started");
     job_free(j);
 }
 
@@ -441,30 +187,45 @@ static void inflight_clear(cl_exec *x)
     x->ninf = 0;
 }
 
-/* After a reconnect: every job the broker did not confirm is published again. */
-static void requeue_unconfirmed(cl_exec *x)
+/* An allocation failed where dropping something would lose a job or a
+ * cancel: say so, and fail the connection, so that the thread reconnects
+ * and rebuilds its lists from the jobs map (nothing is forgotten). */
+static weft_err oom(cl_exec *x, char *err, const char *what)
+{
+    weft__log(x->base.log, WEFT_LOG_ERROR, "cluster", "out of memory %s; reconnecting to retry",
+              what);
+    return weft__err(err, WEFT_ENOMEM, "out of memory %s", what);
+}
+
+typedef struct requeue_ctx {
+    cl_exec *x;
+    weft_err e;
+} requeue_ctx;
+
+static void collect_unconfirmed(void *value, void *ud)
+{
+    requeue_ctx *c = ud;
+    cl_job *j = value;
+    if (!j->confirmed && j->msg && push_id(&c->x->topub, &c->x->ntopub, &c->x->captopub, j->job_id))
+        c->e = WEFT_ENOMEM;
+}
+
+/* After a reconnect: the confirms of the old connection will never come,
+ * so every job the broker did not confirm is queued to be published
+ * again.  x->mu held. */
+static weft_err requeue_unconfirmed(cl_exec *x, char *err)
 {
     inflight_clear(x);
     for (size_t i = 0; i < x->ntopub; i++) free(x->topub[i]);
     x->ntopub = 0;
-}
-
-static void collect_unconfirmed(void *value, void *ud)
-{
-    cl_exec *x = ud;
-    cl_job *j = value;
-    if (!j->confirmed && j->msg) push_id(&x->topub, &x->ntopub, &x->captopub, j->job_id);
+    requeue_ctx c = {x, WEFT_OK};
+    weft__strmap_each(&x->jobs, collect_unconfirmed, &c);
+    return c.e ? oom(x, err, "while queuing unconfirmed jobs again") : WEFT_OK;
 }
 
 static weft_err add_inflight(cl_exec *x, uint64_t seq, const char *job_id)
 {
-    if (x->ninf == x->capinf) {
-        size_t nc = x->capinf ? x->capinf * 2 : 64;
-        cl_inflight *n = realloc(x->inf, nc * sizeof *n);
-        if (!n) return WEFT_ENOMEM;
-        x->inf = n;
-        x->capinf = nc;
-    }
+    if (WEFT__GROW(x->inf, x->ninf + 1, x->capinf)) return WEFT_ENOMEM;
     char *id = job_id ? weft__strdup(job_id) : NULL;
     if (job_id && !id) return WEFT_ENOMEM;
     x->inf[x->ninf].seq = seq;
@@ -508,9 +269,11 @@ static weft_err pump(cl_exec *x, char *err)
     return e;
 }
 
-/* A publisher confirm: the broker took (or refused) messages.  x->mu held. */
-static void on_confirm(cl_exec *x, const weft__amqp_event *ev)
+/* A publisher confirm: the broker took (or refused) messages.  x->mu held.
+ * A refused job is queued to be published again. */
+static weft_err on_confirm(cl_exec *x, const weft__amqp_event *ev, char *err)
 {
+    weft_err e = WEFT_OK;
     size_t k = 0;
     for (size_t i = 0; i < x->ninf; i++) {
         cl_inflight *f = &x->inf[i];
@@ -521,51 +284,62 @@ static void on_confirm(cl_exec *x, const weft__amqp_event *ev)
         }
         cl_job *j = f->job_id ? weft__strmap_get(&x->jobs, f->job_id) : NULL;
         if (j && !j->confirmed) {
-            if (ev->nack) {
-                push_id(&x->topub, &x->ntopub, &x->captopub, j->job_id); /* try again */
-            } else {
+            if (!ev->nack) {
                 j->confirmed = true;
                 free(j->msg);
                 j->msg = NULL;
+            } else if (push_id(&x->topub, &x->ntopub, &x->captopub, j->job_id) && !e) {
+                e = oom(x, err, "while queuing a refused job again");
             }
         }
         free(f->job_id);
     }
     x->ninf = k;
+    return e;
 }
 
-/* A status message from a worker.  x->mu held. */
-static void on_status(cl_exec *x, const weft__amqp_event *ev)
+/* RUNNING from a worker for a job we track.  x->mu held. */
+static weft_err on_running(cl_exec *x, cl_job *j, const weft__cluster_status *s, char *err)
+{
+    /* A later attempt (its last worker was lost) is reported again: the
+     * job shows where it runs now and which attempt it is. */
+    bool again = j->running && s->attempt > j->attempt;
+    if (s->attempt > j->attempt) j->attempt = s->attempt;
+    if (!j->confirmed) { /* a worker has it: no need to publish it again */
+        j->confirmed = true;
+        free(j->msg);
+        j->msg = NULL;
+    }
+    if (!j->running || again) {
+        j->running = true;
+        weft__report_running(x->base.reports, j->job_id, j->attempt, s->worker, ++x->last_token);
+    }
+    if (j->cancel && push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id))
+        return oom(x, err, "while queuing a cancel"); /* its RUNNING comes again */
+    return WEFT_OK;
+}
+
+/* A status message from a worker.  x->mu held.  An error leaves the
+ * message unacknowledged: it comes again after the reconnect. */
+static weft_err on_status(cl_exec *x, const weft__amqp_event *ev, char *err)
 {
     weft__cluster_status s = WEFT__CLUSTER_STATUS_INIT;
-    char err[WEFT_ERRBUF_SIZE];
-    if (weft__cluster_status_decode(ev->body, ev->len, &s, err) != WEFT_OK) {
+    char why[WEFT_ERRBUF_SIZE];
+    if (weft__cluster_status_decode(ev->body, ev->len, &s, why) != WEFT_OK) {
         weft__log(x->base.log, WEFT_LOG_WARN, "cluster",
-                  "dropped a malformed status message from %s: %s", x->reply, err);
-        return;
+                  "dropped a malformed status message from %s: %s", x->reply, why);
+        return WEFT_OK;
     }
+    weft_err e = WEFT_OK;
     cl_job *j = weft__strmap_get(&x->jobs, s.job_id);
     if (!j) {
         /* Finished already (a duplicate), or canceled before it ran: a
          * worker that missed the cancel and started it is told again. */
-        if (s.status == WEFT_JOB_RUNNING && weft__strmap_get(&x->canceled, s.job_id))
-            push_id(&x->cancels, &x->ncancels, &x->capcancels, s.job_id);
+        if (s.status == WEFT_JOB_RUNNING && weft__strmap_get(&x->canceled, s.job_id) &&
+            push_id(&x->cancels, &x->ncancels, &x->capcancels, s.job_id))
+            e = oom(x, err, "while queuing a cancel");
     } else if (s.status == WEFT_JOB_RUNNING) {
-        /* A later attempt (its last worker was lost) is reported again:
-         * the job shows where it runs now and which attempt it is. */
-        bool again = j->running && s.attempt > j->attempt;
-        if (s.attempt > j->attempt) j->attempt = s.attempt;
-        if (!j->confirmed) { /* a worker has it: no need to publish it again */
-            j->confirmed = true;
-            free(j->msg);
-            j->msg = NULL;
-        }
-        if (!j->running || again) {
-            j->running = true;
-            weft__report_running(x->base.reports, j->job_id, j->attempt, s.worker,
-                                 ++x->last_token);
-        }
-        if (j->cancel) push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id);
+        e = on_running(x, j, &s, err);
     } else {
         weft__strmap_del(&x->jobs, j->job_id);
         if (!j->running || s.attempt > j->attempt)
@@ -575,6 +349,7 @@ static void on_status(cl_exec *x, const weft__amqp_event *ev)
         job_free(j);
     }
     weft__cluster_status_release(&s);
+    return e;
 }
 
 /* Remembers a status delivery, to be acknowledged once every report queued
@@ -583,14 +358,11 @@ static void on_status(cl_exec *x, const weft__amqp_event *ev)
 static weft_err ack_later(cl_exec *x, uint64_t tag)
 {
     if (x->nacks == x->capacks) {
-        size_t nc = x->capacks ? x->capacks * 2 : 64;
-        cl_ack *n = malloc(nc * sizeof *n);
-        if (!n) return WEFT_ENOMEM;
-        for (size_t i = 0; i < x->nacks; i++) n[i] = x->acks[(x->ack_head + i) % x->capacks];
-        free(x->acks);
-        x->acks = n;
-        x->capacks = nc;
-        x->ack_head = 0;
+        size_t old = x->capacks;
+        if (WEFT__GROW(x->acks, x->nacks + 1, x->capacks)) return WEFT_ENOMEM;
+        /* The ring was full: its wrapped part, before the head, moves to
+         * just after the old end (the capacity at least doubled). */
+        for (size_t i = 0; i < x->ack_head; i++) x->acks[old + i] = x->acks[i];
     }
     x->acks[(x->ack_head + x->nacks) % x->capacks] = (cl_ack){tag, x->last_token};
     x->nacks++;
@@ -628,11 +400,114 @@ static void nap(cl_exec *x, int ms)
     }
 }
 
+/* Drops a broken connection (its unacknowledged deliveries come again on
+ * the next one) and schedules a reconnect.  x->mu held, released while
+ * closing. */
+static void drop_connection(cl_exec *x, weft__reconnect *rc, const char *why)
+{
+    weft__reconnect_lost(rc, why);
+    weft__amqp *c = x->conn;
+    x->conn = NULL;
+    x->nacks = 0;
+    pthread_mutex_unlock(&x->mu);
+    weft__amqp_close(c);
+    pthread_mutex_lock(&x->mu);
+}
+
+/* Without a connection: waits until an attempt is due (woken early by
+ * dispatch and cancel, which then find the lists they filled), or makes
+ * one.  x->mu held, released while waiting and connecting. */
+static void connect_when_due(cl_exec *x, weft__reconnect *rc)
+{
+    int wait_ms = weft__reconnect_wait_ms(rc);
+    pthread_mutex_unlock(&x->mu);
+    weft__amqp *c = NULL;
+    char err[WEFT_ERRBUF_SIZE];
+    weft_err e = WEFT_OK;
+    if (wait_ms > 0)
+        nap(x, wait_ms);
+    else
+        e = cl_connect(x, &c, err);
+    pthread_mutex_lock(&x->mu);
+    if (wait_ms > 0) return;
+    if (e) {
+        weft__reconnect_failed(rc, err);
+        return;
+    }
+    weft__reconnect_succeeded(rc, weft__amqp_url(c));
+    x->conn = c;
+    if (requeue_unconfirmed(x, err)) drop_connection(x, rc, err);
+}
+
+/* One round on a working connection: publishes what waits, sleeps until
+ * the broker or a dispatch has something, handles every event that came
+ * (confirms, status messages), and acknowledges the status messages whose
+ * reports are committed.  x->mu held, released while sleeping. */
+static weft_err serve_round(cl_exec *x, char *err)
+{
+    weft_err e = pump(x, err);
+    if (e) return e;
+    pthread_mutex_unlock(&x->mu);
+    struct pollfd p = {x->wake[0], POLLIN, 0};
+    weft__amqp_poll(x->conn, &p, 1, 1000);
+    if (p.revents) {
+        char buf[256];
+        while (read(x->wake[0], buf, sizeof buf) > 0) {}
+    }
+    pthread_mutex_lock(&x->mu);
+    for (int n = 0; n < 4096 && !e; n++) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        e = weft__amqp_next(x->conn, 0, &ev, err);
+        if (e == WEFT_ETIMEDOUT) {
+            e = WEFT_OK;
+            break;
+        }
+        if (e) break;
+        if (ev.kind == WEFT__AMQP_CONFIRM) {
+            e = on_confirm(x, &ev, err);
+        } else if (ev.kind == WEFT__AMQP_DELIVERY) {
+            e = on_status(x, &ev, err);
+            if (!e && ack_later(x, ev.tag)) /* no memory: acknowledge now */
+                e = weft__amqp_ack(x->conn, ev.tag, err);
+        }
+        weft__amqp_event_release(&ev);
+    }
+    return e ? e : ack_durable(x, err);
+}
+
+/* On quit: the last cancels and unconfirmed jobs get a short chance (1 s)
+ * to go out and be confirmed, then the connection is closed. */
+static void flush_and_close(cl_exec *x)
+{
+    char err[WEFT_ERRBUF_SIZE];
+    pthread_mutex_lock(&x->mu);
+    weft__amqp *c = x->conn;
+    bool flushed = c && ack_durable(x, err) == WEFT_OK && pump(x, err) == WEFT_OK;
+    pthread_mutex_unlock(&x->mu);
+    int64_t until = weft__mono_ns() + 1000000000LL;
+    while (flushed && x->ninf && weft__mono_ns() < until) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        weft_err e = weft__amqp_next(c, 100, &ev, err);
+        if (e == WEFT_OK && ev.kind == WEFT__AMQP_CONFIRM) {
+            pthread_mutex_lock(&x->mu);
+            on_confirm(x, &ev, err); /* nothing is published again now */
+            pthread_mutex_unlock(&x->mu);
+        }
+        weft__amqp_event_release(&ev);
+        if (e != WEFT_OK && e != WEFT_ETIMEDOUT) break;
+    }
+    pthread_mutex_lock(&x->mu);
+    x->conn = NULL;
+    pthread_mutex_unlock(&x->mu);
+    weft__amqp_close(c);
+}
+
+/* The thread that owns the connection: see the top of this file. */
 static void *cl_thread(void *arg)
 {
     cl_exec *x = arg;
-    int failures = 0;
-    char err[WEFT_ERRBUF_SIZE];
+    weft__reconnect rc = WEFT__RECONNECT_INIT(x->base.log, "cluster");
+    char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
     pthread_mutex_lock(&x->mu);
     while (!x->quit) {
         if (x->cancel_deadline_ns && weft__mono_ns() > x->cancel_deadline_ns) {
@@ -641,97 +516,13 @@ static void *cl_thread(void *arg)
             x->cancel_deadline_ns = 0;
         }
         if (!x->conn) {
-            pthread_mutex_unlock(&x->mu);
-            weft__amqp *c = NULL;
-            weft_err e = cl_connect(x, &c, err);
-            pthread_mutex_lock(&x->mu);
-            if (e) {
-                int ms = weft__amqp_backoff_ms(failures++);
-                if (failures == 1 || failures % 10 == 0)
-                    weft__log(x->base.log, WEFT_LOG_WARN, "cluster",
-                              "%s; retrying (every %d ms at most)", err, 5000);
-                pthread_mutex_unlock(&x->mu);
-                nap(x, ms);
-                pthread_mutex_lock(&x->mu);
-                continue;
-            }
-            if (failures)
-                weft__log(x->base.log, WEFT_LOG_INFO, "cluster", "reconnected to broker %s",
-                          weft__amqp_url(c));
-            failures = 0;
-            x->conn = c;
-            requeue_unconfirmed(x);
-            weft__strmap_each(&x->jobs, collect_unconfirmed, x);
+            connect_when_due(x, &rc);
+            continue;
         }
-        weft_err e = pump(x, err);
-        if (!e) {
-            pthread_mutex_unlock(&x->mu);
-            struct pollfd p = {x->wake[0], POLLIN, 0};
-            weft__amqp_poll(x->conn, &p, 1, 1000);
-            if (p.revents) {
-                char buf[256];
-                while (read(x->wake[0], buf, sizeof buf) > 0) {}
-            }
-            pthread_mutex_lock(&x->mu);
-            for (int n = 0; n < 4096; n++) {
-                weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
-                e = weft__amqp_next(x->conn, 0, &ev, err);
-                if (e == WEFT_ETIMEDOUT) {
-                    e = WEFT_OK;
-                    break;
-                }
-                if (e) break;
-                if (ev.kind == WEFT__AMQP_CONFIRM) {
-                    on_confirm(x, &ev);
-                } else if (ev.kind == WEFT__AMQP_DELIVERY) {
-                    on_status(x, &ev);
-                    if (ack_later(x, ev.tag)) /* no memory: acknowledge now */
-                        e = weft__amqp_ack(x->conn, ev.tag, err);
-                }
-                weft__amqp_event_release(&ev);
-                if (e) break;
-            }
-            if (!e) e = ack_durable(x, err);
-        }
-        if (e || weft__amqp_broken(x->conn)) {
-            weft__log(x->base.log, WEFT_LOG_WARN, "cluster", "%s; reconnecting", err);
-            weft__amqp *c = x->conn;
-            x->conn = NULL;
-            x->nacks = 0; /* unacknowledged deliveries come again on the next connection */
-            pthread_mutex_unlock(&x->mu);
-            weft__amqp_close(c);
-            nap(x, weft__amqp_backoff_ms(0));
-            pthread_mutex_lock(&x->mu);
-            failures = 1;
-        }
+        if (serve_round(x, err) || weft__amqp_broken(x->conn)) drop_connection(x, &rc, err);
     }
-    weft__amqp *c = x->conn;
-    x->conn = NULL;
     pthread_mutex_unlock(&x->mu);
-    if (c) {
-        /* Last cancels and unconfirmed jobs get a short chance to go out. */
-        pthread_mutex_lock(&x->mu);
-        x->conn = c;
-        if (ack_durable(x, err) == WEFT_OK && pump(x, err) == WEFT_OK) {
-            pthread_mutex_unlock(&x->mu);
-            int64_t until = weft__mono_ns() + 1000000000LL;
-            while (x->ninf && weft__mono_ns() < until) {
-                weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
-                weft_err e = weft__amqp_next(c, 100, &ev, err);
-                if (e == WEFT_OK && ev.kind == WEFT__AMQP_CONFIRM) {
-                    pthread_mutex_lock(&x->mu);
-                    on_confirm(x, &ev);
-                    pthread_mutex_unlock(&x->mu);
-                }
-                weft__amqp_event_release(&ev);
-                if (e != WEFT_OK && e != WEFT_ETIMEDOUT) break;
-            }
-            pthread_mutex_lock(&x->mu);
-        }
-        x->conn = NULL;
-        pthread_mutex_unlock(&x->mu);
-        weft__amqp_close(c);
-    }
+    flush_and_close(x);
     return NULL;
 }
 
@@ -823,13 +614,17 @@ static void cl_committed(weft__executor *ex, uint64_t token)
     if (more) wake(x);
 }
 
+/* Stop with cancel: a running job whose cancel cannot be queued is still
+ * reported CANCELED after CANCEL_ANSWER_MS (report_left_running). */
 static void cancel_each(void *value, void *ud)
 {
     cl_job *j = value;
     if (!j->cancel) {
         cl_exec *x = ud;
         j->cancel = true;
-        push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id);
+        if (push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id))
+            weft__log(x->base.log, WEFT_LOG_ERROR, "cluster",
+                      "job %s: out of memory: its worker is not told to stop", j->job_id);
     }
 }
 
@@ -945,7 +740,7 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
     x->base.ops = &cluster_ops;
     x->base.reports = reports;
     x->base.app = app;
-    const char *q = opts->queue && *opts->queue ? opts->queue : "weft.jobs";
+    const char *q = opts->queue && *opts->queue ? opts->queue : WEFT__DEFAULT_QUEUE;
     x->url = weft__strdup(opts->broker_url);
     x->queue = weft__strdup(q);
     x->reply = opts->reply_queue && *opts->reply_queue ? weft__strdup(opts->reply_queue)
@@ -956,7 +751,7 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
     x->key = weft__strdup(opts->key_file);
     x->verify_peer = opts->verify_peer;
     x->verify_hostname = opts->verify_hostname;
-    x->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 3;
+    x->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : WEFT__DEFAULT_MAX_ATTEMPTS;
     x->window = opts->window > 0 ? (size_t)opts->window : DEFAULT_WINDOW;
     pthread_mutex_init(&x->mu, NULL);
     if (!x->url || !x->queue || !x->reply || !x->control || (opts->ca_file && !x->ca) ||
@@ -995,6 +790,17 @@ void weft__exec_cluster_opts_from_config(const weft_config *cfg, weft__exec_clus
     if ((v = weft_config_lookup(cfg, "JOB", "broker_verify_hostname")) &&
         weft_value_type_of(v) == WEFT_VALUE_BOOL && !weft_value_bool(v))
         o->verify_hostname = -1;
+}
+
+weft__amqp_opts weft__cluster_amqp_opts(const weft_config *cfg, const char *url,
+                                        const char *name)
+{
+    weft__exec_cluster_opts co = {0};
+    if (cfg) weft__exec_cluster_opts_from_config(cfg, &co);
+    return (weft__amqp_opts){.url = url ? url : co.broker_url, .ca_file = co.ca_file,
+                             .cert_file = co.cert_file, .key_file = co.key_file,
+                             .verify_peer = co.verify_peer,
+                             .verify_hostname = co.verify_hostname, .name = name};
 }
 
 weft_err weft__exec_cluster_adopt(weft__executor *ex, const char *job_id, int attempt,

@@ -1,0 +1,139 @@
+/*
+ * protocol.h - cluster mode's protocol: the names every party declares on
+ * the broker, and the four JSON messages they exchange, each with one
+ * encoder and one decoder (protocol.c).  The orchestrator's executor
+ * (exec_cluster.c), the worker service (service.c) and the workers list
+ * (workers.c) all speak through these functions only; docs/CLUSTER.md
+ * ("Messages") lists the same fields for users.
+ *
+ * Topology, for a job queue Q (default "weft.jobs"), declared identically
+ * by the orchestrator and every worker (weft__cluster_declare()):
+ *   Q           durable queue of job messages; rejected messages go to Q.dead
+ *   Q.dead      durable dead-letter queue (malformed messages)
+ *   Q.status    durable queue of status messages for the orchestrator
+ *               (the job message's reply_to names it)
+ *   Q.control   fanout exchange of cancel messages; each worker binds an
+ *               exclusive, auto-deleted queue of its own
+ *   Q.workers   fanout exchange of heartbeats (`weft workers`)
+ *
+ * Every message is a JSON object with "type" (its kind) and "v" (1).
+ *
+ * job (orchestrator -> Q; persistent):
+ *   job_id          string   the job's id
+ *   task_config_id  string   the TASK section to run (never code: a worker
+ *                            runs only what its own application defines)
+ *   attempt         integer  1 for the first delivery; a worker that gets a
+ *                            redelivered message republishes it with + 1
+ *   max_attempts    integer  past it, a redelivered job is FAILED instead
+ *   reply_to        string   the queue for its status messages
+ *   spec            object   the weft__job_spec JSON: ids, timeout, inputs
+ *                            and outputs with storage types and paths
+ * status (worker -> reply_to; RUNNING transient, final ones persistent):
+ *   job_id, attempt          as in the job message
+ *   status          string   RUNNING, COMPLETED, FAILED or CANCELED
+ *   worker          string   "host:pid" of the worker service
+ *   result          object   final statuses only: the weft__job_result JSON
+ *                            (error, exit_code, signal, log_tail, written)
+ * cancel (orchestrator -> Q.control; transient):
+ *   job_id          string   the job to skip or stop
+ * worker, the heartbeat (worker -> Q.workers every 3 s; transient):
+ *   worker          string   "host:pid"
+ *   host            string   the host name
+ *   pid             integer
+ *   queue           string   the job queue it serves
+ *   concurrency     integer  jobs it runs at once
+ *   jobs_run        integer  jobs it finished since it started
+ *   current         array    ids of the jobs it runs now
+ *   state           string   "up", "draining" (stopping) or "down" (stopped)
+ *   at_us           integer  when, in µs since the epoch (its clock)
+ *
+ * Decoders reject (WEFT_EDATA, with the reason) a message that is not a
+ * JSON object of the right type, larger than WEFT__CLUSTER_MAX_MSG, or
+ * missing a required field; unknown fields are ignored, so a later version
+ * may add some.
+ */
+#ifndef WEFT_CLUSTER_PROTOCOL_H
+#define WEFT_CLUSTER_PROTOCOL_H
+
+#include "cluster/amqp_client.h"
+#include "job/runner.h"
+#include "weft.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WEFT__CLUSTER_MAX_MSG (16u * 1024 * 1024) /* larger messages are malformed */
+
+/* ---- topology ---- */
+
+/* Declares Q, Q.dead, Q.status, Q.control and Q.workers. */
+weft_err weft__cluster_declare(weft__amqp *c, const char *queue, char *err);
+
+/* Names derived from the job queue ("<queue>.<suffix>"); caller frees, NULL on ENOMEM. */
+char *weft__cluster_name(const char *queue, const char *suffix);
+
+/* "host:pid" of this process (static buffer, computed once; thread-safe). */
+const char *weft__cluster_worker_name(void);
+
+/* The type of a message ("job", "status", ...), copied into buf; false when
+ * it is not a JSON object with a string "type". */
+bool weft__cluster_msg_type(const char *text, size_t len, char *buf, size_t size);
+
+/* ---- job ---- */
+
+typedef struct weft__cluster_job {
+    weft__job_spec spec;   /* spec.attempt is the message's attempt */
+    int max_attempts;
+    char *reply_to;
+} weft__cluster_job;
+#define WEFT__CLUSTER_JOB_INIT {WEFT__JOB_SPEC_INIT, 0, NULL}
+void weft__cluster_job_release(weft__cluster_job *j);
+
+/* Encodes a job message (caller frees *out; *len may be NULL). */
+weft_err weft__cluster_job_encode(const weft__job_spec *spec, int attempt, int max_attempts,
+                                  const char *reply_to, char **out, size_t *len, char *err);
+/* Decodes one into *j (caller releases); WEFT_EDATA with the reason when malformed. */
+weft_err weft__cluster_job_decode(const char *text, size_t len, weft__cluster_job *j, char *err);
+
+/* ---- status ---- */
+
+typedef struct weft__cluster_status {
+    char *job_id;
+    int attempt;
+    weft_job_status status;    /* RUNNING or final */
+    char *worker;
+    weft__job_result result;   /* final statuses */
+} weft__cluster_status;
+#define WEFT__CLUSTER_STATUS_INIT {NULL, 0, WEFT_JOB_RUNNING, NULL, WEFT__JOB_RESULT_INIT}
+void weft__cluster_status_release(weft__cluster_status *s);
+
+/* `res` (borrowed) is ignored and may be NULL for RUNNING.  Caller frees *out. */
+weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_status status,
+                                     const char *worker, const weft__job_result *res,
+                                     char **out, size_t *len, char *err);
+/* Decodes one into *s (caller releases); WEFT_EDATA with the reason when malformed. */
+weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster_status *s,
+                                     char *err);
+
+/* ---- cancel ---- */
+
+/* Encodes a cancel message (caller frees *out). */
+weft_err weft__cluster_cancel_encode(const char *job_id, char **out, size_t *len, char *err);
+/* The job id of a cancel message (caller frees), NULL when malformed. */
+char *weft__cluster_cancel_decode(const char *text, size_t len);
+
+/* ---- heartbeat ("worker") ----
+ * The decoded form is the public weft_worker_info (weft.h), which
+ * weft_workers_list() hands out. */
+
+/* Encodes `hb` (borrowed; NULL strings are sent as ""); caller frees *out. */
+weft_err weft__cluster_heartbeat_encode(const weft_worker_info *hb, char **out, size_t *len,
+                                        char *err);
+/* Decodes into *hb (caller releases with weft__worker_info_release()).  Only
+ * "worker" is required; a missing state reads "?", missing numbers 0. */
+weft_err weft__cluster_heartbeat_decode(const char *text, size_t len, weft_worker_info *hb,
+                                        char *err);
+/* Frees the members and zeroes *hb; safe to call twice. */
+void weft__worker_info_release(weft_worker_info *hb);
+
+#endif

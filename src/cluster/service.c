@@ -1,0 +1,903 @@
+/*
+ * service.c - the worker service of cluster mode (weft_worker_*, run by
+ * `weft run-worker`): it takes jobs from the queue and runs them.
+ *
+ * It loads the application (PATH/config.toml and the shared objects beside
+ * it), consumes the job queue with a prefetch of P (default N, the
+ * concurrency: more is faster for short jobs, but lets a long job delay the
+ * jobs prefetched behind it), and runs each job in the standalone pool's
+ * job processes (standalone/pool.h: crash isolation, cancel, timeouts), so
+ * that the thread that calls weft_worker_run() never blocks: it owns the
+ * broker connection and keeps heartbeats flowing during long jobs.  For
+ * each job it publishes RUNNING, then the result, to the job's reply queue
+ * with publisher confirms, and acknowledges the job message only once the
+ * result is confirmed: a service that dies mid-job leaves the message to
+ * the broker, which delivers it again.
+ *
+ * Attempts: classic queues count no deliveries, so a message that arrives
+ * with the redelivered flag is republished with attempt + 1 (and the old
+ * one acknowledged once that is confirmed); past max_attempts the job is
+ * reported FAILED instead, so a job that kills its worker cannot loop.
+ * Malformed messages are rejected to <queue>.dead.  Cancels arrive on the
+ * <queue>.control fanout exchange.  weft_worker_stop() drains: no new jobs,
+ * running ones finish and are reported, then run() returns.  Every 3 s the
+ * service announces itself on <queue>.workers (protocol.h, "worker").
+ */
+#include "cluster/exec_cluster.h"
+#include "cluster/protocol.h"
+#include "standalone/pool.h"
+#include "util/defaults.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ANNOUNCE_MS 3000 /* heartbeat period, for `weft workers` */
+#define RECENT_MAX 4096  /* job ids remembered as finished / canceled */
+#define MAX_CONCURRENCY 1000
+#define MAX_PREFETCH 65535 /* basic.qos takes 16 bits */
+
+/* ---- what the pool's thread tells the service's thread ---- */
+
+typedef struct pool_msg {
+    bool finished;          /* else: started */
+    char *job_id;
+    pid_t pid;
+    weft__job_result res;
+    struct pool_msg *next;
+} pool_msg;
+
+/* A job taken from the queue and not yet acknowledged. */
+typedef struct wjob {
+    char *job_id;      /* map key */
+    char *reply_to;
+    int attempt;
+    uint64_t tag;      /* delivery to acknowledge (on connection `gen`), 0: none */
+    unsigned gen;
+    char *result;      /* the final status message once finished */
+    bool finishing;    /* its end is in the batch being handled: RUNNING is not worth sending */
+    size_t len;
+    uint64_t seq;      /* its publish sequence number on connection `seq_gen`, 0: not published */
+    unsigned seq_gen;
+} wjob;
+
+/* A delivery to acknowledge once a publish is confirmed (a republished job,
+ * a status for a job we did not run). */
+typedef struct ack_after {
+    uint64_t seq, tag;
+    char *job_id;      /* for the recent set, may be NULL */
+} ack_after;
+
+/* A bounded set of job ids: the oldest is forgotten past RECENT_MAX.  A
+ * cache: an id it fails to keep (no memory) costs at worst a job run again
+ * or a cancel told again, both of which the protocol absorbs. */
+typedef struct idset {
+    weft__strmap map;
+    char *ring[RECENT_MAX];
+    size_t next;
+} idset;
+
+struct weft_worker {
+    weft__logger log;
+    weft_config *own_cfg;      /* loaded here, or NULL when given */
+    const weft_config *cfg;
+    char *app, *cfg_path, *url, *queue, *dead, *control, *workers;
+    weft__amqp_opts aopts;     /* strings borrowed from cfg and url */
+    int concurrency;
+    int prefetch;              /* >= concurrency: jobs taken ahead of a free slot */
+    weft__pool *pool;
+    char host[256];
+
+    pthread_mutex_t mu;        /* guards the pool messages */
+    pool_msg *msgs, *msgs_tail;
+    int pool_pipe[2];
+
+    atomic_int stops;          /* weft_worker_stop() calls */
+    int handled_stops;
+    int stop_pipe[2];
+    bool ran;
+
+    weft__amqp *conn;
+    weft__reconnect rc;
+    unsigned gen;              /* connections opened so far */
+    char *job_tag;             /* consumer tag on the job queue */
+    bool draining;
+    weft__strmap jobs;         /* id -> wjob */
+    ack_after *acks;
+    size_t nacks, capacks;
+    idset finished, canceled;
+    int64_t jobs_run;
+    int64_t next_announce_ns;
+};
+
+#define LOG(w, level, ...) weft__log(&(w)->log, (level), "worker", __VA_ARGS__)
+
+static void idset_add(idset *s, const char *id)
+{
+    if (weft__strmap_get(&s->map, id)) return;
+    char *d = weft__strdup(id);
+    if (!d) return;
+    char *old = s->ring[s->next];
+    if (old) {
+        weft__strmap_del(&s->map, old);
+        free(old);
+    }
+    s->ring[s->next] = d;
+    s->next = (s->next + 1) % RECENT_MAX;
+    if (weft__strmap_put(&s->map, d, d) != WEFT_OK) {
+        s->next = (s->next + RECENT_MAX - 1) % RECENT_MAX;
+        s->ring[s->next] = NULL;
+        free(d);
+    }
+}
+
+static bool idset_has(const idset *s, const char *id) { return weft__strmap_get(&s->map, id); }
+
+static void idset_release(idset *s)
+{
+    for (size_t i = 0; i < RECENT_MAX; i++) free(s->ring[i]);
+    weft__strmap_release(&s->map);
+}
+
+/* ---- pool callbacks (on the pool's thread) ---- */
+
+static void push_msg(weft_worker *w, pool_msg *m)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->msgs_tail)
+        w->msgs_tail->next = m;
+    else
+        w->msgs = m;
+    w->msgs_tail = m;
+    pthread_mutex_unlock(&w->mu);
+    char b = 1;
+    ssize_t r = write(w->pool_pipe[1], &b, 1);
+    (void)r; /* a full pipe already wakes the service */
+}
+
+static void cb_running(void *ud, void *job_ud, const char *job_id, pid_t pid)
+{
+    (void)job_ud;
+    pool_msg *m = calloc(1, sizeof *m);
+    if (!m || !(m->job_id = weft__strdup(job_id))) {
+        free(m); /* RUNNING is transient anyway: the result says it ran */
+        return;
+    }
+    m->pid = pid;
+    m->res = (weft__job_result)WEFT__JOB_RESULT_INIT;
+    push_msg(ud, m);
+}
+
+static void cb_finished(void *ud, void *job_ud, const char *job_id, weft__job_result *res)
+{
+    (void)job_ud;
+    pool_msg *m = calloc(1, sizeof *m);
+    if (!m || !(m->job_id = weft__strdup(job_id))) {
+        weft_worker *w = ud;
+        LOG(w, WEFT_LOG_ERROR, "job %s: out of memory: its result is lost; it runs again after "
+            "a restart", job_id);
+        free(m);
+        return;
+    }
+    m->finished = true;
+    m->res = *res;
+    *res = (weft__job_result)WEFT__JOB_RESULT_INIT;
+    push_msg(ud, m);
+}
+
+static void pool_msg_free(pool_msg *m)
+{
+    weft__job_result_release(&m->res);
+    free(m->job_id);
+    free(m);
+}
+
+/* ---- publishing ---- */
+
+static weft_err add_ack_after(weft_worker *w, uint64_t seq, uint64_t tag, const char *job_id)
+{
+    if (WEFT__GROW(w->acks, w->nacks + 1, w->capacks)) return WEFT_ENOMEM;
+    w->acks[w->nacks].seq = seq;
+    w->acks[w->nacks].tag = tag;
+    w->acks[w->nacks].job_id = weft__strdup(job_id);
+    w->nacks++;
+    return WEFT_OK;
+}
+
+/* Publishes a status for a job we will not run, acking `tag` once confirmed. */
+static weft_err status_then_ack(weft_worker *w, const weft__cluster_job *cj, weft_job_status st,
+                                const char *why, uint64_t tag, char *err)
+{
+    weft__job_result res = WEFT__JOB_RESULT_INIT;
+    res.status = st;
+    res.error = weft__strdup(why);
+    char *m = NULL;
+    size_t len = 0;
+    uint64_t seq = 0;
+    const char *id = cj->spec.job_id;
+    weft_err e = weft__cluster_status_encode(id, cj->spec.attempt, st,
+                                             weft__cluster_worker_name(), &res, &m, &len, err);
+    weft__job_result_release(&res);
+    if (!e) e = weft__amqp_publish(w->conn, "", cj->reply_to, m, len, true, &seq, err);
+    free(m);
+    if (!e) e = add_ack_after(w, seq, tag, id);
+    return e;
+}
+
+/* Publishes a job message on the queue (persistent), acking `tag` once confirmed. */
+static weft_err requeue_then_ack(weft_worker *w, const char *msg, size_t len, uint64_t tag,
+                                 char *err)
+{
+    uint64_t seq = 0;
+    weft_err e = weft__amqp_publish(w->conn, "", w->queue, msg, len, true, &seq, err);
+    return e ? e : add_ack_after(w, seq, tag, NULL);
+}
+
+static weft_err publish_result(weft_worker *w, wjob *j, char *err)
+{
+    uint64_t seq = 0;
+    weft_err e = weft__amqp_publish(w->conn, "", j->reply_to, j->result, j->len, true, &seq, err);
+    if (!e) {
+        j->seq = seq;
+        j->seq_gen = w->gen;
+    }
+    return e;
+}
+
+static void wjob_free(wjob *j)
+{
+    if (!j) return;
+    free(j->job_id);
+    free(j->reply_to);
+    free(j->result);
+    free(j);
+}
+
+static bool connected(const weft_worker *w) { return w->conn && !weft__amqp_broken(w->conn); }
+
+/* ---- the heartbeat ---- */
+
+typedef struct current_ids {
+    const char **ids;
+    size_t n, cap;
+    bool oom;
+} current_ids;
+
+static void add_current(void *value, void *ud)
+{
+    wjob *j = value;
+    current_ids *c = ud;
+    if (j->result) return;
+    if (WEFT__GROW(c->ids, c->n + 1, c->cap))
+        c->oom = true;
+    else
+        c->ids[c->n++] = j->job_id;
+}
+
+static void announce(weft_worker *w, const char *state)
+{
+    if (!connected(w)) return;
+    current_ids cur = {NULL, 0, 0, false};
+    weft__strmap_each(&w->jobs, add_current, &cur);
+    weft_worker_info hb = {
+        .name = (char *)weft__cluster_worker_name(), .host = w->host, .pid = (int)getpid(),
+        .queue = w->queue, .state = (char *)state, .concurrency = w->concurrency,
+        .jobs_run = w->jobs_run, .current = (char **)cur.ids, .ncurrent = cur.n,
+        .at_us = weft__now_us()};
+    char err[WEFT_ERRBUF_SIZE];
+    char *s = NULL;
+    size_t len = 0;
+    weft_err e = cur.oom ? weft__err(err, WEFT_ENOMEM, "out of memory")
+                         : weft__cluster_heartbeat_encode(&hb, &s, &len, err);
+    if (!e) e = weft__amqp_publish(w->conn, w->workers, "", s, len, false, NULL, err);
+    if (e) LOG(w, WEFT_LOG_WARN, "heartbeat not sent: %s", err);
+    free(s);
+    free(cur.ids);
+}
+
+/* ---- topology and connection ---- */
+
+static weft_err connect_service(weft_worker *w, char *err)
+{
+    weft__amqp *c = NULL;
+    weft_err e = weft__amqp_open(&w->aopts, &c, err);
+    if (e) return e;
+    char *ctl = NULL;
+    weft__amqp_queue_opts cq = {.exclusive = true, .auto_delete = true};
+    if ((e = weft__cluster_declare(c, w->queue, err)) ||
+        (e = weft__amqp_declare_queue(c, "", &cq, &ctl, err)) ||
+        (e = weft__amqp_bind(c, ctl, w->control, "", err)) ||
+        (e = weft__amqp_consume(c, ctl, true, NULL, err)) ||
+        (e = weft__amqp_qos(c, (uint16_t)w->prefetch, err))) {
+        free(ctl);
+        weft__amqp_close(c);
+        return e;
+    }
+    free(ctl);
+    free(w->job_tag);
+    w->job_tag = NULL;
+    if (!w->draining && (e = weft__amqp_consume(c, w->queue, false, &w->job_tag, err))) {
+        weft__amqp_close(c);
+        return e;
+    }
+    w->conn = c;
+    w->gen++;
+    return WEFT_OK;
+}
+
+static void republish_each(void *value, void *ud)
+{
+    weft_worker *w = ud;
+    wjob *j = value;
+    if (j->gen != w->gen) j->tag = 0;
+    if (j->result && j->seq_gen != w->gen && connected(w)) {
+        char err[WEFT_ERRBUF_SIZE];
+        if (publish_result(w, j, err)) LOG(w, WEFT_LOG_WARN, "%s", err);
+    }
+}
+
+/* After a reconnect: deliveries of the old connection cannot be acked any
+ * more (the broker requeued them); results not confirmed go out again. */
+static void after_reconnect(weft_worker *w)
+{
+    for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
+    w->nacks = 0;
+    weft__strmap_each(&w->jobs, republish_each, w);
+    w->next_announce_ns = 0;
+}
+
+/* ---- job messages ---- */
+
+/* O(1) per job: a scan of every task section here made a scenario of N
+ * tasks cost O(N^2) on the worker. */
+static bool task_defined(const weft_config *cfg, const char *id)
+{
+    char name[512];
+    if ((size_t)snprintf(name, sizeof name, "TASK.%s", id) >= sizeof name) return false;
+    return weft_config_has_section(cfg, name);
+}
+
+/* A redelivered job: its last worker died (or lost its connection) before
+ * the result, so one attempt is used: republished with attempt + 1, or
+ * FAILED past max_attempts. */
+static weft_err count_attempt(weft_worker *w, const weft__cluster_job *cj, uint64_t tag,
+                              char *err)
+{
+    int attempt = cj->spec.attempt;
+    if (attempt >= cj->max_attempts) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "the job's worker was lost %d time%s before it finished (killed, or "
+                 "disconnected); max_attempts = %d reached",
+                 attempt, attempt == 1 ? "" : "s", cj->max_attempts);
+        LOG(w, WEFT_LOG_WARN, "job %s: %s", cj->spec.job_id, msg);
+        return status_then_ack(w, cj, WEFT_JOB_FAILED, msg, tag, err);
+    }
+    char *m = NULL;
+    size_t len = 0;
+    weft_err e = weft__cluster_job_encode(&cj->spec, attempt + 1, cj->max_attempts, cj->reply_to,
+                                          &m, &len, err);
+    if (!e) e = requeue_then_ack(w, m, len, tag, err);
+    free(m);
+    return e;
+}
+
+/* Answers a job message that is not to be run here now; false when it is
+ * to be run (then *e is untouched). */
+static bool answer_without_running(weft_worker *w, const weft__cluster_job *cj,
+                                   const weft__amqp_event *ev, weft_err *e, char *err)
+{
+    const char *id = cj->spec.job_id;
+    wjob *mine = weft__strmap_get(&w->jobs, id);
+    if (mine) {
+        /* Ours, delivered again after a reconnect: keep running it and ack
+         * this delivery when its result is confirmed. */
+        mine->tag = ev->tag;
+        mine->gen = w->gen;
+    } else if (ev->redelivered && idset_has(&w->finished, id)) {
+        *e = weft__amqp_ack(w->conn, ev->tag, err); /* its result was confirmed already */
+    } else if (idset_has(&w->canceled, id)) {
+        *e = status_then_ack(w, cj, WEFT_JOB_CANCELED, "canceled before it started", ev->tag,
+                             err);
+    } else if (w->draining) {
+        /* Hand it back unchanged (a nack would mark it redelivered and
+         * cost it an attempt). */
+        *e = requeue_then_ack(w, ev->body, ev->len, ev->tag, err);
+    } else if (ev->redelivered) {
+        *e = count_attempt(w, cj, ev->tag, err);
+    } else if (!task_defined(w->cfg, cj->spec.task_config_id)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "task '%s' is not defined in this worker's application (%s)",
+                 cj->spec.task_config_id, w->cfg_path);
+        LOG(w, WEFT_LOG_WARN, "job %s: %s", id, msg);
+        *e = status_then_ack(w, cj, WEFT_JOB_FAILED, msg, ev->tag, err);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Hands a job to the pool; it is acknowledged once its result is confirmed. */
+static weft_err start_job(weft_worker *w, const weft__cluster_job *cj, uint64_t tag, char *err)
+{
+    const char *id = cj->spec.job_id;
+    wjob *j = calloc(1, sizeof *j);
+    if (!j || !(j->job_id = weft__strdup(id)) || !(j->reply_to = weft__strdup(cj->reply_to)) ||
+        weft__strmap_put(&w->jobs, j->job_id, j)) {
+        wjob_free(j);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
+    j->attempt = cj->spec.attempt;
+    j->tag = tag;
+    j->gen = w->gen;
+    char why[WEFT_ERRBUF_SIZE];
+    if (weft__pool_submit(w->pool, &cj->spec, NULL, why) == WEFT_OK) return WEFT_OK;
+    /* The pool refused (stopping): hand it back for another worker. */
+    weft__strmap_del(&w->jobs, id);
+    wjob_free(j);
+    return weft__amqp_nack(w->conn, tag, true, err);
+}
+
+static weft_err on_job(weft_worker *w, const weft__amqp_event *ev, char *err)
+{
+    weft__cluster_job cj = WEFT__CLUSTER_JOB_INIT;
+    char why[WEFT_ERRBUF_SIZE] = "";
+    if (weft__cluster_job_decode(ev->body, ev->len, &cj, why) != WEFT_OK) {
+        LOG(w, WEFT_LOG_WARN, "rejected a malformed message to %s: %s", w->dead, why);
+        return weft__amqp_reject(w->conn, ev->tag, false, err);
+    }
+    weft_err e = WEFT_OK;
+    if (!answer_without_running(w, &cj, ev, &e, err)) e = start_job(w, &cj, ev->tag, err);
+    weft__cluster_job_release(&cj);
+    return e;
+}
+
+static weft_err on_control(weft_worker *w, const weft__amqp_event *ev)
+{
+    char *id = weft__cluster_cancel_decode(ev->body, ev->len);
+    if (!id) return WEFT_OK; /* other control messages: none yet */
+    idset_add(&w->canceled, id);
+    wjob *j = weft__strmap_get(&w->jobs, id);
+    if (j && !j->result) weft__pool_cancel(w->pool, id, NULL);
+    free(id);
+    return WEFT_OK;
+}
+
+/* ---- publisher confirms ---- */
+
+typedef struct confirm_ctx {
+    weft_worker *w;
+    const weft__amqp_event *ev;
+    char **done; /* ids whose result is confirmed (borrowed from the jobs) */
+    size_t ndone, capdone;
+    bool oom;
+} confirm_ctx;
+
+static bool covered(const weft__amqp_event *ev, uint64_t seq)
+{
+    return seq && (ev->multiple ? seq <= ev->tag : seq == ev->tag);
+}
+
+static void collect_confirmed(void *value, void *ud)
+{
+    confirm_ctx *c = ud;
+    wjob *j = value;
+    if (!j->result || j->seq_gen != c->w->gen || !covered(c->ev, j->seq)) return;
+    if (WEFT__GROW(c->done, c->ndone + 1, c->capdone))
+        c->oom = true;
+    else
+        c->done[c->ndone++] = j->job_id;
+}
+
+/* Acknowledges the deliveries whose publish (a requeue, a status for a job
+ * not run) the confirm covers; a refused publish leaves its delivery to
+ * the broker (nack, requeue). */
+static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, char *err)
+{
+    weft_err e = WEFT_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < w->nacks; i++) {
+        ack_after *a = &w->acks[i];
+        if (!covered(ev, a->seq)) {
+            w->acks[k++] = *a;
+            continue;
+        }
+        if (!e) {
+            if (ev->nack) {
+                e = weft__amqp_nack(w->conn, a->tag, true, err);
+            } else {
+                e = weft__amqp_ack(w->conn, a->tag, err);
+                if (a->job_id) idset_add(&w->finished, a->job_id);
+            }
+        }
+        free(a->job_id);
+    }
+    w->nacks = k;
+    return e;
+}
+
+static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err)
+{
+    weft_err e = settle_acks_after(w, ev, err);
+    confirm_ctx c = {w, ev, NULL, 0, 0, false};
+    weft__strmap_each(&w->jobs, collect_confirmed, &c);
+    for (size_t i = 0; i < c.ndone; i++) {
+        wjob *j = weft__strmap_get(&w->jobs, c.done[i]);
+        if (ev->nack) {
+            if (!e) e = publish_result(w, j, err); /* the broker refused it: again */
+            continue;
+        }
+        weft__strmap_del(&w->jobs, j->job_id);
+        if (!e && j->tag && j->gen == w->gen) e = weft__amqp_ack(w->conn, j->tag, err);
+        idset_add(&w->finished, j->job_id);
+        wjob_free(j);
+    }
+    free(c.done);
+    /* A confirm not applied to every job: reconnecting publishes the
+     * results of the others again, and they get a confirm of their own. */
+    if (!e && c.oom) e = weft__err(err, WEFT_ENOMEM, "out of memory while handling a confirm");
+    return e;
+}
+
+/* ---- jobs started and finished in the pool ---- */
+
+static weft_err job_started(weft_worker *w, wjob *j, char *err)
+{
+    if (!connected(w) || j->finishing) return WEFT_OK;
+    char *s = NULL;
+    size_t len = 0;
+    weft_err e = weft__cluster_status_encode(j->job_id, j->attempt, WEFT_JOB_RUNNING,
+                                             weft__cluster_worker_name(), NULL, &s, &len, err);
+    /* Transient: a lost RUNNING costs nothing (the result follows,
+     * persistent), and the broker need not fsync it. */
+    if (!e) e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, false, NULL, err);
+    free(s);
+    return e;
+}
+
+/* Keeps the job's result until the broker confirms it; publishes it now
+ * when `publish` (connected, and no error earlier in the batch). */
+static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *res, bool publish,
+                             char *err)
+{
+    w->jobs_run++;
+    char why[WEFT_ERRBUF_SIZE];
+    if (weft__cluster_status_encode(j->job_id, j->attempt, res->status,
+                                    weft__cluster_worker_name(), res, &j->result, &j->len,
+                                    why) != WEFT_OK) {
+        /* Forgotten, unacknowledged: the broker delivers it again once
+         * this connection closes, and it runs again (one more attempt). */
+        LOG(w, WEFT_LOG_ERROR, "job %s: its result cannot be sent: %s", j->job_id, why);
+        weft__strmap_del(&w->jobs, j->job_id);
+        wjob_free(j);
+        return WEFT_OK;
+    }
+    return publish ? publish_result(w, j, err) : WEFT_OK;
+}
+
+static weft_err on_pool_msgs(weft_worker *w, char *err)
+{
+    char buf[256];
+    while (read(w->pool_pipe[0], buf, sizeof buf) > 0) {}
+    pthread_mutex_lock(&w->mu);
+    pool_msg *m = w->msgs;
+    w->msgs = w->msgs_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    weft_err e = WEFT_OK;
+    /* A job that started and ended within this batch gets no RUNNING
+     * message: its result says it ran (short jobs cost one status, not two). */
+    for (pool_msg *f = m; f; f = f->next) {
+        wjob *j = f->finished ? weft__strmap_get(&w->jobs, f->job_id) : NULL;
+        if (j) j->finishing = true;
+    }
+    while (m) {
+        pool_msg *next = m->next;
+        wjob *j = weft__strmap_get(&w->jobs, m->job_id);
+        if (j && !m->finished && !e)
+            e = job_started(w, j, err);
+        else if (j && m->finished && !j->result && !e)
+            e = job_finished(w, j, &m->res, connected(w), err);
+        else if (j && m->finished && !j->result)
+            job_finished(w, j, &m->res, false, err);
+        pool_msg_free(m);
+        m = next;
+    }
+    return e;
+}
+
+/* ---- the loop ---- */
+
+static void drain_pipe(int fd)
+{
+    char b[64];
+    while (read(fd, b, sizeof b) > 0) {}
+}
+
+static void start_draining(weft_worker *w)
+{
+    LOG(w, WEFT_LOG_INFO, "draining: finishing %zu running job(s), taking no new ones",
+        w->jobs.len);
+    w->draining = true;
+    char err[WEFT_ERRBUF_SIZE];
+    if (connected(w) && w->job_tag && weft__amqp_cancel(w->conn, w->job_tag, err))
+        LOG(w, WEFT_LOG_WARN, "%s", err);
+    announce(w, "draining");
+}
+
+/* Applies new weft_worker_stop() calls; true when run() is to return now. */
+static bool take_stop_requests(weft_worker *w)
+{
+    int n = atomic_load(&w->stops);
+    if (n == w->handled_stops) return false;
+    w->handled_stops = n;
+    if (n > 1) {
+        LOG(w, WEFT_LOG_INFO, "asked again to stop: stopping now; unfinished jobs will be "
+            "redelivered");
+        return true;
+    }
+    start_draining(w);
+    return false;
+}
+
+/* Without a connection: waits until an attempt is due (handling finished
+ * jobs and stop requests meanwhile), or makes one.  Only a malformed URL
+ * is an error: anything else is retried. */
+static weft_err connect_when_due(weft_worker *w, char *err)
+{
+    int wait_ms = weft__reconnect_wait_ms(&w->rc);
+    if (wait_ms > 0) {
+        struct pollfd p[2] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0}};
+        poll(p, 2, wait_ms);
+        if (p[0].revents) drain_pipe(w->stop_pipe[0]);
+        char why[WEFT_ERRBUF_SIZE];
+        if (p[1].revents) on_pool_msgs(w, why); /* results wait for the connection */
+        return WEFT_OK;
+    }
+    char why[WEFT_ERRBUF_SIZE];
+    weft_err e = connect_service(w, why);
+    if (e == WEFT_EINVAL) return weft__err(err, e, "%s", why);
+    if (e) {
+        weft__reconnect_failed(&w->rc, why);
+        return WEFT_OK;
+    }
+    weft__reconnect_succeeded(&w->rc, weft__amqp_url(w->conn));
+    after_reconnect(w);
+    return WEFT_OK;
+}
+
+static weft_err handle_events(weft_worker *w, char *err)
+{
+    weft_err e = WEFT_OK;
+    for (int n = 0; n < 1024 && !e; n++) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        e = weft__amqp_next(w->conn, 0, &ev, err);
+        if (e == WEFT_ETIMEDOUT) return WEFT_OK;
+        if (e) break;
+        if (ev.kind == WEFT__AMQP_CONFIRM)
+            e = on_confirm(w, &ev, err);
+        else if (ev.exchange && strcmp(ev.exchange, w->control) == 0)
+            e = on_control(w, &ev);
+        else
+            e = on_job(w, &ev, err);
+        weft__amqp_event_release(&ev);
+    }
+    return e;
+}
+
+/* One round on a working connection: the heartbeat when due, a wait for
+ * the broker, the pool or a stop request, and what they brought. */
+static void serve_round(weft_worker *w)
+{
+    if (weft__mono_ns() >= w->next_announce_ns) {
+        announce(w, w->draining ? "draining" : "up");
+        w->next_announce_ns = weft__mono_ns() + (int64_t)ANNOUNCE_MS * 1000000;
+    }
+    /* Sleep only until the next announcement is due: a fixed period here,
+     * after a poll that woke a moment early, would skip one and leave a gap
+     * of twice the period. */
+    int64_t due_ms = (w->next_announce_ns - weft__mono_ns()) / 1000000 + 1;
+    struct pollfd p[2] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0}};
+    weft__amqp_poll(w->conn, p, 2,
+                    (int)(due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms));
+    if (p[0].revents) drain_pipe(w->stop_pipe[0]);
+    char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
+    weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
+    if (!e) e = handle_events(w, err);
+    if (e || weft__amqp_broken(w->conn)) {
+        weft__reconnect_lost(&w->rc, err);
+        weft__amqp_close(w->conn);
+        w->conn = NULL;
+    }
+}
+
+weft_err weft_worker_run(weft_worker *w, char *err)
+{
+    if (w->ran) return weft__err(err, WEFT_ESTATE, "this worker service ran already");
+    w->ran = true;
+    char red[1024];
+    weft__amqp_redact(w->url, red, sizeof red);
+    LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d",
+        w->app, red, w->queue, w->concurrency, w->prefetch);
+    weft_err e = WEFT_OK;
+    while (!e && !take_stop_requests(w)) {
+        if (w->draining && w->jobs.len == 0 && w->nacks == 0) break;
+        if (!w->conn)
+            e = connect_when_due(w, err);
+        else
+            serve_round(w);
+    }
+    announce(w, "down");
+    return e;
+}
+
+void weft_worker_stop(weft_worker *w)
+{
+    int saved = errno;
+    atomic_fetch_add(&w->stops, 1);
+    char b = 1;
+    ssize_t r = write(w->stop_pipe[1], &b, 1);
+    (void)r; /* a full pipe already wakes the service */
+    errno = saved;
+}
+
+const char *weft_worker_name(const weft_worker *w)
+{
+    (void)w;
+    return weft__cluster_worker_name();
+}
+
+/* ---- opening and closing ---- */
+
+static weft_err make_pipe(int fds[2], char *err)
+{
+    if (pipe(fds) != 0) {
+        fds[0] = fds[1] = -1;
+        return weft__err(err, WEFT_EIO, "pipe: %s", strerror(errno));
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return WEFT_OK;
+}
+
+/* The config (given, or loaded and checked here), the application folder
+ * and the file named in messages. */
+static weft_err load_application(weft_worker *w, const weft_worker_opts *o, char *err)
+{
+    char path[PATH_MAX];
+    const char *file = o->config_file;
+    if (o->config) {
+        w->cfg = o->config;
+        file = weft_config_file(o->config);
+    } else {
+        if (!file) {
+            snprintf(path, sizeof path, "%s/config.toml",
+                     o->application_path ? o->application_path : ".");
+            file = path;
+        }
+        if (!(w->own_cfg = weft_config_new())) return weft__err(err, WEFT_ENOMEM, "out of memory");
+        weft_err e = weft_config_load(w->own_cfg, file, err);
+        if (!e) e = weft_config_check(w->own_cfg, err);
+        if (e) return e;
+        w->cfg = w->own_cfg;
+    }
+    const char *app = o->application_path ? o->application_path
+                                          : weft_config_application_path(w->cfg);
+    if (!(w->app = weft__strdup(app)) || !(w->cfg_path = weft__strdup(file ? file : "<code>")))
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    return WEFT_OK;
+}
+
+/* The broker, the queue and the names derived from it. */
+static weft_err name_things(weft_worker *w, const weft_worker_opts *o, char *err)
+{
+    const char *url = o->broker_url ? o->broker_url : weft_config_broker_url(w->cfg);
+    const char *queue = o->queue ? o->queue : weft_config_queue(w->cfg);
+    if (!(w->url = weft__strdup(url)) || !(w->queue = weft__strdup(queue)) ||
+        !(w->dead = weft__cluster_name(queue, "dead")) ||
+        !(w->control = weft__cluster_name(queue, "control")) ||
+        !(w->workers = weft__cluster_name(queue, "workers")))
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    w->aopts = weft__cluster_amqp_opts(w->cfg, w->url, "weft run-worker");
+    w->aopts.confirms = true;
+    if (gethostname(w->host, sizeof w->host) != 0) snprintf(w->host, sizeof w->host, "localhost");
+    w->host[sizeof w->host - 1] = '\0';
+    return WEFT_OK;
+}
+
+static weft_err check_opts(const weft_worker_opts *o, char *err)
+{
+    if (!o) return weft__err(err, WEFT_EINVAL, "no worker options");
+    if (o->concurrency < 0 || o->concurrency > MAX_CONCURRENCY)
+        return weft__err(err, WEFT_EINVAL, "concurrency must be 1 to %d, not %d",
+                         MAX_CONCURRENCY, o->concurrency);
+    if (o->prefetch < 0 || o->prefetch > MAX_PREFETCH)
+        return weft__err(err, WEFT_EINVAL, "prefetch must be 1 to %d, not %d", MAX_PREFETCH,
+                         o->prefetch);
+    return WEFT_OK;
+}
+
+weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char *err)
+{
+    *out = NULL;
+    weft_err e = check_opts(opts, err);
+    if (e) return e;
+    weft_worker *w = calloc(1, sizeof *w);
+    if (!w) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    w->log = (weft__logger){opts->log, opts->log_userdata, opts->log_level};
+    w->rc = (weft__reconnect)WEFT__RECONNECT_INIT(&w->log, "worker");
+    w->pool_pipe[0] = w->pool_pipe[1] = w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    atomic_init(&w->stops, 0);
+    w->concurrency = opts->concurrency > 0 ? opts->concurrency : 1;
+    /* Default: take a job only when a slot is free, so that a long job never
+     * holds short ones hostage behind it.  More is faster for short jobs. */
+    w->prefetch = opts->prefetch > w->concurrency ? opts->prefetch : w->concurrency;
+    if ((e = load_application(w, opts, err)) || (e = name_things(w, opts, err)) ||
+        (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)))
+        goto fail;
+    /* Task code finds the service's pid here (a test task kills it); set
+     * before the fork server starts, so that every job process inherits it. */
+    char pidbuf[32];
+    snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
+    setenv("WEFT_WORKER_PID", pidbuf, 1);
+    weft__pool_opts po = {.cfg = w->cfg, .application_path = w->app,
+                          .nworkers = w->concurrency, .kill_grace_ms = WEFT__KILL_GRACE_MS,
+                          .cbs = {.running = cb_running, .finished = cb_finished, .ud = w}};
+    if ((e = weft__pool_start(&po, &w->pool, err))) goto fail;
+    *out = w;
+    return WEFT_OK;
+fail:
+    weft_worker_close(w);
+    return e;
+}
+
+static void free_wjob_value(void *value, void *ud)
+{
+    (void)ud;
+    wjob_free(value);
+}
+
+void weft_worker_close(weft_worker *w)
+{
+    if (!w) return;
+    if (w->pool) {
+        weft__pool_stop(w->pool, w->jobs.len > 0); /* jobs left: stopped at once */
+        weft__pool_free(w->pool);
+    }
+    weft__amqp_close(w->conn);
+    idset_release(&w->finished);
+    idset_release(&w->canceled);
+    weft__strmap_each(&w->jobs, free_wjob_value, NULL);
+    weft__strmap_release(&w->jobs);
+    for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
+    free(w->acks);
+    while (w->msgs) {
+        pool_msg *m = w->msgs;
+        w->msgs = m->next;
+        pool_msg_free(m);
+    }
+    free(w->job_tag);
+    free(w->app);
+    free(w->cfg_path);
+    free(w->url);
+    free(w->queue);
+    free(w->dead);
+    free(w->control);
+    free(w->workers);
+    for (int i = 0; i < 2; i++) {
+        if (w->pool_pipe[i] >= 0) close(w->pool_pipe[i]);
+        if (w->stop_pipe[i] >= 0) close(w->stop_pipe[i]);
+    }
+    pthread_mutex_destroy(&w->mu);
+    weft_config_free(w->own_cfg);
+    free(w);
+}

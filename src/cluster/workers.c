@@ -1,0 +1,119 @@
+/*
+ * workers.c - weft_workers_list(): who serves a queue, from the heartbeats
+ * that worker services publish every 3 s on the fanout exchange
+ * <queue>.workers (service.c; transient messages, so nothing accumulates
+ * when nobody listens).  It binds a temporary, exclusive queue to that
+ * exchange, listens for a little longer than one period, and keeps the
+ * last heartbeat of each worker.  No orchestrator and no store are
+ * involved, so it works from any machine that reaches the broker.
+ */
+#include "cluster/exec_cluster.h"
+#include "cluster/protocol.h"
+#include "util/defaults.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_WAIT_MS 4000
+#define MAX_WORKERS 1024 /* heartbeats of more are ignored: the list stays bounded */
+
+typedef struct heard {
+    weft_worker_info *v;
+    size_t n, cap;
+} heard;
+
+/* Keeps `hb` (taken) as the latest word of its worker. */
+static weft_err keep(heard *h, weft_worker_info *hb)
+{
+    size_t k = 0;
+    while (k < h->n && strcmp(h->v[k].name, hb->name) != 0) k++;
+    if (k == h->n) {
+        if (h->n == MAX_WORKERS) {
+            weft__worker_info_release(hb);
+            return WEFT_OK;
+        }
+        if (WEFT__GROW(h->v, h->n + 1, h->cap)) return WEFT_ENOMEM;
+        h->n++;
+    } else {
+        weft__worker_info_release(&h->v[k]);
+    }
+    h->v[k] = *hb;
+    memset(hb, 0, sizeof *hb);
+    return WEFT_OK;
+}
+
+/* A connection consuming a new exclusive queue bound to <queue>.workers. */
+static weft_err listen_heartbeats(const weft__amqp_opts *ao, const char *queue, weft__amqp **out,
+                                  char *err)
+{
+    char *xname = weft__cluster_name(queue, "workers");
+    char *q = NULL;
+    weft__amqp *c = NULL;
+    weft__amqp_queue_opts qo = {.exclusive = true, .auto_delete = true};
+    weft_err e = !xname ? weft__err(err, WEFT_ENOMEM, "out of memory")
+                        : weft__amqp_open(ao, &c, err);
+    if (!e) e = weft__amqp_declare_exchange(c, xname, "fanout", true, err);
+    if (!e) e = weft__amqp_declare_queue(c, "", &qo, &q, err);
+    if (!e) e = weft__amqp_bind(c, q, xname, "", err);
+    if (!e) e = weft__amqp_consume(c, q, true, NULL, err);
+    free(q);
+    free(xname);
+    if (e) {
+        weft__amqp_close(c);
+        return e;
+    }
+    *out = c;
+    return WEFT_OK;
+}
+
+weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out, size_t *n,
+                           char *err)
+{
+    *out = NULL;
+    *n = 0;
+    static const weft_workers_opts none = {0};
+    if (!opts) opts = &none;
+    const weft_config *cfg = opts->config;
+    const char *url = opts->broker_url ? opts->broker_url
+                      : cfg                ? weft_config_broker_url(cfg)
+                                           : WEFT__DEFAULT_BROKER_URL;
+    const char *queue = opts->queue ? opts->queue
+                        : cfg         ? weft_config_queue(cfg)
+                                      : WEFT__DEFAULT_QUEUE;
+    int64_t wait_ms = opts->wait_ms > 0 ? opts->wait_ms : DEFAULT_WAIT_MS;
+    weft__amqp_opts ao = weft__cluster_amqp_opts(cfg, url, "weft workers");
+    weft__amqp *c = NULL;
+    weft_err e = listen_heartbeats(&ao, queue, &c, err);
+    if (e) return e;
+    heard h = {NULL, 0, 0};
+    int64_t end = weft__mono_ns() + wait_ms * 1000000;
+    while (!e && weft__mono_ns() < end) {
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        e = weft__amqp_next(c, (int)((end - weft__mono_ns()) / 1000000), &ev, err);
+        weft_worker_info hb;
+        char why[WEFT_ERRBUF_SIZE];
+        if (!e && ev.kind == WEFT__AMQP_DELIVERY &&
+            weft__cluster_heartbeat_decode(ev.body, ev.len, &hb, why) == WEFT_OK &&
+            keep(&h, &hb) != WEFT_OK) {
+            weft__worker_info_release(&hb);
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        }
+        weft__amqp_event_release(&ev);
+    }
+    weft__amqp_close(c);
+    if (e == WEFT_ETIMEDOUT) e = WEFT_OK; /* the time to listen is over */
+    if (e) {
+        weft_worker_list_free(h.v, h.n);
+        return e;
+    }
+    *out = h.v;
+    *n = h.n;
+    return WEFT_OK;
+}
+
+void weft_worker_list_free(weft_worker_info *workers, size_t n)
+{
+    for (size_t i = 0; workers && i < n; i++) weft__worker_info_release(&workers[i]);
+    free(workers);
+}

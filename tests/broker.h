@@ -1,0 +1,50 @@
+/*
+ * broker.h - what the test programs that talk to the test broker share:
+ * its URL (WEFT_TEST_BROKER_URL, set by scripts/run-tests) and the removal
+ * of the queues and exchanges a test declared for its job queue.  Static
+ * functions: each test program includes it once.
+ */
+#ifndef WEFT_TEST_BROKER_H
+#define WEFT_TEST_BROKER_H
+
+#include "test.h"
+
+#include "cluster/amqp_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The broker's URL; fails the test when none is set. */
+static inline const char *broker_url(void)
+{
+    const char *u = getenv("WEFT_TEST_BROKER_URL");
+    if (!u || !*u)
+        FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests, or start one with "
+             "scripts/broker start DIR and export WEFT_TEST_BROKER_URL=$(cat DIR/url) "
+             "WEFT_TEST_BROKER_DIR=DIR");
+    return u;
+}
+
+/* Deletes Q, Q.dead, Q.status and the exchanges Q.control and Q.workers
+ * (best effort: housekeeping, not an assertion). */
+static inline void broker_cleanup(const char *queue)
+{
+    char err[WEFT_ERRBUF_SIZE];
+    weft__amqp_opts o = {.url = broker_url()};
+    weft__amqp *c = NULL;
+    if (weft__amqp_open(&o, &c, err) != WEFT_OK) return;
+    const char *sfx[] = {"", ".dead", ".status"};
+    char n[256];
+    for (int i = 0; i < 3 && !weft__amqp_broken(c); i++) {
+        snprintf(n, sizeof n, "%s%s", queue, sfx[i]);
+        weft__amqp_delete_queue(c, n, err);
+    }
+    const char *xsfx[] = {".control", ".workers"};
+    for (int i = 0; i < 2 && !weft__amqp_broken(c); i++) {
+        snprintf(n, sizeof n, "%s%s", queue, xsfx[i]);
+        weft__amqp_delete_exchange(c, n, err);
+    }
+    weft__amqp_close(c);
+}
+
+#endif
