@@ -41,19 +41,6 @@ struct weft__forkserver {
     pid_t pid; /* the server */
 };
 
-void weft__describe_wait_status(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *d = sigdescr_np(sig);
-        snprintf(buf, size, "killed by signal %d (%s)", sig, d ? d : "unknown signal");
-    } else if (WIFEXITED(status)) {
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-    } else {
-        snprintf(buf, size, "ended with wait status 0x%x", (unsigned)status);
-    }
-}
-
 /* ---- the server process ------------------------------------------------- */
 
 static int sigchld_pipe[2] = {-1, -1};
@@ -96,26 +83,26 @@ typedef struct children {
 
 static bool children_add(children *c, pid_t pid)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        pid_t *p = realloc(c->pids, cap * sizeof *p);
-        if (!p) return false;
-        c->pids = p;
-        c->cap = cap;
-    }
+    if (WEFT__GROW(c->pids, c->n + 1, c->cap)) return false;
     c->pids[c->n++] = pid;
     return true;
 }
 
+/* The index of `pid` among the workers, or -1 (a pool has a few workers:
+ * a linear scan). */
+static ptrdiff_t children_find(const children *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->pids[i] == pid) return (ptrdiff_t)i;
+    return -1;
+}
+
 static bool children_remove(children *c, pid_t pid)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->pids[i] == pid) {
-            c->pids[i] = c->pids[--c->n];
-            return true;
-        }
-    }
-    return false;
+    ptrdiff_t i = children_find(c, pid);
+    if (i < 0) return false;
+    c->pids[i] = c->pids[--c->n];
+    return true;
 }
 
 static void server_send(int ctl, const fs_msg *m, int fd)
@@ -142,13 +129,6 @@ static void server_send(int ctl, const fs_msg *m, int fd)
     while (sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
 }
 
-static bool is_worker(const children *c, pid_t pid)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->pids[i] == pid) return true;
-    return false;
-}
-
 /*
  * The server is a child subreaper: what a dead worker left running (a
  * command task's process group, when the worker was SIGKILLed for a
@@ -170,7 +150,7 @@ static void kill_orphans(const children *kids)
     for (char *p = buf, *end; *p; p = end) {
         long pid = strtol(p, &end, 10);
         if (end == p) break;
-        if (pid <= 0 || is_worker(kids, (pid_t)pid)) continue;
+        if (pid <= 0 || children_find(kids, (pid_t)pid) >= 0) continue;
         if (getpgid((pid_t)pid) == (pid_t)pid) kill(-(pid_t)pid, SIGKILL);
         kill((pid_t)pid, SIGKILL);
     }
@@ -280,15 +260,11 @@ static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t 
             if ((size_t)n != sizeof m) continue;
             if (m.op == OP_SPAWN) {
                 spawn_worker(ctl, &kids, m.slot, fn, arg);
-            } else if (m.op == OP_SIGNAL) {
-                for (size_t i = 0; i < kids.n; i++) {
-                    if (kids.pids[i] == m.pid) {
-                        union sigval v;
-                        v.sival_int = m.value;
-                        sigqueue(m.pid, m.sig, v);
-                        break;
-                    }
-                }
+            } else if (m.op == OP_SIGNAL && children_find(&kids, m.pid) >= 0) {
+                /* Only its own workers: a stale pid may belong to anyone now. */
+                union sigval v;
+                v.sival_int = m.value;
+                sigqueue(m.pid, m.sig, v);
             }
         }
     }

@@ -47,8 +47,10 @@ typedef struct weft__pool_cbs {
 typedef struct weft__pool_opts {
     const weft_config *cfg;       /* checked; borrowed until weft__pool_free() */
     const char *application_path; /* NULL: the config's; borrowed likewise */
-    int nworkers;                 /* <= 0: weft_config_max_nb_of_workers(cfg) */
-    int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0: 500 */
+    int nworkers;                 /* <= 0: weft_config_max_nb_of_workers(cfg), and
+                                   * WEFT__DEFAULT_WORKERS when that is <= 0 */
+    int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0:
+                                   * WEFT__KILL_GRACE_MS (util/defaults.h) */
     weft__pool_cbs cbs;
 } weft__pool_opts;
 
