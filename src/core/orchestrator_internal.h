@@ -183,6 +183,12 @@ weft_err weft__orch_job_ended(weft_orchestrator *o, weft__job *j, char *err);
 /* Cancels a live job or every unfinished job of a live submission. */
 weft_err weft__orch_cancel_live(weft_orchestrator *o, const char *id, char *err);
 void weft__sub_unref(weft_orchestrator *o, weft__sub *s);
+/* Frees a submission and its jobs (no reference counting: for one that is
+ * not, or no longer, live).  NULL is ignored; its jobs array may be NULL. */
+void weft__sub_free(weft__sub *s);
+/* Makes a stored submission live: in o->subs by id and in the live list.
+ * WEFT_ENOMEM with nothing changed. */
+weft_err weft__sub_link(weft_orchestrator *o, weft__sub *s);
 /* Queues the events of a new submission: its SUBMITTED, each job's SUBMITTED. */
 weft_err weft__orch_queue_created(weft_orchestrator *o, weft__sub *s, int64_t at_us);
 /* Finishes a submission without jobs (COMPLETED at once). */

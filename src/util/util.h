@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Formats into a caller's error buffer (WEFT_ERRBUF_SIZE bytes) when `err`
  * is non-NULL, and returns `code`, so that `return weft__err(err, E, ...)`
@@ -53,6 +54,10 @@ weft_err weft__read_file(const char *path, char **out, size_t *len, char *err);
 /* Wall-clock time in microseconds since the epoch, and monotonic time in ns. */
 int64_t weft__now_us(void);
 int64_t weft__mono_ns(void);
+/* The CLOCK_MONOTONIC time `ns` (>= 0) from now as an absolute time, for
+ * pthread_cond_timedwait() on a condition made with that clock and for
+ * clock_nanosleep(TIMER_ABSTIME). */
+struct timespec weft__mono_deadline(int64_t ns);
 
 /* ---- growth of arrays ----
  * WEFT__GROW(arr, need, cap) makes room for at least `need` elements in the
