@@ -63,7 +63,13 @@ static weft_err set(weft_orchestrator *o, weft__store_unfinished *u, bool *done,
     return e;
 }
 
-static weft_err fail_unfinished(weft_orchestrator *o, char *err)
+/* How a mode settles the n unfinished jobs u[] (in creation order), with a
+ * "settled" flag per job in done[], all zero at first. */
+typedef weft_err (*settle_fn)(weft_orchestrator *o, weft__store_unfinished *u, size_t n,
+                              bool *done, char *err);
+
+/* Loads the unfinished jobs and, when there are some, settles them. */
+static weft_err settle_unfinished(weft_orchestrator *o, settle_fn settle, char *err)
 {
     weft__store_unfinished *u = NULL;
     size_t n = 0;
@@ -73,9 +79,20 @@ static weft_err fail_unfinished(weft_orchestrator *o, char *err)
         return e;
     }
     bool *done = calloc(n, sizeof *done);
+    e = done ? settle(o, u, n, done, err) : weft__err(err, WEFT_ENOMEM, "out of memory");
+    free(done);
+    weft__store_unfinished_free(u, n);
+    return e;
+}
+
+/* Development and standalone: the jobs died with the orchestrator. */
+static weft_err fail_unfinished(weft_orchestrator *o, weft__store_unfinished *u, size_t n,
+                                bool *done, char *err)
+{
+    weft_err e = WEFT_OK;
     size_t *work = calloc(n, sizeof *work);
     char *why = NULL;
-    if (!done || !work) {
+    if (!work) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto out;
     }
@@ -128,8 +145,6 @@ static weft_err fail_unfinished(weft_orchestrator *o, char *err)
 out:
     free(why);
     free(work);
-    free(done);
-    weft__store_unfinished_free(u, n);
     return e;
 }
 
@@ -154,22 +169,13 @@ static weft_err give_up(weft_orchestrator *o, weft__store_unfinished *u, size_t 
     return e;
 }
 
-static weft_err resume_unfinished(weft_orchestrator *o, char *err)
+/* Cluster: the jobs' workers outlive the orchestrator; resume. */
+static weft_err resume_unfinished(weft_orchestrator *o, weft__store_unfinished *u, size_t n,
+                                  bool *done, char *err)
 {
-    weft__store_unfinished *u = NULL;
-    size_t n = 0;
-    weft_err e = weft__store_unfinished_jobs(o->store, &u, &n, err);
-    if (e || n == 0) {
-        weft__store_unfinished_free(u, n);
-        return e;
-    }
-    bool *done = calloc(n, sizeof *done);
     weft__strmap seen = WEFT__STRMAP_INIT;
-    if (!done) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((e = weft__orch_begin(o, err))) goto out;
+    weft_err e = weft__orch_begin(o, err);
+    if (e) goto out;
     /* Jobs rows are created a submission at a time, so the order of their
      * first unfinished job is the submissions' creation order: the order
      * in which their edit locks were taken. */
@@ -191,8 +197,6 @@ static weft_err resume_unfinished(weft_orchestrator *o, char *err)
         e = weft__orch_commit(o, err);
 out:
     weft__strmap_release(&seen);
-    free(done);
-    weft__store_unfinished_free(u, n);
     return e;
 }
 
@@ -223,11 +227,11 @@ weft_err weft__recover(weft_orchestrator *o, char *err)
     case WEFT_MODE_CLUSTER:
         /* Cancel requests made while no orchestrator ran are read by the
          * loop (o->cancel_seq 0): their jobs may be live again. */
-        return resume_unfinished(o, err);
+        return settle_unfinished(o, resume_unfinished, err);
     case WEFT_MODE_DEVELOPMENT:
     case WEFT_MODE_STANDALONE:
     default:
-        e = fail_unfinished(o, err);
+        e = settle_unfinished(o, fail_unfinished, err);
         break;
     }
     if (e) return e;

@@ -105,21 +105,33 @@ static bool children_remove(children *c, pid_t pid)
     return true;
 }
 
+/* Room for the one descriptor a message may carry. */
+typedef union fd_cmsg {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+} fd_cmsg;
+
+/* A message of one fs_msg; with `c`, room for a descriptor in it. */
+static void msg_prepare(struct msghdr *mh, struct iovec *iov, const fs_msg *m, fd_cmsg *c)
+{
+    *iov = (struct iovec){(void *)m, sizeof *m};
+    memset(mh, 0, sizeof *mh);
+    mh->msg_iov = iov;
+    mh->msg_iovlen = 1;
+    if (c) {
+        memset(c, 0, sizeof *c);
+        mh->msg_control = c->buf;
+        mh->msg_controllen = sizeof c->buf;
+    }
+}
+
 static void server_send(int ctl, const fs_msg *m, int fd)
 {
-    struct iovec iov = {(void *)m, sizeof *m};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
+    struct iovec iov;
+    fd_cmsg u;
     struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
+    msg_prepare(&mh, &iov, m, fd >= 0 ? &u : NULL);
     if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -219,10 +231,7 @@ static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t 
 {
     reset_signals();
     if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) _exit(1);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -351,17 +360,10 @@ weft_err weft__forkserver_signal(weft__forkserver *fs, pid_t pid, int sig, int v
 int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err)
 {
     fs_msg m;
-    struct iovec iov = {&m, sizeof m};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
+    struct iovec iov;
+    fd_cmsg u;
     struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
+    msg_prepare(&mh, &iov, &m, &u);
     ssize_t n;
     do {
         n = recvmsg(fs->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
