@@ -48,13 +48,12 @@ static ptrdiff_t find_seq(const weft__store_unfinished *u, size_t n, int64_t seq
     return lo < n && u[lo].seq == seq ? (ptrdiff_t)lo : -1;
 }
 
-static weft_err set(weft_orchestrator *o, weft__store_unfinished *u, bool *done, int to,
-                    const char *why, int64_t at, char *err)
+static weft_err set(weft_orchestrator *o, weft__store_unfinished *u, bool *done,
+                    weft_job_status to, const char *why, int64_t at, char *err)
 {
-    if (!weft_job_transition_ok((weft_job_status)u->status, (weft_job_status)to))
+    if (!weft_job_transition_ok(u->status, to))
         return weft__err(err, WEFT_ESTATE, "recovery: job %s: illegal status change %s -> %s",
-                         u->id, weft_job_status_name((weft_job_status)u->status),
-                         weft_job_status_name((weft_job_status)to));
+                         u->id, weft_job_status_name(u->status), weft_job_status_name(to));
     weft_err e = weft__store_job_status(o->store, u->seq, to, at, why, err);
     if (!e) {
         u->status = to;
@@ -161,7 +160,7 @@ static weft_err give_up(weft_orchestrator *o, weft__store_unfinished *u, size_t 
     weft_err e = WEFT_OK;
     for (size_t i = 0; i < n && !e; i++) {
         if (strcmp(u[i].submission_id, sid) != 0) continue;
-        int to = u[i].status == WEFT_JOB_RUNNING ? WEFT_JOB_FAILED : WEFT_JOB_ABANDONED;
+        weft_job_status to = u[i].status == WEFT_JOB_RUNNING ? WEFT_JOB_FAILED : WEFT_JOB_ABANDONED;
         e = set(o, &u[i], &done[i], to, why, at, err);
     }
     if (!e) e = weft__store_submission_refresh(o->store, sid, at, err);

@@ -97,7 +97,7 @@ static weft_err ensure_dn(weft_orchestrator *o, const char *cfg_id, const char *
     weft_err e = weft__store_dn_find(o->store, cfg_id, owner, out, err);
     if (e != WEFT_ENOTFOUND) return e;
     memset(out, 0, sizeof *out);
-    out->scope = (int)scope;
+    out->scope = scope;
     if ((e = weft__make_id("DATANODE", cfg_id, &out->id, err))) goto fail;
     if (!(out->config_id = strdup(cfg_id)) || (owner && !(out->scenario_id = strdup(owner)))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
@@ -643,7 +643,7 @@ weft_err weft__submission_load(weft_orchestrator *o, const char *submission_id, 
         free(scenario);
         tcfg = scenario = NULL;
         if (e) goto out;
-        j->status = (weft_job_status)r->status;
+        j->status = r->status;
         s->count[j->status]++;
         if (weft_job_status_is_final(j->status)) s->nfinal++;
     }

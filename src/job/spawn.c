@@ -28,10 +28,11 @@
 
 extern char **environ;
 
-enum { STAGE_EXEC = 0, STAGE_CHDIR = 1, STAGE_SETUP = 2 };
+/* Where the child failed before exec: the parent words the error by it. */
+typedef enum child_stage { STAGE_EXEC = 0, STAGE_CHDIR = 1, STAGE_SETUP = 2 } child_stage;
 
 struct child_report {
-    int stage;
+    child_stage stage;
     int errnum;
 };
 
@@ -98,7 +99,7 @@ static int child_dup(int fd, int target)
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-static _Noreturn void child_fail(int errfd, int stage)
+static _Noreturn void child_fail(int errfd, child_stage stage)
 {
     struct child_report r = {stage, errno};
     ssize_t n;

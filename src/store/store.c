@@ -614,7 +614,7 @@ static weft_err read_dn(weft__store *s, sqlite3_stmt *st, weft__store_dn *out, c
         bool oom = false;
         out->id = col_text(st, 0, &oom);
         out->config_id = col_text(st, 1, &oom);
-        out->scope = sqlite3_column_int(st, 2);
+        out->scope = (weft_scope)sqlite3_column_int(st, 2);
         out->scenario_id = col_text(st, 3, &oom);
         out->path = col_text(st, 4, &oom);
         out->last_edit_us = sqlite3_column_int64(st, 5);
@@ -1043,7 +1043,7 @@ static bool fill_unfinished(sqlite3_stmt *st, void *elem)
     u->seq = sqlite3_column_int64(st, 0);
     u->id = col_text(st, 1, &oom);
     u->submission_id = col_text(st, 2, &oom);
-    u->status = sqlite3_column_int(st, 3);
+    u->status = (weft_job_status)sqlite3_column_int(st, 3);
     return !oom;
 }
 
@@ -1190,7 +1190,7 @@ static bool fill_sub_job(sqlite3_stmt *st, void *elem)
     j->id = col_text(st, 1, &oom);
     j->task_id = col_text(st, 2, &oom);
     j->task_config_id = col_text(st, 3, &oom);
-    j->status = sqlite3_column_int(st, 4);
+    j->status = (weft_job_status)sqlite3_column_int(st, 4);
     j->attempt = sqlite3_column_int(st, 5);
     return !oom;
 }
