@@ -22,6 +22,10 @@
  * Thread-safety: submit, cancel and stop may be called from any thread.
  * Callbacks run on the pool's thread, one at a time, with no pool lock held;
  * they must not call weft__pool_stop() or weft__pool_free().
+ *
+ * Files of standalone/, whose calls go one way: exec_standalone.c (the
+ * executor) < pool.c < forkserver.c (forkserver.h) and worker.c
+ * (worker.h) < wire.c (wire.h).
  */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H

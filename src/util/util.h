@@ -1,7 +1,10 @@
 /*
  * util.h - internal helpers shared by the library's files: error-buffer
- * formatting, a growable byte buffer with a size limit, and small string
- * and time helpers.  Internal names use the weft__ prefix.
+ * formatting, a growable byte buffer with a size limit, the growth helper
+ * for arrays, small string and time helpers (util.c), the log handler
+ * (log.c) and a string-keyed hash map (strmap.c).  The bottom layer: these
+ * files call nothing outside util/.  Internal names use the weft__ prefix;
+ * defaults live in defaults.h.
  */
 #ifndef WEFT_UTIL_H
 #define WEFT_UTIL_H
