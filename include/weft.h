@@ -662,9 +662,18 @@ void weft_csv_abort(weft_csv_writer *w);
  * folder.  A read-only orchestrator (for `weft jobs` in another terminal)
  * takes no lock and can only query.
  *
- * On opening, jobs that a dead orchestrator left RUNNING (or queued) are
- * marked FAILED with the reason "orchestrator stopped while the job ran",
- * and their downstream jobs ABANDONED.
+ * Opening read-write settles the jobs a dead orchestrator left unfinished,
+ * by mode.  Development and standalone: its jobs died with it, so a job
+ * left RUNNING becomes FAILED ("orchestrator stopped while the job ran"),
+ * its downstream jobs ABANDONED ("upstream job <id> failed"), and every
+ * other unfinished job ABANDONED ("orchestrator stopped before the job
+ * ran").  Cluster: workers outlive the orchestrator, so its unfinished
+ * submissions are resumed and run on: RUNNING jobs are adopted (their
+ * results still come through the broker), PENDING ones are dispatched
+ * again, BLOCKED ones wait as before, and the orchestrator starts at once.
+ * A submission whose task left the configuration cannot be resumed and
+ * ends as in the other modes ("cannot resume after an orchestrator
+ * restart: ...").
  */
 typedef struct weft_orchestrator weft_orchestrator;
 

@@ -5,6 +5,7 @@
 #include "test.h"
 #include "job/runner.h"
 #include "job/spawn.h"
+#include "util/defaults.h"
 #include "util/util.h"
 #include "weft.h"
 
@@ -407,8 +408,8 @@ TEST(timeouts_stop_commands_and_functions)
     run("stubborn", NULL, &res);
     dt = now_s() - t0;
     ASSERT_STR_EQ(res.error, "timed out after 1s");
-    ASSERT_EQ(res.signal, SIGKILL); /* SIGTERM ignored: killed 1 s later */
-    ASSERT(dt >= 1.9 && dt < 4);
+    ASSERT_EQ(res.signal, SIGKILL); /* SIGTERM ignored: killed the grace time later */
+    ASSERT(dt >= 0.9 + WEFT__KILL_GRACE_MS / 1000.0 && dt < 4);
     ASSERT_CONTAINS(res.log_tail, "ready");
     weft__job_result_release(&res);
     t0 = now_s();
@@ -418,6 +419,19 @@ TEST(timeouts_stop_commands_and_functions)
     ASSERT(dt < 1.5);
     weft__job_result_release(&res);
     teardown();
+}
+
+TEST(timeout_message_words_whole_and_fractional_seconds)
+{
+    char msg[64];
+    weft__timeout_message(2000, msg, sizeof msg);
+    ASSERT_STR_EQ(msg, "timed out after 2s");
+    weft__timeout_message(500, msg, sizeof msg);
+    ASSERT_STR_EQ(msg, "timed out after 0.5s");
+    weft__timeout_message(1250, msg, sizeof msg);
+    ASSERT_STR_EQ(msg, "timed out after 1.25s");
+    weft__timeout_message(3600000, msg, sizeof msg);
+    ASSERT_STR_EQ(msg, "timed out after 3600s");
 }
 
 static double cancel_at;
@@ -562,5 +576,7 @@ TEST_MAIN(TEST_ENTRY(function_task_completes_and_logs), TEST_ENTRY(function_fail
           TEST_ENTRY(outputs_not_written_and_missing_inputs_fail), TEST_ENTRY(command_task_substitutes_paths),
           TEST_ENTRY(failing_command_reports_status_and_stderr), TEST_ENTRY(exec_errors_come_back_exactly),
           TEST_ENTRY(command_output_tail_keeps_the_last_64k), TEST_ENTRY(function_log_tail_keeps_the_last_64k),
-          TEST_ENTRY(timeouts_stop_commands_and_functions), TEST_ENTRY(cancel_stops_a_running_job_quickly),
+          TEST_ENTRY(timeouts_stop_commands_and_functions),
+          TEST_ENTRY(timeout_message_words_whole_and_fractional_seconds),
+          TEST_ENTRY(cancel_stops_a_running_job_quickly),
           TEST_ENTRY(builtins_noop_sleep_spin), TEST_ENTRY(spec_and_result_json_round_trip))

@@ -2,8 +2,8 @@
  * test_store.c - the SQLite store: a fresh store gets the current schema,
  * an old-version store is migrated in place with its rows kept, a newer or
  * older store is refused by readers, readers work (and see only committed
- * batches) while a writer holds a transaction, and everything survives
- * closing and reopening.
+ * batches) while a writer holds a transaction, everything survives
+ * closing and reopening, and every list keeps all its rows in order.
  */
 #include "test.h"
 
@@ -11,6 +11,8 @@
 #include "weft.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static char err[WEFT_ERRBUF_SIZE];
@@ -271,6 +273,97 @@ TEST(reopen_keeps_everything)
     weft__store_close(s);
 }
 
+TEST(lists_keep_every_row_in_order)
+{
+    /* More rows than any list starts with, so each one grows several times;
+     * and the empty lists. */
+    enum { NJOBS = 300 };
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("lists.db", false, &s, err), err);
+    weft_job_info **jobs = NULL;
+    weft__store_unfinished *u = NULL;
+    weft__store_sub_job *sj = NULL;
+    char **ids = NULL, **cfgs = NULL;
+    int64_t *down = NULL, sseq, first = 0, sub_seq = 0;
+    size_t n = 99;
+    ASSERT_OK(weft__store_jobs_list(s, NULL, -1, &jobs, &n, err), err);
+    ASSERT_EQ(n, 0);
+    free(jobs);
+    ASSERT_OK(weft__store_unfinished_jobs(s, &u, &n, err), err);
+    ASSERT_EQ(n, 0);
+    weft__store_unfinished_free(u, n);
+    ASSERT_OK(weft__store_scenarios(s, &ids, &cfgs, &n, err), err);
+    ASSERT_EQ(n, 0);
+    weft_strv_free(ids, n);
+    weft_strv_free(cfgs, n);
+    ASSERT_EQ(weft__store_submission_jobs(s, "SUBMISSION_none", &sub_seq, &sj, &n, err),
+              WEFT_ENOTFOUND);
+
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_submission_insert(s, "SUBMISSION_l", "SCENARIO_s_1", "s", 0, 1, &sseq,
+                                            err), err);
+    char id[64];
+    for (int i = 0; i < NJOBS; i++) {
+        int64_t seq;
+        snprintf(id, sizeof id, "JOB_l_%03d", i);
+        add_job(s, "SUBMISSION_l", id, &seq);
+        if (i == 0) first = seq;
+        else ASSERT_OK(weft__store_job_dep(s, seq, first, err), err);
+        /* Every third job ends COMPLETED: the others stay unfinished. */
+        if (i % 3 == 0) {
+            ASSERT_OK(weft__store_job_status(s, seq, WEFT_JOB_PENDING, 2, NULL, err), err);
+            ASSERT_OK(weft__store_job_status(s, seq, WEFT_JOB_RUNNING, 3, NULL, err), err);
+            ASSERT_OK(weft__store_job_status(s, seq, WEFT_JOB_COMPLETED, 4, NULL, err), err);
+        }
+        snprintf(id, sizeof id, "SCENARIO_l_%03d", i);
+        ASSERT_OK(weft__store_scenario_insert(s, id, i % 2 ? "odd" : "even", 5, err), err);
+    }
+    ASSERT_OK(weft__store_commit(s, err), err);
+
+    ASSERT_OK(weft__store_jobs_list(s, "SUBMISSION_l", -1, &jobs, &n, err), err);
+    ASSERT_EQ(n, NJOBS);
+    ASSERT_STR_EQ(jobs[0]->id, "JOB_l_000");
+    ASSERT_STR_EQ(jobs[NJOBS - 1]->id, "JOB_l_299");
+    ASSERT_EQ(jobs[NJOBS - 1]->status, WEFT_JOB_SUBMITTED);
+    weft_job_list_free(jobs, n);
+    ASSERT_OK(weft__store_jobs_list(s, "SUBMISSION_l", WEFT_JOB_COMPLETED, &jobs, &n, err), err);
+    ASSERT_EQ(n, NJOBS / 3);
+    ASSERT_STR_EQ(jobs[1]->id, "JOB_l_003");
+    weft_job_list_free(jobs, n);
+
+    ASSERT_OK(weft__store_unfinished_jobs(s, &u, &n, err), err);
+    ASSERT_EQ(n, NJOBS - NJOBS / 3);
+    ASSERT_STR_EQ(u[0].id, "JOB_l_001");
+    ASSERT_STR_EQ(u[n - 1].id, "JOB_l_299");
+    ASSERT_STR_EQ(u[n - 1].submission_id, "SUBMISSION_l");
+    ASSERT_EQ(u[n - 1].status, WEFT_JOB_SUBMITTED);
+    for (size_t i = 1; i < n; i++) ASSERT(u[i - 1].seq < u[i].seq);
+    weft__store_unfinished_free(u, n);
+
+    ASSERT_OK(weft__store_submission_jobs(s, "SUBMISSION_l", &sub_seq, &sj, &n, err), err);
+    ASSERT_EQ(sub_seq, sseq);
+    ASSERT_EQ(n, NJOBS);
+    ASSERT_EQ(sj[0].status, WEFT_JOB_COMPLETED);
+    ASSERT_STR_EQ(sj[NJOBS - 1].id, "JOB_l_299");
+    ASSERT_STR_EQ(sj[NJOBS - 1].task_config_id, "t");
+    ASSERT_EQ(sj[NJOBS - 1].attempt, 1);
+    weft__store_sub_jobs_free(sj, n);
+
+    ASSERT_OK(weft__store_job_downstream(s, first, &down, &n, err), err);
+    ASSERT_EQ(n, NJOBS - 1);
+    ASSERT_EQ(down[0], first + 1);
+    free(down);
+
+    ASSERT_OK(weft__store_scenarios(s, &ids, &cfgs, &n, err), err);
+    ASSERT_EQ(n, NJOBS);
+    ASSERT_STR_EQ(ids[NJOBS - 1], "SCENARIO_l_299");
+    ASSERT_STR_EQ(cfgs[NJOBS - 1], "odd");
+    ASSERT_STR_EQ(cfgs[NJOBS - 2], "even");
+    weft_strv_free(ids, n);
+    weft_strv_free(cfgs, n);
+    weft__store_close(s);
+}
+
 TEST(batch_of_many_jobs_is_fast)
 {
     /* One transaction, cached statements: 20,000 jobs and 60,000 status
@@ -301,4 +394,5 @@ TEST(batch_of_many_jobs_is_fast)
 TEST_MAIN(TEST_ENTRY(fresh_store_has_current_schema_in_wal_mode),
           TEST_ENTRY(migrates_old_version_keeping_rows), TEST_ENTRY(newer_store_refused),
           TEST_ENTRY(readers_during_writes), TEST_ENTRY(reopen_keeps_everything),
+          TEST_ENTRY(lists_keep_every_row_in_order),
           TEST_ENTRY_TIMEOUT(batch_of_many_jobs_is_fast, 30))

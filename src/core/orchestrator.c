@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "core/orchestrator_internal.h"
+#include "util/defaults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +30,10 @@
 
 /* ---- submissions in memory ---- */
 
-static void sub_free(weft__sub *s)
+void weft__sub_free(weft__sub *s)
 {
-    for (size_t i = 0; i < s->njobs; i++) {
+    if (!s) return;
+    for (size_t i = 0; s->jobs && i < s->njobs; i++) {
         weft__job_spec_release(&s->jobs[i].spec);
         free(s->jobs[i].down);
     }
@@ -45,21 +47,27 @@ static void sub_free(weft__sub *s)
 void weft__sub_unref(weft_orchestrator *o, weft__sub *s)
 {
     (void)o;
-    if (s && --s->refs == 0) sub_free(s);
+    if (s && --s->refs == 0) weft__sub_free(s);
+}
+
+weft_err weft__sub_link(weft_orchestrator *o, weft__sub *s)
+{
+    if (weft__strmap_put(&o->subs, s->id, s)) return WEFT_ENOMEM;
+    s->next = o->live;
+    if (o->live) o->live->prev = s;
+    o->live = s;
+    return WEFT_OK;
 }
 
 weft_err weft__ready_push(weft_orchestrator *o, weft__sub *s, size_t job)
 {
     if (o->ready_len == o->ready_cap) {
-        size_t nc = o->ready_cap ? o->ready_cap * 2 : 64;
-        weft__ready *nr = malloc(nc * sizeof *nr);
-        if (!nr) return WEFT_ENOMEM;
-        for (size_t i = 0; i < o->ready_len; i++)
-            nr[i] = o->ready[(o->ready_head + i) % o->ready_cap];
-        free(o->ready);
-        o->ready = nr;
-        o->ready_cap = nc;
-        o->ready_head = 0;
+        /* Full ring: [head, old) then [0, head).  Growing at least doubles
+         * it, so the wrapped part fits after the old end, which makes the
+         * entries contiguous from head again. */
+        size_t old = o->ready_cap;
+        if (WEFT__GROW(o->ready, old + 1, o->ready_cap)) return WEFT_ENOMEM;
+        memcpy(o->ready + old, o->ready, o->ready_head * sizeof *o->ready);
     }
     o->ready[(o->ready_head + o->ready_len) % o->ready_cap] = (weft__ready){s, job};
     o->ready_len++;
@@ -784,6 +792,55 @@ static void config_return(const weft_config *cfg)
     pthread_mutex_unlock(&borrowed_mu);
 }
 
+/* The orchestrator's lock (recursive), the development run lock, the
+ * "changed" condition (on the monotonic clock its waits use) and the report
+ * queue; false, with none of them left, when one cannot be made. */
+static bool sync_init(weft_orchestrator *o)
+{
+    bool have_mu = false, have_run = false, have_cond = false, have_reports = false;
+    pthread_mutexattr_t ma;
+    if (pthread_mutexattr_init(&ma) == 0) {
+        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+        have_mu = pthread_mutex_init(&o->mu, &ma) == 0;
+        pthread_mutexattr_destroy(&ma);
+    }
+    have_run = pthread_mutex_init(&o->run_mu, NULL) == 0;
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) == 0) {
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        have_cond = pthread_cond_init(&o->changed, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    have_reports = weft__reports_init(&o->reports) == WEFT_OK;
+    if (have_mu && have_run && have_cond && have_reports) return true;
+    if (have_mu) pthread_mutex_destroy(&o->mu);
+    if (have_run) pthread_mutex_destroy(&o->run_mu);
+    if (have_cond) pthread_cond_destroy(&o->changed);
+    if (have_reports) weft__reports_destroy(&o->reports);
+    return false;
+}
+
+/* The absolute application path and storage folder (from the options,
+ * else the config, else the defaults), and the folder as configured for
+ * messages. */
+static weft_err resolve_paths(weft_orchestrator *o, const weft_orchestrator_opts *opts, char *err)
+{
+    const char *app = opts && opts->application_path ? opts->application_path
+                                                      : weft_config_application_path(o->cfg);
+    char real[PATH_MAX];
+    if (!realpath(app ? app : ".", real))
+        return weft__err(err, WEFT_EIO, "application path %s: %s", app ? app : ".",
+                         strerror(errno));
+    const char *storage = opts && opts->storage_folder ? opts->storage_folder
+                                                        : weft_config_storage_folder(o->cfg);
+    if (!storage || !*storage) storage = WEFT__DEFAULT_STORAGE_FOLDER;
+    if (!(o->app_path = strdup(real)) || !(o->storage_display = strdup(storage)) ||
+        !(o->storage = path_join(real, storage)))
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    for (size_t l = strlen(o->storage); l > 1 && o->storage[l - 1] == '/';) o->storage[--l] = '\0';
+    return WEFT_OK;
+}
+
 weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_opts *opts,
                                 weft_orchestrator **out, char *err)
 {
@@ -802,49 +859,12 @@ weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_
     if (opts && opts->log)
         o->log = (weft__logger){opts->log, opts->log_userdata, opts->log_level};
     o->lock_fd = -1;
-    bool have_mu = false, have_run = false, have_cond = false, have_reports = false;
-
-    pthread_mutexattr_t ma;
-    if (pthread_mutexattr_init(&ma) == 0) {
-        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-        have_mu = pthread_mutex_init(&o->mu, &ma) == 0;
-        pthread_mutexattr_destroy(&ma);
-    }
-    have_run = pthread_mutex_init(&o->run_mu, NULL) == 0;
-    pthread_condattr_t ca;
-    if (pthread_condattr_init(&ca) == 0) {
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        have_cond = pthread_cond_init(&o->changed, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
-    have_reports = weft__reports_init(&o->reports) == WEFT_OK;
-    if (!have_mu || !have_run || !have_cond || !have_reports) {
-        if (have_mu) pthread_mutex_destroy(&o->mu);
-        if (have_run) pthread_mutex_destroy(&o->run_mu);
-        if (have_cond) pthread_cond_destroy(&o->changed);
-        if (have_reports) weft__reports_destroy(&o->reports);
+    if (!sync_init(o)) {
         free(o);
         config_return(cfg);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-
-    const char *app = opts && opts->application_path ? opts->application_path
-                                                      : weft_config_application_path(cfg);
-    char real[PATH_MAX];
-    if (!realpath(app ? app : ".", real)) {
-        e = weft__err(err, WEFT_EIO, "application path %s: %s", app ? app : ".", strerror(errno));
-        goto fail;
-    }
-    const char *storage = opts && opts->storage_folder ? opts->storage_folder
-                                                        : weft_config_storage_folder(cfg);
-    if (!storage || !*storage) storage = ".weft/";
-    if (!(o->app_path = strdup(real)) || !(o->storage_display = strdup(storage)) ||
-        !(o->storage = path_join(real, storage))) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t l = strlen(o->storage); l > 1 && o->storage[l - 1] == '/';) o->storage[--l] = '\0';
-
+    if ((e = resolve_paths(o, opts, err))) goto fail;
     if (!o->read_only) {
         if ((e = mkdir_p(o->storage, err))) goto fail;
         if ((e = take_lock(o, err))) goto fail;
@@ -1047,7 +1067,7 @@ void weft_orchestrator_close(weft_orchestrator *o)
     while (o->live) {
         weft__sub *s = o->live;
         o->live = s->next;
-        sub_free(s);
+        weft__sub_free(s);
     }
     for (size_t i = 0; i < o->ncancels; i++) free(o->cancels[i]);
     free(o->cancels);

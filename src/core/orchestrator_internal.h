@@ -1,9 +1,15 @@
 /*
- * orchestrator_internal.h - what the engine-core files share: entity ids
- * (ids.c), the status helpers status.c adds to weft.h, a small string-keyed
- * hash map (strmap.c, declared in util.h), and the orchestrator's in-memory model of the
- * submissions it is running (orchestrator.c, submit.c, recovery.c,
- * query.c).
+ * orchestrator_internal.h - the orchestrator is one module split in files
+ * that share this header and call each other: orchestrator.c (life cycle,
+ * the loop, status changes), submit.c (scenarios, submissions and their
+ * jobs), recovery.c (what a dead orchestrator left unfinished) and query.c
+ * (the read side), with ids.c for entity ids.  The split is by concern, not
+ * by layer: submit.c and recovery.c call the loop's helpers and the loop
+ * calls submit.c's skip rule, so their calls go both ways on purpose.
+ *
+ * What they share: the orchestrator handle and its in-memory model of the
+ * submissions it is running, on top of the store (store/store.h), the
+ * executors (exec/executor.h) and the job runner (job/runner.h).
  *
  * The store (store.h) holds the truth; the in-memory model holds only what
  * a live submission needs to decide the next step in O(1) per change: each
@@ -33,8 +39,6 @@ weft_err weft__uuid(char out[WEFT__UUID_LEN + 1]);
 /* "<prefix>_<config_id>_<uuid>" ("<prefix>_<uuid>" when config_id is NULL);
  * caller frees *out. */
 weft_err weft__make_id(const char *prefix, const char *config_id, char **out, char *err);
-
-
 
 /* ---- the in-memory model of live submissions ---- */
 typedef struct weft__sub weft__sub;
@@ -150,8 +154,8 @@ struct weft_orchestrator {
 
 /* ---- orchestrator.c: the lock ----
  * o->mu is recursive; these keep count of how deep the owner holds it, so
- * that the loop can release it fully while it sleeps (weft__orch_unlock_all)
- * without unlocking a mutex it does not hold. */
+ * that the loop can release it fully while it sleeps (orchestrator.c's
+ * unlock_all()) without unlocking a mutex it does not hold. */
 static inline void weft__orch_lock(weft_orchestrator *o)
 {
     pthread_mutex_lock(&o->mu);
@@ -183,6 +187,12 @@ weft_err weft__orch_job_ended(weft_orchestrator *o, weft__job *j, char *err);
 /* Cancels a live job or every unfinished job of a live submission. */
 weft_err weft__orch_cancel_live(weft_orchestrator *o, const char *id, char *err);
 void weft__sub_unref(weft_orchestrator *o, weft__sub *s);
+/* Frees a submission and its jobs (no reference counting: for one that is
+ * not, or no longer, live).  NULL is ignored; its jobs array may be NULL. */
+void weft__sub_free(weft__sub *s);
+/* Makes a stored submission live: in o->subs by id and in the live list.
+ * WEFT_ENOMEM with nothing changed. */
+weft_err weft__sub_link(weft_orchestrator *o, weft__sub *s);
 /* Queues the events of a new submission: its SUBMITTED, each job's SUBMITTED. */
 weft_err weft__orch_queue_created(weft_orchestrator *o, weft__sub *s, int64_t at_us);
 /* Finishes a submission without jobs (COMPLETED at once). */

@@ -48,13 +48,12 @@ static ptrdiff_t find_seq(const weft__store_unfinished *u, size_t n, int64_t seq
     return lo < n && u[lo].seq == seq ? (ptrdiff_t)lo : -1;
 }
 
-static weft_err set(weft_orchestrator *o, weft__store_unfinished *u, bool *done, int to,
-                    const char *why, int64_t at, char *err)
+static weft_err set(weft_orchestrator *o, weft__store_unfinished *u, bool *done,
+                    weft_job_status to, const char *why, int64_t at, char *err)
 {
-    if (!weft_job_transition_ok((weft_job_status)u->status, (weft_job_status)to))
+    if (!weft_job_transition_ok(u->status, to))
         return weft__err(err, WEFT_ESTATE, "recovery: job %s: illegal status change %s -> %s",
-                         u->id, weft_job_status_name((weft_job_status)u->status),
-                         weft_job_status_name((weft_job_status)to));
+                         u->id, weft_job_status_name(u->status), weft_job_status_name(to));
     weft_err e = weft__store_job_status(o->store, u->seq, to, at, why, err);
     if (!e) {
         u->status = to;
@@ -63,7 +62,13 @@ static weft_err set(weft_orchestrator *o, weft__store_unfinished *u, bool *done,
     return e;
 }
 
-static weft_err fail_unfinished(weft_orchestrator *o, char *err)
+/* How a mode settles the n unfinished jobs u[] (in creation order), with a
+ * "settled" flag per job in done[], all zero at first. */
+typedef weft_err (*settle_fn)(weft_orchestrator *o, weft__store_unfinished *u, size_t n,
+                              bool *done, char *err);
+
+/* Loads the unfinished jobs and, when there are some, settles them. */
+static weft_err settle_unfinished(weft_orchestrator *o, settle_fn settle, char *err)
 {
     weft__store_unfinished *u = NULL;
     size_t n = 0;
@@ -73,9 +78,20 @@ static weft_err fail_unfinished(weft_orchestrator *o, char *err)
         return e;
     }
     bool *done = calloc(n, sizeof *done);
+    e = done ? settle(o, u, n, done, err) : weft__err(err, WEFT_ENOMEM, "out of memory");
+    free(done);
+    weft__store_unfinished_free(u, n);
+    return e;
+}
+
+/* Development and standalone: the jobs died with the orchestrator. */
+static weft_err fail_unfinished(weft_orchestrator *o, weft__store_unfinished *u, size_t n,
+                                bool *done, char *err)
+{
+    weft_err e = WEFT_OK;
     size_t *work = calloc(n, sizeof *work);
     char *why = NULL;
-    if (!done || !work) {
+    if (!work) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto out;
     }
@@ -128,8 +144,6 @@ static weft_err fail_unfinished(weft_orchestrator *o, char *err)
 out:
     free(why);
     free(work);
-    free(done);
-    weft__store_unfinished_free(u, n);
     return e;
 }
 
@@ -146,7 +160,7 @@ static weft_err give_up(weft_orchestrator *o, weft__store_unfinished *u, size_t 
     weft_err e = WEFT_OK;
     for (size_t i = 0; i < n && !e; i++) {
         if (strcmp(u[i].submission_id, sid) != 0) continue;
-        int to = u[i].status == WEFT_JOB_RUNNING ? WEFT_JOB_FAILED : WEFT_JOB_ABANDONED;
+        weft_job_status to = u[i].status == WEFT_JOB_RUNNING ? WEFT_JOB_FAILED : WEFT_JOB_ABANDONED;
         e = set(o, &u[i], &done[i], to, why, at, err);
     }
     if (!e) e = weft__store_submission_refresh(o->store, sid, at, err);
@@ -154,22 +168,13 @@ static weft_err give_up(weft_orchestrator *o, weft__store_unfinished *u, size_t 
     return e;
 }
 
-static weft_err resume_unfinished(weft_orchestrator *o, char *err)
+/* Cluster: the jobs' workers outlive the orchestrator; resume. */
+static weft_err resume_unfinished(weft_orchestrator *o, weft__store_unfinished *u, size_t n,
+                                  bool *done, char *err)
 {
-    weft__store_unfinished *u = NULL;
-    size_t n = 0;
-    weft_err e = weft__store_unfinished_jobs(o->store, &u, &n, err);
-    if (e || n == 0) {
-        weft__store_unfinished_free(u, n);
-        return e;
-    }
-    bool *done = calloc(n, sizeof *done);
     weft__strmap seen = WEFT__STRMAP_INIT;
-    if (!done) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((e = weft__orch_begin(o, err))) goto out;
+    weft_err e = weft__orch_begin(o, err);
+    if (e) goto out;
     /* Jobs rows are created a submission at a time, so the order of their
      * first unfinished job is the submissions' creation order: the order
      * in which their edit locks were taken. */
@@ -191,8 +196,6 @@ static weft_err resume_unfinished(weft_orchestrator *o, char *err)
         e = weft__orch_commit(o, err);
 out:
     weft__strmap_release(&seen);
-    free(done);
-    weft__store_unfinished_free(u, n);
     return e;
 }
 
@@ -223,11 +226,11 @@ weft_err weft__recover(weft_orchestrator *o, char *err)
     case WEFT_MODE_CLUSTER:
         /* Cancel requests made while no orchestrator ran are read by the
          * loop (o->cancel_seq 0): their jobs may be live again. */
-        return resume_unfinished(o, err);
+        return settle_unfinished(o, resume_unfinished, err);
     case WEFT_MODE_DEVELOPMENT:
     case WEFT_MODE_STANDALONE:
     default:
-        e = fail_unfinished(o, err);
+        e = settle_unfinished(o, fail_unfinished, err);
         break;
     }
     if (e) return e;

@@ -97,7 +97,7 @@ static weft_err ensure_dn(weft_orchestrator *o, const char *cfg_id, const char *
     weft_err e = weft__store_dn_find(o->store, cfg_id, owner, out, err);
     if (e != WEFT_ENOTFOUND) return e;
     memset(out, 0, sizeof *out);
-    out->scope = (int)scope;
+    out->scope = scope;
     if ((e = weft__make_id("DATANODE", cfg_id, &out->id, err))) goto fail;
     if (!(out->config_id = strdup(cfg_id)) || (owner && !(out->scenario_id = strdup(owner)))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
@@ -167,80 +167,107 @@ out:
 
 /* ---- submissions ---- */
 
+/* The task graph of a submission while it is ordered: tasks 0..n-1, and
+ * for each the tasks that read one of its outputs (adj), with the number
+ * of tasks each one waits for (indeg). */
+typedef struct task_graph {
+    size_t n;
+    size_t *indeg;
+    size_t **adj, *nadj, *capadj;
+} task_graph;
+
+static void task_graph_release(task_graph *g)
+{
+    for (size_t i = 0; g->adj && i < g->n; i++) free(g->adj[i]);
+    free(g->adj);
+    free(g->nadj);
+    free(g->capadj);
+    free(g->indeg);
+}
+
+/* The tasks that write a data node config. */
+typedef struct producers {
+    const char *key; /* the data node config id (borrowed from the config) */
+    size_t *v;
+    size_t len, cap;
+} producers;
+
+/* Adds the edges u -> i for every producer u of an input of task i.
+ * O(tasks + data node references). */
+static weft_err add_edges(weft_orchestrator *o, char **cfgs, task_graph *g,
+                          const weft__strmap *prod)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        const weft_value *ins = lookup(o, "TASK", cfgs[i], "inputs");
+        for (size_t k = 0; k < list_len(ins); k++) {
+            producers *p = weft__strmap_get(prod, list_text(ins, k));
+            for (size_t m = 0; p && m < p->len; m++) {
+                size_t u = p->v[m];
+                if (u == i) continue;
+                if (WEFT__GROW(g->adj[u], g->nadj[u] + 1, g->capadj[u])) return WEFT_ENOMEM;
+                g->adj[u][g->nadj[u]++] = i;
+                g->indeg[i]++;
+            }
+        }
+    }
+    return WEFT_OK;
+}
+
+/* Builds the graph of tasks `cfgs`: which tasks write each data node
+ * config, then the edges from producers to the readers of their outputs. */
+static weft_err task_graph_build(weft_orchestrator *o, char **cfgs, size_t n, task_graph *g)
+{
+    size_t ntotal = 0, npl = 0;
+    for (size_t i = 0; i < n; i++) ntotal += list_len(lookup(o, "TASK", cfgs[i], "outputs"));
+    producers *pl = calloc(ntotal + 1, sizeof *pl);
+    weft__strmap prod = WEFT__STRMAP_INIT;
+    weft_err e = pl ? WEFT_OK : WEFT_ENOMEM;
+    for (size_t i = 0; i < n && !e; i++) {
+        const weft_value *outs = lookup(o, "TASK", cfgs[i], "outputs");
+        for (size_t k = 0; k < list_len(outs) && !e; k++) {
+            const char *dn = list_text(outs, k);
+            producers *p = weft__strmap_get(&prod, dn);
+            if (!p) {
+                p = &pl[npl++];
+                p->key = dn;
+                if ((e = weft__strmap_put(&prod, dn, p))) break;
+            }
+            if (!(e = WEFT__GROW(p->v, p->len + 1, p->cap))) p->v[p->len++] = i;
+        }
+    }
+    if (!e) e = add_edges(o, cfgs, g, &prod);
+    for (size_t i = 0; i < npl; i++) free(pl[i].v);
+    free(pl);
+    weft__strmap_release(&prod);
+    return e;
+}
+
 /* Orders tasks so that every task comes after the tasks that write its
  * inputs (Kahn's algorithm, stable: ties keep the scenario's order).
  * O(tasks + data node references).  *order gets n indices. */
 static weft_err topo_order(weft_orchestrator *o, char **cfgs, size_t n, size_t **order,
                            const char *entity, char *err)
 {
-    weft_err e = WEFT_OK;
-    size_t *indeg = calloc(n + 1, sizeof *indeg), *ord = calloc(n + 1, sizeof *ord);
-    /* producers: data node config id -> list of task indices */
-    typedef struct plist { const char *key; size_t *v; size_t len, cap; } plist;
-    plist *pl = NULL;
-    size_t npl = 0;
-    weft__strmap prod = WEFT__STRMAP_INIT;
-    size_t **adj = calloc(n + 1, sizeof *adj), *nadj = calloc(n + 1, sizeof *nadj);
-    size_t ntotal = 0;
-    if (!indeg || !ord || !adj || !nadj) goto oom;
-    for (size_t i = 0; i < n; i++) ntotal += list_len(lookup(o, "TASK", cfgs[i], "outputs"));
-    if (!(pl = calloc(ntotal + 1, sizeof *pl))) goto oom;
-    for (size_t i = 0; i < n; i++) {
-        const weft_value *outs = lookup(o, "TASK", cfgs[i], "outputs");
-        for (size_t k = 0; k < list_len(outs); k++) {
-            const char *dn = list_text(outs, k);
-            plist *p = weft__strmap_get(&prod, dn);
-            if (!p) {
-                p = &pl[npl++];
-                p->key = dn;
-                if (weft__strmap_put(&prod, dn, p)) goto oom;
-            }
-            if (p->len == p->cap) {
-                size_t nc = p->cap ? p->cap * 2 : 2;
-                size_t *nv = realloc(p->v, nc * sizeof *nv);
-                if (!nv) goto oom;
-                p->v = nv;
-                p->cap = nc;
-            }
-            p->v[p->len++] = i;
-        }
+    task_graph g = {.n = n};
+    size_t *ord = calloc(n + 1, sizeof *ord);
+    g.indeg = calloc(n + 1, sizeof *g.indeg);
+    g.adj = calloc(n + 1, sizeof *g.adj);
+    g.nadj = calloc(n + 1, sizeof *g.nadj);
+    g.capadj = calloc(n + 1, sizeof *g.capadj);
+    weft_err e = WEFT_ENOMEM;
+    if (!ord || !g.indeg || !g.adj || !g.nadj || !g.capadj || task_graph_build(o, cfgs, n, &g)) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto out;
     }
-    /* Edges producer -> consumer; adj[i] lists consumers of i. */
-    size_t *capadj = calloc(n + 1, sizeof *capadj);
-    if (!capadj) goto oom;
-    for (size_t i = 0; i < n && !e; i++) {
-        const weft_value *ins = lookup(o, "TASK", cfgs[i], "inputs");
-        for (size_t k = 0; k < list_len(ins) && !e; k++) {
-            plist *p = weft__strmap_get(&prod, list_text(ins, k));
-            for (size_t m = 0; p && m < p->len; m++) {
-                size_t u = p->v[m];
-                if (u == i) continue;
-                if (nadj[u] == capadj[u]) {
-                    size_t nc = capadj[u] ? capadj[u] * 2 : 4;
-                    size_t *nv = realloc(adj[u], nc * sizeof *nv);
-                    if (!nv) {
-                        e = WEFT_ENOMEM;
-                        break;
-                    }
-                    adj[u] = nv;
-                    capadj[u] = nc;
-                }
-                adj[u][nadj[u]++] = i;
-                indeg[i]++;
-            }
-        }
-    }
-    free(capadj);
-    if (e) goto oom;
     /* Stable Kahn: a min-scan would be O(n^2); a FIFO seeded in order keeps
      * independent tasks in the scenario's order, which is what users see. */
     size_t head = 0, tail = 0;
     for (size_t i = 0; i < n; i++)
-        if (!indeg[i]) ord[tail++] = i;
+        if (!g.indeg[i]) ord[tail++] = i;
     while (head < tail) {
         size_t u = ord[head++];
-        for (size_t k = 0; k < nadj[u]; k++)
-            if (--indeg[adj[u][k]] == 0) ord[tail++] = adj[u][k];
+        for (size_t k = 0; k < g.nadj[u]; k++)
+            if (--g.indeg[g.adj[u][k]] == 0) ord[tail++] = g.adj[u][k];
     }
     if (tail != n) {
         e = weft__err(err, WEFT_ECONFIG, "%s: its tasks' data nodes form a cycle", entity);
@@ -248,17 +275,9 @@ static weft_err topo_order(weft_orchestrator *o, char **cfgs, size_t n, size_t *
     }
     *order = ord;
     ord = NULL;
-    goto out;
-oom:
-    e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    e = WEFT_OK;
 out:
-    for (size_t i = 0; i < npl; i++) free(pl[i].v);
-    free(pl);
-    weft__strmap_release(&prod);
-    for (size_t i = 0; adj && i < n; i++) free(adj[i]);
-    free(adj);
-    free(nadj);
-    free(indeg);
+    task_graph_release(&g);
     free(ord);
     return e;
 }
@@ -319,13 +338,7 @@ static weft_err job_fill(weft_orchestrator *o, weft__sub *s, weft__job *j, const
 static weft_err add_down(weft__job *up, size_t idx)
 {
     if (up->ndown && up->down[up->ndown - 1] == idx) return WEFT_OK; /* two inputs, one producer */
-    if (up->ndown == up->capdown) {
-        size_t nc = up->capdown ? up->capdown * 2 : 4;
-        size_t *nv = realloc(up->down, nc * sizeof *nv);
-        if (!nv) return WEFT_ENOMEM;
-        up->down = nv;
-        up->capdown = nc;
-    }
+    if (WEFT__GROW(up->down, up->ndown + 1, up->capdown)) return WEFT_ENOMEM;
     up->down[up->ndown++] = idx;
     return WEFT_OK;
 }
@@ -353,13 +366,8 @@ static weft__dnlock *dnlock_get(weft_orchestrator *o, const char *id, bool creat
  * job will write): j counts it in nwait until the lock is released. */
 static weft_err dnlock_wait(weft__dnlock *lk, weft__sub *s, weft__job *j, char *err)
 {
-    if (lk->nwaiters == lk->capwaiters) {
-        size_t nc = lk->capwaiters ? lk->capwaiters * 2 : 4;
-        struct weft__waiter *nv = realloc(lk->waiters, nc * sizeof *nv);
-        if (!nv) return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", j->spec.job_id);
-        lk->waiters = nv;
-        lk->capwaiters = nc;
-    }
+    if (WEFT__GROW(lk->waiters, lk->nwaiters + 1, lk->capwaiters))
+        return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", j->spec.job_id);
     lk->waiters[lk->nwaiters++] = (struct weft__waiter){s, j->index};
     s->refs++;
     j->nwait++;
@@ -399,90 +407,138 @@ static weft_err job_link(weft_orchestrator *o, weft__sub *s, weft__job *j, weft_
     return WEFT_OK;
 }
 
-weft_err weft__submission_create(weft_orchestrator *o, const char *entity_id, bool force,
-                                 volatile sig_atomic_t *interrupt, weft__sub **out, char *err)
+/* What was submitted: a scenario instance (its tasks) or one task instance.
+ * Fills the entity's config id, its scenario (NULL for a task outside any),
+ * and the n tasks' ids and config ids, every task checked against the
+ * config.  The caller frees all of it, also on failure. */
+typedef struct submitted {
+    char *entity_cfg, *scenario;
+    char **tids, **tcfgs;
+    size_t n;
+} submitted;
+
+static void submitted_release(submitted *w)
 {
-    char **tids = NULL, **tcfgs = NULL, *scenario = NULL, *entity_cfg = NULL;
-    size_t n = 0, *order = NULL;
-    weft__sub *s = NULL;
-    weft__strmap producer = WEFT__STRMAP_INIT;
-    bool linked = false;
-    *out = NULL;
+    weft_strv_free(w->tids, w->n);
+    weft_strv_free(w->tcfgs, w->n);
+    free(w->scenario);
+    free(w->entity_cfg);
+}
 
-    /* What was submitted: a scenario instance, or one task instance. */
-    weft_err e = weft__store_scenario_get(o->store, entity_id, &entity_cfg, err);
+static weft_err submitted_tasks(weft_orchestrator *o, const char *entity_id, submitted *w,
+                                char *err)
+{
+    weft_err e = weft__store_scenario_get(o->store, entity_id, &w->entity_cfg, err);
     if (e == WEFT_OK) {
-        if (!(scenario = strdup(entity_id))) goto oom;
-        if ((e = weft__store_scenario_tasks(o->store, entity_id, &tids, &tcfgs, &n, err)))
-            goto out;
+        if (!(w->scenario = strdup(entity_id))) return weft__err(err, WEFT_ENOMEM, "out of memory");
+        e = weft__store_scenario_tasks(o->store, entity_id, &w->tids, &w->tcfgs, &w->n, err);
     } else if (e == WEFT_ENOTFOUND) {
-        e = weft__store_task_get(o->store, entity_id, &entity_cfg, &scenario, err);
-        if (e == WEFT_ENOTFOUND) {
-            e = weft__err(err, WEFT_ENOTFOUND, "no scenario or task %s", entity_id);
-            goto out;
-        }
-        if (e) goto out;
-        if (!(tids = calloc(1, sizeof *tids)) || !(tcfgs = calloc(1, sizeof *tcfgs))) goto oom;
-        n = 1;
-        if (!(tids[0] = strdup(entity_id)) || !(tcfgs[0] = strdup(entity_cfg))) goto oom;
-    } else {
-        goto out;
+        e = weft__store_task_get(o->store, entity_id, &w->entity_cfg, &w->scenario, err);
+        if (e == WEFT_ENOTFOUND)
+            return weft__err(err, WEFT_ENOTFOUND, "no scenario or task %s", entity_id);
+        if (e) return e;
+        if (!(w->tids = calloc(1, sizeof *w->tids)) || !(w->tcfgs = calloc(1, sizeof *w->tcfgs)))
+            return weft__err(err, WEFT_ENOMEM, "out of memory");
+        w->n = 1;
+        if (!(w->tids[0] = strdup(entity_id)) || !(w->tcfgs[0] = strdup(w->entity_cfg)))
+            return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < n; i++)
-        if (!section_exists(o, WEFT_SECTION_TASK, tcfgs[i])) {
+    for (size_t i = 0; !e && i < w->n; i++)
+        if (!section_exists(o, WEFT_SECTION_TASK, w->tcfgs[i]))
             e = weft__err(err, WEFT_ECONFIG, "%s: task %s has no TASK.%s section in the config",
-                          entity_id, tids[i], tcfgs[i]);
-            goto out;
-        }
-    if ((e = topo_order(o, tcfgs, n, &order, entity_id, err))) goto out;
+                          entity_id, w->tids[i], w->tcfgs[i]);
+    return e;
+}
 
-    if (!(s = calloc(1, sizeof *s)) || !(s->jobs = calloc(n + 1, sizeof *s->jobs))) goto oom;
+/* A new submission of n jobs, SUBMITTED, not yet stored. */
+static weft_err sub_new(const char *entity_id, const char *entity_cfg, size_t n, bool force,
+                        volatile sig_atomic_t *interrupt, weft__sub **out, char *err)
+{
+    weft__sub *s = calloc(1, sizeof *s);
+    if (!s || !(s->jobs = calloc(n + 1, sizeof *s->jobs))) {
+        free(s);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
     s->refs = 2; /* the live list's and the caller's */
     s->njobs = n;
     s->force = force;
     s->interrupt = interrupt;
     s->status = WEFT_SUBMISSION_SUBMITTED;
     s->count[WEFT_JOB_SUBMITTED] = n;
+    weft_err e = WEFT_OK;
     if (!(s->entity_id = strdup(entity_id)) || !(s->entity_config_id = strdup(entity_cfg)))
-        goto oom;
-    if ((e = weft__make_id("SUBMISSION", NULL, &s->id, err))) goto out;
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    else
+        e = weft__make_id("SUBMISSION", NULL, &s->id, err);
+    if (e) {
+        weft__sub_free(s);
+        return e;
+    }
+    *out = s;
+    return WEFT_OK;
+}
 
-    if ((e = weft__orch_begin(o, err))) goto out;
-    int64_t now = weft__now_us();
-    for (size_t k = 0; k < n; k++) {
+/* Prepares the jobs of s in dependency order and stores the submission and
+ * its jobs, each job also in o->jobs.  In a transaction. */
+static weft_err sub_store(weft_orchestrator *o, weft__sub *s, const submitted *w,
+                          const size_t *order, int64_t now, char *err)
+{
+    weft_err e;
+    for (size_t k = 0; k < s->njobs; k++) {
         weft__job *j = &s->jobs[k];
         j->index = k;
         size_t t = order[k];
-        if ((e = job_prepare(o, s, j, tids[t], tcfgs[t], scenario, err))) goto fail;
+        if ((e = job_prepare(o, s, j, w->tids[t], w->tcfgs[t], w->scenario, err))) return e;
     }
-    if ((e = weft__store_submission_insert(o->store, s->id, entity_id, entity_cfg,
+    if ((e = weft__store_submission_insert(o->store, s->id, s->entity_id, w->entity_cfg,
                                            WEFT_SUBMISSION_SUBMITTED, now, &s->seq, err)))
-        goto fail;
-    for (size_t k = 0; k < n; k++) {
+        return e;
+    for (size_t k = 0; k < s->njobs; k++) {
         weft__job *j = &s->jobs[k];
         weft__store_job row = {
             .id = j->spec.job_id, .task_id = j->spec.task_id,
             .task_config_id = j->spec.task_config_id, .submission_id = s->id,
-            .entity_id = entity_id, .attempt = 1, .submitted_us = now,
+            .entity_id = s->entity_id, .attempt = 1, .submitted_us = now,
         };
-        if ((e = weft__store_job_insert(o->store, &row, &j->seq, err))) goto fail;
-        if (weft__strmap_put(&o->jobs, j->spec.job_id, j)) goto oom_fail;
+        if ((e = weft__store_job_insert(o->store, &row, &j->seq, err))) return e;
+        if (weft__strmap_put(&o->jobs, j->spec.job_id, j))
+            return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    if (weft__strmap_put(&o->subs, s->id, s)) goto oom_fail;
-    s->next = o->live;
-    if (o->live) o->live->prev = s;
-    o->live = s;
+    return WEFT_OK;
+}
+
+weft_err weft__submission_create(weft_orchestrator *o, const char *entity_id, bool force,
+                                 volatile sig_atomic_t *interrupt, weft__sub **out, char *err)
+{
+    submitted w = {0};
+    size_t *order = NULL;
+    weft__sub *s = NULL;
+    weft__strmap producer = WEFT__STRMAP_INIT;
+    bool linked = false;
+    *out = NULL;
+
+    weft_err e = submitted_tasks(o, entity_id, &w, err);
+    if (!e) e = topo_order(o, w.tcfgs, w.n, &order, entity_id, err);
+    if (!e) e = sub_new(entity_id, w.entity_cfg, w.n, force, interrupt, &s, err);
+    if (e || (e = weft__orch_begin(o, err))) goto out;
+    int64_t now = weft__now_us();
+    if ((e = sub_store(o, s, &w, order, now, err))) goto fail;
+    if (weft__sub_link(o, s)) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
     linked = true;
     /* Subscribers hear of the submission, then of each job's SUBMITTED. */
-    if (weft__orch_queue_created(o, s, now)) goto oom_fail;
-    for (size_t k = 0; k < n; k++)
+    if (weft__orch_queue_created(o, s, now)) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < w.n; k++)
         if ((e = job_link(o, s, &s->jobs[k], &producer, err))) goto fail;
-    if (n == 0 && (e = weft__orch_finish_empty(o, s, err))) goto fail; /* nothing to run */
+    if (w.n == 0 && (e = weft__orch_finish_empty(o, s, err))) goto fail; /* nothing to run */
     *out = s;
     s = NULL;
     goto out;
-oom_fail:
-    e = weft__err(err, WEFT_ENOMEM, "out of memory");
 fail:
     /* Nothing of it was committed, nor is told.  Once linked, locks and
      * waiters may point at it: it stays in the live list (freed at close)
@@ -491,31 +547,15 @@ fail:
     if (linked) {
         weft__sub_unref(o, s); /* the caller's reference */
         s = NULL;
-    } else if (s) {
-        for (size_t k = 0; k < n; k++)
+    } else {
+        for (size_t k = 0; k < s->njobs; k++)
             if (s->jobs[k].spec.job_id) weft__strmap_del(&o->jobs, s->jobs[k].spec.job_id);
     }
-    goto out;
-oom:
-    e = weft__err(err, WEFT_ENOMEM, "out of memory");
 out:
     weft__strmap_release(&producer);
-    if (s) {
-        for (size_t k = 0; k < s->njobs && s->jobs; k++) {
-            weft__job_spec_release(&s->jobs[k].spec);
-            free(s->jobs[k].down);
-        }
-        free(s->jobs);
-        free(s->id);
-        free(s->entity_id);
-        free(s->entity_config_id);
-        free(s);
-    }
-    weft_strv_free(tids, n);
-    weft_strv_free(tcfgs, n);
+    weft__sub_free(s);
+    submitted_release(&w);
     free(order);
-    free(scenario);
-    free(entity_cfg);
     return e;
 }
 
@@ -603,16 +643,13 @@ weft_err weft__submission_load(weft_orchestrator *o, const char *submission_id, 
         free(scenario);
         tcfg = scenario = NULL;
         if (e) goto out;
-        j->status = (weft_job_status)r->status;
+        j->status = r->status;
         s->count[j->status]++;
         if (weft_job_status_is_final(j->status)) s->nfinal++;
     }
     for (size_t k = 0; k < n; k++)
         if (weft__strmap_put(&o->jobs, s->jobs[k].spec.job_id, &s->jobs[k])) goto oom_linked;
-    if (weft__strmap_put(&o->subs, s->id, s)) goto oom_linked;
-    s->next = o->live;
-    if (o->live) o->live->prev = s;
-    o->live = s;
+    if (weft__sub_link(o, s)) goto oom_linked;
     for (size_t k = 0; k < n && !e; k++) e = resume_link(o, s, &s->jobs[k], &producer, err);
     s = NULL; /* the live list has it; on an error the caller's handle is broken */
     goto out;
@@ -624,17 +661,7 @@ oom:
     e = weft__err(err, WEFT_ENOMEM, "out of memory");
 out:
     weft__strmap_release(&producer);
-    if (s) {
-        for (size_t k = 0; k < s->njobs && s->jobs; k++) {
-            weft__job_spec_release(&s->jobs[k].spec);
-            free(s->jobs[k].down);
-        }
-        free(s->jobs);
-        free(s->id);
-        free(s->entity_id);
-        free(s->entity_config_id);
-        free(s);
-    }
+    weft__sub_free(s);
     weft__store_sub_jobs_free(rows, n);
     weft_submission_info_free(si);
     return e;
@@ -764,13 +791,7 @@ weft_err weft_submission_wait(weft_orchestrator *o, const char *submission_id, i
         }
         int64_t wait_ns = 50 * 1000000LL;
         if (deadline && deadline - now < wait_ns) wait_ns = deadline - now;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += (long)wait_ns;
-        while (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = weft__mono_deadline(wait_ns);
         if (s) {
             /* The wait releases mu, held once here (the caller holds none). */
             o->mu_depth--;

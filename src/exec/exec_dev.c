@@ -9,6 +9,7 @@
  * recorded in the store by other processes).
  */
 #include "exec/executor.h"
+#include "util/defaults.h"
 #include "util/util.h"
 
 #include <stdlib.h>
@@ -152,7 +153,7 @@ static void dev_free(weft__executor *ex)
 }
 
 static const weft__executor_ops dev_ops = {
-    .name = "development",
+    .name = WEFT__MODE_DEVELOPMENT,
     .start = dev_start,
     .dispatch = dev_dispatch,
     .cancel = dev_cancel,

@@ -87,7 +87,7 @@ void weft__reports_wake(weft__reports *q);
 typedef struct weft__executor weft__executor;
 
 typedef struct weft__executor_ops {
-    const char *name;  /* "development", "standalone", "cluster" */
+    const char *name;  /* the mode's name, WEFT__MODE_* (util/defaults.h) */
     /* Start threads, workers, connections.  Called once before dispatch. */
     weft_err (*start)(weft__executor *ex, char *err);
     /* Take a PENDING job: `spec` is borrowed for the call (copy it).  The

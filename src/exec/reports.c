@@ -117,14 +117,7 @@ weft__report *weft__reports_take(weft__reports *q)
 
 void weft__reports_wait(weft__reports *q, int64_t timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = weft__mono_deadline(timeout_ms * 1000000);
     pthread_mutex_lock(&q->mu);
     while (!q->head && !q->woken) {
         if (pthread_cond_timedwait(&q->cond, &q->mu, &ts) == ETIMEDOUT) break;

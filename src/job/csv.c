@@ -22,7 +22,7 @@ struct weft_csv_reader {
     weft__buf row;       /* fields of the current row, each NUL-terminated */
     size_t *offs;        /* field offsets into row.data */
     const char **fields; /* pointers built from offs once the row is complete */
-    size_t nfields, cap;
+    size_t nfields, capoffs, capfields;
     weft__buf hdr_buf;   /* the header's fields, NUL-separated */
     const char **header;
     size_t nheader;
@@ -39,124 +39,135 @@ struct weft_csv_writer {
 
 static int push_field(weft_csv_reader *r)
 {
-    if (r->nfields == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        size_t *o = realloc(r->offs, cap * sizeof *o);
-        if (!o) return -1;
-        r->offs = o;
-        const char **fl = realloc(r->fields, cap * sizeof *fl);
-        if (!fl) return -1;
-        r->fields = fl;
-        r->cap = cap;
-    }
+    if (WEFT__GROW(r->offs, r->nfields + 1, r->capoffs) ||
+        WEFT__GROW(r->fields, r->nfields + 1, r->capfields))
+        return -1;
     r->offs[r->nfields++] = r->row.len;
     return 0;
 }
 
-/* Reads one record.  1: a row in r->fields; 0: end of input; -1: error. */
-static int read_row(weft_csv_reader *r, char *err)
+/* Skips empty lines (LF or CRLF); returns the first character of the next
+ * record, or EOF. */
+static int skip_empty_lines(weft_csv_reader *r)
 {
-    FILE *f = r->f;
-    weft_err e = WEFT_OK;
-    int c;
-    /* Skip empty lines. */
     for (;;) {
-        c = getc(f);
+        int c = getc(r->f);
         if (c == '\n') {
             r->line++;
             continue;
         }
         if (c == '\r') {
-            int d = getc(f);
+            int d = getc(r->f);
             if (d == '\n') {
                 r->line++;
                 continue;
             }
+            if (d != EOF) ungetc(d, r->f);
+        }
+        return c;
+    }
+}
+
+/* The rest of a quoted field whose opening quote was read, into r->row;
+ * *c gets what follows the closing quote (',', '\n' or EOF).  WEFT_EDATA
+ * with err filled for malformed input; a weft__buf error (ELIMIT, ENOMEM)
+ * with err untouched. */
+static weft_err read_quoted(weft_csv_reader *r, int *c, char *err)
+{
+    FILE *f = r->f;
+    long field_line = r->line;
+    weft_err e;
+    for (;;) {
+        *c = getc(f);
+        if (*c == EOF)
+            return weft__err(err, WEFT_EDATA, "%s:%ld: unterminated quoted field", r->path,
+                             field_line);
+        if (*c == '"') {
+            *c = getc(f);
+            if (*c != '"') break;
+        } else if (*c == '\n') {
+            r->line++;
+        }
+        if ((e = weft__buf_addc(&r->row, (char)*c))) return e;
+    }
+    if (*c == '\r') {
+        int d = getc(f);
+        if (d != '\n') {
             if (d != EOF) ungetc(d, f);
+            return weft__err(err, WEFT_EDATA,
+                             "%s:%ld: unexpected carriage return after a quoted field", r->path,
+                             r->line);
         }
-        break;
+        *c = '\n';
     }
-    if (c == EOF) {
-        if (ferror(f)) {
-            weft__err(err, WEFT_EIO, "%s:%ld: %s", r->path, r->line, strerror(errno));
-            return -1;
+    if (*c != ',' && *c != '\n' && *c != EOF)
+        return weft__err(err, WEFT_EDATA,
+                         "%s:%ld: unexpected '%c' after a quoted field (a quote inside "
+                         "a quoted field is written \"\")",
+                         r->path, r->line, *c);
+    return WEFT_OK;
+}
+
+/* An unquoted field starting with *c, into r->row; *c gets what ends it
+ * (',', '\n' for LF or CRLF, or EOF).  A weft__buf error on failure. */
+static weft_err read_plain(weft_csv_reader *r, int *c)
+{
+    weft_err e;
+    while (*c != ',' && *c != '\n' && *c != EOF) {
+        if (*c == '\r') {
+            int d = getc(r->f);
+            if (d == '\n') {
+                *c = '\n';
+                break;
+            }
+            if (d != EOF) ungetc(d, r->f);
         }
-        return 0;
+        if ((e = weft__buf_addc(&r->row, (char)*c))) return e;
+        *c = getc(r->f);
     }
+    return WEFT_OK;
+}
+
+static int read_failed(weft_csv_reader *r, long line, char *err)
+{
+    weft__err(err, WEFT_EIO, "%s:%ld: %s", r->path, line, strerror(errno));
+    return -1;
+}
+
+/* Reads one record.  1: a row in r->fields; 0: end of input; -1: error. */
+static int read_row(weft_csv_reader *r, char *err)
+{
+    int c = skip_empty_lines(r);
+    if (c == EOF) return ferror(r->f) ? read_failed(r, r->line, err) : 0;
     long row_line = r->line;
     weft__buf_reset(&r->row);
     r->nfields = 0;
+    weft_err e = WEFT_OK;
     for (;;) { /* one field per turn; c is its first character */
-        if (push_field(r) < 0) goto oom;
-        if (c == '"') {
-            long field_line = r->line;
-            for (;;) {
-                c = getc(f);
-                if (c == EOF) {
-                    weft__err(err, WEFT_EDATA, "%s:%ld: unterminated quoted field", r->path, field_line);
-                    return -1;
-                }
-                if (c == '"') {
-                    c = getc(f);
-                    if (c != '"') break;
-                } else if (c == '\n') {
-                    r->line++;
-                }
-                if ((e = weft__buf_addc(&r->row, (char)c))) goto fail;
-            }
-            if (c == '\r') {
-                int d = getc(f);
-                if (d == '\n') c = '\n';
-                else {
-                    if (d != EOF) ungetc(d, f);
-                    weft__err(err, WEFT_EDATA, "%s:%ld: unexpected carriage return after a quoted field",
-                              r->path, r->line);
-                    return -1;
-                }
-            }
-            if (c != ',' && c != '\n' && c != EOF) {
-                weft__err(err, WEFT_EDATA, "%s:%ld: unexpected '%c' after a quoted field (a quote inside "
-                          "a quoted field is written \"\")", r->path, r->line, c);
-                return -1;
-            }
-        } else {
-            while (c != ',' && c != '\n' && c != EOF) {
-                if (c == '\r') {
-                    int d = getc(f);
-                    if (d == '\n') {
-                        c = '\n';
-                        break;
-                    }
-                    if (d != EOF) ungetc(d, f);
-                }
-                if ((e = weft__buf_addc(&r->row, (char)c))) goto fail;
-                c = getc(f);
-            }
+        if (push_field(r) < 0) {
+            e = WEFT_ENOMEM;
+            break;
         }
+        e = c == '"' ? read_quoted(r, &c, err) : read_plain(r, &c);
         /* Ends the field; the NUL counts against the row's bound too. */
-        if ((e = weft__buf_addc(&r->row, '\0'))) goto fail;
-        if (c == ',') {
-            c = getc(f);
-            continue;
-        }
-        if (c == '\n') r->line++;
-        break;
+        if (!e) e = weft__buf_addc(&r->row, '\0');
+        if (e || c != ',') break;
+        c = getc(r->f);
     }
-    if (ferror(f)) {
-        weft__err(err, WEFT_EIO, "%s:%ld: %s", r->path, r->line, strerror(errno));
-        return -1;
-    }
-    for (size_t i = 0; i < r->nfields; i++) r->fields[i] = r->row.data + r->offs[i];
-    return 1;
-fail:
+    if (e == WEFT_EDATA) return -1;
     if (e == WEFT_ELIMIT) {
         weft__err(err, WEFT_ELIMIT, "%s:%ld: row longer than %u MiB", r->path, row_line,
                   WEFT__CSV_ROW_MAX >> 20);
         return -1;
     }
-oom:
-    weft__err(err, WEFT_ENOMEM, "%s:%ld: out of memory", r->path, row_line);
-    return -1;
+    if (e) {
+        weft__err(err, WEFT_ENOMEM, "%s:%ld: out of memory", r->path, row_line);
+        return -1;
+    }
+    if (c == '\n') r->line++;
+    if (ferror(r->f)) return read_failed(r, r->line, err);
+    for (size_t i = 0; i < r->nfields; i++) r->fields[i] = r->row.data + r->offs[i];
+    return 1;
 }
 
 void weft_csv_close(weft_csv_reader *r)

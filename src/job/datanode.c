@@ -528,27 +528,16 @@ static int sql_bind(sqlite3_stmt *st, int i, json_t *v)
     }
 }
 
-/* Replaces the table by `rows` (an array of objects) in one transaction. */
-static weft_err sql_write(const weft__app *app, const char *config_id, const json_t *rows, char *err)
+/* The columns of `rows` into the array `cols`: every key, in order of first
+ * appearance.  WEFT_EDATA when `rows` is not an array of objects. */
+static weft_err sql_columns(const char *config_id, const json_t *rows, json_t *cols, char *err)
 {
-    sql_target t;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *ins = NULL;
-    weft__buf q = WEFT_BUF_INIT;
-    json_t *cols = json_array();
-    bool in_tx = false;
-    weft_err e = sql_target_of(app, config_id, &t, err);
-    if (e) goto done;
-    if (!cols) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (!json_is_array(rows)) {
-        e = weft__err(err, WEFT_EDATA, "data node %s: a sql_table takes an array of objects", config_id);
-        goto done;
-    }
-    /* Columns: every key, in order of first appearance. */
-    json_t *cols_seen = json_object();
+    if (!json_is_array(rows))
+        return weft__err(err, WEFT_EDATA, "data node %s: a sql_table takes an array of objects",
+                         config_id);
+    json_t *seen = json_object();
+    if (!seen) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft_err e = WEFT_OK;
     size_t i;
     json_t *row;
     json_array_foreach((json_t *)rows, i, row) {
@@ -559,8 +548,8 @@ static weft_err sql_write(const weft__app *app, const char *config_id, const jso
         const char *k;
         json_t *v;
         json_object_foreach(row, k, v) {
-            if (!cols_seen || json_object_get(cols_seen, k)) continue;
-            if (json_object_set_new(cols_seen, k, json_true()) < 0 ||
+            if (json_object_get(seen, k)) continue;
+            if (json_object_set_new(seen, k, json_true()) < 0 ||
                 json_array_append_new(cols, json_string(k)) < 0) {
                 e = weft__err(err, WEFT_ENOMEM, "out of memory");
                 break;
@@ -568,65 +557,119 @@ static weft_err sql_write(const weft__app *app, const char *config_id, const jso
         }
         if (e) break;
     }
-    if (!e && !cols_seen) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-    json_decref(cols_seen);
-    if (e) goto done;
-    if ((e = sql_open(&t, true, &db, err))) goto done;
-    char *msg = NULL;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto sqlfail;
-    in_tx = true;
+    json_decref(seen);
+    return e;
+}
+
+/* The SQL steps of sql_write() return WEFT_OK, WEFT_ENOMEM (building the
+ * statement text in `q`), or WEFT_EDATA when SQLite failed, with *msg set
+ * when SQLite gave a message (sqlite3_free() it) and the database's error
+ * message otherwise. */
+
+/* Runs "<verb><table>" ("DELETE FROM ", "DROP TABLE IF EXISTS "). */
+static weft_err sql_on_table(sqlite3 *db, const char *verb, const char *table, weft__buf *q,
+                             char **msg)
+{
+    weft__buf_reset(q);
+    weft_err e;
+    if ((e = weft__buf_adds(q, verb)) || (e = sql_ident(q, table))) return e;
+    return sqlite3_exec(db, q->data, NULL, NULL, msg) == SQLITE_OK ? WEFT_OK : WEFT_EDATA;
+}
+
+/* Inserts every row, each column bound to the row's value or NULL. */
+static weft_err sql_insert_rows(sqlite3 *db, const char *table, const json_t *cols,
+                                const json_t *rows, weft__buf *q, char **msg)
+{
     size_t ncols = json_array_size(cols);
-    if (ncols == 0) {
-        /* No column to create a table from: empty the existing one. */
-        if (!sql_table_exists(db, t.table)) {
-            e = weft__err(err, WEFT_EDATA, "data node %s: cannot create table %s from no rows", config_id,
-                          t.table);
-            goto done;
+    weft__buf_reset(q);
+    weft_err e;
+    if ((e = weft__buf_adds(q, "INSERT INTO ")) || (e = sql_ident(q, table)) ||
+        (e = weft__buf_adds(q, " VALUES (")))
+        return e;
+    for (size_t c = 0; c < ncols; c++)
+        if ((e = weft__buf_addf(q, "%s?%zu", c ? ", " : "", c + 1))) return e;
+    if ((e = weft__buf_adds(q, ")"))) return e;
+    sqlite3_stmt *ins;
+    if (sqlite3_prepare_v2(db, q->data, -1, &ins, NULL) != SQLITE_OK) return WEFT_EDATA;
+    size_t i;
+    json_t *row;
+    json_array_foreach((json_t *)rows, i, row) {
+        sqlite3_reset(ins);
+        sqlite3_clear_bindings(ins);
+        for (size_t c = 0; !e && c < ncols; c++) {
+            json_t *v = json_object_get(row, json_string_value(json_array_get(cols, c)));
+            if (v && sql_bind(ins, (int)c + 1, v) != SQLITE_OK) e = WEFT_EDATA;
         }
-        if ((e = weft__buf_adds(&q, "DELETE FROM ")) || (e = sql_ident(&q, t.table))) goto oom;
-        if (sqlite3_exec(db, q.data, NULL, NULL, &msg) != SQLITE_OK) goto sqlfail;
-    } else {
-        if ((e = weft__buf_adds(&q, "DROP TABLE IF EXISTS ")) || (e = sql_ident(&q, t.table))) goto oom;
-        if (sqlite3_exec(db, q.data, NULL, NULL, &msg) != SQLITE_OK) goto sqlfail;
-        weft__buf_reset(&q);
-        if ((e = weft__buf_adds(&q, "CREATE TABLE ")) || (e = sql_ident(&q, t.table)) ||
-            (e = weft__buf_adds(&q, " (")))
-            goto oom;
-        for (size_t c = 0; c < ncols; c++)
-            if ((c && (e = weft__buf_adds(&q, ", "))) ||
-                (e = sql_ident(&q, json_string_value(json_array_get(cols, c)))))
-                goto oom;
-        if ((e = weft__buf_adds(&q, ")"))) goto oom;
-        if (sqlite3_exec(db, q.data, NULL, NULL, &msg) != SQLITE_OK) goto sqlfail;
-        weft__buf_reset(&q);
-        if ((e = weft__buf_adds(&q, "INSERT INTO ")) || (e = sql_ident(&q, t.table)) ||
-            (e = weft__buf_adds(&q, " VALUES (")))
-            goto oom;
-        for (size_t c = 0; c < ncols; c++)
-            if ((e = weft__buf_addf(&q, "%s?%zu", c ? ", " : "", c + 1))) goto oom;
-        if ((e = weft__buf_adds(&q, ")"))) goto oom;
-        if (sqlite3_prepare_v2(db, q.data, -1, &ins, NULL) != SQLITE_OK) goto sqlfail;
-        json_array_foreach((json_t *)rows, i, row) {
-            sqlite3_reset(ins);
-            sqlite3_clear_bindings(ins);
-            for (size_t c = 0; c < ncols; c++) {
-                json_t *v = json_object_get(row, json_string_value(json_array_get(cols, c)));
-                if (v && sql_bind(ins, (int)c + 1, v) != SQLITE_OK) goto sqlfail;
-            }
-            if (sqlite3_step(ins) != SQLITE_DONE) goto sqlfail;
+        if (e || sqlite3_step(ins) != SQLITE_DONE) {
+            /* Kept before finalize(), which would reset the message. */
+            *msg = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+            e = WEFT_EDATA;
+            break;
         }
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto sqlfail;
-    in_tx = false;
-    goto done;
-oom:
-    e = weft__err(err, WEFT_ENOMEM, "out of memory");
-    goto done;
-sqlfail:
-    e = weft__err(err, WEFT_EDATA, "%s: %s", t.db_path, msg ? msg : sqlite3_errmsg(db));
-    sqlite3_free(msg);
-done:
     sqlite3_finalize(ins);
+    return e;
+}
+
+/* Replaces the table by one with the columns `cols`, filled with `rows`. */
+static weft_err sql_create_and_fill(sqlite3 *db, const char *table, const json_t *cols,
+                                    const json_t *rows, weft__buf *q, char **msg)
+{
+    weft_err e = sql_on_table(db, "DROP TABLE IF EXISTS ", table, q, msg);
+    if (e) return e;
+    weft__buf_reset(q);
+    if ((e = weft__buf_adds(q, "CREATE TABLE ")) || (e = sql_ident(q, table)) ||
+        (e = weft__buf_adds(q, " (")))
+        return e;
+    for (size_t c = 0; c < json_array_size(cols); c++)
+        if ((c && (e = weft__buf_adds(q, ", "))) ||
+            (e = sql_ident(q, json_string_value(json_array_get(cols, c)))))
+            return e;
+    if ((e = weft__buf_adds(q, ")"))) return e;
+    if (sqlite3_exec(db, q->data, NULL, NULL, msg) != SQLITE_OK) return WEFT_EDATA;
+    return sql_insert_rows(db, table, cols, rows, q, msg);
+}
+
+/* Replaces the table by `rows` (an array of objects) in one transaction. */
+static weft_err sql_write(const weft__app *app, const char *config_id, const json_t *rows, char *err)
+{
+    sql_target t;
+    sqlite3 *db = NULL;
+    weft__buf q = WEFT_BUF_INIT;
+    json_t *cols = json_array();
+    char *msg = NULL;
+    bool in_tx = false;
+    weft_err e = sql_target_of(app, config_id, &t, err);
+    if (e) goto done;
+    if (!cols) {
+        e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((e = sql_columns(config_id, rows, cols, err)) || (e = sql_open(&t, true, &db, err)))
+        goto done;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+        e = WEFT_EDATA;
+    } else {
+        in_tx = true;
+        if (json_array_size(cols) > 0) {
+            e = sql_create_and_fill(db, t.table, cols, rows, &q, &msg);
+        } else if (sql_table_exists(db, t.table)) {
+            /* No column to create a table from: empty the existing one. */
+            e = sql_on_table(db, "DELETE FROM ", t.table, &q, &msg);
+        } else {
+            e = weft__err(err, WEFT_EDATA, "data node %s: cannot create table %s from no rows",
+                          config_id, t.table);
+            goto done;
+        }
+    }
+    if (!e && sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) e = WEFT_EDATA;
+    if (!e) in_tx = false;
+    if (e == WEFT_ENOMEM)
+        weft__err(err, e, "out of memory");
+    else if (e)
+        weft__err(err, WEFT_EDATA, "%s: %s", t.db_path, msg ? msg : sqlite3_errmsg(db));
+done:
+    sqlite3_free(msg);
     if (in_tx) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
     json_decref(cols);

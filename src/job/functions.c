@@ -8,8 +8,8 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "job/runner.h"
-#include "util/util.h"
 #include "config/config_internal.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -43,18 +43,8 @@ weft_err weft_register_function(const char *name, weft_task_fn fn)
             goto done;
         }
     }
-    if (nreg == capreg) {
-        size_t cap = capreg ? capreg * 2 : 16;
-        reg_entry *r = realloc(reg, cap * sizeof *r);
-        if (!r) {
-            e = WEFT_ENOMEM;
-            goto done;
-        }
-        reg = r;
-        capreg = cap;
-    }
-    char *copy = strdup(name);
-    if (!copy) {
+    char *copy = NULL;
+    if (WEFT__GROW(reg, nreg + 1, capreg) || !(copy = strdup(name))) {
         e = WEFT_ENOMEM;
         goto done;
     }

@@ -1,191 +1,27 @@
 /*
  * runner.c - running one job to its end (weft__run_job) in an application
- * (weft__app: the config, the application path, the shared objects loaded
- * so far and the in-memory data nodes).  A function task is called with a
- * weft_ctx; a command task is spawned without a shell, its output kept in
- * the log tail, and stopped with SIGTERM then SIGKILL on cancel or timeout.
- * Inputs are checked before and outputs after, so that every failure names
- * what went wrong.
+ * (app.c).  A function task is called with a weft_ctx; a command task is
+ * spawned without a shell, its output kept in the log tail, and stopped
+ * with SIGTERM then SIGKILL on cancel or timeout.  Inputs are checked
+ * before and outputs after, so that every failure names what went wrong.
+ * The top of job/: it calls app.c, functions.c, datanode.c, ctx.c and
+ * spawn.c, and none of them calls it back.
  */
 #define _GNU_SOURCE /* asprintf */
 #include "job/runner.h"
 #include "job/spawn.h"
+#include "util/defaults.h"
 #include "util/util.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
+#include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- the application ---- */
-
-typedef struct app_module {
-    char *path;
-    void *handle;
-} app_module;
-
-typedef struct app_mem {
-    char *id;
-    char *data;
-    size_t len;
-} app_mem;
-
-struct weft__app {
-    const weft_config *cfg;
-    char *path;
-    pthread_mutex_t lock; /* guards mods and mems */
-    app_module *mods;
-    size_t nmods, capmods;
-    app_mem *mems;
-    size_t nmems, capmems;
-};
-
-weft_err weft__app_new(const weft_config *cfg, const char *application_path, weft__app **out, char *err)
-{
-    if (!cfg) return weft__err(err, WEFT_EINVAL, "no configuration");
-    if (!application_path) application_path = weft_config_application_path(cfg);
-    if (!application_path || !*application_path) application_path = ".";
-    weft__app *app = calloc(1, sizeof *app);
-    if (!app) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    app->cfg = cfg;
-    if (!(app->path = realpath(application_path, NULL))) {
-        weft_err e = errno == ENOMEM ? WEFT_ENOMEM : WEFT_ENOTFOUND;
-        weft__err(err, e, "application path %s: %s", application_path, strerror(errno));
-        free(app);
-        return e;
-    }
-    pthread_mutex_init(&app->lock, NULL);
-    *out = app;
-    return WEFT_OK;
-}
-
-void weft__app_free(weft__app *app)
-{
-    if (!app) return;
-    for (size_t i = 0; i < app->nmods; i++) {
-        dlclose(app->mods[i].handle);
-        free(app->mods[i].path);
-    }
-    for (size_t i = 0; i < app->nmems; i++) {
-        free(app->mems[i].id);
-        free(app->mems[i].data);
-    }
-    free(app->mods);
-    free(app->mems);
-    free(app->path);
-    pthread_mutex_destroy(&app->lock);
-    free(app);
-}
-
-const weft_config *weft__app_config(const weft__app *app) { return app->cfg; }
-const char *weft__app_path(const weft__app *app) { return app->path; }
-
-weft_err weft__app_module(weft__app *app, const char *path, void **handle, char *err)
-{
-    weft_err e = WEFT_OK;
-    pthread_mutex_lock(&app->lock);
-    for (size_t i = 0; i < app->nmods; i++) {
-        if (strcmp(app->mods[i].path, path) == 0) {
-            *handle = app->mods[i].handle;
-            goto done;
-        }
-    }
-    if (app->nmods == app->capmods) {
-        size_t cap = app->capmods ? app->capmods * 2 : 4;
-        app_module *m = realloc(app->mods, cap * sizeof *m);
-        if (!m) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            goto done;
-        }
-        app->mods = m;
-        app->capmods = cap;
-    }
-    char *p = strdup(path);
-    if (!p) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto done;
-    }
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *d = dlerror();
-        e = weft__err(err, WEFT_EIO, "cannot load %s: %s", path, d ? d : "unknown error");
-        free(p);
-        goto done;
-    }
-    app->mods[app->nmods].path = p;
-    app->mods[app->nmods].handle = h;
-    app->nmods++;
-    *handle = h;
-done:
-    pthread_mutex_unlock(&app->lock);
-    return e;
-}
-
-weft_err weft__app_mem_get(weft__app *app, const char *id, char **data, size_t *len, bool *found)
-{
-    weft_err e = WEFT_OK;
-    *found = false;
-    pthread_mutex_lock(&app->lock);
-    for (size_t i = 0; i < app->nmems; i++) {
-        if (strcmp(app->mems[i].id, id) == 0) {
-            char *d = weft__strndup(app->mems[i].data, app->mems[i].len);
-            if (!d) {
-                e = WEFT_ENOMEM;
-                break;
-            }
-            *data = d;
-            *len = app->mems[i].len;
-            *found = true;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&app->lock);
-    return e;
-}
-
-weft_err weft__app_mem_put(weft__app *app, const char *id, const void *data, size_t len)
-{
-    char *d = weft__strndup(data, len);
-    if (!d) return WEFT_ENOMEM;
-    weft_err e = WEFT_OK;
-    pthread_mutex_lock(&app->lock);
-    for (size_t i = 0; i < app->nmems; i++) {
-        if (strcmp(app->mems[i].id, id) == 0) {
-            free(app->mems[i].data);
-            app->mems[i].data = d;
-            app->mems[i].len = len;
-            d = NULL;
-            goto done;
-        }
-    }
-    if (app->nmems == app->capmems) {
-        size_t cap = app->capmems ? app->capmems * 2 : 8;
-        app_mem *m = realloc(app->mems, cap * sizeof *m);
-        if (!m) {
-            e = WEFT_ENOMEM;
-            goto done;
-        }
-        app->mems = m;
-        app->capmems = cap;
-    }
-    char *idc = strdup(id);
-    if (!idc) {
-        e = WEFT_ENOMEM;
-        goto done;
-    }
-    app->mems[app->nmems++] = (app_mem){idc, d, len};
-    d = NULL;
-done:
-    pthread_mutex_unlock(&app->lock);
-    free(d);
-    return e;
-}
 
 /* ---- running a job ---- */
 
@@ -206,17 +42,19 @@ static void fail(outcome *o, weft_job_status st, const char *fmt, ...)
     o->status = st;
 }
 
-static void fmt_duration(int64_t ms, char *buf, size_t size)
+void weft__timeout_message(int64_t ms, char *buf, size_t size)
 {
-    if (ms % 1000 == 0) snprintf(buf, size, "%llds", (long long)(ms / 1000));
-    else snprintf(buf, size, "%gs", (double)ms / 1000.0);
+    if (ms % 1000 == 0)
+        snprintf(buf, size, "timed out after %" PRId64 "s", ms / 1000);
+    else
+        snprintf(buf, size, "timed out after %gs", (double)ms / 1000.0);
 }
 
 static void timed_out(outcome *o, const weft__job_spec *spec)
 {
-    char d[64];
-    fmt_duration(spec->timeout_ms, d, sizeof d);
-    fail(o, WEFT_JOB_FAILED, "timed out after %s", d);
+    char msg[64];
+    weft__timeout_message(spec->timeout_ms, msg, sizeof msg);
+    fail(o, WEFT_JOB_FAILED, "%s", msg);
 }
 
 static bool hook_canceled(const weft__run_hooks *h)
@@ -314,10 +152,131 @@ static void drain(int fd, weft__buf *log, bool *eof)
     }
 }
 
+/* An output file as it was before the command ran, to tell whether the
+ * command wrote it. */
 typedef struct out_stat {
     bool existed;
     struct stat st;
 } out_stat;
+
+/* argv[0..argc) from the task's `command`, data node ids replaced by paths.
+ * false with `o` filled when the command cannot be built. */
+static bool command_argv(const weft__job_spec *spec, const weft_value *cmd, size_t argc,
+                         char **argv, outcome *o)
+{
+    if (argc == 0) {
+        fail(o, WEFT_JOB_FAILED, "task %s: empty command", spec->task_config_id);
+        return false;
+    }
+    for (size_t i = 0; i < argc; i++) {
+        const char *t = weft_value_text(weft_value_at(cmd, i));
+        const weft__dn_ref *bad = NULL;
+        if ((argv[i] = substitute(t ? t : "", spec, &bad))) continue;
+        if (!bad) o->oom = true;
+        else
+            fail(o, WEFT_JOB_FAILED,
+                 "command task %s cannot use data node '%s' (%s): it has no file path",
+                 spec->task_config_id, bad->config_id, bad->storage_type ? bad->storage_type : "?");
+        return false;
+    }
+    return true;
+}
+
+/* Every output needs a file path; records what is there now in before[] and
+ * creates the outputs' folders.  false with `o` filled otherwise. */
+static bool prepare_outputs(const weft__job_spec *spec, out_stat *before, outcome *o)
+{
+    char err[WEFT_ERRBUF_SIZE];
+    for (size_t i = 0; i < spec->noutputs; i++) {
+        const weft__dn_ref *r = &spec->outputs[i];
+        if (!r->path) {
+            fail(o, WEFT_JOB_FAILED,
+                 "command task %s cannot write output '%s' (%s): it has no file path",
+                 spec->task_config_id, r->config_id, r->storage_type ? r->storage_type : "?");
+            return false;
+        }
+        before[i].existed = stat(r->path, &before[i].st) == 0;
+        if (weft__mkdir_parent(r->path, err)) {
+            fail(o, WEFT_JOB_FAILED, "%s", err);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Why a command stopped. */
+typedef enum cmd_end { CMD_EXITED, CMD_CANCELED, CMD_EXPIRED } cmd_end;
+
+/* Waits for the command to end, its output into `log`, polling the cancel
+ * hook every 50 ms at most; on cancel or deadline, SIGTERM to its group and
+ * SIGKILL WEFT__KILL_GRACE_MS later.  Reaps it. */
+static cmd_end supervise(weft__proc *proc, const weft__run_hooks *hooks, int64_t deadline,
+                         weft__buf *log)
+{
+    cmd_end end = CMD_EXITED;
+    bool eof = false;
+    int64_t kill_at = 0;
+    for (;;) {
+        if (!eof) {
+            struct pollfd pfd = {proc->out_fd, POLLIN, 0};
+            if (poll(&pfd, 1, 50) > 0) drain(proc->out_fd, log, &eof);
+        } else {
+            poll(NULL, 0, 5);
+        }
+        if (weft__proc_exited(proc)) break;
+        int64_t now = weft__mono_ns();
+        if (end == CMD_EXITED) {
+            if (hook_canceled(hooks)) end = CMD_CANCELED;
+            else if (deadline && now >= deadline) end = CMD_EXPIRED;
+            if (end != CMD_EXITED) {
+                weft__proc_signal(proc, SIGTERM);
+                kill_at = now + (int64_t)WEFT__KILL_GRACE_MS * 1000000;
+            }
+        } else if (kill_at && now >= kill_at) {
+            weft__proc_signal(proc, SIGKILL);
+            kill_at = 0;
+        }
+    }
+    /* What the child wrote just before it ended is still in the pipe;
+     * a grandchild holding the pipe open must not keep us here. */
+    if (!eof) drain(proc->out_fd, log, &eof);
+    if (end != CMD_EXITED) weft__proc_signal(proc, SIGKILL); /* leftovers of its group */
+    weft__proc_wait(proc, NULL);
+    return end;
+}
+
+/* Whether the command replaced or changed an output file. */
+static bool output_changed(const char *path, const out_stat *b)
+{
+    struct stat now;
+    return stat(path, &now) == 0 &&
+           (!b->existed || now.st_ino != b->st.st_ino ||
+            now.st_mtim.tv_sec != b->st.st_mtim.tv_sec ||
+            now.st_mtim.tv_nsec != b->st.st_mtim.tv_nsec || now.st_size != b->st.st_size);
+}
+
+/* The verdict on a reaped command. */
+static void judge_command(const weft__job_spec *spec, const char *prog, const weft__proc *proc,
+                          cmd_end end, const out_stat *before, weft__job_result *res,
+                          outcome *o)
+{
+    int st = proc->status;
+    res->exit_code = weft__status_exit_code(st);
+    res->signal = weft__status_signal(st);
+    if (end == CMD_CANCELED) {
+        fail(o, WEFT_JOB_CANCELED, "canceled");
+    } else if (end == CMD_EXPIRED) {
+        timed_out(o, spec);
+    } else if (st != 0) {
+        char how[128];
+        weft__status_describe(st, how, sizeof how);
+        fail(o, WEFT_JOB_FAILED, "command '%s' %s", prog, how);
+    } else {
+        o->status = WEFT_JOB_COMPLETED;
+        for (size_t i = 0; i < spec->noutputs; i++)
+            res->written[i] = output_changed(spec->outputs[i].path, &before[i]);
+    }
+}
 
 static void run_command(weft__app *app, const weft__job_spec *spec, const weft__run_hooks *hooks,
                         const weft_value *cmd, int64_t deadline, weft__job_result *res,
@@ -328,100 +287,25 @@ static void run_command(weft__app *app, const weft__job_spec *spec, const weft__
     out_stat *before = calloc(spec->noutputs + 1, sizeof *before);
     weft__proc proc = WEFT__PROC_INIT;
     char err[WEFT_ERRBUF_SIZE];
-    if (!argv || !before) goto oom;
-    if (argc == 0) {
-        fail(o, WEFT_JOB_FAILED, "task %s: empty command", spec->task_config_id);
+    if (!argv || !before) {
+        o->oom = true;
         goto done;
     }
-    for (size_t i = 0; i < argc; i++) {
-        const char *t = weft_value_text(weft_value_at(cmd, i));
-        const weft__dn_ref *bad = NULL;
-        if (!(argv[i] = substitute(t ? t : "", spec, &bad))) {
-            if (!bad) goto oom;
-            fail(o, WEFT_JOB_FAILED, "command task %s cannot use data node '%s' (%s): it has no file path",
-                 spec->task_config_id, bad->config_id, bad->storage_type ? bad->storage_type : "?");
-            goto done;
-        }
-    }
-    for (size_t i = 0; i < spec->noutputs; i++) {
-        const weft__dn_ref *r = &spec->outputs[i];
-        if (!r->path) {
-            fail(o, WEFT_JOB_FAILED, "command task %s cannot write output '%s' (%s): it has no file path",
-                 spec->task_config_id, r->config_id, r->storage_type ? r->storage_type : "?");
-            goto done;
-        }
-        before[i].existed = stat(r->path, &before[i].st) == 0;
-        if (weft__mkdir_parent(r->path, err)) {
-            fail(o, WEFT_JOB_FAILED, "%s", err);
-            goto done;
-        }
-    }
-
+    if (!command_argv(spec, cmd, argc, argv, o) || !prepare_outputs(spec, before, o)) goto done;
     weft__spawn_opts so = {
         .argv = (const char *const *)argv,
         .cwd = weft__app_path(app),
         .capture_output = true,
     };
     weft_err e = weft__spawn(&so, &proc, err);
-    if (e) {
-        if (e == WEFT_ENOMEM) goto oom;
+    if (e == WEFT_ENOMEM) {
+        o->oom = true;
+    } else if (e) {
         fail(o, WEFT_JOB_FAILED, "%s", err);
-        goto done;
-    }
-    bool eof = false, canceled = false, expired = false;
-    int64_t kill_at = 0;
-    for (;;) {
-        if (!eof) {
-            struct pollfd pfd = {proc.out_fd, POLLIN, 0};
-            if (poll(&pfd, 1, 50) > 0) drain(proc.out_fd, log, &eof);
-        } else {
-            poll(NULL, 0, 5);
-        }
-        if (weft__proc_exited(&proc)) break;
-        int64_t now = weft__mono_ns();
-        if (!canceled && !expired) {
-            if (hook_canceled(hooks)) canceled = true;
-            else if (deadline && now >= deadline) expired = true;
-            if (canceled || expired) {
-                weft__proc_signal(&proc, SIGTERM);
-                kill_at = now + 1000000000LL;
-            }
-        } else if (kill_at && now >= kill_at) {
-            weft__proc_signal(&proc, SIGKILL);
-            kill_at = 0;
-        }
-    }
-    /* What the child wrote just before it ended is still in the pipe;
-     * a grandchild holding the pipe open must not keep us here. */
-    if (!eof) drain(proc.out_fd, log, &eof);
-    if (canceled || expired) weft__proc_signal(&proc, SIGKILL); /* leftovers of its group */
-    weft__proc_wait(&proc, NULL);
-    int st = proc.status;
-    res->exit_code = weft__status_exit_code(st);
-    res->signal = weft__status_signal(st);
-    char how[128];
-    weft__status_describe(st, how, sizeof how);
-    if (canceled) {
-        fail(o, WEFT_JOB_CANCELED, "canceled");
-    } else if (expired) {
-        timed_out(o, spec);
-    } else if (st != 0) {
-        fail(o, WEFT_JOB_FAILED, "command '%s' %s", argv[0], how);
     } else {
-        o->status = WEFT_JOB_COMPLETED;
-        for (size_t i = 0; i < spec->noutputs; i++) {
-            struct stat now_st;
-            const out_stat *b = &before[i];
-            res->written[i] = stat(spec->outputs[i].path, &now_st) == 0 &&
-                              (!b->existed || now_st.st_ino != b->st.st_ino ||
-                               now_st.st_mtim.tv_sec != b->st.st_mtim.tv_sec ||
-                               now_st.st_mtim.tv_nsec != b->st.st_mtim.tv_nsec ||
-                               now_st.st_size != b->st.st_size);
-        }
+        cmd_end end = supervise(&proc, hooks, deadline, log);
+        judge_command(spec, argv[0], &proc, end, before, res, o);
     }
-    goto done;
-oom:
-    o->oom = true;
 done:
     weft__proc_release(&proc);
     for (size_t i = 0; argv && i < argc; i++) free(argv[i]);

@@ -12,10 +12,18 @@
  *
  * A job never writes the store: it writes its output data nodes and reports
  * which it wrote; the orchestrator records the edits.
+ *
+ * One header for the files of job/ that run a job, one module split by
+ * concern: jobspec.c (specs and results, their JSON), functions.c (where
+ * task functions come from), datanode.c and csv.c (data node content),
+ * ctx.c (the job context) and runner.c (weft__run_job).  Their calls go one
+ * way: app.c (app.h) < functions.c < datanode.c < csv.c and ctx.c <
+ * runner.c, which also uses spawn.c (spawn.h); jobspec.c calls none of them.
  */
 #ifndef WEFT_RUNNER_H
 #define WEFT_RUNNER_H
 
+#include "job/app.h"
 #include "weft.h"
 
 #include <stdbool.h>
@@ -74,21 +82,6 @@ weft_err weft__job_result_to_json(const weft__job_result *res, char **out, size_
 weft_err weft__job_result_from_json(const char *text, size_t len, weft__job_result *res, char *err);
 
 /*
- * The application a job runs in: the (checked) config, the folder its task
- * modules and relative paths are resolved against, the shared objects loaded
- * so far, and the in-memory data nodes of development mode.
- */
-typedef struct weft__app weft__app;
-
-/* `cfg` is borrowed for the app's lifetime.  Caller frees with weft__app_free(). */
-weft_err weft__app_new(const weft_config *cfg, const char *application_path,
-                       weft__app **out, char *err);
-void weft__app_free(weft__app *app);
-const weft_config *weft__app_config(const weft__app *app);
-/* Absolute application path (borrowed). */
-const char *weft__app_path(const weft__app *app);
-
-/*
  * Resolves a task's `function` to a callable: a registered function first,
  * then the built-ins (weft.noop, weft.sleep, weft.spin), then the symbol in
  * the application's shared object.  WEFT_ENOTFOUND with a message naming
@@ -133,7 +126,8 @@ typedef struct weft__run_hooks {
  * Runs one job to its end in the calling thread and fills `res` (which the
  * caller releases).  A function task is called directly; a command task is
  * spawned (argv with {id} replaced by paths, no shell), its output captured,
- * and stopped (SIGTERM, then SIGKILL after 1 s) on cancel or timeout.  A
+ * and stopped (SIGTERM, then SIGKILL after WEFT__KILL_GRACE_MS) on cancel or
+ * timeout.  A
  * function that returns non-zero, a command that exits non-zero, a job
  * that does not write one of its outputs, a missing function or a missing
  * input all give status FAILED with a message that says which and why.
@@ -143,22 +137,16 @@ typedef struct weft__run_hooks {
 weft_err weft__run_job(weft__app *app, const weft__job_spec *spec,
                        const weft__run_hooks *hooks, weft__job_result *res);
 
+/* The error of a job stopped by its timeout of `ms`: "timed out after 2s",
+ * "timed out after 0.5s".  One wording whichever side noticed the timeout
+ * (the runner, or the standalone pool that killed the worker). */
+void weft__timeout_message(int64_t ms, char *buf, size_t size);
+
 /* ------------------------------------------------------------------------
- * Internals shared by runner.c, functions.c, datanode.c, csv.c and ctx.c.
+ * Internals shared by the files of the module (see the top of this header).
  * Not for the orchestrator: it needs only what is above.
  */
 struct weft__buf; /* util.h */
-
-/* runner.c: the app's cache of loaded shared objects.  Opens `path` with
- * dlopen() once per app (RTLD_NOW | RTLD_LOCAL) and returns the handle
- * (borrowed, valid until weft__app_free()).  WEFT_EIO with dlerror(). */
-weft_err weft__app_module(weft__app *app, const char *path, void **handle, char *err);
-
-/* runner.c: the in-memory data nodes of development mode, by instance id.
- * get: *found false when nothing was put; *data is a NUL-terminated copy the
- * caller frees.  put copies. */
-weft_err weft__app_mem_get(weft__app *app, const char *id, char **data, size_t *len, bool *found);
-weft_err weft__app_mem_put(weft__app *app, const char *id, const void *data, size_t len);
 
 /* functions.c: the function `name` registered with weft_register_function()
  * or built in (weft.noop, weft.sleep, weft.spin), or NULL. */

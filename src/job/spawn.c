@@ -28,10 +28,11 @@
 
 extern char **environ;
 
-enum { STAGE_EXEC = 0, STAGE_CHDIR = 1, STAGE_SETUP = 2 };
+/* Where the child failed before exec: the parent words the error by it. */
+typedef enum child_stage { STAGE_EXEC = 0, STAGE_CHDIR = 1, STAGE_SETUP = 2 } child_stage;
 
 struct child_report {
-    int stage;
+    child_stage stage;
     int errnum;
 };
 
@@ -98,7 +99,7 @@ static int child_dup(int fd, int target)
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-static _Noreturn void child_fail(int errfd, int stage)
+static _Noreturn void child_fail(int errfd, child_stage stage)
 {
     struct child_report r = {stage, errno};
     ssize_t n;
@@ -130,6 +131,35 @@ static _Noreturn void child_run(const weft__spawn_opts *o, const char *prog, cha
     child_fail(errw, STAGE_EXEC);
 }
 
+/* A close-on-exec pipe with both ends above stdio; -1 with errno set. */
+static int cloexec_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0 || (p[0] = fd_above_stdio(p[0])) < 0 ||
+        (p[1] = fd_above_stdio(p[1])) < 0)
+        return -1;
+    return 0;
+}
+
+/* The descriptors the child needs, made before fork(): /dev/null for its
+ * stdin unless inherited, the output pipe (read end non-blocking) when
+ * captured, and the exec-error pipe.  The caller closes them. */
+static weft_err child_fds(const weft__spawn_opts *o, const char *name, int *nullfd, int outp[2],
+                          int errp[2], char *err)
+{
+    if (!o->inherit_stdin &&
+        (*nullfd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC))) < 0)
+        return weft__err(err, WEFT_ESPAWN, "cannot run '%s': /dev/null: %s", name,
+                         strerror(errno));
+    if (o->capture_output) {
+        if (cloexec_pipe(outp) < 0)
+            return weft__err(err, WEFT_ESPAWN, "cannot run '%s': pipe: %s", name, strerror(errno));
+        fcntl(outp[0], F_SETFL, fcntl(outp[0], F_GETFL) | O_NONBLOCK);
+    }
+    if (cloexec_pipe(errp) < 0)
+        return weft__err(err, WEFT_ESPAWN, "cannot run '%s': pipe: %s", name, strerror(errno));
+    return WEFT_OK;
+}
+
 weft_err weft__spawn(const weft__spawn_opts *o, weft__proc *proc, char *err)
 {
     weft__proc p = WEFT__PROC_INIT;
@@ -145,23 +175,7 @@ weft_err weft__spawn(const weft__spawn_opts *o, weft__proc *proc, char *err)
         weft__err(err, e, "cannot run '%s': %s", name, strerror(errno));
         goto done;
     }
-    if (!o->inherit_stdin && (nullfd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC))) < 0) {
-        e = weft__err(err, WEFT_ESPAWN, "cannot run '%s': /dev/null: %s", name, strerror(errno));
-        goto done;
-    }
-    if (o->capture_output) {
-        if (pipe2(outp, O_CLOEXEC) < 0 || (outp[0] = fd_above_stdio(outp[0])) < 0 ||
-            (outp[1] = fd_above_stdio(outp[1])) < 0) {
-            e = weft__err(err, WEFT_ESPAWN, "cannot run '%s': pipe: %s", name, strerror(errno));
-            goto done;
-        }
-        fcntl(outp[0], F_SETFL, fcntl(outp[0], F_GETFL) | O_NONBLOCK);
-    }
-    if (pipe2(errp, O_CLOEXEC) < 0 || (errp[0] = fd_above_stdio(errp[0])) < 0 ||
-        (errp[1] = fd_above_stdio(errp[1])) < 0) {
-        e = weft__err(err, WEFT_ESPAWN, "cannot run '%s': pipe: %s", name, strerror(errno));
-        goto done;
-    }
+    if ((e = child_fds(o, name, &nullfd, outp, errp, err))) goto done;
 
     char *const *argv = (char *const *)o->argv;
     char *const *envp = o->envp ? (char *const *)o->envp : environ;

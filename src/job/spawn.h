@@ -5,8 +5,8 @@
  * reported through a close-on-exec pipe, waitpid retried on EINTR, and
  * SIGTERM-then-SIGKILL stopping of the child's whole process group.
  *
- * Used by the runner for command tasks and meant for the standalone worker
- * pool as well.
+ * Used by the runner for command tasks; the standalone pool, whose workers
+ * come from its fork server, uses only the wait status decoding.
  */
 #ifndef WEFT_SPAWN_H
 #define WEFT_SPAWN_H

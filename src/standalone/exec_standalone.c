@@ -12,6 +12,7 @@
  */
 #include "exec/executor.h"
 #include "standalone/pool.h"
+#include "util/defaults.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,7 @@ static void sa_free(weft__executor *ex)
 }
 
 static const weft__executor_ops sa_ops = {
-    .name = "standalone",
+    .name = WEFT__MODE_STANDALONE,
     .start = sa_start,
     .dispatch = sa_dispatch,
     .cancel = sa_cancel,

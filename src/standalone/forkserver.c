@@ -41,19 +41,6 @@ struct weft__forkserver {
     pid_t pid; /* the server */
 };
 
-void weft__describe_wait_status(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *d = sigdescr_np(sig);
-        snprintf(buf, size, "killed by signal %d (%s)", sig, d ? d : "unknown signal");
-    } else if (WIFEXITED(status)) {
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-    } else {
-        snprintf(buf, size, "ended with wait status 0x%x", (unsigned)status);
-    }
-}
-
 /* ---- the server process ------------------------------------------------- */
 
 static int sigchld_pipe[2] = {-1, -1};
@@ -96,43 +83,55 @@ typedef struct children {
 
 static bool children_add(children *c, pid_t pid)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        pid_t *p = realloc(c->pids, cap * sizeof *p);
-        if (!p) return false;
-        c->pids = p;
-        c->cap = cap;
-    }
+    if (WEFT__GROW(c->pids, c->n + 1, c->cap)) return false;
     c->pids[c->n++] = pid;
     return true;
 }
 
+/* The index of `pid` among the workers, or -1 (a pool has a few workers:
+ * a linear scan). */
+static ptrdiff_t children_find(const children *c, pid_t pid)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->pids[i] == pid) return (ptrdiff_t)i;
+    return -1;
+}
+
 static bool children_remove(children *c, pid_t pid)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->pids[i] == pid) {
-            c->pids[i] = c->pids[--c->n];
-            return true;
-        }
+    ptrdiff_t i = children_find(c, pid);
+    if (i < 0) return false;
+    c->pids[i] = c->pids[--c->n];
+    return true;
+}
+
+/* Room for the one descriptor a message may carry. */
+typedef union fd_cmsg {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+} fd_cmsg;
+
+/* A message of one fs_msg; with `c`, room for a descriptor in it. */
+static void msg_prepare(struct msghdr *mh, struct iovec *iov, const fs_msg *m, fd_cmsg *c)
+{
+    *iov = (struct iovec){(void *)m, sizeof *m};
+    memset(mh, 0, sizeof *mh);
+    mh->msg_iov = iov;
+    mh->msg_iovlen = 1;
+    if (c) {
+        memset(c, 0, sizeof *c);
+        mh->msg_control = c->buf;
+        mh->msg_controllen = sizeof c->buf;
     }
-    return false;
 }
 
 static void server_send(int ctl, const fs_msg *m, int fd)
 {
-    struct iovec iov = {(void *)m, sizeof *m};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
+    struct iovec iov;
+    fd_cmsg u;
     struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
+    msg_prepare(&mh, &iov, m, fd >= 0 ? &u : NULL);
     if (fd >= 0) {
-        memset(&u, 0, sizeof u);
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -140,13 +139,6 @@ static void server_send(int ctl, const fs_msg *m, int fd)
         memcpy(CMSG_DATA(c), &fd, sizeof fd);
     }
     while (sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
-}
-
-static bool is_worker(const children *c, pid_t pid)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->pids[i] == pid) return true;
-    return false;
 }
 
 /*
@@ -170,7 +162,7 @@ static void kill_orphans(const children *kids)
     for (char *p = buf, *end; *p; p = end) {
         long pid = strtol(p, &end, 10);
         if (end == p) break;
-        if (pid <= 0 || is_worker(kids, (pid_t)pid)) continue;
+        if (pid <= 0 || children_find(kids, (pid_t)pid) >= 0) continue;
         if (getpgid((pid_t)pid) == (pid_t)pid) kill(-(pid_t)pid, SIGKILL);
         kill((pid_t)pid, SIGKILL);
     }
@@ -239,10 +231,7 @@ static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t 
 {
     reset_signals();
     if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) _exit(1);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -280,15 +269,11 @@ static _Noreturn void server_main(int ctl, weft__worker_fn fn, void *arg, pid_t 
             if ((size_t)n != sizeof m) continue;
             if (m.op == OP_SPAWN) {
                 spawn_worker(ctl, &kids, m.slot, fn, arg);
-            } else if (m.op == OP_SIGNAL) {
-                for (size_t i = 0; i < kids.n; i++) {
-                    if (kids.pids[i] == m.pid) {
-                        union sigval v;
-                        v.sival_int = m.value;
-                        sigqueue(m.pid, m.sig, v);
-                        break;
-                    }
-                }
+            } else if (m.op == OP_SIGNAL && children_find(&kids, m.pid) >= 0) {
+                /* Only its own workers: a stale pid may belong to anyone now. */
+                union sigval v;
+                v.sival_int = m.value;
+                sigqueue(m.pid, m.sig, v);
             }
         }
     }
@@ -375,17 +360,10 @@ weft_err weft__forkserver_signal(weft__forkserver *fs, pid_t pid, int sig, int v
 int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err)
 {
     fs_msg m;
-    struct iovec iov = {&m, sizeof m};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
+    struct iovec iov;
+    fd_cmsg u;
     struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
+    msg_prepare(&mh, &iov, &m, &u);
     ssize_t n;
     do {
         n = recvmsg(fs->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);

@@ -95,7 +95,4 @@ int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err);
  * waits for the server, and frees.  NULL is ignored. */
 void weft__forkserver_stop(weft__forkserver *fs);
 
-/* Writes "killed by signal 9 (Killed)" or "exited with status 3" for a wait status. */
-void weft__describe_wait_status(int status, char *buf, size_t size);
-
 #endif

@@ -16,10 +16,11 @@
 #include "standalone/forkserver.h"
 #include "standalone/wire.h"
 #include "standalone/worker.h"
+#include "job/spawn.h"
+#include "util/defaults.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,7 +31,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DEFAULT_GRACE_MS 500
 #define RESPAWN_DELAY_MS 200 /* after the fork server could not fork */
 
 /* Jobs a worker holds at once: the running one and DEPTH - 1 queued in its
@@ -41,7 +41,19 @@
 #define DEPTH 3
 _Static_assert(DEPTH < WEFT__CLAIM_RING, "tags of a slot's jobs must not share claim words");
 
-enum { STOP_NONE = 0, STOP_CANCEL = 1, STOP_TIMEOUT = 2 };
+/* Why a job is being stopped. */
+typedef enum job_stop { STOP_NONE = 0, STOP_CANCEL, STOP_TIMEOUT } job_stop;
+
+/* How far the pool is in stopping, in order: a stop request only moves
+ * forward.  `stopping` (what other threads asked) goes up to POOL_CANCEL;
+ * `stop_seen` (what the pool thread acted on) also reaches POOL_SHUTDOWN,
+ * after which no slot asks for a worker any more. */
+typedef enum pool_stop {
+    POOL_RUNNING = 0,  /* no stop asked */
+    POOL_DRAIN = 1,    /* stop once every submitted job has ended */
+    POOL_CANCEL = 2,   /* stop now: cancel queued and running jobs */
+    POOL_SHUTDOWN = 3, /* the pool thread is closing the workers */
+} pool_stop;
 
 typedef struct pjob {
     struct pjob *next;
@@ -53,7 +65,7 @@ typedef struct pjob {
     uint32_t tag;       /* in the slot it was last sent to */
     int64_t started_ns; /* 0 while not running (pool's view) */
     bool announced;     /* the running callback was called */
-    int stop;           /* STOP_*: why it is being stopped */
+    job_stop stop;      /* why it is being stopped */
     int64_t kill_at_ns; /* when to SIGKILL its worker; 0: not scheduled */
 } pjob;
 
@@ -104,7 +116,7 @@ struct weft__pool {
     char **cancels;
     size_t ncancels, capcancels;
     bool sleeping;  /* the pool thread waits in poll(): wake it */
-    int stopping;   /* 0; 1: wait for jobs; 2: cancel them */
+    pool_stop stopping; /* POOL_RUNNING, POOL_DRAIN or POOL_CANCEL */
     bool joined;
     bool broken;    /* the fork server is gone: nothing runs any more */
     pid_t *pids;
@@ -114,7 +126,7 @@ struct weft__pool {
     pjob *q_head, *q_tail;
     event *ev;
     size_t nev, capev;
-    int stop_seen;
+    pool_stop stop_seen;
     char broken_why[WEFT_ERRBUF_SIZE];
 };
 
@@ -173,13 +185,7 @@ static void set_pid(weft__pool *p, int i, pid_t pid)
 /* Events are delivered after the workers got their next jobs. */
 static event *push_event(weft__pool *p, bool finished, pjob *j)
 {
-    if (p->nev == p->capev) {
-        size_t cap = p->capev ? p->capev * 2 : 16;
-        event *e = realloc(p->ev, cap * sizeof *e);
-        if (!e) return NULL;
-        p->ev = e;
-        p->capev = cap;
-    }
+    if (WEFT__GROW(p->ev, p->nev + 1, p->capev)) return NULL;
     event *e = &p->ev[p->nev++];
     memset(e, 0, sizeof *e);
     e->finished = finished;
@@ -195,15 +201,6 @@ static void emit_running(weft__pool *p, pjob *j, pid_t pid)
     j->announced = true;
     event *e = push_event(p, false, j);
     if (e) e->pid = pid;
-}
-
-/* As runner.c words it, so a timeout reads the same whichever side noticed it. */
-static void format_timeout(char *buf, size_t size, int64_t ms)
-{
-    if (ms % 1000 == 0)
-        snprintf(buf, size, "timed out after %" PRId64 "s", ms / 1000);
-    else
-        snprintf(buf, size, "timed out after %gs", (double)ms / 1000.0);
 }
 
 /* Ends a job: `res` (taken, may be NULL for "failed with `why`") with the
@@ -227,7 +224,7 @@ static void emit_finished(weft__pool *p, pjob *j, weft__job_result *res, const c
     }
     if (j->stop == STOP_TIMEOUT) {
         char msg[64];
-        format_timeout(msg, sizeof msg, j->timeout_ms);
+        weft__timeout_message(j->timeout_ms, msg, sizeof msg);
         free(e->res.error);
         e->res.status = WEFT_JOB_FAILED;
         e->res.error = weft__strdup(msg);
@@ -299,18 +296,22 @@ static pjob *slot_take(slot *s, int k)
     return j;
 }
 
+/* The fork server could not fork: ask again a little later. */
+static void slot_retry_later(slot *s)
+{
+    s->state = SLOT_RETRY;
+    s->retry_at_ns = weft__mono_ns() + (int64_t)RESPAWN_DELAY_MS * 1000000;
+}
+
 static void slot_request_worker(weft__pool *p, int i)
 {
     slot *s = &p->slots[i];
-    if (p->broken || p->stop_seen == 3) {
+    if (p->broken || p->stop_seen == POOL_SHUTDOWN) {
         s->state = SLOT_OFF;
         return;
     }
     s->state = SLOT_SPAWNING;
-    if (weft__forkserver_spawn(p->fs, i, NULL) != WEFT_OK) {
-        s->state = SLOT_RETRY;
-        s->retry_at_ns = weft__mono_ns() + (int64_t)RESPAWN_DELAY_MS * 1000000;
-    }
+    if (weft__forkserver_spawn(p->fs, i, NULL) != WEFT_OK) slot_retry_later(s);
 }
 
 /* The worker of slot i is gone (`why` says how): its running job fails,
@@ -442,7 +443,7 @@ static void dispatch(weft__pool *p)
     }
 }
 
-static void stop_running(weft__pool *p, slot *s, pjob *j, int why)
+static void stop_running(weft__pool *p, slot *s, pjob *j, job_stop why)
 {
     j->stop = why;
     j->kill_at_ns = weft__mono_ns() + p->grace_ns;
@@ -559,14 +560,14 @@ static void on_exited(weft__pool *p, const weft__fs_event *ev)
         if (s->pid != ev->pid || (s->state != SLOT_READY && s->state != SLOT_DYING)) continue;
         /* Results it wrote before dying are in the channel: read them first. */
         while (s->fd >= 0) {
-            size_t before = s->in.len;
+            size_t before = weft__wire_in_pending(&s->in);
             bool eof = false;
             if (weft__wire_fill(&s->in, s->fd, &eof, NULL) != WEFT_OK) eof = true;
             handle_frames(p, i);
-            if (eof || s->in.len == before) break;
+            if (eof || weft__wire_in_pending(&s->in) == before) break;
         }
         char why[128];
-        weft__describe_wait_status(ev->status, why, sizeof why);
+        weft__status_describe(ev->status, why, sizeof why);
         slot_finalize(p, i, why);
         return;
     }
@@ -581,11 +582,8 @@ static void forkserver_events(weft__pool *p)
         switch (ev.type) {
         case WEFT__FS_SPAWNED: on_spawned(p, &ev); break;
         case WEFT__FS_SPAWN_FAILED:
-            if (ev.slot >= 0 && ev.slot < p->n && p->slots[ev.slot].state == SLOT_SPAWNING) {
-                p->slots[ev.slot].state = SLOT_RETRY;
-                p->slots[ev.slot].retry_at_ns =
-                    weft__mono_ns() + (int64_t)RESPAWN_DELAY_MS * 1000000;
-            }
+            if (ev.slot >= 0 && ev.slot < p->n && p->slots[ev.slot].state == SLOT_SPAWNING)
+                slot_retry_later(&p->slots[ev.slot]);
             break;
         case WEFT__FS_EXITED: on_exited(p, &ev); break;
         }
@@ -615,83 +613,95 @@ static bool all_idle(const weft__pool *p)
     return true;
 }
 
+/* Takes in what other threads handed over (new jobs, cancel requests, a
+ * stop request) and acts on it; returns the stop request as seen now. */
+static pool_stop take_requests(weft__pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    pjob *in = p->in_head;
+    p->in_head = p->in_tail = NULL;
+    char **cancels = p->cancels;
+    size_t ncancels = p->ncancels;
+    p->cancels = NULL;
+    p->ncancels = p->capcancels = 0;
+    pool_stop stopping = p->stopping;
+    pthread_mutex_unlock(&p->mu);
+
+    while (in) {
+        pjob *next = in->next;
+        q_push_back(p, in);
+        in = next;
+    }
+    for (size_t k = 0; k < ncancels; k++) {
+        cancel_job(p, cancels[k]);
+        free(cancels[k]);
+    }
+    free(cancels);
+    if (stopping == POOL_CANCEL && p->stop_seen != POOL_CANCEL) {
+        p->stop_seen = POOL_CANCEL;
+        cancel_all(p);
+    } else if (stopping == POOL_DRAIN && p->stop_seen == POOL_RUNNING) {
+        p->stop_seen = POOL_DRAIN;
+    }
+    if (p->broken) {
+        pjob *j;
+        while ((j = q_pop(p)) != NULL) emit_finished(p, j, NULL, p->broken_why);
+    }
+    return stopping;
+}
+
+/* Sleeps in poll() on the wakeup pipe, the fork server and the ready
+ * slots (up to `timeout` ms; not at all when a request came in meanwhile),
+ * then handles what became readable. */
+static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
+{
+    p->pfd[0] = (struct pollfd){p->wake[0], POLLIN, 0};
+    p->pfd[1] = (struct pollfd){p->broken ? -1 : weft__forkserver_fd(p->fs), POLLIN, 0};
+    for (int i = 0; i < p->n; i++) {
+        slot *s = &p->slots[i];
+        short events = POLLIN;
+        if (s->out.buf.len > s->out.off) events |= POLLOUT;
+        p->pfd[2 + i] = (struct pollfd){s->state == SLOT_READY ? s->fd : -1, events, 0};
+    }
+    pthread_mutex_lock(&p->mu);
+    if (p->in_head || p->ncancels || p->stopping != stopping)
+        timeout = 0;
+    else
+        p->sleeping = true;
+    pthread_mutex_unlock(&p->mu);
+    int r = poll(p->pfd, (nfds_t)(2 + p->n), timeout);
+    pthread_mutex_lock(&p->mu);
+    p->sleeping = false;
+    pthread_mutex_unlock(&p->mu);
+    if (r < 0) return; /* EINTR */
+    if (p->pfd[0].revents) {
+        char b[64];
+        while (read(p->wake[0], b, sizeof b) > 0) {}
+    }
+    if (p->pfd[1].revents) forkserver_events(p);
+    for (int i = 0; i < p->n; i++) {
+        short re = p->pfd[2 + i].revents;
+        slot *s = &p->slots[i];
+        if (!re || s->state != SLOT_READY || p->pfd[2 + i].fd != s->fd) continue;
+        if (re & (POLLIN | POLLHUP | POLLERR)) slot_readable(p, i);
+    }
+}
+
 static void *pool_main(void *arg)
 {
     weft__pool *p = arg;
     for (;;) {
-        /* What other threads handed in. */
-        pthread_mutex_lock(&p->mu);
-        pjob *in = p->in_head;
-        p->in_head = p->in_tail = NULL;
-        char **cancels = p->cancels;
-        size_t ncancels = p->ncancels;
-        p->cancels = NULL;
-        p->ncancels = p->capcancels = 0;
-        int stopping = p->stopping;
-        pthread_mutex_unlock(&p->mu);
-
-        while (in) {
-            pjob *next = in->next;
-            q_push_back(p, in);
-            in = next;
-        }
-        for (size_t k = 0; k < ncancels; k++) {
-            cancel_job(p, cancels[k]);
-            free(cancels[k]);
-        }
-        free(cancels);
-        if (stopping == 2 && p->stop_seen != 2) {
-            p->stop_seen = 2;
-            cancel_all(p);
-        } else if (stopping == 1 && !p->stop_seen) {
-            p->stop_seen = 1;
-        }
-        if (p->broken) {
-            pjob *j;
-            while ((j = q_pop(p)) != NULL) emit_finished(p, j, NULL, p->broken_why);
-        }
-
+        pool_stop stopping = take_requests(p);
         dispatch(p);
         int timeout = run_timers(p); /* after dispatch: it starts clocks */
         for (int i = 0; i < p->n; i++) slot_flush(p, i);
         flush_events(p);
-        if (stopping && all_idle(p)) break;
-
-        p->pfd[0] = (struct pollfd){p->wake[0], POLLIN, 0};
-        p->pfd[1] = (struct pollfd){p->broken ? -1 : weft__forkserver_fd(p->fs), POLLIN, 0};
-        for (int i = 0; i < p->n; i++) {
-            slot *s = &p->slots[i];
-            short events = POLLIN;
-            if (s->out.buf.len > s->out.off) events |= POLLOUT;
-            p->pfd[2 + i] =
-                (struct pollfd){s->state == SLOT_READY ? s->fd : -1, events, 0};
-        }
-        pthread_mutex_lock(&p->mu);
-        if (p->in_head || p->ncancels || p->stopping != stopping)
-            timeout = 0;
-        else
-            p->sleeping = true;
-        pthread_mutex_unlock(&p->mu);
-        int r = poll(p->pfd, (nfds_t)(2 + p->n), timeout);
-        pthread_mutex_lock(&p->mu);
-        p->sleeping = false;
-        pthread_mutex_unlock(&p->mu);
-        if (r < 0) continue; /* EINTR */
-        if (p->pfd[0].revents) {
-            char b[64];
-            while (read(p->wake[0], b, sizeof b) > 0) {}
-        }
-        if (p->pfd[1].revents) forkserver_events(p);
-        for (int i = 0; i < p->n; i++) {
-            short re = p->pfd[2 + i].revents;
-            slot *s = &p->slots[i];
-            if (!re || s->state != SLOT_READY || p->pfd[2 + i].fd != s->fd) continue;
-            if (re & (POLLIN | POLLHUP | POLLERR)) slot_readable(p, i);
-        }
+        if (stopping != POOL_RUNNING && all_idle(p)) break;
+        wait_and_read(p, stopping, timeout);
     }
     /* Shut down: workers see EOF on their channels, and the fork server,
      * seeing EOF on its own, kills and reaps whatever is left. */
-    p->stop_seen = 3;
+    p->stop_seen = POOL_SHUTDOWN;
     for (int i = 0; i < p->n; i++) {
         slot *s = &p->slots[i];
         if (s->fd >= 0) close(s->fd);
@@ -715,8 +725,8 @@ weft_err weft__pool_start(const weft__pool_opts *opts, weft__pool **out, char *e
     if (!p) return weft__err(err, WEFT_ENOMEM, "out of memory");
     p->opts = *opts;
     p->n = opts->nworkers > 0 ? opts->nworkers : weft_config_max_nb_of_workers(opts->cfg);
-    if (p->n <= 0) p->n = 2;
-    p->grace_ns = (opts->kill_grace_ms > 0 ? opts->kill_grace_ms : DEFAULT_GRACE_MS) * 1000000;
+    if (p->n <= 0) p->n = WEFT__DEFAULT_WORKERS;
+    p->grace_ns = (opts->kill_grace_ms > 0 ? opts->kill_grace_ms : WEFT__KILL_GRACE_MS) * 1000000;
     p->wake[0] = p->wake[1] = -1;
     pthread_mutex_init(&p->mu, NULL);
     weft_err e = WEFT_ENOMEM;
@@ -802,16 +812,10 @@ weft_err weft__pool_cancel(weft__pool *p, const char *job_id, char *err)
     char *id = weft__strdup(job_id);
     if (!id) return weft__err(err, WEFT_ENOMEM, "out of memory");
     pthread_mutex_lock(&p->mu);
-    if (p->ncancels == p->capcancels) {
-        size_t cap = p->capcancels ? p->capcancels * 2 : 8;
-        char **c = realloc(p->cancels, cap * sizeof *c);
-        if (!c) {
-            pthread_mutex_unlock(&p->mu);
-            free(id);
-            return weft__err(err, WEFT_ENOMEM, "out of memory");
-        }
-        p->cancels = c;
-        p->capcancels = cap;
+    if (WEFT__GROW(p->cancels, p->ncancels + 1, p->capcancels)) {
+        pthread_mutex_unlock(&p->mu);
+        free(id);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
     p->cancels[p->ncancels++] = id;
     bool wake = p->sleeping;
@@ -829,7 +833,7 @@ void weft__pool_stop(weft__pool *p, bool cancel)
         pthread_mutex_unlock(&p->mu);
         return;
     }
-    int want = cancel ? 2 : 1;
+    pool_stop want = cancel ? POOL_CANCEL : POOL_DRAIN;
     if (p->stopping < want) p->stopping = want;
     p->sleeping = false;
     pthread_mutex_unlock(&p->mu);

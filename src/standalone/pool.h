@@ -22,6 +22,10 @@
  * Thread-safety: submit, cancel and stop may be called from any thread.
  * Callbacks run on the pool's thread, one at a time, with no pool lock held;
  * they must not call weft__pool_stop() or weft__pool_free().
+ *
+ * Files of standalone/, whose calls go one way: exec_standalone.c (the
+ * executor) < pool.c < forkserver.c (forkserver.h) and worker.c
+ * (worker.h) < wire.c (wire.h).
  */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
@@ -47,8 +51,10 @@ typedef struct weft__pool_cbs {
 typedef struct weft__pool_opts {
     const weft_config *cfg;       /* checked; borrowed until weft__pool_free() */
     const char *application_path; /* NULL: the config's; borrowed likewise */
-    int nworkers;                 /* <= 0: weft_config_max_nb_of_workers(cfg) */
-    int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0: 500 */
+    int nworkers;                 /* <= 0: weft_config_max_nb_of_workers(cfg), and
+                                   * WEFT__DEFAULT_WORKERS when that is <= 0 */
+    int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0:
+                                   * WEFT__KILL_GRACE_MS (util/defaults.h) */
     weft__pool_cbs cbs;
 } weft__pool_opts;
 

@@ -20,10 +20,8 @@ static size_t wire_max(const weft__wire_in *in)
 
 void weft__wire_in_release(weft__wire_in *in)
 {
-    size_t max = in->max;
-    free(in->buf);
-    *in = (weft__wire_in)WEFT__WIRE_IN_INIT;
-    in->max = max;
+    weft__buf_release(&in->buf);
+    in->start = 0;
 }
 
 void weft__wire_out_release(weft__wire_out *out)
@@ -36,18 +34,13 @@ void weft__wire_out_release(weft__wire_out *out)
  * front first (cheap: usually zero or a few bytes are left over). */
 static weft_err in_reserve(weft__wire_in *in, size_t want)
 {
-    if (in->start > 0 && (in->len == 0 || in->start + in->len + want > in->cap)) {
-        memmove(in->buf, in->buf + in->start, in->len);
+    size_t unread = weft__wire_in_pending(in);
+    if (in->start > 0 && (unread == 0 || in->buf.len + want + 1 > in->buf.cap)) {
+        memmove(in->buf.data, in->buf.data + in->start, unread);
+        in->buf.len = unread;
         in->start = 0;
     }
-    if (in->start + in->len + want <= in->cap) return WEFT_OK;
-    size_t cap = in->cap ? in->cap : 4096;
-    while (cap < in->len + want) cap *= 2;
-    char *p = realloc(in->buf, cap);
-    if (!p) return WEFT_ENOMEM;
-    in->buf = p;
-    in->cap = cap;
-    return WEFT_OK;
+    return weft__buf_grow(&in->buf, want);
 }
 
 /* One read(2) of at most the free space, at least 4 KiB. */
@@ -55,12 +48,15 @@ static ssize_t in_read(weft__wire_in *in, int fd, weft_err *e)
 {
     *e = in_reserve(in, 4096);
     if (*e) return -1;
-    size_t room = in->cap - in->start - in->len;
+    size_t room = in->buf.cap - in->buf.len - 1; /* the buffer's NUL stays */
     ssize_t n;
     do {
-        n = read(fd, in->buf + in->start + in->len, room);
+        n = read(fd, in->buf.data + in->buf.len, room);
     } while (n < 0 && errno == EINTR);
-    if (n > 0) in->len += (size_t)n;
+    if (n > 0) {
+        in->buf.len += (size_t)n;
+        in->buf.data[in->buf.len] = '\0';
+    }
     return n;
 }
 
@@ -84,8 +80,9 @@ weft_err weft__wire_fill(weft__wire_in *in, int fd, bool *eof, char *err)
 
 int weft__wire_next(weft__wire_in *in, weft__frame *f, char *err)
 {
-    if (in->len < WEFT__WIRE_HDR) return 0;
-    const char *h = in->buf + in->start;
+    size_t unread = weft__wire_in_pending(in);
+    if (unread < WEFT__WIRE_HDR) return 0;
+    const char *h = in->buf.data + in->start;
     uint32_t len, type;
     uint64_t id;
     memcpy(&len, h, 4);
@@ -96,9 +93,9 @@ int weft__wire_next(weft__wire_in *in, weft__frame *f, char *err)
                   wire_max(in));
         return -1;
     }
-    if (in->len < WEFT__WIRE_HDR + (size_t)len) {
+    if (unread < WEFT__WIRE_HDR + (size_t)len) {
         /* Grow now so that the next read can take the whole payload. */
-        if (in_reserve(in, WEFT__WIRE_HDR + (size_t)len - in->len) != WEFT_OK) {
+        if (in_reserve(in, WEFT__WIRE_HDR + (size_t)len - unread) != WEFT_OK) {
             weft__err(err, WEFT_ENOMEM, "out of memory");
             return -1;
         }
@@ -109,7 +106,6 @@ int weft__wire_next(weft__wire_in *in, weft__frame *f, char *err)
     f->data = h + WEFT__WIRE_HDR;
     f->len = len;
     in->start += WEFT__WIRE_HDR + (size_t)len;
-    in->len -= WEFT__WIRE_HDR + (size_t)len;
     return 1;
 }
 
@@ -125,7 +121,7 @@ weft_err weft__wire_recv(weft__wire_in *in, int fd, weft__frame *f, bool *eof, c
         if (n < 0 && e) return weft__err(err, e, "out of memory");
         if (n < 0) return weft__err(err, WEFT_EIO, "read: %s", strerror(errno));
         if (n == 0) {
-            if (in->len == 0) {
+            if (weft__wire_in_pending(in) == 0) {
                 *eof = true;
                 return WEFT_OK;
             }

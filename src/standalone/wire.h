@@ -33,11 +33,17 @@ typedef struct weft__frame {
 
 /* Incoming bytes; `max` is the largest payload accepted (0: the default). */
 typedef struct weft__wire_in {
-    char *buf;
-    size_t start, len, cap; /* unread bytes are buf[start, start+len) */
+    weft__buf buf; /* unread bytes are buf.data[start, buf.len) */
+    size_t start;
     size_t max;
 } weft__wire_in;
-#define WEFT__WIRE_IN_INIT {NULL, 0, 0, 0, 0}
+#define WEFT__WIRE_IN_INIT {WEFT_BUF_INIT, 0, 0}
+
+/* Bytes read and not yet popped as frames. */
+static inline size_t weft__wire_in_pending(const weft__wire_in *in)
+{
+    return in->buf.len - in->start;
+}
 
 /* Outgoing bytes not yet written. */
 typedef struct weft__wire_out {

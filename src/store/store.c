@@ -70,6 +70,19 @@ static const char *const migrations[] = {
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(NMIGRATIONS == WEFT__STORE_VERSION, "one migration step per version");
 
+/* The SQL of this file writes job statuses as numbers (a released migration
+ * step cannot change): renumbering weft_job_status must break the build
+ * here, not the stores already written.  "status < 4" means "not final". */
+_Static_assert(WEFT_JOB_SUBMITTED == 0, "S_JOB_INSERT writes status 0 for SUBMITTED");
+_Static_assert(WEFT_JOB_SUBMITTED < WEFT_JOB_CANCELED && WEFT_JOB_BLOCKED < WEFT_JOB_CANCELED &&
+                   WEFT_JOB_PENDING < WEFT_JOB_CANCELED && WEFT_JOB_RUNNING == 3,
+               "the unfinished statuses are 0..3: the SQL's \"status < 4\"");
+_Static_assert(WEFT_JOB_CANCELED == 4 && WEFT_JOB_FAILED > 4 && WEFT_JOB_COMPLETED > 4 &&
+                   WEFT_JOB_SKIPPED > 4 && WEFT_JOB_ABANDONED > 4,
+               "the final statuses are 4 and up: the SQL's \"status < 4\"");
+_Static_assert(WEFT_JOB_NSTATUS == 9, "one column ts0..ts8 and one S_JOB_STATUS0 statement per "
+                                      "status, the status number in its SQL");
+
 /* ---- statements ---- */
 
 enum {
@@ -88,17 +101,14 @@ enum {
 
 static const char *sql_text(int i)
 {
+    /* Statement S_JOB_STATUS0 + n sets status n and its time column tsn. */
+#define STATUS_SQL(n)                                                                  \
+    "UPDATE jobs SET status = " #n ", ts" #n " = ?2, error = coalesce(?3, error) WHERE seq = ?1"
     static const char *const status_sql[WEFT_JOB_NSTATUS] = {
-        "UPDATE jobs SET status = 0, ts0 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 1, ts1 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 2, ts2 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 3, ts3 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 4, ts4 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 5, ts5 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 6, ts6 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 7, ts7 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
-        "UPDATE jobs SET status = 8, ts8 = ?2, error = coalesce(?3, error) WHERE seq = ?1",
+        STATUS_SQL(0), STATUS_SQL(1), STATUS_SQL(2), STATUS_SQL(3), STATUS_SQL(4),
+        STATUS_SQL(5), STATUS_SQL(6), STATUS_SQL(7), STATUS_SQL(8),
     };
+#undef STATUS_SQL
     if (i >= S_JOB_STATUS0 && i < S_JOB_STATUS0 + WEFT_JOB_NSTATUS)
         return status_sql[i - S_JOB_STATUS0];
     switch (i) {
@@ -228,6 +238,68 @@ static weft_err exec(weft__store *s, const char *sql, char *err)
         sqlite3_free(msg);
         return WEFT_ESTORE;
     }
+    return WEFT_OK;
+}
+
+/* ---- collecting rows ----
+ * Every list this store returns is "step a statement, one array element per
+ * row": one loop, told by a row_kind how to fill and free an element.  The
+ * array is grown through weft__grow_array() with the element size, so it
+ * keeps its caller's type (no void ** between the caller and this loop). */
+typedef struct row_kind {
+    size_t size; /* of one element */
+    /* Fills a zeroed element from the current row; false on ENOMEM (what it
+     * filled is freed by release). */
+    bool (*fill)(sqlite3_stmt *st, void *elem);
+    /* Frees an array of n elements and what they hold. */
+    void (*release)(void *v, size_t n);
+    const char *what; /* for a read error: "cannot list jobs" */
+} row_kind;
+
+/* The release of elements that hold no pointers. */
+static void free_rows(void *v, size_t n)
+{
+    (void)n;
+    free(v);
+}
+
+typedef struct rows {
+    void *v;  /* caller frees with its kind's release(); NULL when there was no row */
+    size_t n;
+} rows;
+
+/* Steps `st` to its end (it is reset after, not finalized) and collects
+ * its rows.  On failure nothing is left to free and *out is untouched. */
+static weft_err collect_rows(weft__store *s, sqlite3_stmt *st, const row_kind *k, rows *out,
+                             char *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    weft_err e = WEFT_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char *grown = weft__grow_array(v, &cap, len + 1, k->size);
+        if (len + 1 > cap) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+        v = grown;
+        char *elem = v + len * k->size;
+        memset(elem, 0, k->size);
+        len++; /* counted before it is filled: release() frees a partial one */
+        if (!k->fill(st, elem)) {
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (!e && rc != SQLITE_DONE) e = db_err(s, err, k->what);
+    done(st);
+    if (e) {
+        k->release(v, len);
+        return e;
+    }
+    out->v = v;
+    out->n = len;
     return WEFT_OK;
 }
 
@@ -438,46 +510,57 @@ weft_err weft__store_task_get(weft__store *s, const char *id, char **config_id,
     return get_texts(s, S_TASK_GET, id, config_id, scenario_id, "task", err);
 }
 
-/* Collects two text columns of every row into string arrays. */
+/* Two text columns of a row. */
+typedef struct text_pair {
+    char *a, *b;
+} text_pair;
+
+static bool fill_pair(sqlite3_stmt *st, void *elem)
+{
+    text_pair *p = elem;
+    bool oom = false;
+    p->a = col_text(st, 0, &oom);
+    p->b = col_text(st, 1, &oom);
+    return !oom;
+}
+
+static void release_pairs(void *v, size_t n)
+{
+    text_pair *p = v;
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].a);
+        free(p[i].b);
+    }
+    free(p);
+}
+
+static const row_kind pair_rows = {sizeof(text_pair), fill_pair, release_pairs, "cannot read"};
+
+/* Collects two text columns of every row into two string arrays (the
+ * callers' API: weft_strv_free() each). */
 static weft_err list_pairs(weft__store *s, sqlite3_stmt *st, char ***a, char ***b, size_t *n,
                            char *err)
 {
-    char **va = NULL, **vb = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **na = realloc(va, nc * sizeof *na);
-            if (na) va = na;
-            char **nb = na ? realloc(vb, nc * sizeof *nb) : NULL;
-            if (nb) vb = nb;
-            if (!na || !nb) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            cap = nc;
-        }
-        bool oom = false;
-        va[len] = col_text(st, 0, &oom);
-        vb[len] = col_text(st, 1, &oom);
-        len++;
-        if (oom) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
+    rows r;
+    weft_err e = collect_rows(s, st, &pair_rows, &r, err);
+    if (e) return e;
+    text_pair *p = r.v;
+    char **va = r.n ? malloc(r.n * sizeof *va) : NULL;
+    char **vb = r.n ? malloc(r.n * sizeof *vb) : NULL;
+    if (r.n && (!va || !vb)) {
+        free(va);
+        free(vb);
+        release_pairs(p, r.n);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot read");
-    done(st);
-    if (e) {
-        weft_strv_free(va, len);
-        weft_strv_free(vb, len);
-        return e;
+    for (size_t i = 0; i < r.n; i++) {
+        va[i] = p[i].a;
+        vb[i] = p[i].b;
     }
+    free(p);
     *a = va;
     *b = vb;
-    *n = len;
+    *n = r.n;
     return WEFT_OK;
 }
 
@@ -531,7 +614,7 @@ static weft_err read_dn(weft__store *s, sqlite3_stmt *st, weft__store_dn *out, c
         bool oom = false;
         out->id = col_text(st, 0, &oom);
         out->config_id = col_text(st, 1, &oom);
-        out->scope = sqlite3_column_int(st, 2);
+        out->scope = (weft_scope)sqlite3_column_int(st, 2);
         out->scenario_id = col_text(st, 3, &oom);
         out->path = col_text(st, 4, &oom);
         out->last_edit_us = sqlite3_column_int64(st, 5);
@@ -760,6 +843,17 @@ static weft_job_info *row_job(sqlite3_stmt *st)
     return j;
 }
 
+static bool fill_job(sqlite3_stmt *st, void *elem)
+{
+    weft_job_info **j = elem;
+    return (*j = row_job(st)) != NULL;
+}
+
+static void release_jobs(void *v, size_t n) { weft_job_list_free(v, n); }
+
+static const row_kind job_rows = {sizeof(weft_job_info *), fill_job, release_jobs,
+                                  "cannot list jobs"};
+
 weft_err weft__store_job_get(weft__store *s, const char *id, weft_job_info **out, char *err)
 {
     *out = NULL;
@@ -792,37 +886,30 @@ weft_err weft__store_jobs_list(weft__store *s, const char *submission_id, int st
         return db_err(s, err, "cannot list jobs");
     if (submission_id) bind_text(st, 1, submission_id);
     if (status >= 0) sqlite3_bind_int(st, 2, status);
-    weft_job_info **v = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            weft_job_info **nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        if (!(v[len] = row_job(st))) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-        len++;
-    }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list jobs");
+    rows r;
+    weft_err e = collect_rows(s, st, &job_rows, &r, err);
     sqlite3_finalize(st);
-    if (e) {
-        weft_job_list_free(v, len);
-        return e;
-    }
-    *out = v;
-    *n = len;
+    if (e) return e;
+    *out = r.v;
+    *n = r.n;
     return WEFT_OK;
 }
+
+typedef struct history_row {
+    int status;
+    int64_t at_us;
+} history_row;
+
+static bool fill_history(sqlite3_stmt *st, void *elem)
+{
+    history_row *h = elem;
+    h->status = sqlite3_column_int(st, 0);
+    h->at_us = sqlite3_column_int64(st, 1);
+    return true;
+}
+
+static const row_kind history_rows = {sizeof(history_row), fill_history, free_rows,
+                                      "cannot read a job's history"};
 
 weft_err weft__store_job_history(weft__store *s, const char *id, int **statuses,
                                  int64_t **at_us, size_t *n, char *err)
@@ -830,38 +917,26 @@ weft_err weft__store_job_history(weft__store *s, const char *id, int **statuses,
     sqlite3_stmt *st = stmt(s, S_JOB_HISTORY, err);
     if (!st) return WEFT_ESTORE;
     bind_text(st, 1, id);
-    int *sv = NULL;
-    int64_t *tv = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            int *ns = realloc(sv, nc * sizeof *ns);
-            if (ns) sv = ns;
-            int64_t *nt = ns ? realloc(tv, nc * sizeof *nt) : NULL;
-            if (nt) tv = nt;
-            if (!ns || !nt) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            cap = nc;
-        }
-        sv[len] = sqlite3_column_int(st, 0);
-        tv[len] = sqlite3_column_int64(st, 1);
-        len++;
-    }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot read a job's history");
-    done(st);
-    if (e) {
+    rows r;
+    weft_err e = collect_rows(s, st, &history_rows, &r, err);
+    if (e) return e;
+    history_row *h = r.v;
+    int *sv = r.n ? malloc(r.n * sizeof *sv) : NULL;
+    int64_t *tv = r.n ? malloc(r.n * sizeof *tv) : NULL;
+    if (r.n && (!sv || !tv)) {
         free(sv);
         free(tv);
-        return e;
+        free(h);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
+    for (size_t i = 0; i < r.n; i++) {
+        sv[i] = h[i].status;
+        tv[i] = h[i].at_us;
+    }
+    free(h);
     *statuses = sv;
     *at_us = tv;
-    *n = len;
+    *n = r.n;
     return WEFT_OK;
 }
 
@@ -902,6 +977,17 @@ static weft_submission_info *row_sub(sqlite3_stmt *st)
     return si;
 }
 
+static bool fill_sub(sqlite3_stmt *st, void *elem)
+{
+    weft_submission_info **si = elem;
+    return (*si = row_sub(st)) != NULL;
+}
+
+static void release_subs(void *v, size_t n) { weft_submission_list_free(v, n); }
+
+static const row_kind sub_rows = {sizeof(weft_submission_info *), fill_sub, release_subs,
+                                  "cannot list submissions"};
+
 weft_err weft__store_submission_get(weft__store *s, const char *id,
                                     weft_submission_info **out, char *err)
 {
@@ -934,80 +1020,48 @@ weft_err weft__store_submissions_list(weft__store *s, weft_submission_info ***ou
 {
     sqlite3_stmt *st = stmt(s, S_SUB_LIST, err);
     if (!st) return WEFT_ESTORE;
-    weft_submission_info **v = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            weft_submission_info **nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        if (!(v[len] = row_sub(st))) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-        len++;
-    }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list submissions");
-    done(st);
-    for (size_t i = 0; !e && i < len; i++) e = sub_counts(s, v[i], err);
+    rows r;
+    weft_err e = collect_rows(s, st, &sub_rows, &r, err);
+    if (e) return e;
+    weft_submission_info **v = r.v;
+    for (size_t i = 0; !e && i < r.n; i++) e = sub_counts(s, v[i], err);
     if (e) {
-        weft_submission_list_free(v, len);
+        weft_submission_list_free(v, r.n);
         return e;
     }
     *out = v;
-    *n = len;
+    *n = r.n;
     return WEFT_OK;
 }
 
 /* ---- recovery ---- */
+
+static bool fill_unfinished(sqlite3_stmt *st, void *elem)
+{
+    weft__store_unfinished *u = elem;
+    bool oom = false;
+    u->seq = sqlite3_column_int64(st, 0);
+    u->id = col_text(st, 1, &oom);
+    u->submission_id = col_text(st, 2, &oom);
+    u->status = (weft_job_status)sqlite3_column_int(st, 3);
+    return !oom;
+}
+
+static void release_unfinished(void *v, size_t n) { weft__store_unfinished_free(v, n); }
+
+static const row_kind unfinished_rows = {sizeof(weft__store_unfinished), fill_unfinished,
+                                         release_unfinished, "cannot list unfinished jobs"};
 
 weft_err weft__store_unfinished_jobs(weft__store *s, weft__store_unfinished **out, size_t *n,
                                      char *err)
 {
     sqlite3_stmt *st = stmt(s, S_UNFINISHED, err);
     if (!st) return WEFT_ESTORE;
-    weft__store_unfinished *v = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            weft__store_unfinished *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        bool oom = false;
-        v[len].seq = sqlite3_column_int64(st, 0);
-        v[len].id = col_text(st, 1, &oom);
-        v[len].submission_id = col_text(st, 2, &oom);
-        v[len].status = sqlite3_column_int(st, 3);
-        len++;
-        if (oom) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list unfinished jobs");
-    done(st);
-    if (e) {
-        weft__store_unfinished_free(v, len);
-        return e;
-    }
-    *out = v;
-    *n = len;
+    rows r;
+    weft_err e = collect_rows(s, st, &unfinished_rows, &r, err);
+    if (e) return e;
+    *out = r.v;
+    *n = r.n;
     return WEFT_OK;
 }
 
@@ -1021,37 +1075,26 @@ void weft__store_unfinished_free(weft__store_unfinished *u, size_t n)
     free(u);
 }
 
+static bool fill_seq(sqlite3_stmt *st, void *elem)
+{
+    *(int64_t *)elem = sqlite3_column_int64(st, 0);
+    return true;
+}
+
+static const row_kind seq_rows = {sizeof(int64_t), fill_seq, free_rows,
+                                  "cannot read job dependencies"};
+
 weft_err weft__store_job_downstream(weft__store *s, int64_t seq, int64_t **out, size_t *n,
                                     char *err)
 {
     sqlite3_stmt *st = stmt(s, S_DOWNSTREAM, err);
     if (!st) return WEFT_ESTORE;
     sqlite3_bind_int64(st, 1, seq);
-    int64_t *v = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            int64_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        v[len++] = sqlite3_column_int64(st, 0);
-    }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot read job dependencies");
-    done(st);
-    if (e) {
-        free(v);
-        return e;
-    }
-    *out = v;
-    *n = len;
+    rows r;
+    weft_err e = collect_rows(s, st, &seq_rows, &r, err);
+    if (e) return e;
+    *out = r.v;
+    *n = r.n;
     return WEFT_OK;
 }
 
@@ -1139,6 +1182,24 @@ void weft__store_sub_jobs_free(weft__store_sub_job *v, size_t n)
     free(v);
 }
 
+static bool fill_sub_job(sqlite3_stmt *st, void *elem)
+{
+    weft__store_sub_job *j = elem;
+    bool oom = false;
+    j->seq = sqlite3_column_int64(st, 0);
+    j->id = col_text(st, 1, &oom);
+    j->task_id = col_text(st, 2, &oom);
+    j->task_config_id = col_text(st, 3, &oom);
+    j->status = (weft_job_status)sqlite3_column_int(st, 4);
+    j->attempt = sqlite3_column_int(st, 5);
+    return !oom;
+}
+
+static void release_sub_jobs(void *v, size_t n) { weft__store_sub_jobs_free(v, n); }
+
+static const row_kind sub_job_rows = {sizeof(weft__store_sub_job), fill_sub_job,
+                                      release_sub_jobs, "cannot list a submission's jobs"};
+
 weft_err weft__store_submission_jobs(weft__store *s, const char *submission_id, int64_t *sub_seq,
                                      weft__store_sub_job **out, size_t *n, char *err)
 {
@@ -1161,40 +1222,11 @@ weft_err weft__store_submission_jobs(weft__store *s, const char *submission_id, 
                            -1, &st, NULL) != SQLITE_OK)
         return db_err(s, err, "cannot list a submission's jobs");
     bind_text(st, 1, submission_id);
-    weft__store_sub_job *v = NULL;
-    size_t len = 0, cap = 0;
-    weft_err e = WEFT_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            weft__store_sub_job *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                e = weft__err(err, WEFT_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        bool oom = false;
-        v[len].seq = sqlite3_column_int64(st, 0);
-        v[len].id = col_text(st, 1, &oom);
-        v[len].task_id = col_text(st, 2, &oom);
-        v[len].task_config_id = col_text(st, 3, &oom);
-        v[len].status = sqlite3_column_int(st, 4);
-        v[len].attempt = sqlite3_column_int(st, 5);
-        len++;
-        if (oom) {
-            e = weft__err(err, WEFT_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    if (!e && rc != SQLITE_DONE) e = db_err(s, err, "cannot list a submission's jobs");
+    rows r;
+    weft_err e = collect_rows(s, st, &sub_job_rows, &r, err);
     sqlite3_finalize(st);
-    if (e) {
-        weft__store_sub_jobs_free(v, len);
-        return e;
-    }
-    *out = v;
-    *n = len;
+    if (e) return e;
+    *out = r.v;
+    *n = r.n;
     return WEFT_OK;
 }

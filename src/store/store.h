@@ -60,7 +60,7 @@ weft_err weft__store_scenarios(weft__store *s, char ***ids, char ***config_ids, 
 typedef struct weft__store_dn {
     char *id;
     char *config_id;
-    int scope;           /* weft_scope */
+    weft_scope scope;
     char *scenario_id;   /* NULL for GLOBAL/CYCLE nodes */
     char *path;          /* NULL for in-memory nodes */
     int64_t last_edit_us;/* 0 when never written */
@@ -126,7 +126,7 @@ typedef struct weft__store_unfinished {
     int64_t seq;
     char *id;
     char *submission_id;
-    int status;
+    weft_job_status status;
 } weft__store_unfinished;
 /* Every job not in a final status, in creation order (free with
  * weft__store_unfinished_free()). */
@@ -144,7 +144,7 @@ weft_err weft__store_submission_refresh(weft__store *s, const char *id, int64_t 
 typedef struct weft__store_sub_job {
     int64_t seq;
     char *id, *task_id, *task_config_id;
-    int status;
+    weft_job_status status;
     int attempt;
 } weft__store_sub_job;
 /* A submission's row number and every job of it in creation order (free

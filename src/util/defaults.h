@@ -1,7 +1,7 @@
 /*
  * defaults.h - the one home of weft's default values and fixed names: the
- * execution modes, the cluster queue and attempts, the grace time between
- * SIGTERM and SIGKILL, the worker count.  The config layer, the executors,
+ * execution modes, the storage folder, the cluster queue and attempts, the
+ * grace time between SIGTERM and SIGKILL, the worker count.  The config layer, the executors,
  * the runner and the CLI's help all take them from here, so a default is
  * changed in one place.  (docs/CONFIG.md lists them for users.)
  */
@@ -12,6 +12,10 @@
 #define WEFT__MODE_DEVELOPMENT "development"
 #define WEFT__MODE_STANDALONE "standalone"
 #define WEFT__MODE_CLUSTER "cluster"
+
+/* [CORE] storage_folder: the store, data node files and the lock, relative
+ * to the application path. */
+#define WEFT__DEFAULT_STORAGE_FOLDER ".weft/"
 
 /* [JOB] max_nb_of_workers: standalone pool size (Taipy's default). */
 #define WEFT__DEFAULT_WORKERS 2

@@ -1,7 +1,10 @@
 /*
  * util.h - internal helpers shared by the library's files: error-buffer
- * formatting, a growable byte buffer with a size limit, and small string
- * and time helpers.  Internal names use the weft__ prefix.
+ * formatting, a growable byte buffer with a size limit, the growth helper
+ * for arrays, small string and time helpers (util.c), the log handler
+ * (log.c) and a string-keyed hash map (strmap.c).  The bottom layer: these
+ * files call nothing outside util/.  Internal names use the weft__ prefix;
+ * defaults live in defaults.h.
  */
 #ifndef WEFT_UTIL_H
 #define WEFT_UTIL_H
@@ -12,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Formats into a caller's error buffer (WEFT_ERRBUF_SIZE bytes) when `err`
  * is non-NULL, and returns `code`, so that `return weft__err(err, E, ...)`
@@ -53,6 +57,10 @@ weft_err weft__read_file(const char *path, char **out, size_t *len, char *err);
 /* Wall-clock time in microseconds since the epoch, and monotonic time in ns. */
 int64_t weft__now_us(void);
 int64_t weft__mono_ns(void);
+/* The CLOCK_MONOTONIC time `ns` (>= 0) from now as an absolute time, for
+ * pthread_cond_timedwait() on a condition made with that clock and for
+ * clock_nanosleep(TIMER_ABSTIME). */
+struct timespec weft__mono_deadline(int64_t ns);
 
 /* ---- growth of arrays ----
  * WEFT__GROW(arr, need, cap) makes room for at least `need` elements in the
