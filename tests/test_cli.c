@@ -734,6 +734,8 @@ static const struct {
     {"data", "-c", "option '-c' needs a file name", 1, "unexpected argument 'extra'"},
     {"cancel", "-c", "option '-c' needs a file name", 1, "unexpected argument 'extra'"},
     {"bench", "--jobs", "option '--jobs' needs a number", 0, "unexpected argument 'extra'"},
+    {"run-worker", "--queue", "option '--queue' needs a name", 0, "unexpected argument 'extra'"},
+    {"workers", "--broker", "option '--broker' needs a URL", 0, "unexpected argument 'extra'"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -792,6 +794,13 @@ TEST(every_command_words_mistakes_alike)
         {"bench", "bench --prefetch 0", "option '--prefetch' needs a number from 1 to 65535, not '0'"},
         {"run", "run -fq", "unknown option '-fq'"}, /* short flags are not bundled */
         {"help", "help run show", "unexpected argument 'show'"},
+        {"run-worker", "run-worker --conc 2", "unknown option '--conc'"},
+        {"run-worker", "run-worker --concurrency=0",
+         "option '--concurrency' needs a number from 1 to 1000, not '0'"},
+        {"run-worker", "run-worker --prefetch 70000",
+         "option '--prefetch' needs a number from 1 to 65535, not '70000'"},
+        {"workers", "workers --wait=x", "option '--wait' needs seconds from 0 to 3600, not 'x'"},
+        {"workers", "workers --wai 2", "unknown option '--wai'"},
     };
     char args[256];
     for (size_t i = 0; i < NCOMMANDS; i++) {

@@ -34,13 +34,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Finds a command by name, NULL when unknown. */
 const cli_command *cli_find(const char *name);
 
-/*
- * Parses the common option "-c FILE"/"--config FILE"/"--config=FILE" at
- * argv[*i].  Returns 1 and advances *i when it matched, 0 when argv[*i] is
- * another argument, -1 after printing a usage error (missing value).
- * Superseded by cli_parse() (opts.h); kept until run-worker and workers use it.
- */
-int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **path);
 
 /* Loads the config at `path` (default "config.toml") and prints every
  * diagnostic to stderr; returns NULL (after printing) when it cannot be

@@ -8,6 +8,7 @@
  * command's log handler (log.c).
  */
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -52,56 +53,23 @@ static int serve(const weft_worker_opts *opts)
     return !e ? CLI_OK : e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (strcmp(argv[*i], name) == 0) {
-        if (*i + 1 >= argc) return NULL;
-        return argv[++*i];
-    }
-    return NULL;
-}
-
 int cmd_run_worker(int argc, char **argv)
 {
     const char *app = ".", *broker = NULL, *queue = NULL;
-    int concurrency = 1, prefetch = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        const char *a = argv[i];
-        if (strncmp(a, "--application-path", 18) == 0) {
-            if (!(v = opt_value(argc, argv, &i, "--application-path")))
-                return cli_usage_error("run-worker", "option '--application-path' needs a folder");
-            app = v;
-        } else if (strncmp(a, "--broker", 8) == 0) {
-            if (!(v = opt_value(argc, argv, &i, "--broker")))
-                return cli_usage_error("run-worker", "option '--broker' needs a URL");
-            broker = v;
-        } else if (strncmp(a, "--queue", 7) == 0) {
-            if (!(v = opt_value(argc, argv, &i, "--queue")))
-                return cli_usage_error("run-worker", "option '--queue' needs a name");
-            queue = v;
-        } else if (strncmp(a, "--concurrency", 13) == 0) {
-            if (!(v = opt_value(argc, argv, &i, "--concurrency")))
-                return cli_usage_error("run-worker", "option '--concurrency' needs a number");
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 1000)
-                return cli_usage_error("run-worker", "--concurrency must be 1 to 1000, not '%s'", v);
-            concurrency = (int)n;
-        } else if (strncmp(a, "--prefetch", 10) == 0) {
-            if (!(v = opt_value(argc, argv, &i, "--prefetch")))
-                return cli_usage_error("run-worker", "option '--prefetch' needs a number");
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 65535)
-                return cli_usage_error("run-worker", "--prefetch must be 1 to 65535, not '%s'", v);
-            prefetch = (int)n;
-        } else {
-            return cli_usage_error("run-worker", "unknown argument '%s'", a);
-        }
-    }
+    long concurrency = 1, prefetch = 0;
+    const cli_opt opts[] = {
+        CLI_STRING("application-path", 0, "a folder", &app),
+        CLI_STRING("broker", 0, "a URL", &broker),
+        CLI_STRING("queue", 0, "a name", &queue),
+        CLI_LONG("concurrency", 0, &concurrency, 1, 1000),
+        CLI_LONG("prefetch", 0, &prefetch, 1, 65535),
+        CLI_LOG_OPTS,
+        CLI_END,
+    };
+    cli_parse_opts p = {.cmd = "run-worker", .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.toml", app);
     int nerrors = 0;
@@ -114,8 +82,9 @@ int cmd_run_worker(int argc, char **argv)
     /* A broker connection that breaks must be an error, not a SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     weft_worker_opts o = {.application_path = app, .config = cfg, .broker_url = broker,
-                          .queue = queue, .concurrency = concurrency, .prefetch = prefetch};
-    int rc = serve(&o);
+                          .queue = queue, .concurrency = (int)concurrency,
+                          .prefetch = (int)prefetch};
+    rc = serve(&o);
     weft_config_free(cfg);
     return rc;
 }

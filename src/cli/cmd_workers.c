@@ -5,6 +5,7 @@
  * and prints the table.
  */
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 #include "cluster/amqp_client.h"
 
@@ -28,24 +29,26 @@ static void print_workers(const weft_worker_info *ws, size_t n)
 
 int cmd_workers(int argc, char **argv)
 {
-    const char *cfg_path = NULL, *broker = NULL, *queue = NULL;
+    const char *cfg_path = NULL, *broker = NULL, *queue = NULL, *wait = NULL;
+    const cli_opt opts[] = {
+        CLI_CONFIG(&cfg_path),
+        CLI_STRING("broker", 0, "a URL", &broker),
+        CLI_STRING("queue", 0, "a name", &queue),
+        CLI_STRING("wait", 0, "seconds", &wait),
+        CLI_LOG_OPTS,
+        CLI_END,
+    };
+    cli_parse_opts p = {.cmd = "workers", .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (rc) return rc;
     double wait_s = 4.0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_config_opt("workers", argc, argv, &i, &cfg_path);
-        if (r < 0) return CLI_USAGE;
-        if (r) continue;
-        if (strcmp(argv[i], "--broker") == 0 && i + 1 < argc) {
-            broker = argv[++i];
-        } else if (strcmp(argv[i], "--queue") == 0 && i + 1 < argc) {
-            queue = argv[++i];
-        } else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
-            char *end;
-            wait_s = strtod(argv[++i], &end);
-            if (*end || wait_s <= 0 || wait_s > 3600)
-                return cli_usage_error("workers", "--wait needs seconds, not '%s'", argv[i]);
-        } else {
-            return cli_usage_error("workers", "unknown argument '%s'", argv[i]);
-        }
+    if (wait) {
+        char *end;
+        wait_s = strtod(wait, &end);
+        if (end == wait || *end || !(wait_s > 0 && wait_s <= 3600))
+            return cli_usage_error("workers",
+                                   "option '--wait' needs seconds from 0 to 3600, not '%s'", wait);
     }
     weft_config *cfg = NULL;
     if (!broker || !queue) {
@@ -65,7 +68,6 @@ int cmd_workers(int argc, char **argv)
     weft_worker_info *ws = NULL;
     size_t n = 0;
     weft_err e = weft_workers_list(&o, &ws, &n, err);
-    int rc = CLI_OK;
     if (e) {
         fprintf(stderr, "weft: %s\n", err);
         rc = e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;

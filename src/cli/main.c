@@ -267,8 +267,7 @@ static void print_usage(FILE *out)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
-          "Options for every command, given before COMMAND (all commands but run-worker\n"
-          "and workers also take them after their name):\n"
+          "Options for every command, given before COMMAND or after its name:\n"
           "  -q, --quiet     print only errors (no informative lines, no library\n"
           "                  messages below the error level)\n"
           "  -v, --verbose   also print the library's debug messages\n"

@@ -2,8 +2,7 @@
  * opts.c - how every `weft` command reads its command line: the table-driven
  * parser of opts.h (long and short options, --opt=value, --, positional
  * arguments), the typed values (numbers, choices), and the usage errors
- * they produce, worded the same for every command.  cli_config_opt() is the
- * older one-option matcher, kept for the commands not converted yet.
+ * they produce, worded the same for every command.
  */
 #include "cli/opts.h"
 #include "util/defaults.h"
@@ -179,22 +178,4 @@ int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, b
     cli_parse_opts p = {.cmd = cmd, .opts = opts};
     cli_parsed got;
     return cli_parse(&p, argc, argv, &got);
-}
-
-int cli_config_opt(const char *cmd, int argc, char **argv, int *i, const char **path)
-{
-    const char *a = argv[*i];
-    if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-        if (*i + 1 >= argc) {
-            cli_usage_error(cmd, "option '%s' needs a file name", a);
-            return -1;
-        }
-        *path = argv[++*i];
-        return 1;
-    }
-    if (strncmp(a, "--config=", 9) == 0) {
-        *path = a + 9;
-        return 1;
-    }
-    return 0;
 }
