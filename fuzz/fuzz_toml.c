@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_toml.c - libFuzzer target for the TOML parser: parses the input,
  * walks the whole tree through every public accessor, and frees it, so the

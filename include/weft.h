@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft.h - the one public header of libweft, a job orchestration engine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * broker.h - what the test programs that talk to the test broker share:
  * its URL (WEFT_TEST_BROKER_URL, set by scripts/run-tests) and the removal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_amqp.c - the RabbitMQ wrapper (src/cluster/amqp.c) against a real broker
  * (WEFT_TEST_BROKER_URL, started by scripts/run-tests): URL redaction,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_bench.c - `weft bench`: the JSON it prints has the keys scripts/bench
  * reads, with sane values, in development and standalone mode; built-in

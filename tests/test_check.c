@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_check.c - `weft check` and `weft config` on files written in the test's temp dir:
  * one test per kind of error (exact file:line:col prefix, message, exit status), warnings,
  * the summary line, and the command line (usage errors, help, version). */

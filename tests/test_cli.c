@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cli.c - the engine commands of `weft` (run, jobs, show, submissions,
  * scenarios, data, cancel) as a person uses them: the built binary run as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cluster.c - cluster mode against a real RabbitMQ (WEFT_TEST_BROKER_URL)
  * and real `weft run-worker` processes.

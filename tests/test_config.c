@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_config.c - the configuration API: defaults, the code API, typed strings, ENV,
  * inheritance, file-wins-over-code, read-back, positions, and write round trips. */
 #include "test.h"

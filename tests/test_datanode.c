@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_datanode.c - data node I/O by storage type: round trips, default_data, csv
  * quoting and errors, atomic replacement, in_memory, sql_table and generic nodes. */
 #define _GNU_SOURCE

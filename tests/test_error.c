@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_error.c - every weft_err has its own message, and the error buffer helpers behave. */
 #include "test.h"
 #include "util/util.h"

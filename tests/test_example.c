@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_example.c - the example pipeline in examples/sales runs end to end.
  *

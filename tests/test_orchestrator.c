@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_orchestrator.c - the orchestrator in development mode, end to end:
  * every job status path (completed, skipped, failed with abandoned

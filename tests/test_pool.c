@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pool.c - the standalone worker pool and its worker processes,
  * driven directly (no orchestrator, no store): concurrency bound, reuse of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_runner.c - running one job: function and command tasks, their failures and
  * messages, output and input checks, cancel and timeout, built-ins, the log tail,
  * and the JSON forms of specs and results. */

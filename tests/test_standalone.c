@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_standalone.c - standalone mode through the public API: submit
  * returns at once, jobs run in worker processes (forks of this program, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_status.c - the job status model: names and parsing, final statuses,
  * every (from, to) pair against the transition rules of weft.h, and how a

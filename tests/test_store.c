@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_store.c - the SQLite store: a fresh store gets the current schema,
  * an old-version store is migrated in place with its rows kept, a newer or

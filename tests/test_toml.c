@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_toml.c - the public TOML API: values and types, document order, positions, error messages. */
 #include "test.h"
 #include "weft.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_worker_api.c - a program that serves a cluster queue through the
  * public worker API (weft_worker_open/run/stop/close in weft.h), without

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # toml-conformance.sh - runs the TOML parser over the toml-test cases
 # (210 valid, 499 invalid) kept in the shared folder beside the repository.
 #

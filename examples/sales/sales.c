@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sales.c - the task functions of the example sales pipeline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - what the files of the `weft` command share: the command table
  * entry type, each command's entry point, and exit codes.

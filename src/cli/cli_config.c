@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_config.c - how commands load a configuration and show its problems:
  * cli_load_config() loads (and optionally checks) a config file, printing

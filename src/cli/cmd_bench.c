@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_bench.c - `weft bench`: measure the engine on a scenario built in
  * code, as a user's run would go (a real store in a temporary folder, every

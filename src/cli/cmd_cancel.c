@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_cancel.c - `weft cancel ID`: cancel a job, or every unfinished job of
  * a submission, from any terminal.  The store is opened read-only, so this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_check.c - `weft check [-c FILE]`: loads and validates a configuration
  * and reports every problem at once, sorted by position, followed by a

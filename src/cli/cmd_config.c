@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_config.c - `weft config [-c FILE] [--raw]`: prints the effective
  * configuration (defaults applied, inherited keys copied, ENV resolved) or,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_data.c - `weft data ID`: write a data node's content to standard
  * output, byte for byte, by instance id (DATANODE_...) or by config id when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_jobs.c - `weft jobs`: list the jobs of the store, optionally those of
  * one submission or in one status, as a table or JSON.  It opens the store

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_run.c - `weft run`: load and check the configuration, create a
  * scenario instance, submit it and wait, showing progress as jobs change

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_run_worker.c - `weft run-worker`: serves cluster mode's job queue
  * with the library's worker service (weft_worker_*, src/cluster/service.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_scenarios.c - `weft scenarios`: the scenarios the configuration
  * declares (with their tasks and how many instances the store holds) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_show.c - `weft show ID`: everything the store knows about one job
  * (every status time, duration, attempt, worker, exit code or signal,

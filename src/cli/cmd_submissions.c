@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_submissions.c - `weft submissions`: every submission of the store,
  * oldest first, with its status, times and job counts, as a table or JSON.

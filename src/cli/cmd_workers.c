@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_workers.c - `weft workers`: lists the worker services that serve a
  * queue, as they announce themselves (weft_workers_list(), which listens

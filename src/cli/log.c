@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c - the command's log handler: what the library logs (reconnects,
  * dropped messages, a stopped dispatcher) goes to stderr as one line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - the `weft` command: the command table with each command's help,
  * the global options (`--version`, `--help`, `--quiet`, `--verbose`) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * opts.c - how every `weft` command reads its command line: the table-driven
  * parser of opts.h (long and short options, --opt=value, --, positional

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * opts.h - the one option parser of the `weft` commands.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * output.c - helpers the engine commands share (see output.h): opening the
  * configuration and the store, shortened and prefix-matched job ids,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * output.h - what the engine commands (run, jobs, show, submissions,
  * scenarios, data, cancel) share: opening the configuration and the store,

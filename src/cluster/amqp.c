@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * amqp.c - weft's wrapper over rabbitmq-c: one connection and one channel
  * owned by one thread or process.  It parses amqp:// and amqps:// URLs

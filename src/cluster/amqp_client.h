@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * amqp_client.h - weft's small wrapper over rabbitmq-c (librabbitmq 0.11), and
  * the one reconnect policy of its users.  (Cluster mode's messages are in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exec_cluster.c - cluster mode, orchestrator side: the executor that hands
  * jobs to worker services (`weft run-worker`, service.c) through RabbitMQ,

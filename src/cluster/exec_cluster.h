@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exec_cluster.h - the cluster executor (orchestrator side of cluster mode,
  * exec_cluster.c): its options, how to build them from a config, and what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * protocol.c - cluster mode's messages: the topology every party declares,
  * and one encoder and one decoder for each of the job, status, cancel and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * protocol.h - cluster mode's protocol: the names every party declares on
  * the broker, and the four JSON messages they exchange, each with one

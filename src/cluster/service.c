@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * service.c - the worker service of cluster mode (weft_worker_*, run by
  * `weft run-worker`): it takes jobs from the queue and runs them.

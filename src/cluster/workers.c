@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * workers.c - weft_workers_list(): who serves a queue, from the heartbeats
  * that worker services publish every 3 s on the fanout exchange

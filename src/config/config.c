@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c - the configuration model: sections of raw entries, the
  * effective view (the schema's defaults applied, keys of the kind's

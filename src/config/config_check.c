@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_check.c - validation of a whole configuration (weft_config_check):
  * ENV[...] resolution results, value types, unknown keys and sections with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_internal.h - what the config_*.c files share: the in-memory model
  * of a weft_config (sections of raw entries plus an "effective" view with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_load.c - turns a parsed config.toml into sections of a weft_config:
  * maps [CORE], [JOB], [DATA_NODE.<id>], [TASK.<id>] and [SCENARIO.<id>] to

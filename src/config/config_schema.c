@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_schema.c - the keys weft accepts in each section kind: their type,
  * their default, and whether the engine acts on them.  A key Taipy defines

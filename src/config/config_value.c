@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_value.c - typed configuration values: Taipy's typed-string syntax
  * ("8:int", "sales:SECTION", "ENV[NAME]:int"), conversion and coercion

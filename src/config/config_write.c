@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_write.c - writes a weft_config as TOML that weft_config_load()
  * reads back to an equal configuration: either the effective view

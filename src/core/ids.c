@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ids.c - entity ids: random (version 4) UUIDs read from getrandom(), and
  * the "<PREFIX>_<config id>_<uuid>" ids of jobs, tasks, data nodes,

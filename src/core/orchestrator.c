@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * orchestrator.c - the orchestrator's life cycle and its loop: opening (the
  * storage folder's lock, the store, recovery), the executor, subscribers,

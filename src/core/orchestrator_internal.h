@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * orchestrator_internal.h - the orchestrator is one module split in files
  * that share this header and call each other: orchestrator.c (life cycle,

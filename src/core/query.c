@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * query.c - the read side of the orchestrator API: job and submission
  * snapshots, scenario lists and data node content.  Everything is read from

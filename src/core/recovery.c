@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * recovery.c - what a read-write orchestrator does on opening with jobs a
  * dead orchestrator left unfinished.  Development and standalone mode lose

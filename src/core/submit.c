@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * submit.c - from configuration to jobs: creating scenario instances (their
  * tasks and SCENARIO-scoped data nodes; GLOBAL nodes are shared), turning a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exec_dev.c - the development executor: jobs run one by one, in the
  * orchestrator's (the submitting caller's) thread, as Taipy's development

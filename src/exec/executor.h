@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * executor.h - the seam between the orchestrator (what runs next: the job
  * graph, the store, subscribers) and an executor (where a job runs).

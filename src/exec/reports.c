@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reports.c - the queue through which executors report to the orchestrator
  * (see executor.h): any thread pushes "running" and "finished" reports, the

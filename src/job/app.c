@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * app.c - the application context of a job (see app.h): the config and
  * the absolute application path, the cache of dlopen()ed task modules, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * app.h - the application a job runs in (app.c): the checked config, the
  * folder its task modules and relative paths are resolved against, the

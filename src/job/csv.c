@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * csv.c - RFC 4180 CSV for csv data nodes (weft_csv_*): a streaming reader
  * (quoted fields, doubled quotes, embedded commas and newlines, CRLF or LF

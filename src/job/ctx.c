@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.c - the weft_ctx a task function gets: its inputs and outputs as data
  * node handles (an output handle records that it was written), the task

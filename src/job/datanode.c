@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * datanode.c - reading and writing a data node's content by storage type:
  * pickle/binary (opaque bytes), text, json (validated with jansson), csv

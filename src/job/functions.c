@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * functions.c - where task functions come from: the process-wide registry
  * of weft_register_function(), the built-ins (weft.noop, weft.sleep,

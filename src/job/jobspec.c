@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobspec.c - job specs and results as values (release, copy) and as the
  * JSON that carries them between processes (standalone workers, cluster

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runner.c - running one job to its end (weft__run_job) in an application
  * (app.c).  A function task is called with a weft_ctx; a command task is

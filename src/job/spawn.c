@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.c - careful process spawning (see spawn.h): the program is looked
  * up in $PATH and argv/env are ready before fork(); the child only makes

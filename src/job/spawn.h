@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.h - starting, watching and stopping child processes safely from a
  * (possibly multi-threaded) program: argv without a shell, fork followed at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c - the job and submission status model: status names and parsing,
  * which job status transitions are legal, and how a submission's status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.h - the internal half of the status model (status.c): a
  * submission's status from the number of its jobs in each status.  The

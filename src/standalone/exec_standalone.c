@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exec_standalone.c - the standalone executor: the orchestrator's executor
  * interface (executor.h) over the worker pool (pool.h).  Jobs run in

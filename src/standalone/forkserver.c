@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * forkserver.c - the single-threaded process, forked before the
  * orchestrator starts any thread, that forks standalone worker processes on

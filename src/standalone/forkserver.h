@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * forkserver.h - a single-threaded helper process that forks standalone
  * workers on request.

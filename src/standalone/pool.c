@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c - the standalone worker pool: a queue of encoded job specs, a slot
  * per worker process with a matching pollfd, and the thread that feeds the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.h - a pool of standalone worker processes that runs job specs, at
  * most N at a time, and reports when each starts and how it ended.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.c - length-prefixed framing over stream fds with a maximum frame
  * size: how job specs go to a standalone worker and results come back (see

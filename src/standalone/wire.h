@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.h - length-prefixed frames over a stream fd (a socketpair between the
  * standalone pool and a worker process).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c - the standalone worker process: reads job specs from its
  * channel, runs each with weft__run_job() in its single thread, captures the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.h - the loop of a standalone worker process, and what it shares
  * with the pool.

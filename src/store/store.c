@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - the SQLite store (see store.h): opening in WAL mode with a busy
  * timeout, the versioned schema and its migration steps, cached prepared

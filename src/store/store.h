@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.h - the SQLite store of one storage folder (<storage>/weft.db):
  * scenarios, tasks, data nodes with their edit history, submissions, jobs

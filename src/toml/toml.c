@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * toml.c - the TOML 1.0.0 parser: text in, a tree of weft_toml_value out
  * (the tree itself lives in toml_value.c).

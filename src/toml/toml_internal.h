@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * toml_internal.h - the in-memory shape of a parsed TOML document, shared by
  * the parser (toml.c) and the tree with its accessors (toml_value.c).

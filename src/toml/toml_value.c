@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * toml_value.c - the tree of a parsed TOML document: its arena, tables
  * (entries in document order plus a hash index), arrays, and the public

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * defaults.h - the one home of weft's default values and fixed names: the
  * execution modes, the storage folder, the cluster queue and attempts, the

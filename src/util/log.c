@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c - the library's only way to say something outside a call's result:
  * a handler chosen by the embedding program (library-wide, or per

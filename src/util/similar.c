@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * similar.c - the edit distance behind every "did you mean" suggestion of a
  * diagnostic, and the choice of the closest candidate.  Identifiers are

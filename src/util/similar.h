@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * similar.h - "did you mean" for diagnostics: the edit distance between two
  * words and the closest of a list of candidates.  Used by the config layer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * strmap.c - a string-keyed hash map (open addressing, linear probing,
  * tombstones): the orchestrator's in-memory indexes (live jobs and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.c - error-buffer formatting, the growable buffer, and small string,
  * file and time helpers used across the library (see util.h).

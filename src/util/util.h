@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.h - internal helpers shared by the library's files: error-buffer
  * formatting, a growable byte buffer with a size limit, the growth helper

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clifns.c - task functions for the `weft` command's tests (test_cli.c),
  * built into <build>/tests/apps/clifns.so and loaded by the command from

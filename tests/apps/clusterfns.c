@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clusterfns.c - task functions for the cluster-mode tests (test_cluster.c),
  * loaded by `weft run-worker` from the test's application folder as

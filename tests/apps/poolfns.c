@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * poolfns.c - task functions for the standalone pool's tests (test_pool.c,
  * test_standalone.c): jobs that record when they ran, print, crash in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * testfns.c - a task module for test_runner and test_datanode: task
  * functions that succeed, fail, forget their outputs or wait for cancel,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conformance.c - build/tests/toml-conformance DIR: runs weft's TOML parser
  * over the toml-test cases in DIR.  Every valid/ case (a .toml) must parse to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * decoder.c - build/toml-decode, weft's TOML parser behind toml-test's
  * decoder interface: TOML on stdin; the tagged JSON on stdout and exit 0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tagged.h - turns a parsed TOML document into toml-test's "tagged JSON"
  * (tables -> objects, arrays -> arrays, scalars -> {"type", "value"}).
