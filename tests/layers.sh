@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# SPDX-License-Identifier: MIT
 # layers.sh - the include-layer rule of docs/ARCHITECTURE.md, as a test:
 # no file in src/ includes a folder above (or beside) its own.
 #
