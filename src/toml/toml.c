@@ -838,6 +838,29 @@ static weft_err value(parser *p, int depth_parent, weft_toml_value **out)
 
 /* ---- key/value pairs and headers ---- */
 
+/* One step down a dotted key or a table header: the entry of `kp` in *t
+ * (*en), or, when *t has none, a new table marked `flags` put there, and *t
+ * moved to it (*en NULL).  What an existing entry may be differs between
+ * the two callers (TOML's rules for redefinition), so they judge *en. */
+static weft_err step_or_create(parser *p, weft_toml_value **t, const key_part *kp, int flags,
+                               const weft__toml_entry **en)
+{
+    long i = weft__toml_find(*t, kp->s, kp->len);
+    if (i >= 0) {
+        *en = &(*t)->u.tab.ents[i];
+        return WEFT_OK;
+    }
+    *en = NULL;
+    weft_toml_value *nt;
+    weft_err e;
+    if ((e = new_node(p, WEFT_TOML_TABLE, (*t)->depth, kp->line, kp->col, &nt)) ||
+        (e = insert(p, *t, kp, nt)))
+        return e;
+    nt->flags = flags;
+    *t = nt;
+    return WEFT_OK;
+}
+
 /* `key = value` into table t (a section's table or an inline table). */
 static weft_err keyval(parser *p, weft_toml_value *t)
 {
@@ -857,17 +880,9 @@ static weft_err keyval(parser *p, weft_toml_value *t)
      * dotted keys may be extended this way. */
     for (size_t k = 0; k + 1 < n; k++) {
         const key_part *kp = &p->parts[first + k];
-        long i = weft__toml_find(t, kp->s, kp->len);
-        if (i < 0) {
-            weft_toml_value *nt;
-            if ((e = new_node(p, WEFT_TOML_TABLE, t->depth, kp->line, kp->col, &nt)) ||
-                (e = insert(p, t, kp, nt)))
-                return e;
-            nt->flags = WEFT__TOML_DOTTED;
-            t = nt;
-            continue;
-        }
-        const weft__toml_entry *en = &t->u.tab.ents[i];
+        const weft__toml_entry *en;
+        if ((e = step_or_create(p, &t, kp, WEFT__TOML_DOTTED, &en))) return e;
+        if (!en) continue;
         weft_toml_value *v = en->val;
         if (v->type == WEFT_TOML_TABLE && (v->flags & WEFT__TOML_DOTTED)) {
             t = v;
@@ -917,17 +932,9 @@ static weft_err header(parser *p, weft_toml_value **cur)
     weft_toml_value *t = p->doc->root;
     for (size_t k = 0; k + 1 < n; k++) {
         const key_part *kp = &p->parts[first + k];
-        long i = weft__toml_find(t, kp->s, kp->len);
-        if (i < 0) {
-            weft_toml_value *nt;
-            if ((e = new_node(p, WEFT_TOML_TABLE, t->depth, kp->line, kp->col, &nt)) ||
-                (e = insert(p, t, kp, nt)))
-                return e;
-            nt->flags = WEFT__TOML_IMPLICIT;
-            t = nt;
-            continue;
-        }
-        const weft__toml_entry *en = &t->u.tab.ents[i];
+        const weft__toml_entry *en;
+        if ((e = step_or_create(p, &t, kp, WEFT__TOML_IMPLICIT, &en))) return e;
+        if (!en) continue;
         weft_toml_value *v = en->val;
         if (v->type == WEFT_TOML_TABLE && !(v->flags & WEFT__TOML_INLINE)) {
             t = v;
