@@ -94,14 +94,11 @@ static void print_tables(const weft_config *cfg, char **ids, char **cids, size_t
 
 int cmd_scenarios(int argc, char **argv)
 {
-    const char *config = NULL;
-    bool json;
-    int rc = cli_list_opts("scenarios", argc, argv, &config, &json);
-    if (rc) return rc;
+    bool json, no_store;
     weft_config *cfg;
     weft_orchestrator *o;
-    bool no_store;
-    if ((rc = cli_open(config, true, &no_store, &cfg, &o))) return rc;
+    int rc = cli_list_open("scenarios", argc, argv, &json, &no_store, &cfg, &o);
+    if (rc) return rc;
 
     char err[WEFT_ERRBUF_SIZE] = "";
     char **ids = NULL, **cids = NULL;

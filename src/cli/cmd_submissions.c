@@ -31,14 +31,11 @@ static const char *job_counts(const weft_submission_info *s, char *buf, size_t s
 
 int cmd_submissions(int argc, char **argv)
 {
-    const char *config = NULL;
-    bool json;
-    int rc = cli_list_opts("submissions", argc, argv, &config, &json);
-    if (rc) return rc;
+    bool json, no_store;
     weft_config *cfg;
     weft_orchestrator *o;
-    bool no_store;
-    if ((rc = cli_open(config, true, &no_store, &cfg, &o))) return rc;
+    int rc = cli_list_open("submissions", argc, argv, &json, &no_store, &cfg, &o);
+    if (rc) return rc;
 
     char err[WEFT_ERRBUF_SIZE] = "";
     weft_submission_info **subs = NULL;

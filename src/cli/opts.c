@@ -171,12 +171,3 @@ int cli_parse(const cli_parse_opts *p, int argc, char **argv, cli_parsed *out)
     if (level >= 0) cli_log_init((weft_log_level)level);
     return CLI_OK;
 }
-
-int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json)
-{
-    *json = false;
-    const cli_opt opts[] = {CLI_CONFIG(config), CLI_FLAG("json", 0, json), CLI_LOG_OPTS, CLI_END};
-    cli_parse_opts p = {.cmd = cmd, .opts = opts};
-    cli_parsed got;
-    return cli_parse(&p, argc, argv, &got);
-}

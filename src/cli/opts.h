@@ -128,11 +128,4 @@ int cli_parse(const cli_parse_opts *p, int argc, char **argv, cli_parsed *out);
  */
 bool cli_strtol(const char *s, long lo, long hi, long *out);
 
-/*
- * Parses the options of a listing command that takes only [-c FILE]
- * [--json] (and the log options).  Returns CLI_OK, or CLI_USAGE after
- * printing why.
- */
-int cli_list_opts(const char *cmd, int argc, char **argv, const char **config, bool *json);
-
 #endif

@@ -6,6 +6,7 @@
  * submissions, and error messages with URL passwords masked.
  */
 #include "cli/output.h"
+#include "cli/opts.h"
 #include "util/util.h" /* WEFT__GROW: the command links libweft statically */
 
 #include <errno.h>
@@ -168,6 +169,18 @@ int cli_open(const char *path, bool read_only, bool *no_store, weft_config **cfg
     *cfgp = cfg;
     *op = o;
     return CLI_OK;
+}
+
+int cli_list_open(const char *cmd, int argc, char **argv, bool *json, bool *no_store,
+                  weft_config **cfg, weft_orchestrator **o)
+{
+    const char *config = NULL;
+    *json = false;
+    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_FLAG("json", 0, json), CLI_LOG_OPTS, CLI_END};
+    cli_parse_opts p = {.cmd = cmd, .opts = opts};
+    cli_parsed got;
+    int rc = cli_parse(&p, argc, argv, &got);
+    return rc ? rc : cli_open(config, true, no_store, cfg, o);
 }
 
 int cli_open_for(const char *path, const char *what, const char *id, weft_config **cfg,

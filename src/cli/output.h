@@ -66,6 +66,15 @@ int cli_open(const char *path, bool read_only, bool *no_store, weft_config **cfg
 int cli_open_for(const char *path, const char *what, const char *id, weft_config **cfg,
                  weft_orchestrator **o);
 
+/*
+ * For a listing command that takes only [-c FILE] [--json] (and the log
+ * options): parses them, then cli_open() read-only.  Returns CLI_OK (*o NULL
+ * with *no_store true when nothing has run yet), or the exit status after
+ * printing why.
+ */
+int cli_list_open(const char *cmd, int argc, char **argv, bool *json, bool *no_store,
+                  weft_config **cfg, weft_orchestrator **o);
+
 /* Closes what cli_open() opened; NULLs are ignored. */
 void cli_close(weft_config *cfg, weft_orchestrator *o);
 

@@ -717,7 +717,7 @@ static void cl_free(weft__executor *ex)
 }
 
 static const weft__executor_ops cluster_ops = {
-    .name = "cluster",
+    .name = WEFT__MODE_CLUSTER,
     .start = cl_start,
     .dispatch = cl_dispatch,
     .cancel = cl_cancel,
