@@ -735,12 +735,9 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
     *out = NULL;
     if (!opts || !opts->broker_url || !*opts->broker_url)
         return weft__err(err, WEFT_EINVAL, "cluster mode needs [JOB] broker_url");
-    cl_exec *x = calloc(1, sizeof *x);
-    if (!x) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    cl_exec *x = weft__executor_alloc(sizeof *x, &cluster_ops, app, reports, err);
+    if (!x) return WEFT_ENOMEM;
     x->wake[0] = x->wake[1] = -1;
-    x->base.ops = &cluster_ops;
-    x->base.reports = reports;
-    x->base.app = app;
     const char *q = opts->queue && *opts->queue ? opts->queue : WEFT__DEFAULT_QUEUE;
     x->url = weft__strdup(opts->broker_url);
     x->queue = weft__strdup(q);

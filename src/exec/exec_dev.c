@@ -167,11 +167,8 @@ weft_err weft__exec_dev_new(weft__app *app, weft__reports *reports,
                             weft__poll_cancel_fn poll, void *poll_ud,
                             weft__executor **out, char *err)
 {
-    dev_exec *d = calloc(1, sizeof *d);
-    if (!d) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    d->base.ops = &dev_ops;
-    d->base.reports = reports;
-    d->base.app = app;
+    dev_exec *d = weft__executor_alloc(sizeof *d, &dev_ops, app, reports, err);
+    if (!d) return WEFT_ENOMEM;
     d->poll = poll;
     d->poll_ud = poll_ud;
     *out = &d->base;

@@ -133,6 +133,13 @@ struct weft__executor {
     const weft__logger *log; /* borrowed from the orchestrator (NULL: library-wide handler) */
 };
 
+/* Allocates a zeroed executor of `size` bytes, whose struct starts with a
+ * struct weft__executor, and fills in that header (ops, app, reports: all
+ * borrowed).  NULL with WEFT_ENOMEM in err when out of memory.  The
+ * executor's own free() releases it with free(). */
+void *weft__executor_alloc(size_t size, const weft__executor_ops *ops, weft__app *app,
+                           weft__reports *reports, char *err);
+
 /* Asked by the development executor while its job runs (every <= 50 ms):
  * true to stop it.  Called in the orchestrator's thread. */
 typedef bool (*weft__poll_cancel_fn)(void *ud, const char *job_id);

@@ -93,11 +93,8 @@ static const weft__executor_ops sa_ops = {
 weft_err weft__exec_standalone_new(weft__app *app, struct weft__reports *reports, int nworkers,
                                    struct weft__executor **out, char *err)
 {
-    sa_exec *x = calloc(1, sizeof *x);
-    if (!x) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    x->base.ops = &sa_ops;
-    x->base.reports = reports;
-    x->base.app = app;
+    sa_exec *x = weft__executor_alloc(sizeof *x, &sa_ops, app, reports, err);
+    if (!x) return WEFT_ENOMEM;
     x->nworkers = nworkers > 0 ? nworkers : weft_config_max_nb_of_workers(weft__app_config(app));
     *out = &x->base;
     return WEFT_OK;
