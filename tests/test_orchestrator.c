@@ -17,9 +17,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1175,6 +1178,59 @@ TEST(recovery_tells_handed_over_from_never_started)
     weft_config_free(c);
 }
 
+static bool has_line(char **v, size_t n, const char *needle)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(v[i], needle)) return true;
+    return false;
+}
+
+TEST(store_check_reports_broken_invariants)
+{
+    weft_config *c = chain_config(false);
+    register_fns();
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s");
+    char *sub = run_scenario(o, scen, false);
+    weft_orchestrator_close(o);
+    char **p = NULL;
+    size_t n = 99;
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT_EQ(n, 0);
+    weft_strv_free(p, n);
+    /* Break it as a crash or a bug could. */
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(".weft/weft.db", &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "UPDATE jobs SET status = 3 WHERE task_config_id = 't1';"
+                           "INSERT INTO job_history VALUES(999, 0, 1);"
+                           "INSERT INTO dn_edits SELECT * FROM dn_edits WHERE job_id IS NOT NULL"
+                           " LIMIT 1;",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT(has_line(p, n, "job row 999 does not exist"));
+    ASSERT(has_line(p, n, "is RUNNING but no orchestrator holds the storage folder"));
+    ASSERT(has_line(p, n, "but its history ends with 6"));
+    ASSERT(has_line(p, n, "finished, but job"));
+    ASSERT(has_line(p, n, "result recorded 2 times"));
+    weft_strv_free(p, n);
+    /* While something holds the folder's lock (an orchestrator would),
+     * a RUNNING job is its business. */
+    int fd = open(".weft/lock", O_RDWR | O_CLOEXEC);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT(!has_line(p, n, "is RUNNING"));
+    ASSERT(has_line(p, n, "but its history ends with 6")); /* still RUNNING */
+    weft_strv_free(p, n);
+    close(fd);
+    free(sub);
+    free(scen);
+    weft_config_free(c);
+}
+
 TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown_entity),
           TEST_ENTRY(event_order_blocked_then_pending), TEST_ENTRY(events_after_commit),
           TEST_ENTRY(skippable_second_submit_skips_force_reruns),
@@ -1194,4 +1250,5 @@ TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown
           TEST_ENTRY(empty_scenario_completes),
           TEST_ENTRY(commit_failure_stops_dispatch_standalone),
           TEST_ENTRY(commit_failure_stops_dispatch_development),
-          TEST_ENTRY(recovery_tells_handed_over_from_never_started))
+          TEST_ENTRY(recovery_tells_handed_over_from_never_started),
+          TEST_ENTRY(store_check_reports_broken_invariants))

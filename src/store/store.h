@@ -172,6 +172,15 @@ weft_err weft__store_cancel_poll(weft__store *s, int64_t after,
 /* Marks every request up to row `upto` done. */
 weft_err weft__store_cancel_done(weft__store *s, int64_t upto, int64_t at_us, char *err);
 
+/* ---- checking (store_check.c) ---- */
+/* SQLite's integrity_check and weft's invariants (orphan rows, statuses
+ * consistent with their times and history, results recorded once by
+ * completed jobs; with !owner_alive, no RUNNING job).  *problems gets one
+ * line per problem (caller frees with weft_strv_free()), *n 0 when none.
+ * Writes nothing.  O(store size). */
+weft_err weft__store_check(weft__store *s, bool owner_alive, char ***problems, size_t *n,
+                           char *err);
+
 /* ---- fault injection (tests and `make faults` only; faultvfs.c) ---- */
 typedef enum weft__fault_kind {
     WEFT__FAULT_IOERR = 0, /* the write fails with an I/O error */
