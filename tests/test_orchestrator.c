@@ -1231,6 +1231,59 @@ TEST(store_check_reports_broken_invariants)
     weft_config_free(c);
 }
 
+/* A crashed orchestrator's children (fork server, workers) hold the
+ * folder's lock for a moment after it died: the next open waits for them
+ * instead of refusing the folder in the name of a dead process. */
+TEST(lock_held_by_dead_orchestrators_children_is_waited_for)
+{
+    weft_config *c = chain_config(false);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        weft_orchestrator *o = NULL;
+        char cerr[WEFT_ERRBUF_SIZE];
+        if (weft_orchestrator_open(c, NULL, &o, cerr)) _exit(3);
+        if (fork() == 0) { /* inherits the lock, as a fork server does */
+            struct timespec ts = {0, 400 * 1000000L};
+            nanosleep(&ts, NULL);
+            _exit(0);
+        }
+        _exit(0); /* dies holding it: no close */
+    }
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int64_t t0 = weft__mono_ns();
+    weft_orchestrator *o = open_rw(c);
+    int64_t waited_ms = (weft__mono_ns() - t0) / 1000000;
+    printf("    opened after %lld ms\n", (long long)waited_ms);
+    ASSERT(waited_ms < 3000);
+    weft_orchestrator_close(o);
+    /* A live holder is still refused at once. */
+    pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        weft_orchestrator *o2 = NULL;
+        char cerr[WEFT_ERRBUF_SIZE];
+        if (weft_orchestrator_open(c, NULL, &o2, cerr)) _exit(3);
+        if (write(ready[1], "x", 1) != 1) _exit(4);
+        pause();
+        _exit(0);
+    }
+    char b;
+    ASSERT_EQ(read(ready[0], &b, 1), 1);
+    weft_orchestrator *o3 = NULL;
+    t0 = weft__mono_ns();
+    ASSERT_EQ(weft_orchestrator_open(c, NULL, &o3, err), WEFT_EEXIST);
+    ASSERT((weft__mono_ns() - t0) / 1000000 < 1000);
+    ASSERT_CONTAINS(err, "in use by another weft process");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    weft_config_free(c);
+}
+
 TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown_entity),
           TEST_ENTRY(event_order_blocked_then_pending), TEST_ENTRY(events_after_commit),
           TEST_ENTRY(skippable_second_submit_skips_force_reruns),
@@ -1251,4 +1304,5 @@ TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown
           TEST_ENTRY(commit_failure_stops_dispatch_standalone),
           TEST_ENTRY(commit_failure_stops_dispatch_development),
           TEST_ENTRY(recovery_tells_handed_over_from_never_started),
-          TEST_ENTRY(store_check_reports_broken_invariants))
+          TEST_ENTRY(store_check_reports_broken_invariants),
+          TEST_ENTRY(lock_held_by_dead_orchestrators_children_is_waited_for))

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -751,6 +752,36 @@ static weft_err mkdir_p(const char *path, char *err)
     return WEFT_OK;
 }
 
+/* Is the pid written in the lock file a live process? */
+static bool holder_alive(int fd)
+{
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+    return pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * Takes the lock.  When it is held although the process that took it is
+ * dead, the holders are processes that process forked (a fork server and
+ * its workers share the lock's open file description) and are exiting
+ * after its crash: wait for them, up to WEFT__LOCK_ORPHAN_WAIT_MS, rather
+ * than refuse the folder in the name of a dead pid.  False with errno set.
+ */
+static bool lock_or_wait(int fd)
+{
+    for (int waited = 0;; waited += 20) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+        int saved = errno;
+        if (saved != EWOULDBLOCK || waited >= WEFT__LOCK_ORPHAN_WAIT_MS || holder_alive(fd)) {
+            errno = saved;
+            return false;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* The storage folder's lock: flock() on <storage>/lock, held for the
  * handle's life; the holder's pid is written in the file for the message
  * a second orchestrator gets.  The kernel drops it when the process dies,
@@ -766,7 +797,7 @@ static weft_err take_lock(weft_orchestrator *o, char *err)
         return e;
     }
     free(path);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (!lock_or_wait(fd)) {
         int saved = errno;
         char buf[32] = "";
         ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
