@@ -827,13 +827,20 @@ weft_err weft__store_job_insert(weft__store *s, const weft__store_job *job, int6
     return history(s, *seq, WEFT_JOB_SUBMITTED, job->submitted_us, err);
 }
 
+/* Runs write statement `which` with two integer parameters. */
+static weft_err run_ints(weft__store *s, int which, int64_t a, int64_t b, const char *what,
+                         char *err)
+{
+    sqlite3_stmt *st = stmt(s, which, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    return run(s, st, err, what);
+}
+
 weft_err weft__store_job_dep(weft__store *s, int64_t job_seq, int64_t upstream_seq, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_JOB_DEP, err);
-    if (!st) return WEFT_ESTORE;
-    sqlite3_bind_int64(st, 1, job_seq);
-    sqlite3_bind_int64(st, 2, upstream_seq);
-    return run(s, st, err, "cannot store a job dependency");
+    return run_ints(s, S_JOB_DEP, job_seq, upstream_seq, "cannot store a job dependency", err);
 }
 
 weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t at_us,
@@ -852,11 +859,7 @@ weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t
 
 weft_err weft__store_job_dispatched(weft__store *s, int64_t seq, int64_t at_us, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_JOB_DISPATCHED, err);
-    if (!st) return WEFT_ESTORE;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, at_us);
-    return run(s, st, err, "cannot store a job hand-over");
+    return run_ints(s, S_JOB_DISPATCHED, seq, at_us, "cannot store a job hand-over", err);
 }
 
 weft_err weft__store_job_worker(weft__store *s, int64_t seq, const char *worker, int attempt,
