@@ -1053,7 +1053,7 @@ static weft_config *fanout_config(weft_mode mode, int n, const char *ms)
     ASSERT_EQ(mkdir(markdir, 0777), 0);
     weft_config *c = weft_config_new();
     ASSERT_OK(weft_config_configure_job_executions(c, mode, 2, err), err);
-    char ids[16][8];
+    char ids[16][16];
     const char *tasks[17] = {NULL};
     ASSERT(n <= 16);
     for (int i = 0; i < n; i++) {
