@@ -1114,6 +1114,7 @@ static void commit_failure_stops_dispatch(weft_mode mode)
     weft_err e = weft_submit(o, scen, &so, &sub, serr);
     if (e == WEFT_OK) e = weft_submission_wait(o, sub, 30000, serr);
     ASSERT_EQ(e, WEFT_ESTORE);
+    printf("    %s\n", serr);
     ASSERT_CONTAINS(serr, "full");
     ASSERT(weft__store_fault_injected() > 0);
     weft_orchestrator_close(o);

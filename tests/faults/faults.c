@@ -17,7 +17,8 @@
  * (weft_store_check(): no RUNNING job without an owner, no orphan rows,
  * results recorded once by completed jobs), no unfinished job, every job
  * that left a marker (faultfns.mark writes one as it starts) shows as
- * started, and every completed job's outputs were recorded exactly once.
+ * started, and every completed job's outputs were recorded exactly once;
+ * after a kill or a broker restart, `weft check --store` exits 0 too.
  * Random choices come from seeds that are printed: rerun one with --seed.
  */
 #define _GNU_SOURCE
@@ -410,6 +411,15 @@ static long calibrate(const app *a)
     return ms;
 }
 
+/* `weft check --store` agrees: exit status 0 (what a user would run). */
+static int check_cli(const app *a)
+{
+    char *argv[] = {"weft", "check", "--store", "-c", "config.toml", NULL};
+    int st = wait_for(spawn(a->dir, "check.log", argv), 60000);
+    if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    return bad("%s: weft check --store failed (see check.log)", a->dir);
+}
+
 static void kill_one(const app *a, const char *mode, int i, unsigned s, long span)
 {
     unsigned r = s;
@@ -425,6 +435,7 @@ static void kill_one(const app *a, const char *mode, int i, unsigned s, long spa
     /* Restart: opening recovers (cluster: resumes, and closing waits). */
     if (app_run(a, false, NULL, err) != WEFT_OK) v += bad("%s: reopening: %s", a->dir, err);
     v += check_app(a);
+    v += check_cli(a);
     char what[160];
     snprintf(what, sizeof what, "kill9 %s #%d (seed %u, after %ld ms)", mode, i, s, delay);
     printf("faults: %s: %s\n", what,
@@ -476,6 +487,7 @@ static void restart_one(const app *a, int i, unsigned s)
     char err[WEFT_ERRBUF_SIZE] = "";
     if (app_run(a, false, NULL, err) != WEFT_OK) v += bad("%s: reopening: %s", a->dir, err);
     v += check_app(a);
+    v += check_cli(a);
     char what[160];
     snprintf(what, sizeof what, "broker restart #%d (seed %u, after %ld ms)", i, s, delay);
     printf("faults: %s\n", what);
