@@ -6,7 +6,8 @@
  *   sweep      for every N over a representative run (a fan-out and a join,
  *              development and standalone modes, in this process), fail the
  *              Nth store write (disk full from then on, or one I/O error),
- *              reopen (recovery), check, and run the scenario once more
+ *              reopen (recovery), check, and run the scenario once more;
+ *              cluster mode likewise for every 3rd N, with two workers
  *   kill9      kill -9 real `weft run` processes (standalone, cluster) at
  *              random points, recover, check
  *   restart    restart the broker at random points of a cluster run
@@ -49,6 +50,12 @@ static unsigned seed;
 static long ninjected, nsurvived;
 static int npassed, nfailed, napps;
 static double deadline; /* monotonic seconds after which long sections stop early */
+static const char *only; /* --only NAME: run the sections whose name starts so */
+
+static bool section(const char *name)
+{
+    return !only || strncmp(name, only, strlen(only)) == 0;
+}
 
 static double now_s(void) { return (double)weft__mono_ns() / 1e9; }
 
@@ -297,10 +304,14 @@ static void remove_tree(const char *dir)
 }
 
 /* One run with the fault at write n: run, recover, check, run again. */
-static void sweep_one(const char *mode, long n, weft__fault_kind kind, bool persistent)
+static void sweep_one(const char *mode, const app *shared, long n, weft__fault_kind kind,
+                      bool persistent)
 {
     app a;
-    app_setup(&a, mode, 0);
+    if (shared)
+        a = *shared; /* cluster: the workers serve one application */
+    else
+        app_setup(&a, mode, 0);
     char err[WEFT_ERRBUF_SIZE] = "";
     weft__store_fault_arm(n, kind, persistent);
     weft_err e = app_run(&a, true, NULL, err);
@@ -323,33 +334,47 @@ static void sweep_one(const char *mode, long n, weft__fault_kind kind, bool pers
              kind == WEFT__FAULT_FULL ? "disk full" : "I/O error", persistent ? " (stays)" : "");
     if (v) printf("  %s: the run said: %s\n", what, e ? err : "ok");
     verdict(what, hit, v);
-    if (!v) remove_tree(a.dir);
+    if (!v && !shared) remove_tree(a.dir);
 }
 
-/* Every write n fails in turn; with `both`, as a disk that stays full and
- * as one I/O error, else the two alternate (odd n: full, even n: I/O). */
-static void sweep(const char *mode, bool both)
+static pid_t start_worker(const app *a, int n);
+static int wait_for(pid_t pid, long timeout_ms);
+
+/* Every `stride`th write n fails in turn; with `both`, as a disk that stays
+ * full and as one I/O error, else the two alternate (odd n: full, even n:
+ * I/O).  Cluster mode runs against two `weft run-worker` processes. */
+static void sweep(const char *mode, bool both, long stride)
 {
     app a;
     app_setup(&a, mode, 0);
+    bool cluster = strcmp(mode, "cluster") == 0;
+    pid_t w[2] = {0, 0};
+    for (int k = 0; cluster && k < 2; k++) w[k] = start_worker(&a, k);
     char err[WEFT_ERRBUF_SIZE] = "";
     weft_submission_status st = WEFT_SUBMISSION_FAILED;
     weft__store_fault_arm(0, WEFT__FAULT_IOERR, false); /* count only */
     weft_err e = app_run(&a, true, &st, err);
     long writes = weft__store_fault_writes();
     weft__store_fault_disarm();
+    long n = writes + 3;
     if (e || st != WEFT_SUBMISSION_COMPLETED) {
         verdict("sweep count run", false, bad("%s: %s", mode, e ? err : "not completed"));
-        return;
+        n = 0;
+    } else {
+        printf("faults: sweep %s: %ld store writes in a run, failing every %s in turn\n", mode,
+               writes, stride == 1 ? "one" : "few");
     }
-    printf("faults: sweep %s: %ld store writes in a run, failing each in turn\n", mode, writes);
-    fflush(stdout);
-    long n;
-    for (n = 1; n <= writes + 2 && now_s() < deadline; n++) {
-        if (both || n % 2) sweep_one(mode, n, WEFT__FAULT_FULL, true);
-        if (both || n % 2 == 0) sweep_one(mode, n, WEFT__FAULT_IOERR, false);
+    const app *shared = cluster ? &a : NULL;
+    for (n = n ? 1 : writes + 3; n <= writes + 2 && now_s() < deadline; n += stride) {
+        if (both || n % 2) sweep_one(mode, shared, n, WEFT__FAULT_FULL, true);
+        if (both || n % 2 == 0) sweep_one(mode, shared, n, WEFT__FAULT_IOERR, false);
     }
     if (n <= writes + 2) printf("faults: sweep %s stopped at write %ld: time budget\n", mode, n);
+    for (int k = 0; k < 2; k++) {
+        if (!w[k]) continue;
+        kill(w[k], SIGTERM);
+        if (wait_for(w[k], 20000) < 0) kill(-w[k], SIGKILL), waitpid(w[k], NULL, 0);
+    }
 }
 
 /* ---- real processes: kill -9, broker restarts ---- */
@@ -600,7 +625,9 @@ out:
 static void usage(void)
 {
     fprintf(stderr, "usage: faults --weft PATH --module PATH --root DIR [--seed N] [--budget S]\n"
-                    "              [--broker-dir DIR --broker-cmd PATH]\n");
+                    "              [--broker-dir DIR --broker-cmd PATH] [--only SECTION]\n"
+                    "sections: sweep-development sweep-standalone kill9-standalone\n"
+                    "          sweep-cluster kill9-cluster malformed restart\n");
     exit(2);
 }
 
@@ -616,6 +643,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--budget")) budget = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--broker-dir")) broker_dir = argv[i + 1];
         else if (!strcmp(argv[i], "--broker-cmd")) broker_cmd = argv[i + 1];
+        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else usage();
     }
     if (!weft_bin || !module || !root[0]) usage();
@@ -623,11 +651,11 @@ int main(int argc, char **argv)
     printf("faults: seed %u (rerun with --seed %u)\n", seed, seed);
     double t0 = now_s();
     deadline = t0 + budget * 0.45; /* the sweeps' share */
-    sweep("development", true);
+    if (section("sweep-development")) sweep("development", true, 1);
     deadline = t0 + budget * 0.65;
-    sweep("standalone", false);
+    if (section("sweep-standalone")) sweep("standalone", false, 1);
     deadline = t0 + budget * 0.75;
-    kill9("standalone", 20);
+    if (section("kill9-standalone")) kill9("standalone", 20);
     if (broker_dir) {
         FILE *f;
         char path[2400];
@@ -635,11 +663,13 @@ int main(int argc, char **argv)
         if ((f = fopen(path, "r")) && fgets(broker_url, sizeof broker_url, f))
             broker_url[strcspn(broker_url, "\n")] = '\0';
         if (f) fclose(f);
-        deadline = t0 + budget * 0.85;
-        kill9("cluster", 10);
-        malformed(40);
+        deadline = t0 + budget * 0.8;
+        if (section("sweep-cluster")) sweep("cluster", false, 3);
+        deadline = t0 + budget * 0.9;
+        if (section("kill9-cluster")) kill9("cluster", 10);
+        if (section("malformed")) malformed(40);
         deadline = t0 + budget;
-        if (broker_cmd) restarts(2);
+        if (broker_cmd && section("restart")) restarts(2);
     } else {
         printf("faults: no broker: cluster, broker restarts and malformed messages skipped\n");
     }
