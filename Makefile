@@ -4,6 +4,8 @@
 #   make check      build and run every test (ends with "N passed, N failed")
 #   make asan       the whole suite under AddressSanitizer + UBSan (build/asan/)
 #   make tsan       the whole suite under ThreadSanitizer (build/tsan/)
+#   make faults     the fault-injection suite (tests/faults/, scripts/faults): failed
+#                   store writes, kill -9, broker restarts, malformed messages
 #   make fuzz       libFuzzer target for the TOML parser (clang), FUZZ_SECONDS=60 to run it
 #   make demo       install missing dependencies, build, run the example pipeline
 #   make bench      benchmarks (bench/)
@@ -48,7 +50,7 @@ APPS     := $(APP_SRC:tests/apps/%.c=$(BUILD)/tests/apps/%.so)
 DECODER  := $(if $(wildcard tests/toml/decoder.c),$(BUILD)/toml-decode)
 TOOLS    := $(patsubst tests/toml/%.c,$(BUILD)/tests/toml-%,$(filter-out tests/toml/decoder.c,$(wildcard tests/toml/*.c)))
 
-.PHONY: all check asan tsan fuzz demo bench install uninstall clean deps tests examples
+.PHONY: all check faults asan tsan fuzz demo bench install uninstall clean deps tests examples
 .DEFAULT_GOAL := all
 .SECONDEXPANSION:
 .SECONDARY:
@@ -115,6 +117,20 @@ tsan: deps
 	    SAN="-fsanitize=thread -fno-omit-frame-pointer" tests
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" TEST_TIMEOUT_SCALE=5 \
 	    scripts/run-tests build/tsan
+
+# The fault-injection suite: a driver linked with libweft (it arms the
+# store's fault hook, weft__store_fault_arm()) and the task module it runs.
+faults: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/faults/faults $(BUILD)/faults/faultfns.so
+	@scripts/faults $(BUILD)
+
+$(BUILD)/faults/faults: $(BUILD)/obj/tests/faults/faults.o $(BUILD)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -rdynamic -o $@ $< -Wl,--whole-archive $(BUILD)/libweft.a -Wl,--no-whole-archive $(LDLIBS)
+
+$(BUILD)/faults/faultfns.so: tests/faults/faultfns.c include/weft.h
+	@mkdir -p $(dir $@)
+	$(CC) $(MOD_CFLAGS) -shared -o $@ $<
 
 FUZZ_SECONDS ?= 0
 fuzz:

@@ -700,6 +700,23 @@ weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_
                                 weft_orchestrator **out, char *err);
 
 /**
+ * Checks the store of cfg's storage folder without changing it (what
+ * `weft check --store` prints): SQLite's PRAGMA integrity_check, then
+ * weft's invariants: no job RUNNING unless an orchestrator holds the
+ * storage folder, no orphan rows (job_history, job_deps, tasks, jobs,
+ * dn_edits), job statuses consistent with their times and history, no
+ * finished submission with an unfinished job, no result recorded twice or
+ * by a job that did not complete.  `opts` as for weft_orchestrator_open()
+ * (read_only is implied; may be NULL).  *problems gets one line per problem
+ * found (caller frees with weft_strv_free()), *nproblems their number, 0 for
+ * a healthy store.  WEFT_ENOTFOUND when there is no store; WEFT_ESTORE when
+ * it cannot be read (corrupt, not a weft store, other version: err says
+ * which and what to do).  Reads the whole store: O(its size).
+ */
+weft_err weft_store_check(const weft_config *cfg, const weft_orchestrator_opts *opts,
+                          char ***problems, size_t *nproblems, char *err);
+
+/**
  * Starts the service part of the orchestrator: the dispatcher thread and the
  * workers (standalone), the broker connection (cluster).  Nothing to start in
  * development mode.  Submitting starts it when needed.

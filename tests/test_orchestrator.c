@@ -17,6 +17,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -987,7 +994,8 @@ TEST(store_survives_kill_9)
     ASSERT_EQ(ja->status, WEFT_JOB_ABANDONED);
     ASSERT_CONTAINS(ja->error, running);
     ASSERT_EQ(jo->status, WEFT_JOB_ABANDONED);
-    ASSERT_STR_EQ(jo->error, "orchestrator stopped before the job ran");
+    /* handed to the development executor, queued behind "slow": it may have run */
+    ASSERT_STR_EQ(jo->error, "orchestrator stopped after handing the job over; it may have run");
     weft_job_info_free(ja);
     weft_job_info_free(jo);
     weft_job_info **jobs = NULL;
@@ -1018,6 +1026,265 @@ TEST(empty_scenario_completes)
     weft_config_free(c);
 }
 
+/* ---- store failures: nothing runs unrecorded ---- */
+
+static char markdir[2048]; /* absolute: workers run elsewhere */
+
+/* Leaves markers/<job id> as it starts, then sleeps the `ms` property. */
+static int fn_mark(weft_ctx *ctx)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", markdir, weft_ctx_job_id(ctx));
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+    const weft_value *v = weft_ctx_property(ctx, "ms");
+    long ms = v ? atol(weft_value_text(v)) : 0;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && !weft_ctx_canceled(ctx)) {}
+    return 0;
+}
+
+/* `n` independent tasks m0..m<n-1> in scenario "s", each sleeping `ms`. */
+static weft_config *fanout_config(weft_mode mode, int n, const char *ms)
+{
+    ASSERT_OK(weft_register_function("test.mark", fn_mark), "");
+    ASSERT(getcwd(markdir, sizeof markdir - 16) != NULL);
+    strcat(markdir, "/markers");
+    ASSERT_EQ(mkdir(markdir, 0777), 0);
+    weft_config *c = weft_config_new();
+    ASSERT_OK(weft_config_configure_job_executions(c, mode, 2, err), err);
+    char ids[16][16];
+    const char *tasks[17] = {NULL};
+    ASSERT(n <= 16);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "m%d", i);
+        weft_property p[] = {{"ms", ms}};
+        weft_task_opts o = {.function = "test.mark", .inputs = NONE, .outputs = NONE,
+                            .properties = p, .nproperties = 1};
+        ASSERT_OK(weft_config_configure_task(c, ids[i], &o, err), err);
+        tasks[i] = ids[i];
+    }
+    scenario(c, "s", tasks);
+    return c;
+}
+
+/* The disk fills up (every write fails) once a job is reported RUNNING. */
+static void fill_disk_on_running(const weft_event *ev, void *ud)
+{
+    (void)ud;
+    if (ev->job_id && ev->job_status == WEFT_JOB_RUNNING)
+        weft__store_fault_arm(1, WEFT__FAULT_FULL, true);
+}
+
+/* After recovery: every job that left a marker shows as started (RUNNING
+ * in its history, or "may have run"), never as one that did not start. */
+static size_t check_markers(weft_orchestrator *o, const char *sub)
+{
+    weft_job_info **jobs = NULL;
+    size_t n = 0, marked = 0;
+    weft_job_filter f = {.submission_id = sub, .status = -1};
+    ASSERT_OK(weft_jobs_list(o, &f, &jobs, &n, err), err);
+    for (size_t i = 0; i < n; i++) {
+        weft_job_info *j = jobs[i];
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", markdir, j->id);
+        ASSERT(weft_job_status_is_final(j->status));
+        if (access(path, F_OK) != 0) continue;
+        marked++;
+        bool started = j->status_time_us[WEFT_JOB_RUNNING] != 0 ||
+                       (j->error && strstr(j->error, "may have run"));
+        if (!started)
+            FAIL("job %s ran but is %s: %s", j->id, weft_job_status_name(j->status),
+                 j->error ? j->error : "");
+    }
+    weft_job_list_free(jobs, n);
+    return marked;
+}
+
+static void commit_failure_stops_dispatch(weft_mode mode)
+{
+    weft_config *c = fanout_config(mode, 12, "300");
+    weft__store_fault_arm(0, WEFT__FAULT_FULL, true); /* counts only; the store opens on it */
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s");
+    ASSERT_OK(weft_subscribe(o, fill_disk_on_running, NULL), err);
+    char *sub = NULL;
+    weft_submit_opts so = {.wait = true, .timeout_ms = 30000};
+    char serr[WEFT_ERRBUF_SIZE] = "";
+    weft_err e = weft_submit(o, scen, &so, &sub, serr);
+    if (e == WEFT_OK) e = weft_submission_wait(o, sub, 30000, serr);
+    ASSERT_EQ(e, WEFT_ESTORE);
+    printf("    %s\n", serr);
+    ASSERT_CONTAINS(serr, "full");
+    ASSERT(weft__store_fault_injected() > 0);
+    weft_orchestrator_close(o);
+    weft__store_fault_disarm();
+    /* Reopening recovers; what ran is recorded as started. */
+    o = open_rw(c);
+    size_t marked = check_markers(o, sub);
+    ASSERT(marked >= 1);
+    /* Dispatch stopped with the store: two workers, jobs of 300 ms, the
+     * disk full at the first RUNNING; the twelve would have run otherwise. */
+    ASSERT(marked <= 4);
+    weft_orchestrator_close(o);
+    free(sub);
+    free(scen);
+    weft_config_free(c);
+}
+
+TEST(commit_failure_stops_dispatch_standalone)
+{
+    commit_failure_stops_dispatch(WEFT_MODE_STANDALONE);
+}
+
+TEST(commit_failure_stops_dispatch_development)
+{
+    commit_failure_stops_dispatch(WEFT_MODE_DEVELOPMENT);
+}
+
+/* Recovery's two messages for unstarted jobs: one handed to an executor
+ * (committed as dispatched) may have run; one never handed over did not. */
+TEST(recovery_tells_handed_over_from_never_started)
+{
+    weft_config *c = fanout_config(WEFT_MODE_DEVELOPMENT, 2, "0");
+    weft_orchestrator *o = open_rw(c);
+    weft_orchestrator_close(o);
+    weft__store *st = NULL;
+    ASSERT_OK(weft__store_open(".weft/" WEFT__STORE_FILE, false, &st, err), err);
+    ASSERT_OK(weft__store_begin(st, err), err);
+    int64_t sseq, seq[2];
+    ASSERT_OK(weft__store_submission_insert(st, "SUB", "SC", "s", 0, 1, &sseq, err), err);
+    const char *ids[2] = {"JOB_handed", "JOB_queued"};
+    for (int i = 0; i < 2; i++) {
+        weft__store_job job = {.id = ids[i], .task_id = "T", .task_config_id = "m0",
+                               .submission_id = "SUB", .entity_id = "SC", .attempt = 1,
+                               .submitted_us = 1};
+        ASSERT_OK(weft__store_job_insert(st, &job, &seq[i], err), err);
+        ASSERT_OK(weft__store_job_status(st, seq[i], WEFT_JOB_PENDING, 2, NULL, err), err);
+    }
+    ASSERT_OK(weft__store_job_dispatched(st, seq[0], 3, err), err);
+    ASSERT_OK(weft__store_commit(st, err), err);
+    weft__store_close(st);
+    o = open_rw(c);
+    weft_job_info *j = NULL;
+    ASSERT_OK(weft_job_get(o, "JOB_handed", &j, err), err);
+    ASSERT_EQ(j->status, WEFT_JOB_ABANDONED);
+    ASSERT_STR_EQ(j->error, "orchestrator stopped after handing the job over; it may have run");
+    weft_job_info_free(j);
+    ASSERT_OK(weft_job_get(o, "JOB_queued", &j, err), err);
+    ASSERT_EQ(j->status, WEFT_JOB_ABANDONED);
+    ASSERT_STR_EQ(j->error, "orchestrator stopped before the job started");
+    weft_job_info_free(j);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
+static bool has_line(char **v, size_t n, const char *needle)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(v[i], needle)) return true;
+    return false;
+}
+
+TEST(store_check_reports_broken_invariants)
+{
+    weft_config *c = chain_config(false);
+    register_fns();
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s");
+    char *sub = run_scenario(o, scen, false);
+    weft_orchestrator_close(o);
+    char **p = NULL;
+    size_t n = 99;
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT_EQ(n, 0);
+    weft_strv_free(p, n);
+    /* Break it as a crash or a bug could. */
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(".weft/weft.db", &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "UPDATE jobs SET status = 3 WHERE task_config_id = 't1';"
+                           "INSERT INTO job_history VALUES(999, 0, 1);"
+                           "INSERT INTO dn_edits SELECT * FROM dn_edits WHERE job_id IS NOT NULL"
+                           " LIMIT 1;",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT(has_line(p, n, "job row 999 does not exist"));
+    ASSERT(has_line(p, n, "is RUNNING but no orchestrator holds the storage folder"));
+    ASSERT(has_line(p, n, "but its history ends with 6"));
+    ASSERT(has_line(p, n, "finished, but job"));
+    ASSERT(has_line(p, n, "result recorded 2 times"));
+    weft_strv_free(p, n);
+    /* While something holds the folder's lock (an orchestrator would),
+     * a RUNNING job is its business. */
+    int fd = open(".weft/lock", O_RDWR | O_CLOEXEC);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0);
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT(!has_line(p, n, "is RUNNING"));
+    ASSERT(has_line(p, n, "but its history ends with 6")); /* still RUNNING */
+    weft_strv_free(p, n);
+    close(fd);
+    free(sub);
+    free(scen);
+    weft_config_free(c);
+}
+
+/* A crashed orchestrator's children (fork server, workers) hold the
+ * folder's lock for a moment after it died: the next open waits for them
+ * instead of refusing the folder in the name of a dead process. */
+TEST(lock_held_by_dead_orchestrators_children_is_waited_for)
+{
+    weft_config *c = chain_config(false);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        weft_orchestrator *o = NULL;
+        char cerr[WEFT_ERRBUF_SIZE];
+        if (weft_orchestrator_open(c, NULL, &o, cerr)) _exit(3);
+        if (fork() == 0) { /* inherits the lock, as a fork server does */
+            struct timespec ts = {0, 400 * 1000000L};
+            nanosleep(&ts, NULL);
+            _exit(0);
+        }
+        _exit(0); /* dies holding it: no close */
+    }
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int64_t t0 = weft__mono_ns();
+    weft_orchestrator *o = open_rw(c);
+    int64_t waited_ms = (weft__mono_ns() - t0) / 1000000;
+    printf("    opened after %lld ms\n", (long long)waited_ms);
+    ASSERT(waited_ms < 3000);
+    weft_orchestrator_close(o);
+    /* A live holder is still refused at once. */
+    pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        weft_orchestrator *o2 = NULL;
+        char cerr[WEFT_ERRBUF_SIZE];
+        if (weft_orchestrator_open(c, NULL, &o2, cerr)) _exit(3);
+        if (write(ready[1], "x", 1) != 1) _exit(4);
+        pause();
+        _exit(0);
+    }
+    char b;
+    ASSERT_EQ(read(ready[0], &b, 1), 1);
+    weft_orchestrator *o3 = NULL;
+    t0 = weft__mono_ns();
+    ASSERT_EQ(weft_orchestrator_open(c, NULL, &o3, err), WEFT_EEXIST);
+    ASSERT((weft__mono_ns() - t0) / 1000000 < 1000);
+    ASSERT_CONTAINS(err, "in use by another weft process");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    weft_config_free(c);
+}
+
 TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown_entity),
           TEST_ENTRY(event_order_blocked_then_pending), TEST_ENTRY(events_after_commit),
           TEST_ENTRY(skippable_second_submit_skips_force_reruns),
@@ -1034,4 +1301,9 @@ TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown
           TEST_ENTRY(lock_second_writer_refused_readers_welcome),
           TEST_ENTRY(storage_folder_relative_to_application_path),
           TEST_ENTRY(read_only_without_store), TEST_ENTRY(store_survives_kill_9),
-          TEST_ENTRY(empty_scenario_completes))
+          TEST_ENTRY(empty_scenario_completes),
+          TEST_ENTRY(commit_failure_stops_dispatch_standalone),
+          TEST_ENTRY(commit_failure_stops_dispatch_development),
+          TEST_ENTRY(recovery_tells_handed_over_from_never_started),
+          TEST_ENTRY(store_check_reports_broken_invariants),
+          TEST_ENTRY(lock_held_by_dead_orchestrators_children_is_waited_for))

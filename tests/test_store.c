@@ -5,6 +5,10 @@
  * older store is refused by readers, readers work (and see only committed
  * batches) while a writer holds a transaction, everything survives
  * closing and reopening, and every list keeps all its rows in order.
+ * Identity and integrity: weft's application_id is set (new and migrated
+ * stores), a foreign SQLite database is refused and left byte for byte as
+ * it was, a garbage or truncated file is reported as corrupt, and -wal/-shm
+ * files follow the store's mode.
  */
 #include "test.h"
 
@@ -14,6 +18,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char err[WEFT_ERRBUF_SIZE];
@@ -392,8 +399,166 @@ TEST(batch_of_many_jobs_is_fast)
     weft__store_close(s);
 }
 
+/* ---- identity and integrity ---- */
+
+static char *slurp(const char *path, size_t *len)
+{
+    return test_read_file(path, len);
+}
+
+TEST(application_id_set_on_creation_and_by_migration)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("w.db", false, &s, err), err);
+    weft__store_close(s);
+    ASSERT_EQ(count_rows("w.db", "PRAGMA application_id"), WEFT__STORE_APPLICATION_ID);
+    ASSERT_OK(weft__store_open_version("old.db", 2, &s, err), err);
+    weft__store_close(s);
+    ASSERT_EQ(count_rows("old.db", "PRAGMA application_id"), 0);
+    ASSERT_OK(weft__store_open("old.db", false, &s, err), err);
+    weft__store_close(s);
+    ASSERT_EQ(count_rows("old.db", "PRAGMA application_id"), WEFT__STORE_APPLICATION_ID);
+}
+
+static void foreign_refused(const char *setup, const char *want)
+{
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open("weft.db", &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, setup, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    size_t n0, n1;
+    char *before = slurp("weft.db", &n0);
+    weft__store *s = NULL;
+    ASSERT_EQ(weft__store_open("weft.db", false, &s, err), WEFT_ESTORE);
+    ASSERT_CONTAINS(err, "weft.db is not a weft store");
+    ASSERT_CONTAINS(err, want);
+    ASSERT_EQ(weft__store_open("weft.db", true, &s, err), WEFT_ESTORE);
+    ASSERT_CONTAINS(err, "is not a weft store");
+    /* Left as it was: the same bytes, no journal of ours beside it. */
+    char *after = slurp("weft.db", &n1);
+    ASSERT_EQ(n0, n1);
+    ASSERT(memcmp(before, after, n0) == 0);
+    ASSERT_NE(access("weft.db-wal", F_OK), 0);
+    ASSERT_EQ(count_rows("weft.db", "SELECT count(*) FROM sqlite_master WHERE name = 'jobs'"), 0);
+    free(before);
+    free(after);
+}
+
+TEST(foreign_database_refused_and_left_unchanged)
+{
+    foreign_refused("CREATE TABLE people(name TEXT); INSERT INTO people VALUES('ada');",
+                    "application_id 0x00000000, 1 tables");
+}
+
+TEST(foreign_application_id_refused)
+{
+    foreign_refused("PRAGMA application_id = 305419896;", "application_id 0x12345678");
+}
+
+TEST(garbage_file_reported_corrupt)
+{
+    FILE *f = fopen("weft.db", "w");
+    ASSERT(f);
+    for (int i = 0; i < 300; i++) fputs("not a database ", f);
+    fclose(f);
+    weft__store *s = NULL;
+    for (int ro = 0; ro < 2; ro++) {
+        ASSERT_EQ(weft__store_open("weft.db", ro, &s, err), WEFT_ESTORE);
+        ASSERT_STR_EQ(err, "weft.db is corrupt (file is not a database): move it aside; weft "
+                           "will create a new store");
+    }
+    /* A file shorter than SQLite's header, too. */
+    f = fopen("weft.db", "w");
+    fputs("SQLite", f);
+    fclose(f);
+    ASSERT_EQ(weft__store_open("weft.db", false, &s, err), WEFT_ESTORE);
+    ASSERT_CONTAINS(err, "is corrupt (file is not a database)");
+}
+
+TEST(truncated_store_reported_corrupt)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open("weft.db", false, &s, err), err);
+    ASSERT_OK(weft__store_begin(s, err), err);
+    int64_t sseq, seq;
+    ASSERT_OK(weft__store_submission_insert(s, "SUB", "SC", "s", 0, 1, &sseq, err), err);
+    for (int i = 0; i < 2000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "JOB_t_%d", i);
+        add_job(s, "SUB", id, &seq);
+    }
+    ASSERT_OK(weft__store_commit(s, err), err);
+    weft__store_close(s);
+    ASSERT_NE(access("weft.db-wal", F_OK), 0); /* checkpointed on close */
+    size_t n;
+    free(slurp("weft.db", &n));
+    ASSERT(n > 3 * 4096);
+    ASSERT_EQ(truncate("weft.db", (off_t)(n / 2)), 0);
+    for (int ro = 0; ro < 2; ro++) {
+        ASSERT_EQ(weft__store_open("weft.db", ro, &s, err), WEFT_ESTORE);
+        ASSERT_CONTAINS(err, "weft.db is corrupt (truncated: ");
+        ASSERT_CONTAINS(err, "move it aside; weft will create a new store");
+    }
+}
+
+/* -wal/-shm made by a reader while the store was 0444 must not keep the
+ * store read-only once its own mode is fixed.  Permission bits do not bind
+ * root: as root, the steps run in a child as "nobody". */
+static const char *wal_mode_steps(void)
+{
+    weft__store *s = NULL;
+    if (weft__store_open("weft.db", false, &s, err)) return err;
+    weft__store_close(s);
+    if (chmod("weft.db", 0444)) return "chmod 0444";
+    if (weft__store_open("weft.db", true, &s, err)) return err;
+    weft__store_close(s);
+    struct stat st;
+    if (stat("weft.db-shm", &st) || (st.st_mode & 0777) != 0444) return "no 0444 -shm left";
+    if (chmod("weft.db", 0640)) return "chmod 0640"; /* the user fixes the store's mode */
+    if (weft__store_open("weft.db", false, &s, err)) return err;
+    weft_err e = weft__store_begin(s, err);
+    if (!e) e = weft__store_scenario_insert(s, "SCENARIO_s_1", "s", 5, err);
+    if (!e) e = weft__store_commit(s, err);
+    weft__store_close(s);
+    if (e) return err;
+    const char *side[] = {"weft.db-wal", "weft.db-shm"};
+    for (int i = 0; i < 2; i++)
+        if (stat(side[i], &st) == 0 && (st.st_mode & 0777) != 0640) return "side file not 0640";
+    return NULL;
+}
+
+TEST(wal_and_shm_follow_the_store_mode)
+{
+    if (geteuid() != 0) {
+        const char *why = wal_mode_steps();
+        if (why) FAIL("%s", why);
+        return;
+    }
+    ASSERT_EQ(chown(".", 65534, 65534), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        if (setgid(65534) || setuid(65534)) _exit(3);
+        const char *why = wal_mode_steps();
+        FILE *f = fopen("child.txt", "w");
+        if (f) fprintf(f, "%s", why ? why : "ok");
+        if (f) fclose(f);
+        _exit(why ? 1 : 0);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    char *said = test_read_file("child.txt", NULL);
+    ASSERT_STR_EQ(said, "ok");
+    free(said);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 TEST_MAIN(TEST_ENTRY(fresh_store_has_current_schema_in_wal_mode),
           TEST_ENTRY(migrates_old_version_keeping_rows), TEST_ENTRY(newer_store_refused),
           TEST_ENTRY(readers_during_writes), TEST_ENTRY(reopen_keeps_everything),
           TEST_ENTRY(lists_keep_every_row_in_order),
-          TEST_ENTRY_TIMEOUT(batch_of_many_jobs_is_fast, 30))
+          TEST_ENTRY_TIMEOUT(batch_of_many_jobs_is_fast, 30),
+          TEST_ENTRY(application_id_set_on_creation_and_by_migration),
+          TEST_ENTRY(foreign_database_refused_and_left_unchanged),
+          TEST_ENTRY(foreign_application_id_refused), TEST_ENTRY(garbage_file_reported_corrupt),
+          TEST_ENTRY(truncated_store_reported_corrupt), TEST_ENTRY(wal_and_shm_follow_the_store_mode))

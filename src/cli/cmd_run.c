@@ -468,7 +468,9 @@ static bool run_submit(run_state *s)
         cli_error("submitting %s failed: %s", s->scenario_id, m ? m : "");
         free(m);
     }
-    return s->sub_id != NULL;
+    /* After a store failure the store no longer says what happened: no
+     * summary from it, exit 1 with the error above. */
+    return s->sub_id != NULL && e != WEFT_ESTORE;
 }
 
 /* Reads the finished submission and prints the summary, or the JSON

@@ -30,15 +30,19 @@ static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"check", cmd_check, "validate a configuration and report every problem",
-     "usage: weft check [-c FILE]\n"
+     "usage: weft check [-c FILE] [--store]\n"
      "\n"
      "Loads the configuration (default: config.toml) and reports every problem,\n"
      "one per line, as FILE:LINE:COL: error|warning: MESSAGE.\n"
      "\n"
      "  -c, --config FILE   the configuration to check\n"
+     "      --store         then check the store of its storage folder: SQLite's\n"
+     "                      integrity check and weft's invariants (no RUNNING job\n"
+     "                      without an orchestrator, no orphan rows, statuses\n"
+     "                      consistent, results recorded once); one line per problem\n"
      "\n"
      "Exit status: 0 when there is no error (warnings allowed), 1 when there is an\n"
-     "error, 2 on a usage error.\n"},
+     "error or a problem in the store, 2 on a usage error.\n"},
     {"config", cmd_config, "print the effective configuration as TOML",
      "usage: weft config [-c FILE] [--raw] [--show-secrets]\n"
      "\n"

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,26 @@ static bool ready_pop(weft_orchestrator *o, weft__ready *out)
 }
 
 /* ---- transactions and events ---- */
+
+static void drop_handover(weft_orchestrator *o)
+{
+    for (size_t i = 0; i < o->nhandover; i++) weft__sub_unref(o, o->handover[i].sub);
+    o->nhandover = 0;
+}
+
+/*
+ * The store failed: memory and store disagree from now on, and nothing more
+ * may run unrecorded.  What the failed transaction would have handed over
+ * is dropped, and the executor stops, canceling the jobs that run and
+ * dropping those it queued.  Each of them is recorded as handed over (that
+ * commit came before its hand-over), so recovery never calls it unstarted.
+ */
+static void halt(weft_orchestrator *o)
+{
+    o->broken = true;
+    drop_handover(o);
+    if (o->ex) o->ex->ops->stop(o->ex, true);
+}
 
 static weft_err queue_event(weft_orchestrator *o, weft__sub *s, ptrdiff_t job,
                             weft_job_status js, const char *error, int64_t at)
@@ -166,7 +187,7 @@ weft_err weft__orch_commit(weft_orchestrator *o, char *err)
              * of this batch is reported, and the handle refuses new work. */
             weft__store_rollback(o->store);
             drop_events(o);
-            o->broken = true;
+            halt(o);
             return e;
         }
         /* The executor may now forget what it kept for a crash (cluster:
@@ -184,7 +205,8 @@ void weft__orch_abort(weft_orchestrator *o, bool broken)
         weft__store_rollback(o->store);
         o->in_tx = false;
     }
-    if (broken) o->broken = true;
+    drop_handover(o); /* their hand-over was not committed */
+    if (broken) halt(o);
     drop_events(o);
 }
 
@@ -505,15 +527,49 @@ static weft_err dispatch_one(weft_orchestrator *o, weft__job *j, char *err)
             return weft__orch_job_ended(o, j, err);
         }
     }
-    char derr[WEFT_ERRBUF_SIZE] = "";
-    if (o->ex->ops->dispatch(o->ex, &j->spec, derr) == WEFT_OK) {
-        j->dispatched = true;
-        return WEFT_OK;
+    /* Durable before the executor sees it (hand_over(), after the commit):
+     * whatever happens next, the store never shows a started job as one
+     * that never ran.  One column in the step's transaction, no extra fsync. */
+    if ((e = weft__store_job_dispatched(o->store, j->seq, weft__now_us(), err))) return e;
+    if (WEFT__GROW(o->handover, o->nhandover + 1, o->caphandover))
+        return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", j->spec.job_id);
+    o->handover[o->nhandover++] = (weft__ready){s, j->index};
+    s->refs++;
+    j->dispatched = true;
+    return WEFT_OK;
+}
+
+/* A job the executor refused failed, with the executor's reason. */
+static weft_err refused(weft_orchestrator *o, weft__job *j, const char *why, char *err)
+{
+    j->dispatched = false;
+    weft_err e = weft__orch_begin(o, err);
+    if (!e) e = weft__orch_set_status(o, j, WEFT_JOB_RUNNING, NULL, err);
+    if (!e) e = weft__orch_set_status(o, j, WEFT_JOB_FAILED, why, err);
+    if (!e) e = weft__orch_job_ended(o, j, err);
+    if (e) abort_tx(o);
+    return e;
+}
+
+/* Hands the jobs that the last commit recorded as dispatched to the
+ * executor; refusals are stored by one more transaction. */
+static weft_err hand_over(weft_orchestrator *o, char *err)
+{
+    weft__ready *v = o->handover;
+    size_t n = o->nhandover;
+    o->handover = NULL;
+    o->nhandover = o->caphandover = 0;
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; i < n; i++) {
+        weft__job *j = &v[i].sub->jobs[v[i].job];
+        char derr[WEFT_ERRBUF_SIZE] = "";
+        if (!e && !o->broken && j->status == WEFT_JOB_PENDING &&
+            o->ex->ops->dispatch(o->ex, &j->spec, derr) != WEFT_OK)
+            e = refused(o, j, derr, err);
+        weft__sub_unref(o, v[i].sub);
     }
-    /* The executor refused it: the job failed, with the executor's reason. */
-    if ((e = weft__orch_set_status(o, j, WEFT_JOB_RUNNING, NULL, err))) return e;
-    if ((e = weft__orch_set_status(o, j, WEFT_JOB_FAILED, derr, err))) return e;
-    return weft__orch_job_ended(o, j, err);
+    free(v);
+    return e ? e : weft__orch_commit(o, err);
 }
 
 static weft_err dispatch_ready(weft_orchestrator *o, char *err)
@@ -568,7 +624,8 @@ static weft_err iteration(weft_orchestrator *o, bool *progress, char *err)
         return e;
     }
     *progress = any;
-    return weft__orch_commit(o, err);
+    if ((e = weft__orch_commit(o, err))) return e;
+    return o->nhandover ? hand_over(o, err) : WEFT_OK;
 }
 
 /* Fully releases o->mu (held `depth` times by this thread) and takes it back. */
@@ -695,6 +752,36 @@ static weft_err mkdir_p(const char *path, char *err)
     return WEFT_OK;
 }
 
+/* Is the pid written in the lock file a live process? */
+static bool holder_alive(int fd)
+{
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+    return pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * Takes the lock.  When it is held although the process that took it is
+ * dead, the holders are processes that process forked (a fork server and
+ * its workers share the lock's open file description) and are exiting
+ * after its crash: wait for them, up to WEFT__LOCK_ORPHAN_WAIT_MS, rather
+ * than refuse the folder in the name of a dead pid.  False with errno set.
+ */
+static bool lock_or_wait(int fd)
+{
+    for (int waited = 0;; waited += 20) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+        int saved = errno;
+        if (saved != EWOULDBLOCK || waited >= WEFT__LOCK_ORPHAN_WAIT_MS || holder_alive(fd)) {
+            errno = saved;
+            return false;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* The storage folder's lock: flock() on <storage>/lock, held for the
  * handle's life; the holder's pid is written in the file for the message
  * a second orchestrator gets.  The kernel drops it when the process dies,
@@ -710,7 +797,7 @@ static weft_err take_lock(weft_orchestrator *o, char *err)
         return e;
     }
     free(path);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (!lock_or_wait(fd)) {
         int saved = errno;
         char buf[32] = "";
         ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
@@ -913,7 +1000,7 @@ static void *dispatcher_main(void *arg)
             if (e) {
                 weft__log(&o->log, WEFT_LOG_ERROR, "orchestrator", "dispatcher stopped: %s",
                           o->dispatcher_err);
-                o->broken = true;
+                halt(o);
                 break;
             }
             continue;
@@ -1060,6 +1147,8 @@ void weft_orchestrator_close(weft_orchestrator *o)
     for (weft__sub *s = o->live; s; s = s->next) s->refs++;
     weft__ready r;
     while (ready_pop(o, &r)) weft__sub_unref(o, r.sub);
+    drop_handover(o);
+    free(o->handover);
     drop_events(o);
     weft__strmap_each(&o->dnlocks, free_dnlock, o);
     weft__strmap_release(&o->dnlocks);

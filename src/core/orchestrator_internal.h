@@ -135,6 +135,8 @@ struct weft_orchestrator {
     weft__strmap dnlocks;    /* data node id -> weft__dnlock (locked ones only) */
     weft__ready *ready;      /* FIFO */
     size_t ready_head, ready_len, ready_cap;
+    weft__ready *handover;   /* recorded as dispatched in the open transaction: */
+    size_t nhandover, caphandover; /* handed to the executor only after its commit */
     weft__pending_event *events;
     size_t nevents, capevents;
     char **cancels;          /* ids asked to cancel, applied by the loop */

@@ -4,8 +4,11 @@
  * dead orchestrator left unfinished.  Development and standalone mode lose
  * their running jobs with the process: a RUNNING job becomes FAILED
  * ("orchestrator stopped while the job ran"), its downstream jobs
- * ABANDONED, and the other unfinished jobs of those submissions ABANDONED
- * ("orchestrator stopped before the job ran").
+ * ABANDONED, and the other unfinished jobs of those submissions ABANDONED:
+ * "orchestrator stopped after handing the job over; it may have run" for
+ * those whose hand-over to the executor was committed (the orchestrator
+ * commits it before the executor sees the job), "orchestrator stopped
+ * before the job started" for the others, which never reached an executor.
  *
  * Cluster mode resumes instead: its workers outlive the orchestrator, and
  * the statuses of their jobs wait in the broker's status queue (they are
@@ -28,7 +31,8 @@
 #include <string.h>
 
 #define WHY_RAN "orchestrator stopped while the job ran"
-#define WHY_QUEUED "orchestrator stopped before the job ran"
+#define WHY_HANDED "orchestrator stopped after handing the job over; it may have run"
+#define WHY_QUEUED "orchestrator stopped before the job started"
 
 typedef struct rjob {
     weft__store_unfinished *u;
@@ -127,9 +131,13 @@ static weft_err fail_unfinished(weft_orchestrator *o, weft__store_unfinished *u,
             free(down);
         }
     }
-    /* 3. Everything else that was waiting will not run either. */
+    /* 3. Everything else will not run (again).  A job whose hand-over to
+     * the executor was committed may have started before its RUNNING
+     * report was stored: say so, never that it did not run. */
     for (size_t i = 0; i < n && !e; i++)
-        if (!done[i]) e = set(o, &u[i], &done[i], WEFT_JOB_ABANDONED, WHY_QUEUED, at, err);
+        if (!done[i])
+            e = set(o, &u[i], &done[i], WEFT_JOB_ABANDONED,
+                    u[i].dispatched_us ? WHY_HANDED : WHY_QUEUED, at, err);
     /* 4. Their submissions' statuses and finish times. */
     weft__strmap seen = WEFT__STRMAP_INIT;
     for (size_t i = 0; i < n && !e; i++) {

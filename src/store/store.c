@@ -11,7 +11,7 @@
  * in nine columns of the job row (ts0..ts8, indexed by weft_job_status), the
  * full history in job_history.
  */
-#include "store/store.h"
+#include "store/store_internal.h"
 #include "job/status.h"
 #include "util/util.h"
 
@@ -67,9 +67,16 @@ static const char *const migrations[] = {
     "  seq INTEGER PRIMARY KEY, target_id TEXT NOT NULL, requested_us INTEGER NOT NULL,"
     "  pid INTEGER NOT NULL, done_us INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX jobs_unfinished ON jobs(status) WHERE status < 4;",
+
+    /* 2 -> 3: when a job was handed to an executor (committed before the
+     * hand-over, so recovery tells "may have run" from "never started");
+     * the file is marked as weft's (WEFT__STORE_APPLICATION_ID) */
+    "ALTER TABLE jobs ADD COLUMN dispatched_us INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA application_id = 2003134068;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(NMIGRATIONS == WEFT__STORE_VERSION, "one migration step per version");
+_Static_assert(WEFT__STORE_APPLICATION_ID == 2003134068, "step 2 -> 3 writes the application id");
 
 /* The SQL of this file writes job statuses as numbers (a released migration
  * step cannot change): renumbering weft_job_status must break the build
@@ -92,7 +99,7 @@ enum {
     S_SUB_INSERT, S_SUB_UPDATE, S_JOB_INSERT, S_JOB_DEP, S_JOB_STATUS0,
     S_JOB_HIST = S_JOB_STATUS0 + WEFT_JOB_NSTATUS, S_JOB_WORKER, S_JOB_RESULT, S_JOB_GET,
     S_JOB_HISTORY, S_SUB_GET, S_SUB_LIST, S_SUB_COUNTS, S_UNFINISHED, S_DOWNSTREAM,
-    S_CANCEL_INSERT, S_CANCEL_POLL, S_CANCEL_DONE, S_BEGIN, S_COMMIT, S_ROLLBACK, S_COUNT
+    S_CANCEL_INSERT, S_CANCEL_POLL, S_CANCEL_DONE, S_JOB_DISPATCHED, S_BEGIN, S_COMMIT, S_ROLLBACK, S_COUNT
 };
 
 #define JOB_COLS                                                                       \
@@ -159,7 +166,8 @@ static const char *sql_text(int i)
     case S_SUB_COUNTS:
         return "SELECT status, count(*) FROM jobs WHERE submission_id = ?1 GROUP BY status";
     case S_UNFINISHED:
-        return "SELECT seq, id, submission_id, status FROM jobs WHERE status < 4 ORDER BY seq";
+        return "SELECT seq, id, submission_id, status, dispatched_us FROM jobs WHERE status < 4"
+               " ORDER BY seq";
     case S_DOWNSTREAM: return "SELECT job_seq FROM job_deps WHERE upstream_seq = ?1";
     case S_CANCEL_INSERT:
         return "INSERT INTO cancel_requests(target_id, requested_us, pid) VALUES(?1, ?2, ?3)";
@@ -168,6 +176,7 @@ static const char *sql_text(int i)
                " ORDER BY seq";
     case S_CANCEL_DONE:
         return "UPDATE cancel_requests SET done_us = ?2 WHERE seq <= ?1 AND done_us = 0";
+    case S_JOB_DISPATCHED: return "UPDATE jobs SET dispatched_us = ?2 WHERE seq = ?1";
     case S_BEGIN: return "BEGIN IMMEDIATE";
     case S_COMMIT: return "COMMIT";
     case S_ROLLBACK: return "ROLLBACK";
@@ -347,6 +356,50 @@ fail:
     return e;
 }
 
+/* One integer of a PRAGMA or query, or the SQLite error code (< 0 as -rc). */
+static int64_t query_int(weft__store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) return -(int64_t)rc;
+    rc = sqlite3_step(st);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -(int64_t)rc;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/*
+ * Whose file this is, read before anything is written to it (switching to
+ * WAL already rewrites the header): weft's (our application_id), an older
+ * weft store (no application_id, versions 1..2, a jobs table), a new
+ * empty database, or someone else's, which is refused and left unchanged.
+ */
+static weft_err identify(weft__store *s, char *err)
+{
+    int64_t app = query_int(s, "PRAGMA application_id");
+    if (app < 0) {
+        int rc = (int)(-app & 0xff);
+        if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+            return weft__err(err, WEFT_ESTORE,
+                             "%s is corrupt (%s): move it aside; weft will create a new store",
+                             s->path, sqlite3_errstr(rc));
+        return db_err(s, err, "cannot read the application id");
+    }
+    if (app == WEFT__STORE_APPLICATION_ID) return WEFT_OK;
+    int64_t ntables = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+    int64_t jobs = query_int(s, "SELECT count(*) FROM sqlite_master"
+                                " WHERE type = 'table' AND name = 'jobs'");
+    int v = user_version(s);
+    if (ntables < 0 || jobs < 0) return db_err(s, err, "cannot read the schema");
+    if (app == 0 && ntables == 0 && v == 0) return WEFT_OK; /* new */
+    if (app == 0 && jobs == 1 && v >= 1 && v < 3) return WEFT_OK; /* before application_id */
+    return weft__err(err, WEFT_ESTORE,
+                     "%s is not a weft store (application_id 0x%08llx, %lld tables, "
+                     "user_version %d): weft leaves it unchanged; move it aside or use another "
+                     "storage folder",
+                     s->path, (unsigned long long)(uint32_t)app, (long long)ntables, v);
+}
+
 static weft_err open_store(const char *path, bool read_only, int version, weft__store **out,
                            char *err)
 {
@@ -362,6 +415,8 @@ static weft_err open_store(const char *path, bool read_only, int version, weft__
     /* Readers open read-write too: they record cancel requests. */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (read_only ? 0 : SQLITE_OPEN_CREATE);
     weft_err e;
+    if ((e = weft__store_file_check(path, err)) || (e = weft__store_side_modes(path, err)))
+        goto fail;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         e = weft__err(err, WEFT_ESTORE, "cannot open %s: %s", path,
                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -369,6 +424,7 @@ static weft_err open_store(const char *path, bool read_only, int version, weft__
     }
     sqlite3_busy_timeout(s->db, 10000);
     sqlite3_extended_result_codes(s->db, 1);
+    if ((e = identify(s, err))) goto fail;
     if (!read_only) {
         /* WAL: readers in other processes never block the writer nor see a
          * half-written batch.  synchronous=FULL: a commit is on disk before
@@ -413,6 +469,9 @@ weft_err weft__store_open_version(const char *path, int version, weft__store **o
         return weft__err(err, WEFT_EINVAL, "no schema version %d", version);
     return open_store(path, false, version, out, err);
 }
+
+sqlite3 *weft__store_sqlite(weft__store *s) { return s->db; }
+const char *weft__store_path(const weft__store *s) { return s->path; }
 
 void weft__store_close(weft__store *s)
 {
@@ -768,13 +827,20 @@ weft_err weft__store_job_insert(weft__store *s, const weft__store_job *job, int6
     return history(s, *seq, WEFT_JOB_SUBMITTED, job->submitted_us, err);
 }
 
+/* Runs write statement `which` with two integer parameters. */
+static weft_err run_ints(weft__store *s, int which, int64_t a, int64_t b, const char *what,
+                         char *err)
+{
+    sqlite3_stmt *st = stmt(s, which, err);
+    if (!st) return WEFT_ESTORE;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    return run(s, st, err, what);
+}
+
 weft_err weft__store_job_dep(weft__store *s, int64_t job_seq, int64_t upstream_seq, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_JOB_DEP, err);
-    if (!st) return WEFT_ESTORE;
-    sqlite3_bind_int64(st, 1, job_seq);
-    sqlite3_bind_int64(st, 2, upstream_seq);
-    return run(s, st, err, "cannot store a job dependency");
+    return run_ints(s, S_JOB_DEP, job_seq, upstream_seq, "cannot store a job dependency", err);
 }
 
 weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t at_us,
@@ -789,6 +855,11 @@ weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t
     bind_text(st, 3, error);
     weft_err e = run(s, st, err, "cannot store a job status");
     return e ? e : history(s, seq, status, at_us, err);
+}
+
+weft_err weft__store_job_dispatched(weft__store *s, int64_t seq, int64_t at_us, char *err)
+{
+    return run_ints(s, S_JOB_DISPATCHED, seq, at_us, "cannot store a job hand-over", err);
 }
 
 weft_err weft__store_job_worker(weft__store *s, int64_t seq, const char *worker, int attempt,
@@ -1045,6 +1116,7 @@ static bool fill_unfinished(sqlite3_stmt *st, void *elem)
     u->id = col_text(st, 1, &oom);
     u->submission_id = col_text(st, 2, &oom);
     u->status = (weft_job_status)sqlite3_column_int(st, 3);
+    u->dispatched_us = sqlite3_column_int64(st, 4);
     return !oom;
 }
 

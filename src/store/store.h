@@ -21,7 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT__STORE_VERSION 2   /* the schema this build writes */
+#define WEFT__STORE_VERSION 3   /* the schema this build writes */
+/* PRAGMA application_id of every weft store: "weft" in ASCII (0x77656674),
+ * so that `file weft.db` and weft itself tell it from other SQLite files. */
+#define WEFT__STORE_APPLICATION_ID 0x77656674
 #define WEFT__STORE_FILE "weft.db"
 
 typedef struct weft__store weft__store;
@@ -105,6 +108,9 @@ weft_err weft__store_job_dep(weft__store *s, int64_t job_seq, int64_t upstream_s
  * replaces the job's error when non-NULL. */
 weft_err weft__store_job_status(weft__store *s, int64_t seq, int status, int64_t at_us,
                                 const char *error, char *err);
+/* Records that the job is handed to the executor at at_us (commit this
+ * before the hand-over: recovery then knows it may have run). */
+weft_err weft__store_job_dispatched(weft__store *s, int64_t seq, int64_t at_us, char *err);
 weft_err weft__store_job_worker(weft__store *s, int64_t seq, const char *worker, int attempt,
                                 char *err);
 weft_err weft__store_job_result(weft__store *s, int64_t seq, int exit_code, int signal,
@@ -128,6 +134,7 @@ typedef struct weft__store_unfinished {
     char *id;
     char *submission_id;
     weft_job_status status;
+    int64_t dispatched_us; /* 0: never handed to an executor */
 } weft__store_unfinished;
 /* Every job not in a final status, in creation order (free with
  * weft__store_unfinished_free()). */
@@ -164,5 +171,30 @@ weft_err weft__store_cancel_poll(weft__store *s, int64_t after,
                                  int64_t *last, char *err);
 /* Marks every request up to row `upto` done. */
 weft_err weft__store_cancel_done(weft__store *s, int64_t upto, int64_t at_us, char *err);
+
+/* ---- checking (store_check.c) ---- */
+/* SQLite's integrity_check and weft's invariants (orphan rows, statuses
+ * consistent with their times and history, results recorded once by
+ * completed jobs; with !owner_alive, no RUNNING job).  *problems gets one
+ * line per problem (caller frees with weft_strv_free()), *n 0 when none.
+ * Writes nothing.  O(store size). */
+weft_err weft__store_check(weft__store *s, bool owner_alive, char ***problems, size_t *n,
+                           char *err);
+
+/* ---- fault injection (tests and `make faults` only; faultvfs.c) ---- */
+typedef enum weft__fault_kind {
+    WEFT__FAULT_IOERR = 0, /* the write fails with an I/O error */
+    WEFT__FAULT_FULL = 1,  /* the disk is full */
+} weft__fault_kind;
+/* From now on, the nth write (xWrite, xSync, xTruncate; 1 is the next one)
+ * to the files of a store opened after this call fails with `kind`; with
+ * `persistent`, every later write fails too (a disk that stays full).
+ * nth <= 0 only counts.  Resets the counters.  Not for production code. */
+void weft__store_fault_arm(long nth, weft__fault_kind kind, bool persistent);
+/* Writes pass again (the counters stay). */
+void weft__store_fault_disarm(void);
+/* Writes seen and writes failed since the last arm. */
+long weft__store_fault_writes(void);
+long weft__store_fault_injected(void);
 
 #endif

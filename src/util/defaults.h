@@ -18,6 +18,12 @@
  * to the application path. */
 #define WEFT__DEFAULT_STORAGE_FOLDER ".weft/"
 
+/* How long opening a storage folder waits for its lock when the process
+ * that took it is dead: processes it forked (its fork server, workers
+ * being killed) hold the lock until they have exited, which takes
+ * milliseconds after a crash. */
+#define WEFT__LOCK_ORPHAN_WAIT_MS 5000
+
 /* [JOB] max_nb_of_workers: standalone pool size (Taipy's default). */
 #define WEFT__DEFAULT_WORKERS 2
 
