@@ -867,6 +867,39 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
     return e;
 }
 
+/* No rows: the existing table emptied, or, when there is none, a table
+ * with one placeholder column (SQLite has no table without columns); it
+ * reads as [] either way, and the next write with rows replaces it. */
+static weft_err sql_write_empty(const weft__app *app, const char *config_id, char *err)
+{
+    json_t *rows = json_array(), *row = json_object();
+    weft_err e = WEFT_ENOMEM;
+    if (!rows || !row) {
+        e = weft__err(err, e, "out of memory");
+    } else if (sql_has_table(app, config_id)) {
+        e = sql_write(app, config_id, rows, err);
+    } else if (json_object_set_new(row, "_empty", json_null()) < 0 || json_array_append(rows, row) < 0) {
+        e = weft__err(err, e, "out of memory");
+    } else if (!(e = sql_write(app, config_id, rows, err))) {
+        json_array_clear(rows);
+        e = sql_write(app, config_id, rows, err);
+    }
+    json_decref(row);
+    json_decref(rows);
+    return e;
+}
+
+weft_err weft__dn_write_empty(weft_data_node *dn, char *err)
+{
+    if (!dn) return weft__err(err, WEFT_EINVAL, "weft__dn_write_empty: no data node");
+    if (dn->kind == ST_JSON) return weft_dn_write(dn, "null", 4, err);
+    if (dn->kind == ST_CSV) return weft__csv_write_empty(dn, err);
+    if (dn->kind != ST_SQL) return weft_dn_write(dn, "", 0, err);
+    weft_err e = sql_write_empty(dn->app, dn->config_id, err);
+    if (!e) weft__dn_mark_written(dn);
+    return e;
+}
+
 weft_err weft_dn_read_json(weft_data_node *dn, struct json_t **out, char *err)
 {
     if (!dn || !out) return weft__err(err, WEFT_EINVAL, "weft_dn_read_json: no data node");
