@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -682,7 +683,112 @@ TEST(cpu_bound_jobs_keep_both_workers_busy)
     finish(p);
 }
 
+/* ---- many workers, and fewer than asked ------------------------------- */
+
+/* A pool of 1000 used to deadlock in weft__pool_start(): the fork server's
+ * answers filled its channel while the pool was still asking. */
+TEST(a_thousand_workers_start_and_run_jobs)
+{
+    int64_t t0 = weft__mono_ns();
+    weft__pool *p = start_pool(1000);
+    double started = secs_since(t0);
+    for (int i = 0; i < 30000 && weft__pool_live_workers(p) < 1000; i++) usleep(2000);
+    double all_live = secs_since(t0);
+    ASSERT_EQ(weft__pool_live_workers(p), 1000);
+    for (int k = 0; k < 40; k++) submit(p, "noop", 0);
+    wait_all(30000);
+    for (int k = 0; k < 40; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    int64_t t1 = weft__mono_ns();
+    finish(p);
+    printf("    1000 workers: start returned in %.3f s, all live in %.2f s, stop took %.2f s\n", started,
+           all_live, secs_since(t1));
+    ASSERT_LT(started, 1.0);
+}
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_lines[4096];
+
+static void keep_log(weft_log_level level, const char *component, const char *message, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&log_mu);
+    size_t n = strlen(log_lines);
+    snprintf(log_lines + n, sizeof log_lines - n, "%d %s: %s\n", (int)level, component, message);
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* The lowest descriptor number that is free. */
+static int first_free_fd(void)
+{
+    int fd = dup(0);
+    ASSERT(fd >= 0);
+    close(fd);
+    return fd;
+}
+
+/* Limits this process to `extra` descriptors above the ones it has (the
+ * pool keeps 3, and each worker's channel is one more), for the pool's
+ * first forks to fail. */
+static void limit_fds(int extra)
+{
+    struct rlimit rl;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = (rlim_t)(first_free_fd() + extra);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+TEST(workers_that_cannot_start_leave_a_smaller_pool)
+{
+    weft_log_set_handler(keep_log, NULL, WEFT_LOG_WARN);
+    setup(); /* the config's file descriptors come first */
+    limit_fds(3 + 4);
+    weft__pool_opts o = {.cfg = cfg, .application_path = apps, .nworkers = 20,
+                         .cbs = {.running = on_running, .finished = on_finished}};
+    weft__pool *p = NULL;
+    ASSERT_OK(weft__pool_start(&o, &p, err), err);
+    for (int k = 0; k < 10; k++) submit(p, "noop", 0);
+    wait_all(20000);
+    for (int k = 0; k < 10; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    for (int i = 0; i < 500; i++) { /* said once every first fork was answered */
+        pthread_mutex_lock(&log_mu);
+        bool said = strstr(log_lines, "running with") != NULL;
+        pthread_mutex_unlock(&log_mu);
+        if (said) break;
+        usleep(10000);
+    }
+    int live = weft__pool_live_workers(p);
+    printf("    %d of 20 workers; log:\n%s", live, log_lines);
+    ASSERT_GT(live, 0);
+    ASSERT_LT(live, 20);
+    pthread_mutex_lock(&log_mu);
+    ASSERT_CONTAINS(log_lines, "cannot start 20 workers");
+    ASSERT_CONTAINS(log_lines, "running with");
+    pthread_mutex_unlock(&log_mu);
+    finish(p);
+}
+
+TEST(no_worker_at_all_fails_jobs_with_the_reason)
+{
+    weft_log_set_handler(keep_log, NULL, WEFT_LOG_WARN);
+    setup();
+    limit_fds(3);
+    weft__pool_opts o = {.cfg = cfg, .application_path = apps, .nworkers = 20,
+                         .cbs = {.running = on_running, .finished = on_finished}};
+    weft__pool *p = NULL;
+    ASSERT_OK(weft__pool_start(&o, &p, err), err);
+    int64_t t0 = weft__mono_ns();
+    int k = submit(p, "noop", 0);
+    if (!wait_for(is_finished, (void *)(intptr_t)k, 10000)) FAIL("the job neither ran nor failed");
+    printf("    failed after %.2f s: %s\n", secs_since(t0), jobs[k].error);
+    expect(k, WEFT_JOB_FAILED, "cannot start 20 workers");
+    ASSERT_EQ(weft__pool_live_workers(p), 0);
+    finish(p);
+}
+
 TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
+          TEST_ENTRY_TIMEOUT(a_thousand_workers_start_and_run_jobs, 120),
+          TEST_ENTRY(workers_that_cannot_start_leave_a_smaller_pool),
+          TEST_ENTRY(no_worker_at_all_fails_jobs_with_the_reason),
           TEST_ENTRY_TIMEOUT(two_workers_run_four_one_second_jobs_in_two_seconds, 30),
           TEST_ENTRY_TIMEOUT(four_workers_run_four_one_second_jobs_in_one_second, 30),
           TEST_ENTRY_TIMEOUT(workers_are_reused_across_jobs, 30),
