@@ -733,6 +733,23 @@ TEST(run_with_1000_workers_completes)
     assert_no_job_left_running();
 }
 
+/* `weft check` accepts many workers but says what they cost. */
+TEST(check_warns_about_very_many_workers)
+{
+    use_clifns();
+    write_many_workers_config(1000);
+    char *out;
+    ASSERT_EQ(weft(&out, "check"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "max_nb_of_workers = 1000");
+    ASSERT_CONTAINS(out, "warning");
+    free(out);
+    write_many_workers_config(8);
+    ASSERT_EQ(weft(&out, "check"), 0);
+    ASSERT_NOT_CONTAINS(out, "max_nb_of_workers");
+    free(out);
+}
+
 /* Ctrl-C while the 1000 workers are still being forked. */
 TEST(ctrl_c_while_workers_start)
 {
@@ -1108,6 +1125,7 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(kill_9_standalone),
           TEST_ENTRY_TIMEOUT(run_with_1000_workers_completes, 120),
           TEST_ENTRY(ctrl_c_while_workers_start),
+          TEST_ENTRY(check_warns_about_very_many_workers),
           TEST_ENTRY(sigterm_stops_a_standalone_run),
           TEST_ENTRY(ctrl_c_with_a_stopped_fork_server),
           TEST_ENTRY(sigterm_with_a_stopped_fork_server),
