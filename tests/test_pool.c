@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ static const char *config_text =
     "[TASK.hello]\nfunction = \"poolfns.hello:function\"\n"
     "[TASK.stubborn]\nfunction = \"poolfns.stubborn:function\"\n"
     "[TASK.chatty]\nfunction = \"poolfns.chatty:function\"\n"
+    "[TASK.flood]\nfunction = \"poolfns.flood:function\"\nmb = \"200\"\n"
     "[TASK.deaf_command]\ncommand = [\"sh\", \"-c\", \"trap '' TERM; echo $$ > \\\"$POOL_TEST_DIR/cmd.pid\\\"; exec sleep 30\"]\n"
     "[TASK.whoami]\nfunction = \"poolfns.whoami:function\"\n"
     "[TASK.registered]\nfunction = \"test.registered:function\"\n";
@@ -464,6 +466,53 @@ TEST(chatty_job_output_is_bounded)
     finish(p);
 }
 
+/* What a worker holds for a job's output, from outside: the size of what
+ * its stdout points at (a file or memfd grows with the output, a pipe does
+ * not) and its resident memory, in bytes. */
+static void worker_footprint(pid_t pid, long long *out_size, long long *rss)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/fd/1", (int)pid);
+    *out_size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    char line[256];
+    *rss = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) *rss = atoll(line + 6) * 1024;
+    if (f) fclose(f);
+}
+
+/* 200 MB printed by a function that never calls into weft: the job
+ * completes with the last bytes as its log tail, and the worker never
+ * holds more than a bounded amount for it. */
+TEST(job_output_memory_is_bounded_whatever_the_job_does)
+{
+    weft__pool *p = start_pool(1);
+    int64_t t0 = weft__mono_ns();
+    int a = submit(p, "flood", 0);
+    if (!wait_for(is_running, (void *)(intptr_t)a, 10000)) FAIL("the job did not start");
+    long long max_size = 0, max_rss = 0;
+    while (!wait_for(is_finished, (void *)(intptr_t)a, 20)) {
+        long long size, rss;
+        worker_footprint(jobs[a].pid, &size, &rss);
+        if (size > max_size) max_size = size;
+        if (rss > max_rss) max_rss = rss;
+        if (secs_since(t0) > 120) FAIL("the job did not finish");
+    }
+    printf("    200 MB of output in %.2f s; worker's stdout held at most %lld bytes, RSS at most %lld KiB\n",
+           secs_since(t0), max_size, max_rss / 1024);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    ASSERT_LE(strlen(jobs[a].log), 64 * 1024);
+    ASSERT_GE(strlen(jobs[a].log), 60 * 1024);
+    const char *end = "flood end marker\n";
+    ASSERT_STR_EQ(jobs[a].log + strlen(jobs[a].log) - strlen(end), end);
+    ASSERT_LE(max_size, 1024 * 1024);
+    ASSERT_LE(max_rss, 64 * 1024 * 1024);
+    finish(p);
+}
+
 static int registered_fn(weft_ctx *ctx)
 {
     weft_ctx_log(ctx, "registered ran in %d", (int)getpid());
@@ -776,11 +825,23 @@ TEST(no_worker_at_all_fails_jobs_with_the_reason)
                          .cbs = {.running = on_running, .finished = on_finished}};
     weft__pool *p = NULL;
     ASSERT_OK(weft__pool_start(&o, &p, err), err);
-    int64_t t0 = weft__mono_ns();
-    int k = submit(p, "noop", 0);
-    if (!wait_for(is_finished, (void *)(intptr_t)k, 10000)) FAIL("the job neither ran nor failed");
-    printf("    failed after %.2f s: %s\n", secs_since(t0), jobs[k].error);
-    expect(k, WEFT_JOB_FAILED, "cannot start 20 workers");
+    /* A job submitted before every fork failed fails with the reason; once
+     * the pool knows, it refuses jobs with it. */
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.job_id = jobs[0].id;
+    spec.task_config_id = (char *)"noop";
+    snprintf(jobs[0].id, sizeof jobs[0].id, "job0_noop");
+    njobs = 1;
+    if (weft__pool_submit(p, &spec, (void *)(intptr_t)0, err) == WEFT_OK) {
+        if (!wait_for(is_finished, (void *)(intptr_t)0, 10000)) FAIL("the job neither ran nor failed");
+        expect(0, WEFT_JOB_FAILED, "cannot start 20 workers: Too many open files");
+    } else {
+        ASSERT_CONTAINS(err, "cannot start 20 workers: Too many open files");
+    }
+    usleep(300000);
+    err[0] = '\0';
+    ASSERT_EQ(weft__pool_submit(p, &spec, (void *)(intptr_t)0, err), WEFT_ESPAWN);
+    ASSERT_CONTAINS(err, "cannot start 20 workers: Too many open files");
     ASSERT_EQ(weft__pool_live_workers(p), 0);
     finish(p);
 }
@@ -789,6 +850,7 @@ TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
           TEST_ENTRY_TIMEOUT(a_thousand_workers_start_and_run_jobs, 120),
           TEST_ENTRY(workers_that_cannot_start_leave_a_smaller_pool),
           TEST_ENTRY(no_worker_at_all_fails_jobs_with_the_reason),
+          TEST_ENTRY_TIMEOUT(job_output_memory_is_bounded_whatever_the_job_does, 150),
           TEST_ENTRY_TIMEOUT(two_workers_run_four_one_second_jobs_in_two_seconds, 30),
           TEST_ENTRY_TIMEOUT(four_workers_run_four_one_second_jobs_in_one_second, 30),
           TEST_ENTRY_TIMEOUT(workers_are_reused_across_jobs, 30),
