@@ -844,6 +844,70 @@ TEST(run_exits_after_its_summary_with_a_stopped_fork_server)
     free(log);
 }
 
+/* ---- terminal safety --------------------------------------------------- */
+
+/* Runs `weft ARGS` under a pseudo-terminal (script(1)); returns what the
+ * terminal received. */
+static char *weft_on_tty(const char *args)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' %s\" /dev/null", weft_bin(), args);
+    int rc = test_run_cmd(cmd, &out);
+    printf("    $ (tty) weft %s  -> %d\n", args, rc);
+    return out;
+}
+
+/* What a task prints or fails with reaches a terminal escaped, and
+ * --json output keeps the exact bytes. */
+TEST(task_escape_sequences_are_escaped_on_a_terminal)
+{
+    use_clifns();
+    test_write_file("config.toml",
+                    "[JOB]\nmode = \"standalone\"\n"
+                    "[TASK.esc]\nfunction = \"clifns.escapes:function\"\n"
+                    "[SCENARIO.esc]\ntasks = [\"esc:SECTION\"]\n");
+    char *out;
+    ASSERT_EQ(weft(&out, "run"), 1);
+    free(out);
+    json_t *v = weft_json("jobs");
+    ASSERT_EQ(json_array_size(v), 1);
+    char *id = strdup(json_string_value(json_object_get(json_array_get(v, 0), "id")));
+    json_decref(v);
+
+    char args[512];
+    snprintf(args, sizeof args, "show %s", id);
+    out = weft_on_tty(args);
+    printf("%s", out);
+    ASSERT(strchr(out, 0x1b) == NULL && strchr(out, 0x07) == NULL);
+    ASSERT(strstr(out, "\xc2\x9b") == NULL);
+    ASSERT_CONTAINS(out, "\\x1b[31mred\\x1b[0m\tafter-tab");
+    ASSERT_CONTAINS(out, "clear\\x1b[2J \\u009b1m c1");
+    ASSERT_CONTAINS(out, "log \\x1b]0;pwned\\x07 title");
+    ASSERT_CONTAINS(out, "bad \\x1b[8mhidden\\x1b[0m thing");
+    free(out);
+    /* The list of jobs (its error notes), and a run's progress and summary. */
+    out = weft_on_tty("jobs");
+    ASSERT(strchr(out, 0x1b) == NULL);
+    ASSERT_CONTAINS(out, "bad \\x1b[8mhidden");
+    free(out);
+    out = weft_on_tty("run"); /* standalone: the task's own stdout is captured */
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "bad \\x1b[8mhidden");
+    /* The progress line's own escapes are the only ones left. */
+    for (const char *p = out; (p = strchr(p, 0x1b)) != NULL; p++)
+        if (strncmp(p, "\x1b[K", 3) != 0) FAIL("raw escape in the run's output: %.12s", p);
+    free(out);
+
+    /* Not a terminal: --json has the exact bytes. */
+    snprintf(args, sizeof args, "show %s", id);
+    v = weft_json(args);
+    ASSERT_CONTAINS(json_string_value(json_object_get(v, "log_tail")), "\x1b[31mred\x1b[0m\tafter-tab\n");
+    ASSERT_CONTAINS(json_string_value(json_object_get(v, "log_tail")), "\x1b]0;pwned\x07");
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "error")), "bad \x1b[8mhidden\x1b[0m thing");
+    json_decref(v);
+    free(id);
+}
+
 /* ---- usage ------------------------------------------------------------- */
 
 TEST(usage_errors_exit_2)
@@ -1131,6 +1195,7 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(sigterm_with_a_stopped_fork_server),
           TEST_ENTRY(ctrl_c_with_a_stopped_worker),
           TEST_ENTRY(run_exits_after_its_summary_with_a_stopped_fork_server),
+          TEST_ENTRY(task_escape_sequences_are_escaped_on_a_terminal),
           TEST_ENTRY(usage_errors_exit_2),
           TEST_ENTRY(every_command_words_mistakes_alike),
           TEST_ENTRY(global_options),
