@@ -844,6 +844,53 @@ TEST(run_exits_after_its_summary_with_a_stopped_fork_server)
     free(log);
 }
 
+/* `weft cancel` of what a killed `weft run` left: the store is opened
+ * read-write, its recovery settles the jobs, and the command says how. */
+TEST(cancel_after_the_orchestrator_was_killed)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--mode", "standalone", (const char *)NULL);
+    char *job = wait_job_in("RUNNING", 30, pid, "run.log");
+    kill(pid, SIGKILL);
+    ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
+    char *out;
+    int rc = weft(&out, "cancel %s", job);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT(line_with(out, job, "FAILED") != NULL);
+    ASSERT_CONTAINS(out, "orchestrator had stopped");
+    free(out);
+    ASSERT_STR_EQ(status_of_task("slow"), "FAILED");
+    ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
+    assert_no_job_left_running();
+    free(job);
+
+    /* A submission, by its id. */
+    pid = spawn_weft("run2.log", "run", "-s", "sleepy", "--mode", "standalone", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, pid, "run2.log"));
+    kill(pid, SIGKILL);
+    ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
+    json_t *subs = weft_json("submissions");
+    char *sid = NULL;
+    size_t i;
+    json_t *sv;
+    json_array_foreach(subs, i, sv)
+    {
+        if (strcmp(json_string_value(json_object_get(sv, "status")), "RUNNING") == 0)
+            sid = strdup(json_string_value(json_object_get(sv, "id")));
+    }
+    json_decref(subs);
+    ASSERT(sid != NULL);
+    rc = weft(&out, "cancel %s", sid);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT(line_with(out, sid, "FAILED") != NULL);
+    free(out);
+    assert_no_job_left_running();
+    free(sid);
+}
+
 /* ---- terminal safety --------------------------------------------------- */
 
 /* Runs `weft ARGS` under a pseudo-terminal (script(1)); returns what the
@@ -1196,6 +1243,7 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(ctrl_c_with_a_stopped_worker),
           TEST_ENTRY(run_exits_after_its_summary_with_a_stopped_fork_server),
           TEST_ENTRY(task_escape_sequences_are_escaped_on_a_terminal),
+          TEST_ENTRY(cancel_after_the_orchestrator_was_killed),
           TEST_ENTRY(usage_errors_exit_2),
           TEST_ENTRY(every_command_words_mistakes_alike),
           TEST_ENTRY(global_options),
