@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -846,10 +847,77 @@ TEST(no_worker_at_all_fails_jobs_with_the_reason)
     finish(p);
 }
 
+/* Makes this test process a user of its own (root is exempt from the
+ * process limit) with at most `ntasks` processes and threads, so that
+ * forks fail with EAGAIN as they do at a user's limit. */
+static void limit_tasks(int ntasks)
+{
+    char dir[4096];
+    ASSERT(getcwd(dir, sizeof dir) != NULL);
+    ASSERT_EQ(chmod(dir, 0777), 0);
+    struct rlimit rl = {(rlim_t)ntasks, (rlim_t)ntasks};
+    ASSERT_EQ(setrlimit(RLIMIT_NPROC, &rl), 0);
+    uid_t uid = (uid_t)(60000 + getpid() % 5000);
+    ASSERT_EQ(setgroups(0, NULL), 0);
+    ASSERT_EQ(setresgid(uid, uid, uid), 0);
+    ASSERT_EQ(setresuid(uid, uid, uid), 0);
+}
+
+/* The test, its fork server and the pool's thread are 3 tasks; each worker
+ * is 2 (its output reader): at most 8 leaves room for 2 or 3 workers. */
+TEST(forks_failing_at_the_process_limit_leave_a_smaller_pool)
+{
+    if (geteuid() != 0) {
+        printf("    skipped: needs root to become a user of its own\n");
+        return;
+    }
+    weft_log_set_handler(keep_log, NULL, WEFT_LOG_WARN);
+    limit_tasks(8);
+    weft__pool *p = start_pool(10);
+    for (int k = 0; k < 6; k++) submit(p, "noop", 0);
+    wait_all(20000);
+    for (int k = 0; k < 6; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&log_mu);
+        bool said = strstr(log_lines, "running with") != NULL;
+        pthread_mutex_unlock(&log_mu);
+        if (said) break;
+        usleep(10000);
+    }
+    int live = weft__pool_live_workers(p);
+    printf("    %d of 10 workers; log:\n%s", live, log_lines);
+    ASSERT_GT(live, 0);
+    ASSERT_LT(live, 10);
+    pthread_mutex_lock(&log_mu);
+    ASSERT_CONTAINS(log_lines, "cannot start 10 workers: Resource temporarily unavailable");
+    pthread_mutex_unlock(&log_mu);
+    finish(p);
+}
+
+TEST(no_fork_allowed_fails_jobs_at_once)
+{
+    if (geteuid() != 0) {
+        printf("    skipped: needs root to become a user of its own\n");
+        return;
+    }
+    limit_tasks(3); /* the test, the fork server, the pool's thread */
+    weft__pool *p = start_pool(10);
+    usleep(300000);
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.job_id = (char *)"late";
+    spec.task_config_id = (char *)"noop";
+    ASSERT_EQ(weft__pool_submit(p, &spec, (void *)(intptr_t)0, err), WEFT_ESPAWN);
+    printf("    %s\n", err);
+    ASSERT_CONTAINS(err, "cannot start 10 workers: Resource temporarily unavailable");
+    finish(p);
+}
+
 TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
           TEST_ENTRY_TIMEOUT(a_thousand_workers_start_and_run_jobs, 120),
           TEST_ENTRY(workers_that_cannot_start_leave_a_smaller_pool),
           TEST_ENTRY(no_worker_at_all_fails_jobs_with_the_reason),
+          TEST_ENTRY(forks_failing_at_the_process_limit_leave_a_smaller_pool),
+          TEST_ENTRY(no_fork_allowed_fails_jobs_at_once),
           TEST_ENTRY_TIMEOUT(job_output_memory_is_bounded_whatever_the_job_does, 150),
           TEST_ENTRY_TIMEOUT(two_workers_run_four_one_second_jobs_in_two_seconds, 30),
           TEST_ENTRY_TIMEOUT(four_workers_run_four_one_second_jobs_in_one_second, 30),

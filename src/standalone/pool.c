@@ -759,6 +759,10 @@ static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
 static void *pool_main(void *arg)
 {
     weft__pool *p = arg;
+    /* Here rather than in weft__pool_start(): slots are this thread's, and
+     * the workers come after it (at a process limit, the thread the pool
+     * cannot do without is not the one that fails). */
+    for (int i = 0; i < p->n; i++) slot_request_worker(p, i);
     for (;;) {
         pool_stop stopping = take_requests(p);
         dispatch(p);
@@ -830,7 +834,6 @@ weft_err weft__pool_start(const weft__pool_opts *opts, weft__pool **out, char *e
         goto fail;
     }
     p->fs_pid = weft__forkserver_pid(p->fs);
-    for (int i = 0; i < p->n; i++) slot_request_worker(p, i);
     int rc = pthread_create(&p->thread, NULL, pool_main, p);
     if (rc != 0) {
         e = weft__err(err, WEFT_ENOMEM, "pthread_create: %s", strerror(rc));
