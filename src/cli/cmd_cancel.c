@@ -164,8 +164,10 @@ static int cancel_orphaned(const char *config, const char *id)
     if (final_status(o, id, sub, st, sizeof st)) {
         printf("%s %s: its orchestrator had stopped, and the store's recovery ended it\n", id, st);
     } else if (weft_cancel(o, id, err) == WEFT_OK || final_status(o, id, sub, st, sizeof st)) {
-        final_status(o, id, sub, st, sizeof st);
-        printf("%s %s: its orchestrator had stopped; canceled\n", id, st);
+        if (final_status(o, id, sub, st, sizeof st))
+            printf("%s %s: its orchestrator had stopped; canceled\n", id, st);
+        else /* cluster mode resumes: the next orchestrator on the store acts on it */
+            printf("%s: its orchestrator had stopped; cancel requested (still %s)\n", id, st);
     } else {
         cli_error("its orchestrator had stopped; cannot cancel %s (%s): %s", id, st,
                   err[0] ? err : "unknown error");
