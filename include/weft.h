@@ -542,9 +542,11 @@ void weft_submission_info_free(weft_submission_info *sub);
  * "module.symbol:function"` loads `symbol` from `module.so` or
  * `libmodule.so` in the application path, `a/b.so` for `a.b.symbol`) or are
  * registered by the embedding program with weft_register_function().
- * Built-in functions: "weft.noop" (does nothing but write an empty content
- * to each of its outputs, so that a no-op task in a chain or a fan-in
- * completes and its downstream tasks find their inputs), "weft.sleep" and
+ * Built-in functions: "weft.noop" (does nothing but write the empty value
+ * of each output's storage type: json `null`, csv a table of no rows (the
+ * header it had, if any), sql_table no rows, other types no bytes; so that
+ * a no-op task in a chain or a fan-in completes and its downstream tasks
+ * can read their inputs), "weft.sleep" and
  * "weft.spin" (sleep or busy-loop for the task's `duration` property, a
  * timedelta or seconds; they write no output).
  */

@@ -671,6 +671,290 @@ static void kill_9(const char *mode)
 TEST(kill_9_development) { kill_9("development"); }
 TEST(kill_9_standalone) { kill_9("standalone"); }
 
+/* ---- standalone: many workers, signals in every state ----------------- */
+
+/* The first child of `pid` listed in /proc (its fork server, for `weft run`;
+ * a worker, for the fork server), or 0. */
+static pid_t first_child(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    char *text = test_read_file(path, NULL);
+    long c = text ? strtol(text, NULL, 10) : 0;
+    free(text);
+    return (pid_t)c;
+}
+
+/* No job of the store is left unfinished. */
+static void assert_no_job_left_running(void)
+{
+    static const char *const unfinished[] = {"RUNNING", "PENDING", "BLOCKED", "SUBMITTED"};
+    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
+        char *out;
+        ASSERT_EQ(weft(&out, "jobs --status %s", unfinished[i]), 0);
+        ASSERT_NOT_CONTAINS(out, "JOB_");
+        free(out);
+    }
+}
+
+/* Five independent quick tasks with `workers` standalone workers. */
+static void write_many_workers_config(int workers)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof text, "[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = %d\n", workers);
+    for (int i = 0; i < 5; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      "[DATA_NODE.o%d]\nstorage_type = \"text\"\n"
+                      "[TASK.t%d]\nfunction = \"clifns.seed:function\"\noutputs = [\"o%d:SECTION\"]\n",
+                      i, i, i);
+    snprintf(text + n, sizeof text - (size_t)n,
+             "[SCENARIO.many]\ntasks = [\"t0:SECTION\", \"t1:SECTION\", \"t2:SECTION\", "
+             "\"t3:SECTION\", \"t4:SECTION\"]\n");
+    test_write_file("config.toml", text);
+}
+
+/* A pool of 1000 workers used to deadlock at start-up (both ends of the
+ * fork server's channel blocked in send) and ignore every signal. */
+TEST(run_with_1000_workers_completes)
+{
+    use_clifns();
+    write_many_workers_config(1000);
+    double t0 = now_s();
+    pid_t pid = spawn_weft("run.log", "run", (const char *)NULL);
+    int rc = wait_exit(pid, 90);
+    double dt = now_s() - t0;
+    char *log = test_read_file("run.log", NULL);
+    printf("%s    1000 workers: run took %.2f s\n", log, dt);
+    ASSERT_EQ(rc, 0);
+    free(log);
+    json_t *done = weft_json("jobs --status COMPLETED");
+    ASSERT_EQ(json_array_size(done), 5);
+    json_decref(done);
+    assert_no_job_left_running();
+}
+
+/* `weft check` accepts many workers but says what they cost. */
+TEST(check_warns_about_very_many_workers)
+{
+    use_clifns();
+    write_many_workers_config(1000);
+    char *out;
+    ASSERT_EQ(weft(&out, "check"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "max_nb_of_workers = 1000");
+    ASSERT_CONTAINS(out, "warning");
+    free(out);
+    write_many_workers_config(8);
+    ASSERT_EQ(weft(&out, "check"), 0);
+    ASSERT_NOT_CONTAINS(out, "max_nb_of_workers");
+    free(out);
+}
+
+/* Ctrl-C while the 1000 workers are still being forked. */
+TEST(ctrl_c_while_workers_start)
+{
+    use_clifns();
+    char text[4096];
+    snprintf(text, sizeof text, "[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = 1000\n%s", SLOW);
+    test_write_file("config.toml", text);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, pid, "run.log"));
+    double t0 = now_s();
+    kill(pid, SIGINT);
+    int rc = wait_exit(pid, 30);
+    double dt = now_s() - t0;
+    char *log = test_read_file("run.log", NULL);
+    printf("%s    exited %d, %.2f s after SIGINT\n", log, rc, dt);
+    free(log);
+    ASSERT_EQ(rc, 130);
+    ASSERT_LT(dt, 5.0);
+    ASSERT_STR_EQ(status_of_task("slow"), "CANCELED");
+    assert_no_job_left_running();
+}
+
+/* `weft run` of SLOW in standalone mode, stopped with `sig` once the slow job
+ * runs, after `stop_what` (0: nothing, 1: the fork server, 2: the job's
+ * worker) was SIGSTOPped; it must exit within 5 s, with 128 + sig. */
+static void signal_standalone_run(int sig, int stop_what)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--mode", "standalone", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, pid, "run.log"));
+    pid_t server = first_child(pid), stopped = 0;
+    ASSERT_GT(server, 0);
+    if (stop_what == 1) stopped = server;
+    if (stop_what == 2) {
+        /* The slow job's worker: the only one that is not idle in a read. */
+        stopped = first_child(server);
+        for (int tries = 0; tries < 50 && stopped; tries++) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/wchan", (int)stopped);
+            char *w = test_read_file(path, NULL);
+            bool sleeping_job = w && strstr(w, "nanosleep") != NULL;
+            free(w);
+            if (sleeping_job) break;
+            sleep_ms(20);
+        }
+    }
+    if (stopped) ASSERT_EQ(kill(stopped, SIGSTOP), 0);
+    sleep_ms(100);
+    double t0 = now_s();
+    kill(pid, sig);
+    int rc = wait_exit(pid, 30);
+    double dt = now_s() - t0;
+    if (stopped) kill(stopped, SIGKILL); /* whatever happened: nothing left stopped */
+    char *log = test_read_file("run.log", NULL);
+    printf("%s    signal %d -> exit %d in %.2f s\n", log, sig, rc, dt);
+    ASSERT_EQ(rc, 128 + sig);
+    ASSERT_LT(dt, 5.0);
+    ASSERT_CONTAINS(log, "interrupted");
+    free(log);
+    ASSERT_STR_EQ(status_of_task("slow"), "CANCELED");
+    assert_no_job_left_running();
+}
+
+TEST(sigterm_stops_a_standalone_run) { signal_standalone_run(SIGTERM, 0); }
+TEST(ctrl_c_with_a_stopped_fork_server) { signal_standalone_run(SIGINT, 1); }
+TEST(sigterm_with_a_stopped_fork_server) { signal_standalone_run(SIGTERM, 1); }
+TEST(ctrl_c_with_a_stopped_worker) { signal_standalone_run(SIGINT, 2); }
+
+/* The job ends by itself while the fork server is stopped: `weft run`
+ * prints its summary and exits (it used to wait for the server forever). */
+TEST(run_exits_after_its_summary_with_a_stopped_fork_server)
+{
+    use_clifns();
+    test_write_file("config.toml",
+                    "[TASK.nap]\nfunction = \"weft.sleep\"\nduration = \"1.5\"\n"
+                    "[SCENARIO.nap]\ntasks = [\"nap:SECTION\"]\n");
+    pid_t pid = spawn_weft("run.log", "run", "--mode", "standalone", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, pid, "run.log"));
+    pid_t server = first_child(pid);
+    ASSERT_GT(server, 0);
+    ASSERT_EQ(kill(server, SIGSTOP), 0);
+    double t0 = now_s();
+    int rc = wait_exit(pid, 20);
+    double dt = now_s() - t0;
+    kill(server, SIGKILL);
+    char *log = test_read_file("run.log", NULL);
+    printf("%s    exited %d, %.2f s after the fork server was stopped\n", log, rc, dt);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(log, "COMPLETED");
+    ASSERT_LT(dt, 5.0);
+    free(log);
+}
+
+/* `weft cancel` of what a killed `weft run` left: the store is opened
+ * read-write, its recovery settles the jobs, and the command says how. */
+TEST(cancel_after_the_orchestrator_was_killed)
+{
+    use_clifns();
+    test_write_file("config.toml", SLOW);
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", "--mode", "standalone", (const char *)NULL);
+    char *job = wait_job_in("RUNNING", 30, pid, "run.log");
+    kill(pid, SIGKILL);
+    ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
+    char *out;
+    int rc = weft(&out, "cancel %s", job);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT(line_with(out, job, "FAILED") != NULL);
+    ASSERT_CONTAINS(out, "orchestrator had stopped");
+    free(out);
+    ASSERT_STR_EQ(status_of_task("slow"), "FAILED");
+    ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
+    assert_no_job_left_running();
+    free(job);
+
+    /* A submission, by its id. */
+    pid = spawn_weft("run2.log", "run", "-s", "sleepy", "--mode", "standalone", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, pid, "run2.log"));
+    kill(pid, SIGKILL);
+    ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
+    json_t *subs = weft_json("submissions");
+    char *sid = NULL;
+    size_t i;
+    json_t *sv;
+    json_array_foreach(subs, i, sv)
+    {
+        if (strcmp(json_string_value(json_object_get(sv, "status")), "RUNNING") == 0)
+            sid = strdup(json_string_value(json_object_get(sv, "id")));
+    }
+    json_decref(subs);
+    ASSERT(sid != NULL);
+    rc = weft(&out, "cancel %s", sid);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT(line_with(out, sid, "FAILED") != NULL);
+    free(out);
+    assert_no_job_left_running();
+    free(sid);
+}
+
+/* ---- terminal safety --------------------------------------------------- */
+
+/* Runs `weft ARGS` under a pseudo-terminal (script(1)); returns what the
+ * terminal received. */
+static char *weft_on_tty(const char *args)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' %s\" /dev/null", weft_bin(), args);
+    int rc = test_run_cmd(cmd, &out);
+    printf("    $ (tty) weft %s  -> %d\n", args, rc);
+    return out;
+}
+
+/* What a task prints or fails with reaches a terminal escaped, and
+ * --json output keeps the exact bytes. */
+TEST(task_escape_sequences_are_escaped_on_a_terminal)
+{
+    use_clifns();
+    test_write_file("config.toml",
+                    "[JOB]\nmode = \"standalone\"\n"
+                    "[TASK.esc]\nfunction = \"clifns.escapes:function\"\n"
+                    "[SCENARIO.esc]\ntasks = [\"esc:SECTION\"]\n");
+    char *out;
+    ASSERT_EQ(weft(&out, "run"), 1);
+    free(out);
+    json_t *v = weft_json("jobs");
+    ASSERT_EQ(json_array_size(v), 1);
+    char *id = strdup(json_string_value(json_object_get(json_array_get(v, 0), "id")));
+    json_decref(v);
+
+    char args[512];
+    snprintf(args, sizeof args, "show %s", id);
+    out = weft_on_tty(args);
+    printf("%s", out);
+    ASSERT(strchr(out, 0x1b) == NULL && strchr(out, 0x07) == NULL);
+    ASSERT(strstr(out, "\xc2\x9b") == NULL);
+    ASSERT_CONTAINS(out, "\\x1b[31mred\\x1b[0m\tafter-tab");
+    ASSERT_CONTAINS(out, "clear\\x1b[2J \\u009b1m c1");
+    ASSERT_CONTAINS(out, "log \\x1b]0;pwned\\x07 title");
+    ASSERT_CONTAINS(out, "bad \\x1b[8mhidden\\x1b[0m thing");
+    free(out);
+    /* The list of jobs (its error notes), and a run's progress and summary. */
+    out = weft_on_tty("jobs");
+    ASSERT(strchr(out, 0x1b) == NULL);
+    ASSERT_CONTAINS(out, "bad \\x1b[8mhidden");
+    free(out);
+    out = weft_on_tty("run"); /* standalone: the task's own stdout is captured */
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "bad \\x1b[8mhidden");
+    /* The progress line's own escapes are the only ones left. */
+    for (const char *p = out; (p = strchr(p, 0x1b)) != NULL; p++)
+        if (strncmp(p, "\x1b[K", 3) != 0) FAIL("raw escape in the run's output: %.12s", p);
+    free(out);
+
+    /* Not a terminal: --json has the exact bytes. */
+    snprintf(args, sizeof args, "show %s", id);
+    v = weft_json(args);
+    ASSERT_CONTAINS(json_string_value(json_object_get(v, "log_tail")), "\x1b[31mred\x1b[0m\tafter-tab\n");
+    ASSERT_CONTAINS(json_string_value(json_object_get(v, "log_tail")), "\x1b]0;pwned\x07");
+    ASSERT_STR_EQ(json_string_value(json_object_get(v, "error")), "bad \x1b[8mhidden\x1b[0m thing");
+    json_decref(v);
+    free(id);
+}
+
 /* ---- usage ------------------------------------------------------------- */
 
 TEST(usage_errors_exit_2)
@@ -950,6 +1234,16 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(ctrl_c_standalone),
           TEST_ENTRY(kill_9_development),
           TEST_ENTRY(kill_9_standalone),
+          TEST_ENTRY_TIMEOUT(run_with_1000_workers_completes, 120),
+          TEST_ENTRY(ctrl_c_while_workers_start),
+          TEST_ENTRY(check_warns_about_very_many_workers),
+          TEST_ENTRY(sigterm_stops_a_standalone_run),
+          TEST_ENTRY(ctrl_c_with_a_stopped_fork_server),
+          TEST_ENTRY(sigterm_with_a_stopped_fork_server),
+          TEST_ENTRY(ctrl_c_with_a_stopped_worker),
+          TEST_ENTRY(run_exits_after_its_summary_with_a_stopped_fork_server),
+          TEST_ENTRY(task_escape_sequences_are_escaped_on_a_terminal),
+          TEST_ENTRY(cancel_after_the_orchestrator_was_killed),
           TEST_ENTRY(usage_errors_exit_2),
           TEST_ENTRY(every_command_words_mistakes_alike),
           TEST_ENTRY(global_options),

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static weft_config *cfg;
@@ -576,6 +577,28 @@ TEST(generic_nodes_call_their_functions)
     teardown();
 }
 
+/* Outputs are created as open() creates files: 0666 less the umask. */
+TEST(outputs_honour_the_umask)
+{
+    setup("[DATA_NODE.a]\nstorage_type = \"text\"\n[DATA_NODE.b]\nstorage_type = \"json\"\n");
+    static const struct {
+        mode_t mask, want;
+        const char *id;
+    } cases[] = {{077, 0600, "a"}, {022, 0644, "b"}, {002, 0664, "a"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mode_t old = umask(cases[i].mask);
+        node n;
+        open_node(&n, cases[i].id);
+        ASSERT_OK(weft_dn_write(n.dn, "1\n", 2, err), err);
+        struct stat st;
+        ASSERT_EQ(stat(weft_dn_path(n.dn), &st), 0);
+        ASSERT_EQ(st.st_mode & 0777, cases[i].want);
+        close_node(&n);
+        umask(old);
+    }
+    teardown();
+}
+
 TEST_MAIN(TEST_ENTRY(text_round_trip_and_default_path), TEST_ENTRY(binary_and_pickle_keep_every_byte),
           TEST_ENTRY(json_round_trip_and_validation), TEST_ENTRY(default_data_makes_a_node_readable),
           TEST_ENTRY(configured_paths_resolve_against_the_application_path),
@@ -583,4 +606,5 @@ TEST_MAIN(TEST_ENTRY(text_round_trip_and_default_path), TEST_ENTRY(binary_and_pi
           TEST_ENTRY(csv_malformed_files_name_path_and_line), TEST_ENTRY(csv_row_memory_is_bounded),
           TEST_ENTRY(csv_writer_round_trips_awkward_fields), TEST_ENTRY(aborted_write_leaves_the_old_content),
           TEST_ENTRY(in_memory_nodes_live_in_the_app), TEST_ENTRY(sql_table_round_trip),
-          TEST_ENTRY(generic_nodes_call_their_functions))
+          TEST_ENTRY(generic_nodes_call_their_functions),
+          TEST_ENTRY(outputs_honour_the_umask))

@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <grp.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,7 @@ static const char *config_text =
     "[TASK.hello]\nfunction = \"poolfns.hello:function\"\n"
     "[TASK.stubborn]\nfunction = \"poolfns.stubborn:function\"\n"
     "[TASK.chatty]\nfunction = \"poolfns.chatty:function\"\n"
+    "[TASK.flood]\nfunction = \"poolfns.flood:function\"\nmb = \"200\"\n"
     "[TASK.deaf_command]\ncommand = [\"sh\", \"-c\", \"trap '' TERM; echo $$ > \\\"$POOL_TEST_DIR/cmd.pid\\\"; exec sleep 30\"]\n"
     "[TASK.whoami]\nfunction = \"poolfns.whoami:function\"\n"
     "[TASK.registered]\nfunction = \"test.registered:function\"\n";
@@ -463,6 +467,53 @@ TEST(chatty_job_output_is_bounded)
     finish(p);
 }
 
+/* What a worker holds for a job's output, from outside: the size of what
+ * its stdout points at (a file or memfd grows with the output, a pipe does
+ * not) and its resident memory, in bytes. */
+static void worker_footprint(pid_t pid, long long *out_size, long long *rss)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/fd/1", (int)pid);
+    *out_size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    char line[256];
+    *rss = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) *rss = atoll(line + 6) * 1024;
+    if (f) fclose(f);
+}
+
+/* 200 MB printed by a function that never calls into weft: the job
+ * completes with the last bytes as its log tail, and the worker never
+ * holds more than a bounded amount for it. */
+TEST(job_output_memory_is_bounded_whatever_the_job_does)
+{
+    weft__pool *p = start_pool(1);
+    int64_t t0 = weft__mono_ns();
+    int a = submit(p, "flood", 0);
+    if (!wait_for(is_running, (void *)(intptr_t)a, 10000)) FAIL("the job did not start");
+    long long max_size = 0, max_rss = 0;
+    while (!wait_for(is_finished, (void *)(intptr_t)a, 20)) {
+        long long size, rss;
+        worker_footprint(jobs[a].pid, &size, &rss);
+        if (size > max_size) max_size = size;
+        if (rss > max_rss) max_rss = rss;
+        if (secs_since(t0) > 120) FAIL("the job did not finish");
+    }
+    printf("    200 MB of output in %.2f s; worker's stdout held at most %lld bytes, RSS at most %lld KiB\n",
+           secs_since(t0), max_size, max_rss / 1024);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    ASSERT_LE(strlen(jobs[a].log), 64 * 1024);
+    ASSERT_GE(strlen(jobs[a].log), 60 * 1024);
+    const char *end = "flood end marker\n";
+    ASSERT_STR_EQ(jobs[a].log + strlen(jobs[a].log) - strlen(end), end);
+    ASSERT_LE(max_size, 1024 * 1024);
+    ASSERT_LE(max_rss, 64 * 1024 * 1024);
+    finish(p);
+}
+
 static int registered_fn(weft_ctx *ctx)
 {
     weft_ctx_log(ctx, "registered ran in %d", (int)getpid());
@@ -682,7 +733,192 @@ TEST(cpu_bound_jobs_keep_both_workers_busy)
     finish(p);
 }
 
+/* ---- many workers, and fewer than asked ------------------------------- */
+
+/* A pool of 1000 used to deadlock in weft__pool_start(): the fork server's
+ * answers filled its channel while the pool was still asking. */
+TEST(a_thousand_workers_start_and_run_jobs)
+{
+    int64_t t0 = weft__mono_ns();
+    weft__pool *p = start_pool(1000);
+    double started = secs_since(t0);
+    for (int i = 0; i < 30000 && weft__pool_live_workers(p) < 1000; i++) usleep(2000);
+    double all_live = secs_since(t0);
+    ASSERT_EQ(weft__pool_live_workers(p), 1000);
+    for (int k = 0; k < 40; k++) submit(p, "noop", 0);
+    wait_all(30000);
+    for (int k = 0; k < 40; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    int64_t t1 = weft__mono_ns();
+    finish(p);
+    printf("    1000 workers: start returned in %.3f s, all live in %.2f s, stop took %.2f s\n", started,
+           all_live, secs_since(t1));
+    ASSERT_LT(started, 1.0);
+}
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_lines[4096];
+
+static void keep_log(weft_log_level level, const char *component, const char *message, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&log_mu);
+    size_t n = strlen(log_lines);
+    snprintf(log_lines + n, sizeof log_lines - n, "%d %s: %s\n", (int)level, component, message);
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* The lowest descriptor number that is free. */
+static int first_free_fd(void)
+{
+    int fd = dup(0);
+    ASSERT(fd >= 0);
+    close(fd);
+    return fd;
+}
+
+/* Limits this process to `extra` descriptors above the ones it has (the
+ * pool keeps 3, and each worker's channel is one more), for the pool's
+ * first forks to fail. */
+static void limit_fds(int extra)
+{
+    struct rlimit rl;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = (rlim_t)(first_free_fd() + extra);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+TEST(workers_that_cannot_start_leave_a_smaller_pool)
+{
+    weft_log_set_handler(keep_log, NULL, WEFT_LOG_WARN);
+    setup(); /* the config's file descriptors come first */
+    limit_fds(3 + 4);
+    weft__pool_opts o = {.cfg = cfg, .application_path = apps, .nworkers = 20,
+                         .cbs = {.running = on_running, .finished = on_finished}};
+    weft__pool *p = NULL;
+    ASSERT_OK(weft__pool_start(&o, &p, err), err);
+    for (int k = 0; k < 10; k++) submit(p, "noop", 0);
+    wait_all(20000);
+    for (int k = 0; k < 10; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    for (int i = 0; i < 500; i++) { /* said once every first fork was answered */
+        pthread_mutex_lock(&log_mu);
+        bool said = strstr(log_lines, "running with") != NULL;
+        pthread_mutex_unlock(&log_mu);
+        if (said) break;
+        usleep(10000);
+    }
+    int live = weft__pool_live_workers(p);
+    printf("    %d of 20 workers; log:\n%s", live, log_lines);
+    ASSERT_GT(live, 0);
+    ASSERT_LT(live, 20);
+    pthread_mutex_lock(&log_mu);
+    ASSERT_CONTAINS(log_lines, "cannot start 20 workers");
+    ASSERT_CONTAINS(log_lines, "running with");
+    pthread_mutex_unlock(&log_mu);
+    finish(p);
+}
+
+TEST(no_worker_at_all_fails_jobs_with_the_reason)
+{
+    weft_log_set_handler(keep_log, NULL, WEFT_LOG_WARN);
+    setup();
+    limit_fds(3);
+    weft__pool_opts o = {.cfg = cfg, .application_path = apps, .nworkers = 20,
+                         .cbs = {.running = on_running, .finished = on_finished}};
+    weft__pool *p = NULL;
+    ASSERT_OK(weft__pool_start(&o, &p, err), err);
+    /* A job submitted before every fork failed fails with the reason; once
+     * the pool knows, it refuses jobs with it. */
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.job_id = jobs[0].id;
+    spec.task_config_id = (char *)"noop";
+    snprintf(jobs[0].id, sizeof jobs[0].id, "job0_noop");
+    njobs = 1;
+    if (weft__pool_submit(p, &spec, (void *)(intptr_t)0, err) == WEFT_OK) {
+        if (!wait_for(is_finished, (void *)(intptr_t)0, 10000)) FAIL("the job neither ran nor failed");
+        expect(0, WEFT_JOB_FAILED, "cannot start 20 workers: Too many open files");
+    } else {
+        ASSERT_CONTAINS(err, "cannot start 20 workers: Too many open files");
+    }
+    usleep(300000);
+    err[0] = '\0';
+    ASSERT_EQ(weft__pool_submit(p, &spec, (void *)(intptr_t)0, err), WEFT_ESPAWN);
+    ASSERT_CONTAINS(err, "cannot start 20 workers: Too many open files");
+    ASSERT_EQ(weft__pool_live_workers(p), 0);
+    finish(p);
+}
+
+/* Makes this test process a user of its own (root is exempt from the
+ * process limit) with at most `ntasks` processes and threads, so that
+ * forks fail with EAGAIN as they do at a user's limit. */
+static void limit_tasks(int ntasks)
+{
+    char dir[4096];
+    ASSERT(getcwd(dir, sizeof dir) != NULL);
+    ASSERT_EQ(chmod(dir, 0777), 0);
+    struct rlimit rl = {(rlim_t)ntasks, (rlim_t)ntasks};
+    ASSERT_EQ(setrlimit(RLIMIT_NPROC, &rl), 0);
+    uid_t uid = (uid_t)(60000 + getpid() % 5000);
+    ASSERT_EQ(setgroups(0, NULL), 0);
+    ASSERT_EQ(setresgid(uid, uid, uid), 0);
+    ASSERT_EQ(setresuid(uid, uid, uid), 0);
+}
+
+/* The test, its fork server and the pool's thread are 3 tasks; each worker
+ * is 2 (its output reader): at most 8 leaves room for 2 or 3 workers. */
+TEST(forks_failing_at_the_process_limit_leave_a_smaller_pool)
+{
+    if (geteuid() != 0) {
+        printf("    skipped: needs root to become a user of its own\n");
+        return;
+    }
+    weft_log_set_handler(keep_log, NULL, WEFT_LOG_WARN);
+    limit_tasks(8);
+    weft__pool *p = start_pool(10);
+    for (int k = 0; k < 6; k++) submit(p, "noop", 0);
+    wait_all(20000);
+    for (int k = 0; k < 6; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&log_mu);
+        bool said = strstr(log_lines, "running with") != NULL;
+        pthread_mutex_unlock(&log_mu);
+        if (said) break;
+        usleep(10000);
+    }
+    int live = weft__pool_live_workers(p);
+    printf("    %d of 10 workers; log:\n%s", live, log_lines);
+    ASSERT_GT(live, 0);
+    ASSERT_LT(live, 10);
+    pthread_mutex_lock(&log_mu);
+    ASSERT_CONTAINS(log_lines, "cannot start 10 workers: Resource temporarily unavailable");
+    pthread_mutex_unlock(&log_mu);
+    finish(p);
+}
+
+TEST(no_fork_allowed_fails_jobs_at_once)
+{
+    if (geteuid() != 0) {
+        printf("    skipped: needs root to become a user of its own\n");
+        return;
+    }
+    limit_tasks(3); /* the test, the fork server, the pool's thread */
+    weft__pool *p = start_pool(10);
+    usleep(300000);
+    weft__job_spec spec = WEFT__JOB_SPEC_INIT;
+    spec.job_id = (char *)"late";
+    spec.task_config_id = (char *)"noop";
+    ASSERT_EQ(weft__pool_submit(p, &spec, (void *)(intptr_t)0, err), WEFT_ESPAWN);
+    printf("    %s\n", err);
+    ASSERT_CONTAINS(err, "cannot start 10 workers: Resource temporarily unavailable");
+    finish(p);
+}
+
 TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
+          TEST_ENTRY_TIMEOUT(a_thousand_workers_start_and_run_jobs, 120),
+          TEST_ENTRY(workers_that_cannot_start_leave_a_smaller_pool),
+          TEST_ENTRY(no_worker_at_all_fails_jobs_with_the_reason),
+          TEST_ENTRY(forks_failing_at_the_process_limit_leave_a_smaller_pool),
+          TEST_ENTRY(no_fork_allowed_fails_jobs_at_once),
+          TEST_ENTRY_TIMEOUT(job_output_memory_is_bounded_whatever_the_job_does, 150),
           TEST_ENTRY_TIMEOUT(two_workers_run_four_one_second_jobs_in_two_seconds, 30),
           TEST_ENTRY_TIMEOUT(four_workers_run_four_one_second_jobs_in_one_second, 30),
           TEST_ENTRY_TIMEOUT(workers_are_reused_across_jobs, 30),

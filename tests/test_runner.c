@@ -502,6 +502,60 @@ TEST(builtins_noop_sleep_spin)
     teardown();
 }
 
+/* weft.noop writes the empty value of each output's type, and the next
+ * task in the chain reads it with the reader of that type. */
+TEST(noop_outputs_are_readable_by_the_next_task)
+{
+    static const struct {
+        const char *props, *want;
+    } cases[] = {
+        {"storage_type = \"json\"", "json null"},
+        {"storage_type = \"csv\"", "csv header= rows=0"},
+        {"storage_type = \"csv\"\nhas_header = false", "csv header= rows=0"},
+        {"storage_type = \"text\"", "text bytes 0"},
+        {"storage_type = \"binary\"", "binary bytes 0"},
+        {"storage_type = \"pickle\"", "pickle bytes 0"},
+        {"storage_type = \"in_memory\"", "in_memory bytes 0"},
+        {"storage_type = \"sql_table\"\ndb_name = \"d\"\ntable_name = \"t\"", "sql_table []"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setup("[DATA_NODE.x]\n%s\n[DATA_NODE.desc]\nstorage_type = \"text\"\n"
+              "[TASK.noop]\nfunction = \"weft.noop:function\"\noutputs = [\"x:SECTION\"]\n"
+              "[TASK.reader]\nfunction = \"testfns.describe_input:function\"\n"
+              "inputs = [\"x:SECTION\"]\noutputs = [\"desc:SECTION\"]\n",
+              cases[i].props);
+        weft__job_result res;
+        run("noop", NULL, &res);
+        ASSERT_EQ(res.status, WEFT_JOB_COMPLETED);
+        weft__job_result_release(&res);
+        run("reader", NULL, &res);
+        if (res.status != WEFT_JOB_COMPLETED) FAIL("%s: %s", cases[i].props, res.error);
+        weft__job_result_release(&res);
+        char *d = read_output("desc");
+        ASSERT_STR_EQ(d, cases[i].want);
+        free(d);
+        teardown();
+    }
+    /* A csv node that had a header keeps its columns, with no rows; an
+     * existing sql table is emptied. */
+    setup("[DATA_NODE.x]\nstorage_type = \"csv\"\n[DATA_NODE.desc]\nstorage_type = \"text\"\n"
+          "[TASK.noop]\nfunction = \"weft.noop:function\"\noutputs = [\"x:SECTION\"]\n"
+          "[TASK.reader]\nfunction = \"testfns.describe_input:function\"\n"
+          "inputs = [\"x:SECTION\"]\noutputs = [\"desc:SECTION\"]\n");
+    write_input("x", "a,b\n1,2\n3,4\n");
+    weft__job_result res;
+    run("noop", NULL, &res);
+    ASSERT_EQ(res.status, WEFT_JOB_COMPLETED);
+    weft__job_result_release(&res);
+    run("reader", NULL, &res);
+    ASSERT_EQ(res.status, WEFT_JOB_COMPLETED);
+    weft__job_result_release(&res);
+    char *d = read_output("desc");
+    ASSERT_STR_EQ(d, "csv header=a|b rows=0");
+    free(d);
+    teardown();
+}
+
 /* ---- JSON forms ---- */
 
 TEST(spec_and_result_json_round_trip)
@@ -580,4 +634,5 @@ TEST_MAIN(TEST_ENTRY(function_task_completes_and_logs), TEST_ENTRY(function_fail
           TEST_ENTRY(timeouts_stop_commands_and_functions),
           TEST_ENTRY(timeout_message_words_whole_and_fractional_seconds),
           TEST_ENTRY(cancel_stops_a_running_job_quickly),
-          TEST_ENTRY(builtins_noop_sleep_spin), TEST_ENTRY(spec_and_result_json_round_trip))
+          TEST_ENTRY(builtins_noop_sleep_spin),
+          TEST_ENTRY(noop_outputs_are_readable_by_the_next_task), TEST_ENTRY(spec_and_result_json_round_trip))

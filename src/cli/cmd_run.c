@@ -143,7 +143,7 @@ static void on_event(const weft_event *ev, void *userdata)
         out_time(ev->at_us, false, when, sizeof when);
         out_short_id(ev->job_id, sid, sizeof sid);
         const char *name = weft_job_status_name(ev->job_status);
-        char *error = out_redact(ev->error);
+        char *error = out_display(ev->error, stderr);
         if (p->quiet) {
             /* --json: the object says it all */
         } else if (!p->tty) {

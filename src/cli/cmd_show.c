@@ -31,7 +31,7 @@ static void print_tail(const char *text, long lines)
             }
         printf("  (%zu earlier line%s; --lines 0 shows all)\n", skip, skip == 1 ? "" : "s");
     }
-    char *safe = out_redact(text + start);
+    char *safe = out_display(text + start, stdout);
     if (!safe) return;
     size_t sl = strlen(safe);
     while (sl && safe[sl - 1] == '\n') safe[--sl] = '\0';
@@ -44,9 +44,13 @@ static void print_tail(const char *text, long lines)
     free(safe);
 }
 
+/* Values may come from the task (its error, its worker's name): escaped on
+ * a terminal. */
 static void field(const char *name, const char *value)
 {
-    printf("%-12s%s\n", name, value && *value ? value : "-");
+    char *shown = value && *value ? out_display(value, stdout) : NULL;
+    printf("%-12s%s\n", name, shown ? shown : "-");
+    free(shown);
 }
 
 static int show_job(const weft_job_info *j, long lines)
@@ -74,9 +78,7 @@ static int show_job(const weft_job_info *j, long lines)
     } else {
         field("signal", NULL);
     }
-    char *error = out_redact(j->error);
-    field("error", error);
-    free(error);
+    field("error", j->error);
     printf("times\n");
     for (int s = 0; s < WEFT_JOB_NSTATUS; s++)
         if (j->status_time_us[s] > 0)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -75,9 +76,45 @@ void cli_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    char *safe = out_redact(msg);
+    char *safe = out_display(msg, stderr);
     fprintf(stderr, "weft: %s\n", safe ? safe : "out of memory");
     free(safe);
+}
+
+/* ---- terminal safety ---------------------------------------------------- */
+
+char *out_term_escape(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    char *r = malloc(n * 6 + 1); /* "\u009b" for each 2-byte C1: 3 per byte at most; 4 for C0 */
+    if (!r) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n' || c == '\t') {
+            r[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)sprintf(r + o, "\\x%02x", c);
+        } else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                   (unsigned char)s[i + 1] <= 0x9f) {
+            /* U+0080..U+009F: the 8-bit controls (0x9b is CSI). */
+            o += (size_t)sprintf(r + o, "\\u%04x", (unsigned char)s[++i]);
+        } else {
+            r[o++] = (char)c;
+        }
+    }
+    r[o] = '\0';
+    return r;
+}
+
+char *out_display(const char *s, FILE *to)
+{
+    char *r = out_redact(s);
+    if (!r || !isatty(fileno(to))) return r;
+    char *e = out_term_escape(r);
+    free(r);
+    return e;
 }
 
 /* ---- the configuration and the store ----------------------------------- */
@@ -376,9 +413,43 @@ void out_table_note(out_table *t, const char *note)
     t->notes[t->nrows] = out_redact(note);
 }
 
+/* The table with every cell and note escaped (out_term_escape()), for a
+ * terminal; false when out of memory. */
+static bool table_escaped(const out_table *t, out_table *e)
+{
+    *e = *t;
+    size_t ncells = (t->nrows + 1) * t->ncols;
+    e->cells = calloc(ncells, sizeof *e->cells);
+    e->notes = calloc(t->nrows + 1, sizeof *e->notes);
+    bool ok = e->cells && e->notes;
+    for (size_t i = 0; ok && i < ncells; i++) ok = (e->cells[i] = out_term_escape(t->cells[i])) != NULL;
+    for (size_t r = 0; ok && r <= t->nrows; r++)
+        ok = !t->notes[r] || (e->notes[r] = out_term_escape(t->notes[r])) != NULL;
+    e->cells_cap = e->cells ? ncells : 0;
+    e->notes_cap = e->notes ? t->nrows + 1 : 0;
+    return ok;
+}
+
+static void table_print(const out_table *t, FILE *out);
+
 void out_table_print(const out_table *t, FILE *out)
 {
     if (!t->cells) return;
+    if (!isatty(fileno(out))) {
+        table_print(t, out);
+        return;
+    }
+    out_table e;
+    if (table_escaped(t, &e)) table_print(&e, out);
+    else fputs("weft: out of memory\n", stderr);
+    for (size_t i = 0; e.cells && i < e.cells_cap; i++) free(e.cells[i]);
+    for (size_t r = 0; e.notes && r < e.notes_cap; r++) free(e.notes[r]);
+    free(e.cells);
+    free(e.notes);
+}
+
+static void table_print(const out_table *t, FILE *out)
+{
     size_t width[32] = {0};
     size_t nc = t->ncols < 32 ? t->ncols : 32;
     for (size_t r = 0; r <= t->nrows; r++)

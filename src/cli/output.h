@@ -28,7 +28,21 @@
  */
 char *out_redact(const char *s);
 
-/* Prints "weft: <message>" to stderr, credentials masked. */
+/*
+ * A copy of `s` that a terminal shows as text: control characters other
+ * than newline and tab become "\x1b"-style escapes, and the 8-bit controls
+ * (U+0080..U+009F) "\u009b", so task output or an error cannot move the
+ * cursor, retitle the window or hide text.  Caller frees; NULL when `s` is
+ * NULL or out of memory.
+ */
+char *out_term_escape(const char *s);
+
+/* out_redact(s), escaped with out_term_escape() when `to` is a terminal:
+ * how task-provided text (errors, output) is shown.  Caller frees. */
+char *out_display(const char *s, FILE *to);
+
+/* Prints "weft: <message>" to stderr, credentials masked, escaped on a
+ * terminal. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- the configuration and the store ----------------------------------- */
@@ -135,6 +149,8 @@ void out_table_header(out_table *t, size_t ncols, const char *const *headers);
 void out_table_row(out_table *t, const char *const *cells);
 /* Sets the note of the last row (copied; credentials masked). */
 void out_table_note(out_table *t, const char *note);
+/* Prints the table; on a terminal, cells and notes are escaped
+ * (out_term_escape()). */
 void out_table_print(const out_table *t, FILE *out);
 void out_table_release(out_table *t);
 

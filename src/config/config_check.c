@@ -228,6 +228,12 @@ static void check_job(check_ctx *c, const weft__section *s)
                  env_note(v, note, sizeof note));
     }
     check_positive(c, s, "max_nb_of_workers");
+    v = eff(s, "max_nb_of_workers");
+    if (usable(v) && v->type == WEFT_VALUE_INT && v->i > WEFT__WORKERS_WARN_ABOVE)
+        DIAGV(c, v, WARN,
+              "max_nb_of_workers = %lld: standalone mode starts one process per worker; more "
+              "than %d is rarely useful, and the process or file descriptor limits may start fewer",
+              (long long)v->i, WEFT__WORKERS_WARN_ABOVE);
     check_positive(c, s, "max_attempts");
     v = eff(s, "broker_url");
     if (usable(v) && v->type == WEFT_VALUE_STR && strncmp(v->text, "amqp://", 7) != 0 &&

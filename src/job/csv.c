@@ -332,3 +332,22 @@ void weft_csv_abort(weft_csv_writer *w)
     weft__afile_abort(w->af);
     free(w);
 }
+
+/*
+ * The empty table: the columns of the node's current content when it has a
+ * header (has_header, and a file or default_data with a first row), so a
+ * reader that looks columns up by name still finds them; else no byte at
+ * all, which every csv reader takes as a table of no rows.
+ */
+weft_err weft__csv_write_empty(weft_data_node *dn, char *err)
+{
+    weft_csv_reader *r = NULL;
+    const char *const *header = NULL;
+    size_t n = 0;
+    if (weft__dn_bool_property(dn, "has_header", true) && weft_csv_open(dn, &r, NULL) == WEFT_OK)
+        header = weft_csv_header(r, &n);
+    weft_csv_writer *w;
+    weft_err e = weft_csv_create(dn, header, n, &w, err);
+    weft_csv_close(r);
+    return e ? e : weft_csv_commit(w, err);
+}

@@ -278,6 +278,33 @@ weft_err weft__mkdir_parent(const char *path, char *err)
     return e;
 }
 
+/*
+ * Creates the temporary file named by `tmpl` (ending in XXXXXX, replaced in
+ * place) with mode 0666 filtered by the umask and the folder's default ACL,
+ * as open() does for any new file: mkstemp()'s fixed 0600 would need a
+ * fchmod() to a mode of our choosing, which ignores what the user asked
+ * for.  The umask cannot be read without changing it (not thread-safe), so
+ * the kernel applies it.  Returns the fd, or -1 with errno set.
+ */
+static int open_temp(char *tmpl)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    size_t n = strlen(tmpl);
+    if (n < 6) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned char r[6];
+        if (getentropy(r, sizeof r) != 0) return -1;
+        for (int i = 0; i < 6; i++) tmpl[n - 6 + i] = chars[r[i] % (sizeof chars - 1)];
+        int fd = open(tmpl, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 weft_err weft__afile_open(const char *path, weft__afile **out, FILE **f, char *err)
 {
     weft_err e;
@@ -293,13 +320,12 @@ weft_err weft__afile_open(const char *path, weft__afile **out, FILE **f, char *e
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((fd = mkstemp(af->tmp)) < 0) {
+    if ((fd = open_temp(af->tmp)) < 0) {
         e = weft__err(err, WEFT_EIO, "cannot write %s: %s", path, strerror(errno));
         free(af->tmp);
         af->tmp = NULL;
         goto fail;
     }
-    fchmod(fd, 0644);
     if (!(af->f = fdopen(fd, "wb"))) {
         e = weft__err(err, WEFT_EIO, "cannot write %s: %s", path, strerror(errno));
         close(fd);
@@ -837,6 +863,39 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
         e = weft__err(err, WEFT_EINVAL, "data node %s: unsupported storage type", dn->config_id);
         break;
     }
+    if (!e) weft__dn_mark_written(dn);
+    return e;
+}
+
+/* No rows: the existing table emptied, or, when there is none, a table
+ * with one placeholder column (SQLite has no table without columns); it
+ * reads as [] either way, and the next write with rows replaces it. */
+static weft_err sql_write_empty(const weft__app *app, const char *config_id, char *err)
+{
+    json_t *rows = json_array(), *row = json_object();
+    weft_err e = WEFT_ENOMEM;
+    if (!rows || !row) {
+        e = weft__err(err, e, "out of memory");
+    } else if (sql_has_table(app, config_id)) {
+        e = sql_write(app, config_id, rows, err);
+    } else if (json_object_set_new(row, "_empty", json_null()) < 0 || json_array_append(rows, row) < 0) {
+        e = weft__err(err, e, "out of memory");
+    } else if (!(e = sql_write(app, config_id, rows, err))) {
+        json_array_clear(rows);
+        e = sql_write(app, config_id, rows, err);
+    }
+    json_decref(row);
+    json_decref(rows);
+    return e;
+}
+
+weft_err weft__dn_write_empty(weft_data_node *dn, char *err)
+{
+    if (!dn) return weft__err(err, WEFT_EINVAL, "weft__dn_write_empty: no data node");
+    if (dn->kind == ST_JSON) return weft_dn_write(dn, "null", 4, err);
+    if (dn->kind == ST_CSV) return weft__csv_write_empty(dn, err);
+    if (dn->kind != ST_SQL) return weft_dn_write(dn, "", 0, err);
+    weft_err e = sql_write_empty(dn->app, dn->config_id, err);
     if (!e) weft__dn_mark_written(dn);
     return e;
 }

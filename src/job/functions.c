@@ -82,14 +82,16 @@ static int64_t duration_ms(weft_ctx *ctx)
     return 0;
 }
 
-/* Does nothing but write an empty content to each output, so that a no-op
- * task can stand in a chain or a fan-in (its outputs count as written). */
+/* Does nothing but write the empty value of each output's type (json
+ * `null`, a csv table of no rows, ...), so that a no-op task can stand in a
+ * chain or a fan-in: its outputs count as written, and the next task can
+ * read them. */
 static int builtin_noop(weft_ctx *ctx)
 {
     size_t n = weft_ctx_noutputs(ctx);
     for (size_t i = 0; i < n; i++) {
         char err[WEFT_ERRBUF_SIZE] = "";
-        if (weft_dn_write(weft_ctx_output(ctx, i), "", 0, err)) {
+        if (weft__dn_write_empty(weft_ctx_output(ctx, i), err)) {
             weft_ctx_fail(ctx, "%s", err);
             return 1;
         }

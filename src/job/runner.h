@@ -170,6 +170,11 @@ void weft__dn_mark_written(weft_data_node *dn);
 /* datanode.c: the node's boolean property `key` (True/true/1 or a bool value);
  * `def` when unset. */
 bool weft__dn_bool_property(const weft_data_node *dn, const char *key, bool def);
+/* datanode.c: writes the empty value of the node's storage type (weft.noop):
+ * json `null`, csv an empty table (csv.c: weft__csv_write_empty), sql_table
+ * no rows, the other types no bytes; the node is then written. */
+weft_err weft__dn_write_empty(weft_data_node *dn, char *err);
+weft_err weft__csv_write_empty(weft_data_node *dn, char *err);
 /* datanode.c: for csv.c: opens the node's content for reading: its file, or
  * its default_data when the file does not exist.  WEFT_EDATA when neither. */
 weft_err weft__dn_open_stream(weft_data_node *dn, FILE **f, char *err);

@@ -48,6 +48,7 @@ static weft_err sa_start(weft__executor *ex, char *err)
         .cfg = weft__app_config(ex->app),
         .application_path = weft__app_path(ex->app),
         .nworkers = x->nworkers,
+        .log = ex->log,
         .cbs = {.running = sa_running, .finished = sa_finished, .ud = x},
     };
     return weft__pool_start(&o, &x->pool, err);

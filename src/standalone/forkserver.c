@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "standalone/forkserver.h"
 
+#include "util/defaults.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -37,9 +40,29 @@ typedef struct fs_msg {
     int32_t err_no;
 } fs_msg;
 
+/* Spawn requests the server holds at once (asked, not yet answered).  The
+ * channel is a socket with a bounded buffer in each direction: if the pool
+ * asked for 1000 workers at once, the server's answers would fill its
+ * buffer while the pool was still writing requests, and both would block
+ * in send() for good.  With a window, the answers the server may owe are
+ * bounded (WINDOW spawns, plus one exit per worker, read as they come), and
+ * a request that does not fit waits in our queue, never in send().  It also
+ * bounds what the server must get through before it sees end of file. */
+#define SPAWN_WINDOW 16
+
+/* Requests not yet written (the socket was full, or the window is). */
+typedef struct msg_queue {
+    fs_msg *m;
+    size_t head, n, cap; /* m[head, n) wait */
+} msg_queue;
+
 struct weft__forkserver {
-    int fd;    /* our end of the control channel */
+    int fd;    /* our end of the control channel, non-blocking */
     pid_t pid; /* the server */
+    msg_queue sigq;   /* signal requests: sent first, never held by the window */
+    msg_queue spawnq; /* spawn requests */
+    int inflight;     /* spawn requests sent and not yet answered */
+    bool dead;        /* a write failed: the server is gone */
 };
 
 /* ---- the server process ------------------------------------------------- */
@@ -323,6 +346,7 @@ weft_err weft__forkserver_start(weft__worker_fn fn, void *arg, weft__forkserver 
         server_main(sv[1], fn, arg, parent);
     }
     close(sv[1]);
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
     fs->fd = sv[0];
     fs->pid = pid;
     *out = fs;
@@ -333,29 +357,57 @@ int weft__forkserver_fd(const weft__forkserver *fs) { return fs->fd; }
 
 pid_t weft__forkserver_pid(const weft__forkserver *fs) { return fs->pid; }
 
-static weft_err request(weft__forkserver *fs, const fs_msg *m, char *err)
+static weft_err queue_push(msg_queue *q, const fs_msg *m)
+{
+    if (q->head == q->n) q->head = q->n = 0;
+    if (WEFT__GROW(q->m, q->n + 1, q->cap)) return WEFT_ENOMEM;
+    q->m[q->n++] = *m;
+    return WEFT_OK;
+}
+
+/* Sends the head of `q` if the socket takes it: 1 sent, 0 full, -1 gone. */
+static int queue_send_one(weft__forkserver *fs, msg_queue *q)
 {
     ssize_t n;
     do {
-        n = send(fs->fd, m, sizeof *m, MSG_NOSIGNAL);
+        n = send(fs->fd, &q->m[q->head], sizeof *q->m, MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof *m)
-        return weft__err(err, WEFT_ESPAWN, "fork server: %s",
-                         n < 0 ? strerror(errno) : "short write");
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (n != (ssize_t)sizeof *q->m) return -1;
+    q->head++;
+    return 1;
+}
+
+weft_err weft__forkserver_flush(weft__forkserver *fs, char *err)
+{
+    int r = 1;
+    while (!fs->dead && r > 0 && fs->sigq.head < fs->sigq.n) r = queue_send_one(fs, &fs->sigq);
+    while (!fs->dead && r > 0 && fs->spawnq.head < fs->spawnq.n && fs->inflight < SPAWN_WINDOW)
+        if ((r = queue_send_one(fs, &fs->spawnq)) > 0) fs->inflight++;
+    if (r < 0) fs->dead = true;
+    if (fs->dead) return weft__err(err, WEFT_ESPAWN, "fork server: %s", "the channel is closed");
     return WEFT_OK;
+}
+
+bool weft__forkserver_wants_write(const weft__forkserver *fs)
+{
+    return !fs->dead && (fs->sigq.head < fs->sigq.n ||
+                         (fs->spawnq.head < fs->spawnq.n && fs->inflight < SPAWN_WINDOW));
 }
 
 weft_err weft__forkserver_spawn(weft__forkserver *fs, int slot, char *err)
 {
     fs_msg m = {.op = OP_SPAWN, .slot = slot};
-    return request(fs, &m, err);
+    if (queue_push(&fs->spawnq, &m)) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    return weft__forkserver_flush(fs, err);
 }
 
 weft_err weft__forkserver_signal(weft__forkserver *fs, pid_t pid, int sig, int value,
                                  char *err)
 {
     fs_msg m = {.op = OP_SIGNAL, .pid = pid, .sig = sig, .value = value};
-    return request(fs, &m, err);
+    if (queue_push(&fs->sigq, &m)) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    return weft__forkserver_flush(fs, err);
 }
 
 int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err)
@@ -396,18 +448,50 @@ int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err)
     ev->status = m.status;
     ev->err_no = m.err_no;
     ev->fd = fd;
+    if (ev->type == WEFT__FS_SPAWNED || ev->type == WEFT__FS_SPAWN_FAILED) {
+        if (fs->inflight > 0) fs->inflight--;
+        weft__forkserver_flush(fs, NULL); /* the window has room again */
+    }
     if (ev->type == WEFT__FS_SPAWNED && fd < 0) {
-        weft__err(err, WEFT_ESPAWN, "fork server: no channel for the new worker");
-        return -1;
+        /* The descriptor was dropped on the way in (we are out of file
+         * descriptors, MSG_CTRUNC): the worker is of no use. */
+        ev->type = WEFT__FS_SPAWN_FAILED;
+        ev->err_no = (mh.msg_flags & MSG_CTRUNC) ? EMFILE : EPROTO;
+        weft__forkserver_signal(fs, ev->pid, SIGKILL, 0, NULL);
+        ev->pid = 0;
     }
     return 1;
+}
+
+/* Waits up to `ms` for the server to exit; true when it was reaped. */
+static bool wait_server(pid_t pid, int ms)
+{
+    for (int waited = 0;; waited += 10) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD)) return true;
+        if (r < 0 && errno == EINTR) continue;
+        if (waited >= ms) return false;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void weft__forkserver_stop(weft__forkserver *fs)
 {
     if (!fs) return;
     close(fs->fd);
-    int st;
-    while (waitpid(fs->pid, &st, 0) < 0 && errno == EINTR) {}
+    /* A stopped server (SIGSTOP, a debugger) would never see the end of
+     * file: wake it.  One that still does not exit is killed; its workers
+     * then die of their PR_SET_PDEATHSIG, and only what they started is
+     * left to init. */
+    kill(fs->pid, SIGCONT);
+    if (!wait_server(fs->pid, WEFT__FORKSERVER_EXIT_MS)) {
+        kill(fs->pid, SIGKILL);
+        int st;
+        while (waitpid(fs->pid, &st, 0) < 0 && errno == EINTR) {}
+    }
+    free(fs->sigq.m);
+    free(fs->spawnq.m);
     free(fs);
 }

@@ -65,6 +65,14 @@ int weft__forkserver_fd(const weft__forkserver *fs);
 /* The server's pid. */
 pid_t weft__forkserver_pid(const weft__forkserver *fs);
 
+/*
+ * Requests never block: they are queued and written as the channel takes
+ * them (a server that is stopped or slow does not stop the caller), and at
+ * most a window of spawn requests is outstanding at a time (forkserver.c).
+ * Call weft__forkserver_flush() when the fd polls writable, and poll for
+ * POLLOUT while weft__forkserver_wants_write().  WEFT_ESPAWN once the
+ * server is gone, WEFT_ENOMEM.
+ */
 /* Asks for a new worker for `slot`; the answer comes as an event. */
 weft_err weft__forkserver_spawn(weft__forkserver *fs, int slot, char *err);
 
@@ -73,9 +81,14 @@ weft_err weft__forkserver_spawn(weft__forkserver *fs, int slot, char *err);
 weft_err weft__forkserver_signal(weft__forkserver *fs, pid_t pid, int sig, int value,
                                  char *err);
 
+/* Writes queued requests that the channel and the window allow. */
+weft_err weft__forkserver_flush(weft__forkserver *fs, char *err);
+/* Queued requests could be written now (poll for POLLOUT). */
+bool weft__forkserver_wants_write(const weft__forkserver *fs);
+
 typedef enum weft__fs_event_type {
     WEFT__FS_SPAWNED = 1,     /* slot, pid, fd: a new worker (fd is the caller's to close) */
-    WEFT__FS_SPAWN_FAILED = 2, /* slot, err_no */
+    WEFT__FS_SPAWN_FAILED = 2, /* slot, err_no (EMFILE: the channel could not be received) */
     WEFT__FS_EXITED = 3,      /* pid, status (as from waitpid) */
 } weft__fs_event_type;
 
@@ -93,7 +106,9 @@ typedef struct weft__fs_event {
 int weft__forkserver_next(weft__forkserver *fs, weft__fs_event *ev, char *err);
 
 /* Closes the channel (the server kills and reaps its workers and exits),
- * waits for the server, and frees.  NULL is ignored. */
+ * waits for the server (SIGCONT first, SIGKILL after
+ * WEFT__FORKSERVER_EXIT_MS: a stopped server does not hang the caller),
+ * and frees.  NULL is ignored. */
 void weft__forkserver_stop(weft__forkserver *fs);
 
 #endif

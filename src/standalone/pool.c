@@ -68,6 +68,7 @@ typedef struct pjob {
     bool announced;     /* the running callback was called */
     job_stop stop;      /* why it is being stopped */
     int64_t kill_at_ns; /* when to SIGKILL its worker; 0: not scheduled */
+    int64_t give_up_ns; /* SIGKILL asked: when to stop waiting for it; 0: not yet */
 } pjob;
 
 typedef enum slot_state {
@@ -75,7 +76,8 @@ typedef enum slot_state {
     SLOT_READY = 1,    /* worker alive, channel open */
     SLOT_DYING = 2,    /* channel closed, waiting for the exit status */
     SLOT_RETRY = 3,    /* fork failed; ask again at retry_at_ns */
-    SLOT_OFF = 4,      /* shutting down, or the fork server is gone */
+    SLOT_OFF = 4,      /* shutting down, the fork server is gone, or the
+                        * first fork for the slot failed (fewer workers) */
 } slot_state;
 
 typedef struct slot {
@@ -88,6 +90,7 @@ typedef struct slot {
     int njobs;
     uint32_t next_tag;
     int64_t retry_at_ns;
+    bool had_worker; /* a worker ran here once: a failed fork is retried */
 } slot;
 
 typedef struct event {
@@ -102,7 +105,11 @@ struct weft__pool {
     int n;
     int64_t grace_ns;
     slot *slots;
-    struct pollfd *pfd; /* [0] wakeup pipe, [1] fork server, [2 + i] slot i */
+    /* [0] wakeup pipe, [1] fork server, [2 + k] the slot pslot[k]: only
+     * slots with a channel, since poll() refuses more entries than
+     * RLIMIT_NOFILE, even negative ones. */
+    struct pollfd *pfd;
+    int *pslot;
     weft__worker_shm *shm;
     size_t shm_size;
     weft__worker_opts wopts; /* read by workers in their copy of memory */
@@ -128,7 +135,10 @@ struct weft__pool {
     event *ev;
     size_t nev, capev;
     pool_stop stop_seen;
-    char broken_why[WEFT_ERRBUF_SIZE];
+    char broken_why[WEFT_ERRBUF_SIZE]; /* written before `broken` is set */
+    int start_failures; /* slots whose first fork failed */
+    int start_errno;    /* why the last of them failed */
+    bool start_reported;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -313,6 +323,45 @@ static void slot_request_worker(weft__pool *p, int i)
     }
     s->state = SLOT_SPAWNING;
     if (weft__forkserver_spawn(p->fs, i, NULL) != WEFT_OK) slot_retry_later(s);
+}
+
+/* The pool cannot run anything any more: queued and future jobs fail with
+ * `why`. */
+static void pool_break(weft__pool *p, const char *why)
+{
+    pthread_mutex_lock(&p->mu);
+    snprintf(p->broken_why, sizeof p->broken_why, "%s", why);
+    p->broken = true;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A first fork for a slot failed (the process limit, memory, our file
+ * descriptors): the pool runs with the workers it could start, said once
+ * all first answers are in, or breaks when it has none at all.  A fork
+ * that fails to replace a dead worker is retried instead: that worker
+ * once fitted. */
+static void slot_start_failed(weft__pool *p, int i, int err_no)
+{
+    p->slots[i].state = SLOT_OFF;
+    p->start_failures++;
+    p->start_errno = err_no;
+    if (p->start_reported) return;
+    int live = 0;
+    for (int k = 0; k < p->n; k++) {
+        slot_state st = p->slots[k].state;
+        if (st == SLOT_SPAWNING && !p->slots[k].had_worker) return; /* answers to come */
+        live += st != SLOT_OFF;
+    }
+    p->start_reported = true;
+    char why[WEFT_ERRBUF_SIZE];
+    snprintf(why, sizeof why, "cannot start %d workers: %s", p->n, strerror(p->start_errno));
+    if (live == 0) {
+        weft__log(p->opts.log, WEFT_LOG_ERROR, "standalone", "%s", why);
+        pool_break(p, why);
+        return;
+    }
+    weft__log(p->opts.log, WEFT_LOG_WARN, "standalone",
+              "%s (%d failed); running with %d", why, p->start_failures, live);
 }
 
 /* The worker of slot i is gone (`why` says how): its running job fails,
@@ -525,9 +574,20 @@ static int run_timers(weft__pool *p)
                 if (now >= j->kill_at_ns) {
                     slot_signal(p, s, SIGKILL, 0);
                     j->kill_at_ns = 0;
+                    j->give_up_ns = now + (int64_t)WEFT__STOP_GIVE_UP_MS * 1000000;
                 } else if (j->kill_at_ns < next) {
                     next = j->kill_at_ns;
                 }
+            }
+            if (j->give_up_ns && now >= j->give_up_ns) {
+                /* The SIGKILL did not land: the fork server that sends it
+                 * is stopped or stuck.  The job ends (as canceled or timed
+                 * out) and the slot moves on; the process is the server's
+                 * to kill when it comes back, or dies with it. */
+                slot_finalize(p, i, "did not stop after SIGKILL");
+                break;
+            } else if (j->give_up_ns && j->give_up_ns < next) {
+                next = j->give_up_ns;
             }
         }
     }
@@ -551,6 +611,7 @@ static void on_spawned(weft__pool *p, const weft__fs_event *ev)
     s->fd = ev->fd;
     s->pid = ev->pid;
     s->state = SLOT_READY;
+    s->had_worker = true;
     set_pid(p, ev->slot, ev->pid);
 }
 
@@ -583,8 +644,11 @@ static void forkserver_events(weft__pool *p)
         switch (ev.type) {
         case WEFT__FS_SPAWNED: on_spawned(p, &ev); break;
         case WEFT__FS_SPAWN_FAILED:
-            if (ev.slot >= 0 && ev.slot < p->n && p->slots[ev.slot].state == SLOT_SPAWNING)
+            if (ev.slot < 0 || ev.slot >= p->n || p->slots[ev.slot].state != SLOT_SPAWNING) break;
+            if (p->slots[ev.slot].had_worker)
                 slot_retry_later(&p->slots[ev.slot]);
+            else
+                slot_start_failed(p, ev.slot, ev.err_no);
             break;
         case WEFT__FS_EXITED: on_exited(p, &ev); break;
         }
@@ -592,10 +656,7 @@ static void forkserver_events(weft__pool *p)
     if (r < 0) {
         /* The fork server died, and its workers with it (PR_SET_PDEATHSIG):
          * nothing can run any more. */
-        snprintf(p->broken_why, sizeof p->broken_why, "%s", err);
-        pthread_mutex_lock(&p->mu);
-        p->broken = true;
-        pthread_mutex_unlock(&p->mu);
+        pool_break(p, err);
         for (int i = 0; i < p->n; i++) {
             if (p->slots[i].state == SLOT_READY || p->slots[i].state == SLOT_DYING)
                 slot_finalize(p, i, "lost: the fork server exited");
@@ -657,12 +718,17 @@ static pool_stop take_requests(weft__pool *p)
 static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
 {
     p->pfd[0] = (struct pollfd){p->wake[0], POLLIN, 0};
-    p->pfd[1] = (struct pollfd){p->broken ? -1 : weft__forkserver_fd(p->fs), POLLIN, 0};
+    short fs_events = POLLIN;
+    if (!p->broken && weft__forkserver_wants_write(p->fs)) fs_events |= POLLOUT;
+    p->pfd[1] = (struct pollfd){p->broken ? -1 : weft__forkserver_fd(p->fs), fs_events, 0};
+    int npfd = 2;
     for (int i = 0; i < p->n; i++) {
         slot *s = &p->slots[i];
         short events = POLLIN;
         if (s->out.buf.len > s->out.off) events |= POLLOUT;
-        p->pfd[2 + i] = (struct pollfd){s->state == SLOT_READY ? s->fd : -1, events, 0};
+        if (s->state != SLOT_READY || s->fd < 0) continue;
+        p->pslot[npfd - 2] = i;
+        p->pfd[npfd++] = (struct pollfd){s->fd, events, 0};
     }
     pthread_mutex_lock(&p->mu);
     if (p->in_head || p->ncancels || p->stopping != stopping)
@@ -670,7 +736,7 @@ static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
     else
         p->sleeping = true;
     pthread_mutex_unlock(&p->mu);
-    int r = poll(p->pfd, (nfds_t)(2 + p->n), timeout);
+    int r = poll(p->pfd, (nfds_t)npfd, timeout);
     pthread_mutex_lock(&p->mu);
     p->sleeping = false;
     pthread_mutex_unlock(&p->mu);
@@ -679,11 +745,13 @@ static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
         char b[64];
         while (read(p->wake[0], b, sizeof b) > 0) {}
     }
-    if (p->pfd[1].revents) forkserver_events(p);
-    for (int i = 0; i < p->n; i++) {
-        short re = p->pfd[2 + i].revents;
+    if (p->pfd[1].revents & POLLOUT) weft__forkserver_flush(p->fs, NULL);
+    if (p->pfd[1].revents & ~POLLOUT) forkserver_events(p);
+    for (int k = 2; k < npfd; k++) {
+        int i = p->pslot[k - 2];
+        short re = p->pfd[k].revents;
         slot *s = &p->slots[i];
-        if (!re || s->state != SLOT_READY || p->pfd[2 + i].fd != s->fd) continue;
+        if (!re || s->state != SLOT_READY || p->pfd[k].fd != s->fd) continue;
         if (re & (POLLIN | POLLHUP | POLLERR)) slot_readable(p, i);
     }
 }
@@ -691,6 +759,10 @@ static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
 static void *pool_main(void *arg)
 {
     weft__pool *p = arg;
+    /* Here rather than in weft__pool_start(): slots are this thread's, and
+     * the workers come after it (at a process limit, the thread the pool
+     * cannot do without is not the one that fails). */
+    for (int i = 0; i < p->n; i++) slot_request_worker(p, i);
     for (;;) {
         pool_stop stopping = take_requests(p);
         dispatch(p);
@@ -733,8 +805,9 @@ weft_err weft__pool_start(const weft__pool_opts *opts, weft__pool **out, char *e
     weft_err e = WEFT_ENOMEM;
     p->slots = calloc((size_t)p->n, sizeof *p->slots);
     p->pfd = calloc((size_t)p->n + 2, sizeof *p->pfd);
+    p->pslot = calloc((size_t)p->n, sizeof *p->pslot);
     p->pids = calloc((size_t)p->n, sizeof *p->pids);
-    if (!p->slots || !p->pfd || !p->pids) {
+    if (!p->slots || !p->pfd || !p->pslot || !p->pids) {
         weft__err(err, e, "out of memory");
         goto fail;
     }
@@ -761,7 +834,6 @@ weft_err weft__pool_start(const weft__pool_opts *opts, weft__pool **out, char *e
         goto fail;
     }
     p->fs_pid = weft__forkserver_pid(p->fs);
-    for (int i = 0; i < p->n; i++) slot_request_worker(p, i);
     int rc = pthread_create(&p->thread, NULL, pool_main, p);
     if (rc != 0) {
         e = weft__err(err, WEFT_ENOMEM, "pthread_create: %s", strerror(rc));
@@ -790,11 +862,12 @@ weft_err weft__pool_submit(weft__pool *p, const weft__job_spec *spec, void *job_
     }
     pthread_mutex_lock(&p->mu);
     if (p->stopping || p->broken) {
-        bool broken = p->broken;
+        e = p->broken ? weft__err(err, WEFT_ESPAWN, "the standalone worker pool is gone: %s",
+                                  p->broken_why)
+                      : weft__err(err, WEFT_ESTATE, "the worker pool is stopping");
         pthread_mutex_unlock(&p->mu);
         job_free(j);
-        return broken ? weft__err(err, WEFT_ESPAWN, "the standalone worker pool is gone")
-                      : weft__err(err, WEFT_ESTATE, "the worker pool is stopping");
+        return e;
     }
     if (p->in_tail)
         p->in_tail->next = j;
@@ -876,6 +949,7 @@ void weft__pool_free(weft__pool *p)
     pthread_mutex_destroy(&p->mu);
     free(p->slots);
     free(p->pfd);
+    free(p->pslot);
     free(p->pids);
     free(p);
 }

@@ -18,7 +18,13 @@
  *    it go back to the front of the queue.
  *  - Cancel and timeout of a running job: SIGTERM to its worker (the job's
  *    weft_ctx_canceled() turns true), SIGKILL after `kill_grace_ms`.  The
- *    job ends CANCELED, or FAILED "timed out after 2s".
+ *    job ends CANCELED, or FAILED "timed out after 2s"; if even the SIGKILL
+ *    does not end it (a stopped fork server cannot send it), the pool stops
+ *    waiting after WEFT__STOP_GIVE_UP_MS, so a stop always ends.
+ *  - Workers start in the background: weft__pool_start() returns at once.
+ *    When the first fork for a slot fails (the process limit), the pool
+ *    runs with fewer workers and logs "cannot start N workers: ...";
+ *    with none at all, every job fails with that message.
  *
  * Thread-safety: submit, cancel and stop may be called from any thread.
  * Callbacks run on the pool's thread, one at a time, with no pool lock held;
@@ -32,6 +38,7 @@
 #define WEFT_POOL_H
 
 #include "job/runner.h"
+#include "util/util.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +63,8 @@ typedef struct weft__pool_opts {
                                    * WEFT__DEFAULT_WORKERS when that is <= 0 */
     int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0:
                                    * WEFT__KILL_GRACE_MS (util/defaults.h) */
+    const weft__logger *log;      /* borrowed until weft__pool_free(); NULL: the
+                                   * library-wide handler */
     weft__pool_cbs cbs;
 } weft__pool_opts;
 

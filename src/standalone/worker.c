@@ -4,10 +4,9 @@
  * channel, runs each with weft__run_job() in its single thread, captures the
  * job's stdout/stderr, and writes the result back (see worker.h).
  *
- * Per job it costs a frame read, a JSON parse, the job, one lseek() to see
- * whether the job printed anything, a JSON encode and a frame write: no
- * process start, no dlopen after the first use of a module, no config
- * parsing.
+ * Per job it costs a frame read, a JSON parse, the job, a look at the
+ * output ring, a JSON encode and a frame write: no process start, no
+ * dlopen after the first use of a module, no config parsing.
  */
 #define _GNU_SOURCE
 #include "standalone/worker.h"
@@ -16,11 +15,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t cancel_ring[WEFT__CLAIM_RING];
@@ -38,78 +38,106 @@ static void on_sigterm(int sig, siginfo_t *si, void *uc)
     }
 }
 
-/* The output capture file (fds 1 and 2 point at it), -1 without one. */
-static int capture_fd = -1;
-/* A job's output is kept in memory (a memfd) until the job ends; past this
- * size it is cut to its last WEFT__LOG_TAIL_MAX bytes whenever the job asks
- * weft_ctx_canceled(), so a chatty job does not fill the machine's RAM. */
-#define CAPTURE_TRIM_AT (1024 * 1024)
-#define CAPTURE_TRIM_EVERY_NS (50 * 1000000LL)
+/*
+ * Output capture.  Fds 1 and 2 are the write end of one pipe for the
+ * worker's whole life (so interleaving is kept), and a thread of the
+ * worker reads it into a ring of the last WEFT__LOG_TAIL_MAX bytes: memory
+ * stays bounded however much a job prints, without the job having to call
+ * anything (a file or memfd would grow with the output: 1 GiB printed, 1
+ * GiB held).  The thread reads only with the ring's lock held, so once the
+ * job has returned and stdio is flushed, the collector takes the lock,
+ * drains what is left in the pipe, and has every byte the job wrote.  A
+ * job that prints faster than the thread reads waits on the full pipe.
+ * The thread never forks and holds no lock across a call of the job's, so
+ * commands the job spawns (fork, then exec) are not at risk.
+ */
+typedef struct capture {
+    int rd;           /* read end, non-blocking; -1 without capture */
+    int stop[2];      /* the thread's wakeup to end */
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards what follows, and every read of `rd` */
+    char *ring;       /* WEFT__LOG_TAIL_MAX bytes */
+    size_t total;     /* bytes captured since the last collect */
+} capture;
 
-static void capture_trim(void)
+static capture cap = {.rd = -1, .stop = {-1, -1}, .mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Reads what the pipe holds into the ring; with cap.mu held.  false at end
+ * of file or on an error. */
+static bool capture_drain(void)
 {
-    off_t size = lseek(capture_fd, 0, SEEK_CUR);
-    if (size <= CAPTURE_TRIM_AT) return;
-    fflush(stdout);
-    fflush(stderr);
-    size = lseek(capture_fd, 0, SEEK_CUR);
-    char *tail = malloc(WEFT__LOG_TAIL_MAX);
-    if (!tail) return;
-    ssize_t n = pread(capture_fd, tail, WEFT__LOG_TAIL_MAX, size - WEFT__LOG_TAIL_MAX);
-    if (n > 0 && ftruncate(capture_fd, 0) == 0 && pwrite(capture_fd, tail, (size_t)n, 0) == n)
-        lseek(capture_fd, n, SEEK_SET);
-    free(tail);
-}
-
-typedef struct job_hooks {
-    uint32_t tag;
-    int64_t next_trim_ns;
-} job_hooks;
-
-static bool job_canceled(void *ud)
-{
-    job_hooks *h = ud;
-    if (capture_fd >= 0) {
-        int64_t now = weft__mono_ns();
-        if (now >= h->next_trim_ns) {
-            h->next_trim_ns = now + CAPTURE_TRIM_EVERY_NS;
-            capture_trim();
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(cap.rd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+        if (n == 0) return false;
+        for (ssize_t k = 0; k < n;) {
+            size_t at = cap.total % WEFT__LOG_TAIL_MAX;
+            size_t room = WEFT__LOG_TAIL_MAX - at;
+            size_t m = (size_t)(n - k) < room ? (size_t)(n - k) : room;
+            memcpy(cap.ring + at, buf + k, m);
+            cap.total += m;
+            k += (ssize_t)m;
         }
     }
-    return quit_flag || cancel_ring[h->tag % WEFT__CLAIM_RING] == (sig_atomic_t)h->tag;
 }
 
-static void setup_signals(void)
+static void *capture_main(void *arg)
 {
-    struct sigaction sa = {.sa_sigaction = on_sigterm, .sa_flags = SA_SIGINFO | SA_RESTART};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, SIG_IGN); /* Ctrl-C is the orchestrator's to handle */
-}
-
-/* Output capture: fds 1 and 2 point at one memory file for the worker's
- * whole life (they share its offset, so interleaving is kept); after each
- * job it is read back when non-empty and truncated. */
-static int capture_open(void)
-{
-    int fd = memfd_create("weft-job-output", MFD_CLOEXEC);
-    if (fd < 0) {
-        char path[] = "/tmp/weft-job-output-XXXXXX";
-        fd = mkostemp(path, O_CLOEXEC);
-        if (fd >= 0) unlink(path);
+    (void)arg;
+    for (;;) {
+        struct pollfd p[2] = {{cap.rd, POLLIN, 0}, {cap.stop[0], POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[1].revents) break;
+        pthread_mutex_lock(&cap.mu);
+        bool more = capture_drain();
+        pthread_mutex_unlock(&cap.mu);
+        if (!more) break;
     }
-    if (fd < 0) return -1;
+    return NULL;
+}
+
+/* Points fds 1 and 2 at the capture pipe and starts its reader; stdin
+ * reads /dev/null.  Without a pipe or thread, output goes where it went. */
+static void capture_open(void)
+{
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, 0);
         close(null);
     }
+    int pfd[2];
+    if (!(cap.ring = malloc(WEFT__LOG_TAIL_MAX))) return;
+    if (pipe2(cap.stop, O_CLOEXEC) != 0) goto fail;
+    if (pipe2(pfd, O_CLOEXEC) != 0) goto fail;
+    fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
+    cap.rd = pfd[0];
+    /* The thread starts with every signal blocked: SIGTERM is the main
+     * thread's (it marks the job canceled). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&cap.thread, NULL, capture_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        cap.rd = -1;
+        goto fail;
+    }
     fflush(stdout);
     fflush(stderr);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    return fd;
+    dup2(pfd[1], 1);
+    dup2(pfd[1], 2);
+    close(pfd[1]);
+    return;
+fail:
+    free(cap.ring);
+    cap.ring = NULL;
 }
 
 /* Replaces bytes that are not valid UTF-8 (and NULs) with '?', so the tail
@@ -130,32 +158,76 @@ static void sanitize_utf8(char *s, size_t n)
     }
 }
 
-/* The job's captured output followed by the runner's log tail, cut to the
- * last WEFT__LOG_TAIL_MAX bytes at a character boundary. */
-static void capture_collect(int cap, weft__job_result *res)
+/* The job's output (the ring, oldest byte first) into out[0, return). */
+static size_t capture_take(char *out)
 {
     fflush(stdout);
     fflush(stderr);
-    off_t size = lseek(cap, 0, SEEK_CUR);
-    if (size <= 0) return;
-    size_t keep = (size_t)size > WEFT__LOG_TAIL_MAX ? WEFT__LOG_TAIL_MAX : (size_t)size;
+    pthread_mutex_lock(&cap.mu);
+    capture_drain();
+    size_t n = cap.total < WEFT__LOG_TAIL_MAX ? cap.total : WEFT__LOG_TAIL_MAX;
+    size_t start = cap.total > WEFT__LOG_TAIL_MAX ? cap.total % WEFT__LOG_TAIL_MAX : 0;
+    memcpy(out, cap.ring + start, n - start);
+    memcpy(out + (n - start), cap.ring, start);
+    cap.total = 0;
+    pthread_mutex_unlock(&cap.mu);
+    return n;
+}
+
+/* The job's captured output followed by the runner's log tail, cut to the
+ * last WEFT__LOG_TAIL_MAX bytes at a character boundary. */
+static void capture_collect(weft__job_result *res)
+{
+    if (cap.rd < 0) return;
     size_t loglen = res->log_tail ? strlen(res->log_tail) : 0;
-    char *out = malloc(keep + loglen + 1);
-    if (out) {
-        ssize_t n = pread(cap, out, keep, size - (off_t)keep);
-        if (n < 0) n = 0;
-        sanitize_utf8(out, (size_t)n);
-        if (loglen) memcpy(out + n, res->log_tail, loglen);
-        size_t total = (size_t)n + loglen;
-        out[total] = '\0';
-        size_t cut = total > WEFT__LOG_TAIL_MAX ? total - WEFT__LOG_TAIL_MAX : 0;
-        while (cut < total && ((unsigned char)out[cut] >> 6) == 2) cut++;
-        if (cut) memmove(out, out + cut, total - cut + 1);
-        free(res->log_tail);
-        res->log_tail = out;
+    char *out = malloc(WEFT__LOG_TAIL_MAX + loglen + 1);
+    if (!out) return;
+    size_t n = capture_take(out);
+    if (n == 0) {
+        free(out);
+        return;
     }
-    if (ftruncate(cap, 0) != 0) {} /* memfd: cannot fail short of EINTR */
-    lseek(cap, 0, SEEK_SET);
+    sanitize_utf8(out, n);
+    if (loglen) memcpy(out + n, res->log_tail, loglen);
+    size_t total = n + loglen;
+    out[total] = '\0';
+    size_t cut = total > WEFT__LOG_TAIL_MAX ? total - WEFT__LOG_TAIL_MAX : 0;
+    while (cut < total && ((unsigned char)out[cut] >> 6) == 2) cut++;
+    if (cut) memmove(out, out + cut, total - cut + 1);
+    free(res->log_tail);
+    res->log_tail = out;
+}
+
+/* Ends the reader thread (the worker is leaving). */
+static void capture_close(void)
+{
+    if (cap.rd < 0) return;
+    ssize_t r = write(cap.stop[1], "q", 1);
+    (void)r;
+    pthread_join(cap.thread, NULL);
+    close(cap.rd);
+    cap.rd = -1;
+    free(cap.ring);
+    cap.ring = NULL;
+}
+
+typedef struct job_hooks {
+    uint32_t tag;
+} job_hooks;
+
+static bool job_canceled(void *ud)
+{
+    job_hooks *h = ud;
+    return quit_flag || cancel_ring[h->tag % WEFT__CLAIM_RING] == (sig_atomic_t)h->tag;
+}
+
+static void setup_signals(void)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigterm, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_IGN); /* Ctrl-C is the orchestrator's to handle */
 }
 
 static void fail_result(weft__job_result *res, const char *fmt, const char *detail)
@@ -171,8 +243,7 @@ static void fail_result(weft__job_result *res, const char *fmt, const char *deta
 static char app_error[WEFT_ERRBUF_SIZE];
 
 /* Runs one job frame and sends its result.  false when the channel broke. */
-static bool run_one(weft__app *app, int chan, int cap, uint32_t tag, const char *json,
-                    size_t len)
+static bool run_one(weft__app *app, int chan, uint32_t tag, const char *json, size_t len)
 {
     char err[WEFT_ERRBUF_SIZE] = "";
     weft__job_spec spec = WEFT__JOB_SPEC_INIT;
@@ -182,12 +253,12 @@ static bool run_one(weft__app *app, int chan, int cap, uint32_t tag, const char 
     } else if (weft__job_spec_from_json(json, len, &spec, err) != WEFT_OK) {
         fail_result(&res, "worker received a malformed job: %s", err);
     } else {
-        job_hooks jh = {tag, 0};
+        job_hooks jh = {tag};
         weft__run_hooks hooks = {.canceled = job_canceled, .ud = &jh};
         if (weft__run_job(app, &spec, &hooks, &res) != WEFT_OK)
             fail_result(&res, "%s", "out of memory while running the job");
     }
-    if (cap >= 0) capture_collect(cap, &res);
+    capture_collect(&res);
     char *out = NULL;
     size_t outlen = 0;
     if (weft__job_result_to_json(&res, &out, &outlen) != WEFT_OK) {
@@ -209,7 +280,7 @@ int weft__worker_main(int fd, int slot, void *arg)
     if (slot < 0 || slot >= o->nslots) return 2;
     weft__worker_shm *shm = &o->shm[slot];
     setup_signals();
-    int cap = capture_fd = capture_open();
+    capture_open();
 
     char err[WEFT_ERRBUF_SIZE] = "";
     weft__app *app = NULL;
@@ -230,9 +301,10 @@ int weft__worker_main(int fd, int slot, void *arg)
         if (f.type != WEFT__MSG_JOB) continue;
         uint32_t tag = (uint32_t)f.id;
         if (!weft__claim_take(shm, tag)) continue; /* taken back by the pool */
-        if (!run_one(app, fd, cap, tag, f.data, f.len)) break;
+        if (!run_one(app, fd, tag, f.data, f.len)) break;
     }
     weft__wire_in_release(&in);
     weft__app_free(app);
+    capture_close();
     return status;
 }

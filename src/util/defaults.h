@@ -44,4 +44,19 @@
  * cancel is seen to act within a second. */
 #define WEFT__KILL_GRACE_MS 500
 
+/* How long the standalone pool waits for its fork server to exit (after
+ * closing its channel and a SIGCONT) before it SIGKILLs it: it normally
+ * takes a few ms to kill and reap its workers. */
+#define WEFT__FORKSERVER_EXIT_MS 2000
+
+/* How long a standalone job being stopped (cancel, timeout, shutdown) may
+ * take past its SIGKILL before the pool gives up on it and reports it
+ * ended (a stopped fork server cannot deliver the signal). */
+#define WEFT__STOP_GIVE_UP_MS 1500
+
+/* Above this many standalone workers `weft check` warns: each is a process
+ * with a copy-on-write image of the program, and machines rarely have that
+ * many cores. */
+#define WEFT__WORKERS_WARN_ABOVE 256
+
 #endif

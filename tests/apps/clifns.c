@@ -8,6 +8,7 @@
 #include "weft.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ EXPORT int seed(weft_ctx *ctx);
 EXPORT int upper(weft_ctx *ctx);
 EXPORT int concat(weft_ctx *ctx);
 EXPORT int fail(weft_ctx *ctx);
+EXPORT int escapes(weft_ctx *ctx);
 
 /* Writes "hello\n" (or the task's `text` property) to every output. */
 int seed(weft_ctx *ctx)
@@ -96,5 +98,16 @@ int fail(weft_ctx *ctx)
 {
     weft_ctx_log(ctx, "about to fail in %s", weft_ctx_task_config_id(ctx));
     weft_ctx_fail(ctx, "deliberate failure in %s", weft_ctx_task_config_id(ctx));
+    return 1;
+}
+
+/* Prints terminal escape sequences (colour, clear screen, window title, an
+ * 8-bit CSI) to stdout and in its log, and fails with one in its error. */
+int escapes(weft_ctx *ctx)
+{
+    printf("\x1b[31mred\x1b[0m\tafter-tab\nclear\x1b[2J \xc2\x9b""1m c1\n");
+    fflush(stdout);
+    weft_ctx_log(ctx, "log \x1b]0;pwned\x07 title");
+    weft_ctx_fail(ctx, "bad \x1b[8mhidden\x1b[0m thing");
     return 1;
 }

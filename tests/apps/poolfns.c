@@ -28,6 +28,7 @@ EXPORT int hello(weft_ctx *ctx);
 EXPORT int stubborn(weft_ctx *ctx);
 EXPORT int whoami(weft_ctx *ctx);
 EXPORT int chatty(weft_ctx *ctx);
+EXPORT int flood(weft_ctx *ctx);
 
 static int64_t mono_ns(void)
 {
@@ -131,5 +132,20 @@ int chatty(weft_ctx *ctx)
         printf("chatty line %06d ..................................................\n", i);
         if (i % 1000 == 0 && weft_ctx_canceled(ctx)) return 1;
     }
+    return 0;
+}
+
+/* Writes `mb` MiB (default 200) of numbered lines to stdout without ever
+ * asking weft_ctx_canceled(), then "flood end marker". */
+int flood(weft_ctx *ctx)
+{
+    int64_t mb = prop_ms(ctx, "mb", 200);
+    char line[64];
+    for (int64_t i = 0, bytes = 0; bytes < mb * 1024 * 1024; i++) {
+        int n = snprintf(line, sizeof line, "flood %012lld ..............................\n", (long long)i);
+        bytes += (int64_t)fwrite(line, 1, (size_t)n, stdout);
+        (void)n;
+    }
+    printf("flood end marker\n");
     return 0;
 }

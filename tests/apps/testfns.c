@@ -24,6 +24,7 @@ EXPORT int wait_cancel(weft_ctx *ctx);
 EXPORT int chatty(weft_ctx *ctx);
 EXPORT int csv_total(weft_ctx *ctx);
 EXPORT int greet(weft_ctx *ctx);
+EXPORT int describe_input(weft_ctx *ctx);
 EXPORT int gen_read(const weft_data_node *dn, char **data, size_t *len);
 EXPORT int gen_write(const weft_data_node *dn, const void *data, size_t len);
 
@@ -144,4 +145,58 @@ EXPORT int gen_write(const weft_data_node *dn, const void *data, size_t len)
     if (!f) return 2;
     size_t n = fwrite(data, 1, len, f);
     return fclose(f) == 0 && n == len ? 0 : 4;
+}
+
+/* Reads input 0 with the reader of its type (JSON value, csv rows, sql
+ * rows, bytes) and writes to output 0 what it found, e.g. "json null",
+ * "csv header=a|b rows=0", "bytes 0"; fails when the reader does. */
+EXPORT int describe_input(weft_ctx *ctx)
+{
+    char err[WEFT_ERRBUF_SIZE], out[512];
+    weft_data_node *in = weft_ctx_input(ctx, 0);
+    const char *type = weft_dn_storage_type(in);
+    if (strcmp(type, "json") == 0 || strcmp(type, "sql_table") == 0) {
+        json_t *j;
+        if (weft_dn_read_json(in, &j, err)) {
+            weft_ctx_fail(ctx, "read: %s", err);
+            return 1;
+        }
+        char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(out, sizeof out, "%s %s", type, s ? s : "?");
+        free(s);
+        json_decref(j);
+    } else if (strcmp(type, "csv") == 0) {
+        weft_csv_reader *r;
+        if (weft_csv_open(in, &r, err)) {
+            weft_ctx_fail(ctx, "read: %s", err);
+            return 1;
+        }
+        size_t n = 0, rows = 0, nf;
+        const char *const *h = weft_csv_header(r, &n), *const *f;
+        int rc;
+        while ((rc = weft_csv_next(r, &f, &nf, err)) == 1) rows++;
+        int len = snprintf(out, sizeof out, "csv header=");
+        for (size_t i = 0; h && i < n && len < (int)sizeof out; i++)
+            len += snprintf(out + len, sizeof out - (size_t)len, "%s%s", i ? "|" : "", h[i]);
+        if (len < (int)sizeof out) snprintf(out + len, sizeof out - (size_t)len, " rows=%zu", rows);
+        weft_csv_close(r);
+        if (rc < 0) {
+            weft_ctx_fail(ctx, "read: %s", err);
+            return 1;
+        }
+    } else {
+        char *data;
+        size_t len;
+        if (weft_dn_read(in, &data, &len, err)) {
+            weft_ctx_fail(ctx, "read: %s", err);
+            return 1;
+        }
+        free(data);
+        snprintf(out, sizeof out, "%s bytes %zu", type, len);
+    }
+    if (weft_dn_write(weft_ctx_output(ctx, 0), out, strlen(out), err)) {
+        weft_ctx_fail(ctx, "write: %s", err);
+        return 1;
+    }
+    return 0;
 }
