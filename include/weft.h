@@ -894,6 +894,12 @@ typedef struct weft_worker_opts {
     weft_log_fn log;
     void *log_userdata;
     weft_log_level log_level;
+    /** A file whose first line is the shared secret that authenticates
+     *  cluster messages (read at open; borrowed for the call); NULL: [JOB]
+     *  broker_secret; neither: messages are unsigned, and a warning is
+     *  logged at every start.  With a secret, messages not signed with it
+     *  are dead-lettered and never acted on. */
+    const char *secret_file;
 } weft_worker_opts;
 
 /**

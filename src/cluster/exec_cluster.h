@@ -19,6 +19,10 @@ typedef struct weft__exec_cluster_opts {
     const char *ca_file, *cert_file, *key_file;
     int verify_peer, verify_hostname; /* as in weft__amqp_opts: < 0 turns off */
     int window;                  /* publishes in flight before waiting for confirms; default 256 */
+    /* The shared secret ([JOB] broker_secret) that signs every message and
+     * that every status message must be signed with; NULL or "": none
+     * (messages unsigned, a warning at start). */
+    const char *secret;
 } weft__exec_cluster_opts;
 
 /*
