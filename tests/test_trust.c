@@ -1,0 +1,694 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_trust.c - cluster mode's trust boundary, attacked from the broker:
+ * a real RabbitMQ (WEFT_TEST_BROKER_URL), real `weft run-worker`
+ * processes, and an orchestrator of this process that publishes genuine
+ * job messages, which the tests take off the queue and forge from.
+ *
+ * The application lives in app/ (its storage folder app/.weft/); a file of
+ * the test's own outside it, private.txt, plays /etc/shadow, and
+ * stolen.txt is where a forger wants it copied.  Forged messages name a
+ * reply queue of the test's own (<queue>.test), so any status a worker
+ * sends for them is seen.  Messages are signed here with the format that
+ * docs/CLUSTER.md documents (an HMAC-SHA256 member "mac" appended last),
+ * independently of the library's code.
+ */
+#define _GNU_SOURCE /* asprintf */
+#include "test.h"
+
+#include "broker.h"
+
+#include "cluster/amqp_client.h"
+#include "cluster/protocol.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/hmac.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SECRET "correct horse battery staple 42"
+#define PRIVATE "TOP SECRET: nobody but the test reads this\n"
+
+static char queue_name[128], test_queue[160], top[4096];
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* The config of an application: copy = src -> dst (function `fn`), in
+ * cluster mode on the test's queue; `secret_line` goes into [JOB]. */
+static char *config_text(const char *fn, const char *extra_core, const char *secret_line)
+{
+    char *cfg;
+    if (asprintf(&cfg,
+                 "[CORE]\n%s"
+                 "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\nqueue = \"%s\"\n%s"
+                 "[DATA_NODE.src]\nstorage_type = \"text\"\ndefault_data = \"app data\"\n"
+                 "[DATA_NODE.dst]\nstorage_type = \"text\"\n"
+                 "[TASK.copy]\nfunction = \"%s:function\"\n"
+                 "inputs = [\"src:SECTION\"]\noutputs = [\"dst:SECTION\"]\n"
+                 "[SCENARIO.s]\ntasks = [\"copy:SECTION\"]\n",
+                 extra_core, broker_url(), queue_name, secret_line, fn) < 0)
+        FAIL("oom");
+    return cfg;
+}
+
+/* app/ with config.toml and clusterfns.so, private.txt beside it, and the
+ * secret in worker.secret and in the environment the config names. */
+static void setup(const char *tag, bool with_secret)
+{
+    snprintf(queue_name, sizeof queue_name, "weft.test.trust.%s.%d", tag, (int)getpid());
+    snprintf(test_queue, sizeof test_queue, "%s.test", queue_name);
+    if (!getcwd(top, sizeof top)) FAIL("getcwd");
+    mkdir("app", 0755);
+    char *so;
+    if (asprintf(&so, "%s/tests/apps/clusterfns.so", test_build_dir()) < 0) FAIL("oom");
+    if (symlink(so, "app/clusterfns.so") != 0) FAIL("symlink %s", so);
+    free(so);
+    char *cfg = config_text("clusterfns.copy", "",
+                            with_secret ? "broker_secret = \"ENV[WEFT_TEST_SECRET]\"\n" : "");
+    test_write_file("app/config.toml", cfg);
+    free(cfg);
+    test_write_file("private.txt", PRIVATE);
+    test_write_file("worker.secret", SECRET "\n");
+    setenv("WEFT_TEST_SECRET", SECRET, 1);
+}
+
+/* A `weft run-worker` serving app_path, its output in worker-N.log. */
+static pid_t worker_start(const char *app_path, bool with_secret, int n)
+{
+    char log[64];
+    snprintf(log, sizeof log, "worker-%d.log", n);
+    char *weft;
+    if (asprintf(&weft, "%s/weft", test_build_dir()) < 0) FAIL("oom");
+    pid_t pid = fork();
+    if (pid < 0) FAIL("fork");
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (with_secret)
+            execl(weft, "weft", "run-worker", "--application-path", app_path, "--queue",
+                  queue_name, "--secret-file", "worker.secret", (char *)NULL);
+        else
+            execl(weft, "weft", "run-worker", "--application-path", app_path, "--queue",
+                  queue_name, (char *)NULL);
+        _exit(127);
+    }
+    free(weft);
+    return pid;
+}
+
+static int worker_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* ---- the orchestrator: publishes the genuine job message ---- */
+
+typedef struct orch {
+    weft_config *cfg;
+    weft_orchestrator *o;
+    char *sub;
+} orch;
+
+static void orch_submit(orch *h)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    h->cfg = weft_config_new();
+    ASSERT_OK(weft_config_load(h->cfg, "app/config.toml", err), err);
+    ASSERT_OK(weft_config_check(h->cfg, err), err);
+    char *scen = NULL;
+    ASSERT_OK(weft_orchestrator_open(h->cfg, NULL, &h->o, err), err);
+    ASSERT_OK(weft_orchestrator_start(h->o, err), err);
+    ASSERT_OK(weft_scenario_create(h->o, "s", &scen, err), err);
+    ASSERT_OK(weft_submit(h->o, scen, NULL, &h->sub, err), err);
+    free(scen);
+}
+
+/* The submission's one job (caller frees). */
+static weft_job_info *orch_job(orch *h)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_job_filter f = {.submission_id = h->sub, .status = -1};
+    weft_job_info **jobs = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft_jobs_list(h->o, &f, &jobs, &n, err), err);
+    ASSERT_EQ(n, 1);
+    weft_job_info *j = jobs[0];
+    jobs[0] = NULL;
+    weft_job_list_free(jobs, n);
+    return j;
+}
+
+/* Waits for the submission to end; its job (caller frees). */
+static weft_job_info *orch_finish(orch *h)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft_submission_wait(h->o, h->sub, 60000, err), err);
+    return orch_job(h);
+}
+
+static void orch_close(orch *h)
+{
+    weft_orchestrator_close(h->o);
+    weft_config_free(h->cfg);
+    free(h->sub);
+}
+
+/* ---- the broker, as a forger sees it ---- */
+
+static weft__amqp *client(void)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = broker_url(), .confirms = true, .name = "test_trust"};
+    weft__amqp *c = NULL;
+    ASSERT_OK(weft__amqp_open(&o, &c, err), err);
+    ASSERT_OK(weft__cluster_declare(c, queue_name, err), err);
+    weft__amqp_queue_opts q = {.durable = false, .auto_delete = true};
+    ASSERT_OK(weft__amqp_declare_queue(c, test_queue, &q, NULL, err), err);
+    return c;
+}
+
+/* The next delivery from whatever `c` consumes, acknowledged (caller
+ * frees); NULL when none came within timeout_ms. */
+static char *next_body(weft__amqp *c, int timeout_ms, size_t *len)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    int64_t end = weft__mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int64_t left = (end - weft__mono_ns()) / 1000000;
+        if (left <= 0) return NULL;
+        weft__amqp_event ev = WEFT__AMQP_EVENT_INIT;
+        weft_err e = weft__amqp_next(c, (int)left, &ev, err);
+        if (e == WEFT_ETIMEDOUT) return NULL;
+        ASSERT_OK(e, err);
+        if (ev.kind == WEFT__AMQP_DELIVERY) {
+            ASSERT_OK(weft__amqp_ack(c, ev.tag, err), err);
+            char *b = ev.body;
+            if (len) *len = ev.len;
+            ev.body = NULL;
+            weft__amqp_event_release(&ev);
+            return b;
+        }
+        weft__amqp_event_release(&ev);
+    }
+}
+
+/* Takes the orchestrator's job message off the queue, before any worker
+ * sees it (caller frees). */
+static char *capture_job(void)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp *c = client();
+    ASSERT_OK(weft__amqp_consume(c, queue_name, false, NULL, err), err);
+    char *m = next_body(c, 20000, NULL);
+    if (!m) FAIL("the orchestrator published no job message");
+    weft__amqp_close(c);
+    return m;
+}
+
+static void publish(weft__amqp *c, const char *routing_key, const char *m, size_t len)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft__amqp_publish_wait(c, "", routing_key, m, len, true, 0, err), err);
+}
+
+static void publish_json(weft__amqp *c, json_t *o)
+{
+    char *m = json_dumps(o, JSON_COMPACT);
+    publish(c, queue_name, m, strlen(m));
+    free(m);
+}
+
+/* How many messages reach <queue>.dead within timeout_ms, up to `want`. */
+static int dead_letters(int want, int timeout_ms)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf, dead[200];
+    snprintf(dead, sizeof dead, "%s.dead", queue_name);
+    weft__amqp *d = client();
+    ASSERT_OK(weft__amqp_consume(d, dead, false, NULL, err), err);
+    int n = 0;
+    int64_t end = weft__mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (n < want && weft__mono_ns() < end) {
+        char *b = next_body(d, (int)((end - weft__mono_ns()) / 1000000) + 1, NULL);
+        if (!b) break;
+        n++;
+        free(b);
+    }
+    weft__amqp_close(d);
+    return n;
+}
+
+/* ---- messages, as the documented format says ---- */
+
+static json_t *parse(const char *m)
+{
+    json_error_t je;
+    json_t *o = json_loads(m, 0, &je);
+    if (!o) FAIL("not JSON: %s: %s", je.text, m);
+    return o;
+}
+
+/* `o` serialized and signed with `secret` (caller frees). */
+static char *signed_text(json_t *o, const char *secret)
+{
+    json_object_del(o, "mac");
+    char *m = json_dumps(o, JSON_COMPACT);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)m, strlen(m), md, &mdlen);
+    ASSERT_EQ(mdlen, 32);
+    char hex[65];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    char *s;
+    if (asprintf(&s, "%.*s,\"mac\":\"%s\"}", (int)strlen(m) - 1, m, hex) < 0) FAIL("oom");
+    free(m);
+    return s;
+}
+
+/* Sets `key` to `value` in every object of the tree whose "config_id" is
+ * `cfg` (cfg NULL: in every object that has `key`). */
+static void set_everywhere(json_t *v, const char *cfg, const char *key, const char *value)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            set_everywhere(json_array_get(v, i), cfg, key, value);
+        return;
+    }
+    if (!json_is_object(v)) return;
+    const char *c = json_string_value(json_object_get(v, "config_id"));
+    if (cfg ? (c && strcmp(c, cfg) == 0) : json_object_get(v, key) != NULL)
+        json_object_set_new(v, key, json_string(value));
+    const char *k;
+    json_t *child;
+    json_object_foreach(v, k, child) set_everywhere(child, cfg, key, value);
+}
+
+/* The final status of `job_id` on the test's reply queue, or NULL. */
+static weft__cluster_status *final_status(weft__amqp *c, const char *job_id, int timeout_ms)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    int64_t end = weft__mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (weft__mono_ns() < end) {
+        size_t len = 0;
+        char *b = next_body(c, (int)((end - weft__mono_ns()) / 1000000) + 1, &len);
+        if (!b) return NULL;
+        weft__cluster_status *s = calloc(1, sizeof *s);
+        ASSERT_OK(weft__cluster_status_decode(b, len, s, err), err);
+        free(b);
+        if (strcmp(s->job_id, job_id) == 0 && s->status != WEFT_JOB_RUNNING) return s;
+        weft__cluster_status_release(s);
+        free(s);
+    }
+    return NULL;
+}
+
+static void assert_private_intact(void)
+{
+    char *p = test_read_file("private.txt", NULL);
+    ASSERT_STR_EQ(p, PRIVATE);
+    free(p);
+    ASSERT(access("stolen.txt", F_OK) != 0);
+    ASSERT(access("app/stolen.txt", F_OK) != 0);
+}
+
+/* Files the application wrote into its storage folder's data/. */
+static int data_files(void)
+{
+    char *out = NULL;
+    test_run_cmd("ls app/.weft/data 2>/dev/null | wc -l", &out);
+    int n = atoi(out);
+    free(out);
+    return n;
+}
+
+/* ---- forged paths and ids ---- */
+
+/* The escapes a forger may try through ids: each message is dead-lettered
+ * and nothing runs. */
+static const struct {
+    const char *cfg, *key, *value;
+} escapes[] = {
+    {"dst", "id", "DATANODE_dst_x/../../../../stolen"},
+    {"dst", "id", "DATANODE_dst_.."},
+    {"dst", "id", "/tmp/stolen"},
+    {"src", "id", "DATANODE_src_x/../../../../private"},
+    {"dst", "config_id", "src"},       /* a node the task does not write */
+    {NULL, "job_id", "JOB_copy_x/../../y"},
+    {NULL, "task_config_id", "../copy"},
+    {NULL, "reply_to", ""},
+};
+#define NESCAPES (sizeof escapes / sizeof escapes[0])
+
+/* A job message naming the private file as its input and stolen.txt as
+ * its output, under a job id no orchestrator created: on a worker with no
+ * secret it runs, but on the application's own files only; ids that try
+ * to leave the application are dead-lettered. */
+TEST(forged_paths_and_ids_never_leave_the_application)
+{
+    setup("paths", false);
+    orch h = {0};
+    orch_submit(&h);
+    char *genuine = capture_job();
+    weft__amqp *c = client();
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft__amqp_consume(c, test_queue, false, NULL, err), err);
+
+    char private_path[4200], stolen_path[4200];
+    snprintf(private_path, sizeof private_path, "%s/private.txt", top);
+    snprintf(stolen_path, sizeof stolen_path, "%s/stolen.txt", top);
+    json_t *o = parse(genuine);
+    set_everywhere(o, "src", "path", private_path);
+    set_everywhere(o, "dst", "path", stolen_path);
+    set_everywhere(o, NULL, "job_id", "JOB_copy_forged-1");
+    set_everywhere(o, NULL, "reply_to", test_queue);
+    pid_t w = worker_start("app", false, 1);
+    publish_json(c, o);
+    weft__cluster_status *st = final_status(c, "JOB_copy_forged-1", 30000);
+    ASSERT(st != NULL);
+    weft__cluster_status_release(st);
+    free(st);
+    assert_private_intact();
+    json_decref(o);
+
+    for (size_t i = 0; i < NESCAPES; i++) {
+        json_t *f = parse(genuine);
+        char id[64];
+        snprintf(id, sizeof id, "JOB_copy_escape-%zu", i);
+        set_everywhere(f, NULL, "job_id", id);
+        set_everywhere(f, NULL, "reply_to", test_queue);
+        set_everywhere(f, escapes[i].cfg, escapes[i].key, escapes[i].value);
+        publish_json(c, f);
+        json_decref(f);
+    }
+    ASSERT_EQ(dead_letters((int)NESCAPES, 30000), (int)NESCAPES);
+    /* None of them ran: no status, no file outside the application. */
+    size_t len = 0;
+    char *more = next_body(c, 1000, &len);
+    if (more) FAIL("a forged job was answered: %s", more);
+    assert_private_intact();
+    char *log = test_read_file("worker-1.log", NULL);
+    ASSERT_CONTAINS(log, "rejected a malformed message");
+    free(log);
+
+    /* The genuine message still runs, on the application's own files. */
+    publish(c, queue_name, genuine, strlen(genuine));
+    weft_job_info *j = orch_finish(&h);
+    if (j->status != WEFT_JOB_COMPLETED) FAIL("%s", j->error ? j->error : "");
+    weft_job_info_free(j);
+    assert_private_intact();
+    ASSERT_EQ(kill(w, 0), 0);
+    ASSERT_EQ(worker_stop(w), 0);
+    free(genuine);
+    weft__amqp_close(c);
+    orch_close(&h);
+    broker_cleanup(queue_name);
+}
+
+/* ---- signatures ---- */
+
+/* Returns `genuine` with one byte of its MAC changed (caller frees). */
+static char *flip_mac(const char *genuine)
+{
+    char *m = strdup(genuine);
+    size_t n = strlen(m);
+    ASSERT_GT(n, 10);
+    m[n - 3] = m[n - 3] == '0' ? '1' : '0';
+    return m;
+}
+
+/* A worker and an orchestrator that share a secret: unsigned, badly
+ * signed and altered messages are dead-lettered and never run (a job id
+ * no orchestrator created among them); an unsigned status never reaches
+ * the orchestrator's store; the genuine message completes. */
+TEST(messages_without_a_valid_signature_are_refused)
+{
+    setup("sig", true);
+    orch h = {0};
+    orch_submit(&h);
+    char *genuine = capture_job();
+    ASSERT_CONTAINS(genuine, ",\"mac\":\"");
+    ASSERT_NOT_CONTAINS(genuine, SECRET);
+    weft__amqp *c = client();
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft__amqp_consume(c, test_queue, false, NULL, err), err);
+    pid_t w = worker_start("app", true, 1);
+
+    char *forged[5];
+    json_t *o = parse(genuine);
+    set_everywhere(o, NULL, "reply_to", test_queue);
+    json_object_del(o, "mac");
+    forged[0] = json_dumps(o, JSON_COMPACT);                /* unsigned */
+    forged[1] = flip_mac(genuine);                          /* a MAC off by one digit */
+    forged[2] = signed_text(o, "another secret entirely"); /* signed with another key */
+    set_everywhere(o, NULL, "job_id", "JOB_copy_unknown-1");
+    forged[3] = json_dumps(o, JSON_COMPACT);                /* an unknown job id, unsigned */
+    char *resigned = signed_text(o, SECRET);
+    /* altered after signing: the MAC of another body */
+    char *mac = strstr(genuine, ",\"mac\":\"");
+    if (asprintf(&forged[4], "%.*s%s", (int)(strstr(resigned, ",\"mac\":\"") - resigned),
+                 resigned, mac) < 0)
+        FAIL("oom");
+    free(resigned);
+    json_decref(o);
+    for (int i = 0; i < 5; i++) publish(c, queue_name, forged[i], strlen(forged[i]));
+    ASSERT_EQ(dead_letters(5, 30000), 5);
+    char *more = next_body(c, 1000, NULL);
+    if (more) FAIL("a forged job was answered: %s", more);
+    ASSERT_EQ(data_files(), 0);
+
+    /* A forged result for the orchestrator's own job: dropped. */
+    json_t *g = parse(genuine);
+    const char *job_id = json_string_value(json_object_get(g, "job_id"));
+    char *status;
+    if (asprintf(&status,
+                 "{\"type\":\"status\",\"v\":1,\"job_id\":\"%s\",\"attempt\":1,\"status\":"
+                 "\"COMPLETED\",\"worker\":\"forger:1\",\"result\":{\"status\":\"COMPLETED\","
+                 "\"exit_code\":0,\"signal\":0,\"written\":[true]}}",
+                 job_id) < 0)
+        FAIL("oom");
+    char reply[200];
+    snprintf(reply, sizeof reply, "%s.status", queue_name);
+    publish(c, reply, status, strlen(status));
+    sleep_ms(1500);
+    weft_job_info *j = orch_job(&h);
+    ASSERT_NE(j->status, WEFT_JOB_COMPLETED);
+    weft_job_info_free(j);
+
+    /* The genuine message runs and completes. */
+    publish(c, queue_name, genuine, strlen(genuine));
+    j = orch_finish(&h);
+    if (j->status != WEFT_JOB_COMPLETED) FAIL("%s", j->error ? j->error : "");
+    ASSERT(j->worker && strcmp(j->worker, "forger:1") != 0);
+    weft_job_info_free(j);
+    ASSERT_EQ(data_files(), 1);
+    ASSERT_EQ(worker_stop(w), 0);
+    char *log = test_read_file("worker-1.log", NULL);
+    ASSERT_CONTAINS(log, "rejected an unauthenticated message");
+    ASSERT_NOT_CONTAINS(log, SECRET);
+    ASSERT_NOT_CONTAINS(log, "not authenticated");
+    free(log);
+    for (int i = 0; i < 5; i++) free(forged[i]);
+    free(status);
+    json_decref(g);
+    free(genuine);
+    weft__amqp_close(c);
+    orch_close(&h);
+    broker_cleanup(queue_name);
+}
+
+/* Without a secret anywhere, both sides say so; the secret never shows in
+ * `weft config`. */
+TEST(unsigned_mode_warns_and_config_masks_the_secret)
+{
+    setup("warn", false);
+    pid_t w = worker_start("app", false, 1);
+    char *log = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(log);
+        log = test_read_file("worker-1.log", NULL);
+        if (strstr(log, "not authenticated")) break;
+        sleep_ms(50);
+    }
+    ASSERT_CONTAINS(log, "cluster messages are not authenticated: set [JOB] broker_secret");
+    free(log);
+    ASSERT_EQ(worker_stop(w), 0);
+
+    char *cfg = config_text("clusterfns.copy", "", "broker_secret = \"" SECRET "\"\n");
+    test_write_file("app/config.toml", cfg);
+    free(cfg);
+    char *cmd, *out = NULL;
+    if (asprintf(&cmd, "%s/weft config -c app/config.toml", test_build_dir()) < 0) FAIL("oom");
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    ASSERT_CONTAINS(out, "broker_secret = \"***\"");
+    ASSERT_NOT_CONTAINS(out, SECRET);
+    free(out);
+    free(cmd);
+    broker_cleanup(queue_name);
+}
+
+/* ---- configuration drift ---- */
+
+/* The worker's application defines the task differently (another
+ * function): the job fails and says so; the worker's version never runs. */
+TEST(task_defined_differently_on_the_worker_fails_the_job)
+{
+    setup("drift", false);
+    mkdir("wapp", 0755);
+    char *so;
+    if (asprintf(&so, "%s/tests/apps/clusterfns.so", test_build_dir()) < 0) FAIL("oom");
+    if (symlink(so, "wapp/clusterfns.so") != 0) FAIL("symlink");
+    free(so);
+    char *core;
+    if (asprintf(&core, "storage_folder = \"%s/app/.weft/\"\n", top) < 0) FAIL("oom");
+    char *cfg = config_text("clusterfns.seed", core, "");
+    test_write_file("wapp/config.toml", cfg);
+    free(cfg);
+    free(core);
+    pid_t w = worker_start("wapp", false, 1);
+    orch h = {0};
+    orch_submit(&h);
+    weft_job_info *j = orch_finish(&h);
+    ASSERT_EQ(j->status, WEFT_JOB_FAILED);
+    ASSERT_CONTAINS(j->error, "task 'copy' differs between the orchestrator and worker ");
+    weft_job_info_free(j);
+    ASSERT_EQ(data_files(), 0);
+    ASSERT_EQ(worker_stop(w), 0);
+    orch_close(&h);
+    broker_cleanup(queue_name);
+}
+
+/* ---- fuzzing ---- */
+
+/* A message made from `genuine` (signed) by one random change, or random
+ * bytes or JSON; never `genuine` itself.  Caller frees; *len set. */
+static char *mutant(const char *genuine, unsigned *seed, size_t *len)
+{
+    size_t n = strlen(genuine);
+    char *m = malloc(2 * n + 64);
+    memcpy(m, genuine, n + 1);
+    size_t at = (size_t)rand_r(seed) % n;
+    switch (rand_r(seed) % 8) {
+    case 0: /* a byte flipped */
+        m[at] = (char)(m[at] ^ (1 + rand_r(seed) % 255));
+        break;
+    case 1: /* truncated */
+        n = at;
+        break;
+    case 2: /* a byte inserted */
+        memmove(m + at + 1, m + at, n - at + 1);
+        m[at] = (char)(rand_r(seed) % 256);
+        n++;
+        break;
+    case 3: /* a byte deleted */
+        memmove(m + at, m + at + 1, n - at);
+        n--;
+        break;
+    case 4: { /* a field set to another value, MAC kept */
+        json_t *o = parse(genuine);
+        static const char *const keys[] = {"job_id", "task_id", "task_config_id", "attempt",
+                                           "reply_to", "digest", "inputs", "outputs", "v"};
+        json_t *vals[] = {json_integer(rand_r(seed)), json_string("JOB_copy_1"), json_null(),
+                          json_string("../../etc"), json_array(), json_true()};
+        size_t k = (size_t)rand_r(seed) % (sizeof keys / sizeof *keys);
+        size_t v = (size_t)rand_r(seed) % (sizeof vals / sizeof *vals);
+        json_object_set(o, keys[k], vals[v]);
+        for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) json_decref(vals[i]);
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        free(m);
+        m = s;
+        n = strlen(s);
+        break;
+    }
+    case 5: /* random bytes */
+        n = (size_t)rand_r(seed) % 200;
+        for (size_t i = 0; i < n; i++) m[i] = (char)(rand_r(seed) % 256);
+        break;
+    case 6: { /* JSON of another shape */
+        static const char *const shapes[] = {
+            "{}", "[]", "null", "{\"type\":\"job\"}", "{\"type\":\"job\",\"v\":2}",
+            "{\"type\":\"cancel\",\"job_id\":\"JOB_copy_1\"}", "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]",
+            "{\"type\":\"job\",\"mac\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+            "\"job\"", "{\"type\":\"status\",\"job_id\":\"x\",\"attempt\":1,\"status\":\"COMPLETED\"}"};
+        const char *s = shapes[(size_t)rand_r(seed) % (sizeof shapes / sizeof *shapes)];
+        n = strlen(s);
+        memcpy(m, s, n);
+        break;
+    }
+    default: /* the MAC of the body without its last member */
+        at = n > 80 ? n - 80 + (size_t)rand_r(seed) % 76 : 0;
+        m[at] = m[at] == 'a' ? 'b' : 'a';
+        break;
+    }
+    m[n] = '\0';
+    if (n == strlen(genuine) && memcmp(m, genuine, n) == 0) m[0] = '[';
+    *len = n;
+    return m;
+}
+
+/* 500 random and mutated messages against a worker with a secret, seed
+ * printed (TRUST_SEED=N replays one run): every one is dead-lettered,
+ * nothing runs, and the worker then runs the genuine message. */
+TEST(fuzzed_messages_are_dead_lettered_and_the_worker_survives)
+{
+    enum { N = 500 };
+    setup("fuzz", true);
+    const char *env = getenv("TRUST_SEED");
+    unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)(time(NULL) ^ getpid());
+    printf("    fuzz seed %u (TRUST_SEED=%u replays it)\n", seed, seed);
+    fflush(stdout);
+    orch h = {0};
+    orch_submit(&h);
+    char *genuine = capture_job();
+    weft__amqp *c = client();
+    pid_t w = worker_start("app", true, 1);
+    for (int i = 0; i < N; i++) {
+        size_t len = 0;
+        char *m = mutant(genuine, &seed, &len);
+        publish(c, queue_name, m, len);
+        free(m);
+    }
+    ASSERT_EQ(dead_letters(N, 60000), N);
+    ASSERT_EQ(kill(w, 0), 0);
+    ASSERT_EQ(data_files(), 0);
+    weft_job_info *j = orch_job(&h);
+    ASSERT_NE(j->status, WEFT_JOB_COMPLETED);
+    ASSERT_NE(j->status, WEFT_JOB_FAILED);
+    weft_job_info_free(j);
+    publish(c, queue_name, genuine, strlen(genuine));
+    j = orch_finish(&h);
+    if (j->status != WEFT_JOB_COMPLETED) FAIL("%s", j->error ? j->error : "");
+    weft_job_info_free(j);
+    ASSERT_EQ(data_files(), 1);
+    assert_private_intact();
+    ASSERT_EQ(worker_stop(w), 0);
+    free(genuine);
+    weft__amqp_close(c);
+    orch_close(&h);
+    broker_cleanup(queue_name);
+}
+
+TEST_MAIN(TEST_ENTRY(forged_paths_and_ids_never_leave_the_application),
+          TEST_ENTRY(messages_without_a_valid_signature_are_refused),
+          TEST_ENTRY(unsigned_mode_warns_and_config_masks_the_secret),
+          TEST_ENTRY(task_defined_differently_on_the_worker_fails_the_job),
+          TEST_ENTRY_TIMEOUT(fuzzed_messages_are_dead_lettered_and_the_worker_survives, 120))
