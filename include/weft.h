@@ -387,6 +387,10 @@ int weft_config_max_nb_of_workers(const weft_config *cfg);
 const char *weft_config_storage_folder(const weft_config *cfg);
 /** [JOB] broker_url, default "amqp://guest:guest@localhost:5672/%2f" (borrowed). */
 const char *weft_config_broker_url(const weft_config *cfg);
+/** [JOB] broker_secret, the key that signs cluster messages (borrowed): NULL
+ *  when unset, or when it cannot be used (an ENV[...] that is not set);
+ *  weft_config_lookup() tells the two apart.  A secret: never print it. */
+const char *weft_config_broker_secret(const weft_config *cfg);
 /** [JOB] queue, default "weft.jobs" (borrowed). */
 const char *weft_config_queue(const weft_config *cfg);
 /** Path of the last loaded file, NULL when none (borrowed). */

@@ -19,11 +19,14 @@
 #include "broker.h"
 
 #include "cluster/amqp_client.h"
+#include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
+#include "cluster/trust.h"
 
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -255,6 +258,15 @@ static int dead_letters(int want, int timeout_ms)
     }
     weft__amqp_close(d);
     return n;
+}
+
+static weft_config *config_of(const char *text)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_config *cfg = weft_config_new();
+    ASSERT_OK(weft_config_load_string(cfg, text, strlen(text), "t.toml", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    return cfg;
 }
 
 /* ---- messages, as the documented format says ---- */
@@ -524,8 +536,8 @@ TEST(unsigned_mode_warns_and_config_masks_the_secret)
     char *log = NULL;
     for (int i = 0; i < 200; i++) {
         free(log);
-        log = test_read_file("worker-1.log", NULL);
-        if (strstr(log, "not authenticated")) break;
+        log = access("worker-1.log", F_OK) == 0 ? test_read_file("worker-1.log", NULL) : NULL;
+        if (log && strstr(log, "not authenticated")) break;
         sleep_ms(50);
     }
     ASSERT_CONTAINS(log, "cluster messages are not authenticated: set [JOB] broker_secret");
@@ -542,6 +554,71 @@ TEST(unsigned_mode_warns_and_config_masks_the_secret)
     ASSERT_NOT_CONTAINS(out, SECRET);
     free(out);
     free(cmd);
+    broker_cleanup(queue_name);
+}
+
+/* Publishes a forged (unsigned) heartbeat every 200 ms for 3 s, on a
+ * connection of its own. */
+static void *forge_heartbeats(void *arg)
+{
+    (void)arg;
+    char err[WEFT_ERRBUF_SIZE];
+    weft__amqp_opts o = {.url = broker_url(), .name = "forger"};
+    weft__amqp *c = NULL;
+    if (weft__amqp_open(&o, &c, err) != WEFT_OK) return NULL;
+    char xname[200];
+    snprintf(xname, sizeof xname, "%s.workers", queue_name);
+    static const char forged[] = "{\"type\":\"worker\",\"v\":1,\"worker\":\"forged:1\","
+                                 "\"state\":\"up\"}";
+    for (int i = 0; i < 15; i++) {
+        weft__amqp_publish(c, xname, "", forged, strlen(forged), false, NULL, err);
+        sleep_ms(200);
+    }
+    weft__amqp_close(c);
+    return NULL;
+}
+
+/* Heartbeats are signed too: `weft workers` with the secret lists the
+ * worker and not a forged heartbeat; with another secret, nobody. */
+TEST(workers_list_hears_only_signed_heartbeats)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    setup("hb", true);
+    pid_t w = worker_start("app", true, 1);
+    weft_config *cfg = weft_config_new();
+    ASSERT_OK(weft_config_load(cfg, "app/config.toml", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    weft_workers_opts o = {.config = cfg, .wait_ms = 3500};
+    weft_worker_info *list = NULL;
+    size_t n = 0;
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) { /* another secret than the worker's */
+            setenv("WEFT_TEST_SECRET", "another secret, not the worker's", 1);
+            ASSERT_OK(weft_config_check(cfg, err), err);
+        }
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, forge_heartbeats, NULL), 0);
+        ASSERT_OK(weft_workers_list(&o, &list, &n, err), err);
+        pthread_join(t, NULL);
+        ASSERT_EQ(n, round == 0 ? 1 : 0);
+        for (size_t i = 0; i < n; i++) ASSERT_NOT_CONTAINS(list[i].name, "forged");
+        weft_worker_list_free(list, n);
+    }
+    /* Without a secret, the same listing hears the forger: it was there. */
+    static const char none[] = "[JOB]\nbroker_url = \"ENV[WEFT_TEST_BROKER_URL]\"\n";
+    weft_config *plain = config_of(none);
+    weft_workers_opts po = {.config = plain, .queue = queue_name, .wait_ms = 3500};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, forge_heartbeats, NULL), 0);
+    ASSERT_OK(weft_workers_list(&po, &list, &n, err), err);
+    pthread_join(t, NULL);
+    bool heard_forger = false;
+    for (size_t i = 0; i < n; i++) heard_forger |= strstr(list[i].name, "forged") != NULL;
+    ASSERT(heard_forger);
+    weft_worker_list_free(list, n);
+    weft_config_free(plain);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w), 0);
     broker_cleanup(queue_name);
 }
 
@@ -687,8 +764,258 @@ TEST(fuzzed_messages_are_dead_lettered_and_the_worker_survives)
     broker_cleanup(queue_name);
 }
 
-TEST_MAIN(TEST_ENTRY(forged_paths_and_ids_never_leave_the_application),
+/* ---- the parts (trust.c), without a broker ---- */
+
+TEST(seal_and_open)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    const char *msg = "{\"type\":\"cancel\",\"v\":1,\"job_id\":\"JOB_a_1\"}";
+    char *m = strdup(msg);
+    size_t len = strlen(m);
+    ASSERT_OK(weft__msg_seal(NULL, &m, &len, err), err); /* no secret: unchanged */
+    ASSERT_STR_EQ(m, msg);
+    ASSERT_OK(weft__msg_seal(SECRET, &m, &len, err), err);
+    ASSERT_EQ(len, strlen(m));
+    ASSERT_EQ(len, strlen(msg) - 1 + 8 + 64 + 2);
+    /* The documented format, computed independently. */
+    json_t *o = parse(msg);
+    char *mine = signed_text(o, SECRET);
+    json_decref(o);
+    ASSERT_STR_EQ(m, mine);
+    free(mine);
+    char *body = NULL;
+    size_t blen = 0;
+    ASSERT_OK(weft__msg_open(SECRET, m, len, &body, &blen, err), err);
+    ASSERT_STR_EQ(body, msg);
+    ASSERT_EQ(blen, strlen(msg));
+    free(body);
+    /* No secret here: the MAC is stripped unchecked. */
+    ASSERT_OK(weft__msg_open(NULL, m, len, &body, NULL, err), err);
+    ASSERT_STR_EQ(body, msg);
+    free(body);
+    ASSERT_EQ(weft__msg_open("another", m, len, &body, NULL, err), WEFT_EDATA);
+    ASSERT_CONTAINS(err, "bad signature");
+    ASSERT(body == NULL);
+    ASSERT_EQ(weft__msg_open(SECRET, msg, strlen(msg), &body, NULL, err), WEFT_EDATA);
+    ASSERT_CONTAINS(err, "not signed");
+    for (size_t i = 0; i < len; i++) { /* any byte changed breaks it */
+        char *x = strdup(m);
+        x[i] = x[i] == 'a' ? 'b' : 'a';
+        strcpy(errbuf, "untouched");
+        ASSERT_EQ(weft__msg_open(SECRET, x, len, &body, NULL, err), WEFT_EDATA);
+        free(x);
+    }
+    free(m);
+    char *empty = strdup("{}");
+    size_t elen = 2;
+    ASSERT_EQ(weft__msg_seal(SECRET, &empty, &elen, err), WEFT_EINVAL);
+    free(empty);
+}
+
+static void digest_of(const char *text, char out[WEFT__DIGEST_HEX + 1])
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_config *cfg = config_of(text);
+    ASSERT_OK(weft__task_digest(cfg, "t", out, err), err);
+    weft_config_free(cfg);
+}
+
+/* A config for the digest tests: t = command over a -> b, with the parts
+ * that the cases vary. */
+static char *digest_config(const char *a_type, const char *a_extra, const char *b_extra,
+                           const char *command, const char *t_extra)
+{
+    char *text;
+    if (asprintf(&text,
+                 "[DATA_NODE.a]\nstorage_type = \"%s\"\n%s"
+                 "[DATA_NODE.b]\nstorage_type = \"csv\"\n%s"
+                 "[DATA_NODE.c]\nstorage_type = \"json\"\n"
+                 "[TASK.t]\ncommand = [%s]\n"
+                 "inputs = [\"a:SECTION\"]\noutputs = [\"b:SECTION\"]\n%s",
+                 a_type, a_extra, b_extra, command, t_extra) < 0)
+        FAIL("oom");
+    return text;
+}
+
+/* What the digest covers: what the task runs and touches, not what only
+ * the orchestrator acts on. */
+TEST(task_digest_covers_the_definition)
+{
+    static const char cp[] = "\"cp\", \"{a}\", \"{b}\"";
+    static const struct {
+        const char *a_type, *a_extra, *b_extra, *command, *t_extra;
+        bool same;
+    } cases[] = {
+        {"text", "", "", "\"cp\", \"-f\", \"{a}\", \"{b}\"", "", false},
+        {"text", "", "", cp, "timeout = \"2s:timedelta\"\n", false},
+        {"text", "", "", cp, "level = \"3\"\n", false},
+        {"binary", "", "", cp, "", false},
+        {"text", "", "default_path = \"out.csv\"\n", cp, "", false},
+        {"text", "", "has_header = \"False:bool\"\n", cp, "", false},
+        {"text", "", "", cp, "skippable = \"True:bool\"\n", true},
+        {"text", "scope = \"GLOBAL:SCOPE\"\n", "", cp, "", true},
+        {"text", "validity_period = \"1d:timedelta\"\n", "", cp, "", true},
+    };
+    char ref[WEFT__DIGEST_HEX + 1], d[WEFT__DIGEST_HEX + 1];
+    char *base = digest_config("text", "", "", cp, "");
+    digest_of(base, ref);
+    digest_of(base, d);
+    ASSERT_STR_EQ(ref, d);
+    ASSERT_EQ(strlen(ref), WEFT__DIGEST_HEX);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = digest_config(cases[i].a_type, cases[i].a_extra, cases[i].b_extra,
+                                   cases[i].command, cases[i].t_extra);
+        digest_of(text, d);
+        if (cases[i].same != (strcmp(d, ref) == 0))
+            FAIL("case %zu: digest %s, expected it %s:\n%s", i,
+                 strcmp(d, ref) == 0 ? "unchanged" : "changed",
+                 cases[i].same ? "unchanged" : "changed", text);
+        free(text);
+    }
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_config *cfg = config_of(base);
+    ASSERT_EQ(weft__task_digest(cfg, "nosuch", ref, err), WEFT_ENOTFOUND);
+    ASSERT_EQ(weft__task_digest(cfg, "../t", ref, err), WEFT_ENOTFOUND);
+    weft_config_free(cfg);
+    free(base);
+}
+
+TEST(id_patterns)
+{
+    ASSERT(weft__entity_id_ok("JOB_copy_0b1c-77", "JOB", "copy"));
+    ASSERT(weft__entity_id_ok("DATANODE_a_b_c", "DATANODE", "a_b"));
+    ASSERT(weft__entity_id_ok("TASK_x_1.2", "TASK", NULL));
+    static const char *const bad[] = {"JOB_copy_",    "JOB_copy",        "JOB_other_1",
+                                      "job_copy_1",   "JOB_copy_a/b",    "JOB_copy_..",
+                                      "JOB_copy_a..b", "JOB_copy_a b",   "JOB_copy_\n",
+                                      "",             "JOB__copy_1",     "JOB_copy_é"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (weft__entity_id_ok(bad[i], "JOB", "copy")) FAIL("'%s' accepted", bad[i]);
+    char longid[400];
+    memset(longid, 'a', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    memcpy(longid, "JOB_copy_", 9);
+    ASSERT(!weft__entity_id_ok(longid, "JOB", "copy"));
+    ASSERT(weft__config_id_ok("sales_2024-q1"));
+    ASSERT(!weft__config_id_ok("a.b"));
+    ASSERT(!weft__config_id_ok("../a"));
+    ASSERT(!weft__config_id_ok(NULL));
+}
+
+/* The worker's side: types, paths and the timeout from its own config;
+ * config ids the task does not declare refused. */
+TEST(resolve_derives_everything_from_the_application)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_config *cfg = config_of("[DATA_NODE.a]\nstorage_type = \"text\"\n"
+                                 "[DATA_NODE.b]\nstorage_type = \"csv\"\n"
+                                 "default_path = \"out/b.csv\"\n"
+                                 "[TASK.t]\nfunction = \"weft.noop:function\"\n"
+                                 "timeout = \"3s:timedelta\"\n"
+                                 "inputs = [\"a:SECTION\"]\noutputs = [\"b:SECTION\"]\n");
+    weft__app *app = NULL;
+    ASSERT_OK(weft__app_new(cfg, ".", &app, err), err);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) FAIL("getcwd");
+    weft__job_spec s = WEFT__JOB_SPEC_INIT;
+    s.task_config_id = strdup("t");
+    s.ninputs = s.noutputs = 1;
+    s.inputs = calloc(1, sizeof *s.inputs);
+    s.outputs = calloc(1, sizeof *s.outputs);
+    s.inputs[0].id = strdup("DATANODE_a_1");
+    s.inputs[0].config_id = strdup("a");
+    s.inputs[0].path = strdup("/etc/shadow"); /* replaced, never used */
+    s.outputs[0].id = strdup("DATANODE_b_1");
+    s.outputs[0].config_id = strdup("b");
+    ASSERT_OK(weft__trust_resolve(app, &s, err), err);
+    char want[4200];
+    snprintf(want, sizeof want, "%s/.weft/data/DATANODE_a_1.txt", cwd);
+    ASSERT_STR_EQ(s.inputs[0].path, want);
+    ASSERT_STR_EQ(s.inputs[0].storage_type, "text");
+    snprintf(want, sizeof want, "%s/out/b.csv", cwd);
+    ASSERT_STR_EQ(s.outputs[0].path, want);
+    ASSERT_STR_EQ(s.outputs[0].storage_type, "csv");
+    ASSERT_EQ(s.timeout_ms, 3000);
+    /* The task reads a, not b. */
+    free(s.inputs[0].config_id);
+    s.inputs[0].config_id = strdup("b");
+    ASSERT_EQ(weft__trust_resolve(app, &s, err), WEFT_EDATA);
+    ASSERT_CONTAINS(err, "inputs 1 is 'b' where the task declares 'a'");
+    /* One input too many. */
+    free(s.inputs[0].config_id);
+    s.inputs[0].config_id = strdup("a");
+    s.outputs[0].config_id[0] = 'a';
+    ASSERT_EQ(weft__trust_resolve(app, &s, err), WEFT_EDATA);
+    weft__job_spec_release(&s);
+    weft__app_free(app);
+    weft_config_free(cfg);
+}
+
+/* A secret that resolves to nothing is an error, never "unsigned". */
+TEST(secret_from_an_unset_variable_is_refused)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    unsetenv("WEFT_TEST_UNSET_SECRET");
+    static const char text[] = "[JOB]\nbroker_secret = \"ENV[WEFT_TEST_UNSET_SECRET]\"\n";
+    weft_config *cfg = weft_config_new();
+    ASSERT_OK(weft_config_load_string(cfg, text, strlen(text), "t.toml", err), err);
+    ASSERT(weft_config_broker_secret(cfg) == NULL);
+    ASSERT_EQ(weft__cluster_secret_check(cfg, err), WEFT_ECONFIG);
+    ASSERT_CONTAINS(err, "broker_secret has no usable value");
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
+    weft_config_free(cfg);
+    setenv("WEFT_TEST_UNSET_SECRET", SECRET, 1);
+    cfg = config_of(text);
+    ASSERT_STR_EQ(weft_config_broker_secret(cfg), SECRET);
+    ASSERT_OK(weft__cluster_secret_check(cfg, err), err);
+    weft_config_free(cfg);
+}
+
+/* weft check: an empty secret is an error, a short or literal one draws a
+ * warning; no diagnostic quotes it. */
+TEST(config_check_of_the_secret)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    static const struct {
+        const char *text;
+        int errors;
+        const char *says;
+    } cases[] = {
+        {"[JOB]\nbroker_secret = \"\"\n", 1, "broker_secret is empty"},
+        {"[JOB]\nbroker_secret = \"hunter2\"\n", 0, "broker_secret has 7 characters"},
+        {"[JOB]\nbroker_secret = \"hunter2hunter2hunter2\"\n", 0,
+         "broker_secret is written in the file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        weft_config *cfg = weft_config_new();
+        ASSERT_OK(weft_config_load_string(cfg, cases[i].text, strlen(cases[i].text), "t.toml",
+                                          err),
+                  err);
+        weft_config_check(cfg, err);
+        ASSERT_EQ(weft_config_nerrors(cfg), cases[i].errors);
+        bool said = false;
+        for (size_t d = 0; d < weft_config_ndiags(cfg); d++) {
+            const char *m = weft_config_diag(cfg, d)->message;
+            said |= strstr(m, cases[i].says) != NULL;
+            ASSERT_NOT_CONTAINS(m, "hunter2");
+        }
+        if (!said) FAIL("case %zu: no diagnostic says \"%s\"", i, cases[i].says);
+        weft_config_free(cfg);
+    }
+    setenv("WEFT_TEST_SECRET", SECRET, 1);
+    static const char env[] = "[JOB]\nbroker_secret = \"ENV[WEFT_TEST_SECRET]\"\n";
+    weft_config *cfg = config_of(env);
+    ASSERT_EQ(weft_config_ndiags(cfg), 0);
+    weft_config_free(cfg);
+}
+
+TEST_MAIN(TEST_ENTRY(seal_and_open), TEST_ENTRY(task_digest_covers_the_definition),
+          TEST_ENTRY(id_patterns), TEST_ENTRY(resolve_derives_everything_from_the_application),
+          TEST_ENTRY(secret_from_an_unset_variable_is_refused),
+          TEST_ENTRY(config_check_of_the_secret),
+          TEST_ENTRY(forged_paths_and_ids_never_leave_the_application),
           TEST_ENTRY(messages_without_a_valid_signature_are_refused),
           TEST_ENTRY(unsigned_mode_warns_and_config_masks_the_secret),
+          TEST_ENTRY(workers_list_hears_only_signed_heartbeats),
           TEST_ENTRY(task_defined_differently_on_the_worker_fails_the_job),
           TEST_ENTRY_TIMEOUT(fuzzed_messages_are_dead_lettered_and_the_worker_survives, 120))

@@ -824,13 +824,22 @@ void weft__exec_cluster_opts_from_config(const weft_config *cfg, weft__exec_clus
     if ((v = weft_config_lookup(cfg, "JOB", "broker_ca_file"))) o->ca_file = weft_value_text(v);
     if ((v = weft_config_lookup(cfg, "JOB", "broker_cert_file"))) o->cert_file = weft_value_text(v);
     if ((v = weft_config_lookup(cfg, "JOB", "broker_key_file"))) o->key_file = weft_value_text(v);
-    if ((v = weft_config_lookup(cfg, "JOB", "broker_secret"))) o->secret = weft_value_text(v);
+    o->secret = weft_config_broker_secret(cfg);
     if ((v = weft_config_lookup(cfg, "JOB", "broker_verify_peer")) &&
         weft_value_type_of(v) == WEFT_VALUE_BOOL && !weft_value_bool(v))
         o->verify_peer = -1;
     if ((v = weft_config_lookup(cfg, "JOB", "broker_verify_hostname")) &&
         weft_value_type_of(v) == WEFT_VALUE_BOOL && !weft_value_bool(v))
         o->verify_hostname = -1;
+}
+
+weft_err weft__cluster_secret_check(const weft_config *cfg, char *err)
+{
+    if (weft_config_lookup(cfg, "JOB", "broker_secret") && !weft_config_broker_secret(cfg))
+        return weft__err(err, WEFT_ECONFIG,
+                         "[JOB] broker_secret has no usable value (an ENV[...] that is not set?): "
+                         "refusing to send cluster messages unsigned");
+    return WEFT_OK;
 }
 
 weft__amqp_opts weft__cluster_amqp_opts(const weft_config *cfg, const char *url,
@@ -890,5 +899,6 @@ weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
 {
     weft__exec_cluster_opts co;
     weft__exec_cluster_opts_from_config(cfg, &co);
-    return weft__exec_cluster_new(app, reports, &co, out, err);
+    weft_err e = weft__cluster_secret_check(cfg, err);
+    return e ? e : weft__exec_cluster_new(app, reports, &co, out, err);
 }

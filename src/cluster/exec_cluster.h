@@ -38,6 +38,11 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
                                 const weft__exec_cluster_opts *opts,
                                 weft__executor **out, char *err);
 
+/* WEFT_ECONFIG when [JOB] broker_secret is set but has no usable value (an
+ * ENV[...] that is not set): signing nothing then would silently turn
+ * authentication off. */
+weft_err weft__cluster_secret_check(const weft_config *cfg, char *err);
+
 /* The options of the config's [JOB] section (strings borrowed from cfg). */
 void weft__exec_cluster_opts_from_config(const weft_config *cfg, weft__exec_cluster_opts *o);
 

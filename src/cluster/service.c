@@ -880,8 +880,9 @@ static weft_err load_trust(weft_worker *w, const weft_worker_opts *o, char *err)
     weft_err e = weft__app_new(w->cfg, w->app, &w->own_app, err);
     if (e) return e;
     if (o->secret_file) return weft__secret_read(o->secret_file, &w->secret, err);
-    const char *s = weft_value_text(weft_config_lookup(w->cfg, "JOB", "broker_secret"));
-    if (s && *s && !(w->secret = weft__strdup(s)))
+    if ((e = weft__cluster_secret_check(w->cfg, err))) return e;
+    const char *s = weft_config_broker_secret(w->cfg);
+    if (s && !(w->secret = weft__strdup(s)))
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     return WEFT_OK;
 }
