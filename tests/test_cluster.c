@@ -102,40 +102,12 @@ static pid_t worker_start_prefetch(int concurrency, int prefetch, int n)
     snprintf(conc, sizeof conc, "%d", concurrency);
     snprintf(pre, sizeof pre, "%d", prefetch > 0 ? prefetch : concurrency);
     snprintf(log, sizeof log, "worker-%d.log", n);
-    char *weft;
-    if (asprintf(&weft, "%s/weft", test_build_dir()) < 0) FAIL("oom");
-    pid_t pid = fork();
-    if (pid < 0) FAIL("fork");
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(weft, "weft", "run-worker", "--application-path", app_dir, "--queue", queue_name,
-              "--concurrency", conc, "--prefetch", pre, (char *)NULL);
-        _exit(127);
-    }
-    free(weft);
-    return pid;
+    const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
+                          "--concurrency", conc, "--prefetch", pre, NULL};
+    return weft_spawn_logged(log, args);
 }
 
 static pid_t worker_start(int concurrency, int n) { return worker_start_prefetch(concurrency, 0, n); }
-
-/* SIGTERM (drain) and wait; returns the exit status (128+sig when killed). */
-static int worker_stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 300; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
 
 /* The data node instance a test job uses for `cfg`: one shared instance
  * for the chain's nodes, one per job for the others (so that concurrent

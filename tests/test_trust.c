@@ -88,40 +88,9 @@ static pid_t worker_start(const char *app_path, bool with_secret, int n)
 {
     char log[64];
     snprintf(log, sizeof log, "worker-%d.log", n);
-    char *weft;
-    if (asprintf(&weft, "%s/weft", test_build_dir()) < 0) FAIL("oom");
-    pid_t pid = fork();
-    if (pid < 0) FAIL("fork");
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (with_secret)
-            execl(weft, "weft", "run-worker", "--application-path", app_path, "--queue",
-                  queue_name, "--secret-file", "worker.secret", (char *)NULL);
-        else
-            execl(weft, "weft", "run-worker", "--application-path", app_path, "--queue",
-                  queue_name, (char *)NULL);
-        _exit(127);
-    }
-    free(weft);
-    return pid;
-}
-
-static int worker_stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    const char *args[] = {"run-worker", "--application-path", app_path, "--queue", queue_name,
+                          with_secret ? "--secret-file" : NULL, "worker.secret", NULL};
+    return weft_spawn_logged(log, args);
 }
 
 /* ---- the orchestrator: publishes the genuine job message ---- */
@@ -1009,8 +978,11 @@ TEST(config_check_of_the_secret)
     weft_config_free(cfg);
 }
 
-TEST_MAIN(TEST_ENTRY(seal_and_open), TEST_ENTRY(task_digest_covers_the_definition),
-          TEST_ENTRY(id_patterns), TEST_ENTRY(resolve_derives_everything_from_the_application),
+/* The parts first (no broker), then attacks on a real worker. */
+TEST_MAIN(TEST_ENTRY(seal_and_open),
+          TEST_ENTRY(task_digest_covers_the_definition),
+          TEST_ENTRY(id_patterns),
+          TEST_ENTRY(resolve_derives_everything_from_the_application),
           TEST_ENTRY(secret_from_an_unset_variable_is_refused),
           TEST_ENTRY(config_check_of_the_secret),
           TEST_ENTRY(forged_paths_and_ids_never_leave_the_application),
