@@ -733,6 +733,58 @@ TEST(fuzzed_messages_are_dead_lettered_and_the_worker_survives)
     broker_cleanup(queue_name);
 }
 
+/* The same against a worker without a secret, where every mutant reaches
+ * the decoder and the checks of the application: the worker survives,
+ * nothing leaves the application, and a last job queued behind them all
+ * completes. */
+TEST(fuzzed_unsigned_messages_never_escape_the_application)
+{
+    enum { N = 500 };
+    setup("fuzz0", false);
+    const char *env = getenv("TRUST_SEED");
+    unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)(time(NULL) ^ getpid());
+    printf("    fuzz seed %u (TRUST_SEED=%u replays it)\n", seed, seed);
+    fflush(stdout);
+    orch h = {0};
+    orch_submit(&h);
+    char *genuine = capture_job();
+    weft__amqp *c = client();
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft__amqp_consume(c, test_queue, false, NULL, err), err);
+    pid_t w = worker_start("app", false, 1);
+    for (int i = 0; i < N; i++) {
+        size_t len = 0;
+        char *m = mutant(genuine, &seed, &len);
+        publish(c, queue_name, m, len);
+        free(m);
+    }
+    json_t *last = parse(genuine);
+    set_everywhere(last, NULL, "job_id", "JOB_copy_last");
+    set_everywhere(last, NULL, "reply_to", test_queue);
+    publish_json(c, last);
+    json_decref(last);
+    weft__cluster_status *st = final_status(c, "JOB_copy_last", 60000);
+    if (!st) FAIL("the job queued after the fuzzed messages never finished");
+    ASSERT_EQ(st->status, WEFT_JOB_COMPLETED);
+    weft__cluster_status_release(st);
+    free(st);
+    ASSERT_EQ(kill(w, 0), 0);
+    assert_private_intact();
+    /* Whatever ran wrote only in the storage folder's data/. */
+    char *out = NULL;
+    test_run_cmd("find . -newer private.txt -type f | grep -v '^./app/.weft/' "
+                 "| grep -v '^./worker-1.log$' | grep -v '^./worker.secret$'", &out);
+    ASSERT_STR_EQ(out, "");
+    free(out);
+    ASSERT_EQ(worker_stop(w), 0);
+    free(genuine);
+    weft__amqp_close(c);
+    weft_orchestrator_close(h.o); /* its own job never ran: no waiting for it */
+    weft_config_free(h.cfg);
+    free(h.sub);
+    broker_cleanup(queue_name);
+}
+
 /* ---- the parts (trust.c), without a broker ---- */
 
 TEST(seal_and_open)
@@ -990,4 +1042,5 @@ TEST_MAIN(TEST_ENTRY(seal_and_open),
           TEST_ENTRY(unsigned_mode_warns_and_config_masks_the_secret),
           TEST_ENTRY(workers_list_hears_only_signed_heartbeats),
           TEST_ENTRY(task_defined_differently_on_the_worker_fails_the_job),
-          TEST_ENTRY_TIMEOUT(fuzzed_messages_are_dead_lettered_and_the_worker_survives, 120))
+          TEST_ENTRY_TIMEOUT(fuzzed_messages_are_dead_lettered_and_the_worker_survives, 120),
+          TEST_ENTRY_TIMEOUT(fuzzed_unsigned_messages_never_escape_the_application, 120))
