@@ -47,7 +47,8 @@ static const cli_command commands[] = {
      "\n"
      "  -c, --config FILE   the configuration to print (default: config.toml)\n"
      "  --raw               print values as written, ENV[...] unresolved\n"
-     "  --show-secrets      print passwords in URLs (masked as *** by default)\n"
+     "  --show-secrets      print passwords in URLs and [JOB] broker_secret (masked\n"
+     "                      as *** by default)\n"
      "\n"
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",

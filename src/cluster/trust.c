@@ -220,15 +220,39 @@ static weft_err definition(const weft_config *cfg, const char *task, weft__buf *
     return WEFT_OK;
 }
 
+/* Whether every id a job message of the task would carry fits the
+ * pattern a worker checks; the reason when one does not. */
+static bool ids_fit(const weft_config *cfg, const char *task, const char *section, char *err)
+{
+    static const char *const roles[] = {"inputs", "outputs"};
+    for (int r = 0; r < 2; r++) {
+        const weft_value *list = weft_config_lookup(cfg, section, roles[r]);
+        for (size_t i = 0; i < list_n(list); i++)
+            if (!weft__config_id_ok(list_at(list, i))) {
+                weft__err(err, WEFT_EINVAL,
+                          "task '%s': data node id '%s' cannot cross to a cluster worker (ids "
+                          "are letters, digits, '_' and '-')",
+                          task, list_at(list, i) ? list_at(list, i) : "");
+                return false;
+            }
+    }
+    return true;
+}
+
 weft_err weft__task_digest(const weft_config *cfg, const char *task_config_id,
                            char out[WEFT__DIGEST_HEX + 1], char *err)
 {
     char name[WEFT__ID_MAX + 16];
-    if (!weft__config_id_ok(task_config_id) ||
+    if (!task_config_id || strlen(task_config_id) > WEFT__ID_MAX ||
         (snprintf(name, sizeof name, "TASK.%s", task_config_id),
          !weft_config_has_section(cfg, name)))
         return weft__err(err, WEFT_ENOTFOUND, "task '%s' is not defined",
                          task_config_id ? task_config_id : "");
+    if (!weft__config_id_ok(task_config_id))
+        return weft__err(err, WEFT_EINVAL,
+                         "task id '%s' cannot cross to a cluster worker (ids are letters, "
+                         "digits, '_' and '-')", task_config_id);
+    if (!ids_fit(cfg, task_config_id, name, err)) return WEFT_EINVAL;
     weft__buf b = WEFT_BUF_INIT;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
