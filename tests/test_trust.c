@@ -895,8 +895,17 @@ TEST(task_digest_covers_the_definition)
     }
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
     weft_config *cfg = config_of(base);
-    ASSERT_EQ(weft__task_digest(cfg, "nosuch", ref, err), WEFT_ENOTFOUND);
-    ASSERT_EQ(weft__task_digest(cfg, "../t", ref, err), WEFT_ENOTFOUND);
+    ASSERT_EQ(weft__task_digest(cfg, "nosuch", d, err), WEFT_ENOTFOUND);
+    ASSERT_EQ(weft__task_digest(cfg, "../t", d, err), WEFT_ENOTFOUND);
+    /* The cache gives the same, and refuses what is not a task. */
+    weft__digests cache = WEFT__DIGESTS_INIT;
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(weft__digests_get(&cache, cfg, "t", d, err), err);
+        ASSERT_STR_EQ(d, ref);
+    }
+    ASSERT_EQ(weft__digests_get(&cache, cfg, "nosuch", d, err), WEFT_ENOTFOUND);
+    weft__digests_release(&cache);
+    weft__digests_release(&cache); /* twice is fine */
     weft_config_free(cfg);
     free(base);
 }

@@ -68,6 +68,7 @@ typedef struct cl_exec {
     weft__executor base;
     char *url, *queue, *reply, *control, *ca, *cert, *key;
     char *secret;             /* [JOB] broker_secret, NULL: messages unsigned */
+    weft__digests digests;    /* of the app's tasks; under mu */
     int verify_peer, verify_hostname;
     int max_attempts;
     size_t window;
@@ -575,8 +576,10 @@ static weft_err job_message(cl_exec *x, const weft__job_spec *spec, cl_job *j, c
         return weft__err(err, WEFT_EINVAL, "job %s: the cluster executor has no application",
                          spec->job_id);
     char digest[WEFT__DIGEST_HEX + 1];
-    weft_err e = weft__task_digest(weft__app_config(x->base.app), spec->task_config_id, digest,
-                                   err);
+    pthread_mutex_lock(&x->mu);
+    weft_err e = weft__digests_get(&x->digests, weft__app_config(x->base.app),
+                                   spec->task_config_id, digest, err);
+    pthread_mutex_unlock(&x->mu);
     if (!e)
         e = weft__cluster_job_encode(spec, digest, j->attempt, x->max_attempts, x->reply, &j->msg,
                                      &j->len, err);
@@ -748,6 +751,7 @@ static void cl_free(weft__executor *ex)
     free(x->ca);
     free(x->cert);
     free(x->key);
+    weft__digests_release(&x->digests);
     if (x->secret) OPENSSL_cleanse(x->secret, strlen(x->secret));
     free(x->secret);
     free(x);

@@ -93,6 +93,7 @@ struct weft_worker {
     char *app, *cfg_path, *url, *queue, *dead, *control, *workers;
     weft__app *own_app;        /* what jobs are resolved against (trust.h) */
     char *secret;              /* the shared secret, NULL: messages unsigned */
+    weft__digests digests;     /* of its tasks, as its config defines them */
     weft__amqp_opts aopts;     /* strings borrowed from cfg and url */
     int concurrency;
     int prefetch;              /* >= concurrency: jobs taken ahead of a free slot */
@@ -483,7 +484,7 @@ static bool refuse_foreign(weft_worker *w, weft__cluster_job *cj, const weft__am
 {
     const weft__job_spec *sp = &cj->spec;
     char mine[WEFT__DIGEST_HEX + 1], why[WEFT_ERRBUF_SIZE];
-    weft_err de = weft__task_digest(w->cfg, sp->task_config_id, mine, why);
+    weft_err de = weft__digests_get(&w->digests, w->cfg, sp->task_config_id, mine, why);
     if (de == WEFT_OK && strcmp(mine, cj->digest) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg,
@@ -986,6 +987,7 @@ void weft_worker_close(weft_worker *w)
     free(w->control);
     free(w->workers);
     weft__app_free(w->own_app);
+    weft__digests_release(&w->digests);
     if (w->secret) OPENSSL_cleanse(w->secret, strlen(w->secret));
     free(w->secret);
     for (int i = 0; i < 2; i++) {

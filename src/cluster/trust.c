@@ -266,6 +266,42 @@ weft_err weft__task_digest(const weft_config *cfg, const char *task_config_id,
     return WEFT_OK;
 }
 
+typedef struct digest_entry {
+    char hex[WEFT__DIGEST_HEX + 1];
+    char task[]; /* the map's key */
+} digest_entry;
+
+weft_err weft__digests_get(weft__digests *d, const weft_config *cfg, const char *task,
+                           char out[WEFT__DIGEST_HEX + 1], char *err)
+{
+    const digest_entry *hit = task ? weft__strmap_get(&d->map, task) : NULL;
+    if (hit) {
+        memcpy(out, hit->hex, WEFT__DIGEST_HEX + 1);
+        return WEFT_OK;
+    }
+    weft_err e = weft__task_digest(cfg, task, out, err);
+    if (e) return e;
+    size_t n = strlen(task) + 1;
+    digest_entry *ent = malloc(sizeof *ent + n);
+    if (!ent) return WEFT_OK; /* a cache: computed again next time */
+    memcpy(ent->hex, out, WEFT__DIGEST_HEX + 1);
+    memcpy(ent->task, task, n);
+    if (weft__strmap_put(&d->map, ent->task, ent) != WEFT_OK) free(ent);
+    return WEFT_OK;
+}
+
+static void free_value(void *value, void *ud)
+{
+    (void)ud;
+    free(value);
+}
+
+void weft__digests_release(weft__digests *d)
+{
+    weft__strmap_each(&d->map, free_value, NULL);
+    weft__strmap_release(&d->map);
+}
+
 /* ---- ids ---- */
 
 static bool id_chars_ok(const char *s, const char *extra)

@@ -28,6 +28,7 @@
 #include "job/app.h"
 #include "job/runner.h"
 #include "util/defaults.h"
+#include "util/util.h"
 #include "weft.h"
 
 #include <stdbool.h>
@@ -70,6 +71,21 @@ weft_err weft__secret_read(const char *path, char **out, char *err);
  */
 weft_err weft__task_digest(const weft_config *cfg, const char *task_config_id,
                            char out[WEFT__DIGEST_HEX + 1], char *err);
+
+/* The digests of a config's tasks, each computed once: a config does not
+ * change while an orchestrator or a worker service uses it, and a job then
+ * costs a lookup, not a walk over its task's definition.  Not thread-safe:
+ * one owner, or a lock around every call. */
+typedef struct weft__digests {
+    weft__strmap map; /* task config id -> its entry (trust.c) */
+} weft__digests;
+#define WEFT__DIGESTS_INIT {WEFT__STRMAP_INIT}
+
+/* weft__task_digest() of `task`, from the cache when there. */
+weft_err weft__digests_get(weft__digests *d, const weft_config *cfg, const char *task,
+                           char out[WEFT__DIGEST_HEX + 1], char *err);
+/* Frees the entries; back to INIT; safe to call twice. */
+void weft__digests_release(weft__digests *d);
 
 /* ---- ids ---- */
 
