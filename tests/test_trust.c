@@ -321,6 +321,35 @@ static int data_files(void)
     return n;
 }
 
+/* ---- a scene: an application, its orchestrator's genuine job message
+ * taken off the queue, a forger's connection and a worker ---- */
+
+typedef struct scene {
+    orch h;
+    char *genuine;  /* the orchestrator's job message, as it was published */
+    weft__amqp *c;  /* the forger's connection, consuming <queue>.test */
+    pid_t w;        /* a `weft run-worker` of app/ */
+} scene;
+
+static void scene_open(scene *s, const char *tag, bool with_secret)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    setup(tag, with_secret);
+    orch_submit(&s->h);
+    s->genuine = capture_job();
+    s->c = client();
+    ASSERT_OK(weft__amqp_consume(s->c, test_queue, false, NULL, err), err);
+    s->w = worker_start("app", with_secret, 1);
+}
+
+/* After the test stopped the worker and closed the orchestrator. */
+static void scene_close(scene *s)
+{
+    free(s->genuine);
+    weft__amqp_close(s->c);
+    broker_cleanup(queue_name);
+}
+
 /* ---- forged paths and ids ---- */
 
 /* The escapes a forger may try through ids: each message is dead-lettered
@@ -345,25 +374,19 @@ static const struct {
  * to leave the application are dead-lettered. */
 TEST(forged_paths_and_ids_never_leave_the_application)
 {
-    setup("paths", false);
-    orch h = {0};
-    orch_submit(&h);
-    char *genuine = capture_job();
-    weft__amqp *c = client();
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    ASSERT_OK(weft__amqp_consume(c, test_queue, false, NULL, err), err);
+    scene sc = {0};
+    scene_open(&sc, "paths", false);
 
     char private_path[4200], stolen_path[4200];
     snprintf(private_path, sizeof private_path, "%s/private.txt", top);
     snprintf(stolen_path, sizeof stolen_path, "%s/stolen.txt", top);
-    json_t *o = parse(genuine);
+    json_t *o = parse(sc.genuine);
     set_everywhere(o, "src", "path", private_path);
     set_everywhere(o, "dst", "path", stolen_path);
     set_everywhere(o, NULL, "job_id", "JOB_copy_forged-1");
     set_everywhere(o, NULL, "reply_to", test_queue);
-    pid_t w = worker_start("app", false, 1);
-    publish_json(c, o);
-    weft__cluster_status *st = final_status(c, "JOB_copy_forged-1", 30000);
+    publish_json(sc.c, o);
+    weft__cluster_status *st = final_status(sc.c, "JOB_copy_forged-1", 30000);
     ASSERT(st != NULL);
     weft__cluster_status_release(st);
     free(st);
@@ -371,37 +394,35 @@ TEST(forged_paths_and_ids_never_leave_the_application)
     json_decref(o);
 
     for (size_t i = 0; i < NESCAPES; i++) {
-        json_t *f = parse(genuine);
+        json_t *f = parse(sc.genuine);
         char id[64];
         snprintf(id, sizeof id, "JOB_copy_escape-%zu", i);
         set_everywhere(f, NULL, "job_id", id);
         set_everywhere(f, NULL, "reply_to", test_queue);
         set_everywhere(f, escapes[i].cfg, escapes[i].key, escapes[i].value);
-        publish_json(c, f);
+        publish_json(sc.c, f);
         json_decref(f);
     }
     ASSERT_EQ(dead_letters((int)NESCAPES, 30000), (int)NESCAPES);
     /* None of them ran: no status, no file outside the application. */
     size_t len = 0;
-    char *more = next_body(c, 1000, &len);
+    char *more = next_body(sc.c, 1000, &len);
     if (more) FAIL("a forged job was answered: %s", more);
     assert_private_intact();
     char *log = test_read_file("worker-1.log", NULL);
     ASSERT_CONTAINS(log, "rejected a malformed message");
     free(log);
 
-    /* The genuine message still runs, on the application's own files. */
-    publish(c, queue_name, genuine, strlen(genuine));
-    weft_job_info *j = orch_finish(&h);
+    /* The sc.genuine message still runs, on the application's own files. */
+    publish(sc.c, queue_name, sc.genuine, strlen(sc.genuine));
+    weft_job_info *j = orch_finish(&sc.h);
     if (j->status != WEFT_JOB_COMPLETED) FAIL("%s", j->error ? j->error : "");
     weft_job_info_free(j);
     assert_private_intact();
-    ASSERT_EQ(kill(w, 0), 0);
-    ASSERT_EQ(worker_stop(w), 0);
-    free(genuine);
-    weft__amqp_close(c);
-    orch_close(&h);
-    broker_cleanup(queue_name);
+    ASSERT_EQ(kill(sc.w, 0), 0);
+    ASSERT_EQ(worker_stop(sc.w), 0);
+    orch_close(&sc.h);
+    scene_close(&sc);
 }
 
 /* ---- signatures ---- */
@@ -422,42 +443,36 @@ static char *flip_mac(const char *genuine)
  * the orchestrator's store; the genuine message completes. */
 TEST(messages_without_a_valid_signature_are_refused)
 {
-    setup("sig", true);
-    orch h = {0};
-    orch_submit(&h);
-    char *genuine = capture_job();
-    ASSERT_CONTAINS(genuine, ",\"mac\":\"");
-    ASSERT_NOT_CONTAINS(genuine, SECRET);
-    weft__amqp *c = client();
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    ASSERT_OK(weft__amqp_consume(c, test_queue, false, NULL, err), err);
-    pid_t w = worker_start("app", true, 1);
+    scene sc = {0};
+    scene_open(&sc, "sig", true);
+    ASSERT_CONTAINS(sc.genuine, ",\"mac\":\"");
+    ASSERT_NOT_CONTAINS(sc.genuine, SECRET);
 
     char *forged[5];
-    json_t *o = parse(genuine);
+    json_t *o = parse(sc.genuine);
     set_everywhere(o, NULL, "reply_to", test_queue);
     json_object_del(o, "mac");
     forged[0] = json_dumps(o, JSON_COMPACT);                /* unsigned */
-    forged[1] = flip_mac(genuine);                          /* a MAC off by one digit */
+    forged[1] = flip_mac(sc.genuine);                          /* a MAC off by one digit */
     forged[2] = signed_text(o, "another secret entirely"); /* signed with another key */
     set_everywhere(o, NULL, "job_id", "JOB_copy_unknown-1");
     forged[3] = json_dumps(o, JSON_COMPACT);                /* an unknown job id, unsigned */
     char *resigned = signed_text(o, SECRET);
     /* altered after signing: the MAC of another body */
-    char *mac = strstr(genuine, ",\"mac\":\"");
+    char *mac = strstr(sc.genuine, ",\"mac\":\"");
     if (asprintf(&forged[4], "%.*s%s", (int)(strstr(resigned, ",\"mac\":\"") - resigned),
                  resigned, mac) < 0)
         FAIL("oom");
     free(resigned);
     json_decref(o);
-    for (int i = 0; i < 5; i++) publish(c, queue_name, forged[i], strlen(forged[i]));
+    for (int i = 0; i < 5; i++) publish(sc.c, queue_name, forged[i], strlen(forged[i]));
     ASSERT_EQ(dead_letters(5, 30000), 5);
-    char *more = next_body(c, 1000, NULL);
+    char *more = next_body(sc.c, 1000, NULL);
     if (more) FAIL("a forged job was answered: %s", more);
     ASSERT_EQ(data_files(), 0);
 
     /* A forged result for the orchestrator's own job: dropped. */
-    json_t *g = parse(genuine);
+    json_t *g = parse(sc.genuine);
     const char *job_id = json_string_value(json_object_get(g, "job_id"));
     char *status;
     if (asprintf(&status,
@@ -468,20 +483,20 @@ TEST(messages_without_a_valid_signature_are_refused)
         FAIL("oom");
     char reply[200];
     snprintf(reply, sizeof reply, "%s.status", queue_name);
-    publish(c, reply, status, strlen(status));
+    publish(sc.c, reply, status, strlen(status));
     sleep_ms(1500);
-    weft_job_info *j = orch_job(&h);
+    weft_job_info *j = orch_job(&sc.h);
     ASSERT_NE(j->status, WEFT_JOB_COMPLETED);
     weft_job_info_free(j);
 
-    /* The genuine message runs and completes. */
-    publish(c, queue_name, genuine, strlen(genuine));
-    j = orch_finish(&h);
+    /* The sc.genuine message runs and completes. */
+    publish(sc.c, queue_name, sc.genuine, strlen(sc.genuine));
+    j = orch_finish(&sc.h);
     if (j->status != WEFT_JOB_COMPLETED) FAIL("%s", j->error ? j->error : "");
     ASSERT(j->worker && strcmp(j->worker, "forger:1") != 0);
     weft_job_info_free(j);
     ASSERT_EQ(data_files(), 1);
-    ASSERT_EQ(worker_stop(w), 0);
+    ASSERT_EQ(worker_stop(sc.w), 0);
     char *log = test_read_file("worker-1.log", NULL);
     ASSERT_CONTAINS(log, "rejected an unauthenticated message");
     ASSERT_NOT_CONTAINS(log, SECRET);
@@ -490,10 +505,8 @@ TEST(messages_without_a_valid_signature_are_refused)
     for (int i = 0; i < 5; i++) free(forged[i]);
     free(status);
     json_decref(g);
-    free(genuine);
-    weft__amqp_close(c);
-    orch_close(&h);
-    broker_cleanup(queue_name);
+    orch_close(&sc.h);
+    scene_close(&sc);
 }
 
 /* Without a secret anywhere, both sides say so; the secret never shows in
@@ -691,46 +704,48 @@ static char *mutant(const char *genuine, unsigned *seed, size_t *len)
     return m;
 }
 
-/* 500 random and mutated messages against a worker with a secret, seed
- * printed (TRUST_SEED=N replays one run): every one is dead-lettered,
- * nothing runs, and the worker then runs the genuine message. */
-TEST(fuzzed_messages_are_dead_lettered_and_the_worker_survives)
+#define NFUZZ 500
+
+/* Publishes NFUZZ mutants of `genuine` on the job queue, from a seed it
+ * prints (TRUST_SEED=N replays a run). */
+static void publish_mutants(weft__amqp *c, const char *genuine)
 {
-    enum { N = 500 };
-    setup("fuzz", true);
     const char *env = getenv("TRUST_SEED");
     unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)(time(NULL) ^ getpid());
     printf("    fuzz seed %u (TRUST_SEED=%u replays it)\n", seed, seed);
     fflush(stdout);
-    orch h = {0};
-    orch_submit(&h);
-    char *genuine = capture_job();
-    weft__amqp *c = client();
-    pid_t w = worker_start("app", true, 1);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < NFUZZ; i++) {
         size_t len = 0;
         char *m = mutant(genuine, &seed, &len);
         publish(c, queue_name, m, len);
         free(m);
     }
-    ASSERT_EQ(dead_letters(N, 60000), N);
-    ASSERT_EQ(kill(w, 0), 0);
+}
+
+/* 500 random and mutated messages against a worker with a secret, seed
+ * printed (TRUST_SEED=N replays one run): every one is dead-lettered,
+ * nothing runs, and the worker then runs the genuine message. */
+TEST(fuzzed_messages_are_dead_lettered_and_the_worker_survives)
+{
+    scene sc = {0};
+    scene_open(&sc, "fuzz", true);
+    publish_mutants(sc.c, sc.genuine);
+    ASSERT_EQ(dead_letters(NFUZZ, 60000), NFUZZ);
+    ASSERT_EQ(kill(sc.w, 0), 0);
     ASSERT_EQ(data_files(), 0);
-    weft_job_info *j = orch_job(&h);
+    weft_job_info *j = orch_job(&sc.h);
     ASSERT_NE(j->status, WEFT_JOB_COMPLETED);
     ASSERT_NE(j->status, WEFT_JOB_FAILED);
     weft_job_info_free(j);
-    publish(c, queue_name, genuine, strlen(genuine));
-    j = orch_finish(&h);
+    publish(sc.c, queue_name, sc.genuine, strlen(sc.genuine));
+    j = orch_finish(&sc.h);
     if (j->status != WEFT_JOB_COMPLETED) FAIL("%s", j->error ? j->error : "");
     weft_job_info_free(j);
     ASSERT_EQ(data_files(), 1);
     assert_private_intact();
-    ASSERT_EQ(worker_stop(w), 0);
-    free(genuine);
-    weft__amqp_close(c);
-    orch_close(&h);
-    broker_cleanup(queue_name);
+    ASSERT_EQ(worker_stop(sc.w), 0);
+    orch_close(&sc.h);
+    scene_close(&sc);
 }
 
 /* The same against a worker without a secret, where every mutant reaches
@@ -739,36 +754,20 @@ TEST(fuzzed_messages_are_dead_lettered_and_the_worker_survives)
  * completes. */
 TEST(fuzzed_unsigned_messages_never_escape_the_application)
 {
-    enum { N = 500 };
-    setup("fuzz0", false);
-    const char *env = getenv("TRUST_SEED");
-    unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)(time(NULL) ^ getpid());
-    printf("    fuzz seed %u (TRUST_SEED=%u replays it)\n", seed, seed);
-    fflush(stdout);
-    orch h = {0};
-    orch_submit(&h);
-    char *genuine = capture_job();
-    weft__amqp *c = client();
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    ASSERT_OK(weft__amqp_consume(c, test_queue, false, NULL, err), err);
-    pid_t w = worker_start("app", false, 1);
-    for (int i = 0; i < N; i++) {
-        size_t len = 0;
-        char *m = mutant(genuine, &seed, &len);
-        publish(c, queue_name, m, len);
-        free(m);
-    }
-    json_t *last = parse(genuine);
+    scene sc = {0};
+    scene_open(&sc, "fuzz0", false);
+    publish_mutants(sc.c, sc.genuine);
+    json_t *last = parse(sc.genuine);
     set_everywhere(last, NULL, "job_id", "JOB_copy_last");
     set_everywhere(last, NULL, "reply_to", test_queue);
-    publish_json(c, last);
+    publish_json(sc.c, last);
     json_decref(last);
-    weft__cluster_status *st = final_status(c, "JOB_copy_last", 60000);
+    weft__cluster_status *st = final_status(sc.c, "JOB_copy_last", 60000);
     if (!st) FAIL("the job queued after the fuzzed messages never finished");
     ASSERT_EQ(st->status, WEFT_JOB_COMPLETED);
     weft__cluster_status_release(st);
     free(st);
-    ASSERT_EQ(kill(w, 0), 0);
+    ASSERT_EQ(kill(sc.w, 0), 0);
     assert_private_intact();
     /* Whatever ran wrote only in the storage folder's data/. */
     char *out = NULL;
@@ -776,13 +775,11 @@ TEST(fuzzed_unsigned_messages_never_escape_the_application)
                  "| grep -v '^./worker-1.log$' | grep -v '^./worker.secret$'", &out);
     ASSERT_STR_EQ(out, "");
     free(out);
-    ASSERT_EQ(worker_stop(w), 0);
-    free(genuine);
-    weft__amqp_close(c);
-    weft_orchestrator_close(h.o); /* its own job never ran: no waiting for it */
-    weft_config_free(h.cfg);
-    free(h.sub);
-    broker_cleanup(queue_name);
+    ASSERT_EQ(worker_stop(sc.w), 0);
+    weft_orchestrator_close(sc.h.o); /* its own job never ran: no waiting for it */
+    weft_config_free(sc.h.cfg);
+    free(sc.h.sub);
+    scene_close(&sc);
 }
 
 /* ---- the parts (trust.c), without a broker ---- */
