@@ -17,7 +17,10 @@
  * exchange; and when the connection breaks it reconnects with backoff and
  * republishes every job the broker had not confirmed, so nothing confirmed
  * is lost and nothing unconfirmed is forgotten (a job may then be queued
- * twice: delivery is at least once, results are taken once).
+ * twice: delivery is at least once, results are taken once).  A job
+ * message carries ids and its task's digest (trust.h), never paths; with
+ * [JOB] broker_secret every message out is signed, and a status message
+ * without a valid signature is dropped with a log line.
  */
 #include "cluster/exec_cluster.h"
 

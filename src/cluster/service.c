@@ -19,7 +19,12 @@
  * with the redelivered flag is republished with attempt + 1 (and the old
  * one acknowledged once that is confirmed); past max_attempts the job is
  * reported FAILED instead, so a job that kills its worker cannot loop.
- * Malformed messages are rejected to <queue>.dead.  Cancels arrive on the
+ * Trust (trust.h): a job runs only as this service's own application
+ * defines its task: its paths, types and timeout come from this config,
+ * and a task defined otherwise than by the orchestrator (its digest
+ * differs) is reported FAILED.  Malformed messages, unsigned or badly
+ * signed ones when a secret is set, and jobs naming ids the application
+ * does not declare are rejected to <queue>.dead with one log line.  Cancels arrive on the
  * <queue>.control fanout exchange.  weft_worker_stop() drains: no new jobs,
  * running ones finish and are reported, then run() returns.  Every 3 s the
  * service announces itself on <queue>.workers (protocol.h, "worker").
