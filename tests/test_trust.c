@@ -1034,6 +1034,12 @@ TEST(config_check_of_the_secret)
     weft_config *cfg = config_of(env);
     ASSERT_EQ(weft_config_ndiags(cfg), 0);
     weft_config_free(cfg);
+    /* Set from code: the program took it from wherever it keeps secrets. */
+    cfg = weft_config_new();
+    ASSERT_OK(weft_config_set(cfg, "JOB", "broker_secret", SECRET, err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    ASSERT_EQ(weft_config_ndiags(cfg), 0);
+    weft_config_free(cfg);
 }
 
 /* The parts first (no broker), then attacks on a real worker. */

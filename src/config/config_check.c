@@ -223,7 +223,7 @@ static void check_secret(check_ctx *c, const weft_value *v)
     else if (n < WEFT__SECRET_MIN)
         DIAGV(c, v, WARN, "broker_secret has %zu characters: use at least %d random ones", n,
               WEFT__SECRET_MIN);
-    if (n && !v->env)
+    if (n && !v->env && v->file != WEFT__CODE_FILE) /* code may take it from anywhere */
         DIAGV(c, v, WARN, "broker_secret is written in the file: put it in the environment "
               "(broker_secret = \"ENV[WEFT_BROKER_SECRET]\")");
 }
