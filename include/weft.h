@@ -387,6 +387,10 @@ int weft_config_max_nb_of_workers(const weft_config *cfg);
 const char *weft_config_storage_folder(const weft_config *cfg);
 /** [JOB] broker_url, default "amqp://guest:guest@localhost:5672/%2f" (borrowed). */
 const char *weft_config_broker_url(const weft_config *cfg);
+/** [JOB] broker_secret, the key that signs cluster messages (borrowed): NULL
+ *  when unset, or when it cannot be used (an ENV[...] that is not set);
+ *  weft_config_lookup() tells the two apart.  A secret: never print it. */
+const char *weft_config_broker_secret(const weft_config *cfg);
 /** [JOB] queue, default "weft.jobs" (borrowed). */
 const char *weft_config_queue(const weft_config *cfg);
 /** Path of the last loaded file, NULL when none (borrowed). */
@@ -913,6 +917,12 @@ typedef struct weft_worker_opts {
     weft_log_fn log;
     void *log_userdata;
     weft_log_level log_level;
+    /** A file whose first line is the shared secret that authenticates
+     *  cluster messages (read at open; borrowed for the call); NULL: [JOB]
+     *  broker_secret; neither: messages are unsigned, and a warning is
+     *  logged at every start.  With a secret, messages not signed with it
+     *  are dead-lettered and never acted on. */
+    const char *secret_file;
 } weft_worker_opts;
 
 /**

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * broker.h - what the test programs that talk to the test broker share:
- * its URL (WEFT_TEST_BROKER_URL, set by scripts/run-tests) and the removal
- * of the queues and exchanges a test declared for its job queue.  Static
- * functions: each test program includes it once.
+ * its URL (WEFT_TEST_BROKER_URL, set by scripts/run-tests), the removal
+ * of the queues and exchanges a test declared for its job queue, and
+ * starting and stopping a real `weft run-worker`.  Static functions: each
+ * test program includes it once.
  */
 #ifndef WEFT_TEST_BROKER_H
 #define WEFT_TEST_BROKER_H
@@ -12,8 +13,13 @@
 
 #include "cluster/amqp_client.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* The broker's URL; fails the test when none is set. */
 static inline const char *broker_url(void)
@@ -46,6 +52,48 @@ static inline void broker_cleanup(const char *queue)
         weft__amqp_delete_exchange(c, n, err);
     }
     weft__amqp_close(c);
+}
+
+/* Starts the build's `weft` with `args` (NULL-terminated, after the
+ * program name: "run-worker", ...), its stdout and stderr appended to
+ * `log`.  The child's pid. */
+static inline pid_t weft_spawn_logged(const char *log, const char *const *args)
+{
+    char weft[4200];
+    snprintf(weft, sizeof weft, "%s/weft", test_build_dir());
+    const char *argv[32] = {"weft"};
+    size_t n = 1;
+    for (; args[n - 1] && n < 31; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) FAIL("fork");
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(weft, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM (a worker drains) and wait up to 30 s, then SIGKILL; the exit
+ * status (128+sig when killed by a signal), -1 when it had to be killed. */
+static inline int worker_stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
 }
 
 #endif

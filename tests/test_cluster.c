@@ -102,39 +102,25 @@ static pid_t worker_start_prefetch(int concurrency, int prefetch, int n)
     snprintf(conc, sizeof conc, "%d", concurrency);
     snprintf(pre, sizeof pre, "%d", prefetch > 0 ? prefetch : concurrency);
     snprintf(log, sizeof log, "worker-%d.log", n);
-    char *weft;
-    if (asprintf(&weft, "%s/weft", test_build_dir()) < 0) FAIL("oom");
-    pid_t pid = fork();
-    if (pid < 0) FAIL("fork");
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(weft, "weft", "run-worker", "--application-path", app_dir, "--queue", queue_name,
-              "--concurrency", conc, "--prefetch", pre, (char *)NULL);
-        _exit(127);
-    }
-    free(weft);
-    return pid;
+    const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
+                          "--concurrency", conc, "--prefetch", pre, NULL};
+    return weft_spawn_logged(log, args);
 }
 
 static pid_t worker_start(int concurrency, int n) { return worker_start_prefetch(concurrency, 0, n); }
 
-/* SIGTERM (drain) and wait; returns the exit status (128+sig when killed). */
-static int worker_stop(pid_t pid)
+/* The data node instance a test job uses for `cfg`: one shared instance
+ * for the chain's nodes, one per job for the others (so that concurrent
+ * jobs write files of their own). */
+static void ref_make(weft__dn_ref *r, const char *cfg, const char *job_id)
 {
-    kill(pid, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 300; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
+    bool chain = strcmp(cfg, "n0") == 0 || strcmp(cfg, "n1") == 0 || strcmp(cfg, "n2") == 0;
+    if (asprintf(&r->id, "DATANODE_%s_%s", cfg, chain ? "1" : job_id) < 0) FAIL("oom");
+    r->config_id = strdup(cfg);
+    r->storage_type = strdup("text");
+    /* Where the worker's application puts it (the config's storage folder):
+     * a job message carries ids, and the worker derives the path. */
+    if (asprintf(&r->path, "%s/.weft/data/%s.txt", app_dir, r->id) < 0) FAIL("oom");
 }
 
 static void spec_make(weft__job_spec *s, const char *job_id, const char *task, const char *in_cfg,
@@ -148,24 +134,25 @@ static void spec_make(weft__job_spec *s, const char *job_id, const char *task, c
     if (in_cfg) {
         s->ninputs = 1;
         s->inputs = calloc(1, sizeof *s->inputs);
-        s->inputs[0].id = strdup(in_cfg);
-        s->inputs[0].config_id = strdup(in_cfg);
-        s->inputs[0].storage_type = strdup("text");
-        if (asprintf(&s->inputs[0].path, "%s/data/%s.txt", app_dir, in_cfg) < 0) FAIL("oom");
+        ref_make(&s->inputs[0], in_cfg, job_id);
     }
     if (out_cfg) {
         s->noutputs = 1;
         s->outputs = calloc(1, sizeof *s->outputs);
-        s->outputs[0].id = strdup(out_cfg);
-        s->outputs[0].config_id = strdup(out_cfg);
-        s->outputs[0].storage_type = strdup("text");
-        if (asprintf(&s->outputs[0].path, "%s/data/%s-%s.txt", app_dir, out_cfg, job_id) < 0)
-            FAIL("oom");
-        if (strcmp(task, "seed") == 0 || strcmp(task, "add1") == 0 || strcmp(task, "add2") == 0) {
-            free(s->outputs[0].path);
-            if (asprintf(&s->outputs[0].path, "%s/data/%s.txt", app_dir, out_cfg) < 0) FAIL("oom");
-        }
+        ref_make(&s->outputs[0], out_cfg, job_id);
     }
+}
+
+/* The digest of `task` as the test's application (config.toml) defines it. */
+static void task_digest(const char *task, char out[WEFT__DIGEST_HEX + 1])
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_config *cfg = weft_config_new();
+    ASSERT_OK(weft_config_load(cfg, "config.toml", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    if (weft__task_digest(cfg, task, out, err) != WEFT_OK) memset(out, '0', WEFT__DIGEST_HEX);
+    out[WEFT__DIGEST_HEX] = '\0';
+    weft_config_free(cfg);
 }
 
 /* ---- worker-level helpers: a client that publishes jobs and reads statuses ---- */
@@ -185,7 +172,9 @@ static void publish_job(weft__amqp *c, const weft__job_spec *spec, int attempt)
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
     char *m = NULL;
     size_t len = 0;
-    ASSERT_OK(weft__cluster_job_encode(spec, attempt, 3, status_name, &m, &len, err), err);
+    char digest[WEFT__DIGEST_HEX + 1];
+    task_digest(spec->task_config_id, digest);
+    ASSERT_OK(weft__cluster_job_encode(spec, digest, attempt, 3, status_name, &m, &len, err), err);
     ASSERT_OK(weft__amqp_publish_wait(c, "", queue_name, m, len, true, 0, err), err);
     free(m);
 }
@@ -232,8 +221,14 @@ TEST(messages_round_trip)
     spec_make(&s, "JOB_add1_1", "add1", "n0", "n1");
     char *m = NULL;
     size_t len = 0;
-    ASSERT_OK(weft__cluster_job_encode(&s, 2, 5, "q.status", &m, &len, err), err);
+    char digest[WEFT__DIGEST_HEX + 1];
+    memset(digest, 'a', WEFT__DIGEST_HEX);
+    digest[WEFT__DIGEST_HEX] = '\0';
+    ASSERT_OK(weft__cluster_job_encode(&s, digest, 2, 5, "q.status", &m, &len, err), err);
     ASSERT_NOT_CONTAINS(m, "function");
+    /* Ids only: the worker derives paths and storage types itself. */
+    ASSERT_NOT_CONTAINS(m, "/app/");
+    ASSERT_NOT_CONTAINS(m, "\"text\"");
     weft__cluster_job j = WEFT__CLUSTER_JOB_INIT;
     ASSERT_OK(weft__cluster_job_decode(m, len, &j, err), err);
     ASSERT_STR_EQ(j.spec.job_id, "JOB_add1_1");
@@ -241,7 +236,10 @@ TEST(messages_round_trip)
     ASSERT_EQ(j.spec.attempt, 2);
     ASSERT_EQ(j.max_attempts, 5);
     ASSERT_STR_EQ(j.reply_to, "q.status");
-    ASSERT_STR_EQ(j.spec.inputs[0].path, "/app/data/n0.txt");
+    ASSERT_STR_EQ(j.digest, digest);
+    ASSERT_STR_EQ(j.spec.inputs[0].id, "DATANODE_n0_1");
+    ASSERT_STR_EQ(j.spec.inputs[0].config_id, "n0");
+    ASSERT(j.spec.inputs[0].path == NULL);
     weft__cluster_job_release(&j);
     free(m);
 
@@ -332,7 +330,7 @@ TEST(worker_runs_a_job_and_reports)
     ASSERT_EQ(st.result.noutputs, 1);
     ASSERT(st.result.written[0]);
     weft__cluster_status_release(&st);
-    char *out = test_read_file("data/n0.txt", NULL);
+    char *out = test_read_file(".weft/data/DATANODE_n0_1.txt", NULL);
     ASSERT_STR_EQ(out, "41");
     free(out);
     ASSERT_EQ(worker_stop(w), 0);
@@ -505,6 +503,8 @@ typedef struct exec_run {
     seen *seen;
     size_t n;
     bool no_commit; /* drain() does not tell the executor the reports are stored */
+    weft_config *cfg; /* the application whose task digests jobs carry */
+    weft__app *app;
 } exec_run;
 
 static void exec_open(exec_run *r, const char *url)
@@ -512,8 +512,14 @@ static void exec_open(exec_run *r, const char *url)
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
     memset(r, 0, sizeof *r);
     ASSERT_OK(weft__reports_init(&r->reports), err);
+    if (access("config.toml", F_OK) == 0) {
+        r->cfg = weft_config_new();
+        ASSERT_OK(weft_config_load(r->cfg, "config.toml", err), err);
+        ASSERT_OK(weft_config_check(r->cfg, err), err);
+        ASSERT_OK(weft__app_new(r->cfg, app_dir, &r->app, err), err);
+    }
     weft__exec_cluster_opts o = {.broker_url = url, .queue = queue_name};
-    ASSERT_OK(weft__exec_cluster_new(NULL, &r->reports, &o, &r->ex, err), err);
+    ASSERT_OK(weft__exec_cluster_new(r->app, &r->reports, &o, &r->ex, err), err);
 }
 
 static size_t track(exec_run *r, const char *id)
@@ -594,6 +600,8 @@ static void exec_close(exec_run *r)
     }
     free(r->ids);
     free(r->seen);
+    weft__app_free(r->app);
+    weft_config_free(r->cfg);
 }
 
 TEST(executor_start_fails_fast_on_a_bad_broker)
@@ -655,7 +663,7 @@ static void pipeline_with_workers(const char *tag, int nworkers)
         if (!known && nw < 64) workers_seen[nw++] = r.seen[i].worker;
     }
     ASSERT_GE(nw, 2); /* the jobs were spread over the workers */
-    char *n2 = test_read_file("data/n2.txt", NULL);
+    char *n2 = test_read_file(".weft/data/DATANODE_n2_1.txt", NULL);
     /* Development mode: the same functions in this process. */
     weft_config *cfg = weft_config_new();
     ASSERT_OK(weft_config_load(cfg, "config.toml", err), err);
@@ -666,7 +674,9 @@ static void pipeline_with_workers(const char *tag, int nworkers)
     const char *dev_out[] = {"dev/n0.txt", "dev/n1.txt", "dev/n2.txt"};
     for (int k = 0; k < 3; k++) {
         weft__job_spec s;
-        spec_make(&s, "JOB_dev", chain[k][0], chain[k][1], chain[k][2]);
+        char dev_id[64];
+        snprintf(dev_id, sizeof dev_id, "JOB_%s_dev", chain[k][0]);
+        spec_make(&s, dev_id, chain[k][0], chain[k][1], chain[k][2]);
         if (k) {
             free(s.inputs[0].path);
             if (asprintf(&s.inputs[0].path, "%s/%s", app_dir, dev_out[k - 1]) < 0) FAIL("oom");
@@ -788,7 +798,7 @@ TEST(cancel_queued_job_never_runs_and_running_job_stops_within_1s)
     /* b was skipped by the worker: its output never appears. */
     sleep_ms(1000);
     char path[4200];
-    snprintf(path, sizeof path, "%s/data/out-JOB_noop_b.txt", app_dir);
+    snprintf(path, sizeof path, "%s/.weft/data/DATANODE_out_JOB_noop_b.txt", app_dir);
     ASSERT(access(path, F_OK) != 0);
     ASSERT_EQ(find(&r, "JOB_noop_b")->running, 0);
     weft__job_spec_release(&a);
@@ -1113,9 +1123,10 @@ TEST(broker_restart_loses_nothing)
     enum { N = 300 };
     for (int i = 0; i < N; i++) {
         char id[64];
-        snprintf(id, sizeof id, "JOB_noop_%d", i);
+        const char *task = i % 10 == 0 ? "slow" : "noop";
+        snprintf(id, sizeof id, "JOB_%s_%d", task, i);
         weft__job_spec s;
-        spec_make(&s, id, i % 10 == 0 ? "slow" : "noop", NULL, "out");
+        spec_make(&s, id, task, NULL, "out");
         dispatch(&r, &s);
         weft__job_spec_release(&s);
         if (i == N / 3) {

@@ -3,8 +3,9 @@
  * cmd_config.c - `weft config [-c FILE] [--raw]`: prints the effective
  * configuration (defaults applied, inherited keys copied, ENV resolved) or,
  * with --raw, the values as written, as TOML that `weft check` accepts.
- * Passwords in URLs (broker_url) are masked unless --show-secrets is given:
- * the output often lands in a terminal, a log or a bug report.
+ * Passwords in URLs (broker_url) and [JOB] broker_secret are masked unless
+ * --show-secrets is given: the output often lands in a terminal, a log or a
+ * bug report.
  */
 #include "cli/opts.h"
 #include "cli/output.h"
@@ -14,6 +15,40 @@
 #include <string.h>
 
 int cmd_config(int argc, char **argv); /* registered in main.c */
+
+/* `text` with the value of every `broker_secret = ...` line replaced by
+ * "***" (an "ENV[NAME]" reference, as --raw shows it, is no secret and is
+ * kept).  Caller frees; NULL on ENOMEM. */
+static char *mask_secrets(const char *text)
+{
+    static const char key[] = "broker_secret";
+    size_t n = strlen(text);
+    /* A masked value may be shorter than "***" with its quotes, but never
+     * by more than the length of the key before it: twice the size is room. */
+    char *r = malloc(2 * n + 1), *o = r;
+    if (!r) return NULL;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        const char *p = line + strspn(line, " \t");
+        const char *eq = strncmp(p, key, sizeof key - 1) == 0 ? p + sizeof key - 1 : NULL;
+        if (eq) eq += strspn(eq, " \t");
+        const char *val = eq && *eq == '=' ? eq + 1 + strspn(eq + 1, " \t") : NULL;
+        if (val && *val && *val != '\n' && strncmp(val, "\"ENV[", 5) != 0) {
+            memcpy(o, line, (size_t)(val - line));
+            o += val - line;
+            memcpy(o, "\"***\"", 5);
+            o += 5;
+            if (end) *o++ = '\n';
+        } else {
+            memcpy(o, line, len);
+            o += len;
+        }
+        line += len;
+    }
+    *o = '\0';
+    return r;
+}
 
 int cmd_config(int argc, char **argv)
 {
@@ -47,9 +82,11 @@ int cmd_config(int argc, char **argv)
         free(text);
         return CLI_FAILED;
     }
-    char *shown = secrets ? text : out_redact(text);
+    char *masked = secrets ? NULL : mask_secrets(text);
+    char *shown = secrets ? text : masked ? out_redact(masked) : NULL;
     rc = shown && fputs(shown, stdout) >= 0 ? CLI_OK : CLI_FAILED;
     if (shown != text) free(shown);
+    free(masked);
     free(text);
     return rc;
 }

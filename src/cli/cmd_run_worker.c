@@ -56,12 +56,14 @@ static int serve(const weft_worker_opts *opts)
 
 int cmd_run_worker(int argc, char **argv)
 {
-    const char *app = ".", *broker = NULL, *queue = NULL;
+    const char *app = ".", *broker = NULL, *queue = NULL, *secret_file = NULL;
     long concurrency = 1, prefetch = 0;
     const cli_opt opts[] = {
         CLI_STRING("application-path", 0, "a folder", &app),
         CLI_STRING("broker", 0, "a URL", &broker),
         CLI_STRING("queue", 0, "a name", &queue),
+        /* A file, never the secret itself: argv is visible to every user. */
+        CLI_STRING("secret-file", 0, "a file", &secret_file),
         CLI_LONG("concurrency", 0, &concurrency, 1, 1000),
         CLI_LONG("prefetch", 0, &prefetch, 1, 65535),
         CLI_LOG_OPTS,
@@ -84,7 +86,7 @@ int cmd_run_worker(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     weft_worker_opts o = {.application_path = app, .config = cfg, .broker_url = broker,
                           .queue = queue, .concurrency = (int)concurrency,
-                          .prefetch = (int)prefetch};
+                          .prefetch = (int)prefetch, .secret_file = secret_file};
     rc = serve(&o);
     weft_config_free(cfg);
     return rc;

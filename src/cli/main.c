@@ -51,7 +51,8 @@ static const cli_command commands[] = {
      "\n"
      "  -c, --config FILE   the configuration to print (default: config.toml)\n"
      "  --raw               print values as written, ENV[...] unresolved\n"
-     "  --show-secrets      print passwords in URLs (masked as *** by default)\n"
+     "  --show-secrets      print passwords in URLs and [JOB] broker_secret (masked\n"
+     "                      as *** by default)\n"
      "\n"
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",
@@ -165,7 +166,7 @@ static const cli_command commands[] = {
      "already finished or unknown, 2 on a usage error.\n"},
     {"run-worker", cmd_run_worker, "serve cluster mode: run jobs from the RabbitMQ queue",
      "usage: weft run-worker [--application-path PATH] [--broker URL] [--queue Q]\n"
-     "                       [--concurrency N] [--prefetch P]\n"
+     "                       [--concurrency N] [--prefetch P] [--secret-file FILE]\n"
      "\n"
      "Runs jobs that orchestrators in cluster mode queue on RabbitMQ.  Loads the\n"
      "application PATH/config.toml and its task modules, takes at most N jobs at a\n"
@@ -182,6 +183,8 @@ static const cli_command commands[] = {
      "  --prefetch P              jobs taken from the queue ahead (default N); more\n"
      "                            is faster for short jobs, but a long job then\n"
      "                            delays the ones prefetched behind it\n"
+     "  --secret-file FILE        the shared secret that signs cluster messages (its\n"
+     "                            first line; default: [JOB] broker_secret)\n"
      "\n"
      "SIGTERM (or Ctrl-C) drains: no new jobs, running ones finish and are reported,\n"
      "then the worker exits 0; a second signal stops at once (unfinished jobs are\n"

@@ -17,7 +17,10 @@
  * exchange; and when the connection breaks it reconnects with backoff and
  * republishes every job the broker had not confirmed, so nothing confirmed
  * is lost and nothing unconfirmed is forgotten (a job may then be queued
- * twice: delivery is at least once, results are taken once).
+ * twice: delivery is at least once, results are taken once).  A job
+ * message carries ids and its task's digest (trust.h), never paths; with
+ * [JOB] broker_secret every message out is signed, and a status message
+ * without a valid signature is dropped with a log line.
  */
 #include "cluster/exec_cluster.h"
 
@@ -29,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +70,8 @@ typedef struct cl_inflight {
 typedef struct cl_exec {
     weft__executor base;
     char *url, *queue, *reply, *control, *ca, *cert, *key;
+    char *secret;             /* [JOB] broker_secret, NULL: messages unsigned */
+    weft__digests digests;    /* of the app's tasks; under mu */
     int verify_peer, verify_hostname;
     int max_attempts;
     size_t window;
@@ -244,7 +250,11 @@ static weft_err pump(cl_exec *x, char *err)
         char *m = NULL;
         size_t len = 0;
         uint64_t seq = 0;
-        if ((e = weft__cluster_cancel_encode(x->cancels[i], &m, &len, err))) break;
+        if ((e = weft__cluster_cancel_encode(x->cancels[i], &m, &len, err)) ||
+            (e = weft__msg_seal(x->secret, &m, &len, err))) {
+            free(m);
+            break;
+        }
         e = weft__amqp_publish(x->conn, x->control, "", m, len, false, &seq, err);
         free(m);
         if (!e) e = add_inflight(x, seq, NULL);
@@ -326,7 +336,16 @@ static weft_err on_status(cl_exec *x, const weft__amqp_event *ev, char *err)
 {
     weft__cluster_status s = WEFT__CLUSTER_STATUS_INIT;
     char why[WEFT_ERRBUF_SIZE];
-    if (weft__cluster_status_decode(ev->body, ev->len, &s, why) != WEFT_OK) {
+    char *body = NULL;
+    size_t blen = 0;
+    if (weft__msg_open(x->secret, ev->body, ev->len, &body, &blen, why) != WEFT_OK) {
+        weft__log(x->base.log, WEFT_LOG_WARN, "cluster", "dropped a status message from %s: %s",
+                  x->reply, why);
+        return WEFT_OK;
+    }
+    weft_err de = weft__cluster_status_decode(body, blen, &s, why);
+    free(body);
+    if (de != WEFT_OK) {
         weft__log(x->base.log, WEFT_LOG_WARN, "cluster",
                   "dropped a malformed status message from %s: %s", x->reply, why);
         return WEFT_OK;
@@ -545,7 +564,30 @@ static weft_err cl_start(weft__executor *ex, char *err)
         return weft__err(err, WEFT_ENOMEM, "cannot start the cluster executor's thread");
     }
     x->started = true;
+    /* Once connected: a start that fails says why in one line. */
+    if (!x->secret)
+        weft__log(x->base.log, WEFT_LOG_WARN, "cluster",
+                  "cluster messages are not authenticated: set [JOB] broker_secret");
     return WEFT_OK;
+}
+
+/* The job's message, signed: ids and the digest of its task as this
+ * orchestrator's config defines it (the worker derives the rest). */
+static weft_err job_message(cl_exec *x, const weft__job_spec *spec, cl_job *j, char *err)
+{
+    if (!x->base.app)
+        return weft__err(err, WEFT_EINVAL, "job %s: the cluster executor has no application",
+                         spec->job_id);
+    char digest[WEFT__DIGEST_HEX + 1];
+    pthread_mutex_lock(&x->mu);
+    weft_err e = weft__digests_get(&x->digests, weft__app_config(x->base.app),
+                                   spec->task_config_id, digest, err);
+    pthread_mutex_unlock(&x->mu);
+    if (!e)
+        e = weft__cluster_job_encode(spec, digest, j->attempt, x->max_attempts, x->reply, &j->msg,
+                                     &j->len, err);
+    if (!e) e = weft__msg_seal(x->secret, &j->msg, &j->len, err);
+    return e;
 }
 
 static weft_err cl_dispatch(weft__executor *ex, const weft__job_spec *spec, char *err)
@@ -557,8 +599,7 @@ static weft_err cl_dispatch(weft__executor *ex, const weft__job_spec *spec, char
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
     j->attempt = spec->attempt > 0 ? spec->attempt : 1;
-    weft_err e = weft__cluster_job_encode(spec, j->attempt, x->max_attempts, x->reply, &j->msg,
-                                          &j->len, err);
+    weft_err e = job_message(x, spec, j, err);
     if (e) {
         job_free(j);
         return e;
@@ -713,6 +754,9 @@ static void cl_free(weft__executor *ex)
     free(x->ca);
     free(x->cert);
     free(x->key);
+    weft__digests_release(&x->digests);
+    if (x->secret) OPENSSL_cleanse(x->secret, strlen(x->secret));
+    free(x->secret);
     free(x);
 }
 
@@ -747,13 +791,15 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
     x->ca = weft__strdup(opts->ca_file);
     x->cert = weft__strdup(opts->cert_file);
     x->key = weft__strdup(opts->key_file);
+    x->secret = opts->secret && *opts->secret ? weft__strdup(opts->secret) : NULL;
     x->verify_peer = opts->verify_peer;
     x->verify_hostname = opts->verify_hostname;
     x->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : WEFT__DEFAULT_MAX_ATTEMPTS;
     x->window = opts->window > 0 ? (size_t)opts->window : DEFAULT_WINDOW;
     pthread_mutex_init(&x->mu, NULL);
     if (!x->url || !x->queue || !x->reply || !x->control || (opts->ca_file && !x->ca) ||
-        (opts->cert_file && !x->cert) || (opts->key_file && !x->key)) {
+        (opts->cert_file && !x->cert) || (opts->key_file && !x->key) ||
+        (opts->secret && *opts->secret && !x->secret)) {
         cl_free(&x->base);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
@@ -782,12 +828,22 @@ void weft__exec_cluster_opts_from_config(const weft_config *cfg, weft__exec_clus
     if ((v = weft_config_lookup(cfg, "JOB", "broker_ca_file"))) o->ca_file = weft_value_text(v);
     if ((v = weft_config_lookup(cfg, "JOB", "broker_cert_file"))) o->cert_file = weft_value_text(v);
     if ((v = weft_config_lookup(cfg, "JOB", "broker_key_file"))) o->key_file = weft_value_text(v);
+    o->secret = weft_config_broker_secret(cfg);
     if ((v = weft_config_lookup(cfg, "JOB", "broker_verify_peer")) &&
         weft_value_type_of(v) == WEFT_VALUE_BOOL && !weft_value_bool(v))
         o->verify_peer = -1;
     if ((v = weft_config_lookup(cfg, "JOB", "broker_verify_hostname")) &&
         weft_value_type_of(v) == WEFT_VALUE_BOOL && !weft_value_bool(v))
         o->verify_hostname = -1;
+}
+
+weft_err weft__cluster_secret_check(const weft_config *cfg, char *err)
+{
+    if (weft_config_lookup(cfg, "JOB", "broker_secret") && !weft_config_broker_secret(cfg))
+        return weft__err(err, WEFT_ECONFIG,
+                         "[JOB] broker_secret has no usable value (an ENV[...] that is not set?): "
+                         "refusing to send cluster messages unsigned");
+    return WEFT_OK;
 }
 
 weft__amqp_opts weft__cluster_amqp_opts(const weft_config *cfg, const char *url,
@@ -847,5 +903,6 @@ weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
 {
     weft__exec_cluster_opts co;
     weft__exec_cluster_opts_from_config(cfg, &co);
-    return weft__exec_cluster_new(app, reports, &co, out, err);
+    weft_err e = weft__cluster_secret_check(cfg, err);
+    return e ? e : weft__exec_cluster_new(app, reports, &co, out, err);
 }

@@ -19,6 +19,10 @@ typedef struct weft__exec_cluster_opts {
     const char *ca_file, *cert_file, *key_file;
     int verify_peer, verify_hostname; /* as in weft__amqp_opts: < 0 turns off */
     int window;                  /* publishes in flight before waiting for confirms; default 256 */
+    /* The shared secret ([JOB] broker_secret) that signs every message and
+     * that every status message must be signed with; NULL or "": none
+     * (messages unsigned, a warning at start). */
+    const char *secret;
 } weft__exec_cluster_opts;
 
 /*
@@ -33,6 +37,11 @@ typedef struct weft__exec_cluster_opts {
 weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
                                 const weft__exec_cluster_opts *opts,
                                 weft__executor **out, char *err);
+
+/* WEFT_ECONFIG when [JOB] broker_secret is set but has no usable value (an
+ * ENV[...] that is not set): signing nothing then would silently turn
+ * authentication off. */
+weft_err weft__cluster_secret_check(const weft_config *cfg, char *err);
 
 /* The options of the config's [JOB] section (strings borrowed from cfg). */
 void weft__exec_cluster_opts_from_config(const weft_config *cfg, weft__exec_cluster_opts *o);

@@ -9,6 +9,8 @@
  */
 #include "cluster/protocol.h"
 
+#include "cluster/trust.h"
+
 #include "util/defaults.h"
 #include "util/util.h"
 
@@ -55,6 +57,9 @@ out:
     return e;
 }
 
+/* Characters of a queue name a job message may name as its reply_to. */
+#define QUEUE_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:"
+
 static weft_err dump(json_t *o, char **out, size_t *len, char *err)
 {
     if (!o) return weft__err(err, WEFT_ENOMEM, "out of memory");
@@ -66,22 +71,36 @@ static weft_err dump(json_t *o, char **out, size_t *len, char *err)
     return WEFT_OK;
 }
 
-weft_err weft__cluster_job_encode(const weft__job_spec *spec, int attempt, int max_attempts,
-                                  const char *reply_to, char **out, size_t *len, char *err)
+static json_t *refs_ids(const weft__dn_ref *refs, size_t n)
 {
-    char *sj = NULL;
-    size_t sl = 0;
-    if (weft__job_spec_to_json(spec, &sj, &sl) != WEFT_OK)
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_pack("{s:s, s:s}", "id", refs[i].id ? refs[i].id : "",
+                                               "config_id",
+                                               refs[i].config_id ? refs[i].config_id : "")) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
+weft_err weft__cluster_job_encode(const weft__job_spec *spec, const char *digest, int attempt,
+                                  int max_attempts, const char *reply_to, char **out, size_t *len,
+                                  char *err)
+{
+    json_t *in = refs_ids(spec->inputs, spec->ninputs);
+    json_t *outs = refs_ids(spec->outputs, spec->noutputs);
+    if (!in || !outs) {
+        json_decref(in);
+        json_decref(outs);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
-    json_error_t je;
-    json_t *sv = json_loadb(sj, sl, 0, &je);
-    free(sj);
-    if (!sv) return weft__err(err, WEFT_ENOMEM, "job %s: cannot encode its spec", spec->job_id);
-    json_object_set_new(sv, "attempt", json_integer(attempt));
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s?, s:i, s:i, s:s, s:o}", "type", "job", "v", 1,
-                          "job_id", spec->job_id, "task_config_id", spec->task_config_id,
-                          "attempt", attempt, "max_attempts", max_attempts, "reply_to",
-                          reply_to ? reply_to : "", "spec", sv);
+    }
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:o, s:o}", "type",
+                          "job", "v", WEFT__CLUSTER_JOB_VERSION, "job_id", spec->job_id,
+                          "task_id", spec->task_id ? spec->task_id : "", "task_config_id",
+                          spec->task_config_id, "attempt", attempt, "max_attempts",
+                          max_attempts, "reply_to", reply_to ? reply_to : "", "digest",
+                          digest ? digest : "", "inputs", in, "outputs", outs);
     return dump(o, out, len, err);
 }
 
@@ -114,40 +133,81 @@ static json_t *load_object(const char *text, size_t len, const char *type, char 
     return o;
 }
 
+/* The ids of one role's data nodes; false when one is missing or does not
+ * match the pattern of weft__entity_id_ok(). */
+static bool refs_from_ids(json_t *a, weft__dn_ref **dst, size_t *n, bool *oom)
+{
+    if (!json_is_array(a) || json_array_size(a) > WEFT__CLUSTER_MAX_REFS) return false;
+    size_t cnt = json_array_size(a);
+    *n = 0;
+    if (!cnt) return true;
+    if (!(*dst = calloc(cnt, sizeof **dst))) return !(*oom = true);
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *r = json_array_get(a, i);
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *cid = json_string_value(json_object_get(r, "config_id"));
+        if (!weft__config_id_ok(cid) || !weft__entity_id_ok(id, "DATANODE", cid)) return false;
+        (*n)++;
+        if (!((*dst)[i].id = weft__strdup(id)) || !((*dst)[i].config_id = weft__strdup(cid)))
+            return !(*oom = true);
+    }
+    return true;
+}
+
+static bool hex64(const char *s)
+{
+    if (!s || strlen(s) != WEFT__DIGEST_HEX) return false;
+    return strspn(s, "0123456789abcdef") == WEFT__DIGEST_HEX;
+}
+
+/* The scalar fields of a job message into *j; the reason when one is bad. */
+static const char *job_fields(json_t *o, weft__cluster_job *j, bool *oom)
+{
+    const char *id = json_string_value(json_object_get(o, "job_id"));
+    const char *task = json_string_value(json_object_get(o, "task_id"));
+    const char *tcfg = json_string_value(json_object_get(o, "task_config_id"));
+    const char *reply = json_string_value(json_object_get(o, "reply_to"));
+    const char *digest = json_string_value(json_object_get(o, "digest"));
+    json_t *att = json_object_get(o, "attempt");
+    json_t *max = json_object_get(o, "max_attempts");
+    if (json_integer_value(json_object_get(o, "v")) != WEFT__CLUSTER_JOB_VERSION)
+        return "a job message of another protocol version (this side speaks 2)";
+    if (!weft__config_id_ok(tcfg) || !weft__entity_id_ok(id, "JOB", tcfg) ||
+        !weft__entity_id_ok(task, "TASK", tcfg))
+        return "ids that are not JOB_<task>_<uuid>, TASK_<task>_<uuid> and a task config id";
+    if (!json_is_integer(att) || json_integer_value(att) < 1 || json_integer_value(att) > 1000000 ||
+        (max && (!json_is_integer(max) || json_integer_value(max) < 1 ||
+                 json_integer_value(max) > 1000000)))
+        return "an \"attempt\" (and \"max_attempts\") out of 1..1000000";
+    if (!reply || !*reply || strlen(reply) > WEFT__ID_MAX || strspn(reply, QUEUE_CHARS) != strlen(reply))
+        return "a bad \"reply_to\"";
+    if (!hex64(digest)) return "no task \"digest\" (64 hex digits)";
+    memcpy(j->digest, digest, WEFT__DIGEST_HEX + 1);
+    j->spec.attempt = (int)json_integer_value(att);
+    j->max_attempts = max ? (int)json_integer_value(max) : WEFT__DEFAULT_MAX_ATTEMPTS;
+    if (!(j->spec.job_id = weft__strdup(id)) || !(j->spec.task_id = weft__strdup(task)) ||
+        !(j->spec.task_config_id = weft__strdup(tcfg)) || !(j->reply_to = weft__strdup(reply)))
+        *oom = true;
+    return NULL;
+}
+
 weft_err weft__cluster_job_decode(const char *text, size_t len, weft__cluster_job *j, char *err)
 {
     *j = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
     json_t *o = load_object(text, len, "job", err);
     if (!o) return WEFT_EDATA;
-    weft_err e = WEFT_OK;
-    json_t *spec = json_object_get(o, "spec");
-    json_t *att = json_object_get(o, "attempt");
-    json_t *max = json_object_get(o, "max_attempts");
-    const char *reply = json_string_value(json_object_get(o, "reply_to"));
-    if (!json_is_object(spec) || !json_is_integer(att) || json_integer_value(att) < 1 ||
-        json_integer_value(att) > 1000000 || !reply || !*reply) {
-        e = weft__err(err, WEFT_EDATA,
-                      "job message needs an object \"spec\", an \"attempt\" >= 1 and a \"reply_to\"");
-        goto out;
-    }
-    char *sj = json_dumps(spec, JSON_COMPACT);
-    if (!sj) {
-        e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        goto out;
-    }
-    char why[WEFT_ERRBUF_SIZE] = "";
-    e = weft__job_spec_from_json(sj, strlen(sj), &j->spec, why);
-    free(sj);
-    if (e) {
-        e = weft__err(err, WEFT_EDATA, "bad job spec: %s", why);
-        goto out;
-    }
-    j->spec.attempt = (int)json_integer_value(att);
-    j->max_attempts = json_is_integer(max) && json_integer_value(max) > 0
-                          ? (int)json_integer_value(max) : WEFT__DEFAULT_MAX_ATTEMPTS;
-    if (!(j->reply_to = weft__strdup(reply))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-out:
+    bool oom = false;
+    const char *why = job_fields(o, j, &oom);
+    if (!why && !oom &&
+        (!refs_from_ids(json_object_get(o, "inputs"), &j->spec.inputs, &j->spec.ninputs, &oom) ||
+         !refs_from_ids(json_object_get(o, "outputs"), &j->spec.outputs, &j->spec.noutputs,
+                        &oom)) &&
+        !oom)
+        why = "\"inputs\" and \"outputs\" that are not arrays of {id: DATANODE_<config>_<uuid>, "
+              "config_id}";
     json_decref(o);
+    weft_err e = oom ? weft__err(err, WEFT_ENOMEM, "out of memory")
+                 : why ? weft__err(err, WEFT_EDATA, "job message with %s", why) : WEFT_OK;
     if (e) weft__cluster_job_release(j);
     return e;
 }

@@ -17,18 +17,26 @@
  *               exclusive, auto-deleted queue of its own
  *   Q.workers   fanout exchange of heartbeats (`weft workers`)
  *
- * Every message is a JSON object with "type" (its kind) and "v" (1).
+ * Every message is a JSON object with "type" (its kind) and "v" (1; 2 for
+ * job messages).  With a shared secret, every message carries an
+ * HMAC-SHA256 as its last member, "mac" (trust.h: weft__msg_seal() before
+ * publishing, weft__msg_open() before decoding).
  *
- * job (orchestrator -> Q; persistent):
- *   job_id          string   the job's id
- *   task_config_id  string   the TASK section to run (never code: a worker
- *                            runs only what its own application defines)
+ * job (orchestrator -> Q; persistent), ids and a digest, never code or paths:
+ *   job_id          string   JOB_<task_config_id>_<uuid>
+ *   task_id         string   TASK_<task_config_id>_<uuid>
+ *   task_config_id  string   the TASK section to run, as the worker's own
+ *                            application defines it
+ *   digest          string   SHA-256 (hex) of the task's definition by the
+ *                            orchestrator (weft__task_digest()): a worker
+ *                            whose own differs fails the job
+ *   inputs, outputs array    [{id: DATANODE_<config_id>_<uuid>, config_id}]
+ *                            in the order the task declares them; storage
+ *                            types and paths come from the worker's config
  *   attempt         integer  1 for the first delivery; a worker that gets a
  *                            redelivered message republishes it with + 1
  *   max_attempts    integer  past it, a redelivered job is FAILED instead
  *   reply_to        string   the queue for its status messages
- *   spec            object   the weft__job_spec JSON: ids, timeout, inputs
- *                            and outputs with storage types and paths
  * status (worker -> reply_to; RUNNING transient, final ones persistent):
  *   job_id, attempt          as in the job message
  *   status          string   RUNNING, COMPLETED, FAILED or CANCELED
@@ -57,6 +65,7 @@
 #define WEFT_CLUSTER_PROTOCOL_H
 
 #include "cluster/amqp_client.h"
+#include "cluster/trust.h"
 #include "job/runner.h"
 #include "weft.h"
 
@@ -82,18 +91,29 @@ bool weft__cluster_msg_type(const char *text, size_t len, char *buf, size_t size
 
 /* ---- job ---- */
 
+#define WEFT__CLUSTER_JOB_VERSION 2 /* "v" of job messages */
+#define WEFT__CLUSTER_MAX_REFS 10000 /* inputs or outputs a job message may name */
+
 typedef struct weft__cluster_job {
-    weft__job_spec spec;   /* spec.attempt is the message's attempt */
+    /* Ids only (and spec.attempt, the message's attempt): storage types,
+     * paths and the timeout are the worker's to derive (weft__trust_resolve()). */
+    weft__job_spec spec;
     int max_attempts;
     char *reply_to;
+    char digest[WEFT__DIGEST_HEX + 1]; /* the orchestrator's digest of the task */
 } weft__cluster_job;
-#define WEFT__CLUSTER_JOB_INIT {WEFT__JOB_SPEC_INIT, 0, NULL}
+#define WEFT__CLUSTER_JOB_INIT {WEFT__JOB_SPEC_INIT, 0, NULL, ""}
 void weft__cluster_job_release(weft__cluster_job *j);
 
-/* Encodes a job message (caller frees *out; *len may be NULL). */
-weft_err weft__cluster_job_encode(const weft__job_spec *spec, int attempt, int max_attempts,
-                                  const char *reply_to, char **out, size_t *len, char *err);
-/* Decodes one into *j (caller releases); WEFT_EDATA with the reason when malformed. */
+/* Encodes a job message: the ids of `spec` (its paths, storage types and
+ * timeout are not sent) and `digest` (weft__task_digest() of its task).
+ * Caller frees *out; *len may be NULL. */
+weft_err weft__cluster_job_encode(const weft__job_spec *spec, const char *digest, int attempt,
+                                  int max_attempts, const char *reply_to, char **out,
+                                  size_t *len, char *err);
+/* Decodes one into *j (caller releases); WEFT_EDATA with the reason when
+ * malformed: a field missing, an id off the pattern of trust.h, another
+ * protocol version. */
 weft_err weft__cluster_job_decode(const char *text, size_t len, weft__cluster_job *j, char *err);
 
 /* ---- status ---- */

@@ -19,7 +19,12 @@
  * with the redelivered flag is republished with attempt + 1 (and the old
  * one acknowledged once that is confirmed); past max_attempts the job is
  * reported FAILED instead, so a job that kills its worker cannot loop.
- * Malformed messages are rejected to <queue>.dead.  Cancels arrive on the
+ * Trust (trust.h): a job runs only as this service's own application
+ * defines its task: its paths, types and timeout come from this config,
+ * and a task defined otherwise than by the orchestrator (its digest
+ * differs) is reported FAILED.  Malformed messages, unsigned or badly
+ * signed ones when a secret is set, and jobs naming ids the application
+ * does not declare are rejected to <queue>.dead with one log line.  Cancels arrive on the
  * <queue>.control fanout exchange.  weft_worker_stop() drains: no new jobs,
  * running ones finish and are reported, then run() returns.  Every 3 s the
  * service announces itself on <queue>.workers (protocol.h, "worker").
@@ -33,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,6 +96,9 @@ struct weft_worker {
     weft_config *own_cfg;      /* loaded here, or NULL when given */
     const weft_config *cfg;
     char *app, *cfg_path, *url, *queue, *dead, *control, *workers;
+    weft__app *own_app;        /* what jobs are resolved against (trust.h) */
+    char *secret;              /* the shared secret, NULL: messages unsigned */
+    weft__digests digests;     /* of its tasks, as its config defines them */
     weft__amqp_opts aopts;     /* strings borrowed from cfg and url */
     int concurrency;
     int prefetch;              /* >= concurrency: jobs taken ahead of a free slot */
@@ -212,6 +221,20 @@ static weft_err add_ack_after(weft_worker *w, uint64_t seq, uint64_t tag, const 
     return WEFT_OK;
 }
 
+/* A status message, signed when the service has a secret. */
+static weft_err status_message(weft_worker *w, const char *job_id, int attempt,
+                               weft_job_status st, const weft__job_result *res, char **m,
+                               size_t *len, char *err)
+{
+    weft_err e = weft__cluster_status_encode(job_id, attempt, st, weft__cluster_worker_name(),
+                                             res, m, len, err);
+    if (!e && (e = weft__msg_seal(w->secret, m, len, err))) {
+        free(*m);
+        *m = NULL;
+    }
+    return e;
+}
+
 /* Publishes a status for a job we will not run, acking `tag` once confirmed. */
 static weft_err status_then_ack(weft_worker *w, const weft__cluster_job *cj, weft_job_status st,
                                 const char *why, uint64_t tag, char *err)
@@ -223,8 +246,7 @@ static weft_err status_then_ack(weft_worker *w, const weft__cluster_job *cj, wef
     size_t len = 0;
     uint64_t seq = 0;
     const char *id = cj->spec.job_id;
-    weft_err e = weft__cluster_status_encode(id, cj->spec.attempt, st,
-                                             weft__cluster_worker_name(), &res, &m, &len, err);
+    weft_err e = status_message(w, id, cj->spec.attempt, st, &res, &m, &len, err);
     weft__job_result_release(&res);
     if (!e) e = weft__amqp_publish(w->conn, "", cj->reply_to, m, len, true, &seq, err);
     free(m);
@@ -297,6 +319,7 @@ static void announce(weft_worker *w, const char *state)
     size_t len = 0;
     weft_err e = cur.oom ? weft__err(err, WEFT_ENOMEM, "out of memory")
                          : weft__cluster_heartbeat_encode(&hb, &s, &len, err);
+    if (!e) e = weft__msg_seal(w->secret, &s, &len, err);
     if (!e) e = weft__amqp_publish(w->conn, w->workers, "", s, len, false, NULL, err);
     if (e) LOG(w, WEFT_LOG_WARN, "heartbeat not sent: %s", err);
     free(s);
@@ -383,8 +406,9 @@ static weft_err count_attempt(weft_worker *w, const weft__cluster_job *cj, uint6
     }
     char *m = NULL;
     size_t len = 0;
-    weft_err e = weft__cluster_job_encode(&cj->spec, attempt + 1, cj->max_attempts, cj->reply_to,
-                                          &m, &len, err);
+    weft_err e = weft__cluster_job_encode(&cj->spec, cj->digest, attempt + 1, cj->max_attempts,
+                                          cj->reply_to, &m, &len, err);
+    if (!e) e = weft__msg_seal(w->secret, &m, &len, err);
     if (!e) e = requeue_then_ack(w, m, len, tag, err);
     free(m);
     return e;
@@ -446,23 +470,79 @@ static weft_err start_job(weft_worker *w, const weft__cluster_job *cj, uint64_t 
     return weft__amqp_nack(w->conn, tag, true, err);
 }
 
+/* Rejects a delivery to the dead-letter queue, with one log line: `what`
+ * it was and why it is not acted on. */
+static weft_err dead_letter(weft_worker *w, const weft__amqp_event *ev, const char *what,
+                            const char *why, char *err)
+{
+    LOG(w, WEFT_LOG_WARN, "rejected %s to %s: %s", what, w->dead, why);
+    return weft__amqp_reject(w->conn, ev->tag, false, err);
+}
+
+/* A job this worker is to run only if its application defines the task as
+ * the orchestrator's does (else it fails, FAILED with the reason) and
+ * declares every data node it names (else it is dead-lettered); the spec
+ * gets its storage types, paths and timeout from this application.  true
+ * when answered. */
+static bool refuse_foreign(weft_worker *w, weft__cluster_job *cj, const weft__amqp_event *ev,
+                           weft_err *e, char *err)
+{
+    const weft__job_spec *sp = &cj->spec;
+    char mine[WEFT__DIGEST_HEX + 1], why[WEFT_ERRBUF_SIZE];
+    weft_err de = weft__digests_get(&w->digests, w->cfg, sp->task_config_id, mine, why);
+    if (de == WEFT_OK && strcmp(mine, cj->digest) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg,
+                 "task '%s' differs between the orchestrator and worker %s (its application: %s)",
+                 sp->task_config_id, weft__cluster_worker_name(), w->cfg_path);
+        LOG(w, WEFT_LOG_WARN, "job %s: %s", sp->job_id, msg);
+        *e = status_then_ack(w, cj, WEFT_JOB_FAILED, msg, ev->tag, err);
+        return true;
+    }
+    if (de == WEFT_OK) de = weft__trust_resolve(w->own_app, &cj->spec, why);
+    if (de == WEFT_OK) return false;
+    if (de == WEFT_ENOMEM) {
+        *e = weft__err(err, de, "job %s: %s", sp->job_id, why); /* it comes again */
+        return true;
+    }
+    char msg[WEFT_ERRBUF_SIZE + 300];
+    snprintf(msg, sizeof msg, "job %s: %s", sp->job_id, why);
+    *e = dead_letter(w, ev, "a job message", msg, err);
+    return true;
+}
+
 static weft_err on_job(weft_worker *w, const weft__amqp_event *ev, char *err)
 {
     weft__cluster_job cj = WEFT__CLUSTER_JOB_INIT;
     char why[WEFT_ERRBUF_SIZE] = "";
-    if (weft__cluster_job_decode(ev->body, ev->len, &cj, why) != WEFT_OK) {
-        LOG(w, WEFT_LOG_WARN, "rejected a malformed message to %s: %s", w->dead, why);
-        return weft__amqp_reject(w->conn, ev->tag, false, err);
-    }
-    weft_err e = WEFT_OK;
-    if (!answer_without_running(w, &cj, ev, &e, err)) e = start_job(w, &cj, ev->tag, err);
+    char *body = NULL;
+    size_t blen = 0;
+    weft_err e = weft__msg_open(w->secret, ev->body, ev->len, &body, &blen, why);
+    if (e == WEFT_ENOMEM) return weft__err(err, e, "%s", why);
+    if (e) return dead_letter(w, ev, "an unauthenticated message", why, err);
+    e = weft__cluster_job_decode(body, blen, &cj, why);
+    free(body);
+    if (e == WEFT_ENOMEM) return weft__err(err, e, "%s", why);
+    if (e) return dead_letter(w, ev, "a malformed message", why, err);
+    if (!answer_without_running(w, &cj, ev, &e, err) && !refuse_foreign(w, &cj, ev, &e, err))
+        e = start_job(w, &cj, ev->tag, err);
     weft__cluster_job_release(&cj);
     return e;
 }
 
 static weft_err on_control(weft_worker *w, const weft__amqp_event *ev)
 {
-    char *id = weft__cluster_cancel_decode(ev->body, ev->len);
+    char why[WEFT_ERRBUF_SIZE];
+    char *body = NULL;
+    size_t blen = 0;
+    if (weft__msg_open(w->secret, ev->body, ev->len, &body, &blen, why) != WEFT_OK) {
+        /* Taken without acknowledgement from our own exclusive queue:
+         * nothing to dead-letter, only to ignore. */
+        LOG(w, WEFT_LOG_WARN, "ignored a control message: %s", why);
+        return WEFT_OK;
+    }
+    char *id = weft__cluster_cancel_decode(body, blen);
+    free(body);
     if (!id) return WEFT_OK; /* other control messages: none yet */
     idset_add(&w->canceled, id);
     wjob *j = weft__strmap_get(&w->jobs, id);
@@ -554,8 +634,7 @@ static weft_err job_started(weft_worker *w, wjob *j, char *err)
     if (!connected(w) || j->finishing) return WEFT_OK;
     char *s = NULL;
     size_t len = 0;
-    weft_err e = weft__cluster_status_encode(j->job_id, j->attempt, WEFT_JOB_RUNNING,
-                                             weft__cluster_worker_name(), NULL, &s, &len, err);
+    weft_err e = status_message(w, j->job_id, j->attempt, WEFT_JOB_RUNNING, NULL, &s, &len, err);
     /* Transient: a lost RUNNING costs nothing (the result follows,
      * persistent), and the broker need not fsync it. */
     if (!e) e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, false, NULL, err);
@@ -570,9 +649,8 @@ static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *re
 {
     w->jobs_run++;
     char why[WEFT_ERRBUF_SIZE];
-    if (weft__cluster_status_encode(j->job_id, j->attempt, res->status,
-                                    weft__cluster_worker_name(), res, &j->result, &j->len,
-                                    why) != WEFT_OK) {
+    if (status_message(w, j->job_id, j->attempt, res->status, res, &j->result, &j->len, why) !=
+        WEFT_OK) {
         /* Forgotten, unacknowledged: the broker delivers it again once
          * this connection closes, and it runs again (one more attempt). */
         LOG(w, WEFT_LOG_ERROR, "job %s: its result cannot be sent: %s", j->job_id, why);
@@ -729,9 +807,12 @@ weft_err weft_worker_run(weft_worker *w, char *err)
     weft_err e = WEFT_OK;
     while (!e && !take_stop_requests(w)) {
         if (w->draining && w->jobs.len == 0 && w->nacks == 0) break;
-        if (!w->conn)
+        if (!w->conn) {
             e = connect_when_due(w, err);
-        else
+            if (w->conn && w->gen == 1 && !w->secret) /* once connected, as the orchestrator */
+                LOG(w, WEFT_LOG_WARN,
+                    "cluster messages are not authenticated: set [JOB] broker_secret");
+        } else
             serve_round(w);
     }
     announce(w, "down");
@@ -797,6 +878,21 @@ static weft_err load_application(weft_worker *w, const weft_worker_opts *o, char
     return WEFT_OK;
 }
 
+/* What jobs are checked against: the application (for the paths a job
+ * may use) and the shared secret, from the secret file or [JOB]
+ * broker_secret. */
+static weft_err load_trust(weft_worker *w, const weft_worker_opts *o, char *err)
+{
+    weft_err e = weft__app_new(w->cfg, w->app, &w->own_app, err);
+    if (e) return e;
+    if (o->secret_file) return weft__secret_read(o->secret_file, &w->secret, err);
+    if ((e = weft__cluster_secret_check(w->cfg, err))) return e;
+    const char *s = weft_config_broker_secret(w->cfg);
+    if (s && !(w->secret = weft__strdup(s)))
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    return WEFT_OK;
+}
+
 /* The broker, the queue and the names derived from it. */
 static weft_err name_things(weft_worker *w, const weft_worker_opts *o, char *err)
 {
@@ -842,7 +938,8 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     /* Default: take a job only when a slot is free, so that a long job never
      * holds short ones hostage behind it.  More is faster for short jobs. */
     w->prefetch = opts->prefetch > w->concurrency ? opts->prefetch : w->concurrency;
-    if ((e = load_application(w, opts, err)) || (e = name_things(w, opts, err)) ||
+    if ((e = load_application(w, opts, err)) || (e = load_trust(w, opts, err)) ||
+        (e = name_things(w, opts, err)) ||
         (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)))
         goto fail;
     /* Task code finds the service's pid here (a test task kills it); set
@@ -894,6 +991,10 @@ void weft_worker_close(weft_worker *w)
     free(w->dead);
     free(w->control);
     free(w->workers);
+    weft__app_free(w->own_app);
+    weft__digests_release(&w->digests);
+    if (w->secret) OPENSSL_cleanse(w->secret, strlen(w->secret));
+    free(w->secret);
     for (int i = 0; i < 2; i++) {
         if (w->pool_pipe[i] >= 0) close(w->pool_pipe[i]);
         if (w->stop_pipe[i] >= 0) close(w->stop_pipe[i]);

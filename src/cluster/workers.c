@@ -68,6 +68,19 @@ static weft_err listen_heartbeats(const weft__amqp_opts *ao, const char *queue, 
     return WEFT_OK;
 }
 
+/* A heartbeat signed with `secret` (when there is one): a forged one is
+ * not listed. */
+static weft_err heartbeat_from(const char *secret, const weft__amqp_event *ev,
+                               weft_worker_info *hb, char *why)
+{
+    char *body = NULL;
+    size_t len = 0;
+    weft_err e = weft__msg_open(secret, ev->body, ev->len, &body, &len, why);
+    if (!e) e = weft__cluster_heartbeat_decode(body, len, hb, why);
+    free(body);
+    return e;
+}
+
 weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out, size_t *n,
                            char *err)
 {
@@ -83,6 +96,7 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
                         : cfg         ? weft_config_queue(cfg)
                                       : WEFT__DEFAULT_QUEUE;
     int64_t wait_ms = opts->wait_ms > 0 ? opts->wait_ms : DEFAULT_WAIT_MS;
+    const char *secret = cfg ? weft_config_broker_secret(cfg) : NULL;
     weft__amqp_opts ao = weft__cluster_amqp_opts(cfg, url, "weft workers");
     weft__amqp *c = NULL;
     weft_err e = listen_heartbeats(&ao, queue, &c, err);
@@ -95,7 +109,7 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
         weft_worker_info hb;
         char why[WEFT_ERRBUF_SIZE];
         if (!e && ev.kind == WEFT__AMQP_DELIVERY &&
-            weft__cluster_heartbeat_decode(ev.body, ev.len, &hb, why) == WEFT_OK &&
+            heartbeat_from(secret, &ev, &hb, why) == WEFT_OK &&
             keep(&h, &hb) != WEFT_OK) {
             weft__worker_info_release(&hb);
             e = weft__err(err, WEFT_ENOMEM, "out of memory");

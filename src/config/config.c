@@ -651,6 +651,12 @@ const char *weft_config_broker_url(const weft_config *cfg)
     return text_or_default(cfg, WEFT__JOB, "broker_url");
 }
 
+const char *weft_config_broker_secret(const weft_config *cfg)
+{
+    const char *s = text_or(cfg, "JOB", "broker_secret", NULL);
+    return s && *s ? s : NULL;
+}
+
 const char *weft_config_queue(const weft_config *cfg) { return text_or_default(cfg, WEFT__JOB, "queue"); }
 
 const char *weft_config_file(const weft_config *cfg) { return cfg ? cfg->file : NULL; }

@@ -209,6 +209,25 @@ static void check_positive(check_ctx *c, const weft__section *s, const char *key
          v->type == WEFT_VALUE_LIST ? "" : "'", env_note(v, note, sizeof note));
 }
 
+/* [JOB] broker_secret: the messages' HMAC key.  Never quoted in a
+ * diagnostic: only its length and where it comes from. */
+static void check_secret(check_ctx *c, const weft_value *v)
+{
+    if (!usable(v) || v->type != WEFT_VALUE_STR) return;
+    size_t n = v->text ? strlen(v->text) : 0;
+    if (n == 0)
+        DIAGV(c, v, ERR, "broker_secret is empty%s",
+              v->env ? " (its environment variable is set to nothing)" : "");
+    else if (n > WEFT__SECRET_MAX)
+        DIAGV(c, v, ERR, "broker_secret is longer than %d bytes", WEFT__SECRET_MAX);
+    else if (n < WEFT__SECRET_MIN)
+        DIAGV(c, v, WARN, "broker_secret has %zu characters: use at least %d random ones", n,
+              WEFT__SECRET_MIN);
+    if (n && !v->env && v->file != WEFT__CODE_FILE) /* code may take it from anywhere */
+        DIAGV(c, v, WARN, "broker_secret is written in the file: put it in the environment "
+              "(broker_secret = \"ENV[WEFT_BROKER_SECRET]\")");
+}
+
 static void check_job(check_ctx *c, const weft__section *s)
 {
     static const char *const modes[] = {WEFT__MODE_DEVELOPMENT, WEFT__MODE_STANDALONE,
@@ -240,6 +259,7 @@ static void check_job(check_ctx *c, const weft__section *s)
         strncmp(v->text, "amqps://", 8) != 0)
         DIAGV(c, v, ERR, "broker_url must start with amqp:// or amqps:// (got '%s')%s", v->text,
              env_note(v, note, sizeof note));
+    check_secret(c, eff(s, "broker_secret"));
 }
 
 /* ---- [DATA_NODE.x] ---- */

@@ -46,6 +46,8 @@ static const weft__keyspec job_keys[] = {
     {"broker_key_file", WEFT_VALUE_STR, ANY, NULL, USED},
     {"broker_verify_peer", WEFT_VALUE_BOOL, ANY, "True:bool", USED},
     {"broker_verify_hostname", WEFT_VALUE_BOOL, ANY, "True:bool", USED},
+    /* a secret: masked by `weft config`, never logged (docs/CLUSTER.md) */
+    {"broker_secret", WEFT_VALUE_STR, ANY, NULL, USED},
 };
 static const weft__keyspec data_node_keys[] = {
     {"storage_type", WEFT_VALUE_STR, ANY, "pickle", USED},

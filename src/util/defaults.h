@@ -37,6 +37,10 @@
 /* [JOB] max_attempts: runs of a cluster job whose worker is lost before it
  * FAILs (a job that kills its worker is not retried forever). */
 #define WEFT__DEFAULT_MAX_ATTEMPTS 3
+/* [JOB] broker_secret, the HMAC key of cluster messages: shorter draws a
+ * warning (128 bits of hex, or 16 random characters), longer is refused. */
+#define WEFT__SECRET_MIN 16
+#define WEFT__SECRET_MAX 4096
 
 /* Between SIGTERM and SIGKILL when a job is canceled or times out: the
  * same for a command's process group, a standalone worker and a cluster

@@ -9,6 +9,7 @@
  *   clusterfns.slow         sleeps `ms` (default 2000) checking for cancel, then writes "done"
  *   clusterfns.kill_worker  SIGKILLs the `weft run-worker` that runs it (every time)
  *   clusterfns.noop         writes "ok" to its outputs
+ *   clusterfns.copy         output = input (test_trust.c: which files a job touches)
  */
 #include "weft.h"
 
@@ -27,6 +28,7 @@ EXPORT int add_one(weft_ctx *ctx);
 EXPORT int slow(weft_ctx *ctx);
 EXPORT int kill_worker(weft_ctx *ctx);
 EXPORT int noop(weft_ctx *ctx);
+EXPORT int copy(weft_ctx *ctx);
 
 static long prop_long(weft_ctx *ctx, const char *key, long def)
 {
@@ -89,5 +91,19 @@ int noop(weft_ctx *ctx)
     char err[WEFT_ERRBUF_SIZE];
     for (size_t i = 0; i < weft_ctx_noutputs(ctx); i++)
         if (weft_dn_write(weft_ctx_output(ctx, i), "ok", 2, err) != WEFT_OK) return 1;
+    return 0;
+}
+
+int copy(weft_ctx *ctx)
+{
+    char *data = NULL, err[WEFT_ERRBUF_SIZE];
+    size_t len = 0;
+    if (weft_dn_read(weft_ctx_input(ctx, 0), &data, &len, err) != WEFT_OK ||
+        weft_dn_write(weft_ctx_output(ctx, 0), data, len, err) != WEFT_OK) {
+        weft_ctx_fail(ctx, "%s", err);
+        free(data);
+        return 1;
+    }
+    free(data);
     return 0;
 }
