@@ -17,7 +17,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq
+PKGS    := jansson sqlite3 librabbitmq libmicrohttpd libgvc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -35,13 +35,13 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC
 MOD_CFLAGS := $(filter-out -fvisibility=hidden $(SAN),$(ALL_CFLAGS))
 LDLIBS  := $(PKG_LIBS) -lpthread -ldl -lm
 
-LIB_DIRS := util toml config job store exec standalone cluster core
+LIB_DIRS := util toml config job store exec standalone cluster core web
 LIB_SRC  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 APP_SRC  := $(sort $(wildcard tests/apps/*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/src/web/embed.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 APPS     := $(APP_SRC:tests/apps/%.c=$(BUILD)/tests/apps/%.so)
@@ -58,6 +58,11 @@ all: $(BUILD)/libweft.a $(BUILD)/libweft.so $(BUILD)/weft $(DECODER) examples
 $(BUILD)/obj/%.o: %.c include/weft.h $(wildcard src/*/*.h) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The page's files, embedded by the assembler (.incbin, paths from the top).
+$(BUILD)/obj/src/web/embed.o: src/web/embed.S $(wildcard src/web/assets/*)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 $(BUILD)/libweft.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
