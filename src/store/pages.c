@@ -84,7 +84,9 @@ static json_t *row_object(sqlite3_stmt *st)
 }
 
 /* Runs `sql` and collects every row; with `next`, the first column is the
- * row number and a full page (`limit` rows) sets *next to the last one. */
+ * row number, the SQL asks for `limit` + 1 rows, and when that one more row
+ * exists *next is the last row number of the page (else 0): no empty last
+ * page. */
 static weft_err rows_json(weft__store *s, const char *sql, const bindv *b, size_t nb, int limit,
                           json_t **items, int64_t *next, char *err)
 {
@@ -94,7 +96,13 @@ static weft_err rows_json(weft__store *s, const char *sql, const bindv *b, size_
     json_t *arr = json_array();
     int64_t last = 0;
     int rc, n = 0;
+    bool more = false;
     while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (limit > 0 && n == limit) { /* the one row past the page: there is a next one */
+            more = true;
+            rc = SQLITE_DONE;
+            break;
+        }
         last = sqlite3_column_int64(st, 0);
         n++;
         if (json_array_append_new(arr, row_object(st))) goto nomem;
@@ -107,7 +115,7 @@ static weft_err rows_json(weft__store *s, const char *sql, const bindv *b, size_
         return e;
     }
     sqlite3_finalize(st);
-    if (next) *next = (limit > 0 && n == limit) ? last : 0;
+    if (next) *next = more ? last : 0;
     *items = arr;
     return WEFT_OK;
 nomem:
@@ -129,7 +137,7 @@ static int64_t cursor(const weft__page_req *q)
 weft_err weft__page_submissions(weft__store *s, const weft__page_req *q, json_t **items,
                                 int64_t *next, char *err)
 {
-    bindv b[] = {{.i = cursor(q)}, {.i = q->limit}};
+    bindv b[] = {{.i = cursor(q)}, {.i = q->limit + 1}};
     return rows_json(s,
                      "SELECT s.seq, s.id, s.entity_id, s.entity_config_id, s.status, s.created_us,"
                      " s.finished_us, (SELECT json_group_object(st, n) FROM (SELECT status AS st,"
@@ -159,7 +167,7 @@ weft_err weft__page_jobs(weft__store *s, const weft__page_req *q, json_t **items
         b[nb++] = (bindv){.i = q->status};
         weft__buf_addf(&sql, " AND status = ?%zu", nb);
     }
-    b[nb++] = (bindv){.i = q->limit};
+    b[nb++] = (bindv){.i = q->limit + 1};
     weft_err e = weft__buf_addf(&sql, " ORDER BY seq DESC LIMIT ?%zu", nb);
     if (!e) e = rows_json(s, sql.data, b, nb, q->limit, items, next, err);
     else weft__err(err, e, "out of memory");
@@ -170,7 +178,7 @@ weft_err weft__page_jobs(weft__store *s, const weft__page_req *q, json_t **items
 weft_err weft__page_scenarios(weft__store *s, const weft__page_req *q, json_t **items,
                               int64_t *next, char *err)
 {
-    bindv b[] = {{.i = cursor(q)}, {.i = q->limit}};
+    bindv b[] = {{.i = cursor(q)}, {.i = q->limit + 1}};
     return rows_json(s,
                      "SELECT seq, id, config_id, created_us FROM scenarios WHERE seq < ?1"
                      " ORDER BY seq DESC LIMIT ?2",
@@ -180,7 +188,7 @@ weft_err weft__page_scenarios(weft__store *s, const weft__page_req *q, json_t **
 weft_err weft__page_datanodes(weft__store *s, const weft__page_req *q, json_t **items,
                               int64_t *next, char *err)
 {
-    bindv b[] = {{.i = cursor(q)}, {.i = q->limit}};
+    bindv b[] = {{.i = cursor(q)}, {.i = q->limit + 1}};
     return rows_json(s,
                      "SELECT seq, id, config_id, scope, scenario_id, path, last_edit_us,"
                      " last_edit_job FROM data_nodes WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",

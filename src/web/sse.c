@@ -59,8 +59,8 @@ static void publish(weft_ui *ui, json_t *items)
 static void *poller(void *arg)
 {
     weft_ui *ui = arg;
-    poll_ud p = {.after = -1};
     pthread_mutex_lock(&ui->mu);
+    poll_ud p = {.after = ui->last_row};
     while (!ui->stopping) {
         struct timespec dl = weft__mono_deadline(POLL_NS);
         pthread_cond_timedwait(&ui->cond, &ui->mu, &dl);
@@ -97,6 +97,14 @@ weft_err weft__sse_start(weft_ui *ui, char *err)
     pthread_cond_destroy(&ui->cond);
     pthread_cond_init(&ui->cond, &ca);
     pthread_condattr_destroy(&ca);
+    /* Streams start with the changes made after the server started: a store
+     * that exists now is followed from its last row, one made later from
+     * its first. */
+    weft_orchestrator *o = weft__ui_orch(ui);
+    poll_ud p = {.after = -1};
+    weft_err e = o ? weft__orch_query(o, poll_store, &p, err) : WEFT_OK;
+    if (e) return e;
+    ui->last_row = o ? p.after : 0;
     int rc = pthread_create(&ui->poller, NULL, poller, ui);
     if (rc) return weft__err(err, WEFT_EIO, "cannot start a thread: %s", strerror(rc));
     ui->has_poller = true;
