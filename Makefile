@@ -4,7 +4,8 @@
 #   make check      build and run every test (ends with "N passed, N failed")
 #   make asan       the whole suite under AddressSanitizer + UBSan (build/asan/)
 #   make tsan       the whole suite under ThreadSanitizer (build/tsan/)
-#   make fuzz       libFuzzer target for the TOML parser (clang), FUZZ_SECONDS=60 to run it
+#   make fuzz       libFuzzer targets for the TOML parser and the web router (clang),
+#                   FUZZ_SECONDS=60 to run each for 60 s
 #   make demo       install missing dependencies, build, run the example pipeline
 #   make bench      benchmarks (bench/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -122,16 +123,21 @@ tsan: deps
 	    scripts/run-tests build/tsan
 
 FUZZ_SECONDS ?= 0
+FUZZ_CC := clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# Two targets: the TOML parser and the web view's router and query parser.
+# FUZZ_SECONDS=N runs each for N seconds.
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml/toml.c src/toml/toml_value.c src/util/error.c src/util/util.c
+	$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml/toml.c src/toml/toml_value.c src/util/error.c src/util/util.c
+	$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_router fuzz/fuzz_router.c src/web/router.c src/job/status.c src/util/error.c src/util/util.c
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
-	    mkdir -p $(BUILD)/fuzz/corpus && \
+	    mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_router && \
 	    $(BUILD)/fuzz/fuzz_toml -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	        -print_final_stats=1 $(BUILD)/fuzz/corpus ../shared/toml-test/valid ../shared/toml-test/invalid \
-	        $(wildcard fuzz/corpus); \
+	        $(wildcard fuzz/corpus) && \
+	    $(BUILD)/fuzz/fuzz_router -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus_router fuzz/corpus_router; \
 	fi
 
 demo: deps
