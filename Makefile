@@ -119,7 +119,7 @@ asan: deps
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 \
 	    SAN="-fsanitize=thread -fno-omit-frame-pointer" tests
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" TEST_TIMEOUT_SCALE=5 \
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" TEST_TIMEOUT_SCALE=5 \
 	    scripts/run-tests build/tsan
 
 FUZZ_SECONDS ?= 0

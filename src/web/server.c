@@ -74,15 +74,38 @@ weft_orchestrator *weft__ui_orch(weft_ui *ui)
     pthread_mutex_lock(&ui->mu);
     if (!ui->o) {
         char err[WEFT_ERRBUF_SIZE] = "";
-        weft_orchestrator_opts oo = {.read_only = true, .storage_folder = ui->storage_override,
+        const char *storage = ui->storage_override ? ui->storage_override
+                                                   : weft_config_storage_folder(ui->cfg);
+        weft_orchestrator_opts oo = {.read_only = true, .storage_folder = storage,
+                                     .application_path = weft_config_application_path(ui->cfg),
                                      .log = ui->log.fn, .log_userdata = ui->log.ud,
                                      .log_level = ui->log.level};
-        weft_err e = weft_orchestrator_open(ui->cfg, &oo, &ui->o, err);
+        weft_err e = weft_orchestrator_open(ui->ocfg, &oo, &ui->o, err);
         if (e && e != WEFT_ENOTFOUND) weft__log(&ui->log, WEFT_LOG_WARN, "ui", "store: %s", err);
     }
     weft_orchestrator *o = ui->o;
     pthread_mutex_unlock(&ui->mu);
     return o;
+}
+
+/* The orchestrator's own copy of the config.  Opening an orchestrator
+ * checks its config, which rebuilds the config's values: done on the
+ * caller's config while the server's threads read it, that would free what
+ * they read.  So the orchestrator gets a copy (written and loaded back),
+ * which only it and weft__ui_orch() under ui->mu touch. */
+static weft_err copy_config(weft_ui *ui, char *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft_err e = weft_config_write(ui->cfg, f, false, err);
+    fclose(f);
+    if (!e && !(ui->ocfg = weft_config_new())) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    if (!e) e = weft_config_load_string(ui->ocfg, text, len, "<weft ui>", err);
+    if (!e) e = weft_config_check(ui->ocfg, err);
+    free(text);
+    return e;
 }
 
 /* Compares in time independent of where the strings differ. */
@@ -300,6 +323,8 @@ static weft_err ui_init(weft_ui *ui, const weft_ui_opts *opts, char *err)
         (cf && !(ui->config_file = realpath(cf, NULL)) && !(ui->config_file = weft__strdup(cf))) ||
         (opts->storage_folder && !(ui->storage_override = weft__strdup(opts->storage_folder))))
         return weft__err(err, WEFT_ENOMEM, "out of memory");
+    weft_err e = copy_config(ui, err);
+    if (e) return e;
     if (pipe(ui->stop_pipe) != 0) return weft__err(err, WEFT_EIO, "pipe: %s", strerror(errno));
     fcntl(ui->stop_pipe[0], F_SETFD, FD_CLOEXEC);
     fcntl(ui->stop_pipe[1], F_SETFD, FD_CLOEXEC);
@@ -307,29 +332,53 @@ static weft_err ui_init(weft_ui *ui, const weft_ui_opts *opts, char *err)
     return random_hex(ui->csrf, 32, err);
 }
 
+/* A listening socket on `ss`, bound before the daemon starts, so that the
+ * port (when 0 was asked) and the accepted Host names are known before any
+ * request can arrive. */
+static weft_err bind_socket(struct sockaddr_storage *ss, const char *addr, int *fd, char *err)
+{
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int one = 1;
+    *fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0 || setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(*fd, (struct sockaddr *)ss, len) != 0 || listen(*fd, 64) != 0 ||
+        getsockname(*fd, (struct sockaddr *)ss, &len) != 0) {
+        int saved = errno;
+        if (*fd >= 0) close(*fd);
+        *fd = -1;
+        return weft__err(err, WEFT_EIO, "cannot listen on %s: %s", addr, strerror(saved));
+    }
+    return WEFT_OK;
+}
+
 static weft_err ui_listen(weft_ui *ui, const char *listen, char *err)
 {
     struct sockaddr_storage ss;
+    int fd;
     weft_err e = parse_listen(listen, &ss, &ui->loopback, err);
     if (e) return e;
     if (!ui->loopback && !ui->token)
         return weft__err(err, WEFT_EINVAL, "listening on %s needs an access token (--token-file): "
                                            "only loopback is served without one", listen);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    ui->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, ui,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, ui,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                                  MHD_OPTION_END);
-    if (!ui->daemon) return weft__err(err, WEFT_EIO, "cannot listen on %s", listen);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(ui->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = di ? di->port : 0;
+    if ((e = bind_socket(&ss, listen, &fd, err))) return e;
+    unsigned port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(listen, ':') - listen), listen);
     snprintf(ui->url, sizeof ui->url, "http://%s:%u/", host, port);
     snprintf(ui->hosts[0], sizeof ui->hosts[0], "%s:%u", host, port);
     snprintf(ui->hosts[1], sizeof ui->hosts[1], "localhost:%u", port);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    ui->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, ui,
+                                  MHD_OPTION_LISTEN_SOCKET, fd,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, ui,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                  MHD_OPTION_END);
+    if (!ui->daemon) {
+        close(fd);
+        return weft__err(err, WEFT_EIO, "cannot serve on %s", listen);
+    }
     return WEFT_OK;
 }
 
@@ -384,6 +433,7 @@ void weft_ui_close(weft_ui *ui)
     free(ui->kids);
     for (size_t i = 0; i < WEFT__RING; i++) free(ui->ring[i]);
     if (ui->o) weft_orchestrator_close(ui->o);
+    weft_config_free(ui->ocfg);
     if (ui->stop_pipe[0] >= 0) close(ui->stop_pipe[0]);
     if (ui->stop_pipe[1] >= 0) close(ui->stop_pipe[1]);
     pthread_mutex_destroy(&ui->mu);

@@ -86,7 +86,8 @@ typedef struct weft__kid {
 
 struct weft_ui {
     weft__logger log;
-    const weft_config *cfg;
+    const weft_config *cfg;      /* the caller's: only read, by every thread */
+    weft_config *ocfg;           /* the orchestrator's copy (copy_config()) */
     char *token;                 /* NULL: none required */
     char csrf[65];               /* random per server, served in the page */
     char *exe, *config_file, *storage_override;
