@@ -538,7 +538,27 @@ TEST(token_is_required_when_set)
     ASSERT_EQ(req(&s, "GET", "/api/overview", NULL, NULL, &body), 401);
     ASSERT_NOT_CONTAINS(body, token);
     free(body);
-    ASSERT_EQ(req(&s, "GET", "/", NULL, NULL, NULL), 401);
+    ASSERT_EQ(req(&s, "GET", "/", NULL, NULL, &body), 401);
+    ASSERT_CONTAINS(body, "action=\"/login\"");
+    free(body);
+    /* The login form: a session cookie that is not the token. */
+    ASSERT_EQ(req(&s, "POST", "/login", NULL, "token=wrong-0123456789ab", NULL), 401);
+    char rq[512];
+    snprintf(rq, sizeof rq, "POST /login HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 26\r\n\r\n"
+                            "token=tok-0123456789abcdef");
+    int fd = dial(s.port);
+    ASSERT_EQ(write(fd, rq, strlen(rq)), (ssize_t)strlen(rq));
+    char head[4096] = "";
+    ssize_t got = read(fd, head, sizeof head - 1);
+    close(fd);
+    ASSERT_GT(got, 0);
+    ASSERT(strncmp(head, "HTTP/1.1 303", 12) == 0);
+    ASSERT_NOT_CONTAINS(head, token);
+    const char *ck = strstr(head, "weft_session=");
+    ASSERT(ck != NULL);
+    char cookie[200];
+    snprintf(cookie, sizeof cookie, "Cookie: %.77s\r\n", ck);
+    ASSERT_EQ(req(&s, "GET", "/api/overview", cookie, NULL, NULL), 200);
     ASSERT_EQ(req(&s, "GET", "/api/overview", "Authorization: Bearer wrong-0123456789ab\r\n", NULL, NULL), 401);
     ASSERT_EQ(req(&s, "GET", "/api/overview", "Authorization: Bearer tok-0123456789abcdef\r\n", NULL, NULL), 200);
     ASSERT_EQ(req(&s, "GET", "/metrics", "Cookie: weft_token=tok-0123456789abcdef\r\n", NULL, NULL), 200);

@@ -123,7 +123,41 @@ static bool token_ok(weft_ui *ui, struct MHD_Connection *c)
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (h && strncmp(h, "Bearer ", 7) == 0 && secret_eq(h + 7, ui->token)) return true;
     const char *k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "weft_token");
-    return k && secret_eq(k, ui->token);
+    if (k && secret_eq(k, ui->token)) return true;
+    k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "weft_session");
+    return k && secret_eq(k, ui->session);
+}
+
+/* A browser cannot send a header: POST /login with the form field token=T
+ * sets the cookie weft_session to a random per-server value (never the
+ * token itself, which no response carries) and goes to the page.  Anything
+ * else unauthenticated gets the form (401). */
+static enum MHD_Result login(weft_ui *ui, struct MHD_Connection *c, const char *method,
+                             conn_state *cs)
+{
+    weft__query q = {0};
+    if (strcmp(method, "POST") == 0 && cs->body.data && !cs->too_big)
+        weft__query_parse(&q, cs->body.data, cs->body.len);
+    const char *t = weft__query_get(&q, "token");
+    bool ok = t && secret_eq(t, ui->token);
+    static const char form[] =
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>weft</title></head><body>"
+        "<form method=\"post\" action=\"/login\"><p>This weft ui needs its access token.</p>"
+        "<input type=\"password\" name=\"token\" autofocus> <button>Open</button></form>"
+        "</body></html>";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(ok ? 0 : sizeof form - 1,
+                                                                (void *)(ok ? "" : form),
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    char cookie[160];
+    snprintf(cookie, sizeof cookie, "weft_session=%s; HttpOnly; SameSite=Strict; Path=/", ui->session);
+    if (ok) MHD_add_response_header(resp, "Set-Cookie", cookie);
+    if (ok) MHD_add_response_header(resp, "Location", "/");
+    MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, ok ? 303 : 401, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static bool host_ok(weft_ui *ui, struct MHD_Connection *c)
@@ -208,6 +242,8 @@ static enum MHD_Result handle(weft_ui *ui, struct MHD_Connection *c, const char 
     weft__resp r = {0};
     weft__query q = {0};
     weft__req rq = {.query = &q};
+    if (ui->token && (strcmp(url, "/login") == 0 || (!token_ok(ui, c) && strcmp(url, "/") == 0)))
+        return login(ui, c, method, cs);
     if (!token_ok(ui, c)) {
         weft__resp_error(&r, 401, "missing or wrong access token");
         return reply(c, &r);
@@ -329,7 +365,8 @@ static weft_err ui_init(weft_ui *ui, const weft_ui_opts *opts, char *err)
     fcntl(ui->stop_pipe[0], F_SETFD, FD_CLOEXEC);
     fcntl(ui->stop_pipe[1], F_SETFD, FD_CLOEXEC);
     fcntl(ui->stop_pipe[1], F_SETFL, O_NONBLOCK);
-    return random_hex(ui->csrf, 32, err);
+    if ((e = random_hex(ui->csrf, 32, err))) return e;
+    return random_hex(ui->session, 32, err);
 }
 
 /* A listening socket on `ss`, bound before the daemon starts, so that the

@@ -90,6 +90,7 @@ struct weft_ui {
     weft_config *ocfg;           /* the orchestrator's copy (copy_config()) */
     char *token;                 /* NULL: none required */
     char csrf[65];               /* random per server, served in the page */
+    char session[65];            /* random per server: the cookie /login sets */
     char *exe, *config_file, *storage_override;
     char url[160];
     char hosts[3][80];           /* Host headers accepted without a token */
