@@ -61,7 +61,7 @@ static void list(weft_ui *ui, const weft__req *rq, weft__resp *r, list_q *l)
     if (l->fn == weft__page_submissions) named_counts(l->items);
     char next[32];
     snprintf(next, sizeof next, "%lld", (long long)l->next);
-    weft__resp_json(r, 200, json_pack("{sosO?}", "items", l->items, "next",
+    weft__resp_json(r, 200, json_pack("{soso?}", "items", l->items, "next",
                                       l->next ? json_string(next) : NULL));
 }
 
