@@ -35,10 +35,13 @@ static const char *CONFIG =
     "[TASK.nap3]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
     "[TASK.nap4]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
     "[TASK.long]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
+    "[TASK.leaky]\ncommand = [\"sh\", \"-c\", \"echo using amqp://weft:" SECRET_PW "@127.0.0.1/; "
+    "echo failed with " SECRET_PW " >&2; exit 3\"]\n"
     "[SCENARIO.quick]\ntasks = [\"touch:SECTION\"]\n"
     "[SCENARIO.naps]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\"]\n"
     "[SCENARIO.four]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\", \"nap3:SECTION\", \"nap4:SECTION\"]\n"
-    "[SCENARIO.long]\ntasks = [\"long:SECTION\"]\n";
+    "[SCENARIO.long]\ntasks = [\"long:SECTION\"]\n"
+    "[SCENARIO.leaky]\ntasks = [\"leaky:SECTION\"]\n";
 
 typedef struct server {
     weft_config *cfg;
@@ -230,7 +233,7 @@ TEST(every_route_answers)
     json_decref(v);
 
     v = get_json(&s, "/api/scenarios", 200);
-    ASSERT_EQ(json_array_size(json_object_get(v, "configured")), 4);
+    ASSERT_EQ(json_array_size(json_object_get(v, "configured")), 5);
     ASSERT_EQ(json_array_size(json_object_get(v, "items")), 1);
     json_decref(v);
     ASSERT_EQ(req(&s, "GET", "/api/scenarios/naps/graph.svg", NULL, NULL, &body), 200);
@@ -269,9 +272,19 @@ TEST(every_route_answers)
     ASSERT_CONTAINS(body, "weft_submissions_finished_total{status=\"COMPLETED\"} 1\n");
     free(body);
 
+    /* A job that prints the broker URL: its log tail is shown masked. */
+    char *leaky = run_dev(s.cfg, "leaky");
+    snprintf(path, sizeof path, "/api/jobs?submission=%s", leaky);
+    v = get_json(&s, path, 200);
+    snprintf(path, sizeof path, "/api/jobs/%s", str(json_array_get(json_object_get(v, "items"), 0), "id"));
+    json_decref(v);
+    ASSERT_EQ(req(&s, "GET", path, NULL, NULL, &body), 200);
+    ASSERT_CONTAINS(body, "amqp://weft:***@127.0.0.1/");
+    free(body);
     const char *paths[] = {"/", "/app.js", "/api/overview", "/api/scenarios", "/metrics",
-                           "/api/submissions", "/api/jobs", "/api/datanodes"};
+                           "/api/submissions", "/api/jobs", "/api/datanodes", path};
     for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) assert_no_secret(&s, paths[k]);
+    free(leaky);
     free(job_id);
     free(sub);
     stop(&s);
@@ -503,8 +516,11 @@ TEST(bad_requests_are_refused)
         ASSERT_NOT_CONTAINS(body, "root:");
         free(body);
     }
-    /* Unknown scenario, missing or wrong CSRF token, oversized body. */
+    /* Unknown scenario or job, a submission id on the job route, missing or
+     * wrong CSRF token, oversized body. */
     ASSERT_EQ(post(&s, "/api/scenarios/nope/submit", NULL), 404);
+    ASSERT_EQ(post(&s, "/api/jobs/JOB_nope/cancel", NULL), 404);
+    ASSERT_EQ(post(&s, "/api/jobs/SUBMISSION_nope/cancel", NULL), 404);
     ASSERT_EQ(req(&s, "POST", "/api/submissions/SUBMISSION_x/cancel", NULL, "{}", NULL), 403);
     ASSERT_EQ(req(&s, "POST", "/api/submissions/SUBMISSION_x/cancel", "X-Weft-CSRF: 00\r\n", "{}", NULL),
               403);

@@ -225,9 +225,11 @@ static void submit(weft_ui *ui, const char *config_id, weft__resp *r)
     free(sub);
 }
 
-static void cancel(weft_orchestrator *o, const char *id, weft__resp *r)
+static void cancel(weft_orchestrator *o, const char *id, const char *prefix, weft__resp *r)
 {
     char err[WEFT_ERRBUF_SIZE] = "";
+    /* /api/jobs/ID/cancel cancels a job, never a submission named there. */
+    if (strncmp(id, prefix, strlen(prefix)) != 0) return weft__resp_error(r, 404, "no such %s", prefix);
     weft_err e = weft_cancel(o, id, err);
     if (e) return weft__resp_error(r, weft__http_status(e), "%s", err);
     weft__resp_json(r, 202, json_pack("{ss}", "canceling", id));
@@ -309,8 +311,8 @@ void weft__api_handle(weft_ui *ui, const weft__req *rq, weft__resp *r)
     case WEFT__R_SUB_GRAPH: return graph(ui, o, id, r);
     case WEFT__R_JOB: return job(ui, o, id, r);
     case WEFT__R_DN: return datanode(ui, o, id, r);
-    case WEFT__R_SUB_CANCEL:
-    case WEFT__R_JOB_CANCEL: return cancel(o, id, r);
+    case WEFT__R_SUB_CANCEL: return cancel(o, id, "SUBMISSION_", r);
+    case WEFT__R_JOB_CANCEL: return cancel(o, id, "JOB_", r);
     default: return weft__resp_error(r, 404, "no such page");
     }
 }

@@ -13,6 +13,9 @@
  * the store then gives that instance's submission.  The poller reaps
  * children that end.
  */
+/* posix_spawn_file_actions_addclosefrom_np(): the child gets no descriptor
+ * of the server (sockets of other clients, the store) beyond 0-2. */
+#define _GNU_SOURCE
 #include "core/pages.h"
 #include "web/web.h"
 
@@ -44,6 +47,7 @@ static weft_err spawn_child(weft_ui *ui, const char *scenario, const char *log, 
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_init(&at);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);

@@ -12,6 +12,7 @@
  * for a POST the per-server CSRF token in X-Weft-CSRF (403), which only the
  * page served here knows.
  */
+#define _GNU_SOURCE /* memmem */
 #include "core/pages.h"
 #include "web/web.h"
 
@@ -177,8 +178,41 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, weft__resp *r)
+/* Every occurrence of the broker password in a body becomes "***": the
+ * one place every answer but the event stream passes (whose payloads hold
+ * only ids and statuses), so no job error, log tail or preview that quotes
+ * the broker URL can carry it out. */
+static void mask_secret(const weft_ui *ui, weft__resp *r)
 {
+    size_t sl = ui->secret ? strlen(ui->secret) : 0;
+    if (!sl || !r->body || !memmem(r->body, r->len, ui->secret, sl)) return;
+    weft__buf b = WEFT_BUF_INIT;
+    const char *p = r->body, *end = r->body + r->len, *m;
+    while ((m = memmem(p, (size_t)(end - p), ui->secret, sl))) {
+        weft__buf_add(&b, p, (size_t)(m - p));
+        weft__buf_adds(&b, "***");
+        p = m + sl;
+    }
+    weft__buf_add(&b, p, (size_t)(end - p));
+    free(r->body);
+    r->body = weft__buf_detach(&b, &r->len);
+    if (!r->body) r->status = 500, r->len = 0;
+}
+
+/* The password of the broker URL ("amqp://user:PASSWORD@host"), NULL when none. */
+static char *broker_password(const weft_config *cfg)
+{
+    const char *url = weft_config_broker_url(cfg), *auth = url ? strstr(url, "://") : NULL;
+    if (!auth) return NULL;
+    auth += 3;
+    const char *at = strrchr(auth, '@'), *colon = memchr(auth, ':', at ? (size_t)(at - auth) : 0);
+    if (!at || !colon || at - colon < 2) return NULL;
+    return weft__strndup(colon + 1, (size_t)(at - colon - 1));
+}
+
+static enum MHD_Result reply(weft_ui *ui, struct MHD_Connection *c, weft__resp *r)
+{
+    mask_secret(ui, r);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         r->len, r->body ? r->body : (char *)"", r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -246,11 +280,11 @@ static enum MHD_Result handle(weft_ui *ui, struct MHD_Connection *c, const char 
         return login(ui, c, method, cs);
     if (!token_ok(ui, c)) {
         weft__resp_error(&r, 401, "missing or wrong access token");
-        return reply(c, &r);
+        return reply(ui, c, &r);
     }
     if (!host_ok(ui, c)) {
         weft__resp_error(&r, 403, "Host header must name the loopback address");
-        return reply(c, &r);
+        return reply(ui, c, &r);
     }
     weft__route_match(method, url, &rq.route);
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, &q);
@@ -267,7 +301,7 @@ static enum MHD_Result handle(weft_ui *ui, struct MHD_Connection *c, const char 
         rq.body_len = cs->body.len;
         weft__api_handle(ui, &rq, &r);
     }
-    return reply(c, &r);
+    return reply(ui, c, &r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -359,6 +393,7 @@ static weft_err ui_init(weft_ui *ui, const weft_ui_opts *opts, char *err)
         (cf && !(ui->config_file = realpath(cf, NULL)) && !(ui->config_file = weft__strdup(cf))) ||
         (opts->storage_folder && !(ui->storage_override = weft__strdup(opts->storage_folder))))
         return weft__err(err, WEFT_ENOMEM, "out of memory");
+    ui->secret = broker_password(opts->config);
     weft_err e = copy_config(ui, err);
     if (e) return e;
     if (pipe(ui->stop_pipe) != 0) return weft__err(err, WEFT_EIO, "pipe: %s", strerror(errno));
@@ -476,6 +511,7 @@ void weft_ui_close(weft_ui *ui)
     pthread_mutex_destroy(&ui->mu);
     pthread_cond_destroy(&ui->cond);
     free(ui->token);
+    free(ui->secret);
     free(ui->exe);
     free(ui->config_file);
     free(ui->storage_override);

@@ -89,6 +89,7 @@ struct weft_ui {
     const weft_config *cfg;      /* the caller's: only read, by every thread */
     weft_config *ocfg;           /* the orchestrator's copy (copy_config()) */
     char *token;                 /* NULL: none required */
+    char *secret;                /* the broker password, masked in every answer */
     char csrf[65];               /* random per server, served in the page */
     char session[65];            /* random per server: the cookie /login sets */
     char *exe, *config_file, *storage_override;
