@@ -239,8 +239,18 @@ TEST(every_route_answers)
     ASSERT_EQ(req(&s, "GET", "/api/scenarios/naps/graph.svg", NULL, NULL, &body), 200);
     ASSERT_CONTAINS(body, ">nap2</text>");
     free(body);
+    free(job_id);
+    free(sub);
+    stop(&s);
+}
 
-    v = get_json(&s, "/api/datanodes", 200);
+TEST(previews_metrics_and_no_secret)
+{
+    server s = {.cfg = load(CONFIG)};
+    free(run_dev(s.cfg, "quick"));
+    start(&s, NULL);
+    char *body, path[512];
+    json_t *v = get_json(&s, "/api/datanodes", 200);
     size_t i;
     json_t *dn;
     char sales[256] = "", conf[256] = "";
@@ -285,8 +295,6 @@ TEST(every_route_answers)
                            "/api/submissions", "/api/jobs", "/api/datanodes", path};
     for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) assert_no_secret(&s, paths[k]);
     free(leaky);
-    free(job_id);
-    free(sub);
     stop(&s);
 }
 
@@ -624,7 +632,8 @@ TEST(cli_ui_serves_and_stops_on_sigterm)
     free(out);
 }
 
-TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
+TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
+          TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),
           TEST_ENTRY(cli_ui_serves_and_stops_on_sigterm))

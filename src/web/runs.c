@@ -129,9 +129,13 @@ weft_err weft__run_spawn(weft_ui *ui, const char *scenario, char **scenario_id,
     if (!ui->config_file) return weft__err(err, WEFT_EINVAL, "the configuration was not loaded from a file");
     const char *storage = ui->storage_override ? ui->storage_override
                                                : weft_config_storage_folder(ui->cfg);
-    char dir[4096], log[4200];
-    snprintf(dir, sizeof dir, "%s/ui-runs", storage);
-    mkdir(storage, 0755);
+    /* A relative storage folder is relative to the application path, as the
+     * orchestrator resolves it (not to this process's working directory). */
+    const char *app = storage[0] == '/' ? "" : weft_config_application_path(ui->cfg);
+    char top[4096], dir[4200], log[4300];
+    snprintf(top, sizeof top, "%s%s%s", app, *app ? "/" : "", storage);
+    snprintf(dir, sizeof dir, "%s/ui-runs", top);
+    mkdir(top, 0755);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return weft__err(err, WEFT_EIO, "cannot create %s: %s", dir, strerror(errno));
     static int counter;
