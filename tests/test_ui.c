@@ -244,11 +244,18 @@ TEST(every_route_answers)
     stop(&s);
 }
 
+/* A server over a store where scenario "quick" ran once. */
+static void start_after_quick(server *s)
+{
+    s->cfg = load(CONFIG);
+    free(run_dev(s->cfg, "quick"));
+    start(s, NULL);
+}
+
 TEST(previews_metrics_and_no_secret)
 {
-    server s = {.cfg = load(CONFIG)};
-    free(run_dev(s.cfg, "quick"));
-    start(&s, NULL);
+    server s = {0};
+    start_after_quick(&s);
     char *body, path[512];
     json_t *v = get_json(&s, "/api/datanodes", 200);
     size_t i;
@@ -479,9 +486,8 @@ TEST(cancel_stops_a_running_job)
 
 TEST(bad_requests_are_refused)
 {
-    server s = {.cfg = load(CONFIG)};
-    free(run_dev(s.cfg, "quick"));
-    start(&s, NULL);
+    server s = {0};
+    start_after_quick(&s);
     read_csrf(&s);
     char *body, rq[512];
     static const struct {
