@@ -239,6 +239,11 @@ TEST(every_route_answers)
     ASSERT_EQ(req(&s, "GET", "/api/scenarios/naps/graph.svg", NULL, NULL, &body), 200);
     ASSERT_CONTAINS(body, ">nap2</text>");
     free(body);
+    /* `weft graph` draws the same submission, coloured. */
+    snprintf(path, sizeof path, "%s/weft graph --format svg %s", test_build_dir(), sub);
+    ASSERT_EQ(test_run_cmd(path, &body), 0);
+    ASSERT_CONTAINS(body, "class=\"node job st&#45;COMPLETED\"");
+    free(body);
     free(job_id);
     free(sub);
     stop(&s);
@@ -371,8 +376,9 @@ TEST(pagination_walks_10000_jobs)
 
 /* ---- the event stream and the state changes ---- */
 
-/* Reads the stream until every (job, status) in want[] was seen or 30 s passed. */
-static void await_events(int fd, const char *sub, const char *const *want, size_t nwant)
+/* Reads the stream until every string of want[] was seen or 30 s passed;
+ * returns what was read (caller frees). */
+static char *await_events(int fd, const char *sub, const char *const *want, size_t nwant)
 {
     weft__buf b = WEFT_BUF_INIT;
     int64_t deadline = weft__mono_ns() + 30 * 1000000000LL;
@@ -390,7 +396,7 @@ static void await_events(int fd, const char *sub, const char *const *want, size_
     if (found < nwant) FAIL("missing events; got:\n%s", b.data ? b.data : "");
     ASSERT_CONTAINS(b.data, sub);
     ASSERT_CONTAINS(b.data, "event: status\n");
-    weft__buf_release(&b);
+    return weft__buf_detach(&b, NULL);
 }
 
 TEST(event_stream_follows_a_live_run)
@@ -416,7 +422,18 @@ TEST(event_stream_follows_a_live_run)
                  i / 2 + 1, sub, i % 2 ? "COMPLETED" : "RUNNING");
         wantp[i] = want[i];
     }
-    await_events(fd, sub, wantp, 4);
+    free(await_events(fd, sub, wantp, 4));
+    close(fd);
+    /* Reconnecting with Last-Event-ID 0 resumes after the first event: the
+     * stream replays the rest of the run, without event 0. */
+    fd = dial(s.port);
+    snprintf(rq, sizeof rq, "GET /api/events HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nLast-Event-ID: 0\r\n\r\n",
+             s.port);
+    ASSERT_EQ(write(fd, rq, strlen(rq)), (ssize_t)strlen(rq));
+    const char *replay[] = {"id: 1\n", wantp[3]};
+    char *got = await_events(fd, sub, replay, 2);
+    ASSERT_NOT_CONTAINS(got, "id: 0\n");
+    free(got);
     close(fd);
     /* Both jobs ran one after the other, each about a second. */
     char path[256];

@@ -253,7 +253,8 @@ static void page(weft_ui *ui, weft__route_kind k, weft__resp *r)
 
 static enum MHD_Result sse(weft_ui *ui, struct MHD_Connection *c)
 {
-    struct MHD_Response *resp = weft__sse_response(ui);
+    struct MHD_Response *resp =
+        weft__sse_response(ui, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"));
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-store");

@@ -174,14 +174,23 @@ static void stream_free(void *cls)
     free(st);
 }
 
-void *weft__sse_response(weft_ui *ui)
+void *weft__sse_response(weft_ui *ui, const char *last_id)
 {
     stream *st = calloc(1, sizeof *st);
     if (!st) return NULL;
     st->ui = ui;
     st->out.max = 1 << 20;
+    char *end = NULL;
+    long long last = last_id ? strtoll(last_id, &end, 10) : -1;
     pthread_mutex_lock(&ui->mu);
-    st->next = ui->ring_next; /* changes from now on: the page loads the state first */
+    /* A browser that reconnects sends the last id it got: it resumes after
+     * it while the ring still holds what followed; a new stream starts with
+     * the changes from now on (the page loads the state first). */
+    if (last_id && end && !*end && last >= 0 && last < ui->ring_next &&
+        ui->ring_next - last <= WEFT__RING)
+        st->next = last + 1;
+    else
+        st->next = ui->ring_next;
     pthread_mutex_unlock(&ui->mu);
     weft__buf_adds(&st->out, "retry: 2000\n: weft events\n\n");
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, st,

@@ -147,8 +147,9 @@ void weft__api_handle(weft_ui *ui, const weft__req *rq, weft__resp *r);
 /* ---- sse.c ---- */
 weft_err weft__sse_start(weft_ui *ui, char *err);
 void weft__sse_stop(weft_ui *ui);
-/* Creates the streaming response of /api/events (an MHD_Response *). */
-void *weft__sse_response(weft_ui *ui);
+/* Creates the streaming response of /api/events (an MHD_Response *);
+ * `last_id` is the request's Last-Event-ID header, or NULL. */
+void *weft__sse_response(weft_ui *ui, const char *last_id);
 
 /* ---- metrics.c ---- */
 void weft__metrics(weft_ui *ui, weft__resp *r);
