@@ -134,6 +134,8 @@ weft_err weft__run_spawn(weft_ui *ui, const char *scenario, char **scenario_id,
     const char *app = storage[0] == '/' ? "" : weft_config_application_path(ui->cfg);
     char top[4096], dir[4200], log[4300];
     snprintf(top, sizeof top, "%s%s%s", app, *app ? "/" : "", storage);
+    size_t tl = strlen(top);
+    while (tl > 1 && top[tl - 1] == '/') top[--tl] = '\0'; /* ".weft/" as configured */
     snprintf(dir, sizeof dir, "%s/ui-runs", top);
     mkdir(top, 0755);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
