@@ -6,7 +6,8 @@
 #   make tsan       the whole suite under ThreadSanitizer (build/tsan/)
 #   make faults     the fault-injection suite (tests/faults/, scripts/faults): failed
 #                   store writes, kill -9, broker restarts, malformed messages
-#   make fuzz       libFuzzer target for the TOML parser (clang), FUZZ_SECONDS=60 to run it
+#   make fuzz       libFuzzer targets for the TOML parser and the web router (clang),
+#                   FUZZ_SECONDS=60 to run each for 60 s
 #   make demo       install missing dependencies, build, run the example pipeline
 #   make bench      benchmarks (bench/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -19,7 +20,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq libcrypto
+PKGS    := jansson sqlite3 librabbitmq libcrypto libmicrohttpd libgvc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -37,13 +38,13 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -fPIC
 MOD_CFLAGS := $(filter-out -fvisibility=hidden $(SAN),$(ALL_CFLAGS))
 LDLIBS  := $(PKG_LIBS) -lpthread -ldl -lm
 
-LIB_DIRS := util toml config job store exec standalone cluster core
+LIB_DIRS := util toml config job store exec standalone cluster core web
 LIB_SRC  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 APP_SRC  := $(sort $(wildcard tests/apps/*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/src/web/embed.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 APPS     := $(APP_SRC:tests/apps/%.c=$(BUILD)/tests/apps/%.so)
@@ -60,6 +61,11 @@ all: $(BUILD)/libweft.a $(BUILD)/libweft.so $(BUILD)/weft $(DECODER) examples
 $(BUILD)/obj/%.o: %.c include/weft.h $(wildcard src/*/*.h) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The page's files, embedded by the assembler (.incbin, paths from the top).
+$(BUILD)/obj/src/web/embed.o: src/web/embed.S $(wildcard src/web/assets/*)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 
 $(BUILD)/libweft.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -110,12 +116,13 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	    TEST_TIMEOUT_SCALE=3 scripts/run-tests build/asan
 
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 \
 	    SAN="-fsanitize=thread -fno-omit-frame-pointer" tests
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" TEST_TIMEOUT_SCALE=5 \
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" TEST_TIMEOUT_SCALE=5 \
 	    scripts/run-tests build/tsan
 
 # The fault-injection suite: a driver linked with libweft (it arms the
@@ -133,16 +140,21 @@ $(BUILD)/faults/faultfns.so: tests/faults/faultfns.c include/weft.h
 	$(CC) $(MOD_CFLAGS) -shared -o $@ $<
 
 FUZZ_SECONDS ?= 0
+FUZZ_CC := clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# Two targets: the TOML parser and the web view's router and query parser.
+# FUZZ_SECONDS=N runs each for N seconds.
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml/toml.c src/toml/toml_value.c src/util/error.c src/util/util.c
+	$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml/toml.c src/toml/toml_value.c src/util/error.c src/util/util.c
+	$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_router fuzz/fuzz_router.c src/web/router.c src/job/status.c src/util/error.c src/util/util.c
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
-	    mkdir -p $(BUILD)/fuzz/corpus && \
+	    mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_router && \
 	    $(BUILD)/fuzz/fuzz_toml -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	        -print_final_stats=1 $(BUILD)/fuzz/corpus ../shared/toml-test/valid ../shared/toml-test/invalid \
-	        $(wildcard fuzz/corpus); \
+	        $(wildcard fuzz/corpus) && \
+	    $(BUILD)/fuzz/fuzz_router -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus_router fuzz/corpus_router; \
 	fi
 
 demo: deps

@@ -1010,6 +1010,87 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
 /** Frees a list of `n` workers.  NULL is ignored. */
 void weft_worker_list_free(weft_worker_info *workers, size_t n);
 
+/* ------------------------------------------------------------------------ */
+/** @name Web view and DAG rendering
+ *
+ * `weft ui`: an HTTP server that shows a store live (a page, a JSON API,
+ * Server-Sent Events of job status changes, Prometheus metrics).  It opens
+ * the store read-only, so it runs beside `weft run`, `weft run-worker` and
+ * other readers; while no store exists yet it retries every second.  It
+ * runs its own threads (libmicrohttpd's, one per connection, and one that
+ * polls the store for changes), so it never forks without exec: the Run
+ * button starts `weft run` as a child process (posix_spawn of `weft_exe`).
+ * docs/API.md describes the routes.
+ *
+ * Safe by default: it listens on loopback only, unless a token is given,
+ * and then every request must carry it (header "Authorization: Bearer T" or
+ * the cookie "weft_token"); state changes are POST requests that carry the
+ * per-server CSRF token of the page in the header "X-Weft-CSRF".
+ */
+typedef struct weft_ui weft_ui;
+
+typedef struct weft_ui_opts {
+    /** A checked config, borrowed until weft_ui_close(). Required. */
+    const weft_config *config;
+    /** "ADDR:PORT" ("[::1]:8765" for IPv6); NULL: "127.0.0.1:8765".  Port 0
+     *  picks a free one (read it back with weft_ui_url()). */
+    const char *listen;
+    /** Required when `listen` is not a loopback address; NULL or "" for none.
+     *  Copied; never logged nor sent back. */
+    const char *token;
+    /** The `weft` executable the Run button starts (`weft run -c
+     *  config_file -s SCENARIO`); NULL: submitting answers 501.  Copied. */
+    const char *weft_exe;
+    /** The configuration file passed to that child; NULL: weft_config_file(). */
+    const char *config_file;
+    /** Overrides [CORE] storage_folder when non-NULL (as for the orchestrator). */
+    const char *storage_folder;
+    /** What the server logs (NULL: the library-wide handler); borrowed until close. */
+    weft_log_fn log;
+    void *log_userdata;
+    weft_log_level log_level;
+} weft_ui_opts;
+
+/**
+ * Binds the address and starts serving at once (the server's threads run
+ * from here on).  WEFT_EINVAL for a malformed address or a non-loopback one
+ * without a token, WEFT_EIO when the address cannot be bound.  Caller
+ * closes *out with weft_ui_close().
+ */
+weft_err weft_ui_open(const weft_ui_opts *opts, weft_ui **out, char *err);
+
+/** "http://ADDR:PORT/" the server listens on (borrowed, valid until close). */
+const char *weft_ui_url(const weft_ui *ui);
+
+/** Blocks the calling thread until weft_ui_stop() is called.  WEFT_OK then. */
+weft_err weft_ui_run(weft_ui *ui, char *err);
+
+/** Makes weft_ui_run() return.  Async-signal-safe and thread-safe. */
+void weft_ui_stop(weft_ui *ui);
+
+/** Stops the server (event streams end), frees.  NULL is ignored. */
+void weft_ui_close(weft_ui *ui);
+
+/** Output formats of weft_graph_render(). */
+typedef enum weft_graph_format {
+    WEFT_GRAPH_DOT = 0, /**< Graphviz source, not laid out */
+    WEFT_GRAPH_SVG = 1,
+    WEFT_GRAPH_PNG = 2,
+} weft_graph_format;
+
+/**
+ * The DAG of tasks and data nodes of a configured scenario (`id` names
+ * SCENARIO.<id>) or of a submission (`id` is SUBMISSION_...; `o` is then
+ * required, read-only is enough), laid out by Graphviz's dot; a
+ * submission's tasks are coloured by their job's status, and each job node
+ * carries the id "JOB_..." and the class "job st-STATUS" in SVG.  *out
+ * (caller frees with free(); NUL-terminated for text formats) holds *len
+ * bytes.  WEFT_ENOTFOUND for an unknown id.  Thread-safe (Graphviz is not:
+ * calls are serialized).
+ */
+weft_err weft_graph_render(const weft_config *cfg, weft_orchestrator *o, const char *id,
+                           weft_graph_format format, char **out, size_t *len, char *err);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

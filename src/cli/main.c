@@ -26,6 +26,8 @@ int cmd_cancel(int argc, char **argv);
 int cmd_run_worker(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
@@ -250,6 +252,36 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 when every job completed, 1 when the run failed or a job did\n"
      "not complete, 2 on a usage error.\n"},
+    {"ui", cmd_ui, "serve a live web view of the store, with a JSON API",
+     "usage: weft ui [-c FILE] [--listen ADDR:PORT] [--token-file FILE]\n"
+     "\n"
+     "Serves a web page, a JSON API (docs/API.md), Server-Sent Events of job status\n"
+     "changes and Prometheus metrics (/metrics) from the store, opened read-only: it\n"
+     "runs beside `weft run`, run-workers and other readers and follows their\n"
+     "progress.  The page's Run button starts `weft run -c FILE -s SCENARIO`.\n"
+     "\n"
+     "  -c, --config FILE     the configuration (default: config.toml)\n"
+     "  --listen ADDR:PORT    where to listen (default 127.0.0.1:8765; port 0: any\n"
+     "                        free port); an address other than loopback needs\n"
+     "                        --token-file\n"
+     "  --token-file FILE     every request must then carry the token of FILE, as\n"
+     "                        \"Authorization: Bearer TOKEN\" or the cookie weft_token\n"
+     "\n"
+     "Ctrl-C stops the server; runs started from the page go on.\n"
+     "\n"
+     "Exit status: 0 when stopped, 1 when it cannot serve, 2 on a usage error.\n"},
+    {"graph", cmd_graph, "draw the DAG of a scenario or a submission",
+     "usage: weft graph [-c FILE] [-s SCENARIO | SUBMISSION_ID] [--format dot|svg|png]\n"
+     "\n"
+     "Prints the tasks and data nodes of a configured scenario, or of a submission\n"
+     "with each task coloured by its job's status, laid out by Graphviz.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  -s, --scenario ID    a scenario of the configuration\n"
+     "  --format FORMAT      dot (the source), svg (default) or png\n"
+     "\n"
+     "Exit status: 0 on success, 1 when there is no such submission, 2 on a usage\n"
+     "error.\n"},
     {"help", cmd_help, "show help for a command",
      "usage: weft help [COMMAND]\n"
      "\n"

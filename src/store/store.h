@@ -197,4 +197,60 @@ void weft__store_fault_disarm(void);
 long weft__store_fault_writes(void);
 long weft__store_fault_injected(void);
 
+/* ---- pages.c: keyset-paginated reads for the web view ----
+ * Rows come back as JSON objects whose keys are the SQL column names; a
+ * "status" column is written as its name.  A list returns at most `limit`
+ * rows (newest first) whose row number is below `after` (0: from the
+ * newest), and *next is the row number to pass as `after` for the next
+ * page, 0 when this was the last.  Never OFFSET: each page is one index
+ * range, as fast on page 200 as on page 1.  *items is the caller's to
+ * json_decref(). */
+struct json_t;
+struct sqlite3;
+/* The store's connection (store.c), for pages.c. */
+struct sqlite3 *weft__store_sqlite(weft__store *s);
+
+typedef struct weft__page_req {
+    int64_t after;
+    int limit;
+    const char *submission; /* jobs: filters, NULL for any */
+    const char *task;
+    int status;             /* -1 for any */
+} weft__page_req;
+
+weft_err weft__page_submissions(weft__store *s, const weft__page_req *q, struct json_t **items,
+                                int64_t *next, char *err);
+weft_err weft__page_jobs(weft__store *s, const weft__page_req *q, struct json_t **items,
+                         int64_t *next, char *err);
+weft_err weft__page_scenarios(weft__store *s, const weft__page_req *q, struct json_t **items,
+                              int64_t *next, char *err);
+weft_err weft__page_datanodes(weft__store *s, const weft__page_req *q, struct json_t **items,
+                              int64_t *next, char *err);
+/* The jobs of one submission in creation order, at most `max` (Gantt, graph). */
+weft_err weft__page_submission_jobs(weft__store *s, const char *submission_id, int max,
+                                    struct json_t **items, char *err);
+/* A job's status history (oldest first) and a data node's last edits (newest first). */
+weft_err weft__page_job_history(weft__store *s, const char *job_id, struct json_t **items,
+                                char *err);
+weft_err weft__page_dn_edits(weft__store *s, const char *dn_id, int max, struct json_t **items,
+                             char *err);
+/* Job status changes stored after history row `after`, oldest first, at
+ * most `max`: {"row", "job", "task", "submission", "status", "at_us"}. */
+weft_err weft__page_changes(weft__store *s, int64_t after, int max, struct json_t **items,
+                            char *err);
+/* The highest job history row (where a new event stream starts). */
+weft_err weft__page_last_change(weft__store *s, int64_t *row, char *err);
+/* Jobs by status; finished submissions by status. */
+weft_err weft__page_job_counts(weft__store *s, int64_t counts[WEFT_JOB_NSTATUS], char *err);
+weft_err weft__page_sub_counts(weft__store *s, int64_t counts[WEFT_JOB_NSTATUS], char *err);
+/* Calls fn for every COMPLETED job with its task and run time (RUNNING to
+ * COMPLETED, µs): one scan of the jobs table. */
+weft_err weft__page_durations(weft__store *s, void (*fn)(void *ud, const char *task, int64_t us),
+                              void *ud, char *err);
+/* Jobs that became final in each of `n` buckets of `bucket_us` ending now. */
+weft_err weft__page_throughput(weft__store *s, int64_t now_us, int64_t bucket_us, int64_t *buckets,
+                               size_t n, char *err);
+/* The newest submission of `entity_id` (caller frees *id), WEFT_ENOTFOUND. */
+weft_err weft__page_submission_of(weft__store *s, const char *entity_id, char **id, char *err);
+
 #endif
