@@ -12,6 +12,7 @@
  * one prepare (~20 µs).
  */
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "util/util.h"
 
 #include <jansson.h>

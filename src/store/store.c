@@ -1303,9 +1303,3 @@ weft_err weft__store_submission_jobs(weft__store *s, const char *submission_id, 
     *n = r.n;
     return WEFT_OK;
 }
-
-/* The connection, for the read-only page queries of pages.c (same thread rules). */
-struct sqlite3 *weft__store_sqlite(weft__store *s)
-{
-    return s->db;
-}

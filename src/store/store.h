@@ -206,9 +206,6 @@ long weft__store_fault_injected(void);
  * range, as fast on page 200 as on page 1.  *items is the caller's to
  * json_decref(). */
 struct json_t;
-struct sqlite3;
-/* The store's connection (store.c), for pages.c. */
-struct sqlite3 *weft__store_sqlite(weft__store *s);
 
 typedef struct weft__page_req {
     int64_t after;
