@@ -155,6 +155,41 @@ TEST(worker_thread_serves_a_scenario)
     cleanup_queues();
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A service asked for 1000 job processes (run-worker --concurrency 1000)
+ * starts, serves and stops in bounded time: the pool's requests to its fork
+ * server never block, so neither side waits on the other while the slots
+ * fill (this deadlocked at start-up once). */
+TEST(a_thousand_slots_serve_and_stop)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("wide");
+    char cwd[4096];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    int64_t t0 = now_ms();
+    weft_worker_opts wo = {.application_path = cwd, .concurrency = 1000};
+    weft_worker *w = NULL;
+    ASSERT_OK(weft_worker_open(&wo, &w, err), err);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, run_thread, w), 0);
+    submit_and_check(weft_worker_name(w));
+    weft_worker_stop(w);
+    void *res = NULL;
+    ASSERT_EQ(pthread_join(t, &res), 0);
+    ASSERT_EQ(*(weft_err *)res, WEFT_OK);
+    weft_worker_close(w);
+    int64_t ms = now_ms() - t0;
+    printf("    1000-slot service: open, two jobs, drain and close in %lld ms\n", (long long)ms);
+    ASSERT_LT(ms, 60000);
+    cleanup_queues();
+}
+
 static weft_worker *volatile child_worker;
 
 static void on_term(int sig)
@@ -323,6 +358,7 @@ TEST(workers_list_hears_a_service)
 }
 
 TEST_MAIN(TEST_ENTRY_TIMEOUT(worker_thread_serves_a_scenario, 90),
+          TEST_ENTRY_TIMEOUT(a_thousand_slots_serve_and_stop, 120),
           TEST_ENTRY_TIMEOUT(worker_process_drains_on_sigterm, 90),
           TEST_ENTRY_TIMEOUT(service_logs_through_handlers_never_stderr, 60),
           TEST_ENTRY(open_checks_its_options),
