@@ -423,6 +423,36 @@ TEST(fanout_exchange_reaches_every_bound_queue)
     weft__amqp_close(b);
 }
 
+/* Malformed URLs are masked too: the userinfo runs to the last '@', and a
+ * user part that is itself malformed is not shown either. */
+TEST(redact_masks_malformed_urls)
+{
+    char buf[256];
+    static const char *const cases[][2] = {
+        {"amqp://u:pa/ss@h:5672/%2f", "amqp://u:***@h:5672/%2f"},
+        {"amqp://u:pa#ss@h:5672/%2f", "amqp://u:***@h:5672/%2f"},
+        {"amqp://u:pa?ss@h:5672/%2f", "amqp://u:***@h:5672/%2f"},
+        {"http://u:pw@h/", "http://u:***@h/"},
+        {"amqp://u/x:pw@h/v", "amqp://***@h/v"},
+        {"amqp://u:@h/v", "amqp://u:***@h/v"},
+        {"u:pa/ss@h:1", "u:***@h:1"},
+        {"amqp://h:5672/%2f", "amqp://h:5672/%2f"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        weft__amqp_redact(cases[i][0], buf, sizeof buf);
+        ASSERT_STR_EQ(buf, cases[i][1]);
+    }
+    weft__amqp_redact("amqp://u:secret@h/v", buf, 10); /* truncated, never the password */
+    ASSERT_STR_EQ(buf, "amqp://u:");
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = "amqp://u:pa/ss@127.0.0.1:1/%2f"};
+    weft__amqp *c = NULL;
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "malformed broker URL amqp://u:***@127.0.0.1:1/%2f");
+    ASSERT_CONTAINS(err, "%2F");
+    ASSERT_NOT_CONTAINS(err, "pa/ss");
+}
+
 TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(refused_port_fails_fast), TEST_ENTRY(silent_server_times_out),
           TEST_ENTRY(refused_login_is_clear), TEST_ENTRY(unknown_vhost_is_clear),
@@ -432,4 +462,5 @@ TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(publish_wait_keeps_deliveries), TEST_ENTRY(unacked_message_is_redelivered),
           TEST_ENTRY(reject_goes_to_dead_letter_queue),
           TEST_ENTRY(heartbeats_keep_an_idle_connection),
-          TEST_ENTRY(fanout_exchange_reaches_every_bound_queue))
+          TEST_ENTRY(fanout_exchange_reaches_every_bound_queue),
+          TEST_ENTRY(redact_masks_malformed_urls))

@@ -934,6 +934,68 @@ TEST(broker_password_is_never_printed)
     free(out);
 }
 
+/* ---- broker secrets ---------------------------------------------------- */
+
+/* A cluster config whose broker_url is `url` (written as is: a TOML basic
+ * string, so no quote or backslash in it). */
+static void write_cluster_config(const char *url)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\n"
+             "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+             "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+             "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n",
+             url);
+    test_write_file("config.toml", cfg);
+}
+
+/* Runs `weft ARGS` with a 20 s bound (SIGINT), asserting that neither half
+ * of the password pwA/pwB shows in what it printed. */
+static void assert_hidden(const char *env, const char *args)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s timeout -s INT 20 '%s' %s", env, weft_bin(), args);
+    int rc = test_run_cmd(cmd, &out);
+    printf("    $ %s weft %s  -> %d\n%s", env, args, rc, out);
+    ASSERT_NOT_CONTAINS(out, "pwAx");
+    ASSERT_NOT_CONTAINS(out, "pwBx");
+    free(out);
+}
+
+/* Malformed broker URLs (a wrong scheme; a password with an unencoded
+ * '/', '#' or '?'), from the config, the environment or the command line:
+ * no command shows the password, whatever it makes of the URL. */
+TEST(malformed_broker_urls_never_show_the_password)
+{
+    static const char *const urls[] = {
+        "http://weft:pwAx-pwBx@127.0.0.1:1/%2f",   "amqp://weft:pwAx/pwBx@127.0.0.1:1/%2f",
+        "amqp://weft:pwAx#pwBx@127.0.0.1:1/%2f",   "amqp://weft:pwAx?pwBx@127.0.0.1:1/%2f",
+        "amqps://weft:pwAx/pwBx@127.0.0.1:1/%2f",  "amqp://weft/pwAx:pwBx@127.0.0.1:1/%2f",
+        "amqp://weft:pwAx@pwBx@127.0.0.1:notaport", "weft:pwAx/pwBx@127.0.0.1:1",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        write_cluster_config(urls[i]);
+        assert_hidden("", "run");
+        assert_hidden("", "run-worker --application-path .");
+        assert_hidden("", "workers --wait 1");
+        assert_hidden("", "config");
+        assert_hidden("", "check");
+        char env[512], args[512];
+        snprintf(env, sizeof env, "WEFT_BROKER_URL='%s'", urls[i]);
+        write_cluster_config("ENV[WEFT_BROKER_URL]");
+        assert_hidden(env, "run");
+        assert_hidden(env, "run-worker --application-path .");
+        assert_hidden(env, "workers --wait 1");
+        assert_hidden(env, "config");
+        write_cluster_config("amqp://guest:guest@127.0.0.1:1/%2f");
+        snprintf(args, sizeof args, "run-worker --application-path . --broker '%s'", urls[i]);
+        assert_hidden("", args);
+        snprintf(args, sizeof args, "workers --wait 1 --broker '%s'", urls[i]);
+        assert_hidden("", args);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_json_has_the_keys),
           TEST_ENTRY(run_standalone_with_workers),
@@ -957,4 +1019,5 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(opt_equals_value_is_opt_space_value),
           TEST_ENTRY(quiet_and_verbose_move_the_log_level),
           TEST_ENTRY(help_lists_every_command),
-          TEST_ENTRY(broker_password_is_never_printed))
+          TEST_ENTRY(broker_password_is_never_printed),
+          TEST_ENTRY(malformed_broker_urls_never_show_the_password))

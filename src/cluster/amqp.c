@@ -54,23 +54,7 @@ struct weft__amqp {
 
 void weft__amqp_redact(const char *url, char *buf, size_t size)
 {
-    if (!size) return;
-    if (!url) {
-        snprintf(buf, size, "(none)");
-        return;
-    }
-    const char *p = strstr(url, "://");
-    const char *auth = p ? p + 3 : url;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@') at = auth + i; /* the last '@' ends the user info */
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon) {
-        snprintf(buf, size, "%s", url);
-        return;
-    }
-    snprintf(buf, size, "%.*s:***%s", (int)(colon - url), url, at);
+    weft__url_redact(url, buf, size);
 }
 
 int weft__amqp_backoff_ms(int n)
@@ -324,6 +308,21 @@ static weft_err login(weft__amqp *c, const struct amqp_connection_info *ci, cons
     return e;
 }
 
+/* A URL that amqp_parse_url() refused, shown masked, with the likely
+ * cause when its userinfo holds a byte that must be percent-encoded. */
+static weft_err malformed(const char *url, const char *redacted, char *err)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    const char *at = strrchr(auth, '@');
+    const char *hint = "";
+    if (at && strcspn(auth, "/?#") < (size_t)(at - auth))
+        hint = "; a '/', '?' or '#' in the user or password must be written %2F, %3F or %23";
+    return weft__err(err, WEFT_EINVAL,
+                     "malformed broker URL %s (expected amqp:// or amqps:// then user:password@host:port/vhost%s)",
+                     redacted, hint);
+}
+
 weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *err)
 {
     *out = NULL;
@@ -348,9 +347,7 @@ weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *er
     struct amqp_connection_info ci;
     /* amqp_parse_url() cuts its argument in place; ci points into urlcopy. */
     if (amqp_parse_url(urlcopy, &ci) != AMQP_STATUS_OK) {
-        e = weft__err(err, WEFT_EINVAL,
-                      "malformed broker URL %s (expected amqp[s]://user:password@host:port/vhost)",
-                      c->redacted);
+        e = malformed(opts->url, c->redacted, err);
         goto fail;
     }
     snprintf(c->hostport, sizeof c->hostport, "%s:%d", ci.host, ci.port);

@@ -232,8 +232,12 @@ static void check_job(check_ctx *c, const weft__section *s)
     v = eff(s, "broker_url");
     if (usable(v) && v->type == WEFT_VALUE_STR && strncmp(v->text, "amqp://", 7) != 0 &&
         strncmp(v->text, "amqps://", 8) != 0)
-        DIAGV(c, v, ERR, "broker_url must start with amqp:// or amqps:// (got '%s')%s", v->text,
+    {
+        char shown[512]; /* masked: the value may hold a password */
+        weft__url_redact(v->text, shown, sizeof shown);
+        DIAGV(c, v, ERR, "broker_url must start with amqp:// or amqps:// (got '%s')%s", shown,
              env_note(v, note, sizeof note));
+    }
 }
 
 /* ---- [DATA_NODE.x] ---- */
