@@ -9,10 +9,13 @@
  */
 #include "test.h"
 
+#include "broker.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -996,6 +999,123 @@ TEST(malformed_broker_urls_never_show_the_password)
     }
 }
 
+/* Waits (at most timeout_s) until file `log` contains `what`; fails the test
+ * with the file's text when it does not.  Returns the text (caller frees). */
+static char *wait_log(const char *log, const char *what, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    for (;;) {
+        char *text = access(log, R_OK) == 0 ? test_read_file(log, NULL) : strdup("");
+        if (strstr(text, what)) return text;
+        if (now_s() > end) FAIL("no \"%s\" within %.0f s in %s:\n%s", what, timeout_s, log, text);
+        free(text);
+        sleep_ms(50);
+    }
+}
+
+/* A queue of this test's own, so that tests never see each other's workers. */
+static const char *test_queue(void)
+{
+    static char q[64];
+    snprintf(q, sizeof q, "weft.test.cli.%d", (int)getpid());
+    return q;
+}
+
+/* The password of the test broker's URL (static buffer). */
+static const char *broker_password(void)
+{
+    static char pw[256];
+    const char *u = broker_url(), *colon = strchr(strstr(u, "://") + 3, ':'), *at = strrchr(u, '@');
+    ASSERT(colon && at && colon < at);
+    snprintf(pw, sizeof pw, ":%.*s@", (int)(at - colon - 1), colon + 1);
+    return pw;
+}
+
+/* run-worker --broker-file FILE: the worker serves the broker named in the
+ * file, and neither ps nor /proc/PID/cmdline shows its password; weft
+ * workers reads the same file. */
+TEST(run_worker_broker_file_keeps_the_password_out_of_ps)
+{
+    write_cluster_config("amqp://nobody@127.0.0.1:1/%2f");
+    char url[1024];
+    snprintf(url, sizeof url, "%s\n", broker_url());
+    test_write_file("broker.url", url);
+    ASSERT_EQ(chmod("broker.url", 0600), 0);
+    const char *q = test_queue();
+    pid_t pid = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--broker-file",
+                           "broker.url", "--queue", q, (const char *)NULL);
+    free(wait_log("worker.log", "info worker: application", 20));
+    char *out;
+    int rc = weft(&out, "workers --broker-file broker.url --queue %s --wait 4", q);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    char me[32];
+    snprintf(me, sizeof me, ":%d ", (int)pid);
+    ASSERT(line_with(out, me, " up ") != NULL);
+    free(out);
+
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "tr '\\0' ' ' </proc/%d/cmdline; echo; ps -o args= -p %d", (int)pid,
+             (int)pid);
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    printf("    %s", out);
+    ASSERT_CONTAINS(out, "--broker-file broker.url");
+    ASSERT_NOT_CONTAINS(out, broker_password());
+    free(out);
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    char *log = test_read_file("worker.log", NULL);
+    printf("%s", log);
+    ASSERT_NOT_CONTAINS(log, broker_password());
+    ASSERT_NOT_CONTAINS(log, "other users");
+    ASSERT_NOT_CONTAINS(log, "every user");
+    free(log);
+    broker_cleanup(q);
+}
+
+/* A password given with --broker draws one warning; so does a broker file
+ * that other users may read.  WEFT_BROKER_URL is taken over the config. */
+TEST(broker_password_on_the_command_line_is_warned_about)
+{
+    write_cluster_config("amqp://nobody@127.0.0.1:1/%2f");
+    pid_t pid = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--broker",
+                           "amqp://weft:pwAx@127.0.0.1:1/%2f", (const char *)NULL);
+    char *log = wait_log("worker.log", "info worker: application", 20);
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    free(log);
+    log = test_read_file("worker.log", NULL);
+    printf("%s", log);
+    ASSERT_EQ(count_of(log, "warn run-worker: the broker password given with --broker can be seen"),
+              1);
+    ASSERT_NOT_CONTAINS(log, "pwAx");
+    free(log);
+
+    test_write_file("broker.url", "amqp://weft:pwAx@127.0.0.1:1/%2f\n");
+    ASSERT_EQ(chmod("broker.url", 0644), 0);
+    pid = spawn_weft("worker2.log", "run-worker", "--application-path", ".", "--broker-file",
+                     "broker.url", (const char *)NULL);
+    free(wait_log("worker2.log", "info worker: application", 20));
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    log = test_read_file("worker2.log", NULL);
+    printf("%s", log);
+    ASSERT_CONTAINS(log, "broker.url, which holds the broker URL, can be read by other users");
+    ASSERT_NOT_CONTAINS(log, "pwAx");
+    free(log);
+
+    char *out, env[1200];
+    snprintf(env, sizeof env, "WEFT_BROKER_URL='%s' '%s' workers --queue %s --wait 1", broker_url(),
+             weft_bin(), test_queue());
+    ASSERT_EQ(test_run_cmd(env, &out), 0);
+    printf("%s", out);
+    const char *port = strrchr(broker_url(), ':');
+    ASSERT_CONTAINS(out, "no worker announced itself");
+    ASSERT_CONTAINS(out, port);
+    ASSERT_NOT_CONTAINS(out, broker_password());
+    free(out);
+}
+
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_json_has_the_keys),
           TEST_ENTRY(run_standalone_with_workers),
@@ -1020,4 +1140,6 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(quiet_and_verbose_move_the_log_level),
           TEST_ENTRY(help_lists_every_command),
           TEST_ENTRY(broker_password_is_never_printed),
-          TEST_ENTRY(malformed_broker_urls_never_show_the_password))
+          TEST_ENTRY(malformed_broker_urls_never_show_the_password),
+          TEST_ENTRY(run_worker_broker_file_keeps_the_password_out_of_ps),
+          TEST_ENTRY(broker_password_on_the_command_line_is_warned_about))
