@@ -1116,6 +1116,46 @@ TEST(broker_password_on_the_command_line_is_warned_about)
     free(out);
 }
 
+/* broker_url = "ENV[WEFT_BROKER_URL]" with the variable unset: commands
+ * that never connect work (a development run included); `weft check`
+ * warns; what connects fails, naming the variable. */
+TEST(unset_broker_env_fails_only_what_connects)
+{
+    unsetenv("WEFT_BROKER_URL");
+    write_cluster_config("ENV[WEFT_BROKER_URL]");
+    char *out;
+    ASSERT_EQ(weft(&out, "run --mode development"), 0);
+    free(out);
+    json_t *jobs = weft_json("jobs");
+    ASSERT_EQ(json_array_size(jobs), 1);
+    char show[256];
+    snprintf(show, sizeof show, "show %s",
+             json_string_value(json_object_get(json_array_get(jobs, 0), "id")));
+    json_decref(jobs);
+    static const char *const readers[] = {"jobs", "submissions", "scenarios", "data o", NULL};
+    for (int i = 0; readers[i]; i++) {
+        ASSERT_EQ(weft(&out, "%s", readers[i]), 0);
+        ASSERT_NOT_CONTAINS(out, "WEFT_BROKER_URL");
+        free(out);
+    }
+    ASSERT_EQ(weft(&out, "%s", show), 0);
+    free(out);
+    ASSERT_EQ(weft(&out, "check"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "warning: environment variable WEFT_BROKER_URL is not set (needed by "
+                         "broker_url in [JOB]");
+    free(out);
+    static const char *const connecting[] = {"run", "run-worker --application-path .",
+                                             "workers --wait 1", NULL};
+    for (int i = 0; connecting[i]; i++) {
+        ASSERT_EQ(weft(&out, "%s", connecting[i]), 2);
+        printf("%s", out);
+        ASSERT(line_with(out, "weft: ", "environment variable WEFT_BROKER_URL is not set (needed "
+                                        "by broker_url in [JOB] to connect to the broker)"));
+        free(out);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_json_has_the_keys),
           TEST_ENTRY(run_standalone_with_workers),
@@ -1142,4 +1182,5 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(broker_password_is_never_printed),
           TEST_ENTRY(malformed_broker_urls_never_show_the_password),
           TEST_ENTRY(run_worker_broker_file_keeps_the_password_out_of_ps),
-          TEST_ENTRY(broker_password_on_the_command_line_is_warned_about))
+          TEST_ENTRY(broker_password_on_the_command_line_is_warned_about),
+          TEST_ENTRY(unset_broker_env_fails_only_what_connects))

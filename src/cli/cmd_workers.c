@@ -65,12 +65,14 @@ int cmd_workers(int argc, char **argv)
             free(url);
             return CLI_USAGE;
         }
-        if (!broker) broker = weft_config_broker_url(cfg);
-        if (!queue) queue = weft_config_queue(cfg);
     }
     char err[WEFT_ERRBUF_SIZE] = "";
-    weft_workers_opts o = {.config = cfg, .broker_url = broker, .queue = queue,
+    /* What the config names is resolved by the library, which says so when
+     * it comes from an unset environment variable. */
+    weft_workers_opts o = {.config = cfg, .broker_url = url, .queue = queue,
                            .wait_ms = (int64_t)(wait_s * 1000)};
+    if (!broker) broker = weft_config_broker_url(cfg);
+    if (!queue) queue = weft_config_queue(cfg);
     weft_worker_info *ws = NULL;
     size_t n = 0;
     weft_err e = weft_workers_list(&o, &ws, &n, err);

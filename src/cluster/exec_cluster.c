@@ -22,6 +22,7 @@
 #include "cluster/exec_cluster.h"
 
 #include "cluster/protocol.h"
+#include "config/config_internal.h" /* weft__config_connection_env */
 #include "exec/executor.h"
 #include "util/defaults.h"
 #include "util/util.h"
@@ -849,6 +850,8 @@ weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
                                         char *err)
 {
     weft__exec_cluster_opts co;
+    weft_err e = weft__config_connection_env(cfg, false, err);
+    if (e) return e;
     weft__exec_cluster_opts_from_config(cfg, &co);
     return weft__exec_cluster_new(app, reports, &co, out, err);
 }

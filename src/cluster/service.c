@@ -26,6 +26,7 @@
  */
 #include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
+#include "config/config_internal.h" /* weft__config_connection_env */
 #include "standalone/pool.h"
 #include "util/defaults.h"
 #include "util/util.h"
@@ -800,6 +801,8 @@ static weft_err load_application(weft_worker *w, const weft_worker_opts *o, char
 /* The broker, the queue and the names derived from it. */
 static weft_err name_things(weft_worker *w, const weft_worker_opts *o, char *err)
 {
+    weft_err e = weft__config_connection_env(w->cfg, o->broker_url != NULL, err);
+    if (e) return e;
     const char *url = o->broker_url ? o->broker_url : weft_config_broker_url(w->cfg);
     const char *queue = o->queue ? o->queue : weft_config_queue(w->cfg);
     if (!(w->url = weft__strdup(url)) || !(w->queue = weft__strdup(queue)) ||

@@ -103,7 +103,10 @@ static void check_env(check_ctx *c, const weft__section *s, const char *key, con
         for (size_t i = 0; i < v->n; i++) check_env(c, s, key, v->items[i]);
         return;
     }
-    if (v->env_state == WEFT__ENV_MISSING)
+    if (v->env_state == WEFT__ENV_MISSING && weft__keyspec_is_connection(s->kind, key))
+        DIAGV(c, v, WARN, "environment variable %s is not set (needed by %s in [%s] to connect "
+              "to the broker)", v->env, key, s->name);
+    else if (v->env_state == WEFT__ENV_MISSING)
         DIAGV(c, v, ERR, "environment variable %s is not set (needed by %s in [%s])", v->env, key,
              s->name);
     else if (v->env_state == WEFT__ENV_BAD)
