@@ -17,7 +17,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq
+PKGS    := jansson sqlite3 librabbitmq openssl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

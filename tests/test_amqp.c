@@ -13,8 +13,11 @@
 #include "cluster/amqp_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -453,6 +456,94 @@ TEST(redact_masks_malformed_urls)
     ASSERT_NOT_CONTAINS(err, "pa/ss");
 }
 
+/* The test broker's TLS URL with its host replaced by `host`, into buf. */
+static const char *tls_url_at(const char *host, char *buf, size_t size, const char **ca)
+{
+    const char *u = tls_url(ca), *at = strrchr(u, '@'), *colon = strchr(at, ':');
+    ASSERT(at && colon);
+    snprintf(buf, size, "%.*s%s%s", (int)(at + 1 - u), u, host, colon);
+    return buf;
+}
+
+/* amqps:// to 127.0.0.1, whose certificate names IP:127.0.0.1: verified
+ * (rabbitmq-c's own name check compares DNS names only and refused it). */
+TEST(tls_ip_address_in_the_certificate_verifies)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf, url[1024];
+    const char *ca;
+    weft__amqp_opts o = {.url = tls_url_at("127.0.0.1", url, sizeof url, &ca), .ca_file = ca,
+                         .confirms = true, .name = "test_amqp_tls_ip"};
+    weft__amqp *c = NULL;
+    ASSERT_OK(weft__amqp_open(&o, &c, err), err);
+    char *q = qname("tlsip");
+    ASSERT_OK(weft__amqp_declare_queue(c, q, NULL, NULL, err), err);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", q, "over tls", 8, false, 5000, err), err);
+    ASSERT_OK(weft__amqp_delete_queue(c, q, err), err);
+    free(q);
+    weft__amqp_close(c);
+}
+
+/* A free loopback port (bound, then released for a server of ours). */
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* A TLS server whose certificate (signed by a CA of the test's own) names
+ * DNS:localhost only: connecting to 127.0.0.1 with that CA is refused,
+ * saying that the address does not match. */
+TEST(tls_certificate_without_the_ip_is_refused)
+{
+    const char *gen =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+        "-subj '/CN=test CA' -keyout ca.key -out ca.pem && "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-subj '/CN=localhost' -keyout leaf.key -out leaf.csr && "
+        "printf 'subjectAltName=DNS:localhost\\n' >san.ext && "
+        "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-extfile san.ext -out leaf.pem";
+    char *out = NULL;
+    if (test_run_cmd(gen, &out) != 0) FAIL("openssl failed:\n%s", out);
+    free(out);
+    int port = free_port();
+    char accept[64];
+    snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
+    pid_t srv = fork();
+    if (srv == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0), dup2(null, 1), dup2(null, 2);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-accept", accept, "-cert", "leaf.pem",
+               "-key", "leaf.key", (char *)NULL);
+        _exit(127);
+    }
+    char url[256];
+    snprintf(url, sizeof url, "amqps://guest:guest@127.0.0.1:%d/%%2f", port);
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = url, .ca_file = "ca.pem", .timeout_ms = 2000};
+    weft__amqp *c = NULL;
+    weft_err e = WEFT_EBROKER;
+    for (int i = 0; i < 100; i++) { /* until the server listens */
+        e = weft__amqp_open(&o, &c, err);
+        if (!strstr(err, "Connection refused")) break;
+        usleep(50000);
+    }
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+    printf("    %s\n", err);
+    ASSERT_EQ(e, WEFT_EBROKER);
+    ASSERT(c == NULL);
+    ASSERT_CONTAINS(err, "TLS: SSL peer cert verification failed (IP address mismatch)");
+    ASSERT_NOT_CONTAINS(err, "guest:guest");
+}
+
 TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(refused_port_fails_fast), TEST_ENTRY(silent_server_times_out),
           TEST_ENTRY(refused_login_is_clear), TEST_ENTRY(unknown_vhost_is_clear),
@@ -463,4 +554,6 @@ TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(reject_goes_to_dead_letter_queue),
           TEST_ENTRY(heartbeats_keep_an_idle_connection),
           TEST_ENTRY(fanout_exchange_reaches_every_bound_queue),
-          TEST_ENTRY(redact_masks_malformed_urls))
+          TEST_ENTRY(redact_masks_malformed_urls),
+          TEST_ENTRY(tls_ip_address_in_the_certificate_verifies),
+          TEST_ENTRY(tls_certificate_without_the_ip_is_refused))

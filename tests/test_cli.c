@@ -1156,6 +1156,64 @@ TEST(unset_broker_env_fails_only_what_connects)
     }
 }
 
+/* Writes a cluster config with `url` and extra [JOB] lines, starts `weft
+ * run` and `weft run-worker` on it (no broker there), and returns what they
+ * printed (caller frees). */
+static char *start_both_with(const char *url, const char *extra)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\n%s"
+             "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+             "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+             "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n",
+             url, extra);
+    test_write_file("config.toml", cfg);
+    char *run;
+    ASSERT_EQ(weft(&run, "run"), 2); /* nothing listens on port 1 */
+    unlink("worker.log");
+    pid_t pid = spawn_weft("worker.log", "run-worker", "--application-path", ".",
+                           (const char *)NULL);
+    char *log = wait_log("worker.log", "info worker: application", 20);
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    free(log);
+    log = test_read_file("worker.log", NULL);
+    size_t n = strlen(run) + strlen(log) + 1;
+    char *both = malloc(n);
+    snprintf(both, n, "%s%s", run, log);
+    free(run);
+    free(log);
+    printf("%s", both);
+    return both;
+}
+
+/* Verification turned off, or a CA / client certificate with a plain
+ * amqp:// URL: the orchestrator and the worker each warn when they start. */
+TEST(insecure_tls_settings_are_warned_at_every_start)
+{
+    test_write_file("ca.pem", "not used: nothing listens\n");
+    char *out = start_both_with("amqps://guest:guest@127.0.0.1:1/%2f",
+                                "broker_ca_file = \"ca.pem\"\nbroker_verify_peer = \"False:bool\"\n");
+    ASSERT_EQ(count_of(out, "warn cluster: TLS certificate verification is off"), 1);
+    ASSERT_EQ(count_of(out, "warn worker: TLS certificate verification is off"), 1);
+    free(out);
+    out = start_both_with("amqps://guest:guest@127.0.0.1:1/%2f",
+                          "broker_ca_file = \"ca.pem\"\nbroker_verify_hostname = \"False:bool\"\n");
+    ASSERT_EQ(count_of(out, "warn cluster: TLS hostname verification is off"), 1);
+    ASSERT_EQ(count_of(out, "warn worker: TLS hostname verification is off"), 1);
+    free(out);
+    out = start_both_with("amqp://guest:guest@127.0.0.1:1/%2f", "broker_ca_file = \"ca.pem\"\n");
+    ASSERT_EQ(count_of(out, "warn cluster: a CA or client certificate is set"), 1);
+    ASSERT_EQ(count_of(out, "warn worker: a CA or client certificate is set"), 1);
+    ASSERT_CONTAINS(out, "is not amqps://: the connection is not encrypted");
+    free(out);
+    out = start_both_with("amqps://guest:guest@127.0.0.1:1/%2f", "broker_ca_file = \"ca.pem\"\n");
+    ASSERT_NOT_CONTAINS(out, "verification is off");
+    ASSERT_NOT_CONTAINS(out, "is not amqps://");
+    free(out);
+}
+
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_json_has_the_keys),
           TEST_ENTRY(run_standalone_with_workers),
@@ -1183,4 +1241,5 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(malformed_broker_urls_never_show_the_password),
           TEST_ENTRY(run_worker_broker_file_keeps_the_password_out_of_ps),
           TEST_ENTRY(broker_password_on_the_command_line_is_warned_about),
-          TEST_ENTRY(unset_broker_env_fails_only_what_connects))
+          TEST_ENTRY(unset_broker_env_fails_only_what_connects),
+          TEST_ENTRY(insecure_tls_settings_are_warned_at_every_start))

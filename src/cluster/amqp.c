@@ -16,6 +16,8 @@
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +27,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +50,7 @@ struct weft__amqp {
     bool logged_in;
     bool confirms;
     uint64_t next_seq;                    /* sequence number of the next publish */
+    char tls_why[128];                    /* why the broker's certificate was refused */
     weft__amqp_event *qhead, *qtail;      /* events read during synchronous waits */
 };
 
@@ -55,6 +59,30 @@ struct weft__amqp {
 void weft__amqp_redact(const char *url, char *buf, size_t size)
 {
     weft__url_redact(url, buf, size);
+}
+
+void weft__amqp_warn_insecure(const weft__amqp_opts *o, const weft__logger *lg,
+                              const char *component)
+{
+    char red[1024];
+    weft__url_redact(o->url, red, sizeof red);
+    if (o->url && strncmp(o->url, "amqps://", 8) == 0) {
+        if (o->verify_peer < 0)
+            weft__log(lg, WEFT_LOG_WARN, component,
+                      "TLS certificate verification is off (broker_verify_peer = False): any "
+                      "server can pose as broker %s and read the password",
+                      red);
+        else if (o->verify_hostname < 0)
+            weft__log(lg, WEFT_LOG_WARN, component,
+                      "TLS hostname verification is off (broker_verify_hostname = False): any "
+                      "certificate of the CA can pose as broker %s",
+                      red);
+    } else if ((o->ca_file && *o->ca_file) || (o->cert_file && *o->cert_file)) {
+        weft__log(lg, WEFT_LOG_WARN, component,
+                  "a CA or client certificate is set (broker_ca_file, broker_cert_file) but the "
+                  "broker URL %s is not amqps://: the connection is not encrypted",
+                  red);
+    }
 }
 
 int weft__amqp_backoff_ms(int n)
@@ -225,6 +253,38 @@ static void set_timeout(struct timeval *tv, int ms)
     tv->tv_usec = (ms % 1000) * 1000;
 }
 
+/* Verifies the broker's certificate chain as OpenSSL would, keeping the
+ * reason of a refusal for the error message (rabbitmq-c only says
+ * "verification failed").  Runs during the handshake, in the thread that
+ * connects; `arg` is that connection's tls_why. */
+static int verify_chain(X509_STORE_CTX *sc, void *arg)
+{
+    int ok = X509_verify_cert(sc);
+    int e = X509_STORE_CTX_get_error(sc);
+    if (ok <= 0 && e != X509_V_OK)
+        snprintf(arg, sizeof ((weft__amqp *)0)->tls_why, "%s", X509_verify_cert_error_string(e));
+    return ok;
+}
+
+/* The name check of the broker's certificate.  rabbitmq-c's own compares
+ * DNS names only, so a URL with an IP address always failed it, even with
+ * a certificate that names that address (an IP subjectAltName): for an
+ * address, OpenSSL's check takes over, as part of the chain verification. */
+static weft_err set_name_check(weft__amqp *c, amqp_socket_t *s, const char *host, bool verify,
+                               char *err)
+{
+    SSL_CTX *ctx = amqp_ssl_socket_get_context(s);
+    if (!ctx) return weft__err(err, WEFT_EBROKER, "no TLS context for broker %s", c->redacted);
+    SSL_CTX_set_cert_verify_callback(ctx, verify_chain, c->tls_why);
+    unsigned char addr[sizeof(struct in6_addr)];
+    bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+    amqp_ssl_socket_set_verify_hostname(s, verify && !ip);
+    if (verify && ip && X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx), host) != 1)
+        return weft__err(err, WEFT_EBROKER, "cannot check the certificate of broker %s",
+                         c->redacted);
+    return WEFT_OK;
+}
+
 /* A TLS socket to the broker, configured from opts and connected. */
 static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
                          const weft__amqp_opts *opts, struct timeval *tv, char *err)
@@ -232,7 +292,8 @@ static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
     amqp_socket_t *s = amqp_ssl_socket_new(c->conn);
     if (!s) return weft__err(err, WEFT_EBROKER, "cannot create a TLS socket for %s", c->redacted);
     amqp_ssl_socket_set_verify_peer(s, opts->verify_peer >= 0);
-    amqp_ssl_socket_set_verify_hostname(s, opts->verify_hostname >= 0);
+    weft_err e = set_name_check(c, s, ci->host, opts->verify_hostname >= 0, err);
+    if (e) return e;
     if (opts->ca_file && *opts->ca_file &&
         amqp_ssl_socket_set_cacert(s, opts->ca_file) != AMQP_STATUS_OK)
         return weft__err(err, WEFT_EBROKER, "cannot use CA file %s for broker %s", opts->ca_file,
@@ -252,7 +313,8 @@ static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
     int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
     if (fd >= 0) {
         close(fd);
-        snprintf(why, sizeof why, "TLS: %s", amqp_error_string2(st));
+        snprintf(why, sizeof why, "TLS: %s%s%s%s", amqp_error_string2(st),
+                 c->tls_why[0] ? " (" : "", c->tls_why, c->tls_why[0] ? ")" : "");
     }
     return weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
 }

@@ -80,6 +80,14 @@ bool weft__amqp_broken(const weft__amqp *c);
 /* The redacted URL (borrowed, valid until close). */
 const char *weft__amqp_url(const weft__amqp *c);
 
+/* Logs a warning (WEFT_LOG_WARN, through lg; NULL: the library-wide
+ * handler) when the options make the connection unsafe: TLS verification
+ * turned off with amqps://, or a CA or client certificate with a plain
+ * amqp:// URL (whose owner presumably meant TLS).  Called at every start
+ * of what connects (the cluster executor, the worker service). */
+void weft__amqp_warn_insecure(const weft__amqp_opts *o, const weft__logger *lg,
+                              const char *component);
+
 /* Delay before reconnect attempt `n` (0-based): 100 ms doubling up to 5 s,
  * with +-25% jitter so that many workers do not reconnect in step. */
 int weft__amqp_backoff_ms(int n);

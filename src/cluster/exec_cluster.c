@@ -534,6 +534,9 @@ static weft_err cl_start(weft__executor *ex, char *err)
 {
     cl_exec *x = (cl_exec *)ex;
     if (x->started) return WEFT_OK;
+    weft__amqp_opts ao = {.url = x->url, .ca_file = x->ca, .cert_file = x->cert,
+                          .verify_peer = x->verify_peer, .verify_hostname = x->verify_hostname};
+    weft__amqp_warn_insecure(&ao, x->base.log, "cluster");
     /* Connect once here so that a wrong URL or refused credentials fail the
      * start with the reason, instead of retrying in the background. */
     weft__amqp *c = NULL;

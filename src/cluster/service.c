@@ -727,6 +727,7 @@ weft_err weft_worker_run(weft_worker *w, char *err)
     weft__amqp_redact(w->url, red, sizeof red);
     LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d",
         w->app, red, w->queue, w->concurrency, w->prefetch);
+    weft__amqp_warn_insecure(&w->aopts, &w->log, "worker");
     weft_err e = WEFT_OK;
     while (!e && !take_stop_requests(w)) {
         if (w->draining && w->jobs.len == 0 && w->nacks == 0) break;
