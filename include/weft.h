@@ -688,6 +688,13 @@ typedef struct weft_orchestrator_opts {
     weft_log_fn log;
     void *log_userdata;
     weft_log_level log_level;
+    /** Set to non-zero (by a signal handler) to give up waiting for the
+     *  broker: a start, a first submit or a resuming open in cluster mode
+     *  that is connecting fails with WEFT_ECANCELED within about 100 ms,
+     *  however the broker fails to answer.  Borrowed until
+     *  weft_orchestrator_close(); NULL: none.  (A running submission is
+     *  interrupted by weft_submit_opts.interrupt.) */
+    volatile sig_atomic_t *interrupt;
 } weft_orchestrator_opts;
 
 /**

@@ -15,6 +15,9 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1214,6 +1217,164 @@ TEST(insecure_tls_settings_are_warned_at_every_start)
     free(out);
 }
 
+/* ---- signals in cluster mode ------------------------------------------ */
+
+/* SLOW in cluster mode on broker `url`, with the test's own queue, its
+ * slow job lasting `secs` seconds. */
+static void write_cluster_slow_for(const char *url, int secs)
+{
+    char cfg[4096], *at;
+    snprintf(cfg, sizeof cfg, "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\nqueue = \"%s\"\n%s",
+             url, test_queue(), SLOW);
+    ASSERT((at = strstr(cfg, "duration = \"30\"")) != NULL);
+    char tail[4096];
+    snprintf(tail, sizeof tail, "%s", at + strlen("duration = \"30\""));
+    snprintf(at, sizeof cfg - (size_t)(at - cfg), "duration = \"%d\"%s", secs, tail);
+    test_write_file("config.toml", cfg);
+}
+
+static void write_cluster_slow(const char *url) { write_cluster_slow_for(url, 30); }
+
+/* Sends `sig` to `pid` and returns how long it took to exit (seconds);
+ * *rc gets its exit status. */
+static double stop_timed(pid_t pid, int sig, int *rc)
+{
+    double t0 = now_s();
+    kill(pid, sig);
+    *rc = wait_exit(pid, 30);
+    return now_s() - t0;
+}
+
+/* A loopback port that accepts connections (the kernel completes the
+ * handshake) and never answers: a broker that hangs.  Returns the socket. */
+static int silent_listener(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    ASSERT_EQ(listen(s, 16), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+/* Ctrl-C and SIGTERM while `weft run` (and `weft run-worker`) start up
+ * against a broker that does not answer: each stops within seconds (the
+ * login alone would wait 5 s), 130 / 143 for run, 0 for the worker. */
+TEST(cluster_signals_at_start_up_stop_within_seconds)
+{
+    use_clifns();
+    int port, ls = silent_listener(&port);
+    char url[128];
+    snprintf(url, sizeof url, "amqp://guest:guest@127.0.0.1:%d/%%2f", port);
+    write_cluster_slow(url);
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+        sleep_ms(1000); /* connected, waiting for the broker's first frame */
+        int rc;
+        double took = stop_timed(pid, sigs[i], &rc);
+        char *log = test_read_file("run.log", NULL);
+        printf("    signal %d: exit %d after %.2f s\n%s", sigs[i], rc, took, log);
+        free(log);
+        ASSERT_EQ(rc, 128 + sigs[i]);
+        ASSERT_LT(took, 3.0);
+        pid = spawn_weft("worker.log", "run-worker", "--application-path", ".",
+                         (const char *)NULL);
+        free(wait_log("worker.log", "info worker: application", 20));
+        sleep_ms(1000);
+        took = stop_timed(pid, sigs[i], &rc);
+        printf("    worker, signal %d: exit %d after %.2f s\n", sigs[i], rc, took);
+        ASSERT_EQ(rc, 0);
+        ASSERT_LT(took, 3.0);
+        unlink("worker.log");
+    }
+    close(ls);
+    /* A closed port: the start fails at once, or the signal ends it. */
+    write_cluster_slow("amqp://guest:guest@127.0.0.1:1/%2f");
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+    sleep_ms(200);
+    int rc;
+    double took = stop_timed(pid, SIGINT, &rc);
+    ASSERT(rc == 2 || rc == 130);
+    ASSERT_LT(took, 3.0);
+    char *out;
+    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_NOT_CONTAINS(out, "JOB_");
+    free(out);
+}
+
+static int broker_script(const char *cmd)
+{
+    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
+    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set: this test stops the broker");
+    char c[4096];
+    snprintf(c, sizeof c, "'%s/scripts/broker' %s '%s' >/dev/null 2>&1", test_src_dir(), cmd, dir);
+    return system(c);
+}
+
+/* Mid-run, the broker stops: `weft run` still stops on `sig` within
+ * seconds (the running job's worker cannot be told: the job ends CANCELED
+ * here), and so do workers, busy or idle.  The broker is started again
+ * before anything is asserted, for the tests that follow. */
+static void signal_while_the_broker_is_down(int sig, bool drain)
+{
+    use_clifns();
+    /* drain: one SIGTERM lets the worker finish its job (4 s), whose result
+     * cannot be sent: it exits then, rather than wait for the broker. */
+    write_cluster_slow_for(broker_url(), drain ? 4 : 30);
+    pid_t w = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--queue",
+                         test_queue(), (const char *)NULL);
+    pid_t run = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, run, "run.log"));
+    int stopped = broker_script("stop");
+    sleep_ms(500);
+    int rc_run, rc_w, rc_idle;
+    double t_run = stop_timed(run, sig, &rc_run);
+    double t_w;
+    if (drain) {
+        t_w = stop_timed(w, SIGTERM, &rc_w);
+    } else {
+        kill(w, SIGTERM); /* drains: its job runs on... */
+        sleep_ms(300);    /* (two signals sent at once may be delivered as one) */
+        t_w = stop_timed(w, SIGTERM, &rc_w); /* ...the second stops at once */
+    }
+    pid_t idle = spawn_weft("idle.log", "run-worker", "--application-path", ".",
+                            (const char *)NULL);
+    free(wait_log("idle.log", "info worker: application", 20));
+    sleep_ms(500);
+    double t_idle = stop_timed(idle, SIGTERM, &rc_idle);
+    int restarted = broker_script("start");
+
+    char *log = test_read_file("run.log", NULL);
+    printf("%s", log);
+    free(log);
+    log = test_read_file("worker.log", NULL);
+    printf("%s", log);
+    free(log);
+    printf("    run: exit %d after %.2f s; busy worker: %d after %.2f s; idle worker: %d after "
+           "%.2f s\n", rc_run, t_run, rc_w, t_w, rc_idle, t_idle);
+    ASSERT_EQ(stopped, 0);
+    ASSERT_EQ(restarted, 0);
+    ASSERT_EQ(rc_run, 128 + sig);
+    ASSERT_LT(t_run, 5.0);
+    ASSERT_EQ(rc_w, 0);
+    ASSERT_LT(t_w, 5.0);
+    ASSERT_EQ(rc_idle, 0);
+    ASSERT_LT(t_idle, 5.0);
+    ASSERT_STR_EQ(status_of_task("slow"), "CANCELED");
+    ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
+    char *out;
+    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_NOT_CONTAINS(out, "JOB_");
+    free(out);
+    broker_cleanup(test_queue());
+}
+
+TEST(cluster_ctrl_c_while_the_broker_is_down) { signal_while_the_broker_is_down(SIGINT, true); }
+TEST(cluster_sigterm_while_the_broker_is_down) { signal_while_the_broker_is_down(SIGTERM, false); }
+
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_json_has_the_keys),
           TEST_ENTRY(run_standalone_with_workers),
@@ -1242,4 +1403,7 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_worker_broker_file_keeps_the_password_out_of_ps),
           TEST_ENTRY(broker_password_on_the_command_line_is_warned_about),
           TEST_ENTRY(unset_broker_env_fails_only_what_connects),
-          TEST_ENTRY(insecure_tls_settings_are_warned_at_every_start))
+          TEST_ENTRY(insecure_tls_settings_are_warned_at_every_start),
+          TEST_ENTRY(cluster_signals_at_start_up_stop_within_seconds),
+          TEST_ENTRY_TIMEOUT(cluster_ctrl_c_while_the_broker_is_down, 150),
+          TEST_ENTRY_TIMEOUT(cluster_sigterm_while_the_broker_is_down, 150))

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,9 +188,41 @@ static weft_err rpc_check(weft__amqp *c, const char *what, char *err)
 
 /* ---- connecting ---- */
 
+/* ---- giving up ---- */
+
+void weft__amqp_abort_fire(weft__amqp_abort *a)
+{
+    int saved = errno;
+    atomic_fetch_add(&a->busy, 1);
+    int fd = atomic_load(&a->sock);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR); /* the blocked read sees the end at once */
+    atomic_fetch_sub(&a->busy, 1);
+    errno = saved;
+}
+
+static bool aborted(const weft__amqp_abort *a)
+{
+    if (!a || a->fd < 0) return false;
+    struct pollfd p = {a->fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* The socket that weft__amqp_abort_fire() shuts down (-1: none).  Taking
+ * it back waits for a fire() that read the old one, so that it never
+ * shuts down a descriptor number reused after close. */
+static void abort_watch(weft__amqp_abort *a, int fd)
+{
+    if (!a) return;
+    atomic_store(&a->sock, fd);
+    if (fd < 0)
+        while (atomic_load(&a->busy)) sched_yield();
+}
+
 /* A TCP connection to host:port within timeout_ms, with the exact errno of
- * a failure ("Connection refused", "timed out").  Returns the fd or -1. */
-static int tcp_connect(const char *host, int port, int timeout_ms, char *why, size_t size)
+ * a failure ("Connection refused", "timed out").  Returns the fd or -1;
+ * -1 with why "interrupted" when `abort` gave up. */
+static int tcp_connect(const char *host, int port, int timeout_ms, const weft__amqp_abort *abort,
+                       char *why, size_t size)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -212,14 +245,18 @@ static int tcp_connect(const char *host, int port, int timeout_ms, char *why, si
         }
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        bool intr = false;
         if (rc < 0 && errno == EINPROGRESS) {
-            struct pollfd pfd = {fd, POLLOUT, 0};
+            struct pollfd pfd[2] = {{fd, POLLOUT, 0}, {abort ? abort->fd : -1, POLLIN, 0}};
             for (;;) {
                 int64_t left = (deadline - weft__mono_ns()) / 1000000;
                 if (left < 0) left = 0;
-                int n = poll(&pfd, 1, (int)left);
+                int n = poll(pfd, 2, (int)left);
                 if (n < 0 && errno == EINTR) continue;
-                if (n == 0) {
+                if (n > 0 && pfd[1].revents) {
+                    intr = true;
+                    rc = -1;
+                } else if (n == 0) {
                     errno = ETIMEDOUT;
                     rc = -1;
                 } else {
@@ -239,9 +276,11 @@ static int tcp_connect(const char *host, int port, int timeout_ms, char *why, si
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             break;
         }
-        snprintf(why, size, "%s", errno == ETIMEDOUT ? "timed out" : strerror(errno));
+        snprintf(why, size, "%s",
+                 intr ? "interrupted" : errno == ETIMEDOUT ? "timed out" : strerror(errno));
         close(fd);
         fd = -1;
+        if (intr) break;
     }
     freeaddrinfo(res);
     return fd;
@@ -310,7 +349,7 @@ static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
     /* Say why: a probe connection gives the socket's errno; when TCP
      * works, the TLS handshake or verification failed. */
     char why[512];
-    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
+    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, NULL, why, sizeof why);
     if (fd >= 0) {
         close(fd);
         snprintf(why, sizeof why, "TLS: %s%s%s%s", amqp_error_string2(st),
@@ -321,15 +360,17 @@ static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
 
 /* A plain TCP socket to the broker, connected by tcp_connect() (which says
  * why it failed, where rabbitmq-c's own connect does not). */
-static weft_err open_tcp(weft__amqp *c, const struct amqp_connection_info *ci, char *err)
+static weft_err open_tcp(weft__amqp *c, const struct amqp_connection_info *ci,
+                         weft__amqp_abort *abort, char *err)
 {
     amqp_socket_t *s = amqp_tcp_socket_new(c->conn);
     if (!s) return weft__err(err, WEFT_ENOMEM, "out of memory");
     char why[512];
-    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
+    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, abort, why, sizeof why);
     if (fd < 0)
         return weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
     amqp_tcp_socket_set_sockfd(s, fd);
+    abort_watch(abort, fd);
     return WEFT_OK;
 }
 
@@ -419,14 +460,25 @@ weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *er
     }
     struct timeval tv;
     set_timeout(&tv, c->timeout_ms);
-    if ((e = ci.ssl ? open_tls(c, &ci, opts, &tv, err) : open_tcp(c, &ci, err))) goto fail;
+    if (aborted(opts->abort)) {
+        e = WEFT_ECANCELED;
+        goto fail;
+    }
+    if ((e = ci.ssl ? open_tls(c, &ci, opts, &tv, err) : open_tcp(c, &ci, opts->abort, err)))
+        goto fail;
+    if (ci.ssl) abort_watch(opts->abort, amqp_get_sockfd(c->conn));
     amqp_set_handshake_timeout(c->conn, &tv);
     amqp_set_rpc_timeout(c->conn, &tv);
-    if ((e = login(c, &ci, opts->name, err))) goto fail;
+    /* A fire() before the watch began left only the pipe to say so. */
+    if (!aborted(opts->abort)) e = login(c, &ci, opts->name, err);
+    abort_watch(opts->abort, -1);
+    if (e || aborted(opts->abort)) goto fail;
     free(urlcopy);
     *out = c;
     return WEFT_OK;
 fail:
+    if (aborted(opts->abort))
+        e = weft__err(err, WEFT_ECANCELED, "connecting to broker %s was interrupted", c->redacted);
     free(urlcopy);
     c->broken = true;
     weft__amqp_close(c);
