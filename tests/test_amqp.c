@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -544,6 +545,60 @@ TEST(tls_certificate_without_the_ip_is_refused)
     ASSERT_NOT_CONTAINS(err, "guest:guest");
 }
 
+/* Fires the abort of an open in progress after 300 ms, from another thread
+ * (as the cluster executor's start() does on Ctrl-C). */
+typedef struct abort_later {
+    weft__amqp_abort *abort;
+    int pipe_w;
+} abort_later;
+
+static void *fire_later(void *arg)
+{
+    abort_later *a = arg;
+    usleep(300000);
+    ASSERT_EQ(write(a->pipe_w, "x", 1), 1);
+    weft__amqp_abort_fire(a->abort);
+    return NULL;
+}
+
+/* A broker that accepts and never answers: an open with an abort gives up
+ * as soon as it fires, well before the 5 s login timeout, and says so. */
+TEST(abort_cuts_a_hanging_login_short)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    ASSERT_EQ(listen(s, 4), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    char url[128];
+    snprintf(url, sizeof url, "amqp://guest:secret@127.0.0.1:%d/%%2f", ntohs(a.sin_port));
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    weft__amqp_abort ab = WEFT__AMQP_ABORT_INIT(p[0]);
+    abort_later later = {&ab, p[1]};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, fire_later, &later), 0);
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = url, .abort = &ab};
+    weft__amqp *c = NULL;
+    int64_t t0 = weft__mono_ns();
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_ECANCELED);
+    int64_t took = weft__mono_ns() - t0;
+    pthread_join(t, NULL);
+    printf("    %s (%.2f s)\n", err, (double)took / 1e9);
+    ASSERT(c == NULL);
+    ASSERT_GE(took, 250000000LL);
+    ASSERT_LT(took, 1500000000LL);
+    ASSERT_CONTAINS(err, "was interrupted");
+    ASSERT_NOT_CONTAINS(err, "secret");
+    /* Once fired, the next open gives up at once. */
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_ECANCELED);
+    close(p[0]);
+    close(p[1]);
+    close(s);
+}
+
 TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(refused_port_fails_fast), TEST_ENTRY(silent_server_times_out),
           TEST_ENTRY(refused_login_is_clear), TEST_ENTRY(unknown_vhost_is_clear),
@@ -556,4 +611,5 @@ TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(fanout_exchange_reaches_every_bound_queue),
           TEST_ENTRY(redact_masks_malformed_urls),
           TEST_ENTRY(tls_ip_address_in_the_certificate_verifies),
-          TEST_ENTRY(tls_certificate_without_the_ip_is_refused))
+          TEST_ENTRY(tls_certificate_without_the_ip_is_refused),
+          TEST_ENTRY(abort_cuts_a_hanging_login_short))
