@@ -594,6 +594,10 @@ static weft_err cl_start(weft__executor *ex, char *err)
         pthread_join(x->thread, NULL);
         return weft__err(err, e, "%s", x->first_err);
     }
+    if (fired) { /* too late: connected; later reconnects must not give up */
+        char buf[64];
+        while (read(x->abort_pipe[0], buf, sizeof buf) > 0) {}
+    }
     x->started = true;
     return WEFT_OK;
 }
