@@ -932,11 +932,16 @@ weft_err weft_worker_run(weft_worker *w, char *err);
 
 /**
  * Asks weft_worker_run() to stop.  The first call drains: no new jobs, the
- * running ones finish and are reported, then run() returns.  A second call
- * stops at once: the unfinished jobs are left to the broker, which
- * delivers them to other workers.  Async-signal-safe and thread-safe: a
- * SIGTERM handler or another thread may call it (it sets an atomic counter
- * and writes a byte to a pipe).  Before run(), it makes run() return at once.
+ * running ones finish and are reported, then run() returns.  While the
+ * broker is unreachable, draining ends as soon as no job runs: results
+ * that cannot be sent are dropped, and the broker delivers those jobs
+ * again.  A second call stops at once: the unfinished jobs are left to the
+ * broker, which delivers them to other workers.  A connection attempt in
+ * progress gives up at once (but for the TCP connect and TLS handshake of
+ * amqps://, bounded by 5 s).  Async-signal-safe and thread-safe: a SIGTERM
+ * handler or another thread may call it (it sets an atomic counter, writes
+ * a byte to a pipe and shuts down the socket of a login in progress).
+ * Before run(), it makes run() return at once.
  */
 void weft_worker_stop(weft_worker *w);
 
