@@ -1159,6 +1159,32 @@ TEST(unset_broker_env_fails_only_what_connects)
     }
 }
 
+/* Broker settings from unset variables are not needed when the command
+ * line gives them: workers connects with --broker-file and --queue. */
+TEST(unset_broker_env_is_not_needed_when_given)
+{
+    unsetenv("WEFT_BROKER_URL");
+    unsetenv("WEFT_TEST_Q");
+    test_write_file("config.toml",
+                    "[JOB]\nmode = \"cluster\"\nbroker_url = \"ENV[WEFT_BROKER_URL]\"\n"
+                    "queue = \"ENV[WEFT_TEST_Q]\"\n[DATA_NODE.o]\nstorage_type = \"text\"\n"
+                    "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+                    "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
+    char url[1024];
+    snprintf(url, sizeof url, "%s\n", broker_url());
+    test_write_file("broker.url", url);
+    ASSERT_EQ(chmod("broker.url", 0600), 0);
+    char *out;
+    ASSERT_EQ(weft(&out, "workers --broker-file broker.url --queue %s --wait 1", test_queue()), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "no worker announced itself on queue weft.test.cli.");
+    free(out);
+    ASSERT_EQ(weft(&out, "workers --broker-file broker.url --wait 1"), 2);
+    ASSERT_CONTAINS(out, "environment variable WEFT_TEST_Q is not set (needed by queue in [JOB]");
+    free(out);
+    broker_cleanup(test_queue());
+}
+
 /* Writes a cluster config with `url` and extra [JOB] lines, starts `weft
  * run` and `weft run-worker` on it (no broker there), and returns what they
  * printed (caller frees). */
@@ -1402,6 +1428,7 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_worker_broker_file_keeps_the_password_out_of_ps),
           TEST_ENTRY(broker_password_on_the_command_line_is_warned_about),
           TEST_ENTRY(unset_broker_env_fails_only_what_connects),
+          TEST_ENTRY(unset_broker_env_is_not_needed_when_given),
           TEST_ENTRY(insecure_tls_settings_are_warned_at_every_start),
           TEST_ENTRY(cluster_signals_at_start_up_stop_within_seconds),
           TEST_ENTRY_TIMEOUT(cluster_ctrl_c_while_the_broker_is_down, 150),

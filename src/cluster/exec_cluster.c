@@ -914,7 +914,7 @@ weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
                                         char *err)
 {
     weft__exec_cluster_opts co;
-    weft_err e = weft__config_connection_env(cfg, false, err);
+    weft_err e = weft__config_connection_env(cfg, false, false, err);
     if (e) return e;
     weft__exec_cluster_opts_from_config(cfg, &co);
     return weft__exec_cluster_new(app, reports, &co, out, err);

@@ -827,7 +827,8 @@ static weft_err load_application(weft_worker *w, const weft_worker_opts *o, char
 /* The broker, the queue and the names derived from it. */
 static weft_err name_things(weft_worker *w, const weft_worker_opts *o, char *err)
 {
-    weft_err e = weft__config_connection_env(w->cfg, o->broker_url != NULL, err);
+    weft_err e = weft__config_connection_env(w->cfg, o->broker_url != NULL,
+                                             o->queue != NULL, err);
     if (e) return e;
     const char *url = o->broker_url ? o->broker_url : weft_config_broker_url(w->cfg);
     const char *queue = o->queue ? o->queue : weft_config_queue(w->cfg);

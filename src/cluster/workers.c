@@ -77,7 +77,8 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
     static const weft_workers_opts none = {0};
     if (!opts) opts = &none;
     const weft_config *cfg = opts->config;
-    weft_err e = cfg ? weft__config_connection_env(cfg, opts->broker_url != NULL, err) : WEFT_OK;
+    weft_err e = cfg ? weft__config_connection_env(cfg, opts->broker_url != NULL,
+                                                      opts->queue != NULL, err) : WEFT_OK;
     if (e) return e;
     const char *url = opts->broker_url ? opts->broker_url
                       : cfg                ? weft_config_broker_url(cfg)

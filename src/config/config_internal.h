@@ -197,9 +197,11 @@ void weft__diags_clear(weft__diag_list *l);
  * Before connecting to the broker with cfg's [JOB] settings: WEFT_EINVAL,
  * naming the variable and the key, when one of them comes from an unset
  * ENV[...] ("environment variable WEFT_BROKER_URL is not set (needed by
- * broker_url in [JOB] to connect to the broker)").  url_given: the caller
- * has a URL of its own, so broker_url is not read.  Defined in config.c.
+ * broker_url in [JOB] to connect to the broker)").  url_given, queue_given:
+ * the caller has a URL or a queue of its own, so broker_url or queue is not
+ * read.  Defined in config.c.
  */
-weft_err weft__config_connection_env(const weft_config *cfg, bool url_given, char *err);
+weft_err weft__config_connection_env(const weft_config *cfg, bool url_given, bool queue_given,
+                                     char *err);
 
 #endif
