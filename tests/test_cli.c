@@ -1160,7 +1160,8 @@ TEST(unset_broker_env_fails_only_what_connects)
 }
 
 /* Broker settings from unset variables are not needed when the command
- * line gives them: workers connects with --broker-file and --queue. */
+ * line gives them: run-worker and workers connect with --broker-file and
+ * --queue. */
 TEST(unset_broker_env_is_not_needed_when_given)
 {
     unsetenv("WEFT_BROKER_URL");
@@ -1174,7 +1175,18 @@ TEST(unset_broker_env_is_not_needed_when_given)
     snprintf(url, sizeof url, "%s\n", broker_url());
     test_write_file("broker.url", url);
     ASSERT_EQ(chmod("broker.url", 0600), 0);
-    char *out;
+    pid_t w = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--broker-file",
+                         "broker.url", "--queue", test_queue(), (const char *)NULL);
+    char *out = wait_log("worker.log", "info worker: application", 20);
+    free(out);
+    sleep_ms(300);
+    kill(w, SIGTERM);
+    ASSERT_EQ(wait_exit(w, 10), 0);
+    out = test_read_file("worker.log", NULL);
+    printf("%s", out);
+    ASSERT_NOT_CONTAINS(out, "weft: environment variable");
+    ASSERT_NOT_CONTAINS(out, "retrying");
+    free(out);
     ASSERT_EQ(weft(&out, "workers --broker-file broker.url --queue %s --wait 1", test_queue()), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "no worker announced itself on queue weft.test.cli.");
