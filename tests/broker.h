@@ -12,8 +12,13 @@
 
 #include "cluster/amqp_client.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 /* The broker's URL; fails the test when none is set. */
 static inline const char *broker_url(void)
@@ -46,6 +51,21 @@ static inline void broker_cleanup(const char *queue)
         weft__amqp_delete_exchange(c, n, err);
     }
     weft__amqp_close(c);
+}
+
+/* A listening socket on a free loopback port (*port): the kernel completes
+ * every TCP handshake and nobody ever answers, as a broker that hangs.
+ * Close it to free the port. */
+static inline int broker_silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, len) != 0 || listen(s, 16) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0)
+        FAIL("cannot listen on a loopback port: %s", strerror(errno));
+    *port = ntohs(a.sin_port);
+    return s;
 }
 
 #endif

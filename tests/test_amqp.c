@@ -448,13 +448,15 @@ TEST(redact_masks_malformed_urls)
     }
     weft__amqp_redact("amqp://u:secret@h/v", buf, 10); /* truncated, never the password */
     ASSERT_STR_EQ(buf, "amqp://u:");
-    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
-    weft__amqp_opts o = {.url = "amqp://u:pa/ss@127.0.0.1:1/%2f"};
-    weft__amqp *c = NULL;
-    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_EINVAL);
-    ASSERT_CONTAINS(err, "malformed broker URL amqp://u:***@127.0.0.1:1/%2f");
-    ASSERT_CONTAINS(err, "%2F");
-    ASSERT_NOT_CONTAINS(err, "pa/ss");
+    /* The parser refuses it; the error shows it masked, with the cause. */
+    char why[WEFT_ERRBUF_SIZE] = "";
+    weft__amqp *conn = NULL;
+    ASSERT_EQ(weft__amqp_open(&(weft__amqp_opts){.url = "amqp://u:pa/ss@127.0.0.1:1/%2f"}, &conn,
+                              why),
+              WEFT_EINVAL);
+    static const char *const has[] = {"malformed broker URL amqp://u:***@127.0.0.1:1/%2f", "%2F"};
+    for (size_t i = 0; i < 2; i++) ASSERT_CONTAINS(why, has[i]);
+    ASSERT_NOT_CONTAINS(why, "pa/ss");
 }
 
 /* The test broker's TLS URL with its host replaced by `host`, into buf. */
@@ -487,15 +489,9 @@ TEST(tls_ip_address_in_the_certificate_verifies)
 /* A free loopback port (bound, then released for a server of ours). */
 static int free_port(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    close(s);
-    return ntohs(a.sin_port);
+    int port;
+    close(broker_silent_listener(&port));
+    return port;
 }
 
 /* A TLS server whose certificate (signed by a CA of the test's own) names
@@ -565,14 +561,9 @@ static void *fire_later(void *arg)
  * as soon as it fires, well before the 5 s login timeout, and says so. */
 TEST(abort_cuts_a_hanging_login_short)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    ASSERT_EQ(listen(s, 4), 0);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
+    int port, s = broker_silent_listener(&port);
     char url[128];
-    snprintf(url, sizeof url, "amqp://guest:secret@127.0.0.1:%d/%%2f", ntohs(a.sin_port));
+    snprintf(url, sizeof url, "amqp://guest:secret@127.0.0.1:%d/%%2f", port);
     int p[2];
     ASSERT_EQ(pipe(p), 0);
     weft__amqp_abort ab = WEFT__AMQP_ABORT_INIT(p[0]);

@@ -15,9 +15,6 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1016,6 +1013,25 @@ static char *wait_log(const char *log, const char *what, double timeout_s)
     }
 }
 
+/* Starts `weft run-worker --application-path . A...` (up to 4 arguments,
+ * NULL after the last) with its output in `log`, waits until it serves,
+ * stops it with SIGTERM, asserts that it exits 0 and returns what it
+ * printed (caller frees). */
+static char *run_worker_briefly(const char *log, const char *a1, const char *a2, const char *a3,
+                                const char *a4)
+{
+    unlink(log);
+    pid_t pid = spawn_weft(log, "run-worker", "--application-path", ".", a1, a2, a3, a4,
+                           (const char *)NULL);
+    free(wait_log(log, "info worker: application", 20));
+    sleep_ms(300);
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    char *out = test_read_file(log, NULL);
+    printf("%s", out);
+    return out;
+}
+
 /* A queue of this test's own, so that tests never see each other's workers. */
 static const char *test_queue(void)
 {
@@ -1081,14 +1097,8 @@ TEST(run_worker_broker_file_keeps_the_password_out_of_ps)
 TEST(broker_password_on_the_command_line_is_warned_about)
 {
     write_cluster_config("amqp://nobody@127.0.0.1:1/%2f");
-    pid_t pid = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--broker",
-                           "amqp://weft:pwAx@127.0.0.1:1/%2f", (const char *)NULL);
-    char *log = wait_log("worker.log", "info worker: application", 20);
-    kill(pid, SIGTERM);
-    ASSERT_EQ(wait_exit(pid, 10), 0);
-    free(log);
-    log = test_read_file("worker.log", NULL);
-    printf("%s", log);
+    char *log = run_worker_briefly("worker.log", "--broker", "amqp://weft:pwAx@127.0.0.1:1/%2f",
+                                   NULL, NULL);
     ASSERT_EQ(count_of(log, "warn run-worker: the broker password given with --broker can be seen"),
               1);
     ASSERT_NOT_CONTAINS(log, "pwAx");
@@ -1096,13 +1106,7 @@ TEST(broker_password_on_the_command_line_is_warned_about)
 
     test_write_file("broker.url", "amqp://weft:pwAx@127.0.0.1:1/%2f\n");
     ASSERT_EQ(chmod("broker.url", 0644), 0);
-    pid = spawn_weft("worker2.log", "run-worker", "--application-path", ".", "--broker-file",
-                     "broker.url", (const char *)NULL);
-    free(wait_log("worker2.log", "info worker: application", 20));
-    kill(pid, SIGTERM);
-    ASSERT_EQ(wait_exit(pid, 10), 0);
-    log = test_read_file("worker2.log", NULL);
-    printf("%s", log);
+    log = run_worker_briefly("worker2.log", "--broker-file", "broker.url", NULL, NULL);
     ASSERT_CONTAINS(log, "broker.url, which holds the broker URL, can be read by other users");
     ASSERT_NOT_CONTAINS(log, "pwAx");
     free(log);
@@ -1175,15 +1179,8 @@ TEST(unset_broker_env_is_not_needed_when_given)
     snprintf(url, sizeof url, "%s\n", broker_url());
     test_write_file("broker.url", url);
     ASSERT_EQ(chmod("broker.url", 0600), 0);
-    pid_t w = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--broker-file",
-                         "broker.url", "--queue", test_queue(), (const char *)NULL);
-    char *out = wait_log("worker.log", "info worker: application", 20);
-    free(out);
-    sleep_ms(300);
-    kill(w, SIGTERM);
-    ASSERT_EQ(wait_exit(w, 10), 0);
-    out = test_read_file("worker.log", NULL);
-    printf("%s", out);
+    char *out = run_worker_briefly("worker.log", "--broker-file", "broker.url", "--queue",
+                                   test_queue());
     ASSERT_NOT_CONTAINS(out, "weft: environment variable");
     ASSERT_NOT_CONTAINS(out, "retrying");
     free(out);
@@ -1212,14 +1209,7 @@ static char *start_both_with(const char *url, const char *extra)
     test_write_file("config.toml", cfg);
     char *run;
     ASSERT_EQ(weft(&run, "run"), 2); /* nothing listens on port 1 */
-    unlink("worker.log");
-    pid_t pid = spawn_weft("worker.log", "run-worker", "--application-path", ".",
-                           (const char *)NULL);
-    char *log = wait_log("worker.log", "info worker: application", 20);
-    kill(pid, SIGTERM);
-    ASSERT_EQ(wait_exit(pid, 10), 0);
-    free(log);
-    log = test_read_file("worker.log", NULL);
+    char *log = run_worker_briefly("worker.log", NULL, NULL, NULL, NULL);
     size_t n = strlen(run) + strlen(log) + 1;
     char *both = malloc(n);
     snprintf(both, n, "%s%s", run, log);
@@ -1283,27 +1273,13 @@ static double stop_timed(pid_t pid, int sig, int *rc)
     return now_s() - t0;
 }
 
-/* A loopback port that accepts connections (the kernel completes the
- * handshake) and never answers: a broker that hangs.  Returns the socket. */
-static int silent_listener(int *port)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    ASSERT_EQ(listen(s, 16), 0);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return s;
-}
-
 /* Ctrl-C and SIGTERM while `weft run` (and `weft run-worker`) start up
  * against a broker that does not answer: each stops within seconds (the
  * login alone would wait 5 s), 130 / 143 for run, 0 for the worker. */
 TEST(cluster_signals_at_start_up_stop_within_seconds)
 {
     use_clifns();
-    int port, ls = silent_listener(&port);
+    int port, ls = broker_silent_listener(&port);
     char url[128];
     snprintf(url, sizeof url, "amqp://guest:guest@127.0.0.1:%d/%%2f", port);
     write_cluster_slow(url);
