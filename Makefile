@@ -20,7 +20,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq libcrypto libmicrohttpd libgvc
+PKGS    := jansson sqlite3 librabbitmq openssl libmicrohttpd libgvc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -694,6 +694,13 @@ typedef struct weft_orchestrator_opts {
     weft_log_fn log;
     void *log_userdata;
     weft_log_level log_level;
+    /** Set to non-zero (by a signal handler) to give up waiting for the
+     *  broker: a start, a first submit or a resuming open in cluster mode
+     *  that is connecting fails with WEFT_ECANCELED within about 100 ms,
+     *  however the broker fails to answer.  Borrowed until
+     *  weft_orchestrator_close(); NULL: none.  (A running submission is
+     *  interrupted by weft_submit_opts.interrupt.) */
+    volatile sig_atomic_t *interrupt;
 } weft_orchestrator_opts;
 
 /**
@@ -954,11 +961,16 @@ weft_err weft_worker_run(weft_worker *w, char *err);
 
 /**
  * Asks weft_worker_run() to stop.  The first call drains: no new jobs, the
- * running ones finish and are reported, then run() returns.  A second call
- * stops at once: the unfinished jobs are left to the broker, which
- * delivers them to other workers.  Async-signal-safe and thread-safe: a
- * SIGTERM handler or another thread may call it (it sets an atomic counter
- * and writes a byte to a pipe).  Before run(), it makes run() return at once.
+ * running ones finish and are reported, then run() returns.  While the
+ * broker is unreachable, draining ends as soon as no job runs: results
+ * that cannot be sent are dropped, and the broker delivers those jobs
+ * again.  A second call stops at once: the unfinished jobs are left to the
+ * broker, which delivers them to other workers.  A connection attempt in
+ * progress gives up at once (but for the TCP connect and TLS handshake of
+ * amqps://, bounded by 5 s).  Async-signal-safe and thread-safe: a SIGTERM
+ * handler or another thread may call it (it sets an atomic counter, writes
+ * a byte to a pipe and shuts down the socket of a login in progress).
+ * Before run(), it makes run() return at once.
  */
 void weft_worker_stop(weft_worker *w);
 

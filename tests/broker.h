@@ -13,10 +13,15 @@
 
 #include "cluster/amqp_client.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,6 +99,21 @@ static inline int worker_stop(pid_t pid)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
+}
+
+/* A listening socket on a free loopback port (*port): the kernel completes
+ * every TCP handshake and nobody ever answers, as a broker that hangs.
+ * Close it to free the port. */
+static inline int broker_silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, len) != 0 || listen(s, 16) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0)
+        FAIL("cannot listen on a loopback port: %s", strerror(errno));
+    *port = ntohs(a.sin_port);
+    return s;
 }
 
 #endif

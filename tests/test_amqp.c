@@ -13,8 +13,12 @@
 #include "cluster/amqp_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -423,6 +427,169 @@ TEST(fanout_exchange_reaches_every_bound_queue)
     weft__amqp_close(b);
 }
 
+/* Malformed URLs are masked too: the userinfo runs to the last '@', and a
+ * user part that is itself malformed is not shown either. */
+TEST(redact_masks_malformed_urls)
+{
+    char buf[256];
+    static const char *const cases[][2] = {
+        {"amqp://u:pa/ss@h:5672/%2f", "amqp://u:***@h:5672/%2f"},
+        {"amqp://u:pa#ss@h:5672/%2f", "amqp://u:***@h:5672/%2f"},
+        {"amqp://u:pa?ss@h:5672/%2f", "amqp://u:***@h:5672/%2f"},
+        {"http://u:pw@h/", "http://u:***@h/"},
+        {"amqp://u/x:pw@h/v", "amqp://***@h/v"},
+        {"amqp://u:@h/v", "amqp://u:***@h/v"},
+        {"u:pa/ss@h:1", "u:***@h:1"},
+        {"amqp://h:5672/%2f", "amqp://h:5672/%2f"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        weft__amqp_redact(cases[i][0], buf, sizeof buf);
+        ASSERT_STR_EQ(buf, cases[i][1]);
+    }
+    weft__amqp_redact("amqp://u:secret@h/v", buf, 10); /* truncated, never the password */
+    ASSERT_STR_EQ(buf, "amqp://u:");
+    /* The parser refuses it; the error shows it masked, with the cause. */
+    char why[WEFT_ERRBUF_SIZE] = "";
+    weft__amqp *conn = NULL;
+    ASSERT_EQ(weft__amqp_open(&(weft__amqp_opts){.url = "amqp://u:pa/ss@127.0.0.1:1/%2f"}, &conn,
+                              why),
+              WEFT_EINVAL);
+    static const char *const has[] = {"malformed broker URL amqp://u:***@127.0.0.1:1/%2f", "%2F"};
+    for (size_t i = 0; i < 2; i++) ASSERT_CONTAINS(why, has[i]);
+    ASSERT_NOT_CONTAINS(why, "pa/ss");
+}
+
+/* The test broker's TLS URL with its host replaced by `host`, into buf. */
+static const char *tls_url_at(const char *host, char *buf, size_t size, const char **ca)
+{
+    const char *u = tls_url(ca), *at = strrchr(u, '@'), *colon = strchr(at, ':');
+    ASSERT(at && colon);
+    snprintf(buf, size, "%.*s%s%s", (int)(at + 1 - u), u, host, colon);
+    return buf;
+}
+
+/* amqps:// to 127.0.0.1, whose certificate names IP:127.0.0.1: verified
+ * (rabbitmq-c's own name check compares DNS names only and refused it). */
+TEST(tls_ip_address_in_the_certificate_verifies)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf, url[1024];
+    const char *ca;
+    weft__amqp_opts o = {.url = tls_url_at("127.0.0.1", url, sizeof url, &ca), .ca_file = ca,
+                         .confirms = true, .name = "test_amqp_tls_ip"};
+    weft__amqp *c = NULL;
+    ASSERT_OK(weft__amqp_open(&o, &c, err), err);
+    char *q = qname("tlsip");
+    ASSERT_OK(weft__amqp_declare_queue(c, q, NULL, NULL, err), err);
+    ASSERT_OK(weft__amqp_publish_wait(c, "", q, "over tls", 8, false, 5000, err), err);
+    ASSERT_OK(weft__amqp_delete_queue(c, q, err), err);
+    free(q);
+    weft__amqp_close(c);
+}
+
+/* A free loopback port (bound, then released for a server of ours). */
+static int free_port(void)
+{
+    int port;
+    close(broker_silent_listener(&port));
+    return port;
+}
+
+/* A TLS server whose certificate (signed by a CA of the test's own) names
+ * DNS:localhost only: connecting to 127.0.0.1 with that CA is refused,
+ * saying that the address does not match. */
+TEST(tls_certificate_without_the_ip_is_refused)
+{
+    const char *gen =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+        "-subj '/CN=test CA' -keyout ca.key -out ca.pem && "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-subj '/CN=localhost' -keyout leaf.key -out leaf.csr && "
+        "printf 'subjectAltName=DNS:localhost\\n' >san.ext && "
+        "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-extfile san.ext -out leaf.pem";
+    char *out = NULL;
+    if (test_run_cmd(gen, &out) != 0) FAIL("openssl failed:\n%s", out);
+    free(out);
+    int port = free_port();
+    char accept[64];
+    snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
+    pid_t srv = fork();
+    if (srv == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0), dup2(null, 1), dup2(null, 2);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-accept", accept, "-cert", "leaf.pem",
+               "-key", "leaf.key", (char *)NULL);
+        _exit(127);
+    }
+    char url[256];
+    snprintf(url, sizeof url, "amqps://guest:guest@127.0.0.1:%d/%%2f", port);
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = url, .ca_file = "ca.pem", .timeout_ms = 2000};
+    weft__amqp *c = NULL;
+    weft_err e = WEFT_EBROKER;
+    for (int i = 0; i < 100; i++) { /* until the server listens */
+        e = weft__amqp_open(&o, &c, err);
+        if (!strstr(err, "Connection refused")) break;
+        usleep(50000);
+    }
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+    printf("    %s\n", err);
+    ASSERT_EQ(e, WEFT_EBROKER);
+    ASSERT(c == NULL);
+    ASSERT_CONTAINS(err, "TLS: SSL peer cert verification failed (IP address mismatch)");
+    ASSERT_NOT_CONTAINS(err, "guest:guest");
+}
+
+/* Fires the abort of an open in progress after 300 ms, from another thread
+ * (as the cluster executor's start() does on Ctrl-C). */
+typedef struct abort_later {
+    weft__amqp_abort *abort;
+    int pipe_w;
+} abort_later;
+
+static void *fire_later(void *arg)
+{
+    abort_later *a = arg;
+    usleep(300000);
+    ASSERT_EQ(write(a->pipe_w, "x", 1), 1);
+    weft__amqp_abort_fire(a->abort);
+    return NULL;
+}
+
+/* A broker that accepts and never answers: an open with an abort gives up
+ * as soon as it fires, well before the 5 s login timeout, and says so. */
+TEST(abort_cuts_a_hanging_login_short)
+{
+    int port, s = broker_silent_listener(&port);
+    char url[128];
+    snprintf(url, sizeof url, "amqp://guest:secret@127.0.0.1:%d/%%2f", port);
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    weft__amqp_abort ab = WEFT__AMQP_ABORT_INIT(p[0]);
+    abort_later later = {&ab, p[1]};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, fire_later, &later), 0);
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft__amqp_opts o = {.url = url, .abort = &ab};
+    weft__amqp *c = NULL;
+    int64_t t0 = weft__mono_ns();
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_ECANCELED);
+    int64_t took = weft__mono_ns() - t0;
+    pthread_join(t, NULL);
+    printf("    %s (%.2f s)\n", err, (double)took / 1e9);
+    ASSERT(c == NULL);
+    ASSERT_GE(took, 250000000LL);
+    ASSERT_LT(took, 1500000000LL);
+    ASSERT_CONTAINS(err, "was interrupted");
+    ASSERT_NOT_CONTAINS(err, "secret");
+    /* Once fired, the next open gives up at once. */
+    ASSERT_EQ(weft__amqp_open(&o, &c, err), WEFT_ECANCELED);
+    close(p[0]);
+    close(p[1]);
+    close(s);
+}
+
 TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(refused_port_fails_fast), TEST_ENTRY(silent_server_times_out),
           TEST_ENTRY(refused_login_is_clear), TEST_ENTRY(unknown_vhost_is_clear),
@@ -432,4 +599,8 @@ TEST_MAIN(TEST_ENTRY(redact_hides_password), TEST_ENTRY(backoff_grows_and_caps),
           TEST_ENTRY(publish_wait_keeps_deliveries), TEST_ENTRY(unacked_message_is_redelivered),
           TEST_ENTRY(reject_goes_to_dead_letter_queue),
           TEST_ENTRY(heartbeats_keep_an_idle_connection),
-          TEST_ENTRY(fanout_exchange_reaches_every_bound_queue))
+          TEST_ENTRY(fanout_exchange_reaches_every_bound_queue),
+          TEST_ENTRY(redact_masks_malformed_urls),
+          TEST_ENTRY(tls_ip_address_in_the_certificate_verifies),
+          TEST_ENTRY(tls_certificate_without_the_ip_is_refused),
+          TEST_ENTRY(abort_cuts_a_hanging_login_short))

@@ -9,10 +9,13 @@
  */
 #include "test.h"
 
+#include "broker.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1218,6 +1221,457 @@ TEST(broker_password_is_never_printed)
     free(out);
 }
 
+/* ---- broker secrets ---------------------------------------------------- */
+
+/* A cluster config whose broker_url is `url` (written as is: a TOML basic
+ * string, so no quote or backslash in it). */
+static void write_cluster_config(const char *url)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\n"
+             "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+             "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+             "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n",
+             url);
+    test_write_file("config.toml", cfg);
+}
+
+/* Runs `weft ARGS` with a 20 s bound (SIGINT), asserting that neither half
+ * of the password pwA/pwB shows in what it printed. */
+static void assert_hidden(const char *env, const char *args)
+{
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s timeout -s INT 20 '%s' %s", env, weft_bin(), args);
+    int rc = test_run_cmd(cmd, &out);
+    printf("    $ %s weft %s  -> %d\n%s", env, args, rc, out);
+    ASSERT_NOT_CONTAINS(out, "pwAx");
+    ASSERT_NOT_CONTAINS(out, "pwBx");
+    free(out);
+}
+
+/* Malformed broker URLs (a wrong scheme; a password with an unencoded
+ * '/', '#' or '?'), from the config, the environment or the command line:
+ * no command shows the password, whatever it makes of the URL. */
+TEST(malformed_broker_urls_never_show_the_password)
+{
+    static const char *const urls[] = {
+        "http://weft:pwAx-pwBx@127.0.0.1:1/%2f",   "amqp://weft:pwAx/pwBx@127.0.0.1:1/%2f",
+        "amqp://weft:pwAx#pwBx@127.0.0.1:1/%2f",   "amqp://weft:pwAx?pwBx@127.0.0.1:1/%2f",
+        "amqps://weft:pwAx/pwBx@127.0.0.1:1/%2f",  "amqp://weft/pwAx:pwBx@127.0.0.1:1/%2f",
+        "amqp://weft:pwAx@pwBx@127.0.0.1:notaport", "weft:pwAx/pwBx@127.0.0.1:1",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        write_cluster_config(urls[i]);
+        assert_hidden("", "run");
+        assert_hidden("", "run-worker --application-path .");
+        assert_hidden("", "workers --wait 1");
+        assert_hidden("", "config");
+        assert_hidden("", "check");
+        char env[512], args[512];
+        snprintf(env, sizeof env, "WEFT_BROKER_URL='%s'", urls[i]);
+        write_cluster_config("ENV[WEFT_BROKER_URL]");
+        assert_hidden(env, "run");
+        assert_hidden(env, "run-worker --application-path .");
+        assert_hidden(env, "workers --wait 1");
+        assert_hidden(env, "config");
+        write_cluster_config("amqp://guest:guest@127.0.0.1:1/%2f");
+        snprintf(args, sizeof args, "run-worker --application-path . --broker '%s'", urls[i]);
+        assert_hidden("", args);
+        snprintf(args, sizeof args, "workers --wait 1 --broker '%s'", urls[i]);
+        assert_hidden("", args);
+    }
+}
+
+/* Waits (at most timeout_s) until file `log` contains `what`; fails the test
+ * with the file's text when it does not.  Returns the text (caller frees). */
+static char *wait_log(const char *log, const char *what, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    for (;;) {
+        char *text = access(log, R_OK) == 0 ? test_read_file(log, NULL) : strdup("");
+        if (strstr(text, what)) return text;
+        if (now_s() > end) FAIL("no \"%s\" within %.0f s in %s:\n%s", what, timeout_s, log, text);
+        free(text);
+        sleep_ms(50);
+    }
+}
+
+/* Starts `weft run-worker --application-path . A...` (up to 4 arguments,
+ * NULL after the last) with its output in `log`, waits until it serves,
+ * stops it with SIGTERM, asserts that it exits 0 and returns what it
+ * printed (caller frees). */
+static char *run_worker_briefly(const char *log, const char *a1, const char *a2, const char *a3,
+                                const char *a4)
+{
+    unlink(log);
+    pid_t pid = spawn_weft(log, "run-worker", "--application-path", ".", a1, a2, a3, a4,
+                           (const char *)NULL);
+    free(wait_log(log, "info worker: application", 20));
+    sleep_ms(300);
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    char *out = test_read_file(log, NULL);
+    printf("%s", out);
+    return out;
+}
+
+/* A queue of this test's own, so that tests never see each other's workers. */
+static const char *test_queue(void)
+{
+    static char q[64];
+    snprintf(q, sizeof q, "weft.test.cli.%d", (int)getpid());
+    return q;
+}
+
+/* The password of the test broker's URL (static buffer). */
+static const char *broker_password(void)
+{
+    static char pw[256];
+    const char *u = broker_url(), *colon = strchr(strstr(u, "://") + 3, ':'), *at = strrchr(u, '@');
+    ASSERT(colon && at && colon < at);
+    snprintf(pw, sizeof pw, ":%.*s@", (int)(at - colon - 1), colon + 1);
+    return pw;
+}
+
+/* run-worker --broker-file FILE: the worker serves the broker named in the
+ * file, and neither ps nor /proc/PID/cmdline shows its password; weft
+ * workers reads the same file. */
+TEST(run_worker_broker_file_keeps_the_password_out_of_ps)
+{
+    write_cluster_config("amqp://nobody@127.0.0.1:1/%2f");
+    char url[1024];
+    snprintf(url, sizeof url, "%s\n", broker_url());
+    test_write_file("broker.url", url);
+    ASSERT_EQ(chmod("broker.url", 0600), 0);
+    const char *q = test_queue();
+    pid_t pid = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--broker-file",
+                           "broker.url", "--queue", q, (const char *)NULL);
+    free(wait_log("worker.log", "info worker: application", 20));
+    char *out;
+    int rc = weft(&out, "workers --broker-file broker.url --queue %s --wait 4", q);
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    char me[32];
+    snprintf(me, sizeof me, ":%d ", (int)pid);
+    ASSERT(line_with(out, me, " up ") != NULL);
+    free(out);
+
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "tr '\\0' ' ' </proc/%d/cmdline; echo; ps -o args= -p %d", (int)pid,
+             (int)pid);
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    printf("    %s", out);
+    ASSERT_CONTAINS(out, "--broker-file broker.url");
+    ASSERT_NOT_CONTAINS(out, broker_password());
+    free(out);
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, 10), 0);
+    char *log = test_read_file("worker.log", NULL);
+    printf("%s", log);
+    ASSERT_NOT_CONTAINS(log, broker_password());
+    ASSERT_NOT_CONTAINS(log, "other users");
+    ASSERT_NOT_CONTAINS(log, "every user");
+    free(log);
+    broker_cleanup(q);
+}
+
+/* A password given with --broker draws one warning; so does a broker file
+ * that other users may read.  WEFT_BROKER_URL is taken over the config. */
+TEST(broker_password_on_the_command_line_is_warned_about)
+{
+    write_cluster_config("amqp://nobody@127.0.0.1:1/%2f");
+    char *log = run_worker_briefly("worker.log", "--broker", "amqp://weft:pwAx@127.0.0.1:1/%2f",
+                                   NULL, NULL);
+    ASSERT_EQ(count_of(log, "warn run-worker: the broker password given with --broker can be seen"),
+              1);
+    ASSERT_NOT_CONTAINS(log, "pwAx");
+    free(log);
+
+    test_write_file("broker.url", "amqp://weft:pwAx@127.0.0.1:1/%2f\n");
+    ASSERT_EQ(chmod("broker.url", 0644), 0);
+    log = run_worker_briefly("worker2.log", "--broker-file", "broker.url", NULL, NULL);
+    ASSERT_CONTAINS(log, "broker.url, which holds the broker URL, can be read by other users");
+    ASSERT_NOT_CONTAINS(log, "pwAx");
+    free(log);
+
+    char *out, env[1200];
+    snprintf(env, sizeof env, "WEFT_BROKER_URL='%s' '%s' workers --queue %s --wait 1", broker_url(),
+             weft_bin(), test_queue());
+    ASSERT_EQ(test_run_cmd(env, &out), 0);
+    printf("%s", out);
+    const char *port = strrchr(broker_url(), ':');
+    ASSERT_CONTAINS(out, "no worker announced itself");
+    ASSERT_CONTAINS(out, port);
+    ASSERT_NOT_CONTAINS(out, broker_password());
+    free(out);
+}
+
+/* broker_url = "ENV[WEFT_BROKER_URL]" with the variable unset: commands
+ * that never connect work (a development run included); `weft check`
+ * warns; what connects fails, naming the variable. */
+TEST(unset_broker_env_fails_only_what_connects)
+{
+    unsetenv("WEFT_BROKER_URL");
+    write_cluster_config("ENV[WEFT_BROKER_URL]");
+    char *out;
+    ASSERT_EQ(weft(&out, "run --mode development"), 0);
+    free(out);
+    json_t *jobs = weft_json("jobs");
+    ASSERT_EQ(json_array_size(jobs), 1);
+    char show[256];
+    snprintf(show, sizeof show, "show %s",
+             json_string_value(json_object_get(json_array_get(jobs, 0), "id")));
+    json_decref(jobs);
+    static const char *const readers[] = {"jobs", "submissions", "scenarios", "data o", NULL};
+    for (int i = 0; readers[i]; i++) {
+        ASSERT_EQ(weft(&out, "%s", readers[i]), 0);
+        ASSERT_NOT_CONTAINS(out, "WEFT_BROKER_URL");
+        free(out);
+    }
+    ASSERT_EQ(weft(&out, "%s", show), 0);
+    free(out);
+    ASSERT_EQ(weft(&out, "check"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "warning: environment variable WEFT_BROKER_URL is not set (needed by "
+                         "broker_url in [JOB]");
+    free(out);
+    static const char *const connecting[] = {"run", "run-worker --application-path .",
+                                             "workers --wait 1", NULL};
+    for (int i = 0; connecting[i]; i++) {
+        ASSERT_EQ(weft(&out, "%s", connecting[i]), 2);
+        printf("%s", out);
+        ASSERT(line_with(out, "weft: ", "environment variable WEFT_BROKER_URL is not set (needed "
+                                        "by broker_url in [JOB] to connect to the broker)"));
+        free(out);
+    }
+}
+
+/* Broker settings from unset variables are not needed when the command
+ * line gives them: run-worker and workers connect with --broker-file and
+ * --queue. */
+TEST(unset_broker_env_is_not_needed_when_given)
+{
+    unsetenv("WEFT_BROKER_URL");
+    unsetenv("WEFT_TEST_Q");
+    test_write_file("config.toml",
+                    "[JOB]\nmode = \"cluster\"\nbroker_url = \"ENV[WEFT_BROKER_URL]\"\n"
+                    "queue = \"ENV[WEFT_TEST_Q]\"\n[DATA_NODE.o]\nstorage_type = \"text\"\n"
+                    "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+                    "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
+    char url[1024];
+    snprintf(url, sizeof url, "%s\n", broker_url());
+    test_write_file("broker.url", url);
+    ASSERT_EQ(chmod("broker.url", 0600), 0);
+    char *out = run_worker_briefly("worker.log", "--broker-file", "broker.url", "--queue",
+                                   test_queue());
+    ASSERT_NOT_CONTAINS(out, "weft: environment variable");
+    ASSERT_NOT_CONTAINS(out, "retrying");
+    free(out);
+    ASSERT_EQ(weft(&out, "workers --broker-file broker.url --queue %s --wait 1", test_queue()), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "no worker announced itself on queue weft.test.cli.");
+    free(out);
+    ASSERT_EQ(weft(&out, "workers --broker-file broker.url --wait 1"), 2);
+    ASSERT_CONTAINS(out, "environment variable WEFT_TEST_Q is not set (needed by queue in [JOB]");
+    free(out);
+    broker_cleanup(test_queue());
+}
+
+/* Writes a cluster config with `url` and extra [JOB] lines, starts `weft
+ * run` and `weft run-worker` on it (no broker there), and returns what they
+ * printed (caller frees). */
+static char *start_both_with(const char *url, const char *extra)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\n%s"
+             "[DATA_NODE.o]\nstorage_type = \"text\"\n"
+             "[TASK.t]\nfunction = \"weft.noop\"\noutputs = [\"o:SECTION\"]\n"
+             "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n",
+             url, extra);
+    test_write_file("config.toml", cfg);
+    char *run;
+    ASSERT_EQ(weft(&run, "run"), 2); /* nothing listens on port 1 */
+    char *log = run_worker_briefly("worker.log", NULL, NULL, NULL, NULL);
+    size_t n = strlen(run) + strlen(log) + 1;
+    char *both = malloc(n);
+    snprintf(both, n, "%s%s", run, log);
+    free(run);
+    free(log);
+    printf("%s", both);
+    return both;
+}
+
+/* Verification turned off, or a CA / client certificate with a plain
+ * amqp:// URL: the orchestrator and the worker each warn when they start. */
+TEST(insecure_tls_settings_are_warned_at_every_start)
+{
+    test_write_file("ca.pem", "not used: nothing listens\n");
+    char *out = start_both_with("amqps://guest:guest@127.0.0.1:1/%2f",
+                                "broker_ca_file = \"ca.pem\"\nbroker_verify_peer = \"False:bool\"\n");
+    ASSERT_EQ(count_of(out, "warn cluster: TLS certificate verification is off"), 1);
+    ASSERT_EQ(count_of(out, "warn worker: TLS certificate verification is off"), 1);
+    free(out);
+    out = start_both_with("amqps://guest:guest@127.0.0.1:1/%2f",
+                          "broker_ca_file = \"ca.pem\"\nbroker_verify_hostname = \"False:bool\"\n");
+    ASSERT_EQ(count_of(out, "warn cluster: TLS hostname verification is off"), 1);
+    ASSERT_EQ(count_of(out, "warn worker: TLS hostname verification is off"), 1);
+    free(out);
+    out = start_both_with("amqp://guest:guest@127.0.0.1:1/%2f", "broker_ca_file = \"ca.pem\"\n");
+    ASSERT_EQ(count_of(out, "warn cluster: a CA or client certificate is set"), 1);
+    ASSERT_EQ(count_of(out, "warn worker: a CA or client certificate is set"), 1);
+    ASSERT_CONTAINS(out, "is not amqps://: the connection is not encrypted");
+    free(out);
+    out = start_both_with("amqps://guest:guest@127.0.0.1:1/%2f", "broker_ca_file = \"ca.pem\"\n");
+    ASSERT_NOT_CONTAINS(out, "verification is off");
+    ASSERT_NOT_CONTAINS(out, "is not amqps://");
+    free(out);
+}
+
+/* ---- signals in cluster mode ------------------------------------------ */
+
+/* SLOW in cluster mode on broker `url`, with the test's own queue, its
+ * slow job lasting `secs` seconds. */
+static void write_cluster_slow_for(const char *url, int secs)
+{
+    char cfg[4096], *at;
+    snprintf(cfg, sizeof cfg, "[JOB]\nmode = \"cluster\"\nbroker_url = \"%s\"\nqueue = \"%s\"\n%s",
+             url, test_queue(), SLOW);
+    ASSERT((at = strstr(cfg, "duration = \"30\"")) != NULL);
+    char tail[4096];
+    snprintf(tail, sizeof tail, "%s", at + strlen("duration = \"30\""));
+    snprintf(at, sizeof cfg - (size_t)(at - cfg), "duration = \"%d\"%s", secs, tail);
+    test_write_file("config.toml", cfg);
+}
+
+static void write_cluster_slow(const char *url) { write_cluster_slow_for(url, 30); }
+
+/* Sends `sig` to `pid` and returns how long it took to exit (seconds);
+ * *rc gets its exit status. */
+static double stop_timed(pid_t pid, int sig, int *rc)
+{
+    double t0 = now_s();
+    kill(pid, sig);
+    *rc = wait_exit(pid, 30);
+    return now_s() - t0;
+}
+
+/* Ctrl-C and SIGTERM while `weft run` (and `weft run-worker`) start up
+ * against a broker that does not answer: each stops within seconds (the
+ * login alone would wait 5 s), 130 / 143 for run, 0 for the worker. */
+TEST(cluster_signals_at_start_up_stop_within_seconds)
+{
+    use_clifns();
+    int port, ls = broker_silent_listener(&port);
+    char url[128];
+    snprintf(url, sizeof url, "amqp://guest:guest@127.0.0.1:%d/%%2f", port);
+    write_cluster_slow(url);
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+        sleep_ms(1000); /* connected, waiting for the broker's first frame */
+        int rc;
+        double took = stop_timed(pid, sigs[i], &rc);
+        char *log = test_read_file("run.log", NULL);
+        printf("    signal %d: exit %d after %.2f s\n%s", sigs[i], rc, took, log);
+        free(log);
+        ASSERT_EQ(rc, 128 + sigs[i]);
+        ASSERT_LT(took, 3.0);
+        pid = spawn_weft("worker.log", "run-worker", "--application-path", ".",
+                         (const char *)NULL);
+        free(wait_log("worker.log", "info worker: application", 20));
+        sleep_ms(1000);
+        took = stop_timed(pid, sigs[i], &rc);
+        printf("    worker, signal %d: exit %d after %.2f s\n", sigs[i], rc, took);
+        ASSERT_EQ(rc, 0);
+        ASSERT_LT(took, 3.0);
+        unlink("worker.log");
+    }
+    close(ls);
+    /* A closed port: the start fails at once, or the signal ends it. */
+    write_cluster_slow("amqp://guest:guest@127.0.0.1:1/%2f");
+    pid_t pid = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+    sleep_ms(200);
+    int rc;
+    double took = stop_timed(pid, SIGINT, &rc);
+    ASSERT(rc == 2 || rc == 130);
+    ASSERT_LT(took, 3.0);
+    char *out;
+    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_NOT_CONTAINS(out, "JOB_");
+    free(out);
+}
+
+static int broker_script(const char *cmd)
+{
+    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
+    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set: this test stops the broker");
+    char c[4096];
+    snprintf(c, sizeof c, "'%s/scripts/broker' %s '%s' >/dev/null 2>&1", test_src_dir(), cmd, dir);
+    return system(c);
+}
+
+/* Mid-run, the broker stops: `weft run` still stops on `sig` within
+ * seconds (the running job's worker cannot be told: the job ends CANCELED
+ * here), and so do workers, busy or idle.  The broker is started again
+ * before anything is asserted, for the tests that follow. */
+static void signal_while_the_broker_is_down(int sig, bool drain)
+{
+    use_clifns();
+    /* drain: one SIGTERM lets the worker finish its job (4 s), whose result
+     * cannot be sent: it exits then, rather than wait for the broker. */
+    write_cluster_slow_for(broker_url(), drain ? 4 : 30);
+    pid_t w = spawn_weft("worker.log", "run-worker", "--application-path", ".", "--queue",
+                         test_queue(), (const char *)NULL);
+    pid_t run = spawn_weft("run.log", "run", "-s", "sleepy", (const char *)NULL);
+    free(wait_job_in("RUNNING", 30, run, "run.log"));
+    int stopped = broker_script("stop");
+    sleep_ms(500);
+    int rc_run, rc_w, rc_idle;
+    double t_run = stop_timed(run, sig, &rc_run);
+    double t_w;
+    if (drain) {
+        t_w = stop_timed(w, SIGTERM, &rc_w);
+    } else {
+        kill(w, SIGTERM); /* drains: its job runs on... */
+        sleep_ms(300);    /* (two signals sent at once may be delivered as one) */
+        t_w = stop_timed(w, SIGTERM, &rc_w); /* ...the second stops at once */
+    }
+    pid_t idle = spawn_weft("idle.log", "run-worker", "--application-path", ".",
+                            (const char *)NULL);
+    free(wait_log("idle.log", "info worker: application", 20));
+    sleep_ms(500);
+    double t_idle = stop_timed(idle, SIGTERM, &rc_idle);
+    int restarted = broker_script("start");
+
+    char *log = test_read_file("run.log", NULL);
+    printf("%s", log);
+    free(log);
+    log = test_read_file("worker.log", NULL);
+    printf("%s", log);
+    free(log);
+    printf("    run: exit %d after %.2f s; busy worker: %d after %.2f s; idle worker: %d after "
+           "%.2f s\n", rc_run, t_run, rc_w, t_w, rc_idle, t_idle);
+    ASSERT_EQ(stopped, 0);
+    ASSERT_EQ(restarted, 0);
+    ASSERT_EQ(rc_run, 128 + sig);
+    ASSERT_LT(t_run, 5.0);
+    ASSERT_EQ(rc_w, 0);
+    ASSERT_LT(t_w, 5.0);
+    ASSERT_EQ(rc_idle, 0);
+    ASSERT_LT(t_idle, 5.0);
+    static const char *const want[][2] = {{"slow", "CANCELED"}, {"after", "ABANDONED"}};
+    for (int i = 0; i < 2; i++) ASSERT_STR_EQ(status_of_task(want[i][0]), want[i][1]);
+    json_t *running = weft_json("jobs --status RUNNING"); /* nothing left RUNNING */
+    ASSERT_EQ(json_array_size(running), 0);
+    json_decref(running);
+    broker_cleanup(test_queue());
+}
+
+TEST(cluster_ctrl_c_while_the_broker_is_down) { signal_while_the_broker_is_down(SIGINT, true); }
+TEST(cluster_sigterm_while_the_broker_is_down) { signal_while_the_broker_is_down(SIGTERM, false); }
+
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(run_json_has_the_keys),
           TEST_ENTRY(run_standalone_with_workers),
@@ -1251,4 +1705,13 @@ TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
           TEST_ENTRY(opt_equals_value_is_opt_space_value),
           TEST_ENTRY(quiet_and_verbose_move_the_log_level),
           TEST_ENTRY(help_lists_every_command),
-          TEST_ENTRY(broker_password_is_never_printed))
+          TEST_ENTRY(broker_password_is_never_printed),
+          TEST_ENTRY(malformed_broker_urls_never_show_the_password),
+          TEST_ENTRY(run_worker_broker_file_keeps_the_password_out_of_ps),
+          TEST_ENTRY(broker_password_on_the_command_line_is_warned_about),
+          TEST_ENTRY(unset_broker_env_fails_only_what_connects),
+          TEST_ENTRY(unset_broker_env_is_not_needed_when_given),
+          TEST_ENTRY(insecure_tls_settings_are_warned_at_every_start),
+          TEST_ENTRY(cluster_signals_at_start_up_stop_within_seconds),
+          TEST_ENTRY_TIMEOUT(cluster_ctrl_c_while_the_broker_is_down, 150),
+          TEST_ENTRY_TIMEOUT(cluster_sigterm_while_the_broker_is_down, 150))

@@ -19,11 +19,13 @@
 #include <unistd.h>
 
 #define SECRET_PW "s3cret-broker-pw"
+#define SIGN_SECRET "signing-key-0123456789abcdef"
 
 static const char *CONFIG =
     "[CORE]\nstorage_folder = \".weft/\"\n"
     "[JOB]\nmode = \"development\"\n"
     "broker_url = \"amqp://weft:" SECRET_PW "@127.0.0.1:5672/%2f\"\n"
+    "broker_secret = \"" SIGN_SECRET "\"\n"
     "[DATA_NODE.sales]\nstorage_type = \"csv\"\nscope = \"GLOBAL:SCOPE\"\n"
     "default_path = \"sales.csv\"\nhas_header = \"True:bool\"\n"
     "[DATA_NODE.conf]\nstorage_type = \"json\"\nscope = \"GLOBAL:SCOPE\"\ndefault_path = \"conf.json\"\n"
@@ -36,7 +38,7 @@ static const char *CONFIG =
     "[TASK.nap4]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
     "[TASK.long]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
     "[TASK.leaky]\ncommand = [\"sh\", \"-c\", \"echo using amqp://weft:" SECRET_PW "@127.0.0.1/; "
-    "echo failed with " SECRET_PW " >&2; exit 3\"]\n"
+    "echo failed with " SECRET_PW " >&2; echo key " SIGN_SECRET "; exit 3\"]\n"
     "[SCENARIO.quick]\ntasks = [\"touch:SECTION\"]\n"
     "[SCENARIO.naps]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\"]\n"
     "[SCENARIO.four]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\", \"nap3:SECTION\", \"nap4:SECTION\"]\n"
@@ -178,6 +180,7 @@ static void assert_no_secret(server *s, const char *path)
     char *body;
     req(s, "GET", path, NULL, NULL, &body);
     ASSERT_NOT_CONTAINS(body, SECRET_PW);
+    ASSERT_NOT_CONTAINS(body, SIGN_SECRET);
     free(body);
 }
 
@@ -302,6 +305,7 @@ TEST(previews_metrics_and_no_secret)
     json_decref(v);
     ASSERT_EQ(req(&s, "GET", path, NULL, NULL, &body), 200);
     ASSERT_CONTAINS(body, "amqp://weft:***@127.0.0.1/");
+    ASSERT_CONTAINS(body, "key ***"); /* the signing secret, likewise */
     free(body);
     const char *paths[] = {"/", "/app.js", "/api/overview", "/api/scenarios", "/metrics",
                            "/api/submissions", "/api/jobs", "/api/datanodes", path};

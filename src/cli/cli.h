@@ -53,4 +53,12 @@ weft_log_level cli_log_level(void);
 /* Prints every diagnostic of `cfg` as "file:line:col: error|warning: msg" to `out`. */
 void cli_print_diags(const weft_config *cfg, FILE *out);
 
+/* The broker URL of run-worker and workers (cli_broker.c): `url`
+ * (--broker, warning when it carries a password), the first line of
+ * `file` (--broker-file, warning when others may read it), else the
+ * WEFT_BROKER_URL environment variable; *out is NULL when none gives one
+ * (the config's then).  Caller frees *out.  CLI_OK, or the exit code after
+ * printing why. */
+int cli_broker_url(const char *cmd, const char *url, const char *file, char **out);
+
 #endif

@@ -407,7 +407,8 @@ static void progress_init(progress *p, const weft_config *cfg, const char *scena
  */
 static int run_start(run_state *s)
 {
-    weft_orchestrator_opts oopts = {0};
+    /* Ctrl-C while cluster mode waits for the broker ends the wait. */
+    weft_orchestrator_opts oopts = {.interrupt = &stop_signal};
     weft_err e = weft_orchestrator_open(s->cfg, &oopts, &s->o, s->err);
     if (e) {
         cli_error("cannot open the store: %s", s->err[0] ? s->err : weft_strerror(e));

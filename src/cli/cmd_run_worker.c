@@ -56,11 +56,13 @@ static int serve(const weft_worker_opts *opts)
 
 int cmd_run_worker(int argc, char **argv)
 {
-    const char *app = ".", *broker = NULL, *queue = NULL, *secret_file = NULL;
+    const char *app = ".", *broker = NULL, *broker_file = NULL, *queue = NULL,
+               *secret_file = NULL;
     long concurrency = 1, prefetch = 0;
     const cli_opt opts[] = {
         CLI_STRING("application-path", 0, "a folder", &app),
         CLI_STRING("broker", 0, "a URL", &broker),
+        CLI_STRING("broker-file", 0, "a file name", &broker_file),
         CLI_STRING("queue", 0, "a name", &queue),
         /* A file, never the secret itself: argv is visible to every user. */
         CLI_STRING("secret-file", 0, "a file", &secret_file),
@@ -73,21 +75,24 @@ int cmd_run_worker(int argc, char **argv)
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
     if (rc) return rc;
+    char *url = NULL;
+    if ((rc = cli_broker_url("run-worker", broker, broker_file, &url))) return rc;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.toml", app);
     int nerrors = 0;
     weft_config *cfg = cli_load_config(path, true, &nerrors);
-    if (!cfg) return CLI_USAGE;
-    if (nerrors) {
+    if (!cfg || nerrors) {
         weft_config_free(cfg);
+        free(url);
         return CLI_USAGE;
     }
     /* A broker connection that breaks must be an error, not a SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    weft_worker_opts o = {.application_path = app, .config = cfg, .broker_url = broker,
+    weft_worker_opts o = {.application_path = app, .config = cfg, .broker_url = url,
                           .queue = queue, .concurrency = (int)concurrency,
                           .prefetch = (int)prefetch, .secret_file = secret_file};
     rc = serve(&o);
     weft_config_free(cfg);
+    free(url);
     return rc;
 }

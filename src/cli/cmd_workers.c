@@ -30,10 +30,12 @@ static void print_workers(const weft_worker_info *ws, size_t n)
 
 int cmd_workers(int argc, char **argv)
 {
-    const char *cfg_path = NULL, *broker = NULL, *queue = NULL, *wait = NULL;
+    const char *cfg_path = NULL, *broker_arg = NULL, *broker_file = NULL, *queue = NULL;
+    const char *wait = NULL;
     const cli_opt opts[] = {
         CLI_CONFIG(&cfg_path),
-        CLI_STRING("broker", 0, "a URL", &broker),
+        CLI_STRING("broker", 0, "a URL", &broker_arg),
+        CLI_STRING("broker-file", 0, "a file name", &broker_file),
         CLI_STRING("queue", 0, "a name", &queue),
         CLI_STRING("wait", 0, "seconds", &wait),
         CLI_LOG_OPTS,
@@ -51,21 +53,26 @@ int cmd_workers(int argc, char **argv)
             return cli_usage_error("workers",
                                    "option '--wait' needs seconds from 0 to 3600, not '%s'", wait);
     }
+    char *url = NULL;
+    if ((rc = cli_broker_url("workers", broker_arg, broker_file, &url))) return rc;
+    const char *broker = url;
     weft_config *cfg = NULL;
     if (!broker || !queue) {
         int nerrors = 0;
         cfg = cli_load_config(cfg_path, true, &nerrors);
-        if (!cfg) return CLI_USAGE;
-        if (nerrors) {
+        if (!cfg || nerrors) {
             weft_config_free(cfg);
+            free(url);
             return CLI_USAGE;
         }
-        if (!broker) broker = weft_config_broker_url(cfg);
-        if (!queue) queue = weft_config_queue(cfg);
     }
     char err[WEFT_ERRBUF_SIZE] = "";
-    weft_workers_opts o = {.config = cfg, .broker_url = broker, .queue = queue,
+    /* What the config names is resolved by the library, which says so when
+     * it comes from an unset environment variable. */
+    weft_workers_opts o = {.config = cfg, .broker_url = url, .queue = queue,
                            .wait_ms = (int64_t)(wait_s * 1000)};
+    if (!broker) broker = weft_config_broker_url(cfg);
+    if (!queue) queue = weft_config_queue(cfg);
     weft_worker_info *ws = NULL;
     size_t n = 0;
     weft_err e = weft_workers_list(&o, &ws, &n, err);
@@ -81,5 +88,6 @@ int cmd_workers(int argc, char **argv)
     }
     weft_worker_list_free(ws, n);
     weft_config_free(cfg);
+    free(url);
     return rc;
 }

@@ -167,8 +167,8 @@ static const cli_command commands[] = {
      "Exit status: 0 when the cancel was done or requested, 1 when the job is\n"
      "already finished or unknown, 2 on a usage error.\n"},
     {"run-worker", cmd_run_worker, "serve cluster mode: run jobs from the RabbitMQ queue",
-     "usage: weft run-worker [--application-path PATH] [--broker URL] [--queue Q]\n"
-     "                       [--concurrency N] [--prefetch P] [--secret-file FILE]\n"
+     "usage: weft run-worker [--application-path PATH] [--broker URL | --broker-file FILE]\n"
+     "                       [--queue Q] [--concurrency N] [--prefetch P] [--secret-file FILE]\n"
      "\n"
      "Runs jobs that orchestrators in cluster mode queue on RabbitMQ.  Loads the\n"
      "application PATH/config.toml and its task modules, takes at most N jobs at a\n"
@@ -179,7 +179,10 @@ static const cli_command commands[] = {
      "ends FAILED.\n"
      "\n"
      "  --application-path PATH   the application folder (default: the current one)\n"
-     "  --broker URL              overrides [JOB] broker_url (amqp:// or amqps://)\n"
+     "  --broker URL              overrides [JOB] broker_url (amqp:// or amqps://);\n"
+     "                            every user of the machine can see it (ps)\n"
+     "  --broker-file FILE        the URL on FILE's first line (keep it chmod 600);\n"
+     "                            without either, WEFT_BROKER_URL, then the config\n"
      "  --queue Q                 overrides [JOB] queue (default weft.jobs)\n"
      "  --concurrency N           jobs run at once (default 1)\n"
      "  --prefetch P              jobs taken from the queue ahead (default N); more\n"
@@ -196,7 +199,8 @@ static const cli_command commands[] = {
      "Exit status: 0 after draining, 1 on a failure, 2 on a usage error or a\n"
      "configuration that cannot be loaded.\n"},
     {"workers", cmd_workers, "list the cluster workers serving a queue",
-     "usage: weft workers [-c FILE] [--broker URL] [--queue NAME] [--wait SECONDS]\n"
+     "usage: weft workers [-c FILE] [--broker URL | --broker-file FILE] [--queue NAME]\n"
+     "                    [--wait SECONDS]\n"
      "\n"
      "Listens to the announcements that every `weft run-worker` makes every 3 s and\n"
      "lists the workers heard: host:pid, state, jobs run, current jobs.  Needs only\n"
@@ -204,6 +208,8 @@ static const cli_command commands[] = {
      "\n"
      "  -c, --config FILE   the configuration naming the broker (default: config.toml)\n"
      "  --broker URL        overrides [JOB] broker_url\n"
+     "  --broker-file FILE  the URL on FILE's first line; without either,\n"
+     "                      WEFT_BROKER_URL, then the config\n"
      "  --queue NAME        overrides [JOB] queue\n"
      "  --wait SECONDS      how long to listen (default 4)\n"
      "\n"

@@ -23,9 +23,9 @@ char *out_redact(const char *s)
 {
     if (!s) return NULL;
     size_t n = strlen(s);
-    /* Masking only ever shortens or keeps the length... except a one-byte
-     * password, which "***" lengthens by two: reserve room for the worst case. */
-    char *r = malloc(n * 3 + 1);
+    /* Each URL grows by at most WEFT__REDACT_EXTRA bytes, and takes at
+     * least 3 ("://"). */
+    char *r = malloc(n + (n / 3 + 1) * WEFT__REDACT_EXTRA + 1);
     if (!r) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -35,34 +35,14 @@ char *out_redact(const char *s)
             o += n - i;
             break;
         }
-        size_t start = (size_t)(sep - s) + 3; /* first byte of the authority */
+        size_t start = (size_t)(sep - s);
         memcpy(r + o, s + i, start - i);
         o += start - i;
-        /* The authority ends at '/', whitespace, a quote or the end; a '@'
-         * in it ends the userinfo, whose ':' starts the password. */
-        size_t end = start;
-        while (end < n && !strchr("/ \t\r\n\"'<>?#", s[end])) end++;
-        size_t at = 0;
-        for (size_t k = start; k < end; k++)
-            if (s[k] == '@') at = k; /* the last '@': passwords may contain '@' */
-        size_t colon = 0;
-        if (at)
-            for (size_t k = start; k < at; k++)
-                if (s[k] == ':') {
-                    colon = k;
-                    break;
-                }
-        if (at && colon) {
-            memcpy(r + o, s + start, colon + 1 - start);
-            o += colon + 1 - start;
-            memcpy(r + o, "***", 3);
-            o += 3;
-            memcpy(r + o, s + at, end - at);
-            o += end - at;
-        } else {
-            memcpy(r + o, s + start, end - start);
-            o += end - start;
-        }
+        /* In free text a URL ends at whitespace, a quote or the end; its
+         * userinfo runs to its last '@' (util/redact.c). */
+        size_t end = start + 3;
+        while (end < n && !strchr(" \t\r\n\"'<>", s[end])) end++;
+        o += weft__url_redact_span(s + start, end - start, r + o);
         i = end;
     }
     r[o] = '\0';

@@ -16,6 +16,8 @@
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -25,9 +27,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +51,7 @@ struct weft__amqp {
     bool logged_in;
     bool confirms;
     uint64_t next_seq;                    /* sequence number of the next publish */
+    char tls_why[128];                    /* why the broker's certificate was refused */
     weft__amqp_event *qhead, *qtail;      /* events read during synchronous waits */
 };
 
@@ -54,23 +59,31 @@ struct weft__amqp {
 
 void weft__amqp_redact(const char *url, char *buf, size_t size)
 {
-    if (!size) return;
-    if (!url) {
-        snprintf(buf, size, "(none)");
-        return;
+    weft__url_redact(url, buf, size);
+}
+
+void weft__amqp_warn_insecure(const weft__amqp_opts *o, const weft__logger *lg,
+                              const char *component)
+{
+    char red[1024];
+    weft__url_redact(o->url, red, sizeof red);
+    if (o->url && strncmp(o->url, "amqps://", 8) == 0) {
+        if (o->verify_peer < 0)
+            weft__log(lg, WEFT_LOG_WARN, component,
+                      "TLS certificate verification is off (broker_verify_peer = False): any "
+                      "server can pose as broker %s and read the password",
+                      red);
+        else if (o->verify_hostname < 0)
+            weft__log(lg, WEFT_LOG_WARN, component,
+                      "TLS hostname verification is off (broker_verify_hostname = False): any "
+                      "certificate of the CA can pose as broker %s",
+                      red);
+    } else if ((o->ca_file && *o->ca_file) || (o->cert_file && *o->cert_file)) {
+        weft__log(lg, WEFT_LOG_WARN, component,
+                  "a CA or client certificate is set (broker_ca_file, broker_cert_file) but the "
+                  "broker URL %s is not amqps://: the connection is not encrypted",
+                  red);
     }
-    const char *p = strstr(url, "://");
-    const char *auth = p ? p + 3 : url;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@') at = auth + i; /* the last '@' ends the user info */
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon) {
-        snprintf(buf, size, "%s", url);
-        return;
-    }
-    snprintf(buf, size, "%.*s:***%s", (int)(colon - url), url, at);
 }
 
 int weft__amqp_backoff_ms(int n)
@@ -175,9 +188,41 @@ static weft_err rpc_check(weft__amqp *c, const char *what, char *err)
 
 /* ---- connecting ---- */
 
+/* ---- giving up ---- */
+
+void weft__amqp_abort_fire(weft__amqp_abort *a)
+{
+    int saved = errno;
+    atomic_fetch_add(&a->busy, 1);
+    int fd = atomic_load(&a->sock);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR); /* the blocked read sees the end at once */
+    atomic_fetch_sub(&a->busy, 1);
+    errno = saved;
+}
+
+static bool aborted(const weft__amqp_abort *a)
+{
+    if (!a || a->fd < 0) return false;
+    struct pollfd p = {a->fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* The socket that weft__amqp_abort_fire() shuts down (-1: none).  Taking
+ * it back waits for a fire() that read the old one, so that it never
+ * shuts down a descriptor number reused after close. */
+static void abort_watch(weft__amqp_abort *a, int fd)
+{
+    if (!a) return;
+    atomic_store(&a->sock, fd);
+    if (fd < 0)
+        while (atomic_load(&a->busy)) sched_yield();
+}
+
 /* A TCP connection to host:port within timeout_ms, with the exact errno of
- * a failure ("Connection refused", "timed out").  Returns the fd or -1. */
-static int tcp_connect(const char *host, int port, int timeout_ms, char *why, size_t size)
+ * a failure ("Connection refused", "timed out").  Returns the fd or -1;
+ * -1 with why "interrupted" when `abort` gave up. */
+static int tcp_connect(const char *host, int port, int timeout_ms, const weft__amqp_abort *abort,
+                       char *why, size_t size)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -200,14 +245,18 @@ static int tcp_connect(const char *host, int port, int timeout_ms, char *why, si
         }
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        bool intr = false;
         if (rc < 0 && errno == EINPROGRESS) {
-            struct pollfd pfd = {fd, POLLOUT, 0};
+            struct pollfd pfd[2] = {{fd, POLLOUT, 0}, {abort ? abort->fd : -1, POLLIN, 0}};
             for (;;) {
                 int64_t left = (deadline - weft__mono_ns()) / 1000000;
                 if (left < 0) left = 0;
-                int n = poll(&pfd, 1, (int)left);
+                int n = poll(pfd, 2, (int)left);
                 if (n < 0 && errno == EINTR) continue;
-                if (n == 0) {
+                if (n > 0 && pfd[1].revents) {
+                    intr = true;
+                    rc = -1;
+                } else if (n == 0) {
                     errno = ETIMEDOUT;
                     rc = -1;
                 } else {
@@ -227,9 +276,11 @@ static int tcp_connect(const char *host, int port, int timeout_ms, char *why, si
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             break;
         }
-        snprintf(why, size, "%s", errno == ETIMEDOUT ? "timed out" : strerror(errno));
+        snprintf(why, size, "%s",
+                 intr ? "interrupted" : errno == ETIMEDOUT ? "timed out" : strerror(errno));
         close(fd);
         fd = -1;
+        if (intr) break;
     }
     freeaddrinfo(res);
     return fd;
@@ -241,6 +292,38 @@ static void set_timeout(struct timeval *tv, int ms)
     tv->tv_usec = (ms % 1000) * 1000;
 }
 
+/* Verifies the broker's certificate chain as OpenSSL would, keeping the
+ * reason of a refusal for the error message (rabbitmq-c only says
+ * "verification failed").  Runs during the handshake, in the thread that
+ * connects; `arg` is that connection's tls_why. */
+static int verify_chain(X509_STORE_CTX *sc, void *arg)
+{
+    int ok = X509_verify_cert(sc);
+    int e = X509_STORE_CTX_get_error(sc);
+    if (ok <= 0 && e != X509_V_OK)
+        snprintf(arg, sizeof ((weft__amqp *)0)->tls_why, "%s", X509_verify_cert_error_string(e));
+    return ok;
+}
+
+/* The name check of the broker's certificate.  rabbitmq-c's own compares
+ * DNS names only, so a URL with an IP address always failed it, even with
+ * a certificate that names that address (an IP subjectAltName): for an
+ * address, OpenSSL's check takes over, as part of the chain verification. */
+static weft_err set_name_check(weft__amqp *c, amqp_socket_t *s, const char *host, bool verify,
+                               char *err)
+{
+    SSL_CTX *ctx = amqp_ssl_socket_get_context(s);
+    if (!ctx) return weft__err(err, WEFT_EBROKER, "no TLS context for broker %s", c->redacted);
+    SSL_CTX_set_cert_verify_callback(ctx, verify_chain, c->tls_why);
+    unsigned char addr[sizeof(struct in6_addr)];
+    bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+    amqp_ssl_socket_set_verify_hostname(s, verify && !ip);
+    if (verify && ip && X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx), host) != 1)
+        return weft__err(err, WEFT_EBROKER, "cannot check the certificate of broker %s",
+                         c->redacted);
+    return WEFT_OK;
+}
+
 /* A TLS socket to the broker, configured from opts and connected. */
 static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
                          const weft__amqp_opts *opts, struct timeval *tv, char *err)
@@ -248,7 +331,8 @@ static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
     amqp_socket_t *s = amqp_ssl_socket_new(c->conn);
     if (!s) return weft__err(err, WEFT_EBROKER, "cannot create a TLS socket for %s", c->redacted);
     amqp_ssl_socket_set_verify_peer(s, opts->verify_peer >= 0);
-    amqp_ssl_socket_set_verify_hostname(s, opts->verify_hostname >= 0);
+    weft_err e = set_name_check(c, s, ci->host, opts->verify_hostname >= 0, err);
+    if (e) return e;
     if (opts->ca_file && *opts->ca_file &&
         amqp_ssl_socket_set_cacert(s, opts->ca_file) != AMQP_STATUS_OK)
         return weft__err(err, WEFT_EBROKER, "cannot use CA file %s for broker %s", opts->ca_file,
@@ -265,25 +349,28 @@ static weft_err open_tls(weft__amqp *c, const struct amqp_connection_info *ci,
     /* Say why: a probe connection gives the socket's errno; when TCP
      * works, the TLS handshake or verification failed. */
     char why[512];
-    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
+    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, NULL, why, sizeof why);
     if (fd >= 0) {
         close(fd);
-        snprintf(why, sizeof why, "TLS: %s", amqp_error_string2(st));
+        snprintf(why, sizeof why, "TLS: %s%s%s%s", amqp_error_string2(st),
+                 c->tls_why[0] ? " (" : "", c->tls_why, c->tls_why[0] ? ")" : "");
     }
     return weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
 }
 
 /* A plain TCP socket to the broker, connected by tcp_connect() (which says
  * why it failed, where rabbitmq-c's own connect does not). */
-static weft_err open_tcp(weft__amqp *c, const struct amqp_connection_info *ci, char *err)
+static weft_err open_tcp(weft__amqp *c, const struct amqp_connection_info *ci,
+                         weft__amqp_abort *abort, char *err)
 {
     amqp_socket_t *s = amqp_tcp_socket_new(c->conn);
     if (!s) return weft__err(err, WEFT_ENOMEM, "out of memory");
     char why[512];
-    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, why, sizeof why);
+    int fd = tcp_connect(ci->host, ci->port, c->timeout_ms, abort, why, sizeof why);
     if (fd < 0)
         return weft__err(err, WEFT_EBROKER, "cannot connect to broker %s: %s", c->hostport, why);
     amqp_tcp_socket_set_sockfd(s, fd);
+    abort_watch(abort, fd);
     return WEFT_OK;
 }
 
@@ -324,6 +411,21 @@ static weft_err login(weft__amqp *c, const struct amqp_connection_info *ci, cons
     return e;
 }
 
+/* A URL that amqp_parse_url() refused, shown masked, with the likely
+ * cause when its userinfo holds a byte that must be percent-encoded. */
+static weft_err malformed(const char *url, const char *redacted, char *err)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    const char *at = strrchr(auth, '@');
+    const char *hint = "";
+    if (at && strcspn(auth, "/?#") < (size_t)(at - auth))
+        hint = "; a '/', '?' or '#' in the user or password must be written %2F, %3F or %23";
+    return weft__err(err, WEFT_EINVAL,
+                     "malformed broker URL %s (expected amqp:// or amqps:// then user:password@host:port/vhost%s)",
+                     redacted, hint);
+}
+
 weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *err)
 {
     *out = NULL;
@@ -348,9 +450,7 @@ weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *er
     struct amqp_connection_info ci;
     /* amqp_parse_url() cuts its argument in place; ci points into urlcopy. */
     if (amqp_parse_url(urlcopy, &ci) != AMQP_STATUS_OK) {
-        e = weft__err(err, WEFT_EINVAL,
-                      "malformed broker URL %s (expected amqp[s]://user:password@host:port/vhost)",
-                      c->redacted);
+        e = malformed(opts->url, c->redacted, err);
         goto fail;
     }
     snprintf(c->hostport, sizeof c->hostport, "%s:%d", ci.host, ci.port);
@@ -360,14 +460,25 @@ weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *er
     }
     struct timeval tv;
     set_timeout(&tv, c->timeout_ms);
-    if ((e = ci.ssl ? open_tls(c, &ci, opts, &tv, err) : open_tcp(c, &ci, err))) goto fail;
+    if (aborted(opts->abort)) {
+        e = WEFT_ECANCELED;
+        goto fail;
+    }
+    if ((e = ci.ssl ? open_tls(c, &ci, opts, &tv, err) : open_tcp(c, &ci, opts->abort, err)))
+        goto fail;
+    if (ci.ssl) abort_watch(opts->abort, amqp_get_sockfd(c->conn));
     amqp_set_handshake_timeout(c->conn, &tv);
     amqp_set_rpc_timeout(c->conn, &tv);
-    if ((e = login(c, &ci, opts->name, err))) goto fail;
+    /* A fire() before the watch began left only the pipe to say so. */
+    if (!aborted(opts->abort)) e = login(c, &ci, opts->name, err);
+    abort_watch(opts->abort, -1);
+    if (e || aborted(opts->abort)) goto fail;
     free(urlcopy);
     *out = c;
     return WEFT_OK;
 fail:
+    if (aborted(opts->abort))
+        e = weft__err(err, WEFT_ECANCELED, "connecting to broker %s was interrupted", c->redacted);
     free(urlcopy);
     c->broken = true;
     weft__amqp_close(c);

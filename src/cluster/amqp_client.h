@@ -28,6 +28,7 @@
 #include "weft.h"
 
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,29 @@ void weft__amqp_redact(const char *url, char *buf, size_t size);
 /* ---- connections ---- */
 
 typedef struct weft__amqp weft__amqp;
+
+/*
+ * Lets the owner of a connection being opened give up at once (Ctrl-C
+ * while the broker is unreachable, or a port that accepts and never
+ * answers): weft__amqp_open() fails with WEFT_ECANCELED as soon as `fd`
+ * is readable (the owner's self-pipe) while it connects, and
+ * weft__amqp_abort_fire() shuts down the socket of a login in progress,
+ * which rabbitmq-c would otherwise wait on for the whole timeout.  The
+ * TLS handshake itself is not cut short (rabbitmq-c makes that socket):
+ * it ends within the timeout.  Lock-free, so that a signal handler may
+ * fire it.  One open at a time per object.
+ */
+typedef struct weft__amqp_abort {
+    int fd;           /* readable: give up; -1: never */
+    atomic_int sock;  /* the socket of the open in progress, -1: none */
+    atomic_int busy;  /* weft__amqp_abort_fire() calls running */
+} weft__amqp_abort;
+#define WEFT__AMQP_ABORT_INIT(fd) {(fd), -1, 0}
+
+/* Shuts down the socket of the open in progress, if any.  Make `fd`
+ * readable first (that covers the moments without a socket).
+ * Async-signal-safe and thread-safe. */
+void weft__amqp_abort_fire(weft__amqp_abort *a);
 
 typedef struct weft__amqp_opts {
     const char *url;         /* amqp://user:pass@host:port/vhost or amqps://...; required */
@@ -58,6 +82,7 @@ typedef struct weft__amqp_opts {
     int timeout_ms;          /* connect, login and each RPC; 0: 5000 */
     bool confirms;           /* put the channel in publisher-confirm mode */
     const char *name;        /* shown in the broker's management UI; may be NULL */
+    weft__amqp_abort *abort; /* borrowed; NULL: the open cannot be cut short */
 } weft__amqp_opts;
 
 /*
@@ -65,7 +90,8 @@ typedef struct weft__amqp_opts {
  * publisher confirms, all within about opts->timeout_ms each.  WEFT_EBROKER
  * with a message such as "cannot connect to broker 127.0.0.1:1: Connection
  * refused", "broker refused login for user 'guest'", "broker refused access
- * to vhost 'x'"; WEFT_EINVAL for a malformed URL.  Caller closes *out with
+ * to vhost 'x'"; WEFT_EINVAL for a malformed URL; WEFT_ECANCELED when
+ * opts->abort gave up.  Caller closes *out with
  * weft__amqp_close().
  */
 weft_err weft__amqp_open(const weft__amqp_opts *opts, weft__amqp **out, char *err);
@@ -79,6 +105,14 @@ bool weft__amqp_broken(const weft__amqp *c);
 
 /* The redacted URL (borrowed, valid until close). */
 const char *weft__amqp_url(const weft__amqp *c);
+
+/* Logs a warning (WEFT_LOG_WARN, through lg; NULL: the library-wide
+ * handler) when the options make the connection unsafe: TLS verification
+ * turned off with amqps://, or a CA or client certificate with a plain
+ * amqp:// URL (whose owner presumably meant TLS).  Called at every start
+ * of what connects (the cluster executor, the worker service). */
+void weft__amqp_warn_insecure(const weft__amqp_opts *o, const weft__logger *lg,
+                              const char *component);
 
 /* Delay before reconnect attempt `n` (0-based): 100 ms doubling up to 5 s,
  * with +-25% jitter so that many workers do not reconnect in step. */

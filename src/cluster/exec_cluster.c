@@ -25,6 +25,7 @@
 #include "cluster/exec_cluster.h"
 
 #include "cluster/protocol.h"
+#include "config/config_internal.h" /* weft__config_connection_env */
 #include "exec/executor.h"
 #include "util/defaults.h"
 #include "util/util.h"
@@ -96,6 +97,14 @@ typedef struct cl_exec {
 
     pthread_t thread;
     int wake[2];
+    /* Giving up a connect in progress (an interrupted start, free): the
+     * pipe becomes readable for good and the abort shuts down the socket. */
+    int abort_pipe[2];
+    weft__amqp_abort abort;
+    bool connecting;          /* the thread makes its first connection */
+    weft_err first_e;         /* ... and how it went, for start() */
+    char first_err[WEFT_ERRBUF_SIZE];
+    pthread_cond_t first_cv;
     /* Owned by the thread once started. */
     weft__amqp *conn;
     cl_inflight *inf;
@@ -150,7 +159,10 @@ static void cancel_locked(cl_exec *x, cl_job *j)
     if (!queued)
         weft__log(x->base.log, WEFT_LOG_ERROR, "cluster",
                   "job %s: out of memory: its cancel cannot be broadcast; finished here", j->job_id);
-    if (j->running && queued) return;
+    /* While the broker is unreachable the worker cannot be told now (the
+     * cancel goes out when it is back): the job ends here, so that an
+     * interrupted run does not wait for the broker. */
+    if (j->running && queued && x->conn) return;
     char *id = weft__strdup(j->job_id);
     if (!id || weft__strmap_put(&x->canceled, id, id) != WEFT_OK) {
         weft__log(x->base.log, WEFT_LOG_ERROR, "cluster",
@@ -160,8 +172,10 @@ static void cancel_locked(cl_exec *x, cl_job *j)
     }
     weft__strmap_del(&x->jobs, j->job_id);
     report_canceled(x, j->job_id,
-                    j->running ? "canceled; its worker could not be told (out of memory)"
-                               : "canceled before it started");
+                    !j->running ? "canceled before it started"
+                    : queued    ? "canceled while the broker was unreachable; its worker is told "
+                                  "when the broker is back"
+                                : "canceled; its worker could not be told (out of memory)");
     job_free(j);
 }
 
@@ -172,7 +186,7 @@ static weft_err cl_connect(cl_exec *x, weft__amqp **out, char *err)
     weft__amqp_opts ao = {.url = x->url, .ca_file = x->ca, .cert_file = x->cert,
                           .key_file = x->key, .verify_peer = x->verify_peer,
                           .verify_hostname = x->verify_hostname, .confirms = true,
-                          .name = "weft orchestrator"};
+                          .name = "weft orchestrator", .abort = &x->abort};
     weft__amqp *c = NULL;
     weft_err e = weft__amqp_open(&ao, &c, err);
     if (e) return e;
@@ -522,13 +536,33 @@ static void flush_and_close(cl_exec *x)
     weft__amqp_close(c);
 }
 
-/* The thread that owns the connection: see the top of this file. */
+/* Cuts short a connect in progress, for good (see abort_pipe). */
+static void give_up(cl_exec *x)
+{
+    char b = 1;
+    ssize_t r = write(x->abort_pipe[1], &b, 1);
+    (void)r; /* a full pipe is readable already */
+    weft__amqp_abort_fire(&x->abort);
+}
+
+/* The thread that owns the connection: see the top of this file.  Its
+ * first connection is start()'s, which waits for it. */
 static void *cl_thread(void *arg)
 {
     cl_exec *x = arg;
     weft__reconnect rc = WEFT__RECONNECT_INIT(x->base.log, "cluster");
     char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
+    weft__amqp *c = NULL;
+    weft_err e = cl_connect(x, &c, x->first_err);
     pthread_mutex_lock(&x->mu);
+    x->conn = c;
+    x->first_e = e;
+    x->connecting = false;
+    pthread_cond_broadcast(&x->first_cv);
+    if (e) {
+        pthread_mutex_unlock(&x->mu);
+        return NULL;
+    }
     while (!x->quit) {
         if (x->cancel_deadline_ns && weft__mono_ns() > x->cancel_deadline_ns) {
             weft__strmap_each(&x->jobs, report_left_running, x);
@@ -552,16 +586,36 @@ static weft_err cl_start(weft__executor *ex, char *err)
 {
     cl_exec *x = (cl_exec *)ex;
     if (x->started) return WEFT_OK;
-    /* Connect once here so that a wrong URL or refused credentials fail the
-     * start with the reason, instead of retrying in the background. */
-    weft__amqp *c = NULL;
-    weft_err e = cl_connect(x, &c, err);
-    if (e) return e;
-    x->conn = c;
-    if (pthread_create(&x->thread, NULL, cl_thread, x) != 0) {
-        x->conn = NULL;
-        weft__amqp_close(c);
+    weft__amqp_opts ao = {.url = x->url, .ca_file = x->ca, .cert_file = x->cert,
+                          .verify_peer = x->verify_peer, .verify_hostname = x->verify_hostname};
+    weft__amqp_warn_insecure(&ao, x->base.log, "cluster");
+    /* The first connection is waited for here, so that a wrong URL or
+     * refused credentials fail the start with the reason instead of
+     * retrying in the background.  The thread makes it while this one
+     * watches the interrupt flag: a broker that accepts and never answers
+     * must not make Ctrl-C wait for the timeouts. */
+    x->connecting = true;
+    if (pthread_create(&x->thread, NULL, cl_thread, x) != 0)
         return weft__err(err, WEFT_ENOMEM, "cannot start the cluster executor's thread");
+    pthread_mutex_lock(&x->mu);
+    bool fired = false;
+    while (x->connecting) {
+        if (!fired && x->base.interrupt && *x->base.interrupt) {
+            fired = true;
+            give_up(x);
+        }
+        struct timespec ts = weft__mono_deadline(50 * 1000000LL);
+        pthread_cond_timedwait(&x->first_cv, &x->mu, &ts);
+    }
+    weft_err e = x->first_e;
+    pthread_mutex_unlock(&x->mu);
+    if (e) {
+        pthread_join(x->thread, NULL);
+        return weft__err(err, e, "%s", x->first_err);
+    }
+    if (fired) { /* too late: connected; later reconnects must not give up */
+        char buf[64];
+        while (read(x->abort_pipe[0], buf, sizeof buf) > 0) {}
     }
     x->started = true;
     /* Once connected: a start that fails says why in one line. */
@@ -729,6 +783,7 @@ static void cl_free(weft__executor *ex)
     x->quit = true;
     pthread_mutex_unlock(&x->mu);
     if (x->started) {
+        give_up(x); /* a reconnect attempt in progress ends now */
         wake(x);
         pthread_join(x->thread, NULL);
     }
@@ -744,8 +799,11 @@ static void cl_free(weft__executor *ex)
     free(x->topub);
     for (size_t i = 0; i < x->ncancels; i++) free(x->cancels[i]);
     free(x->cancels);
-    if (x->wake[0] >= 0) close(x->wake[0]);
-    if (x->wake[1] >= 0) close(x->wake[1]);
+    for (int i = 0; i < 2; i++) {
+        if (x->wake[i] >= 0) close(x->wake[i]);
+        if (x->abort_pipe[i] >= 0) close(x->abort_pipe[i]);
+    }
+    pthread_cond_destroy(&x->first_cv);
     pthread_mutex_destroy(&x->mu);
     free(x->url);
     free(x->queue);
@@ -781,7 +839,7 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
         return weft__err(err, WEFT_EINVAL, "cluster mode needs [JOB] broker_url");
     cl_exec *x = weft__executor_alloc(sizeof *x, &cluster_ops, app, reports, err);
     if (!x) return WEFT_ENOMEM;
-    x->wake[0] = x->wake[1] = -1;
+    x->wake[0] = x->wake[1] = x->abort_pipe[0] = x->abort_pipe[1] = -1;
     const char *q = opts->queue && *opts->queue ? opts->queue : WEFT__DEFAULT_QUEUE;
     x->url = weft__strdup(opts->broker_url);
     x->queue = weft__strdup(q);
@@ -797,21 +855,28 @@ weft_err weft__exec_cluster_new(weft__app *app, weft__reports *reports,
     x->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : WEFT__DEFAULT_MAX_ATTEMPTS;
     x->window = opts->window > 0 ? (size_t)opts->window : DEFAULT_WINDOW;
     pthread_mutex_init(&x->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* weft__mono_deadline() */
+    pthread_cond_init(&x->first_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (!x->url || !x->queue || !x->reply || !x->control || (opts->ca_file && !x->ca) ||
         (opts->cert_file && !x->cert) || (opts->key_file && !x->key) ||
         (opts->secret && *opts->secret && !x->secret)) {
         cl_free(&x->base);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    if (pipe(x->wake) != 0) {
-        x->wake[0] = x->wake[1] = -1;
+    if (pipe(x->wake) != 0 || pipe(x->abort_pipe) != 0) {
+        weft_err e = weft__err(err, WEFT_EIO, "pipe: %s", strerror(errno));
         cl_free(&x->base);
-        return weft__err(err, WEFT_EIO, "pipe: %s", strerror(errno));
+        return e;
     }
-    for (int i = 0; i < 2; i++) {
-        fcntl(x->wake[i], F_SETFL, fcntl(x->wake[i], F_GETFL) | O_NONBLOCK);
-        fcntl(x->wake[i], F_SETFD, FD_CLOEXEC);
+    for (int i = 0; i < 4; i++) {
+        int fd = i < 2 ? x->wake[i] : x->abort_pipe[i - 2];
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
+    x->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(x->abort_pipe[0]);
     *out = &x->base;
     return WEFT_OK;
 }
@@ -902,7 +967,9 @@ weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
                                         char *err)
 {
     weft__exec_cluster_opts co;
+    weft_err e = weft__config_connection_env(cfg, false, false, err);
+    if (e) return e;
     weft__exec_cluster_opts_from_config(cfg, &co);
-    weft_err e = weft__cluster_secret_check(cfg, err);
-    return e ? e : weft__exec_cluster_new(app, reports, &co, out, err);
+    if ((e = weft__cluster_secret_check(cfg, err))) return e;
+    return weft__exec_cluster_new(app, reports, &co, out, err);
 }

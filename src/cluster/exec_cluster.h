@@ -27,7 +27,8 @@ typedef struct weft__exec_cluster_opts {
 
 /*
  * The cluster executor.  start() connects (WEFT_EBROKER with the reason
- * when the broker cannot be reached: the orchestrator should fail then),
+ * when the broker cannot be reached: the orchestrator should fail then;
+ * WEFT_ECANCELED as soon as base.interrupt turns non-zero meanwhile),
  * declares the topology, and starts the thread that owns the connection:
  * it publishes dispatched jobs (persistent, confirmed), consumes the reply
  * queue and turns status messages into reports, publishes cancels, and

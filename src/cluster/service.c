@@ -31,6 +31,7 @@
  */
 #include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
+#include "config/config_internal.h" /* weft__config_connection_env */
 #include "standalone/pool.h"
 #include "util/defaults.h"
 #include "util/util.h"
@@ -112,6 +113,7 @@ struct weft_worker {
     atomic_int stops;          /* weft_worker_stop() calls */
     int handled_stops;
     int stop_pipe[2];
+    weft__amqp_abort abort;    /* a stop cuts short a connect in progress */
     bool ran;
 
     weft__amqp *conn;
@@ -739,8 +741,13 @@ static weft_err connect_when_due(weft_worker *w, char *err)
         if (p[1].revents) on_pool_msgs(w, why); /* results wait for the connection */
         return WEFT_OK;
     }
+    /* A stop from now on cuts the attempt short: its byte is left in the
+     * pipe, and weft_worker_stop() shuts down the socket of a login. */
+    drain_pipe(w->stop_pipe[0]);
+    if (atomic_load(&w->stops) != w->handled_stops) return WEFT_OK;
     char why[WEFT_ERRBUF_SIZE];
     weft_err e = connect_service(w, why);
+    if (e == WEFT_ECANCELED) return WEFT_OK; /* the loop takes the stop request */
     if (e == WEFT_EINVAL) return weft__err(err, e, "%s", why);
     if (e) {
         weft__reconnect_failed(&w->rc, why);
@@ -796,6 +803,24 @@ static void serve_round(weft_worker *w)
     }
 }
 
+/* Draining is over: no job runs and every result is confirmed; or, with
+ * the broker unreachable, no job runs and the results cannot be sent (the
+ * broker gives those jobs to another worker: they are not lost), so that
+ * a stop ends within seconds while the broker is down. */
+static bool drained(weft_worker *w)
+{
+    if (!w->draining) return false;
+    if (w->conn) return w->jobs.len == 0 && w->nacks == 0;
+    current_ids cur = {NULL, 0, 0, false};
+    weft__strmap_each(&w->jobs, add_current, &cur);
+    free(cur.ids);
+    if (cur.n || cur.oom) return false;
+    if (w->jobs.len)
+        LOG(w, WEFT_LOG_WARN, "the broker is unreachable: %zu job result(s) not sent; those jobs "
+            "will be delivered again", w->jobs.len);
+    return true;
+}
+
 weft_err weft_worker_run(weft_worker *w, char *err)
 {
     if (w->ran) return weft__err(err, WEFT_ESTATE, "this worker service ran already");
@@ -804,9 +829,10 @@ weft_err weft_worker_run(weft_worker *w, char *err)
     weft__amqp_redact(w->url, red, sizeof red);
     LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d",
         w->app, red, w->queue, w->concurrency, w->prefetch);
+    weft__amqp_warn_insecure(&w->aopts, &w->log, "worker");
     weft_err e = WEFT_OK;
     while (!e && !take_stop_requests(w)) {
-        if (w->draining && w->jobs.len == 0 && w->nacks == 0) break;
+        if (drained(w)) break;
         if (!w->conn) {
             e = connect_when_due(w, err);
             if (w->conn && w->gen == 1 && !w->secret) /* once connected, as the orchestrator */
@@ -826,6 +852,7 @@ void weft_worker_stop(weft_worker *w)
     char b = 1;
     ssize_t r = write(w->stop_pipe[1], &b, 1);
     (void)r; /* a full pipe already wakes the service */
+    weft__amqp_abort_fire(&w->abort);
     errno = saved;
 }
 
@@ -896,6 +923,9 @@ static weft_err load_trust(weft_worker *w, const weft_worker_opts *o, char *err)
 /* The broker, the queue and the names derived from it. */
 static weft_err name_things(weft_worker *w, const weft_worker_opts *o, char *err)
 {
+    weft_err e = weft__config_connection_env(w->cfg, o->broker_url != NULL,
+                                             o->queue != NULL, err);
+    if (e) return e;
     const char *url = o->broker_url ? o->broker_url : weft_config_broker_url(w->cfg);
     const char *queue = o->queue ? o->queue : weft_config_queue(w->cfg);
     if (!(w->url = weft__strdup(url)) || !(w->queue = weft__strdup(queue)) ||
@@ -932,6 +962,7 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     w->log = (weft__logger){opts->log, opts->log_userdata, opts->log_level};
     w->rc = (weft__reconnect)WEFT__RECONNECT_INIT(&w->log, "worker");
     w->pool_pipe[0] = w->pool_pipe[1] = w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    w->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(-1);
     pthread_mutex_init(&w->mu, NULL);
     atomic_init(&w->stops, 0);
     w->concurrency = opts->concurrency > 0 ? opts->concurrency : 1;
@@ -942,6 +973,8 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
         (e = name_things(w, opts, err)) ||
         (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)))
         goto fail;
+    w->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(w->stop_pipe[0]);
+    w->aopts.abort = &w->abort;
     /* Task code finds the service's pid here (a test task kills it); set
      * before the fork server starts, so that every job process inherits it. */
     char pidbuf[32];

@@ -10,6 +10,7 @@
  */
 #include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
+#include "config/config_internal.h" /* weft__config_connection_env */
 #include "util/defaults.h"
 #include "util/util.h"
 
@@ -89,6 +90,9 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
     static const weft_workers_opts none = {0};
     if (!opts) opts = &none;
     const weft_config *cfg = opts->config;
+    weft_err e = cfg ? weft__config_connection_env(cfg, opts->broker_url != NULL,
+                                                      opts->queue != NULL, err) : WEFT_OK;
+    if (e) return e;
     const char *url = opts->broker_url ? opts->broker_url
                       : cfg                ? weft_config_broker_url(cfg)
                                            : WEFT__DEFAULT_BROKER_URL;
@@ -99,7 +103,7 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
     const char *secret = cfg ? weft_config_broker_secret(cfg) : NULL;
     weft__amqp_opts ao = weft__cluster_amqp_opts(cfg, url, "weft workers");
     weft__amqp *c = NULL;
-    weft_err e = listen_heartbeats(&ao, queue, &c, err);
+    e = listen_heartbeats(&ao, queue, &c, err);
     if (e) return e;
     heard h = {NULL, 0, 0};
     int64_t end = weft__mono_ns() + wait_ms * 1000000;

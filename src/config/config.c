@@ -646,6 +646,25 @@ const char *weft_config_storage_folder(const weft_config *cfg)
     return text_or_default(cfg, WEFT__CORE, "storage_folder");
 }
 
+weft_err weft__config_connection_env(const weft_config *cfg, bool url_given, bool queue_given,
+                                     char *err)
+{
+    size_t n;
+    const char *const *keys = weft__connection_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const weft_value *v = weft_config_lookup(cfg, "JOB", keys[i]);
+        if (!v || v->env_state != WEFT__ENV_MISSING ||
+            (url_given && strcmp(keys[i], "broker_url") == 0) ||
+            (queue_given && strcmp(keys[i], "queue") == 0))
+            continue;
+        return weft__err(err, WEFT_EINVAL,
+                         "environment variable %s is not set (needed by %s in [JOB] to connect "
+                         "to the broker)",
+                         v->env, keys[i]);
+    }
+    return WEFT_OK;
+}
+
 const char *weft_config_broker_url(const weft_config *cfg)
 {
     return text_or_default(cfg, WEFT__JOB, "broker_url");

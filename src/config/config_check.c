@@ -103,7 +103,10 @@ static void check_env(check_ctx *c, const weft__section *s, const char *key, con
         for (size_t i = 0; i < v->n; i++) check_env(c, s, key, v->items[i]);
         return;
     }
-    if (v->env_state == WEFT__ENV_MISSING)
+    if (v->env_state == WEFT__ENV_MISSING && weft__keyspec_is_connection(s->kind, key))
+        DIAGV(c, v, WARN, "environment variable %s is not set (needed by %s in [%s] to connect "
+              "to the broker)", v->env, key, s->name);
+    else if (v->env_state == WEFT__ENV_MISSING)
         DIAGV(c, v, ERR, "environment variable %s is not set (needed by %s in [%s])", v->env, key,
              s->name);
     else if (v->env_state == WEFT__ENV_BAD)
@@ -257,8 +260,12 @@ static void check_job(check_ctx *c, const weft__section *s)
     v = eff(s, "broker_url");
     if (usable(v) && v->type == WEFT_VALUE_STR && strncmp(v->text, "amqp://", 7) != 0 &&
         strncmp(v->text, "amqps://", 8) != 0)
-        DIAGV(c, v, ERR, "broker_url must start with amqp:// or amqps:// (got '%s')%s", v->text,
+    {
+        char shown[512]; /* masked: the value may hold a password */
+        weft__url_redact(v->text, shown, sizeof shown);
+        DIAGV(c, v, ERR, "broker_url must start with amqp:// or amqps:// (got '%s')%s", shown,
              env_note(v, note, sizeof note));
+    }
     check_secret(c, eff(s, "broker_secret"));
 }
 

@@ -166,6 +166,11 @@ const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n);
 const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key);
 /* The default of `key` in typed-string syntax (static), or NULL. */
 const char *weft__keyspec_default(weft__kind kind, const char *key);
+/* The [JOB] keys read only to connect to the broker (broker_url, queue,
+ * the TLS keys): an unset ENV[...] in them is an error only where they are
+ * used (weft__config_connection_env()); weft_config_check() warns. */
+bool weft__keyspec_is_connection(weft__kind kind, const char *key);
+const char *const *weft__connection_keys(size_t *n);
 /* A scope value the engine does not honour (CYCLE: shared like GLOBAL). */
 bool weft__scope_no_effect(const weft_value *v);
 weft__kind weft__kind_of(const char *section, const char **id);
@@ -187,5 +192,16 @@ weft_err weft__diag_add(weft_config *cfg, const char *file, int line, int col,
     __attribute__((format(printf, 6, 7)));
 /* Frees the list's diagnostics; it is empty and reusable afterwards. */
 void weft__diags_clear(weft__diag_list *l);
+
+/*
+ * Before connecting to the broker with cfg's [JOB] settings: WEFT_EINVAL,
+ * naming the variable and the key, when one of them comes from an unset
+ * ENV[...] ("environment variable WEFT_BROKER_URL is not set (needed by
+ * broker_url in [JOB] to connect to the broker)").  url_given, queue_given:
+ * the caller has a URL or a queue of its own, so broker_url or queue is not
+ * read.  Defined in config.c.
+ */
+weft_err weft__config_connection_env(const weft_config *cfg, bool url_given, bool queue_given,
+                                     char *err);
 
 #endif

@@ -129,6 +129,27 @@ const char *weft__keyspec_default(weft__kind kind, const char *key)
     return ks ? ks->def : NULL;
 }
 
+/* Read only by what connects to the broker: a command that never connects
+ * (weft jobs, show, ...) must not need them (a password kept in the
+ * environment of the machines that run and serve jobs, not everywhere). */
+static const char *const connection_keys[] = {
+    "broker_url", "queue", "broker_ca_file", "broker_cert_file", "broker_key_file",
+    "broker_verify_peer", "broker_verify_hostname",
+};
+
+bool weft__keyspec_is_connection(weft__kind kind, const char *key)
+{
+    for (size_t i = 0; kind == WEFT__JOB && i < sizeof connection_keys / sizeof *connection_keys; i++)
+        if (strcmp(connection_keys[i], key) == 0) return true;
+    return false;
+}
+
+const char *const *weft__connection_keys(size_t *n)
+{
+    *n = sizeof connection_keys / sizeof *connection_keys;
+    return connection_keys;
+}
+
 bool weft__scope_no_effect(const weft_value *v)
 {
     /* CYCLE needs cycles (scenarios grouped by frequency), which weft does

@@ -944,6 +944,7 @@ weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_
     o->cfg = cfg;
     o->mode = weft_config_mode(cfg);
     o->read_only = opts && opts->read_only;
+    o->interrupt = opts ? opts->interrupt : NULL;
     if (opts && opts->log)
         o->log = (weft__logger){opts->log, opts->log_userdata, opts->log_level};
     o->lock_fd = -1;
@@ -1047,6 +1048,7 @@ static weft_err ensure_started(weft_orchestrator *o, char *err)
     }
     if (e) return e;
     o->ex->log = &o->log;
+    o->ex->interrupt = o->interrupt;
     /* The executor starts first: standalone forks its fork server here,
      * while no thread of ours exists yet. */
     if ((e = o->ex->ops->start(o->ex, err))) {

@@ -112,6 +112,7 @@ struct weft_orchestrator {
     const weft_config *cfg;
     weft_mode mode;
     bool read_only;
+    volatile sig_atomic_t *interrupt; /* weft_orchestrator_opts.interrupt, for the executor */
     char *app_path;          /* absolute */
     char *storage;           /* absolute storage folder */
     char *storage_display;   /* as configured, for messages (".weft/") */

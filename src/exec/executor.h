@@ -131,6 +131,10 @@ struct weft__executor {
     weft__reports *reports; /* borrowed from the orchestrator */
     weft__app *app;         /* borrowed */
     const weft__logger *log; /* borrowed from the orchestrator (NULL: library-wide handler) */
+    /* Borrowed from the orchestrator (weft_orchestrator_opts.interrupt; may
+     * be NULL): a start() that waits for something outside (the broker)
+     * gives up when it turns non-zero. */
+    volatile sig_atomic_t *interrupt;
 };
 
 /* Allocates a zeroed executor of `size` bytes, whose struct starts with a

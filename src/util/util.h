@@ -55,6 +55,17 @@ char *weft__strndup(const char *s, size_t n);
 /* Reads a whole file (caller frees; NUL-terminated).  WEFT_EIO with errno text in err. */
 weft_err weft__read_file(const char *path, char **out, size_t *len, char *err);
 
+/* URLs with their password hidden (redact.c): the userinfo runs to the
+ * last '@', so a malformed URL (a password with an unencoded '/', '#' or
+ * '?') is masked too.  weft__url_redact() writes `url` masked into buf
+ * (always NUL-terminated, truncated to size; NULL gives "(none)").
+ * weft__url_redact_span() masks s[0..n), one URL, into `out`, which has
+ * room for n + WEFT__REDACT_EXTRA bytes (not NUL-terminated), and returns
+ * the length written. */
+#define WEFT__REDACT_EXTRA 4
+void weft__url_redact(const char *url, char *buf, size_t size);
+size_t weft__url_redact_span(const char *s, size_t n, char *out);
+
 /* Wall-clock time in microseconds since the epoch, and monotonic time in ns. */
 int64_t weft__now_us(void);
 int64_t weft__mono_ns(void);

@@ -178,17 +178,14 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-/* Every occurrence of the broker password in a body becomes "***": the
- * one place every answer but the event stream passes (whose payloads hold
- * only ids and statuses), so no job error, log tail or preview that quotes
- * the broker URL can carry it out. */
-static void mask_secret(const weft_ui *ui, weft__resp *r)
+/* Every occurrence of `secret` in a body becomes "***". */
+static void mask_one(const char *secret, weft__resp *r)
 {
-    size_t sl = ui->secret ? strlen(ui->secret) : 0;
-    if (!sl || !r->body || !memmem(r->body, r->len, ui->secret, sl)) return;
+    size_t sl = secret ? strlen(secret) : 0;
+    if (!sl || !r->body || !memmem(r->body, r->len, secret, sl)) return;
     weft__buf b = WEFT_BUF_INIT;
     const char *p = r->body, *end = r->body + r->len, *m;
-    while ((m = memmem(p, (size_t)(end - p), ui->secret, sl))) {
+    while ((m = memmem(p, (size_t)(end - p), secret, sl))) {
         weft__buf_add(&b, p, (size_t)(m - p));
         weft__buf_adds(&b, "***");
         p = m + sl;
@@ -197,6 +194,16 @@ static void mask_secret(const weft_ui *ui, weft__resp *r)
     free(r->body);
     r->body = weft__buf_detach(&b, &r->len);
     if (!r->body) r->status = 500, r->len = 0;
+}
+
+/* The broker password and the message-signing secret become "***" in every
+ * body: the one place every answer but the event stream passes (whose
+ * payloads hold only ids and statuses), so no job error, log tail or
+ * preview that quotes them can carry them out. */
+static void mask_secret(const weft_ui *ui, weft__resp *r)
+{
+    mask_one(ui->secret, r);
+    if (r->body) mask_one(ui->signing_secret, r);
 }
 
 /* The password of the broker URL ("amqp://user:PASSWORD@host"), NULL when none. */
@@ -395,6 +402,7 @@ static weft_err ui_init(weft_ui *ui, const weft_ui_opts *opts, char *err)
         (opts->storage_folder && !(ui->storage_override = weft__strdup(opts->storage_folder))))
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     ui->secret = broker_password(opts->config);
+    ui->signing_secret = weft__strdup(weft_config_broker_secret(opts->config));
     weft_err e = copy_config(ui, err);
     if (e) return e;
     if (pipe(ui->stop_pipe) != 0) return weft__err(err, WEFT_EIO, "pipe: %s", strerror(errno));
@@ -513,6 +521,7 @@ void weft_ui_close(weft_ui *ui)
     pthread_cond_destroy(&ui->cond);
     free(ui->token);
     free(ui->secret);
+    free(ui->signing_secret);
     free(ui->exe);
     free(ui->config_file);
     free(ui->storage_override);

@@ -90,6 +90,7 @@ struct weft_ui {
     weft_config *ocfg;           /* the orchestrator's copy (copy_config()) */
     char *token;                 /* NULL: none required */
     char *secret;                /* the broker password, masked in every answer */
+    char *signing_secret;        /* [JOB] broker_secret, likewise */
     char csrf[65];               /* random per server, served in the page */
     char session[65];            /* random per server: the cookie /login sets */
     char *exe, *config_file, *storage_override;
