@@ -459,6 +459,10 @@ static void assert_same_value(const weft_value *a, const weft_value *b, const ch
             assert_same_value(weft_value_at(a, i), weft_value_at(b, i), where);
         return;
     }
+    if (weft_value_type_of(a) == WEFT_VALUE_TIMEDELTA) { /* written in Taipy's d/h/m/s form */
+        ASSERT_EQ(weft_value_timedelta_ms(a), weft_value_timedelta_ms(b));
+        return;
+    }
     if (strcmp(weft_value_text(a), weft_value_text(b)) != 0)
         FAIL("%s: \"%s\" vs \"%s\"", where, weft_value_text(a), weft_value_text(b));
 }
@@ -529,7 +533,9 @@ TEST(write_round_trips)
     ASSERT_CONTAINS(text, "max_nb_of_workers = \"2:int\"");
     ASSERT_CONTAINS(text, "[DATA_NODE.\"odd id\"]");
     ASSERT_CONTAINS(text, "scope = \"GLOBAL:SCOPE\"");
-    ASSERT_CONTAINS(text, "validity_period = \"1d2h:timedelta\"");
+    /* Taipy's serializer form, which its reader parses (a bare "30" it does not) */
+    ASSERT_CONTAINS(text, "validity_period = \"1d2h0m0s:timedelta\"");
+    ASSERT_CONTAINS(text, "timeout = \"0d0h0m30s:timedelta\"");
     ASSERT_CONTAINS(text, "function = \"pipeline.summarize:function\"");
     ASSERT_CONTAINS(text, "inputs = [\"sales:SECTION\"]");
     ASSERT_CONTAINS(text, "\"x:int:str\"");
