@@ -417,7 +417,8 @@ const char *weft_config_id_at(const weft_config *cfg, weft_section_kind kind, si
 /**
  * The effective value of `key` in `section` (after inheritance from the
  * kind's "default" section and ENV resolution once checked), or NULL when
- * unset.  Borrowed, valid until the config changes.
+ * unset.  A key with an older name (read_fn for read_fct, ...) is found
+ * under either.  Borrowed, valid until the config changes.
  */
 const weft_value *weft_config_lookup(const weft_config *cfg, const char *section, const char *key);
 
@@ -595,7 +596,7 @@ const char *weft_dn_path(const weft_data_node *dn);
  * Content by storage type: pickle and binary are opaque bytes, text is text,
  * json must be valid JSON (checked on read and write), csv is the file's
  * bytes (rows with weft_csv_*), in_memory lives in the process (development
- * mode only), generic calls the node's read_fn/write_fn, and sql_table is
+ * mode only), generic calls the node's read_fct/write_fct, and sql_table is
  * its SQLite table (db_name + ".db" in sqlite_folder or the application
  * path, table_name) as a JSON array of row objects; writing one replaces
  * the table in one transaction.  A node with `default_data` and no content
@@ -617,11 +618,13 @@ weft_err weft_dn_write_json(weft_data_node *dn, const struct json_t *value, char
 const weft_value *weft_dn_property(const weft_data_node *dn, const char *key);
 
 /**
- * Functions of a `generic` data node, named by its `read_fn` and `write_fn`
+ * Functions of a `generic` data node, named by its `read_fct` and
+ * `write_fct` (Taipy's names; the older `read_fn`/`write_fn` still work)
  * ("module.symbol", resolved like task functions).  They return 0 on
- * success.  A read_fn stores in *data a malloc()ed buffer of *len bytes
- * (weft takes it and frees it); a write_fn gets the content to store.  They
- * find their settings (e.g. read_fn_args) with weft_dn_property().
+ * success.  A read function stores in *data a malloc()ed buffer of *len
+ * bytes (weft takes it and frees it); a write function gets the content to
+ * store.  They find their settings (e.g. read_fct_args) with
+ * weft_dn_property(), where either name of an aliased key finds it.
  */
 typedef int (*weft_generic_read_fn)(const weft_data_node *dn, char **data, size_t *len);
 typedef int (*weft_generic_write_fn)(const weft_data_node *dn, const void *data, size_t len);

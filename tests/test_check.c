@@ -236,7 +236,24 @@ TEST(unknown_storage_type)
                  "config.toml:2:16: error: unknown storage_type 'jsonn' for data node 'd' (valid: "
                  "pickle, binary, json, csv, text, in_memory, generic, sql_table) (did you mean 'json'?)");
     expect_error("[DATA_NODE.d]\nstorage_type = \"generic\"\n",
-                 "config.toml:1:1: error: generic data node 'd' needs read_fn or write_fn");
+                 "config.toml:1:1: error: generic data node 'd' needs read_fct or write_fct");
+}
+
+static void expect_ok(const char *toml);
+
+TEST(generic_functions_under_taipy_and_old_names)
+{
+    expect_ok("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.read:function\"\n"
+              "write_fct = \"m.write:function\"\nread_fct_args = [1]\nwrite_fct_args = [2]\n");
+    expect_ok("[DATA_NODE.gen]\nstorage_type = \"generic\"\nwrite_fn = \"m.write:function\"\n");
+    expect_error("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fn = \"m.a:function\"\n"
+                 "read_fct = \"m.b:function\"\n",
+                 "config.toml:4:1: error: read_fn and read_fct are both set in [DATA_NODE.gen] "
+                 "(read_fn is the older name of read_fct): keep one");
+    expect_error("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.a:function\"\n"
+                 "write_fct_args = 1\nwrite_fn_args = 2\n",
+                 "config.toml:5:1: error: write_fct_args and write_fn_args are both set in "
+                 "[DATA_NODE.gen] (write_fn_args is the older name of write_fct_args): keep one");
 }
 
 TEST(warnings_do_not_fail)
@@ -514,6 +531,7 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
+          TEST_ENTRY(generic_functions_under_taipy_and_old_names),
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_no_effect),
           TEST_ENTRY(additional_data_nodes_have_no_effect),

@@ -607,6 +607,8 @@ const weft_value *weft_config_lookup(const weft_config *cfg, const char *section
     if (!cfg || !section || !key) return NULL;
     const weft__section *s = weft__section_find(cfg, section);
     const weft__entry *e = s ? weft__eff_find(s, key) : NULL;
+    const char *other = s && !e ? weft__key_alias(s->kind, key, NULL) : NULL;
+    if (other) e = weft__eff_find(s, other);
     return e ? e->val : NULL;
 }
 

@@ -197,6 +197,23 @@ static void check_keys(check_ctx *c, const weft__section *s)
     }
 }
 
+/* A key and its old name both written in one section: which one counts
+ * would depend on the order of lookups, so neither is picked.  Reported at
+ * the second one written.  O(N) per alias pair over the section's keys. */
+static void check_aliases(check_ctx *c, const weft__section *s)
+{
+    for (size_t i = 0; i < s->nraw; i++) {
+        bool old;
+        const weft__entry *r = &s->raw[i];
+        const char *other = weft__key_alias(s->kind, r->key, &old);
+        for (size_t j = 0; other && j < i; j++)
+            if (strcmp(s->raw[j].key, other) == 0)
+                DIAG(c, r->file, r->line, r->col, ERR,
+                     "%s and %s are both set in [%s] (%s is the older name of %s): keep one",
+                     other, r->key, s->name, old ? r->key : other, old ? other : r->key);
+    }
+}
+
 /* ---- [JOB] ---- */
 
 static void check_positive(check_ctx *c, const weft__section *s, const char *key)
@@ -271,8 +288,9 @@ static void check_data_node(check_ctx *c, const weft__section *s)
              "data node '%s' is in_memory, which only works in development mode (mode is %s)", s->id,
              c->mode);
     }
-    if (strcmp(type, "generic") == 0 && !eff(s, "read_fn") && !eff(s, "write_fn"))
-        DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fn or write_fn",
+    if (strcmp(type, "generic") == 0 && !eff(s, "read_fct") && !eff(s, "write_fct") &&
+        !eff(s, "read_fn") && !eff(s, "write_fn"))
+        DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fct or write_fct",
              s->id);
     if (strcmp(type, "sql_table") == 0) {
         const weft_value *eng = eff(s, "db_engine");
@@ -563,6 +581,7 @@ weft_err weft_config_check(weft_config *cfg, char *err)
     for (size_t i = 0; i < cfg->nsecs && !c.e; i++) {
         const weft__section *s = &cfg->secs[i];
         check_keys(&c, s);
+        check_aliases(&c, s);
         /* Inherited values are checked once, in their "default" section. */
         for (size_t k = 0; k < s->nraw; k++) {
             const weft__entry *e = weft__eff_find(s, s->raw[k].key);

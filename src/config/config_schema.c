@@ -58,9 +58,14 @@ static const weft__keyspec data_node_keys[] = {
     {"validity_period", WEFT_VALUE_TIMEDELTA, ANY, NULL, USED},
     INERT("encoding", WEFT_VALUE_STR, ANY),     /* content is bytes, never transcoded */
     INERT("exposed_type", WEFT_VALUE_STR, ANY), /* csv is always read as rows of fields */
+    {"read_fct", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
+    {"write_fct", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
+    /* passed on: generic read_fct/write_fct read them with weft_dn_property() */
+    {"read_fct_args", ANY, ANY, NULL, USED},
+    {"write_fct_args", ANY, ANY, NULL, USED},
+    /* weft's first names of the four above, see key_aliases */
     {"read_fn", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
     {"write_fn", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
-    /* passed on: generic read_fn/write_fn read them with weft_dn_property() */
     {"read_fn_args", ANY, ANY, NULL, USED},
     {"write_fn_args", ANY, ANY, NULL, USED},
     {"db_engine", WEFT_VALUE_STR, ANY, NULL, USED},
@@ -117,6 +122,30 @@ const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key)
         if (dot && ks[i].type == WEFT__ANY && strlen(ks[i].key) == (size_t)(dot - key) &&
             strncmp(ks[i].key, key, (size_t)(dot - key)) == 0)
             return &ks[i];
+    }
+    return NULL;
+}
+
+/* Keys weft named before it followed Taipy's names.  Configs written with
+ * the old names keep working: a lookup of either name finds the other, and
+ * `weft check` reports a section that sets both. */
+static const struct {
+    weft__kind kind;
+    const char *key, *old;
+} key_aliases[] = {
+    {WEFT__DATA_NODE, "read_fct", "read_fn"},
+    {WEFT__DATA_NODE, "write_fct", "write_fn"},
+    {WEFT__DATA_NODE, "read_fct_args", "read_fn_args"},
+    {WEFT__DATA_NODE, "write_fct_args", "write_fn_args"},
+};
+
+const char *weft__key_alias(weft__kind kind, const char *key, bool *is_old)
+{
+    for (size_t i = 0; i < COUNT(key_aliases); i++) {
+        if (key_aliases[i].kind != kind) continue;
+        if (is_old) *is_old = strcmp(key_aliases[i].old, key) == 0;
+        if (strcmp(key_aliases[i].key, key) == 0) return key_aliases[i].old;
+        if (strcmp(key_aliases[i].old, key) == 0) return key_aliases[i].key;
     }
     return NULL;
 }
