@@ -241,6 +241,39 @@ TEST(unknown_storage_type)
 
 static void expect_ok(const char *toml);
 
+TEST(config_ids_are_unique_across_kinds)
+{
+    expect_error("[DATA_NODE.sales]\n[TASK.other]\nfunction = \"m.f\"\n"
+                 "[TASK.sales]\nfunction = \"m.f\"\n",
+                 "config.toml:4:1: error: id 'sales' of [TASK.sales] is already the id of "
+                 "[DATA_NODE.sales] (config.toml:1:1): a config id must be unique across sections "
+                 "of all kinds");
+    expect_error("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.t]\ntasks = [\"t\"]\n",
+                 "config.toml:3:1: error: id 't' of [SCENARIO.t] is already the id of [TASK.t] "
+                 "(config.toml:1:1)");
+    /* "default" is every kind's template, not an id */
+    expect_ok("[DATA_NODE.default]\n[TASK.default]\n[SCENARIO.default]\n");
+}
+
+TEST(config_ids_are_python_identifiers)
+{
+    expect_error("[DATA_NODE.\"odd id\"]\n",
+                 "config.toml:1:1: error: 'odd id' is not a valid DATA_NODE id: it must be a Python "
+                 "identifier: letters, digits and _, not starting with a digit");
+    expect_error("[TASK.2nd]\nfunction = \"m.f\"\n",
+                 "config.toml:1:1: error: '2nd' is not a valid TASK id: it must be a Python identifier");
+    expect_error("[DATA_NODE.a]\n[DATA_NODE.class]\n",
+                 "config.toml:2:1: error: 'class' is not a valid DATA_NODE id: it is a Python keyword");
+    expect_error("[SCENARIO.MY_SCENARIO]\n",
+                 "config.toml:1:1: error: 'MY_SCENARIO' is not a valid SCENARIO id: 'SCENARIO' is "
+                 "reserved by Taipy for its entity ids");
+    expect_error("[DATA_NODE.rawDATANODE]\n",
+                 "config.toml:1:1: error: 'rawDATANODE' is not a valid DATA_NODE id: 'DATANODE' is "
+                 "reserved by Taipy for its entity ids");
+    /* soft keywords and lower-case words are identifiers; non-ASCII letters too */
+    expect_ok("[DATA_NODE.match]\n[DATA_NODE.task_data]\n[DATA_NODE._x1]\n[DATA_NODE.\"caf\u00e9\"]\n");
+}
+
 TEST(generic_functions_under_taipy_and_old_names)
 {
     expect_ok("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.read:function\"\n"
@@ -532,6 +565,7 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
           TEST_ENTRY(generic_functions_under_taipy_and_old_names),
+          TEST_ENTRY(config_ids_are_unique_across_kinds), TEST_ENTRY(config_ids_are_python_identifiers),
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_no_effect),
           TEST_ENTRY(additional_data_nodes_have_no_effect),

@@ -198,19 +198,19 @@ static const char *status_of_task(const char *task)
 
 /* ---- configurations ---------------------------------------------------- */
 
-/* seed -> (left: function, right: command) -> join */
+/* seed -> (left: function, right: command) -> join, through nodes upper and reversed */
 static const char *FAN =
     "[DATA_NODE.seed]\nstorage_type = \"text\"\n"
-    "[DATA_NODE.left]\nstorage_type = \"text\"\n"
-    "[DATA_NODE.right]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.upper]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.reversed]\nstorage_type = \"text\"\n"
     "[DATA_NODE.joined]\nstorage_type = \"text\"\n"
     "[TASK.make_seed]\nfunction = \"clifns.seed:function\"\noutputs = [\"seed:SECTION\"]\n"
     "[TASK.left]\nfunction = \"clifns.upper:function\"\ninputs = [\"seed:SECTION\"]\n"
-    "outputs = [\"left:SECTION\"]\n"
-    "[TASK.right]\ncommand = [\"sh\", \"-c\", \"rev < {seed} > {right}\"]\ninputs = [\"seed:SECTION\"]\n"
-    "outputs = [\"right:SECTION\"]\n"
+    "outputs = [\"upper:SECTION\"]\n"
+    "[TASK.right]\ncommand = [\"sh\", \"-c\", \"rev < {seed} > {reversed}\"]\ninputs = [\"seed:SECTION\"]\n"
+    "outputs = [\"reversed:SECTION\"]\n"
     "[TASK.join]\nfunction = \"clifns.concat:function\"\n"
-    "inputs = [\"left:SECTION\", \"right:SECTION\"]\noutputs = [\"joined:SECTION\"]\n"
+    "inputs = [\"upper:SECTION\", \"reversed:SECTION\"]\noutputs = [\"joined:SECTION\"]\n"
     "[SCENARIO.fan]\n"
     "tasks = [\"make_seed:SECTION\", \"left:SECTION\", \"right:SECTION\", \"join:SECTION\"]\n";
 
@@ -242,7 +242,7 @@ static const char *SLOW =
     "outputs = [\"y:SECTION\"]\n"
     "[TASK.quick]\nfunction = \"clifns.seed:function\"\noutputs = [\"q:SECTION\"]\n"
     "[SCENARIO.sleepy]\ntasks = [\"slow:SECTION\", \"after:SECTION\"]\n"
-    "[SCENARIO.quick]\ntasks = [\"quick:SECTION\"]\n";
+    "[SCENARIO.quick_run]\ntasks = [\"quick:SECTION\"]\n";
 
 /* ---- run --------------------------------------------------------------- */
 
@@ -579,7 +579,7 @@ TEST(cancel_a_submission_and_a_locked_store)
     free(job);
     /* A second run cannot write the store while the first one does. */
     char *out;
-    int rc = weft(&out, "run -s quick");
+    int rc = weft(&out, "run -s quick_run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT_CONTAINS(out, "in use");
@@ -652,7 +652,7 @@ static void kill_9(const char *mode)
     printf("%s", out);
     free(out);
 
-    int rc = weft(&out, "run -s quick");
+    int rc = weft(&out, "run -s quick_run");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     free(out);
@@ -826,7 +826,7 @@ TEST(run_exits_after_its_summary_with_a_stopped_fork_server)
     use_clifns();
     test_write_file("config.toml",
                     "[TASK.nap]\nfunction = \"weft.sleep\"\nduration = \"1.5\"\n"
-                    "[SCENARIO.nap]\ntasks = [\"nap:SECTION\"]\n");
+                    "[SCENARIO.napping]\ntasks = [\"nap:SECTION\"]\n");
     pid_t pid = spawn_weft("run.log", "run", "--mode", "standalone", (const char *)NULL);
     free(wait_job_in("RUNNING", 30, pid, "run.log"));
     pid_t server = first_child(pid);
@@ -912,7 +912,7 @@ TEST(task_escape_sequences_are_escaped_on_a_terminal)
     test_write_file("config.toml",
                     "[JOB]\nmode = \"standalone\"\n"
                     "[TASK.esc]\nfunction = \"clifns.escapes:function\"\n"
-                    "[SCENARIO.esc]\ntasks = [\"esc:SECTION\"]\n");
+                    "[SCENARIO.escapes]\ntasks = [\"esc:SECTION\"]\n");
     char *out;
     ASSERT_EQ(weft(&out, "run"), 1);
     free(out);

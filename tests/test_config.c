@@ -518,12 +518,12 @@ TEST(write_round_trips)
         "[DATA_NODE.default]\nscope = \"GLOBAL:SCOPE\"\n"
         "[DATA_NODE.sales]\nstorage_type = \"csv\"\ndefault_path = \"data/\\\"q\\\"\\tx.csv\"\n"
         "validity_period = \"1d2h:timedelta\"\ndefault_data = [1, 2.5, \"x:int:str\"]\n"
-        "[DATA_NODE.\"odd id\"]\nstorage_type = \"json\"\n"
+        "[DATA_NODE.\"caf\u00e9\"]\nstorage_type = \"json\"\n"
         "[DATA_NODE.out]\n"
         "[TASK.summarize]\nfunction = \"pipeline.summarize:function\"\ninputs = [\"sales\"]\n"
         "outputs = [\"out:SECTION\"]\nduration = 0.25\nwhen = \"2024-01-31T10:00:00:datetime\"\n"
-        "[TASK.cmd]\ncommand = [\"sh\", \"-c\", \"cat {sales} > {odd id}\"]\ninputs = [\"sales\"]\n"
-        "outputs = [\"odd id\"]\ntimeout = \"30:timedelta\"\n"
+        "[TASK.cmd]\ncommand = [\"sh\", \"-c\", \"cat {sales} > {caf\u00e9}\"]\ninputs = [\"sales\"]\n"
+        "outputs = [\"caf\u00e9\"]\ntimeout = \"30:timedelta\"\n"
         "[SCENARIO.monthly]\ntasks = [\"summarize:SECTION\", \"cmd\"]\nfrequency = \"MONTHLY:FREQUENCY\"\n"
         "[SCENARIO.monthly.sequences]\n\"first one\" = [\"summarize:SECTION\"]\n");
     weft_config *again = write_and_reload(cfg, false, "effective.toml");
@@ -531,7 +531,7 @@ TEST(write_round_trips)
     ASSERT_STR_EQ(weft_config_broker_url(again), "amqps://u:p@broker:5671/%2f");
     char *text = test_read_file("effective.toml", NULL);
     ASSERT_CONTAINS(text, "max_nb_of_workers = \"2:int\"");
-    ASSERT_CONTAINS(text, "[DATA_NODE.\"odd id\"]");
+    ASSERT_CONTAINS(text, "[DATA_NODE.\"caf\u00e9\"]");
     ASSERT_CONTAINS(text, "scope = \"GLOBAL:SCOPE\"");
     /* Taipy's serializer form, which its reader parses (a bare "30" it does not) */
     ASSERT_CONTAINS(text, "validity_period = \"1d2h0m0s:timedelta\"");

@@ -496,9 +496,9 @@ TEST(skippable_reruns_when_input_file_changed_outside)
      * its last edit (as Taipy's file-based data nodes do). */
     weft_config *c = weft_config_new();
     weft_data_node_opts in = {.storage_type = "text", .default_path = "in.txt"};
-    ASSERT_OK(weft_config_configure_data_node(c, "in", &in, err), err);
+    ASSERT_OK(weft_config_configure_data_node(c, "input", &in, err), err);
     dn(c, "out", NULL, NULL);
-    task(c, "t", "test.write", L("in"), L("out"), true);
+    task(c, "t", "test.write", L("input"), L("out"), true);
     scenario(c, "s", L("t"));
     test_write_file("in.txt", "v1;");
     weft_orchestrator *o = open_rw(c);

@@ -214,6 +214,75 @@ static void check_aliases(check_ctx *c, const weft__section *s)
     }
 }
 
+/* ---- config ids ---- */
+
+/* Taipy makes every id a Python identifier (ids become attribute names,
+ * Config.data_nodes.sales) that is no keyword (Python's keyword.kwlist) and
+ * contains none of the words its entity ids start with
+ * (taipy/common/config/common/_validate_id.py). */
+static const char *const python_keywords[] = {
+    "False", "None",   "True",    "and",      "as",     "assert", "async",  "await",
+    "break", "class",  "continue", "def",     "del",    "elif",   "else",   "except",
+    "finally", "for",  "from",    "global",   "if",     "import", "in",     "is",
+    "lambda", "nonlocal", "not",  "or",       "pass",   "raise",  "return", "try",
+    "while", "with",   "yield",
+};
+static const char *const taipy_reserved[] = {"CYCLE", "SCENARIO", "SEQUENCE", "TASK", "DATANODE"};
+
+/* Python identifiers may hold non-ASCII letters: any byte >= 0x80 is taken
+ * as one (Python's full Unicode rule is not implemented). */
+static bool is_identifier(const char *s)
+{
+    if (!*s || isdigit((unsigned char)*s)) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!isalnum(*p) && *p != '_' && *p < 0x80) return false;
+    return true;
+}
+
+/* Why `id` cannot be a config id, or NULL when it can; in `buf`. */
+static const char *id_problem(const char *id, char *buf, size_t size)
+{
+    if (!is_identifier(id))
+        return "it must be a Python identifier: letters, digits and _, not starting with a digit";
+    for (size_t i = 0; i < sizeof python_keywords / sizeof *python_keywords; i++)
+        if (strcmp(id, python_keywords[i]) == 0) return "it is a Python keyword";
+    for (size_t i = 0; i < sizeof taipy_reserved / sizeof *taipy_reserved; i++)
+        if (strstr(id, taipy_reserved[i])) {
+            snprintf(buf, size, "'%s' is reserved by Taipy for its entity ids", taipy_reserved[i]);
+            return buf;
+        }
+    return NULL;
+}
+
+/*
+ * Each id is valid, and names one section of any kind: Taipy keeps all
+ * sections in one namespace of ids and rejects an id used by two kinds.
+ * Reported at the later section's header, naming the first.  O(N) with
+ * the map of ids seen.
+ */
+static void check_ids(check_ctx *c)
+{
+    weft__strmap seen = WEFT__STRMAP_INIT;
+    char why[128];
+    for (size_t i = 0; i < c->cfg->nsecs && !c->e; i++) {
+        weft__section *s = &c->cfg->secs[i];
+        if (!s->id || s->is_default || s->kind == WEFT__OTHER) continue;
+        const char *problem = id_problem(s->id, why, sizeof why);
+        if (problem)
+            DIAG(c, s->file, s->line, s->col, ERR, "'%s' is not a valid %s id: %s", s->id,
+                 weft__kind_name(s->kind), problem);
+        const weft__section *first = weft__strmap_get(&seen, s->id);
+        if (first)
+            DIAG(c, s->file, s->line, s->col, ERR,
+                 "id '%s' of [%s] is already the id of [%s] (%s:%d:%d): a config id must be "
+                 "unique across sections of all kinds",
+                 s->id, s->name, first->name, first->file, first->line, first->col);
+        else if (!c->e)
+            c->e = weft__strmap_put(&seen, s->id, s);
+    }
+    weft__strmap_release(&seen);
+}
+
 /* ---- [JOB] ---- */
 
 static void check_positive(check_ctx *c, const weft__section *s, const char *key)
@@ -578,6 +647,7 @@ weft_err weft_config_check(weft_config *cfg, char *err)
     c.e = weft__config_refresh(cfg); /* resolves ENV[...] as of now */
     const weft__section *job = weft__section_find(cfg, "JOB");
     if (!c.e && job) check_job(&c, job);
+    if (!c.e) check_ids(&c);
     for (size_t i = 0; i < cfg->nsecs && !c.e; i++) {
         const weft__section *s = &cfg->secs[i];
         check_keys(&c, s);
