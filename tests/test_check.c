@@ -240,6 +240,7 @@ TEST(unknown_storage_type)
 }
 
 static void expect_ok(const char *toml);
+static void expect_warnings(const char *toml, int nwarnings, ...);
 
 TEST(config_ids_are_unique_across_kinds)
 {
@@ -289,15 +290,39 @@ TEST(generic_functions_under_taipy_and_old_names)
                  "[DATA_NODE.gen] (write_fn_args is the older name of write_fct_args): keep one");
 }
 
+/* The [TAIPY], [CORE] and [JOB] sections as Taipy 4 exports them: every key
+ * is known, none is "unknown"; those weft ignores say so. */
+TEST(taipy_export_sections_are_known)
+{
+    expect_warnings("[TAIPY]\nclean_entities_enabled = \"True:bool\"\n"
+                    "[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = \"2:int\"\n"
+                    "[CORE]\nroot_folder = \"./taipy/\"\nstorage_folder = \"user_data/\"\n"
+                    "taipy_storage_folder = \".taipy/\"\nrepository_type = \"filesystem\"\n"
+                    "read_entity_retry = \"0:int\"\nmode = \"development\"\nversion_number = \"\"\n"
+                    "force = \"False:bool\"\ncore_version = \"4.0.0\"\n"
+                    "[CORE.repository_properties]\ndb_location = \"x.db\"\n",
+                    10, "config.toml:2:1: warning: clean_entities_enabled has no effect in weft",
+                    "config.toml:7:1: warning: root_folder has no effect in weft",
+                    "config.toml:9:1: warning: taipy_storage_folder has no effect in weft",
+                    "config.toml:12:1: warning: mode has no effect in weft",
+                    "config.toml:17:1: warning: repository_properties.db_location has no effect in weft",
+                    (const char *)NULL);
+    /* [TAIPY]'s ENV values are resolved and checked like any other's */
+    unsetenv("WEFT_NO_SUCH_VAR");
+    expect_error("[TAIPY]\nroot_folder = \"ENV[WEFT_NO_SUCH_VAR]\"\n",
+                 "config.toml:2:15: error: environment variable WEFT_NO_SUCH_VAR is not set (needed by "
+                 "root_folder in [TAIPY])");
+}
+
 TEST(warnings_do_not_fail)
 {
     char *out = NULL;
     int rc = run("", "check",
-                 "[TAIPY]\nx = 1\n[JOB]\nmode = \"development\"\nmax_nb_of_worker = 3\n"
+                 "[GUI]\nx = 1\n[JOB]\nmode = \"development\"\nmax_nb_of_worker = 3\n"
                  "[DATA_NODE.d]\nstorage_typ = \"csv\"\n[TASK.t]\nfunction = \"m.f\"\nduration = 3\n",
                  &out);
     ASSERT_EQ(rc, 0);
-    ASSERT_CONTAINS(out, "config.toml:1:1: warning: section [TAIPY] ignored\n");
+    ASSERT_CONTAINS(out, "config.toml:1:1: warning: section [GUI] ignored\n");
     ASSERT_CONTAINS(out, "config.toml:5:1: warning: unknown key 'max_nb_of_worker' in [JOB] (kept as "
                          "a property) (did you mean 'max_nb_of_workers'?)");
     ASSERT_CONTAINS(out, "config.toml:7:1: warning: unknown key 'storage_typ' in [DATA_NODE.d] (did "
@@ -565,7 +590,7 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
           TEST_ENTRY(generic_functions_under_taipy_and_old_names),
-          TEST_ENTRY(config_ids_are_unique_across_kinds), TEST_ENTRY(config_ids_are_python_identifiers),
+          TEST_ENTRY(taipy_export_sections_are_known), TEST_ENTRY(config_ids_are_unique_across_kinds), TEST_ENTRY(config_ids_are_python_identifiers),
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_no_effect),
           TEST_ENTRY(additional_data_nodes_have_no_effect),

@@ -512,6 +512,7 @@ TEST(write_round_trips)
 {
     setenv("WEFT_TEST_URL", "amqps://u:p@broker:5671/%2f", 1);
     weft_config *cfg = load_text(
+        "[TAIPY]\nclean_entities_enabled = \"True:bool\"\n"
         "[CORE]\nroot_folder = \"./root\"\nversion_number = 1\n"
         "[JOB]\nmode = \"cluster\"\nbroker_url = \"ENV[WEFT_TEST_URL]\"\nmax_attempts = \"5:int\"\n"
         "custom = \"kept\"\n"
@@ -531,6 +532,8 @@ TEST(write_round_trips)
     ASSERT_STR_EQ(weft_config_broker_url(again), "amqps://u:p@broker:5671/%2f");
     char *text = test_read_file("effective.toml", NULL);
     ASSERT_CONTAINS(text, "max_nb_of_workers = \"2:int\"");
+    ASSERT_CONTAINS(text, "[TAIPY]\nclean_entities_enabled = \"True:bool\"\n");
+    ASSERT_STR_EQ(weft_value_text(weft_config_lookup(again, "TAIPY", "clean_entities_enabled")), "True");
     ASSERT_CONTAINS(text, "[DATA_NODE.\"caf\u00e9\"]");
     ASSERT_CONTAINS(text, "scope = \"GLOBAL:SCOPE\"");
     /* Taipy's serializer form, which its reader parses (a bare "30" it does not) */

@@ -185,7 +185,7 @@ static void check_keys(check_ctx *c, const weft__section *s)
     for (size_t i = 0; i < s->nraw; i++) {
         const weft__entry *r = &s->raw[i];
         const weft__keyspec *k = weft__keyspec_find(s->kind, r->key);
-        if (k && k->no_effect)
+        if (s->kind == WEFT__TAIPY || (k && k->no_effect))
             DIAG(c, r->file, r->line, r->col, WARN, "%s has no effect in weft", r->key);
         else if (k && k->type == WEFT_VALUE_SCOPE && weft__scope_no_effect(eff(s, r->key)))
             DIAG(c, r->file, r->line, r->col, WARN,

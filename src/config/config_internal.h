@@ -60,6 +60,7 @@ typedef enum weft__kind {
     WEFT__DATA_NODE,
     WEFT__TASK,
     WEFT__SCENARIO,
+    WEFT__TAIPY, /* Taipy's global section: free keys, none with an effect in weft */
     WEFT__OTHER,
 } weft__kind;
 

@@ -34,6 +34,10 @@ static const weft__keyspec core_keys[] = {
     INERT("version_number", WEFT_VALUE_STR, ANY),
     INERT("force", WEFT_VALUE_BOOL, ANY),
     INERT("core_version", WEFT_VALUE_STR, ANY),
+    /* Taipy's CoreSection writes these three as well */
+    INERT("taipy_storage_folder", WEFT_VALUE_STR, ANY),
+    INERT("repository_properties", ANY, ANY),
+    INERT("mode", WEFT_VALUE_STR, ANY), /* Taipy's version mode, not [JOB] mode */
 };
 static const weft__keyspec job_keys[] = {
     {"mode", WEFT_VALUE_STR, ANY, WEFT__MODE_DEVELOPMENT, USED},
@@ -105,6 +109,8 @@ const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n)
     case WEFT__DATA_NODE: *n = COUNT(data_node_keys); return data_node_keys;
     case WEFT__TASK: *n = COUNT(task_keys); return task_keys;
     case WEFT__SCENARIO: *n = COUNT(scenario_keys); return scenario_keys;
+    /* Taipy's GlobalAppConfig has no fixed keys: every one is a property */
+    case WEFT__TAIPY:
     case WEFT__OTHER: break;
     }
     *n = 0;
@@ -163,7 +169,8 @@ bool weft__scope_no_effect(const weft_value *v)
     return v && v->type == WEFT_VALUE_SCOPE && v->i == WEFT_SCOPE_CYCLE;
 }
 
-static const char *const kind_names[] = {"CORE", "JOB", "DATA_NODE", "TASK", "SCENARIO", ""};
+static const char *const kind_names[] = {"CORE",     "JOB",   "DATA_NODE", "TASK",
+                                         "SCENARIO", "TAIPY", ""};
 
 const char *weft__kind_name(weft__kind kind) { return kind_names[kind]; }
 
@@ -172,6 +179,7 @@ weft__kind weft__kind_of(const char *section, const char **id)
     if (id) *id = NULL;
     if (strcmp(section, "CORE") == 0) return WEFT__CORE;
     if (strcmp(section, "JOB") == 0) return WEFT__JOB;
+    if (strcmp(section, "TAIPY") == 0) return WEFT__TAIPY;
     for (int k = WEFT__DATA_NODE; k <= WEFT__SCENARIO; k++) {
         size_t n = strlen(kind_names[k]);
         if (strncmp(section, kind_names[k], n) == 0 && section[n] == '.' && section[n + 1]) {

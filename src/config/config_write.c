@@ -149,12 +149,15 @@ weft_err weft_config_write(const weft_config *cfg, FILE *out, bool raw, char *er
     if (!cfg || !out) return weft__err(err, WEFT_EINVAL, "weft_config_write: NULL argument");
     e = weft__buf_addf(&b, "# weft %s configuration (%s)\n\n", WEFT_VERSION_STRING,
                        raw ? "as written" : "effective: defaults applied, ENV resolved");
-    /* CORE, JOB, then each kind with its "default" section first. */
-    for (int kind = WEFT__CORE; kind <= WEFT__SCENARIO && !e; kind++)
+    /* TAIPY, CORE, JOB (Taipy's own order), then each kind with its
+     * "default" section first. */
+    static const weft__kind order[] = {WEFT__TAIPY,     WEFT__CORE, WEFT__JOB,
+                                       WEFT__DATA_NODE, WEFT__TASK, WEFT__SCENARIO};
+    for (size_t k = 0; k < sizeof order / sizeof *order && !e; k++)
         for (int pass = 0; pass < 2 && !e; pass++)
             for (size_t i = 0; i < cfg->nsecs && !e; i++) {
                 const weft__section *s = &cfg->secs[i];
-                if ((int)s->kind == kind && s->is_default == (pass == 0))
+                if (s->kind == order[k] && s->is_default == (pass == 0))
                     e = add_section(&b, s, raw);
             }
     if (e) {
