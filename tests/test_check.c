@@ -428,14 +428,37 @@ TEST(taipy_core_keys_have_no_effect)
                     "config.toml:7:1: warning: core_version has no effect in weft\n", (const char *)NULL);
 }
 
+/* Sequences have an effect now (only comparators warn); see sequences_are_checked. */
 TEST(sequences_and_comparators_have_no_effect)
 {
     expect_warnings("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\n"
                     "comparators = \"m.compare:function\"\n"
                     "[SCENARIO.s.sequences]\nfirst = [\"t:SECTION\"]\n",
-                    2, "config.toml:5:1: warning: comparators has no effect in weft\n",
-                    "config.toml:7:1: warning: sequences.first has no effect in weft\n",
+                    1, "config.toml:5:1: warning: comparators has no effect in weft\n",
                     (const char *)NULL);
+}
+
+TEST(sequences_are_checked)
+{
+    static const char *tasks = "[TASK.a]\nfunction = \"m.f\"\n[TASK.b]\nfunction = \"m.f\"\n"
+                               "[TASK.other]\nfunction = \"m.f\"\n"
+                               "[SCENARIO.s]\ntasks = [\"a\", \"b\"]\n";
+    char toml[1024];
+    /* lines 1-8 are the tasks and the scenario */
+    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = [\"a:SECTION\", \"b\"]\n", tasks);
+    expect_ok(toml);
+    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = [\"a\", \"other\"]\n", tasks);
+    expect_error(toml, "config.toml:10:15: error: sequence 'first' of scenario 's' names task "
+                       "'other', which is not one of the scenario's tasks");
+    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = [\"nope\"]\n", tasks);
+    expect_error(toml, "config.toml:10:10: error: sequence 'first' of scenario 's' references "
+                       "undefined task 'nope'");
+    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = \"a\"\n", tasks);
+    expect_error(toml, "config.toml:10:9: error: sequence 'first' of scenario 's' must be a list of "
+                       "task ids");
+    snprintf(toml, sizeof toml, "%ssequences = 3\n", tasks);
+    expect_error(toml, "config.toml:9:13: error: sequences of scenario 's' must be a table: "
+                       "[SCENARIO.s.sequences] with name = [task ids]");
 }
 
 TEST(keys_with_an_effect_draw_no_warning)
@@ -595,7 +618,7 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_no_effect),
           TEST_ENTRY(additional_data_nodes_have_no_effect),
           TEST_ENTRY(scope_cycle_is_shared_like_global), TEST_ENTRY(taipy_core_keys_have_no_effect),
-          TEST_ENTRY(sequences_and_comparators_have_no_effect),
+          TEST_ENTRY(sequences_and_comparators_have_no_effect), TEST_ENTRY(sequences_are_checked),
           TEST_ENTRY(keys_with_an_effect_draw_no_warning),
           TEST_ENTRY(every_problem_reported_in_file_order),
           TEST_ENTRY(usage_errors), TEST_ENTRY(help_and_version),

@@ -628,10 +628,53 @@ static void check_graph(check_ctx *c, const weft__section *s, const weft_value *
     free(g.adj);
 }
 
+/* One task reference of a sequence: a defined task, and one of the scenario's. */
+static void check_sequence_task(check_ctx *c, const weft__section *s, const char *name,
+                                const weft_value *tasks, const weft_value *r)
+{
+    if (!usable(r)) return;
+    if ((r->type != WEFT_VALUE_SECTION && r->type != WEFT_VALUE_STR) || !r->text) {
+        DIAGV(c, r, ERR, "sequence '%s' of scenario '%s' must list task ids", name, s->id);
+    } else if (!find_kind(c->cfg, WEFT__TASK, r->text)) {
+        DIAGV(c, r, ERR, "sequence '%s' of scenario '%s' references undefined task '%s'", name, s->id,
+              r->text);
+    } else if (!list_has(tasks, r->text)) {
+        DIAGV(c, r, ERR, "sequence '%s' of scenario '%s' names task '%s', which is not one of the "
+              "scenario's tasks", name, s->id, r->text);
+    }
+}
+
+/*
+ * Taipy's sequences: [SCENARIO.s.sequences] name = [task ids], loaded as
+ * "sequences.<name>" keys.  A sequence runs a subset of its scenario's task
+ * instances, so a task outside the scenario could never run in it.
+ */
+static void check_sequences(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    for (size_t i = 0; i < s->neff; i++) {
+        const weft__entry *e = &s->eff[i];
+        const weft_value *v = e->val;
+        if (strncmp(e->key, "sequences", 9) != 0 || (e->key[9] && e->key[9] != '.')) continue;
+        if (!usable(v)) continue;
+        if (!e->key[9]) {
+            DIAGV(c, v, ERR, "sequences of scenario '%s' must be a table: [SCENARIO.%s.sequences] "
+                  "with name = [task ids]", s->id, s->id);
+            continue;
+        }
+        const char *name = e->key + 10;
+        if (v->type != WEFT_VALUE_LIST) {
+            DIAGV(c, v, ERR, "sequence '%s' of scenario '%s' must be a list of task ids", name, s->id);
+            continue;
+        }
+        for (size_t k = 0; k < v->n; k++) check_sequence_task(c, s, name, tasks, v->items[k]);
+    }
+}
+
 static void check_scenario(check_ctx *c, const weft__section *s)
 {
     const weft_value *tasks = eff(s, "tasks");
     check_refs(c, s, "tasks", WEFT__TASK);
+    check_sequences(c, s, tasks);
     check_refs(c, s, "additional_data_nodes", WEFT__DATA_NODE);
     if (tasks && tasks->type == WEFT_VALUE_LIST) check_graph(c, s, tasks);
 }

@@ -91,7 +91,9 @@ static const weft__keyspec scenario_keys[] = {
     /* references are still checked: a typo there is an error either way */
     INERT("additional_data_nodes", L, WEFT_VALUE_SECTION),
     INERT("frequency", WEFT_VALUE_FREQUENCY, ANY), /* weft has no cycles */
-    INERT("sequences", ANY, ANY),
+    /* [SCENARIO.x.sequences] name = [task ids]: "sequences.<name>" keys,
+     * checked by config_check.c (each task one of the scenario's) */
+    {"sequences", ANY, ANY, NULL, USED},
     INERT("comparators", ANY, ANY),
 };
 #undef L
