@@ -758,6 +758,16 @@ weft_mode weft_orchestrator_mode(const weft_orchestrator *o);
 weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
                               char **scenario_id, char *err);
 
+/**
+ * The id of sequence `name` of scenario instance `scenario_id`, as Taipy
+ * forms it: "SEQUENCE_<name>_<scenario id>", each space of the name spelt
+ * "TPSPACE".  A sequence (`[SCENARIO.<id>.sequences] name = [tasks]`)
+ * exists with every instance of its scenario; weft_submit() of its id runs
+ * just its tasks.  Nothing is looked up: an unknown name fails at submit.
+ * *sequence_id is the caller's to free().
+ */
+weft_err weft_sequence_id(const char *scenario_id, const char *name, char **sequence_id, char *err);
+
 /** Options of weft_submit(). */
 typedef struct weft_submit_opts {
     bool force;         /**< run skippable tasks even when their outputs are up to date */
@@ -778,8 +788,10 @@ typedef struct weft_submit_opts {
 } weft_submit_opts;
 
 /**
- * Submits a scenario or a task instance (by id): one job per task, in
- * dependency order.  Starts the orchestrator when it was not started (see
+ * Submits a scenario, a sequence (see weft_sequence_id()) or a task
+ * instance (by id): one job per task, in dependency order; a sequence's
+ * jobs are those of its tasks in its scenario instance, which read what
+ * the scenario's other tasks wrote last.  Starts the orchestrator when it was not started (see
  * weft_orchestrator_start() for what that implies in standalone mode).  Development mode runs the jobs in the calling thread
  * before returning; the other modes queue them and return at once (unless
  * `wait`).  `opts` may be NULL.  *submission_id, when not NULL, receives the
