@@ -279,6 +279,51 @@ TEST(run_fan_out_fan_in_completes)
     free(out);
 }
 
+/* FAN with a sequence of its first two tasks: only they run. */
+TEST(run_a_sequence_runs_only_its_tasks)
+{
+    use_clifns();
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s[SCENARIO.fan.sequences]\n\"seed and left\" = [\"make_seed:SECTION\", "
+             "\"left:SECTION\"]\n", FAN);
+    test_write_file("config.toml", cfg);
+    char *out;
+    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    printf("%s", out);
+    ASSERT_CONTAINS(out, "SEQUENCES");
+    ASSERT(line_with(out, "fan", "make_seed, left, right, join  seed and left: make_seed, left") != NULL);
+    free(out);
+    json_t *sc = weft_json("scenarios");
+    json_t *seq = json_object_get(json_object_get(json_array_get(json_object_get(sc, "configured"), 0),
+                                                  "sequences"), "seed and left");
+    ASSERT_EQ(json_array_size(seq), 2);
+    ASSERT_STR_EQ(json_string_value(json_array_get(seq, 1)), "left");
+    json_decref(sc);
+
+    int rc = weft(&out, "run -s fan --sequence 'seed and left'");
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(out, "weft: running SEQUENCE_seedTPSPACEandTPSPACEleft_SCENARIO_fan_");
+    ASSERT(line_with(out, "JOB_make_seed_", "COMPLETED") != NULL);
+    ASSERT(line_with(out, "JOB_left_", "COMPLETED") != NULL);
+    ASSERT_NOT_CONTAINS(out, "JOB_right_");
+    ASSERT_NOT_CONTAINS(out, "JOB_join_");
+    ASSERT_CONTAINS(out, "2 jobs");
+    free(out);
+    ASSERT_EQ(weft(&out, "data upper"), 0);
+    ASSERT_STR_EQ(out, "HELLO\n");
+    free(out);
+
+    /* an unknown sequence is a usage error, and nothing is created */
+    rc = weft(&out, "run -s fan --sequence nope");
+    ASSERT_EQ(rc, 2);
+    ASSERT_CONTAINS(out, "scenario 'fan' has no sequence 'nope'; its sequences: seed and left");
+    free(out);
+    sc = weft_json("scenarios");
+    ASSERT_EQ(json_array_size(json_object_get(sc, "instances")), 1);
+    json_decref(sc);
+}
+
 TEST(run_json_has_the_keys)
 {
     use_clifns();
@@ -1219,7 +1264,7 @@ TEST(broker_password_is_never_printed)
 }
 
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
-          TEST_ENTRY(run_json_has_the_keys),
+          TEST_ENTRY(run_json_has_the_keys), TEST_ENTRY(run_a_sequence_runs_only_its_tasks),
           TEST_ENTRY(run_standalone_with_workers),
           TEST_ENTRY(run_reports_failures),
           TEST_ENTRY(show_prints_error_exit_code_and_output),
