@@ -443,22 +443,27 @@ TEST(sequences_are_checked)
     static const char *tasks = "[TASK.a]\nfunction = \"m.f\"\n[TASK.b]\nfunction = \"m.f\"\n"
                                "[TASK.other]\nfunction = \"m.f\"\n"
                                "[SCENARIO.s]\ntasks = [\"a\", \"b\"]\n";
-    char toml[1024];
-    /* lines 1-8 are the tasks and the scenario */
-    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = [\"a:SECTION\", \"b\"]\n", tasks);
-    expect_ok(toml);
-    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = [\"a\", \"other\"]\n", tasks);
-    expect_error(toml, "config.toml:10:15: error: sequence 'first' of scenario 's' names task "
-                       "'other', which is not one of the scenario's tasks");
-    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = [\"nope\"]\n", tasks);
-    expect_error(toml, "config.toml:10:10: error: sequence 'first' of scenario 's' references "
-                       "undefined task 'nope'");
-    snprintf(toml, sizeof toml, "%s[SCENARIO.s.sequences]\nfirst = \"a\"\n", tasks);
-    expect_error(toml, "config.toml:10:9: error: sequence 'first' of scenario 's' must be a list of "
-                       "task ids");
-    snprintf(toml, sizeof toml, "%ssequences = 3\n", tasks);
-    expect_error(toml, "config.toml:9:13: error: sequences of scenario 's' must be a table: "
-                       "[SCENARIO.s.sequences] with name = [task ids]");
+    /* appended to `tasks` (lines 1-8); expected line, or NULL for a clean check */
+    static const struct {
+        const char *toml, *line;
+    } cases[] = {
+        {"[SCENARIO.s.sequences]\nfirst = [\"a:SECTION\", \"b\"]\n", NULL},
+        {"[SCENARIO.s.sequences]\nfirst = [\"a\", \"other\"]\n",
+         "config.toml:10:15: error: sequence 'first' of scenario 's' names task 'other', which is not "
+         "one of the scenario's tasks"},
+        {"[SCENARIO.s.sequences]\nfirst = [\"nope\"]\n",
+         "config.toml:10:10: error: sequence 'first' of scenario 's' references undefined task 'nope'"},
+        {"[SCENARIO.s.sequences]\nfirst = \"a\"\n",
+         "config.toml:10:9: error: sequence 'first' of scenario 's' must be a list of task ids"},
+        {"sequences = 3\n", "config.toml:9:13: error: sequences of scenario 's' must be a table: "
+                            "[SCENARIO.s.sequences] with name = [task ids]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char toml[1024];
+        snprintf(toml, sizeof toml, "%s%s", tasks, cases[i].toml);
+        if (cases[i].line) expect_error(toml, cases[i].line);
+        else expect_ok(toml);
+    }
 }
 
 TEST(keys_with_an_effect_draw_no_warning)

@@ -289,8 +289,7 @@ TEST(run_a_sequence_runs_only_its_tasks)
     test_write_file("config.toml", cfg);
     char *out;
     ASSERT_EQ(weft(&out, "scenarios"), 0);
-    printf("%s", out);
-    ASSERT_CONTAINS(out, "SEQUENCES");
+    ASSERT(line_with(out, "SCENARIO ", "  SEQUENCES") != NULL);
     ASSERT(line_with(out, "fan", "make_seed, left, right, join  seed and left: make_seed, left") != NULL);
     free(out);
     json_t *sc = weft_json("scenarios");
