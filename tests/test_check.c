@@ -457,6 +457,13 @@ TEST(sequences_are_checked)
          "config.toml:10:9: error: sequence 'first' of scenario 's' must be a list of task ids"},
         {"sequences = 3\n", "config.toml:9:13: error: sequences of scenario 's' must be a table: "
                             "[SCENARIO.s.sequences] with name = [task ids]"},
+        {"[SCENARIO.s.sequences]\n\"first run\" = [\"a\"]\n", NULL},
+        {"[SCENARIO.s.sequences]\n\"first-run\" = [\"a\"]\n",
+         "config.toml:10:1: error: sequence name 'first-run' of scenario 's' is not valid: it must be a "
+         "Python identifier"},
+        {"[SCENARIO.s.sequences]\nMY_SEQUENCE = [\"a\"]\n",
+         "config.toml:10:1: error: sequence name 'MY_SEQUENCE' of scenario 's' is not valid: 'SEQUENCE' "
+         "is reserved by Taipy for its entity ids"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char toml[1024];

@@ -644,6 +644,29 @@ static void check_sequence_task(check_ctx *c, const weft__section *s, const char
     }
 }
 
+/* Taipy validates a sequence name as an id once its spaces are spelt
+ * TPSPACE (Sequence._new_id), so "first run" is fine and "first-run" is
+ * not; weft's sequence ids are formed the same way. */
+static void check_sequence_name(check_ctx *c, const weft__section *s, const weft__entry *e,
+                                const char *name)
+{
+    char spelt[256], why[128];
+    size_t o = 0;
+    for (const char *p = name; *p && o + 8 < sizeof spelt; p++) {
+        if (*p == ' ') {
+            memcpy(spelt + o, "TPSPACE", 7);
+            o += 7;
+        } else {
+            spelt[o++] = *p;
+        }
+    }
+    spelt[o] = '\0';
+    const char *problem = id_problem(spelt, why, sizeof why);
+    if (problem)
+        DIAG(c, e->file, e->line, e->col, ERR, "sequence name '%s' of scenario '%s' is not valid: %s",
+             name, s->id, problem);
+}
+
 /*
  * Taipy's sequences: [SCENARIO.s.sequences] name = [task ids], loaded as
  * "sequences.<name>" keys.  A sequence runs a subset of its scenario's task
@@ -662,6 +685,7 @@ static void check_sequences(check_ctx *c, const weft__section *s, const weft_val
             continue;
         }
         const char *name = e->key + 10;
+        check_sequence_name(c, s, e, name);
         if (v->type != WEFT_VALUE_LIST) {
             DIAGV(c, v, ERR, "sequence '%s' of scenario '%s' must be a list of task ids", name, s->id);
             continue;
