@@ -523,7 +523,7 @@ void weft_job_info_free(weft_job_info *job);
 /** A snapshot of a submission.  Caller frees with weft_submission_info_free(). */
 typedef struct weft_submission_info {
     char *id;        /**< SUBMISSION_<uuid> */
-    char *entity_id; /**< the scenario or task submitted */
+    char *entity_id; /**< the scenario, sequence or task submitted */
     char *entity_config_id;
     weft_submission_status status;
     int64_t created_us;
