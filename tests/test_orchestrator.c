@@ -244,6 +244,49 @@ TEST(sequence_runs_only_its_tasks)
     weft_config_free(c);
 }
 
+/* The scenario's rules hold inside a sequence: an up-to-date skippable
+ * task is SKIPPED, and a failure ABANDONs what depends on it. */
+TEST(sequence_skips_and_abandons_like_a_scenario)
+{
+    register_fns();
+    weft_config *c = chain_config(true);
+    task(c, "t0", "test.fail", NONE, L("a"), false);
+    task(c, "t1b", "test.write", L("a"), NONE, false);
+    scenario(c, "s2", L("t0", "t1b"));
+    const char *both[] = {"t1", "t2"}, *failing[] = {"t0", "t1b"};
+    ASSERT_OK(weft_config_set_list(c, "SCENARIO.s", "sequences.both", both, 2, err), err);
+    ASSERT_OK(weft_config_set_list(c, "SCENARIO.s2", "sequences.failing", failing, 2, err), err);
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s"), *seq = NULL;
+    free(run_scenario(o, scen, false));
+    ASSERT_EQ(runs, 3);
+    ASSERT_OK(weft_sequence_id(scen, "both", &seq, err), err);
+    char *sub = run_scenario(o, seq, false);
+    ASSERT_EQ(runs, 3);
+    ASSERT_EQ(status_of(o, sub, "t1"), WEFT_JOB_SKIPPED);
+    ASSERT_EQ(status_of(o, sub, "t2"), WEFT_JOB_SKIPPED);
+    free(sub);
+    free(seq);
+    free(scen);
+
+    scen = new_scenario(o, "s2");
+    ASSERT_OK(weft_sequence_id(scen, "failing", &seq, err), err);
+    sub = run_scenario(o, seq, false);
+    ASSERT_EQ(runs, 4); /* t0 ran and failed; t1b never ran */
+    ASSERT_EQ(sub_status(o, sub), WEFT_SUBMISSION_FAILED);
+    static const struct {
+        const char *task;
+        weft_job_status status;
+    } want[] = {{"t0", WEFT_JOB_FAILED}, {"t1b", WEFT_JOB_ABANDONED}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ASSERT_EQ(status_of(o, sub, want[i].task), want[i].status);
+    free(sub);
+    free(seq);
+    free(scen);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
 TEST(unknown_sequences_change_nothing)
 {
     register_fns();
@@ -1388,6 +1431,7 @@ TEST(lock_held_by_dead_orchestrators_children_is_waited_for)
 }
 
 TEST_MAIN(TEST_ENTRY(sequence_runs_only_its_tasks), TEST_ENTRY(unknown_sequences_change_nothing),
+          TEST_ENTRY(sequence_skips_and_abandons_like_a_scenario),
           TEST_ENTRY(sequence_with_a_foreign_task_is_an_error), TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown_entity),
           TEST_ENTRY(event_order_blocked_then_pending), TEST_ENTRY(events_after_commit),
           TEST_ENTRY(skippable_second_submit_skips_force_reruns),
