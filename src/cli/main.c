@@ -55,8 +55,8 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",
-     "usage: weft run [-c FILE] [-s SCENARIO] [--mode MODE] [--workers N] [--force] [--json]\n"
-     "                [-q|-v]\n"
+     "usage: weft run [-c FILE] [-s SCENARIO] [--sequence NAME] [--mode MODE] [--workers N]\n"
+     "                [--force] [--json] [-q|-v]\n"
      "\n"
      "Creates an instance of SCENARIO, submits it and waits until every job is\n"
      "finished.  Progress goes to standard error: on a terminal one line that\n"
@@ -68,6 +68,8 @@ static const cli_command commands[] = {
      "  -c, --config FILE    the configuration (default: config.toml)\n"
      "  -s, --scenario ID    the scenario to run; may be left out when the\n"
      "                       configuration declares exactly one\n"
+     "  --sequence NAME      run only the tasks of that sequence of the new instance\n"
+     "                       ([SCENARIO.<id>.sequences] NAME = [tasks])\n"
      "  --mode MODE          development, standalone or cluster (overrides [JOB] mode)\n"
      "  -w, --workers N      worker processes in standalone mode (overrides\n"
      "                       [JOB] max_nb_of_workers)\n"
