@@ -458,6 +458,9 @@ TEST(sequences_are_checked)
         {"sequences = 3\n", "config.toml:9:13: error: sequences of scenario 's' must be a table: "
                             "[SCENARIO.s.sequences] with name = [task ids]"},
         {"[SCENARIO.s.sequences]\n\"first run\" = [\"a\"]\n", NULL},
+        {"[SCENARIO.s.sequences]\nb = [\"a\"]\n",
+         "config.toml:10:1: error: sequence name 'b' of scenario 's' is also the id of one of its tasks "
+         "(Taipy makes both attributes of the scenario)"},
         {"[SCENARIO.s.sequences]\n\"first-run\" = [\"a\"]\n",
          "config.toml:10:1: error: sequence name 'first-run' of scenario 's' is not valid: it must be a "
          "Python identifier"},
@@ -471,6 +474,10 @@ TEST(sequences_are_checked)
         if (cases[i].line) expect_error(toml, cases[i].line);
         else expect_ok(toml);
     }
+    expect_error("[DATA_NODE.d]\n[TASK.w]\nfunction = \"m.f\"\noutputs = [\"d\"]\n[SCENARIO.x]\n"
+                 "tasks = [\"w\"]\n[SCENARIO.x.sequences]\nd = [\"w\"]\n",
+                 "config.toml:8:1: error: sequence name 'd' of scenario 'x' is also the id of one of its "
+                 "data nodes");
 }
 
 TEST(keys_with_an_effect_draw_no_warning)

@@ -667,6 +667,26 @@ static void check_sequence_name(check_ctx *c, const weft__section *s, const weft
              name, s->id, problem);
 }
 
+/* Taipy makes a scenario's sequences, tasks and data nodes attributes of
+ * the scenario entity (scenario.<name>), so a sequence name may not be the
+ * id of one of its tasks or of their data nodes (_ScenarioConfigChecker).
+ * O(tasks x their inputs and outputs). */
+static void check_sequence_overlap(check_ctx *c, const weft__section *s, const weft__entry *e,
+                                   const char *name, const weft_value *tasks)
+{
+    const char *what = list_has(tasks, name) ? "task" : NULL;
+    for (size_t i = 0; !what && tasks && tasks->type == WEFT_VALUE_LIST && i < tasks->n; i++) {
+        const weft__section *t = usable(tasks->items[i]) && tasks->items[i]->text
+                                     ? find_kind(c->cfg, WEFT__TASK, tasks->items[i]->text) : NULL;
+        if (t && (list_has(eff(t, "inputs"), name) || list_has(eff(t, "outputs"), name)))
+            what = "data node";
+    }
+    if (what)
+        DIAG(c, e->file, e->line, e->col, ERR,
+             "sequence name '%s' of scenario '%s' is also the id of one of its %ss (Taipy makes "
+             "both attributes of the scenario)", name, s->id, what);
+}
+
 /*
  * Taipy's sequences: [SCENARIO.s.sequences] name = [task ids], loaded as
  * "sequences.<name>" keys.  A sequence runs a subset of its scenario's task
@@ -686,6 +706,7 @@ static void check_sequences(check_ctx *c, const weft__section *s, const weft_val
         }
         const char *name = e->key + 10;
         check_sequence_name(c, s, e, name);
+        check_sequence_overlap(c, s, e, name, tasks);
         if (v->type != WEFT_VALUE_LIST) {
             DIAGV(c, v, ERR, "sequence '%s' of scenario '%s' must be a list of task ids", name, s->id);
             continue;
