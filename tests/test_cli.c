@@ -312,6 +312,13 @@ TEST(run_a_sequence_runs_only_its_tasks)
     ASSERT_EQ(weft(&out, "data upper"), 0);
     ASSERT_STR_EQ(out, "HELLO\n");
     free(out);
+    json_t *run = weft_json("run -s fan --sequence 'seed and left'");
+    const char *seq_id = json_string_value(json_object_get(run, "sequence"));
+    const char *scen_id = json_string_value(json_object_get(run, "scenario"));
+    ASSERT(seq_id && scen_id && strncmp(seq_id, "SEQUENCE_seedTPSPACEandTPSPACEleft_", 35) == 0);
+    ASSERT_STR_EQ(seq_id + 35, scen_id);
+    ASSERT_EQ(json_array_size(json_object_get(run, "jobs")), 2);
+    json_decref(run);
 
     /* an unknown sequence is a usage error, and nothing is created */
     rc = weft(&out, "run -s fan --sequence nope");
@@ -319,7 +326,7 @@ TEST(run_a_sequence_runs_only_its_tasks)
     ASSERT_CONTAINS(out, "scenario 'fan' has no sequence 'nope'; its sequences: seed and left");
     free(out);
     sc = weft_json("scenarios");
-    ASSERT_EQ(json_array_size(json_object_get(sc, "instances")), 1);
+    ASSERT_EQ(json_array_size(json_object_get(sc, "instances")), 2);
     json_decref(sc);
 }
 
@@ -339,6 +346,7 @@ TEST(run_json_has_the_keys)
     const char *scen = json_string_value(json_object_get(v, "scenario"));
     ASSERT(sub && strncmp(sub, "SUBMISSION_", 11) == 0);
     ASSERT(scen && strncmp(scen, "SCENARIO_fan_", 13) == 0);
+    ASSERT(json_object_get(v, "sequence") == NULL); /* only with --sequence */
     ASSERT_STR_EQ(json_string_value(json_object_get(v, "status")), "COMPLETED");
     json_t *jobs = json_object_get(v, "jobs");
     ASSERT(json_is_array(jobs));

@@ -369,8 +369,9 @@ static void print_failures(weft_job_info **jobs, size_t n)
     }
 }
 
-static int print_json(const char *sub_id, const char *scenario_id, const weft_submission_info *sub,
-                      weft_job_info **jobs, size_t n)
+/* sequence_id: NULL when the whole scenario ran (then the key is absent). */
+static int print_json(const char *sub_id, const char *scenario_id, const char *sequence_id,
+                      const weft_submission_info *sub, weft_job_info **jobs, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -388,6 +389,7 @@ static int print_json(const char *sub_id, const char *scenario_id, const weft_su
     json_t *o = json_object();
     json_object_set_new(o, "submission", out_json_str(sub_id));
     json_object_set_new(o, "scenario", out_json_str(scenario_id));
+    if (sequence_id) json_object_set_new(o, "sequence", out_json_str(sequence_id));
     json_object_set_new(o, "status", sub ? json_string(weft_submission_status_name(sub->status))
                                          : json_null());
     json_object_set_new(o, "jobs", arr);
@@ -529,7 +531,7 @@ static int run_report(run_state *s)
         return CLI_FAILED;
     }
     if (s->a.json) {
-        int rc = print_json(s->sub_id, s->scenario_id, s->sub, s->jobs, s->njobs);
+        int rc = print_json(s->sub_id, s->scenario_id, s->sequence_id, s->sub, s->jobs, s->njobs);
         if (rc) return rc;
     } else {
         const weft_submission_info *sub = s->sub;
