@@ -421,7 +421,8 @@ const char *weft_config_id_at(const weft_config *cfg, weft_section_kind kind, si
 /**
  * The effective value of `key` in `section` (after inheritance from the
  * kind's "default" section and ENV resolution once checked), or NULL when
- * unset.  Borrowed, valid until the config changes.
+ * unset.  A key with an older name (read_fn for read_fct, ...) is found
+ * under either.  Borrowed, valid until the config changes.
  */
 const weft_value *weft_config_lookup(const weft_config *cfg, const char *section, const char *key);
 
@@ -526,7 +527,7 @@ void weft_job_info_free(weft_job_info *job);
 /** A snapshot of a submission.  Caller frees with weft_submission_info_free(). */
 typedef struct weft_submission_info {
     char *id;        /**< SUBMISSION_<uuid> */
-    char *entity_id; /**< the scenario or task submitted */
+    char *entity_id; /**< the scenario, sequence or task submitted */
     char *entity_config_id;
     weft_submission_status status;
     int64_t created_us;
@@ -599,7 +600,7 @@ const char *weft_dn_path(const weft_data_node *dn);
  * Content by storage type: pickle and binary are opaque bytes, text is text,
  * json must be valid JSON (checked on read and write), csv is the file's
  * bytes (rows with weft_csv_*), in_memory lives in the process (development
- * mode only), generic calls the node's read_fn/write_fn, and sql_table is
+ * mode only), generic calls the node's read_fct/write_fct, and sql_table is
  * its SQLite table (db_name + ".db" in sqlite_folder or the application
  * path, table_name) as a JSON array of row objects; writing one replaces
  * the table in one transaction.  A node with `default_data` and no content
@@ -621,11 +622,13 @@ weft_err weft_dn_write_json(weft_data_node *dn, const struct json_t *value, char
 const weft_value *weft_dn_property(const weft_data_node *dn, const char *key);
 
 /**
- * Functions of a `generic` data node, named by its `read_fn` and `write_fn`
+ * Functions of a `generic` data node, named by its `read_fct` and
+ * `write_fct` (Taipy's names; the older `read_fn`/`write_fn` still work)
  * ("module.symbol", resolved like task functions).  They return 0 on
- * success.  A read_fn stores in *data a malloc()ed buffer of *len bytes
- * (weft takes it and frees it); a write_fn gets the content to store.  They
- * find their settings (e.g. read_fn_args) with weft_dn_property().
+ * success.  A read function stores in *data a malloc()ed buffer of *len
+ * bytes (weft takes it and frees it); a write function gets the content to
+ * store.  They find their settings (e.g. read_fct_args) with
+ * weft_dn_property(), where either name of an aliased key finds it.
  */
 typedef int (*weft_generic_read_fn)(const weft_data_node *dn, char **data, size_t *len);
 typedef int (*weft_generic_write_fn)(const weft_data_node *dn, const void *data, size_t len);
@@ -766,6 +769,16 @@ weft_mode weft_orchestrator_mode(const weft_orchestrator *o);
 weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
                               char **scenario_id, char *err);
 
+/**
+ * The id of sequence `name` of scenario instance `scenario_id`, as Taipy
+ * forms it: "SEQUENCE_<name>_<scenario id>", each space of the name spelt
+ * "TPSPACE".  A sequence (`[SCENARIO.<id>.sequences] name = [tasks]`)
+ * exists with every instance of its scenario; weft_submit() of its id runs
+ * just its tasks.  Nothing is looked up: an unknown name fails at submit.
+ * *sequence_id is the caller's to free().
+ */
+weft_err weft_sequence_id(const char *scenario_id, const char *name, char **sequence_id, char *err);
+
 /** Options of weft_submit(). */
 typedef struct weft_submit_opts {
     bool force;         /**< run skippable tasks even when their outputs are up to date */
@@ -786,8 +799,10 @@ typedef struct weft_submit_opts {
 } weft_submit_opts;
 
 /**
- * Submits a scenario or a task instance (by id): one job per task, in
- * dependency order.  Starts the orchestrator when it was not started (see
+ * Submits a scenario, a sequence (see weft_sequence_id()) or a task
+ * instance (by id): one job per task, in dependency order; a sequence's
+ * jobs are those of its tasks in its scenario instance, which read what
+ * the scenario's other tasks wrote last.  Starts the orchestrator when it was not started (see
  * weft_orchestrator_start() for what that implies in standalone mode).  Development mode runs the jobs in the calling thread
  * before returning; the other modes queue them and return at once (unless
  * `wait`).  `opts` may be NULL.  *submission_id, when not NULL, receives the

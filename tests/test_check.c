@@ -236,18 +236,93 @@ TEST(unknown_storage_type)
                  "config.toml:2:16: error: unknown storage_type 'jsonn' for data node 'd' (valid: "
                  "pickle, binary, json, csv, text, in_memory, generic, sql_table) (did you mean 'json'?)");
     expect_error("[DATA_NODE.d]\nstorage_type = \"generic\"\n",
-                 "config.toml:1:1: error: generic data node 'd' needs read_fn or write_fn");
+                 "config.toml:1:1: error: generic data node 'd' needs read_fct or write_fct");
+}
+
+static void expect_ok(const char *toml);
+static void expect_warnings(const char *toml, int nwarnings, ...);
+
+TEST(config_ids_are_unique_across_kinds)
+{
+    expect_error("[DATA_NODE.sales]\n[TASK.other]\nfunction = \"m.f\"\n"
+                 "[TASK.sales]\nfunction = \"m.f\"\n",
+                 "config.toml:4:1: error: id 'sales' of [TASK.sales] is already the id of "
+                 "[DATA_NODE.sales] (config.toml:1:1): a config id must be unique across sections "
+                 "of all kinds");
+    expect_error("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.t]\ntasks = [\"t\"]\n",
+                 "config.toml:3:1: error: id 't' of [SCENARIO.t] is already the id of [TASK.t] "
+                 "(config.toml:1:1)");
+    /* "default" is every kind's template, not an id */
+    expect_ok("[DATA_NODE.default]\n[TASK.default]\n[SCENARIO.default]\n");
+}
+
+TEST(config_ids_are_python_identifiers)
+{
+    expect_error("[DATA_NODE.\"odd id\"]\n",
+                 "config.toml:1:1: error: 'odd id' is not a valid DATA_NODE id: it must be a Python "
+                 "identifier: letters, digits and _, not starting with a digit");
+    expect_error("[TASK.2nd]\nfunction = \"m.f\"\n",
+                 "config.toml:1:1: error: '2nd' is not a valid TASK id: it must be a Python identifier");
+    expect_error("[DATA_NODE.a]\n[DATA_NODE.class]\n",
+                 "config.toml:2:1: error: 'class' is not a valid DATA_NODE id: it is a Python keyword");
+    expect_error("[SCENARIO.MY_SCENARIO]\n",
+                 "config.toml:1:1: error: 'MY_SCENARIO' is not a valid SCENARIO id: 'SCENARIO' is "
+                 "reserved by Taipy for its entity ids");
+    expect_error("[DATA_NODE.rawDATANODE]\n",
+                 "config.toml:1:1: error: 'rawDATANODE' is not a valid DATA_NODE id: 'DATANODE' is "
+                 "reserved by Taipy for its entity ids");
+    /* soft keywords and lower-case words are identifiers; non-ASCII letters too */
+    expect_ok("[DATA_NODE.match]\n[DATA_NODE.task_data]\n[DATA_NODE._x1]\n[DATA_NODE.\"caf\u00e9\"]\n");
+}
+
+TEST(generic_functions_under_taipy_and_old_names)
+{
+    expect_ok("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.read:function\"\n"
+              "write_fct = \"m.write:function\"\nread_fct_args = [1]\nwrite_fct_args = [2]\n");
+    expect_ok("[DATA_NODE.gen]\nstorage_type = \"generic\"\nwrite_fn = \"m.write:function\"\n");
+    expect_error("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fn = \"m.a:function\"\n"
+                 "read_fct = \"m.b:function\"\n",
+                 "config.toml:4:1: error: read_fn and read_fct are both set in [DATA_NODE.gen] "
+                 "(read_fn is the older name of read_fct): keep one");
+    expect_error("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.a:function\"\n"
+                 "write_fct_args = 1\nwrite_fn_args = 2\n",
+                 "config.toml:5:1: error: write_fct_args and write_fn_args are both set in "
+                 "[DATA_NODE.gen] (write_fn_args is the older name of write_fct_args): keep one");
+}
+
+/* The [TAIPY], [CORE] and [JOB] sections as Taipy 4 exports them: every key
+ * is known, none is "unknown"; those weft ignores say so. */
+TEST(taipy_export_sections_are_known)
+{
+    expect_warnings("[TAIPY]\nclean_entities_enabled = \"True:bool\"\n"
+                    "[JOB]\nmode = \"standalone\"\nmax_nb_of_workers = \"2:int\"\n"
+                    "[CORE]\nroot_folder = \"./taipy/\"\nstorage_folder = \"user_data/\"\n"
+                    "taipy_storage_folder = \".taipy/\"\nrepository_type = \"filesystem\"\n"
+                    "read_entity_retry = \"0:int\"\nmode = \"development\"\nversion_number = \"\"\n"
+                    "force = \"False:bool\"\ncore_version = \"4.0.0\"\n"
+                    "[CORE.repository_properties]\ndb_location = \"x.db\"\n",
+                    10, "config.toml:2:1: warning: clean_entities_enabled has no effect in weft",
+                    "config.toml:7:1: warning: root_folder has no effect in weft",
+                    "config.toml:9:1: warning: taipy_storage_folder has no effect in weft",
+                    "config.toml:12:1: warning: mode has no effect in weft",
+                    "config.toml:17:1: warning: repository_properties.db_location has no effect in weft",
+                    (const char *)NULL);
+    /* [TAIPY]'s ENV values are resolved and checked like any other's */
+    unsetenv("WEFT_NO_SUCH_VAR");
+    expect_error("[TAIPY]\nroot_folder = \"ENV[WEFT_NO_SUCH_VAR]\"\n",
+                 "config.toml:2:15: error: environment variable WEFT_NO_SUCH_VAR is not set (needed by "
+                 "root_folder in [TAIPY])");
 }
 
 TEST(warnings_do_not_fail)
 {
     char *out = NULL;
     int rc = run("", "check",
-                 "[TAIPY]\nx = 1\n[JOB]\nmode = \"development\"\nmax_nb_of_worker = 3\n"
+                 "[GUI]\nx = 1\n[JOB]\nmode = \"development\"\nmax_nb_of_worker = 3\n"
                  "[DATA_NODE.d]\nstorage_typ = \"csv\"\n[TASK.t]\nfunction = \"m.f\"\nduration = 3\n",
                  &out);
     ASSERT_EQ(rc, 0);
-    ASSERT_CONTAINS(out, "config.toml:1:1: warning: section [TAIPY] ignored\n");
+    ASSERT_CONTAINS(out, "config.toml:1:1: warning: section [GUI] ignored\n");
     ASSERT_CONTAINS(out, "config.toml:5:1: warning: unknown key 'max_nb_of_worker' in [JOB] (kept as "
                          "a property) (did you mean 'max_nb_of_workers'?)");
     ASSERT_CONTAINS(out, "config.toml:7:1: warning: unknown key 'storage_typ' in [DATA_NODE.d] (did "
@@ -353,14 +428,56 @@ TEST(taipy_core_keys_have_no_effect)
                     "config.toml:7:1: warning: core_version has no effect in weft\n", (const char *)NULL);
 }
 
+/* Sequences have an effect now (only comparators warn); see sequences_are_checked. */
 TEST(sequences_and_comparators_have_no_effect)
 {
     expect_warnings("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\n"
                     "comparators = \"m.compare:function\"\n"
                     "[SCENARIO.s.sequences]\nfirst = [\"t:SECTION\"]\n",
-                    2, "config.toml:5:1: warning: comparators has no effect in weft\n",
-                    "config.toml:7:1: warning: sequences.first has no effect in weft\n",
+                    1, "config.toml:5:1: warning: comparators has no effect in weft\n",
                     (const char *)NULL);
+}
+
+TEST(sequences_are_checked)
+{
+    static const char *tasks = "[TASK.a]\nfunction = \"m.f\"\n[TASK.b]\nfunction = \"m.f\"\n"
+                               "[TASK.other]\nfunction = \"m.f\"\n"
+                               "[SCENARIO.s]\ntasks = [\"a\", \"b\"]\n";
+    /* appended to `tasks` (lines 1-8); expected line, or NULL for a clean check */
+    static const struct {
+        const char *toml, *line;
+    } cases[] = {
+        {"[SCENARIO.s.sequences]\nfirst = [\"a:SECTION\", \"b\"]\n", NULL},
+        {"[SCENARIO.s.sequences]\nfirst = [\"a\", \"other\"]\n",
+         "config.toml:10:15: error: sequence 'first' of scenario 's' names task 'other', which is not "
+         "one of the scenario's tasks"},
+        {"[SCENARIO.s.sequences]\nfirst = [\"nope\"]\n",
+         "config.toml:10:10: error: sequence 'first' of scenario 's' references undefined task 'nope'"},
+        {"[SCENARIO.s.sequences]\nfirst = \"a\"\n",
+         "config.toml:10:9: error: sequence 'first' of scenario 's' must be a list of task ids"},
+        {"sequences = 3\n", "config.toml:9:13: error: sequences of scenario 's' must be a table: "
+                            "[SCENARIO.s.sequences] with name = [task ids]"},
+        {"[SCENARIO.s.sequences]\n\"first run\" = [\"a\"]\n", NULL},
+        {"[SCENARIO.s.sequences]\nb = [\"a\"]\n",
+         "config.toml:10:1: error: sequence name 'b' of scenario 's' is also the id of one of its tasks "
+         "(Taipy makes both attributes of the scenario)"},
+        {"[SCENARIO.s.sequences]\n\"first-run\" = [\"a\"]\n",
+         "config.toml:10:1: error: sequence name 'first-run' of scenario 's' is not valid: it must be a "
+         "Python identifier"},
+        {"[SCENARIO.s.sequences]\nMY_SEQUENCE = [\"a\"]\n",
+         "config.toml:10:1: error: sequence name 'MY_SEQUENCE' of scenario 's' is not valid: 'SEQUENCE' "
+         "is reserved by Taipy for its entity ids"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char toml[1024];
+        snprintf(toml, sizeof toml, "%s%s", tasks, cases[i].toml);
+        if (cases[i].line) expect_error(toml, cases[i].line);
+        else expect_ok(toml);
+    }
+    expect_error("[DATA_NODE.d]\n[TASK.w]\nfunction = \"m.f\"\noutputs = [\"d\"]\n[SCENARIO.x]\n"
+                 "tasks = [\"w\"]\n[SCENARIO.x.sequences]\nd = [\"w\"]\n",
+                 "config.toml:8:1: error: sequence name 'd' of scenario 'x' is also the id of one of its "
+                 "data nodes");
 }
 
 TEST(keys_with_an_effect_draw_no_warning)
@@ -514,11 +631,13 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
+          TEST_ENTRY(generic_functions_under_taipy_and_old_names),
+          TEST_ENTRY(taipy_export_sections_are_known), TEST_ENTRY(config_ids_are_unique_across_kinds), TEST_ENTRY(config_ids_are_python_identifiers),
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_no_effect),
           TEST_ENTRY(additional_data_nodes_have_no_effect),
           TEST_ENTRY(scope_cycle_is_shared_like_global), TEST_ENTRY(taipy_core_keys_have_no_effect),
-          TEST_ENTRY(sequences_and_comparators_have_no_effect),
+          TEST_ENTRY(sequences_and_comparators_have_no_effect), TEST_ENTRY(sequences_are_checked),
           TEST_ENTRY(keys_with_an_effect_draw_no_warning),
           TEST_ENTRY(every_problem_reported_in_file_order),
           TEST_ENTRY(usage_errors), TEST_ENTRY(help_and_version),

@@ -201,19 +201,19 @@ static const char *status_of_task(const char *task)
 
 /* ---- configurations ---------------------------------------------------- */
 
-/* seed -> (left: function, right: command) -> join */
+/* seed -> (left: function, right: command) -> join, through nodes upper and reversed */
 static const char *FAN =
     "[DATA_NODE.seed]\nstorage_type = \"text\"\n"
-    "[DATA_NODE.left]\nstorage_type = \"text\"\n"
-    "[DATA_NODE.right]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.upper]\nstorage_type = \"text\"\n"
+    "[DATA_NODE.reversed]\nstorage_type = \"text\"\n"
     "[DATA_NODE.joined]\nstorage_type = \"text\"\n"
     "[TASK.make_seed]\nfunction = \"clifns.seed:function\"\noutputs = [\"seed:SECTION\"]\n"
     "[TASK.left]\nfunction = \"clifns.upper:function\"\ninputs = [\"seed:SECTION\"]\n"
-    "outputs = [\"left:SECTION\"]\n"
-    "[TASK.right]\ncommand = [\"sh\", \"-c\", \"rev < {seed} > {right}\"]\ninputs = [\"seed:SECTION\"]\n"
-    "outputs = [\"right:SECTION\"]\n"
+    "outputs = [\"upper:SECTION\"]\n"
+    "[TASK.right]\ncommand = [\"sh\", \"-c\", \"rev < {seed} > {reversed}\"]\ninputs = [\"seed:SECTION\"]\n"
+    "outputs = [\"reversed:SECTION\"]\n"
     "[TASK.join]\nfunction = \"clifns.concat:function\"\n"
-    "inputs = [\"left:SECTION\", \"right:SECTION\"]\noutputs = [\"joined:SECTION\"]\n"
+    "inputs = [\"upper:SECTION\", \"reversed:SECTION\"]\noutputs = [\"joined:SECTION\"]\n"
     "[SCENARIO.fan]\n"
     "tasks = [\"make_seed:SECTION\", \"left:SECTION\", \"right:SECTION\", \"join:SECTION\"]\n";
 
@@ -245,7 +245,7 @@ static const char *SLOW =
     "outputs = [\"y:SECTION\"]\n"
     "[TASK.quick]\nfunction = \"clifns.seed:function\"\noutputs = [\"q:SECTION\"]\n"
     "[SCENARIO.sleepy]\ntasks = [\"slow:SECTION\", \"after:SECTION\"]\n"
-    "[SCENARIO.quick]\ntasks = [\"quick:SECTION\"]\n";
+    "[SCENARIO.quick_run]\ntasks = [\"quick:SECTION\"]\n";
 
 /* ---- run --------------------------------------------------------------- */
 
@@ -282,6 +282,57 @@ TEST(run_fan_out_fan_in_completes)
     free(out);
 }
 
+/* FAN with a sequence of its first two tasks: only they run. */
+TEST(run_a_sequence_runs_only_its_tasks)
+{
+    use_clifns();
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s[SCENARIO.fan.sequences]\n\"seed and left\" = [\"make_seed:SECTION\", "
+             "\"left:SECTION\"]\n", FAN);
+    test_write_file("config.toml", cfg);
+    char *out;
+    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    ASSERT(line_with(out, "SCENARIO ", "  SEQUENCES") != NULL);
+    ASSERT(line_with(out, "fan", "make_seed, left, right, join  seed and left: make_seed, left") != NULL);
+    free(out);
+    json_t *sc = weft_json("scenarios");
+    json_t *seq = json_object_get(json_object_get(json_array_get(json_object_get(sc, "configured"), 0),
+                                                  "sequences"), "seed and left");
+    ASSERT_EQ(json_array_size(seq), 2);
+    ASSERT_STR_EQ(json_string_value(json_array_get(seq, 1)), "left");
+    json_decref(sc);
+
+    int rc = weft(&out, "run -s fan --sequence 'seed and left'");
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    ASSERT_CONTAINS(out, "weft: running SEQUENCE_seedTPSPACEandTPSPACEleft_SCENARIO_fan_");
+    ASSERT(line_with(out, "JOB_make_seed_", "COMPLETED") != NULL);
+    ASSERT(line_with(out, "JOB_left_", "COMPLETED") != NULL);
+    ASSERT_NOT_CONTAINS(out, "JOB_right_");
+    ASSERT_NOT_CONTAINS(out, "JOB_join_");
+    ASSERT_CONTAINS(out, "2 jobs");
+    free(out);
+    ASSERT_EQ(weft(&out, "data upper"), 0);
+    ASSERT_STR_EQ(out, "HELLO\n");
+    free(out);
+    json_t *run = weft_json("run -s fan --sequence 'seed and left'");
+    const char *seq_id = json_string_value(json_object_get(run, "sequence"));
+    const char *scen_id = json_string_value(json_object_get(run, "scenario"));
+    ASSERT(seq_id && scen_id && strncmp(seq_id, "SEQUENCE_seedTPSPACEandTPSPACEleft_", 35) == 0);
+    ASSERT_STR_EQ(seq_id + 35, scen_id);
+    ASSERT_EQ(json_array_size(json_object_get(run, "jobs")), 2);
+    json_decref(run);
+
+    /* an unknown sequence is a usage error, and nothing is created */
+    rc = weft(&out, "run -s fan --sequence nope");
+    ASSERT_EQ(rc, 2);
+    ASSERT_CONTAINS(out, "scenario 'fan' has no sequence 'nope'; its sequences: seed and left");
+    free(out);
+    sc = weft_json("scenarios");
+    ASSERT_EQ(json_array_size(json_object_get(sc, "instances")), 2);
+    json_decref(sc);
+}
+
 TEST(run_json_has_the_keys)
 {
     use_clifns();
@@ -298,6 +349,7 @@ TEST(run_json_has_the_keys)
     const char *scen = json_string_value(json_object_get(v, "scenario"));
     ASSERT(sub && strncmp(sub, "SUBMISSION_", 11) == 0);
     ASSERT(scen && strncmp(scen, "SCENARIO_fan_", 13) == 0);
+    ASSERT(json_object_get(v, "sequence") == NULL); /* only with --sequence */
     ASSERT_STR_EQ(json_string_value(json_object_get(v, "status")), "COMPLETED");
     json_t *jobs = json_object_get(v, "jobs");
     ASSERT(json_is_array(jobs));
@@ -582,7 +634,7 @@ TEST(cancel_a_submission_and_a_locked_store)
     free(job);
     /* A second run cannot write the store while the first one does. */
     char *out;
-    int rc = weft(&out, "run -s quick");
+    int rc = weft(&out, "run -s quick_run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT_CONTAINS(out, "in use");
@@ -655,7 +707,7 @@ static void kill_9(const char *mode)
     printf("%s", out);
     free(out);
 
-    int rc = weft(&out, "run -s quick");
+    int rc = weft(&out, "run -s quick_run");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     free(out);
@@ -829,7 +881,7 @@ TEST(run_exits_after_its_summary_with_a_stopped_fork_server)
     use_clifns();
     test_write_file("config.toml",
                     "[TASK.nap]\nfunction = \"weft.sleep\"\nduration = \"1.5\"\n"
-                    "[SCENARIO.nap]\ntasks = [\"nap:SECTION\"]\n");
+                    "[SCENARIO.napping]\ntasks = [\"nap:SECTION\"]\n");
     pid_t pid = spawn_weft("run.log", "run", "--mode", "standalone", (const char *)NULL);
     free(wait_job_in("RUNNING", 30, pid, "run.log"));
     pid_t server = first_child(pid);
@@ -915,7 +967,7 @@ TEST(task_escape_sequences_are_escaped_on_a_terminal)
     test_write_file("config.toml",
                     "[JOB]\nmode = \"standalone\"\n"
                     "[TASK.esc]\nfunction = \"clifns.escapes:function\"\n"
-                    "[SCENARIO.esc]\ntasks = [\"esc:SECTION\"]\n");
+                    "[SCENARIO.escapes]\ntasks = [\"esc:SECTION\"]\n");
     char *out;
     ASSERT_EQ(weft(&out, "run"), 1);
     free(out);
@@ -1673,7 +1725,7 @@ TEST(cluster_ctrl_c_while_the_broker_is_down) { signal_while_the_broker_is_down(
 TEST(cluster_sigterm_while_the_broker_is_down) { signal_while_the_broker_is_down(SIGTERM, false); }
 
 TEST_MAIN(TEST_ENTRY(run_fan_out_fan_in_completes),
-          TEST_ENTRY(run_json_has_the_keys),
+          TEST_ENTRY(run_json_has_the_keys), TEST_ENTRY(run_a_sequence_runs_only_its_tasks),
           TEST_ENTRY(run_standalone_with_workers),
           TEST_ENTRY(run_reports_failures),
           TEST_ENTRY(show_prints_error_exit_code_and_output),

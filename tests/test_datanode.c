@@ -544,10 +544,12 @@ TEST(sql_table_round_trip)
     teardown();
 }
 
+/* Taipy's names for reading, weft's older names for writing; testfns reads
+ * the arguments under the old names, which find the new ones too. */
 TEST(generic_nodes_call_their_functions)
 {
     setup("[DATA_NODE.ext]\nstorage_type = \"generic\"\n"
-          "read_fn = \"testfns.gen_read:function\"\nread_fn_args = \"%s/ext.dat\"\n"
+          "read_fct = \"testfns.gen_read:function\"\nread_fct_args = \"%s/ext.dat\"\n"
           "write_fn = \"testfns.gen_write:function\"\nwrite_fn_args = \"%s/ext.dat\"\n"
           "[DATA_NODE.broken]\nstorage_type = \"generic\"\nread_fn = \"testfns.nosuch:function\"\n",
           getcwd(cwd, sizeof cwd), cwd);
@@ -558,7 +560,7 @@ TEST(generic_nodes_call_their_functions)
     size_t len;
     char *d;
     if (weft_dn_read(n.dn, &d, &len, err) != WEFT_EDATA) FAIL("%s", err); /* no file yet: read_fn returns 2 */
-    ASSERT_CONTAINS(err, "read_fn of data node ext returned 2");
+    ASSERT_CONTAINS(err, "read_fct of data node ext returned 2");
     ASSERT_OK(weft_dn_write(n.dn, "generic!", 8, err), err);
     ASSERT(n.written);
     d = test_read_file("ext.dat", NULL);
@@ -571,7 +573,7 @@ TEST(generic_nodes_call_their_functions)
     ASSERT_EQ(weft_dn_read(b.dn, &d, &len, err), WEFT_ENOTFOUND);
     ASSERT_CONTAINS(err, "symbol nosuch not found in");
     ASSERT_EQ(weft_dn_write(b.dn, "x", 1, err), WEFT_EDATA);
-    ASSERT_CONTAINS(err, "has no write_fn");
+    ASSERT_CONTAINS(err, "has no write_fct");
     close_node(&n);
     close_node(&b);
     teardown();

@@ -301,7 +301,7 @@ static void read_back(run_result *r)
 }
 
 static const char *const all_tasks[] = {"dedupe", "clean", "by_region", "by_product",
-                                        "by_month", "merge", "report"};
+                                        "by_month", "merge", "render"};
 #define NTASKS (sizeof all_tasks / sizeof all_tasks[0])
 
 TEST(pipeline_runs_skips_and_reruns)
@@ -337,7 +337,7 @@ TEST(pipeline_runs_skips_and_reruns)
     ASSERT_EQ(r.njobs, NTASKS);
     for (size_t i = 0; i < NTASKS; i++)
         ASSERT_EQ(status_of(&r, all_tasks[i]),
-                  strcmp(all_tasks[i], "report") == 0 ? WEFT_JOB_COMPLETED : WEFT_JOB_SKIPPED);
+                  strcmp(all_tasks[i], "render") == 0 ? WEFT_JOB_COMPLETED : WEFT_JOB_SKIPPED);
     check_report(r.report, &ex);
     free(r.report);
 

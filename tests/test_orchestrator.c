@@ -184,6 +184,151 @@ static char *new_scenario(weft_orchestrator *o, const char *cfg_id)
     return id;
 }
 
+/* ---- sequences ---- */
+
+/* chain_config plus the sequence "second half" = [t2] of scenario s. */
+static weft_config *sequence_config(void)
+{
+    weft_config *c = chain_config(false);
+    const char *seq[] = {"t2:SECTION"};
+    ASSERT_OK(weft_config_set_list(c, "SCENARIO.s", "sequences.second half", seq, 1, err), err);
+    ASSERT_OK(weft_config_check(c, err), err);
+    return c;
+}
+
+static size_t count_submissions(weft_orchestrator *o)
+{
+    weft_submission_info **subs = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft_submissions_list(o, &subs, &n, err), err);
+    for (size_t i = 0; i < n; i++) weft_submission_info_free(subs[i]);
+    free(subs);
+    return n;
+}
+
+TEST(sequence_runs_only_its_tasks)
+{
+    register_fns();
+    weft_config *c = sequence_config();
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s");
+    char *first = run_scenario(o, scen, false);
+    ASSERT_EQ(runs, 3);
+    char *seq = NULL;
+    ASSERT_OK(weft_sequence_id(scen, "second half", &seq, err), err);
+    char want[256];
+    snprintf(want, sizeof want, "SEQUENCE_secondTPSPACEhalf_%s", scen);
+    ASSERT_STR_EQ(seq, want);
+    char *sub = run_scenario(o, seq, false);
+    ASSERT_EQ(runs, 4); /* t2 alone */
+    ASSERT_EQ(sub_status(o, sub), WEFT_SUBMISSION_COMPLETED);
+    weft_submission_info *si = NULL;
+    ASSERT_OK(weft_submission_get(o, sub, &si, err), err);
+    ASSERT_EQ(si->njobs, 1);
+    ASSERT_STR_EQ(si->entity_id, seq);
+    ASSERT_STR_EQ(si->entity_config_id, "second half");
+    weft_submission_info_free(si);
+    weft_job_info *j = job_of(o, sub, "t2");
+    ASSERT_EQ(j->status, WEFT_JOB_COMPLETED);
+    ASSERT_STR_EQ(j->entity_id, seq);
+    /* the job is of the scenario instance's task, not a new one */
+    weft_job_info *j0 = job_of(o, first, "t2");
+    ASSERT_STR_EQ(j->task_id, j0->task_id);
+    weft_job_info_free(j);
+    weft_job_info_free(j0);
+    free(first);
+    free(sub);
+    free(seq);
+    free(scen);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
+/* The scenario's rules hold inside a sequence: an up-to-date skippable
+ * task is SKIPPED, and a failure ABANDONs what depends on it. */
+TEST(sequence_skips_and_abandons_like_a_scenario)
+{
+    register_fns();
+    weft_config *c = chain_config(true);
+    task(c, "t0", "test.fail", NONE, L("a"), false);
+    task(c, "t1b", "test.write", L("a"), NONE, false);
+    scenario(c, "s2", L("t0", "t1b"));
+    const char *both[] = {"t1", "t2"}, *failing[] = {"t0", "t1b"};
+    ASSERT_OK(weft_config_set_list(c, "SCENARIO.s", "sequences.both", both, 2, err), err);
+    ASSERT_OK(weft_config_set_list(c, "SCENARIO.s2", "sequences.failing", failing, 2, err), err);
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s"), *seq = NULL;
+    free(run_scenario(o, scen, false));
+    ASSERT_EQ(runs, 3);
+    ASSERT_OK(weft_sequence_id(scen, "both", &seq, err), err);
+    char *sub = run_scenario(o, seq, false);
+    ASSERT_EQ(runs, 3);
+    ASSERT_EQ(status_of(o, sub, "t1"), WEFT_JOB_SKIPPED);
+    ASSERT_EQ(status_of(o, sub, "t2"), WEFT_JOB_SKIPPED);
+    free(sub);
+    free(seq);
+    free(scen);
+
+    scen = new_scenario(o, "s2");
+    ASSERT_OK(weft_sequence_id(scen, "failing", &seq, err), err);
+    sub = run_scenario(o, seq, false);
+    ASSERT_EQ(runs, 4); /* t0 ran and failed; t1b never ran */
+    ASSERT_EQ(sub_status(o, sub), WEFT_SUBMISSION_FAILED);
+    static const struct {
+        const char *task;
+        weft_job_status status;
+    } want[] = {{"t0", WEFT_JOB_FAILED}, {"t1b", WEFT_JOB_ABANDONED}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ASSERT_EQ(status_of(o, sub, want[i].task), want[i].status);
+    free(sub);
+    free(seq);
+    free(scen);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
+TEST(unknown_sequences_change_nothing)
+{
+    register_fns();
+    weft_config *c = sequence_config();
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s"), *seq = NULL, *sub = NULL;
+    ASSERT_OK(weft_sequence_id(scen, "nope", &seq, err), err);
+    ASSERT_EQ(weft_submit(o, seq, NULL, &sub, err), WEFT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "scenario s has no sequence 'nope'");
+    free(seq);
+    ASSERT_OK(weft_sequence_id("SCENARIO_s_00000000-0000-4000-8000-000000000000", "second half", &seq,
+                               err), err);
+    ASSERT_EQ(weft_submit(o, seq, NULL, &sub, err), WEFT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "no scenario SCENARIO_s_00000000-0000-4000-8000-000000000000");
+    ASSERT_EQ(weft_submit(o, "SEQUENCE_x", NULL, &sub, err), WEFT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "no sequence SEQUENCE_x");
+    ASSERT(sub == NULL);
+    ASSERT_EQ(runs, 0);
+    ASSERT_EQ(count_submissions(o), 0);
+    free(seq);
+    free(scen);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
+/* A sequence naming a task outside its scenario: the config is refused
+ * before anything runs. */
+TEST(sequence_with_a_foreign_task_is_an_error)
+{
+    weft_config *c = chain_config(false);
+    task(c, "other", "test.write", NONE, L("d"), false);
+    const char *seq[] = {"t1", "other"};
+    ASSERT_OK(weft_config_set_list(c, "SCENARIO.s", "sequences.mixed", seq, 2, err), err);
+    ASSERT_EQ(weft_config_check(c, err), WEFT_ECONFIG);
+    ASSERT_CONTAINS(err, "sequence 'mixed' of scenario 's' names task 'other', which is not one of "
+                         "the scenario's tasks");
+    weft_orchestrator *o = NULL;
+    ASSERT_EQ(weft_orchestrator_open(c, NULL, &o, err), WEFT_ECONFIG);
+    ASSERT(o == NULL);
+    weft_config_free(c);
+}
+
 /* ---- completed ---- */
 
 TEST(completed_chain)
@@ -496,9 +641,9 @@ TEST(skippable_reruns_when_input_file_changed_outside)
      * its last edit (as Taipy's file-based data nodes do). */
     weft_config *c = weft_config_new();
     weft_data_node_opts in = {.storage_type = "text", .default_path = "in.txt"};
-    ASSERT_OK(weft_config_configure_data_node(c, "in", &in, err), err);
+    ASSERT_OK(weft_config_configure_data_node(c, "input", &in, err), err);
     dn(c, "out", NULL, NULL);
-    task(c, "t", "test.write", L("in"), L("out"), true);
+    task(c, "t", "test.write", L("input"), L("out"), true);
     scenario(c, "s", L("t"));
     test_write_file("in.txt", "v1;");
     weft_orchestrator *o = open_rw(c);
@@ -1285,7 +1430,9 @@ TEST(lock_held_by_dead_orchestrators_children_is_waited_for)
     weft_config_free(c);
 }
 
-TEST_MAIN(TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown_entity),
+TEST_MAIN(TEST_ENTRY(sequence_runs_only_its_tasks), TEST_ENTRY(unknown_sequences_change_nothing),
+          TEST_ENTRY(sequence_skips_and_abandons_like_a_scenario),
+          TEST_ENTRY(sequence_with_a_foreign_task_is_an_error), TEST_ENTRY(completed_chain), TEST_ENTRY(submit_single_task_and_unknown_entity),
           TEST_ENTRY(event_order_blocked_then_pending), TEST_ENTRY(events_after_commit),
           TEST_ENTRY(skippable_second_submit_skips_force_reruns),
           TEST_ENTRY(skippable_validity_period_expires),

@@ -208,8 +208,10 @@ static void progress_release(progress *p)
 
 /* ---- options ----------------------------------------------------------- */
 
+
 typedef struct run_args {
     const char *config, *scenario;
+    const char *sequence; /* NULL: the whole scenario */
     int mode;     /* a weft_mode; -1: the configuration's */
     long workers; /* 0: the configuration's */
     bool force, json;
@@ -220,6 +222,7 @@ static int parse_args(int argc, char **argv, run_args *a)
     const cli_opt opts[] = {
         CLI_CONFIG(&a->config),
         CLI_STRING("scenario", 's', "a scenario id", &a->scenario),
+        CLI_STRING("sequence", 0, "a sequence name", &a->sequence),
         CLI_MODE(&a->mode),
         CLI_LONG("workers", 'w', &a->workers, 1, 4096),
         CLI_FLAG("force", 'f', &a->force),
@@ -269,6 +272,37 @@ static int choose_scenario(const weft_config *cfg, run_args *a)
     return nscen ? cli_usage_error("run", "%s has no scenario '%s'; its scenarios: %s", a->config, a->scenario,
                                    scenario_list(cfg, list, sizeof list))
                  : cli_usage_error("run", "%s has no scenario '%s' (it declares none)", a->config, a->scenario);
+}
+
+/* The sequence names of configured scenario section `sec` as "a, b" into buf. */
+static const char *sequence_list(const weft_config *cfg, const char *sec, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < weft_config_nkeys(cfg, sec) && o < size; i++) {
+        const char *k = weft_config_key_at(cfg, sec, i);
+        if (strncmp(k, "sequences.", 10) != 0) continue;
+        int w = snprintf(buf + o, size - o, "%s%s", o ? ", " : "", k + 10);
+        if (w > 0) o += (size_t)w;
+    }
+    return buf;
+}
+
+/* Checks --sequence against the chosen scenario's sequences, and sets key
+ * to the config key that lists the tasks to run. */
+static int choose_sequence(const weft_config *cfg, const run_args *a, char *key, size_t size)
+{
+    char sec[300], list[1024];
+    snprintf(key, size, "tasks");
+    if (!a->sequence) return CLI_OK;
+    snprintf(sec, sizeof sec, "SCENARIO.%s", a->scenario);
+    snprintf(key, size, "sequences.%s", a->sequence);
+    if (weft_config_lookup(cfg, sec, key)) return CLI_OK;
+    sequence_list(cfg, sec, list, sizeof list);
+    return list[0] ? cli_usage_error("run", "scenario '%s' has no sequence '%s'; its sequences: %s", a->scenario,
+                                     a->sequence, list)
+                   : cli_usage_error("run", "scenario '%s' has no sequence '%s' (it declares none)", a->scenario,
+                                     a->sequence);
 }
 
 /* ---- the summary ------------------------------------------------------- */
@@ -335,8 +369,9 @@ static void print_failures(weft_job_info **jobs, size_t n)
     }
 }
 
-static int print_json(const char *sub_id, const char *scenario_id, const weft_submission_info *sub,
-                      weft_job_info **jobs, size_t n)
+/* sequence_id: NULL when the whole scenario ran (then the key is absent). */
+static int print_json(const char *sub_id, const char *scenario_id, const char *sequence_id,
+                      const weft_submission_info *sub, weft_job_info **jobs, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -354,6 +389,7 @@ static int print_json(const char *sub_id, const char *scenario_id, const weft_su
     json_t *o = json_object();
     json_object_set_new(o, "submission", out_json_str(sub_id));
     json_object_set_new(o, "scenario", out_json_str(scenario_id));
+    if (sequence_id) json_object_set_new(o, "sequence", out_json_str(sequence_id));
     json_object_set_new(o, "status", sub ? json_string(weft_submission_status_name(sub->status))
                                          : json_null());
     json_object_set_new(o, "jobs", arr);
@@ -369,6 +405,8 @@ typedef struct run_state {
     weft_orchestrator *o;
     progress prog;
     char *scenario_id, *sub_id;
+    char *sequence_id; /* with --sequence: what is submitted */
+    char seq_key[300]; /* "tasks" or "sequences.<name>" in the scenario's section */
     weft_submission_info *sub;
     weft_job_info **jobs;
     size_t njobs;
@@ -388,7 +426,9 @@ static void install_stop_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static void progress_init(progress *p, const weft_config *cfg, const char *scenario, bool json)
+/* `key` is "tasks", or "sequences.<name>" for a sequence. */
+static void progress_init(progress *p, const weft_config *cfg, const char *scenario, const char *key,
+                          bool json)
 {
     *p = (progress){.tty = isatty(STDERR_FILENO) == 1, .quiet = json};
     pthread_mutex_init(&p->lock, NULL);
@@ -396,7 +436,7 @@ static void progress_init(progress *p, const weft_config *cfg, const char *scena
     clock_gettime(CLOCK_MONOTONIC, &p->t0);
     char sv[256];
     snprintf(sv, sizeof sv, "SCENARIO.%s", scenario);
-    p->expected = weft_value_len(weft_config_lookup(cfg, sv, "tasks"));
+    p->expected = weft_value_len(weft_config_lookup(cfg, sv, key));
 }
 
 /*
@@ -433,6 +473,10 @@ static int run_start(run_state *s)
         cli_error("cannot create scenario '%s': %s", s->a.scenario, s->err[0] ? s->err : weft_strerror(e));
         return CLI_FAILED;
     }
+    if (s->a.sequence && (e = weft_sequence_id(s->scenario_id, s->a.sequence, &s->sequence_id, s->err))) {
+        cli_error("%s", s->err[0] ? s->err : weft_strerror(e));
+        return CLI_FAILED;
+    }
     return CLI_OK;
 }
 
@@ -454,7 +498,8 @@ static void run_announce(const run_state *s)
         snprintf(how, sizeof how, ", broker %s, queue %s", url ? url : "?", weft_config_queue(s->cfg));
         free(url);
     }
-    fprintf(stderr, "weft: running %s in %s mode%s\n", s->scenario_id, weft_mode_name(m), how);
+    fprintf(stderr, "weft: running %s in %s mode%s\n", s->sequence_id ? s->sequence_id : s->scenario_id,
+            weft_mode_name(m), how);
 }
 
 /* Submits the instance and waits for the end; false when there is no
@@ -462,11 +507,12 @@ static void run_announce(const run_state *s)
 static bool run_submit(run_state *s)
 {
     weft_submit_opts sopts = {.force = s->a.force, .wait = true, .interrupt = &stop_signal};
-    weft_err e = weft_submit(s->o, s->scenario_id, &sopts, &s->sub_id, s->err);
+    const char *what = s->sequence_id ? s->sequence_id : s->scenario_id;
+    weft_err e = weft_submit(s->o, what, &sopts, &s->sub_id, s->err);
     progress_finish(&s->prog);
     if (e && e != WEFT_ECANCELED) {
         char *m = out_redact(s->err[0] ? s->err : weft_strerror(e));
-        cli_error("submitting %s failed: %s", s->scenario_id, m ? m : "");
+        cli_error("submitting %s failed: %s", what, m ? m : "");
         free(m);
     }
     /* After a store failure the store no longer says what happened: no
@@ -486,7 +532,7 @@ static int run_report(run_state *s)
         return CLI_FAILED;
     }
     if (s->a.json) {
-        int rc = print_json(s->sub_id, s->scenario_id, s->sub, s->jobs, s->njobs);
+        int rc = print_json(s->sub_id, s->scenario_id, s->sequence_id, s->sub, s->jobs, s->njobs);
         if (rc) return rc;
     } else {
         const weft_submission_info *sub = s->sub;
@@ -513,6 +559,7 @@ static int run_release(run_state *s, int rc)
     weft_submission_info_free(s->sub);
     free(s->sub_id);
     free(s->scenario_id);
+    free(s->sequence_id);
     progress_release(&s->prog);
     pthread_cond_destroy(&s->prog.tick);
     pthread_mutex_destroy(&s->prog.lock);
@@ -526,12 +573,13 @@ int cmd_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &s.a);
     if (rc) return rc;
     if ((rc = cli_load_checked(s.a.config, s.a.mode, (int)s.a.workers, true, &s.cfg))) return rc;
-    if ((rc = choose_scenario(s.cfg, &s.a))) {
+    if ((rc = choose_scenario(s.cfg, &s.a)) ||
+        (rc = choose_sequence(s.cfg, &s.a, s.seq_key, sizeof s.seq_key))) {
         weft_config_free(s.cfg);
         return rc;
     }
     install_stop_handlers();
-    progress_init(&s.prog, s.cfg, s.a.scenario, s.a.json);
+    progress_init(&s.prog, s.cfg, s.a.scenario, s.seq_key, s.a.json);
     if ((rc = run_start(&s)) == CLI_OK) {
         run_announce(&s);
         rc = run_submit(&s) ? run_report(&s) : CLI_FAILED;

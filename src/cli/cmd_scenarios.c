@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_scenarios.c - `weft scenarios`: the scenarios the configuration
- * declares (with their tasks and how many instances the store holds) and
+ * declares (with their tasks, their sequences and how many instances the
+ * store holds) and
  * the instances created so far, as text or JSON.  Opens the store
  * read-only; a store that does not exist yet just has no instances.
  */
@@ -18,6 +19,49 @@ static const weft_value *scenario_tasks(const weft_config *cfg, const char *id)
     char sec[256];
     snprintf(sec, sizeof sec, "SCENARIO.%s", id);
     return weft_config_lookup(cfg, sec, "tasks");
+}
+
+/* Appends "a, b" (the texts of list v) to buf at *o; bounded by size. */
+static void join_texts(char *buf, size_t size, size_t *o, const weft_value *v)
+{
+    for (size_t k = 0; k < weft_value_len(v) && *o < size; k++) {
+        int w = snprintf(buf + *o, size - *o, "%s%s", k ? ", " : "", weft_value_text(weft_value_at(v, k)));
+        if (w > 0) *o += (size_t)w;
+    }
+}
+
+/* The sequences of configured scenario `id` as "name: a, b; other: c". */
+static const char *sequences_text(const weft_config *cfg, const char *id, char *buf, size_t size)
+{
+    char sec[256];
+    size_t o = 0;
+    buf[0] = '\0';
+    snprintf(sec, sizeof sec, "SCENARIO.%s", id);
+    for (size_t i = 0; i < weft_config_nkeys(cfg, sec) && o < size; i++) {
+        const char *k = weft_config_key_at(cfg, sec, i);
+        if (strncmp(k, "sequences.", 10) != 0) continue;
+        int w = snprintf(buf + o, size - o, "%s%s: ", o ? "; " : "", k + 10);
+        if (w > 0) o += (size_t)w;
+        join_texts(buf, size, &o, weft_config_lookup(cfg, sec, k));
+    }
+    return buf;
+}
+
+static json_t *sequences_json(const weft_config *cfg, const char *id)
+{
+    char sec[256];
+    json_t *seqs = json_object();
+    snprintf(sec, sizeof sec, "SCENARIO.%s", id);
+    for (size_t i = 0; i < weft_config_nkeys(cfg, sec); i++) {
+        const char *k = weft_config_key_at(cfg, sec, i);
+        if (strncmp(k, "sequences.", 10) != 0) continue;
+        const weft_value *v = weft_config_lookup(cfg, sec, k);
+        json_t *tl = json_array();
+        for (size_t t = 0; t < weft_value_len(v); t++)
+            json_array_append_new(tl, out_json_str(weft_value_text(weft_value_at(v, t))));
+        json_object_set_new(seqs, k + 10, tl);
+    }
+    return seqs;
 }
 
 /* How many of the n instances (config ids cids) are of scenario `id`. */
@@ -42,6 +86,7 @@ static int print_json(const weft_config *cfg, char **ids, char **cids, size_t n)
         json_t *v = json_object();
         json_object_set_new(v, "id", json_string(id));
         json_object_set_new(v, "tasks", tl);
+        json_object_set_new(v, "sequences", sequences_json(cfg, id));
         json_object_set_new(v, "instances", json_integer((json_int_t)instances_of(cids, n, id)));
         json_array_append_new(conf, v);
     }
@@ -60,21 +105,16 @@ static int print_json(const weft_config *cfg, char **ids, char **cids, size_t n)
 static void print_tables(const weft_config *cfg, char **ids, char **cids, size_t n)
 {
     out_table t = OUT_TABLE_INIT;
-    static const char *const head[] = {"SCENARIO", "INSTANCES", "TASKS"};
-    out_table_header(&t, 3, head);
+    static const char *const head[] = {"SCENARIO", "INSTANCES", "TASKS", "SEQUENCES"};
+    out_table_header(&t, 4, head);
     size_t nconf = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
     for (size_t c = 0; c < nconf; c++) {
         const char *id = weft_config_id_at(cfg, WEFT_SECTION_SCENARIO, c);
-        char tl[1024] = "", cnt[32];
-        const weft_value *tasks = scenario_tasks(cfg, id);
+        char tl[1024] = "", cnt[32], seqs[1024];
         size_t o2 = 0;
-        for (size_t k = 0; k < weft_value_len(tasks) && o2 < sizeof tl; k++) {
-            int w = snprintf(tl + o2, sizeof tl - o2, "%s%s", k ? ", " : "",
-                             weft_value_text(weft_value_at(tasks, k)));
-            if (w > 0) o2 += (size_t)w;
-        }
+        join_texts(tl, sizeof tl, &o2, scenario_tasks(cfg, id));
         snprintf(cnt, sizeof cnt, "%zu", instances_of(cids, n, id));
-        const char *row[] = {id, cnt, tl};
+        const char *row[] = {id, cnt, tl, sequences_text(cfg, id, seqs, sizeof seqs)};
         out_table_row(&t, row);
     }
     if (nconf) out_table_print(&t, stdout);

@@ -408,8 +408,8 @@ static weft_err put_value(weft_config *cfg, const char *section, const char *key
     if (weft__kind_of(section, NULL) == WEFT__OTHER) {
         weft__value_free(v);
         return weft__err(err, WEFT_EINVAL,
-                         "unknown section '%s' (expected CORE, JOB, DATA_NODE.<id>, TASK.<id> "
-                         "or SCENARIO.<id>)",
+                         "unknown section '%s' (expected TAIPY, CORE, JOB, DATA_NODE.<id>, "
+                         "TASK.<id> or SCENARIO.<id>)",
                          section);
     }
     if (!(s = weft__section_get(cfg, section, NULL, 0, 0)) ||
@@ -607,6 +607,8 @@ const weft_value *weft_config_lookup(const weft_config *cfg, const char *section
     if (!cfg || !section || !key) return NULL;
     const weft__section *s = weft__section_find(cfg, section);
     const weft__entry *e = s ? weft__eff_find(s, key) : NULL;
+    const char *other = s && !e ? weft__key_alias(s->kind, key, NULL) : NULL;
+    if (other) e = weft__eff_find(s, other);
     return e ? e->val : NULL;
 }
 

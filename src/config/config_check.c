@@ -188,7 +188,7 @@ static void check_keys(check_ctx *c, const weft__section *s)
     for (size_t i = 0; i < s->nraw; i++) {
         const weft__entry *r = &s->raw[i];
         const weft__keyspec *k = weft__keyspec_find(s->kind, r->key);
-        if (k && k->no_effect)
+        if (s->kind == WEFT__TAIPY || (k && k->no_effect))
             DIAG(c, r->file, r->line, r->col, WARN, "%s has no effect in weft", r->key);
         else if (k && k->type == WEFT_VALUE_SCOPE && weft__scope_no_effect(eff(s, r->key)))
             DIAG(c, r->file, r->line, r->col, WARN,
@@ -198,6 +198,92 @@ static void check_keys(check_ctx *c, const weft__section *s)
                  s->kind == WEFT__JOB ? " (kept as a property)" : "",
                  suggest(dym, sizeof dym, r->key, names, n));
     }
+}
+
+/* A key and its old name both written in one section: which one counts
+ * would depend on the order of lookups, so neither is picked.  Reported at
+ * the second one written.  O(N) per alias pair over the section's keys. */
+static void check_aliases(check_ctx *c, const weft__section *s)
+{
+    for (size_t i = 0; i < s->nraw; i++) {
+        bool old;
+        const weft__entry *r = &s->raw[i];
+        const char *other = weft__key_alias(s->kind, r->key, &old);
+        for (size_t j = 0; other && j < i; j++)
+            if (strcmp(s->raw[j].key, other) == 0)
+                DIAG(c, r->file, r->line, r->col, ERR,
+                     "%s and %s are both set in [%s] (%s is the older name of %s): keep one",
+                     other, r->key, s->name, old ? r->key : other, old ? other : r->key);
+    }
+}
+
+/* ---- config ids ---- */
+
+/* Taipy makes every id a Python identifier (ids become attribute names,
+ * Config.data_nodes.sales) that is no keyword (Python's keyword.kwlist) and
+ * contains none of the words its entity ids start with
+ * (taipy/common/config/common/_validate_id.py). */
+static const char *const python_keywords[] = {
+    "False", "None",   "True",    "and",      "as",     "assert", "async",  "await",
+    "break", "class",  "continue", "def",     "del",    "elif",   "else",   "except",
+    "finally", "for",  "from",    "global",   "if",     "import", "in",     "is",
+    "lambda", "nonlocal", "not",  "or",       "pass",   "raise",  "return", "try",
+    "while", "with",   "yield",
+};
+static const char *const taipy_reserved[] = {"CYCLE", "SCENARIO", "SEQUENCE", "TASK", "DATANODE"};
+
+/* Python identifiers may hold non-ASCII letters: any byte >= 0x80 is taken
+ * as one (Python's full Unicode rule is not implemented). */
+static bool is_identifier(const char *s)
+{
+    if (!*s || isdigit((unsigned char)*s)) return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!isalnum(*p) && *p != '_' && *p < 0x80) return false;
+    return true;
+}
+
+/* Why `id` cannot be a config id, or NULL when it can; in `buf`. */
+static const char *id_problem(const char *id, char *buf, size_t size)
+{
+    if (!is_identifier(id))
+        return "it must be a Python identifier: letters, digits and _, not starting with a digit";
+    for (size_t i = 0; i < sizeof python_keywords / sizeof *python_keywords; i++)
+        if (strcmp(id, python_keywords[i]) == 0) return "it is a Python keyword";
+    for (size_t i = 0; i < sizeof taipy_reserved / sizeof *taipy_reserved; i++)
+        if (strstr(id, taipy_reserved[i])) {
+            snprintf(buf, size, "'%s' is reserved by Taipy for its entity ids", taipy_reserved[i]);
+            return buf;
+        }
+    return NULL;
+}
+
+/*
+ * Each id is valid, and names one section of any kind: Taipy keeps all
+ * sections in one namespace of ids and rejects an id used by two kinds.
+ * Reported at the later section's header, naming the first.  O(N) with
+ * the map of ids seen.
+ */
+static void check_ids(check_ctx *c)
+{
+    weft__strmap seen = WEFT__STRMAP_INIT;
+    char why[128];
+    for (size_t i = 0; i < c->cfg->nsecs && !c->e; i++) {
+        weft__section *s = &c->cfg->secs[i];
+        if (!s->id || s->is_default || s->kind == WEFT__OTHER) continue;
+        const char *problem = id_problem(s->id, why, sizeof why);
+        if (problem)
+            DIAG(c, s->file, s->line, s->col, ERR, "'%s' is not a valid %s id: %s", s->id,
+                 weft__kind_name(s->kind), problem);
+        const weft__section *first = weft__strmap_get(&seen, s->id);
+        if (first)
+            DIAG(c, s->file, s->line, s->col, ERR,
+                 "id '%s' of [%s] is already the id of [%s] (%s:%d:%d): a config id must be "
+                 "unique across sections of all kinds",
+                 s->id, s->name, first->name, first->file, first->line, first->col);
+        else if (!c->e)
+            c->e = weft__strmap_put(&seen, s->id, s);
+    }
+    weft__strmap_release(&seen);
 }
 
 /* ---- [JOB] ---- */
@@ -298,8 +384,9 @@ static void check_data_node(check_ctx *c, const weft__section *s)
              "data node '%s' is in_memory, which only works in development mode (mode is %s)", s->id,
              c->mode);
     }
-    if (strcmp(type, "generic") == 0 && !eff(s, "read_fn") && !eff(s, "write_fn"))
-        DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fn or write_fn",
+    if (strcmp(type, "generic") == 0 && !eff(s, "read_fct") && !eff(s, "write_fct") &&
+        !eff(s, "read_fn") && !eff(s, "write_fn"))
+        DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fct or write_fct",
              s->id);
     if (strcmp(type, "sql_table") == 0) {
         const weft_value *eng = eff(s, "db_engine");
@@ -568,10 +655,98 @@ static void check_graph(check_ctx *c, const weft__section *s, const weft_value *
     free(g.adj);
 }
 
+/* One task reference of a sequence: a defined task, and one of the scenario's. */
+static void check_sequence_task(check_ctx *c, const weft__section *s, const char *name,
+                                const weft_value *tasks, const weft_value *r)
+{
+    if (!usable(r)) return;
+    if ((r->type != WEFT_VALUE_SECTION && r->type != WEFT_VALUE_STR) || !r->text) {
+        DIAGV(c, r, ERR, "sequence '%s' of scenario '%s' must list task ids", name, s->id);
+    } else if (!find_kind(c->cfg, WEFT__TASK, r->text)) {
+        DIAGV(c, r, ERR, "sequence '%s' of scenario '%s' references undefined task '%s'", name, s->id,
+              r->text);
+    } else if (!list_has(tasks, r->text)) {
+        DIAGV(c, r, ERR, "sequence '%s' of scenario '%s' names task '%s', which is not one of the "
+              "scenario's tasks", name, s->id, r->text);
+    }
+}
+
+/* Taipy validates a sequence name as an id once its spaces are spelt
+ * TPSPACE (Sequence._new_id), so "first run" is fine and "first-run" is
+ * not; weft's sequence ids are formed the same way. */
+static void check_sequence_name(check_ctx *c, const weft__section *s, const weft__entry *e,
+                                const char *name)
+{
+    char spelt[256], why[128];
+    size_t o = 0;
+    for (const char *p = name; *p && o + 8 < sizeof spelt; p++) {
+        if (*p == ' ') {
+            memcpy(spelt + o, "TPSPACE", 7);
+            o += 7;
+        } else {
+            spelt[o++] = *p;
+        }
+    }
+    spelt[o] = '\0';
+    const char *problem = id_problem(spelt, why, sizeof why);
+    if (problem)
+        DIAG(c, e->file, e->line, e->col, ERR, "sequence name '%s' of scenario '%s' is not valid: %s",
+             name, s->id, problem);
+}
+
+/* Taipy makes a scenario's sequences, tasks and data nodes attributes of
+ * the scenario entity (scenario.<name>), so a sequence name may not be the
+ * id of one of its tasks or of their data nodes (_ScenarioConfigChecker).
+ * O(tasks x their inputs and outputs). */
+static void check_sequence_overlap(check_ctx *c, const weft__section *s, const weft__entry *e,
+                                   const char *name, const weft_value *tasks)
+{
+    const char *what = list_has(tasks, name) ? "task" : NULL;
+    for (size_t i = 0; !what && tasks && tasks->type == WEFT_VALUE_LIST && i < tasks->n; i++) {
+        const weft__section *t = usable(tasks->items[i]) && tasks->items[i]->text
+                                     ? find_kind(c->cfg, WEFT__TASK, tasks->items[i]->text) : NULL;
+        if (t && (list_has(eff(t, "inputs"), name) || list_has(eff(t, "outputs"), name)))
+            what = "data node";
+    }
+    if (what)
+        DIAG(c, e->file, e->line, e->col, ERR,
+             "sequence name '%s' of scenario '%s' is also the id of one of its %ss (Taipy makes "
+             "both attributes of the scenario)", name, s->id, what);
+}
+
+/*
+ * Taipy's sequences: [SCENARIO.s.sequences] name = [task ids], loaded as
+ * "sequences.<name>" keys.  A sequence runs a subset of its scenario's task
+ * instances, so a task outside the scenario could never run in it.
+ */
+static void check_sequences(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    for (size_t i = 0; i < s->neff; i++) {
+        const weft__entry *e = &s->eff[i];
+        const weft_value *v = e->val;
+        if (strncmp(e->key, "sequences", 9) != 0 || (e->key[9] && e->key[9] != '.')) continue;
+        if (!usable(v)) continue;
+        if (!e->key[9]) {
+            DIAGV(c, v, ERR, "sequences of scenario '%s' must be a table: [SCENARIO.%s.sequences] "
+                  "with name = [task ids]", s->id, s->id);
+            continue;
+        }
+        const char *name = e->key + 10;
+        check_sequence_name(c, s, e, name);
+        check_sequence_overlap(c, s, e, name, tasks);
+        if (v->type != WEFT_VALUE_LIST) {
+            DIAGV(c, v, ERR, "sequence '%s' of scenario '%s' must be a list of task ids", name, s->id);
+            continue;
+        }
+        for (size_t k = 0; k < v->n; k++) check_sequence_task(c, s, name, tasks, v->items[k]);
+    }
+}
+
 static void check_scenario(check_ctx *c, const weft__section *s)
 {
     const weft_value *tasks = eff(s, "tasks");
     check_refs(c, s, "tasks", WEFT__TASK);
+    check_sequences(c, s, tasks);
     check_refs(c, s, "additional_data_nodes", WEFT__DATA_NODE);
     if (tasks && tasks->type == WEFT_VALUE_LIST) check_graph(c, s, tasks);
 }
@@ -587,9 +762,11 @@ weft_err weft_config_check(weft_config *cfg, char *err)
     c.e = weft__config_refresh(cfg); /* resolves ENV[...] as of now */
     const weft__section *job = weft__section_find(cfg, "JOB");
     if (!c.e && job) check_job(&c, job);
+    if (!c.e) check_ids(&c);
     for (size_t i = 0; i < cfg->nsecs && !c.e; i++) {
         const weft__section *s = &cfg->secs[i];
         check_keys(&c, s);
+        check_aliases(&c, s);
         /* Inherited values are checked once, in their "default" section. */
         for (size_t k = 0; k < s->nraw; k++) {
             const weft__entry *e = weft__eff_find(s, s->raw[k].key);

@@ -60,6 +60,7 @@ typedef enum weft__kind {
     WEFT__DATA_NODE,
     WEFT__TASK,
     WEFT__SCENARIO,
+    WEFT__TAIPY, /* Taipy's global section: free keys, none with an effect in weft */
     WEFT__OTHER,
 } weft__kind;
 
@@ -164,6 +165,10 @@ void weft__format_double(double d, char *buf, size_t size);
 const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n);
 /* The schema of `key` in `kind` ("sequences.x" finds "sequences"), or NULL. */
 const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key);
+/* The other name of `key` in `kind` (Taipy's name for an old weft name, or
+ * the old name for Taipy's), static, or NULL; *is_old (may be NULL) tells
+ * whether `key` is the old one. */
+const char *weft__key_alias(weft__kind kind, const char *key, bool *is_old);
 /* The default of `key` in typed-string syntax (static), or NULL. */
 const char *weft__keyspec_default(weft__kind kind, const char *key);
 /* The [JOB] keys read only to connect to the broker (broker_url, queue,

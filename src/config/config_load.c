@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_sections[] = {"CORE", "JOB", "DATA_NODE", "TASK", "SCENARIO"};
+/* Indexed by weft__kind, up to WEFT__TAIPY. */
+static const char *const top_sections[] = {"CORE", "JOB", "DATA_NODE", "TASK", "SCENARIO", "TAIPY"};
+#define NTOP (sizeof top_sections / sizeof *top_sections)
 
 static void format_datetime(const weft_toml_value *v, char *buf, size_t size)
 {
@@ -168,10 +170,10 @@ static weft_err load_doc(weft_config *cfg, const weft_toml *doc, const char *fil
         int line, col;
         weft_toml_key_pos(root, i, &line, &col);
         weft__kind kind = WEFT__OTHER;
-        for (int k = WEFT__CORE; k <= WEFT__SCENARIO; k++)
+        for (int k = WEFT__CORE; k <= WEFT__TAIPY; k++)
             if (strcmp(key, top_sections[k]) == 0) kind = (weft__kind)k;
         if (kind == WEFT__OTHER) {
-            const char *near = weft__closest(key, top_sections, 5);
+            const char *near = weft__closest(key, top_sections, NTOP);
             if (table) weft_toml_pos(v, &line, &col);
             e = weft__diag_add(cfg, file, line, col, WEFT_SEVERITY_WARNING,
                                table ? "section [%s] ignored%s%s%s"
@@ -181,7 +183,7 @@ static weft_err load_doc(weft_config *cfg, const weft_toml *doc, const char *fil
             e = weft__diag_add(cfg, file, line, col, WEFT_SEVERITY_ERROR,
                                "'%s' must be a section ([%s%s])", key, key,
                                kind >= WEFT__DATA_NODE ? ".<id>" : "");
-        } else if (kind <= WEFT__JOB) {
+        } else if (kind <= WEFT__JOB || kind == WEFT__TAIPY) {
             e = load_section(cfg, key, v, file);
         } else {
             for (size_t j = 0; j < weft_toml_len(v) && !e; j++) {

@@ -34,6 +34,10 @@ static const weft__keyspec core_keys[] = {
     INERT("version_number", WEFT_VALUE_STR, ANY),
     INERT("force", WEFT_VALUE_BOOL, ANY),
     INERT("core_version", WEFT_VALUE_STR, ANY),
+    /* Taipy's CoreSection writes these three as well */
+    INERT("taipy_storage_folder", WEFT_VALUE_STR, ANY),
+    INERT("repository_properties", ANY, ANY),
+    INERT("mode", WEFT_VALUE_STR, ANY), /* Taipy's version mode, not [JOB] mode */
 };
 static const weft__keyspec job_keys[] = {
     {"mode", WEFT_VALUE_STR, ANY, WEFT__MODE_DEVELOPMENT, USED},
@@ -60,9 +64,14 @@ static const weft__keyspec data_node_keys[] = {
     {"validity_period", WEFT_VALUE_TIMEDELTA, ANY, NULL, USED},
     INERT("encoding", WEFT_VALUE_STR, ANY),     /* content is bytes, never transcoded */
     INERT("exposed_type", WEFT_VALUE_STR, ANY), /* csv is always read as rows of fields */
+    {"read_fct", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
+    {"write_fct", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
+    /* passed on: generic read_fct/write_fct read them with weft_dn_property() */
+    {"read_fct_args", ANY, ANY, NULL, USED},
+    {"write_fct_args", ANY, ANY, NULL, USED},
+    /* weft's first names of the four above, see key_aliases */
     {"read_fn", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
     {"write_fn", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
-    /* passed on: generic read_fn/write_fn read them with weft_dn_property() */
     {"read_fn_args", ANY, ANY, NULL, USED},
     {"write_fn_args", ANY, ANY, NULL, USED},
     {"db_engine", WEFT_VALUE_STR, ANY, NULL, USED},
@@ -84,7 +93,9 @@ static const weft__keyspec scenario_keys[] = {
     /* references are still checked: a typo there is an error either way */
     INERT("additional_data_nodes", L, WEFT_VALUE_SECTION),
     INERT("frequency", WEFT_VALUE_FREQUENCY, ANY), /* weft has no cycles */
-    INERT("sequences", ANY, ANY),
+    /* [SCENARIO.x.sequences] name = [task ids]: "sequences.<name>" keys,
+     * checked by config_check.c (each task one of the scenario's) */
+    {"sequences", ANY, ANY, NULL, USED},
     INERT("comparators", ANY, ANY),
 };
 #undef L
@@ -102,6 +113,8 @@ const weft__keyspec *weft__keyspecs(weft__kind kind, size_t *n)
     case WEFT__DATA_NODE: *n = COUNT(data_node_keys); return data_node_keys;
     case WEFT__TASK: *n = COUNT(task_keys); return task_keys;
     case WEFT__SCENARIO: *n = COUNT(scenario_keys); return scenario_keys;
+    /* Taipy's GlobalAppConfig has no fixed keys: every one is a property */
+    case WEFT__TAIPY:
     case WEFT__OTHER: break;
     }
     *n = 0;
@@ -119,6 +132,30 @@ const weft__keyspec *weft__keyspec_find(weft__kind kind, const char *key)
         if (dot && ks[i].type == WEFT__ANY && strlen(ks[i].key) == (size_t)(dot - key) &&
             strncmp(ks[i].key, key, (size_t)(dot - key)) == 0)
             return &ks[i];
+    }
+    return NULL;
+}
+
+/* Keys weft named before it followed Taipy's names.  Configs written with
+ * the old names keep working: a lookup of either name finds the other, and
+ * `weft check` reports a section that sets both. */
+static const struct {
+    weft__kind kind;
+    const char *key, *old;
+} key_aliases[] = {
+    {WEFT__DATA_NODE, "read_fct", "read_fn"},
+    {WEFT__DATA_NODE, "write_fct", "write_fn"},
+    {WEFT__DATA_NODE, "read_fct_args", "read_fn_args"},
+    {WEFT__DATA_NODE, "write_fct_args", "write_fn_args"},
+};
+
+const char *weft__key_alias(weft__kind kind, const char *key, bool *is_old)
+{
+    for (size_t i = 0; i < COUNT(key_aliases); i++) {
+        if (key_aliases[i].kind != kind) continue;
+        if (is_old) *is_old = strcmp(key_aliases[i].old, key) == 0;
+        if (strcmp(key_aliases[i].key, key) == 0) return key_aliases[i].old;
+        if (strcmp(key_aliases[i].old, key) == 0) return key_aliases[i].key;
     }
     return NULL;
 }
@@ -157,7 +194,8 @@ bool weft__scope_no_effect(const weft_value *v)
     return v && v->type == WEFT_VALUE_SCOPE && v->i == WEFT_SCOPE_CYCLE;
 }
 
-static const char *const kind_names[] = {"CORE", "JOB", "DATA_NODE", "TASK", "SCENARIO", ""};
+static const char *const kind_names[] = {"CORE",     "JOB",   "DATA_NODE", "TASK",
+                                         "SCENARIO", "TAIPY", ""};
 
 const char *weft__kind_name(weft__kind kind) { return kind_names[kind]; }
 
@@ -166,6 +204,7 @@ weft__kind weft__kind_of(const char *section, const char **id)
     if (id) *id = NULL;
     if (strcmp(section, "CORE") == 0) return WEFT__CORE;
     if (strcmp(section, "JOB") == 0) return WEFT__JOB;
+    if (strcmp(section, "TAIPY") == 0) return WEFT__TAIPY;
     for (int k = WEFT__DATA_NODE; k <= WEFT__SCENARIO; k++) {
         size_t n = strlen(kind_names[k]);
         if (strncmp(section, kind_names[k], n) == 0 && section[n] == '.' && section[n + 1]) {

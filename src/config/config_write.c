@@ -79,6 +79,18 @@ static bool reads_back_as_string(const char *s)
     return same;
 }
 
+/* Taipy's serializer writes every timedelta as "<d>d<h>h<m>m<s>s", and its
+ * reader requires a unit after each number: weft's bare "30" (seconds)
+ * would not load there, so the text as written is not echoed. */
+static weft_err add_timedelta(weft__buf *b, int64_t ms)
+{
+    char text[96];
+    int64_t s = ms / 1000;
+    snprintf(text, sizeof text, "%lldd%lldh%lldm%llds", (long long)(s / 86400),
+             (long long)(s % 86400 / 3600), (long long)(s % 3600 / 60), (long long)(s % 60));
+    return add_string(b, text, weft__type_names[WEFT_VALUE_TIMEDELTA]);
+}
+
 static weft_err add_value(weft__buf *b, const weft_value *v)
 {
     weft_err e = WEFT_OK;
@@ -94,13 +106,15 @@ static weft_err add_value(weft__buf *b, const weft_value *v)
     case WEFT_VALUE_STR:
         if (v->bad) return add_string(b, v->text, NULL);
         return add_string(b, v->text, reads_back_as_string(v->text) ? NULL : "str");
+    case WEFT_VALUE_TIMEDELTA:
+        if (!v->bad) return add_timedelta(b, v->ms);
+        break;
     case WEFT_VALUE_INT:
     case WEFT_VALUE_FLOAT:
     case WEFT_VALUE_BOOL:
     case WEFT_VALUE_SECTION:
     case WEFT_VALUE_SCOPE:
     case WEFT_VALUE_FREQUENCY:
-    case WEFT_VALUE_TIMEDELTA:
     case WEFT_VALUE_DATETIME:
     case WEFT_VALUE_FUNCTION:
         break;
@@ -135,12 +149,15 @@ weft_err weft_config_write(const weft_config *cfg, FILE *out, bool raw, char *er
     if (!cfg || !out) return weft__err(err, WEFT_EINVAL, "weft_config_write: NULL argument");
     e = weft__buf_addf(&b, "# weft %s configuration (%s)\n\n", WEFT_VERSION_STRING,
                        raw ? "as written" : "effective: defaults applied, ENV resolved");
-    /* CORE, JOB, then each kind with its "default" section first. */
-    for (int kind = WEFT__CORE; kind <= WEFT__SCENARIO && !e; kind++)
+    /* TAIPY, CORE, JOB (Taipy's own order), then each kind with its
+     * "default" section first. */
+    static const weft__kind order[] = {WEFT__TAIPY,     WEFT__CORE, WEFT__JOB,
+                                       WEFT__DATA_NODE, WEFT__TASK, WEFT__SCENARIO};
+    for (size_t k = 0; k < sizeof order / sizeof *order && !e; k++)
         for (int pass = 0; pass < 2 && !e; pass++)
             for (size_t i = 0; i < cfg->nsecs && !e; i++) {
                 const weft__section *s = &cfg->secs[i];
-                if ((int)s->kind == kind && s->is_default == (pass == 0))
+                if (s->kind == order[k] && s->is_default == (pass == 0))
                     e = add_section(&b, s, raw);
             }
     if (e) {

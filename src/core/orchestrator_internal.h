@@ -40,6 +40,9 @@ weft_err weft__uuid(char out[WEFT__UUID_LEN + 1]);
 /* "<prefix>_<config_id>_<uuid>" ("<prefix>_<uuid>" when config_id is NULL);
  * caller frees *out. */
 weft_err weft__make_id(const char *prefix, const char *config_id, char **out, char *err);
+/* Splits a sequence id (see weft_sequence_id) into its scenario id and
+ * sequence name (caller frees both); WEFT_ENOTFOUND when it is none. */
+weft_err weft__sequence_parse(const char *id, char **scenario_id, char **name, char *err);
 
 /* ---- the in-memory model of live submissions ---- */
 typedef struct weft__sub weft__sub;

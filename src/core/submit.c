@@ -2,7 +2,7 @@
 /*
  * submit.c - from configuration to jobs: creating scenario instances (their
  * tasks and SCENARIO-scoped data nodes; GLOBAL nodes are shared), turning a
- * submitted scenario or task into a submission with one job per task in
+ * submitted scenario, sequence or task into a submission with one job per task in
  * dependency order, deciding which job is BLOCKED (an input under another
  * unfinished job's edit lock) and which PENDING, Taipy's skip rule, and the
  * public weft_submit() / weft_submission_wait().
@@ -426,17 +426,74 @@ static void submitted_release(submitted *w)
     free(w->entity_cfg);
 }
 
+/* Keeps the tasks of w (its scenario's) whose config ids `seq` lists, in
+ * the scenario's order; one listed but absent is an error (the scenario
+ * instance predates a config that added it).  O(n * m) for n tasks and a
+ * sequence of m: sequences are short lists written by hand. */
+static weft_err keep_sequence_tasks(submitted *w, const weft_value *seq, const char *name,
+                                    char *err)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        bool in = false;
+        for (size_t k = 0; k < list_len(seq) && !in; k++) in = strcmp(list_text(seq, k), w->tcfgs[i]) == 0;
+        if (!in) {
+            free(w->tids[i]);
+            free(w->tcfgs[i]);
+            continue;
+        }
+        w->tids[kept] = w->tids[i];
+        w->tcfgs[kept++] = w->tcfgs[i];
+    }
+    w->n = kept;
+    if (kept == list_len(seq)) return WEFT_OK;
+    for (size_t k = 0; k < list_len(seq); k++) {
+        bool found = false;
+        for (size_t i = 0; i < kept && !found; i++) found = strcmp(list_text(seq, k), w->tcfgs[i]) == 0;
+        if (!found)
+            return weft__err(err, WEFT_ECONFIG, "sequence %s of scenario %s: task %s is not one of "
+                             "the scenario instance's tasks", name, w->scenario, list_text(seq, k));
+    }
+    return WEFT_OK;
+}
+
+/* A sequence: the task instances of its scenario instance that the
+ * sequence's config lists (SCENARIO.<cfg> sequences.<name>). */
+static weft_err sequence_tasks(weft_orchestrator *o, const char *entity_id, submitted *w,
+                               char *err)
+{
+    char *scfg = NULL, key[512];
+    weft_err e = weft__sequence_parse(entity_id, &w->scenario, &w->entity_cfg, err);
+    if (!e && (e = weft__store_scenario_get(o->store, w->scenario, &scfg, err)) == WEFT_ENOTFOUND)
+        e = weft__err(err, WEFT_ENOTFOUND, "no sequence %s: no scenario %s", entity_id, w->scenario);
+    if (e) goto out;
+    snprintf(key, sizeof key, "sequences.%s", w->entity_cfg);
+    const weft_value *seq = lookup(o, "SCENARIO", scfg, key);
+    if (!seq) {
+        e = weft__err(err, WEFT_ENOTFOUND, "no sequence %s: scenario %s has no sequence '%s'",
+                      entity_id, scfg, w->entity_cfg);
+        goto out;
+    }
+    if (!(e = weft__store_scenario_tasks(o->store, w->scenario, &w->tids, &w->tcfgs, &w->n, err)))
+        e = keep_sequence_tasks(w, seq, w->entity_cfg, err);
+out:
+    free(scfg);
+    return e;
+}
+
 static weft_err submitted_tasks(weft_orchestrator *o, const char *entity_id, submitted *w,
                                 char *err)
 {
-    weft_err e = weft__store_scenario_get(o->store, entity_id, &w->entity_cfg, err);
-    if (e == WEFT_OK) {
+    weft_err e;
+    if (strncmp(entity_id, "SEQUENCE_", 9) == 0) {
+        e = sequence_tasks(o, entity_id, w, err);
+    } else if ((e = weft__store_scenario_get(o->store, entity_id, &w->entity_cfg, err)) == WEFT_OK) {
         if (!(w->scenario = strdup(entity_id))) return weft__err(err, WEFT_ENOMEM, "out of memory");
         e = weft__store_scenario_tasks(o->store, entity_id, &w->tids, &w->tcfgs, &w->n, err);
     } else if (e == WEFT_ENOTFOUND) {
         e = weft__store_task_get(o->store, entity_id, &w->entity_cfg, &w->scenario, err);
         if (e == WEFT_ENOTFOUND)
-            return weft__err(err, WEFT_ENOTFOUND, "no scenario or task %s", entity_id);
+            return weft__err(err, WEFT_ENOTFOUND, "no scenario, sequence or task %s", entity_id);
         if (e) return e;
         if (!(w->tids = calloc(1, sizeof *w->tids)) || !(w->tcfgs = calloc(1, sizeof *w->tcfgs)))
             return weft__err(err, WEFT_ENOMEM, "out of memory");

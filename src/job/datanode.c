@@ -3,7 +3,7 @@
  * datanode.c - reading and writing a data node's content by storage type:
  * pickle/binary (opaque bytes), text, json (validated with jansson), csv
  * (bytes here; rows in csv.c), in_memory (held by the app, development mode
- * only), generic (the node's read_fn/write_fn from the application), and
+ * only), generic (the node's read_fct/write_fct from the application), and
  * sql_table (a SQLite table seen as a JSON array of row objects).  Files are
  * replaced atomically (temporary file in the same folder, fsync, rename), so
  * a failed or retried job never leaves a partial output.  Also where a node
@@ -783,13 +783,13 @@ weft_err weft_dn_read(weft_data_node *dn, char **data, size_t *len, char *err)
         break;
     case ST_GENERIC: {
         void *sym;
-        if ((e = generic_fn(dn, "read_fn", &sym, err))) break;
+        if ((e = generic_fn(dn, "read_fct", &sym, err))) break;
         weft_generic_read_fn fn = (weft_generic_read_fn)sym;
         int rc = fn(dn, &buf, &n);
         if (rc != 0) {
             free(buf);
             buf = NULL;
-            e = weft__err(err, WEFT_EDATA, "read_fn of data node %s returned %d", dn->config_id, rc);
+            e = weft__err(err, WEFT_EDATA, "read_fct of data node %s returned %d", dn->config_id, rc);
             break;
         }
         char *p = realloc(buf, n + 1); /* NUL-terminate what the function gave */
@@ -841,10 +841,10 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
         break;
     case ST_GENERIC: {
         void *sym;
-        if ((e = generic_fn(dn, "write_fn", &sym, err))) break;
+        if ((e = generic_fn(dn, "write_fct", &sym, err))) break;
         weft_generic_write_fn fn = (weft_generic_write_fn)sym;
         int rc = fn(dn, data, len);
-        if (rc != 0) e = weft__err(err, WEFT_EDATA, "write_fn of data node %s returned %d", dn->config_id, rc);
+        if (rc != 0) e = weft__err(err, WEFT_EDATA, "write_fct of data node %s returned %d", dn->config_id, rc);
         break;
     }
     case ST_SQL: {
@@ -981,7 +981,7 @@ bool weft__dn_has_content(weft__app *app, const weft__dn_ref *ref)
         free(d);
         return found || has_default;
     }
-    case ST_GENERIC: return text_prop(app, ref->config_id, "read_fn") != NULL;
+    case ST_GENERIC: return text_prop(app, ref->config_id, "read_fct") != NULL;
     case ST_SQL: return sql_has_table(app, ref->config_id);
     case ST_UNKNOWN: break;
     }
