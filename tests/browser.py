@@ -60,7 +60,7 @@ duration = "30"
 tasks = ["touch:SECTION"]
 [SCENARIO.four]
 tasks = ["nap1:SECTION", "nap2:SECTION", "nap3:SECTION", "nap4:SECTION"]
-[SCENARIO.long]
+[SCENARIO.long_run]
 tasks = ["long:SECTION"]
 """
 
@@ -188,8 +188,8 @@ def run_button_live_dag(b, url):
 
 def cancel_button(b, url):
     b.goto(url + "#/scenarios")
-    b.wait("document.querySelector('button[data-action=run][data-id=long]')")
-    b.eval("document.querySelector('button[data-action=run][data-id=long]').click()")
+    b.wait("document.querySelector('button[data-action=run][data-id=long_run]')")
+    b.eval("document.querySelector('button[data-action=run][data-id=long_run]').click()")
     b.wait("document.querySelector('#graph g.job.st-RUNNING')", what="the long job RUNNING")
     b.eval("document.querySelector('#graph g.job.st-RUNNING').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
     b.wait("location.hash.startsWith('#/job/JOB_long_')", what="the job page")

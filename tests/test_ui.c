@@ -42,8 +42,8 @@ static const char *CONFIG =
     "[SCENARIO.quick]\ntasks = [\"touch:SECTION\"]\n"
     "[SCENARIO.naps]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\"]\n"
     "[SCENARIO.four]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\", \"nap3:SECTION\", \"nap4:SECTION\"]\n"
-    "[SCENARIO.long]\ntasks = [\"long:SECTION\"]\n"
-    "[SCENARIO.leaky]\ntasks = [\"leaky:SECTION\"]\n";
+    "[SCENARIO.long_run]\ntasks = [\"long:SECTION\"]\n"
+    "[SCENARIO.leaky_run]\ntasks = [\"leaky:SECTION\"]\n";
 
 typedef struct server {
     weft_config *cfg;
@@ -298,7 +298,7 @@ TEST(previews_metrics_and_no_secret)
     free(body);
 
     /* A job that prints the broker URL: its log tail is shown masked. */
-    char *leaky = run_dev(s.cfg, "leaky");
+    char *leaky = run_dev(s.cfg, "leaky_run");
     snprintf(path, sizeof path, "/api/jobs?submission=%s", leaky);
     v = get_json(&s, path, 200);
     snprintf(path, sizeof path, "/api/jobs/%s", str(json_array_get(json_object_get(v, "items"), 0), "id"));
@@ -479,7 +479,7 @@ TEST(cancel_stops_a_running_job)
     start(&s, NULL);
     read_csrf(&s);
     char *body;
-    ASSERT_EQ(post(&s, "/api/scenarios/long/submit", &body), 202);
+    ASSERT_EQ(post(&s, "/api/scenarios/long_run/submit", &body), 202);
     json_t *v = json_loads(body, 0, NULL);
     free(body);
     const char *sub = str(v, "submission");
