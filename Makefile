@@ -103,7 +103,7 @@ EXAMPLE_SOS  := $(foreach d,$(EXAMPLE_DIRS),$(d)/$(notdir $(d)).so)
 examples: $(EXAMPLE_SOS)
 examples/%.so: $$(wildcard $$(dir $$@)*.c) include/weft.h
 	$(CC) $(MOD_CFLAGS) -shared -o $@ $(filter %.c,$^)
-tests: all $(TESTS) $(APPS) $(TOOLS)
+tests: all $(TESTS) $(APPS) $(TOOLS) $(BUILD)/faults/faults $(BUILD)/faults/faultfns.so
 
 deps:
 	@scripts/install-deps
@@ -119,13 +119,19 @@ asan: deps
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	    TEST_TIMEOUT_SCALE=3 scripts/run-tests build/asan
 
+# die_after_fork=0: TSan marks every descendant of a process forked while
+# it had other threads, and kills it when it starts a thread.  weft forks
+# only from its single-threaded fork server, but test_pool starts a pool
+# from a thread on purpose (the fork server then comes from a two-thread
+# process), and each worker starts its output reader thread.
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 \
 	    SAN="-fsanitize=thread -fno-omit-frame-pointer" tests
-	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" TEST_TIMEOUT_SCALE=5 \
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 suppressions=$(CURDIR)/tests/tsan.supp" TEST_TIMEOUT_SCALE=5 \
 	    scripts/run-tests build/tsan
 
-# The fault-injection suite: a driver linked with libweft (it arms the
+# The fault-injection suite (built by `make tests` too, so that a change
+# that breaks it fails the build of every suite): a driver linked with libweft (it arms the
 # store's fault hook, weft__store_fault_arm()) and the task module it runs.
 faults: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/faults/faults $(BUILD)/faults/faultfns.so
