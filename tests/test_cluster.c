@@ -965,6 +965,95 @@ TEST(orchestrator_restart_resumes)
     cleanup_queues();
 }
 
+/* Two orchestrators of one application, on storage folders of their own,
+ * share the broker, the job queue and two workers: each gets the statuses
+ * of its own jobs (a status taken by the other would be lost to it and its
+ * submission would never finish), and a cancel from one leaves the other's
+ * running job alone. */
+static char *submit_one(weft_orchestrator *o, const char *scenario)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    char *scen = NULL, *sub = NULL;
+    ASSERT_OK(weft_scenario_create(o, scenario, &scen, err), err);
+    ASSERT_OK(weft_submit(o, scen, NULL, &sub, err), err);
+    free(scen);
+    return sub;
+}
+
+static void expect_submission(weft_orchestrator *o, const char *sub, weft_submission_status st,
+                              int completed)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft_submission_wait(o, sub, 60000, err), err);
+    weft_submission_info *si = NULL;
+    ASSERT_OK(weft_submission_get(o, sub, &si, err), err);
+    ASSERT_EQ(si->status, st);
+    ASSERT_EQ(si->count[WEFT_JOB_COMPLETED], completed);
+    weft_submission_info_free(si);
+}
+
+static size_t jobs_in_store(weft_orchestrator *o)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_job_filter f = {.status = -1};
+    weft_job_info **jobs = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft_jobs_list(o, &f, &jobs, &n, err), err);
+    weft_job_list_free(jobs, n);
+    return n;
+}
+
+TEST(two_orchestrators_share_a_queue_without_cross_talk)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("two");
+    pid_t w1 = worker_start(2, 1), w2 = worker_start(2, 2);
+    weft_config *cfg = cfg_load();
+    weft_orchestrator_opts ob = {.storage_folder = "store-b"};
+    weft_orchestrator *a = NULL, *b = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &a, err), err);
+    ASSERT_OK(weft_orchestrator_open(cfg, &ob, &b, err), err);
+    ASSERT_OK(weft_orchestrator_start(a, err), err);
+    ASSERT_OK(weft_orchestrator_start(b, err), err);
+    enum { N = 4 };
+    char *sa[N], *sb[N];
+    for (int i = 0; i < N; i++) {
+        sa[i] = submit_one(a, "chain");
+        sb[i] = submit_one(b, "chain");
+    }
+    /* One slow job each; a's is canceled once both run. */
+    char *slow_a = submit_one(a, "one_slow"), *slow_b = submit_one(b, "one_slow");
+    bool both = false;
+    for (int i = 0; i < 200 && !both; i++) {
+        sleep_ms(50);
+        weft_job_info *ja = job_of_task(a, slow_a, "slow"), *jb = job_of_task(b, slow_b, "slow");
+        both = ja && jb && ja->status == WEFT_JOB_RUNNING && jb->status == WEFT_JOB_RUNNING;
+        weft_job_info_free(ja);
+        weft_job_info_free(jb);
+    }
+    ASSERT(both);
+    ASSERT_OK(weft_cancel(a, slow_a, err), err);
+    for (int i = 0; i < N; i++) {
+        expect_submission(a, sa[i], WEFT_SUBMISSION_COMPLETED, 3);
+        expect_submission(b, sb[i], WEFT_SUBMISSION_COMPLETED, 3);
+        free(sa[i]);
+        free(sb[i]);
+    }
+    expect_submission(a, slow_a, WEFT_SUBMISSION_CANCELED, 0);
+    expect_submission(b, slow_b, WEFT_SUBMISSION_COMPLETED, 1);
+    /* Each store holds its own jobs only. */
+    ASSERT_EQ(jobs_in_store(a), (size_t)(3 * N + 1));
+    ASSERT_EQ(jobs_in_store(b), (size_t)(3 * N + 1));
+    free(slow_a);
+    free(slow_b);
+    weft_orchestrator_close(a);
+    weft_orchestrator_close(b);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w1), 0);
+    ASSERT_EQ(worker_stop(w2), 0);
+    cleanup_queues();
+}
+
 /* A worker SIGKILLed mid-job: the job runs again elsewhere, and the API
  * (and `weft show`) says it was attempt 2. */
 TEST(killed_worker_job_shows_attempt_2_through_the_api)
@@ -1206,6 +1295,7 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(status_acked_only_after_commit, 90),
           TEST_ENTRY_TIMEOUT(orchestrator_restart_resumes, 120),
           TEST_ENTRY_TIMEOUT(killed_worker_job_shows_attempt_2_through_the_api, 120),
+          TEST_ENTRY_TIMEOUT(two_orchestrators_share_a_queue_without_cross_talk, 180),
           TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
           TEST_ENTRY_TIMEOUT(weft_run_bad_broker_exits_2, 60),
           TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),
