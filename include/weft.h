@@ -913,10 +913,14 @@ typedef struct weft_worker_opts {
     const char *config_file;
     const char *broker_url; /**< NULL: [JOB] broker_url (TLS keys come from [JOB] too) */
     const char *queue;      /**< NULL: [JOB] queue */
-    int concurrency;        /**< jobs run at once, 1 to 1000; 0: 1 */
-    /** Jobs taken from the queue ahead of a free slot, up to 65535; less
-     *  than `concurrency` (0 included): `concurrency`.  More is faster for
-     *  short jobs, but a long job then delays those prefetched behind it. */
+    int concurrency;        /**< jobs run at once, 1 to 1000; 0: one per online CPU */
+    /** Jobs taken from the queue, up to 65535.  0 (the default): 2 x
+     *  `concurrency`, and a job taken while every slot is busy is handed
+     *  back to the queue after 200 ms, so the next job is at hand when a
+     *  slot frees but a long job never holds a short one while another
+     *  worker is idle.  Otherwise taken as is (less than `concurrency`:
+     *  `concurrency`), with no hand-back: faster for many short jobs, but a
+     *  long job then delays those prefetched behind it. */
     int prefetch;
     /** What the service logs (NULL: the library-wide handler of
      *  weft_log_set_handler()); `log_userdata` is borrowed until

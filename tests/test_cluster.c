@@ -88,22 +88,31 @@ static void app_setup(const char *tag)
                  "[TASK.s3]\nfunction = \"clusterfns.slow:function\"\n"
                  "inputs = [\"p2:SECTION\"]\noutputs = [\"p3:SECTION\"]\nms = \"1500\"\n"
                  "[SCENARIO.slowchain]\ntasks = [\"s1:SECTION\", \"s2:SECTION\", \"s3:SECTION\"]\n"
-                 "[SCENARIO.one_slow]\ntasks = [\"slow:SECTION\"]\n",
+                 "[SCENARIO.one_slow]\ntasks = [\"slow:SECTION\"]\n"
+                 "[DATA_NODE.q1]\nstorage_type = \"text\"\n"
+                 "[TASK.tens]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"q1:SECTION\"]\nms = \"10000\"\n"
+                 "[TASK.tiny]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"q1:SECTION\"]\nms = \"10\"\n"
+                 "[SCENARIO.ten_seconds]\ntasks = [\"tens:SECTION\"]\n"
+                 "[SCENARIO.ten_ms]\ntasks = [\"tiny:SECTION\"]\n",
                  broker_url(), queue_name) < 0)
         FAIL("oom");
     test_write_file("config.toml", cfg);
     free(cfg);
 }
 
-/* A `weft run-worker` taking up to `prefetch` jobs ahead (0: its default). */
+/* A `weft run-worker` taking up to `prefetch` jobs ahead (0: its default,
+ * which most tests use, so that the faults they inject meet it). */
 static pid_t worker_start_prefetch(int concurrency, int prefetch, int n)
 {
     char conc[16], pre[16], log[64];
     snprintf(conc, sizeof conc, "%d", concurrency);
-    snprintf(pre, sizeof pre, "%d", prefetch > 0 ? prefetch : concurrency);
+    snprintf(pre, sizeof pre, "%d", prefetch);
     snprintf(log, sizeof log, "worker-%d.log", n);
     const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
                           "--concurrency", conc, "--prefetch", pre, NULL};
+    if (prefetch <= 0) args[7] = NULL; /* the worker's default */
     return weft_spawn_logged(log, args);
 }
 
@@ -1054,6 +1063,74 @@ TEST(two_orchestrators_share_a_queue_without_cross_talk)
     cleanup_queues();
 }
 
+/* One job of 10 s, then `n` of 10 ms, on 2 workers started with `extra`
+ * options (NULL-terminated, up to 2); the slowest short job's time from
+ * submission to COMPLETED, by the store's clock. */
+static int64_t long_then_short(const char *tag, const char *const *extra, int n)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup(tag);
+    const char *args[8] = {"run-worker", "--application-path", app_dir, "--queue", queue_name};
+    for (int i = 0; i < 2 && extra[i]; i++) args[5 + i] = extra[i];
+    pid_t w1 = weft_spawn_logged("worker-1.log", args), w2 = weft_spawn_logged("worker-2.log", args);
+    weft_config *cfg = cfg_load();
+    weft_orchestrator *o = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &o, err), err);
+    ASSERT_OK(weft_orchestrator_start(o, err), err);
+    sleep_ms(1500); /* both workers consuming */
+    char *lsub = submit_one(o, "ten_seconds");
+    weft_job_info *lj = NULL;
+    for (int i = 0; i < 200 && !(lj && lj->status == WEFT_JOB_RUNNING); i++) {
+        weft_job_info_free(lj);
+        sleep_ms(25);
+        lj = job_of_task(o, lsub, "tens");
+    }
+    ASSERT(lj && lj->status == WEFT_JOB_RUNNING);
+    weft_job_info_free(lj);
+    char **subs = calloc((size_t)n, sizeof *subs);
+    for (int i = 0; i < n; i++) subs[i] = submit_one(o, "ten_ms");
+    int64_t worst = 0;
+    for (int i = 0; i < n; i++) {
+        expect_submission(o, subs[i], WEFT_SUBMISSION_COMPLETED, 1);
+        weft_job_info *j = job_of_task(o, subs[i], "tiny");
+        ASSERT(j != NULL);
+        int64_t took = j->status_time_us[WEFT_JOB_COMPLETED] - j->status_time_us[WEFT_JOB_SUBMITTED];
+        if (took > worst) worst = took;
+        weft_job_info_free(j);
+        free(subs[i]);
+    }
+    free(subs);
+    printf("    worst of %d short jobs: %.3f s from submission to COMPLETED\n", n,
+           (double)worst / 1e6);
+    expect_submission(o, lsub, WEFT_SUBMISSION_COMPLETED, 1);
+    free(lsub);
+    weft_orchestrator_close(o);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w1), 0);
+    ASSERT_EQ(worker_stop(w2), 0);
+    cleanup_queues();
+    return worst;
+}
+
+/* At default settings (no --concurrency, no --prefetch), a long job does
+ * not hold short ones behind it while another worker is idle: one job of
+ * 10 s, then 200 of 10 ms on 2 workers; each short one finishes within
+ * 2 s of its submission. */
+TEST(short_jobs_never_wait_behind_a_long_one_at_default_settings)
+{
+    const char *none[] = {NULL};
+    ASSERT_LT(long_then_short("fair", none, 200), 2000000);
+}
+
+/* The hand-back itself: with one slot per worker, the job that the long
+ * job's worker took ahead (default prefetch 2) goes back to the queue
+ * after 200 ms and runs on the other worker, instead of waiting 10 s. */
+TEST(job_held_behind_a_long_one_goes_back_to_the_queue)
+{
+    const char *one[] = {"--concurrency", "1", NULL};
+    ASSERT_LT(long_then_short("handback", one, 50), 2000000);
+}
+
 /* A worker SIGKILLed mid-job: the job runs again elsewhere, and the API
  * (and `weft show`) says it was attempt 2. */
 TEST(killed_worker_job_shows_attempt_2_through_the_api)
@@ -1296,6 +1373,8 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(orchestrator_restart_resumes, 120),
           TEST_ENTRY_TIMEOUT(killed_worker_job_shows_attempt_2_through_the_api, 120),
           TEST_ENTRY_TIMEOUT(two_orchestrators_share_a_queue_without_cross_talk, 180),
+          TEST_ENTRY_TIMEOUT(short_jobs_never_wait_behind_a_long_one_at_default_settings, 180),
+          TEST_ENTRY_TIMEOUT(job_held_behind_a_long_one_goes_back_to_the_queue, 180),
           TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
           TEST_ENTRY_TIMEOUT(weft_run_bad_broker_exits_2, 60),
           TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),

@@ -58,7 +58,7 @@ int cmd_run_worker(int argc, char **argv)
 {
     const char *app = ".", *broker = NULL, *broker_file = NULL, *queue = NULL,
                *secret_file = NULL;
-    long concurrency = 1, prefetch = 0;
+    long concurrency = 0, prefetch = 0; /* 0: the service's defaults */
     const cli_opt opts[] = {
         CLI_STRING("application-path", 0, "a folder", &app),
         CLI_STRING("broker", 0, "a URL", &broker),
