@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -1209,6 +1210,130 @@ TEST(weft_workers_lists_both_workers)
     cleanup_queues();
 }
 
+/* What the broker says of a queue: ready messages and consumers. */
+static void broker_counts(const char *queue, long *ready, long *consumers)
+{
+    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
+    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set (needed to ask the broker)");
+    char *nodef, *node;
+    if (asprintf(&nodef, "%s/node", dir) < 0) FAIL("oom");
+    node = test_read_file(nodef, NULL);
+    free(nodef);
+    node[strcspn(node, "\n")] = '\0';
+    char *cmd;
+    if (asprintf(&cmd, "HOME='%s' /usr/lib/rabbitmq/bin/rabbitmqctl -n '%s' list_queues -q "
+                 "--no-table-headers name messages_ready consumers", dir, node) < 0)
+        FAIL("oom");
+    FILE *p = popen(cmd, "r");
+    if (!p) FAIL("popen %s", cmd);
+    char name[256];
+    long r, c;
+    *ready = *consumers = -1;
+    while (fscanf(p, "%255s %ld %ld", name, &r, &c) == 3)
+        if (strcmp(name, queue) == 0) *ready = r, *consumers = c;
+    pclose(p);
+    free(cmd);
+    free(node);
+}
+
+/* GET / from a loopback port: the whole answer. */
+static char *http_get(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) FAIL("connect :%d", port);
+    const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (write(s, req, strlen(req)) != (ssize_t)strlen(req)) FAIL("write");
+    size_t cap = 65536, len = 0;
+    char *buf = calloc(1, cap);
+    ssize_t r;
+    while (len < cap - 1 && (r = read(s, buf + len, cap - 1 - len)) > 0) len += (size_t)r;
+    close(s);
+    return buf;
+}
+
+/* The value of Prometheus sample `name{labels...}` in `text`, -1 if absent. */
+static double prom_value(const char *text, const char *name)
+{
+    for (const char *p = text; (p = strstr(p, name)); p++)
+        if ((p == text || p[-1] == '\n') && p[strlen(name)] == '{') {
+            const char *v = strchr(p, '}');
+            return v ? strtod(v + 1, NULL) : -1;
+        }
+    return -1;
+}
+
+/* `weft workers --json` and the worker's --metrics (Prometheus text)
+ * report the queue as the broker does, and the worker's load from its
+ * (signed) heartbeat: 2 jobs of 20 s on a worker of 2 slots, 6 more
+ * waiting (the 2 it took ahead are handed back). */
+TEST(weft_workers_json_agrees_with_the_broker)
+{
+    app_setup("wjson");
+    weft__amqp *c = client();
+    weft__job_spec s;
+    char id[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(id, sizeof id, "JOB_%s_%d", i < 2 ? "longslow" : "noop", i);
+        spec_make(&s, id, i < 2 ? "longslow" : "noop", NULL, "out");
+        publish_job(c, &s, 1);
+        weft__job_spec_release(&s);
+    }
+    int port = 0, ls = broker_silent_listener(&port);
+    close(ls); /* a free port, for the worker's listener */
+    char mport[32];
+    snprintf(mport, sizeof mport, "127.0.0.1:%d", port);
+    const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
+                          "--concurrency", "2", "--metrics", mport, NULL};
+    pid_t w = weft_spawn_logged("worker-1.log", args);
+    sleep_ms(3000); /* both running, the next 2 held and handed back */
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "%s/weft workers -c config.toml --wait 4 --json", test_build_dir()) < 0)
+        FAIL("oom");
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    long ready, consumers;
+    broker_counts(queue_name, &ready, &consumers);
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    if (!o) FAIL("not JSON (%s): %s", je.text, out);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "queue")), queue_name);
+    ASSERT_EQ(ready, 6);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "ready")), ready);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "consumers")), consumers);
+    ASSERT(json_is_null(json_object_get(o, "unacked")));
+    json_t *ws = json_object_get(o, "workers");
+    ASSERT_EQ(json_array_size(ws), 1);
+    json_t *w0 = json_array_get(ws, 0);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "pid")), w);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "size")), 2);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "busy")), 2);
+    ASSERT_GE(json_integer_value(json_object_get(w0, "jobs_started")), 2);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "jobs_finished")), 0);
+    ASSERT(json_real_value(json_object_get(w0, "started_per_s")) > 0);
+    ASSERT(json_real_value(json_object_get(o, "started_per_s")) > 0);
+    int64_t age = weft__now_us() - json_integer_value(json_object_get(w0, "last_heartbeat_us"));
+    ASSERT_LT(age, 10000000);
+    char *prom = http_get(port);
+    ASSERT_CONTAINS(prom, "HTTP/1.0 200 OK");
+    ASSERT_EQ((long)prom_value(prom, "weft_queue_messages_ready"), ready);
+    ASSERT_EQ((long)prom_value(prom, "weft_queue_consumers"), consumers);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_size"), 2);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_busy_slots"), 2);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_jobs_started_total"),
+              (long)json_integer_value(json_object_get(w0, "jobs_started")));
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_jobs_finished_total"), 0);
+    ASSERT(prom_value(prom, "weft_worker_jobs_started_per_second") > 0);
+    free(prom);
+    json_decref(o);
+    free(out);
+    free(cmd);
+    kill(w, SIGKILL); /* its jobs run 20 s: no drain */
+    waitpid(w, NULL, 0);
+    weft__amqp_close(c);
+    cleanup_queues();
+}
+
 /* `weft run --mode cluster` with a broker that cannot be used: exit 2 at
  * once, one line saying why. */
 TEST(weft_run_bad_broker_exits_2)
@@ -1376,6 +1501,7 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(short_jobs_never_wait_behind_a_long_one_at_default_settings, 180),
           TEST_ENTRY_TIMEOUT(job_held_behind_a_long_one_goes_back_to_the_queue, 180),
           TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
+          TEST_ENTRY_TIMEOUT(weft_workers_json_agrees_with_the_broker, 60),
           TEST_ENTRY_TIMEOUT(weft_run_bad_broker_exits_2, 60),
           TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),
           TEST_ENTRY_TIMEOUT(throughput_noop_jobs_2_workers, 180))

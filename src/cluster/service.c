@@ -39,6 +39,7 @@
  * once, as fast as it can for short jobs, with no such guarantee.
  */
 #include "cluster/exec_cluster.h"
+#include "cluster/metrics_http.h"
 #include "cluster/protocol.h"
 #include "config/config_internal.h" /* weft__config_connection_env */
 #include "standalone/pool.h"
@@ -50,6 +51,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +101,33 @@ typedef struct ack_after {
     char *job_id;      /* for the recent set, may be NULL */
 } ack_after;
 
+/* Events per second over the last RATE_S seconds: a count per second in a
+ * ring, so a heartbeat's rates cost RATE_S additions, whatever the load. */
+#define RATE_S 60
+typedef struct rate {
+    int64_t sec[RATE_S], count[RATE_S];
+} rate;
+
+static void rate_add(rate *r, int64_t now_s)
+{
+    size_t i = (size_t)(now_s % RATE_S);
+    if (r->sec[i] != now_s) {
+        r->sec[i] = now_s;
+        r->count[i] = 0;
+    }
+    r->count[i]++;
+}
+
+/* Over the last minute, or over `up_s` seconds when it is shorter. */
+static double rate_per_s(const rate *r, int64_t now_s, int64_t up_s)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < RATE_S; i++)
+        if (r->count[i] && now_s - r->sec[i] < RATE_S) sum += r->count[i];
+    int64_t span = up_s < 1 ? 1 : up_s < RATE_S ? up_s : RATE_S;
+    return (double)sum / (double)span;
+}
+
 /* A bounded set of job ids: the oldest is forgotten past RECENT_MAX.  A
  * cache: an id it fails to keep (no memory) costs at worst a job run again
  * or a cancel told again, both of which the protocol absorbs. */
@@ -146,8 +175,11 @@ struct weft_worker {
     ack_after *acks;
     size_t nacks, capacks;
     idset finished, canceled;
-    int64_t jobs_run;
+    int64_t jobs_run, jobs_started;
+    rate started, finished_rate; /* for the heartbeat's rates */
+    int64_t open_ns;
     int64_t next_announce_ns;
+    int metrics_fd;            /* --metrics listener, -1: none */
 };
 
 #define LOG(w, level, ...) weft__log(&(w)->log, (level), "worker", __VA_ARGS__)
@@ -338,7 +370,10 @@ static void announce(weft_worker *w, const char *state)
         .name = (char *)weft__cluster_worker_name(), .host = w->host, .pid = (int)getpid(),
         .queue = w->queue, .state = (char *)state, .concurrency = w->concurrency,
         .jobs_run = w->jobs_run, .current = (char **)cur.ids, .ncurrent = cur.n,
-        .at_us = weft__now_us()};
+        .at_us = weft__now_us(), .busy = w->in_pool, .jobs_started = w->jobs_started};
+    int64_t now_ns = weft__mono_ns(), up_s = (now_ns - w->open_ns) / 1000000000;
+    hb.started_per_s = rate_per_s(&w->started, now_ns / 1000000000, up_s);
+    hb.finished_per_s = rate_per_s(&w->finished_rate, now_ns / 1000000000, up_s);
     char err[WEFT_ERRBUF_SIZE];
     char *s = NULL;
     size_t len = 0;
@@ -764,6 +799,8 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
             j->in_pool = false; /* its slot is free */
             w->in_pool--;
         }
+        if (!m->finished) w->jobs_started++;
+        rate_add(m->finished ? &w->finished_rate : &w->started, weft__mono_ns() / 1000000000);
         if (j && !m->finished && !e)
             e = job_started(w, j, err);
         else if (j && m->finished && !j->result && !e)
@@ -860,6 +897,57 @@ static int64_t held_due_ms(const weft_worker *w, int64_t max)
     const wjob *j = weft__strmap_get(&w->jobs, w->held[0]);
     int64_t ms = (j->held_ns + (int64_t)WEFT__HOLD_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
     return ms < 0 ? 0 : ms < max ? ms : max;
+}
+
+/* ---- Prometheus text for --metrics ---- */
+
+/* Appends to a bounded buffer; a full one truncates (the figures are few). */
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    *len = n < 0 ? *len : *len + (size_t)n >= cap ? cap : *len + (size_t)n;
+}
+
+/* The queue's counts (a passive declare on the service's connection) and
+ * this worker's, as the heartbeat has them. */
+static void answer_metrics(weft_worker *w)
+{
+    char body[4096], err[WEFT_ERRBUF_SIZE];
+    size_t n = 0;
+    int64_t ready = 0, consumers = 0;
+    if (connected(w) &&
+        weft__amqp_queue_counts(w->conn, w->queue, &ready, &consumers, err) == WEFT_OK) {
+        put(body, sizeof body, &n, "# TYPE weft_queue_messages_ready gauge\n"
+            "weft_queue_messages_ready{queue=\"%s\"} %lld\n", w->queue, (long long)ready);
+        put(body, sizeof body, &n, "# TYPE weft_queue_consumers gauge\n"
+            "weft_queue_consumers{queue=\"%s\"} %lld\n", w->queue, (long long)consumers);
+    }
+    int64_t now_ns = weft__mono_ns(), up_s = (now_ns - w->open_ns) / 1000000000;
+    const char *name = weft__cluster_worker_name();
+    put(body, sizeof body, &n, "# TYPE weft_worker_size gauge\n"
+        "weft_worker_size{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name, w->concurrency);
+    put(body, sizeof body, &n, "# TYPE weft_worker_busy_slots gauge\n"
+        "weft_worker_busy_slots{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name, w->in_pool);
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_started_total counter\n"
+        "weft_worker_jobs_started_total{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
+        (long long)w->jobs_started);
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_finished_total counter\n"
+        "weft_worker_jobs_finished_total{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
+        (long long)w->jobs_run);
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_started_per_second gauge\n"
+        "weft_worker_jobs_started_per_second{queue=\"%s\",worker=\"%s\"} %.3f\n", w->queue,
+        name, rate_per_s(&w->started, now_ns / 1000000000, up_s));
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_finished_per_second gauge\n"
+        "weft_worker_jobs_finished_per_second{queue=\"%s\",worker=\"%s\"} %.3f\n", w->queue,
+        name, rate_per_s(&w->finished_rate, now_ns / 1000000000, up_s));
+    body[n < sizeof body ? n : sizeof body - 1] = '\0';
+    weft__metrics_answer(w->metrics_fd, body);
 }
 
 /* ---- the loop ---- */
@@ -964,9 +1052,11 @@ static void serve_round(weft_worker *w)
      * of twice the period. */
     int64_t due_ms = (w->next_announce_ns - weft__mono_ns()) / 1000000 + 1;
     due_ms = held_due_ms(w, due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms);
-    struct pollfd p[2] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0}};
-    weft__amqp_poll(w->conn, p, 2, (int)due_ms);
+    struct pollfd p[3] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0},
+                          {w->metrics_fd, POLLIN, 0}};
+    weft__amqp_poll(w->conn, p, w->metrics_fd >= 0 ? 3 : 2, (int)due_ms);
     if (p[0].revents) drain_pipe(w->stop_pipe[0]);
+    if (w->metrics_fd >= 0 && p[2].revents) answer_metrics(w);
     char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
     weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
     if (!e) e = handle_events(w, err);
@@ -1142,6 +1232,8 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     w->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(-1);
     pthread_mutex_init(&w->mu, NULL);
     atomic_init(&w->stops, 0);
+    w->open_ns = weft__mono_ns();
+    w->metrics_fd = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN) * WEFT__WORKER_SLOTS_PER_CPU;
     w->concurrency = opts->concurrency > 0 ? opts->concurrency
                      : cpus < 1 ? 1 : cpus > MAX_CONCURRENCY ? MAX_CONCURRENCY : (int)cpus;
@@ -1154,7 +1246,8 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
                             : w->concurrency;
     if ((e = load_application(w, opts, err)) || (e = load_trust(w, opts, err)) ||
         (e = name_things(w, opts, err)) ||
-        (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)))
+        (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)) ||
+        (opts->metrics_addr && (e = weft__metrics_listen(opts->metrics_addr, &w->metrics_fd, err))))
         goto fail;
     w->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(w->stop_pipe[0]);
     w->aopts.abort = &w->abort;
@@ -1212,6 +1305,7 @@ void weft_worker_close(weft_worker *w)
     weft__digests_release(&w->digests);
     if (w->secret) OPENSSL_cleanse(w->secret, strlen(w->secret));
     free(w->secret);
+    if (w->metrics_fd >= 0) close(w->metrics_fd);
     for (int i = 0; i < 2; i++) {
         if (w->pool_pipe[i] >= 0) close(w->pool_pipe[i]);
         if (w->stop_pipe[i] >= 0) close(w->stop_pipe[i]);
