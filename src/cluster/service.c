@@ -361,6 +361,13 @@ static void add_current(void *value, void *ud)
         c->ids[c->n++] = j->job_id;
 }
 
+/* Slots given a job: with an explicit prefetch the pool also queues jobs
+ * beyond its slots, which are not busy ones. */
+static int busy_slots(const weft_worker *w)
+{
+    return w->in_pool < w->concurrency ? w->in_pool : w->concurrency;
+}
+
 static void announce(weft_worker *w, const char *state)
 {
     if (!connected(w)) return;
@@ -370,7 +377,7 @@ static void announce(weft_worker *w, const char *state)
         .name = (char *)weft__cluster_worker_name(), .host = w->host, .pid = (int)getpid(),
         .queue = w->queue, .state = (char *)state, .concurrency = w->concurrency,
         .jobs_run = w->jobs_run, .current = (char **)cur.ids, .ncurrent = cur.n,
-        .at_us = weft__now_us(), .busy = w->in_pool, .jobs_started = w->jobs_started};
+        .at_us = weft__now_us(), .busy = busy_slots(w), .jobs_started = w->jobs_started};
     int64_t now_ns = weft__mono_ns(), up_s = (now_ns - w->open_ns) / 1000000000;
     hb.started_per_s = rate_per_s(&w->started, now_ns / 1000000000, up_s);
     hb.finished_per_s = rate_per_s(&w->finished_rate, now_ns / 1000000000, up_s);
@@ -933,7 +940,8 @@ static void answer_metrics(weft_worker *w)
     put(body, sizeof body, &n, "# TYPE weft_worker_size gauge\n"
         "weft_worker_size{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name, w->concurrency);
     put(body, sizeof body, &n, "# TYPE weft_worker_busy_slots gauge\n"
-        "weft_worker_busy_slots{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name, w->in_pool);
+        "weft_worker_busy_slots{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name,
+        busy_slots(w));
     put(body, sizeof body, &n, "# TYPE weft_worker_jobs_started_total counter\n"
         "weft_worker_jobs_started_total{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
         (long long)w->jobs_started);
