@@ -11,6 +11,9 @@
 #   make demo       install missing dependencies, build, run the example pipeline
 #   make bench      benchmarks (bench/)
 #   make install    PREFIX=/usr/local DESTDIR=
+#                   SYSTEMD=1 also installs the systemd units of contrib/systemd/
+#                   (weft-worker@.service, weft-fleet.service and .timer) in
+#                   $(PREFIX)/lib/systemd/system, and weft-fleet in $(PREFIX)/lib/weft
 #
 # Dependencies are found with pkg-config; scripts/install-deps installs the
 # Debian packages that are missing.
@@ -18,6 +21,7 @@
 CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
+SYSTEMD ?=
 SAN     ?=
 OPT     ?= -O2
 PKGS    := jansson sqlite3 librabbitmq openssl libmicrohttpd libgvc
@@ -181,6 +185,17 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' weft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weft.pc
 	install -m 644 docs/weft.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/weft-config.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+ifneq ($(SYSTEMD),)
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/weft
+	install -m 755 contrib/systemd/weft-fleet $(DESTDIR)$(PREFIX)/lib/weft/
+	install -m 644 contrib/systemd/weft-fleet.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	for u in weft-worker@.service weft-fleet.service; do \
+	    sed -e 's|/usr/local/bin/weft|$(PREFIX)/bin/weft|' \
+	        -e 's|/usr/local/lib/weft/|$(PREFIX)/lib/weft/|' contrib/systemd/$$u \
+	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u && \
+	    chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; \
+	done
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/weft.h $(DESTDIR)$(PREFIX)/lib/libweft.a \

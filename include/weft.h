@@ -928,10 +928,14 @@ typedef struct weft_worker_opts {
     const char *config_file;
     const char *broker_url; /**< NULL: [JOB] broker_url (TLS keys come from [JOB] too) */
     const char *queue;      /**< NULL: [JOB] queue */
-    int concurrency;        /**< jobs run at once, 1 to 1000; 0: 1 */
-    /** Jobs taken from the queue ahead of a free slot, up to 65535; less
-     *  than `concurrency` (0 included): `concurrency`.  More is faster for
-     *  short jobs, but a long job then delays those prefetched behind it. */
+    int concurrency;        /**< jobs run at once, 1 to 1000; 0: one per online CPU */
+    /** Jobs taken from the queue, up to 65535.  0 (the default): 2 x
+     *  `concurrency`, and a job taken while every slot is busy is handed
+     *  back to the queue after 200 ms, so the next job is at hand when a
+     *  slot frees but a long job never holds a short one while another
+     *  worker is idle.  Otherwise taken as is (less than `concurrency`:
+     *  `concurrency`), with no hand-back: faster for many short jobs, but a
+     *  long job then delays those prefetched behind it. */
     int prefetch;
     /** What the service logs (NULL: the library-wide handler of
      *  weft_log_set_handler()); `log_userdata` is borrowed until
@@ -945,6 +949,12 @@ typedef struct weft_worker_opts {
      *  logged at every start.  With a secret, messages not signed with it
      *  are dead-lettered and never acted on. */
     const char *secret_file;
+    /** "[ADDR:]PORT" (IPv4, ADDR default 127.0.0.1): serve Prometheus text
+     *  there over HTTP, from the service's own loop: the queue's ready
+     *  messages and consumers, this worker's size, busy slots, jobs started
+     *  and finished (totals and per second over the last minute).  NULL:
+     *  no listener.  Borrowed for the call to weft_worker_open(). */
+    const char *metrics_addr;
 } weft_worker_opts;
 
 /**
@@ -1011,6 +1021,11 @@ typedef struct weft_worker_info {
     char **current;     /**< ids of the jobs it runs, `ncurrent` of them */
     size_t ncurrent;
     int64_t at_us;      /**< when it said so, by its own clock */
+    int busy;           /**< slots given a job (running, or starting) */
+    int64_t jobs_started;   /**< jobs it started since it started */
+    /** Jobs started and finished per second over the last minute (over its
+     *  uptime when shorter), by its own clock. */
+    double started_per_s, finished_per_s;
 } weft_worker_info;
 
 /** Options of weft_workers_list(). */
@@ -1036,6 +1051,23 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
 
 /** Frees a list of `n` workers.  NULL is ignored. */
 void weft_worker_list_free(weft_worker_info *workers, size_t n);
+
+/** A job queue's load, as the broker says it (a passive queue.declare). */
+typedef struct weft_queue_info {
+    int64_t ready;      /**< messages waiting for a worker */
+    /** Delivered and not acknowledged yet: -1, unknown.  AMQP does not
+     *  report it (the broker's management API does, when enabled). */
+    int64_t unacked;
+    int64_t consumers;  /**< workers consuming it */
+} weft_queue_info;
+
+/**
+ * The load of the queue that `opts` names (broker and queue as for
+ * weft_workers_list(); wait_ms unused).  WEFT_ENOTFOUND when the queue does
+ * not exist (no orchestrator or worker declared it yet), WEFT_EBROKER when
+ * the broker cannot be used.  *out is left untouched on error.
+ */
+weft_err weft_queue_info_get(const weft_workers_opts *opts, weft_queue_info *out, char *err);
 
 /* ------------------------------------------------------------------------ */
 /** @name Web view and DAG rendering

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,7 +38,8 @@ static inline const char *broker_url(void)
     return u;
 }
 
-/* Deletes Q, Q.dead, Q.status and the exchanges Q.control and Q.workers
+/* Deletes Q, Q.dead, Q.status, the orchestrators' Q.status.<id> and the
+ * exchanges Q.control and Q.workers
  * (best effort: housekeeping, not an assertion). */
 static inline void broker_cleanup(const char *queue)
 {
@@ -50,6 +52,23 @@ static inline void broker_cleanup(const char *queue)
     for (int i = 0; i < 3 && !weft__amqp_broken(c); i++) {
         snprintf(n, sizeof n, "%s%s", queue, sfx[i]);
         weft__amqp_delete_queue(c, n, err);
+    }
+    /* The reply queues of the orchestrators that ran in this test's folder
+     * (src/cluster/identity.c: <queue>.status.<id of <storage>/cluster-id>). */
+    const char *pat[] = {"*/cluster-id", ".*/cluster-id"};
+    for (int k = 0; k < 2; k++) {
+        glob_t g;
+        if (glob(pat[k], 0, NULL, &g) != 0) continue;
+        for (size_t i = 0; i < g.gl_pathc && !weft__amqp_broken(c); i++) {
+            FILE *f = fopen(g.gl_pathv[i], "r");
+            char id[64] = "";
+            if (f && fscanf(f, "%63s", id) == 1) {
+                snprintf(n, sizeof n, "%s.status.%s", queue, id);
+                weft__amqp_delete_queue(c, n, err);
+            }
+            if (f) fclose(f);
+        }
+        globfree(&g);
     }
     const char *xsfx[] = {".control", ".workers"};
     for (int i = 0; i < 2 && !weft__amqp_broken(c); i++) {

@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -88,22 +89,31 @@ static void app_setup(const char *tag)
                  "[TASK.s3]\nfunction = \"clusterfns.slow:function\"\n"
                  "inputs = [\"p2:SECTION\"]\noutputs = [\"p3:SECTION\"]\nms = \"1500\"\n"
                  "[SCENARIO.slowchain]\ntasks = [\"s1:SECTION\", \"s2:SECTION\", \"s3:SECTION\"]\n"
-                 "[SCENARIO.one_slow]\ntasks = [\"slow:SECTION\"]\n",
+                 "[SCENARIO.one_slow]\ntasks = [\"slow:SECTION\"]\n"
+                 "[DATA_NODE.q1]\nstorage_type = \"text\"\n"
+                 "[TASK.tens]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"q1:SECTION\"]\nms = \"10000\"\n"
+                 "[TASK.tiny]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"q1:SECTION\"]\nms = \"10\"\n"
+                 "[SCENARIO.ten_seconds]\ntasks = [\"tens:SECTION\"]\n"
+                 "[SCENARIO.ten_ms]\ntasks = [\"tiny:SECTION\"]\n",
                  broker_url(), queue_name) < 0)
         FAIL("oom");
     test_write_file("config.toml", cfg);
     free(cfg);
 }
 
-/* A `weft run-worker` taking up to `prefetch` jobs ahead (0: its default). */
+/* A `weft run-worker` taking up to `prefetch` jobs ahead (0: its default,
+ * which most tests use, so that the faults they inject meet it). */
 static pid_t worker_start_prefetch(int concurrency, int prefetch, int n)
 {
     char conc[16], pre[16], log[64];
     snprintf(conc, sizeof conc, "%d", concurrency);
-    snprintf(pre, sizeof pre, "%d", prefetch > 0 ? prefetch : concurrency);
+    snprintf(pre, sizeof pre, "%d", prefetch);
     snprintf(log, sizeof log, "worker-%d.log", n);
     const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
                           "--concurrency", conc, "--prefetch", pre, NULL};
+    if (prefetch <= 0) args[7] = NULL; /* the worker's default */
     return weft_spawn_logged(log, args);
 }
 
@@ -965,6 +975,163 @@ TEST(orchestrator_restart_resumes)
     cleanup_queues();
 }
 
+/* Two orchestrators of one application, on storage folders of their own,
+ * share the broker, the job queue and two workers: each gets the statuses
+ * of its own jobs (a status taken by the other would be lost to it and its
+ * submission would never finish), and a cancel from one leaves the other's
+ * running job alone. */
+static char *submit_one(weft_orchestrator *o, const char *scenario)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    char *scen = NULL, *sub = NULL;
+    ASSERT_OK(weft_scenario_create(o, scenario, &scen, err), err);
+    ASSERT_OK(weft_submit(o, scen, NULL, &sub, err), err);
+    free(scen);
+    return sub;
+}
+
+static void expect_submission(weft_orchestrator *o, const char *sub, weft_submission_status st,
+                              int completed)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    ASSERT_OK(weft_submission_wait(o, sub, 60000, err), err);
+    weft_submission_info *si = NULL;
+    ASSERT_OK(weft_submission_get(o, sub, &si, err), err);
+    ASSERT_EQ(si->status, st);
+    ASSERT_EQ(si->count[WEFT_JOB_COMPLETED], completed);
+    weft_submission_info_free(si);
+}
+
+static size_t jobs_in_store(weft_orchestrator *o)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_job_filter f = {.status = -1};
+    weft_job_info **jobs = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft_jobs_list(o, &f, &jobs, &n, err), err);
+    weft_job_list_free(jobs, n);
+    return n;
+}
+
+TEST(two_orchestrators_share_a_queue_without_cross_talk)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("two");
+    pid_t w1 = worker_start(2, 1), w2 = worker_start(2, 2);
+    weft_config *cfg = cfg_load();
+    weft_orchestrator_opts ob = {.storage_folder = "store-b"};
+    weft_orchestrator *a = NULL, *b = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &a, err), err);
+    ASSERT_OK(weft_orchestrator_open(cfg, &ob, &b, err), err);
+    ASSERT_OK(weft_orchestrator_start(a, err), err);
+    ASSERT_OK(weft_orchestrator_start(b, err), err);
+    enum { N = 4 };
+    char *sa[N], *sb[N];
+    for (int i = 0; i < N; i++) {
+        sa[i] = submit_one(a, "chain");
+        sb[i] = submit_one(b, "chain");
+    }
+    /* One slow job each; a's is canceled once both run. */
+    char *slow_a = submit_one(a, "one_slow"), *slow_b = submit_one(b, "one_slow");
+    bool both = false;
+    for (int i = 0; i < 200 && !both; i++) {
+        sleep_ms(50);
+        weft_job_info *ja = job_of_task(a, slow_a, "slow"), *jb = job_of_task(b, slow_b, "slow");
+        both = ja && jb && ja->status == WEFT_JOB_RUNNING && jb->status == WEFT_JOB_RUNNING;
+        weft_job_info_free(ja);
+        weft_job_info_free(jb);
+    }
+    ASSERT(both);
+    ASSERT_OK(weft_cancel(a, slow_a, err), err);
+    for (int i = 0; i < N; i++) {
+        expect_submission(a, sa[i], WEFT_SUBMISSION_COMPLETED, 3);
+        expect_submission(b, sb[i], WEFT_SUBMISSION_COMPLETED, 3);
+        free(sa[i]);
+        free(sb[i]);
+    }
+    expect_submission(a, slow_a, WEFT_SUBMISSION_CANCELED, 0);
+    expect_submission(b, slow_b, WEFT_SUBMISSION_COMPLETED, 1);
+    /* Each store holds its own jobs only. */
+    ASSERT_EQ(jobs_in_store(a), (size_t)(3 * N + 1));
+    ASSERT_EQ(jobs_in_store(b), (size_t)(3 * N + 1));
+    free(slow_a);
+    free(slow_b);
+    weft_orchestrator_close(a);
+    weft_orchestrator_close(b);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w1), 0);
+    ASSERT_EQ(worker_stop(w2), 0);
+    cleanup_queues();
+}
+
+/* One job of 10 s, then `n` of 10 ms, on 2 workers started with `extra`
+ * options (NULL-terminated, up to 2); the slowest short job's time from
+ * submission to COMPLETED, by the store's clock. */
+static int64_t long_then_short(const char *tag, const char *const *extra, int n)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup(tag);
+    const char *args[8] = {"run-worker", "--application-path", app_dir, "--queue", queue_name};
+    for (int i = 0; i < 2 && extra[i]; i++) args[5 + i] = extra[i];
+    pid_t w1 = weft_spawn_logged("worker-1.log", args), w2 = weft_spawn_logged("worker-2.log", args);
+    weft_config *cfg = cfg_load();
+    weft_orchestrator *o = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &o, err), err);
+    ASSERT_OK(weft_orchestrator_start(o, err), err);
+    sleep_ms(1500); /* both workers consuming */
+    char *lsub = submit_one(o, "ten_seconds");
+    weft_job_info *lj = NULL;
+    for (int i = 0; i < 200 && !(lj && lj->status == WEFT_JOB_RUNNING); i++) {
+        weft_job_info_free(lj);
+        sleep_ms(25);
+        lj = job_of_task(o, lsub, "tens");
+    }
+    ASSERT(lj && lj->status == WEFT_JOB_RUNNING);
+    weft_job_info_free(lj);
+    char **subs = calloc((size_t)n, sizeof *subs);
+    for (int i = 0; i < n; i++) subs[i] = submit_one(o, "ten_ms");
+    int64_t worst = 0;
+    for (int i = 0; i < n; i++) {
+        expect_submission(o, subs[i], WEFT_SUBMISSION_COMPLETED, 1);
+        weft_job_info *j = job_of_task(o, subs[i], "tiny");
+        ASSERT(j != NULL);
+        int64_t took = j->status_time_us[WEFT_JOB_COMPLETED] - j->status_time_us[WEFT_JOB_SUBMITTED];
+        if (took > worst) worst = took;
+        weft_job_info_free(j);
+        free(subs[i]);
+    }
+    free(subs);
+    printf("    worst of %d short jobs: %.3f s from submission to COMPLETED\n", n,
+           (double)worst / 1e6);
+    expect_submission(o, lsub, WEFT_SUBMISSION_COMPLETED, 1);
+    free(lsub);
+    weft_orchestrator_close(o);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w1), 0);
+    ASSERT_EQ(worker_stop(w2), 0);
+    cleanup_queues();
+    return worst;
+}
+
+/* At default settings (no --concurrency, no --prefetch), a long job does
+ * not hold short ones behind it while another worker is idle: one job of
+ * 10 s, then 200 of 10 ms on 2 workers; each short one finishes within
+ * 2 s of its submission. */
+TEST(short_jobs_never_wait_behind_a_long_one_at_default_settings)
+{
+    const char *none[] = {NULL};
+    ASSERT_LT(long_then_short("fair", none, 200), 2000000);
+}
+
+/* The hand-back itself: with one slot per worker, the job that the long
+ * job's worker took ahead (default prefetch 2) goes back to the queue
+ * after 200 ms and runs on the other worker, instead of waiting 10 s. */
+TEST(job_held_behind_a_long_one_goes_back_to_the_queue)
+{
+    const char *one[] = {"--concurrency", "1", NULL};
+    ASSERT_LT(long_then_short("handback", one, 50), 2000000);
+}
+
 /* A worker SIGKILLed mid-job: the job runs again elsewhere, and the API
  * (and `weft show`) says it was attempt 2. */
 TEST(killed_worker_job_shows_attempt_2_through_the_api)
@@ -1040,6 +1207,130 @@ TEST(weft_workers_lists_both_workers)
     free(out);
     free(cmd);
     for (int i = 0; i < 2; i++) ASSERT_EQ(worker_stop(w[i]), 0);
+    cleanup_queues();
+}
+
+/* What the broker says of a queue: ready messages and consumers. */
+static void broker_counts(const char *queue, long *ready, long *consumers)
+{
+    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
+    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set (needed to ask the broker)");
+    char *nodef, *node;
+    if (asprintf(&nodef, "%s/node", dir) < 0) FAIL("oom");
+    node = test_read_file(nodef, NULL);
+    free(nodef);
+    node[strcspn(node, "\n")] = '\0';
+    char *cmd;
+    if (asprintf(&cmd, "HOME='%s' /usr/lib/rabbitmq/bin/rabbitmqctl -n '%s' list_queues -q "
+                 "--no-table-headers name messages_ready consumers", dir, node) < 0)
+        FAIL("oom");
+    FILE *p = popen(cmd, "r");
+    if (!p) FAIL("popen %s", cmd);
+    char name[256];
+    long r, c;
+    *ready = *consumers = -1;
+    while (fscanf(p, "%255s %ld %ld", name, &r, &c) == 3)
+        if (strcmp(name, queue) == 0) *ready = r, *consumers = c;
+    pclose(p);
+    free(cmd);
+    free(node);
+}
+
+/* GET / from a loopback port: the whole answer. */
+static char *http_get(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0) FAIL("connect :%d", port);
+    const char *req = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (write(s, req, strlen(req)) != (ssize_t)strlen(req)) FAIL("write");
+    size_t cap = 65536, len = 0;
+    char *buf = calloc(1, cap);
+    ssize_t r;
+    while (len < cap - 1 && (r = read(s, buf + len, cap - 1 - len)) > 0) len += (size_t)r;
+    close(s);
+    return buf;
+}
+
+/* The value of Prometheus sample `name{labels...}` in `text`, -1 if absent. */
+static double prom_value(const char *text, const char *name)
+{
+    for (const char *p = text; (p = strstr(p, name)); p++)
+        if ((p == text || p[-1] == '\n') && p[strlen(name)] == '{') {
+            const char *v = strchr(p, '}');
+            return v ? strtod(v + 1, NULL) : -1;
+        }
+    return -1;
+}
+
+/* `weft workers --json` and the worker's --metrics (Prometheus text)
+ * report the queue as the broker does, and the worker's load from its
+ * (signed) heartbeat: 2 jobs of 20 s on a worker of 2 slots, 6 more
+ * waiting (the 2 it took ahead are handed back). */
+TEST(weft_workers_json_agrees_with_the_broker)
+{
+    app_setup("wjson");
+    weft__amqp *c = client();
+    weft__job_spec s;
+    char id[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(id, sizeof id, "JOB_%s_%d", i < 2 ? "longslow" : "noop", i);
+        spec_make(&s, id, i < 2 ? "longslow" : "noop", NULL, "out");
+        publish_job(c, &s, 1);
+        weft__job_spec_release(&s);
+    }
+    int port = 0, ls = broker_silent_listener(&port);
+    close(ls); /* a free port, for the worker's listener */
+    char mport[32];
+    snprintf(mport, sizeof mport, "127.0.0.1:%d", port);
+    const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
+                          "--concurrency", "2", "--metrics", mport, NULL};
+    pid_t w = weft_spawn_logged("worker-1.log", args);
+    sleep_ms(3000); /* both running, the next 2 held and handed back */
+    char *cmd = NULL, *out = NULL;
+    if (asprintf(&cmd, "%s/weft workers -c config.toml --wait 4 --json", test_build_dir()) < 0)
+        FAIL("oom");
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    long ready, consumers;
+    broker_counts(queue_name, &ready, &consumers);
+    json_error_t je;
+    json_t *o = json_loads(out, 0, &je);
+    if (!o) FAIL("not JSON (%s): %s", je.text, out);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "queue")), queue_name);
+    ASSERT_EQ(ready, 6);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "ready")), ready);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "consumers")), consumers);
+    ASSERT(json_is_null(json_object_get(o, "unacked")));
+    json_t *ws = json_object_get(o, "workers");
+    ASSERT_EQ(json_array_size(ws), 1);
+    json_t *w0 = json_array_get(ws, 0);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "pid")), w);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "size")), 2);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "busy")), 2);
+    ASSERT_GE(json_integer_value(json_object_get(w0, "jobs_started")), 2);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "jobs_finished")), 0);
+    ASSERT(json_real_value(json_object_get(w0, "started_per_s")) > 0);
+    ASSERT(json_real_value(json_object_get(o, "started_per_s")) > 0);
+    int64_t age = weft__now_us() - json_integer_value(json_object_get(w0, "last_heartbeat_us"));
+    ASSERT_LT(age, 10000000);
+    char *prom = http_get(port);
+    ASSERT_CONTAINS(prom, "HTTP/1.0 200 OK");
+    ASSERT_EQ((long)prom_value(prom, "weft_queue_messages_ready"), ready);
+    ASSERT_EQ((long)prom_value(prom, "weft_queue_consumers"), consumers);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_size"), 2);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_busy_slots"), 2);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_jobs_started_total"),
+              (long)json_integer_value(json_object_get(w0, "jobs_started")));
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_jobs_finished_total"), 0);
+    ASSERT(prom_value(prom, "weft_worker_jobs_started_per_second") > 0);
+    free(prom);
+    json_decref(o);
+    free(out);
+    free(cmd);
+    kill(w, SIGKILL); /* its jobs run 20 s: no drain */
+    waitpid(w, NULL, 0);
+    weft__amqp_close(c);
     cleanup_queues();
 }
 
@@ -1206,7 +1497,11 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(status_acked_only_after_commit, 90),
           TEST_ENTRY_TIMEOUT(orchestrator_restart_resumes, 120),
           TEST_ENTRY_TIMEOUT(killed_worker_job_shows_attempt_2_through_the_api, 120),
+          TEST_ENTRY_TIMEOUT(two_orchestrators_share_a_queue_without_cross_talk, 180),
+          TEST_ENTRY_TIMEOUT(short_jobs_never_wait_behind_a_long_one_at_default_settings, 180),
+          TEST_ENTRY_TIMEOUT(job_held_behind_a_long_one_goes_back_to_the_queue, 180),
           TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
+          TEST_ENTRY_TIMEOUT(weft_workers_json_agrees_with_the_broker, 60),
           TEST_ENTRY_TIMEOUT(weft_run_bad_broker_exits_2, 60),
           TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),
           TEST_ENTRY_TIMEOUT(throughput_noop_jobs_2_workers, 180))

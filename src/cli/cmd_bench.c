@@ -62,7 +62,7 @@ typedef struct bench_opts {
     const char *broker;
     const char *queue;
     const char *app_dir;  /* NULL: a temporary folder */
-    long prefetch;        /* cluster: run-worker --prefetch (0: its default, = concurrency) */
+    long prefetch;        /* cluster: run-worker --prefetch (0: its default, 2 x concurrency) */
     bool json, one_at_a_time, use_running_workers, keep;
 } bench_opts;
 

@@ -57,8 +57,8 @@ static int serve(const weft_worker_opts *opts)
 int cmd_run_worker(int argc, char **argv)
 {
     const char *app = ".", *broker = NULL, *broker_file = NULL, *queue = NULL,
-               *secret_file = NULL;
-    long concurrency = 1, prefetch = 0;
+               *secret_file = NULL, *metrics = NULL;
+    long concurrency = 0, prefetch = 0; /* 0: the service's defaults */
     const cli_opt opts[] = {
         CLI_STRING("application-path", 0, "a folder", &app),
         CLI_STRING("broker", 0, "a URL", &broker),
@@ -68,6 +68,7 @@ int cmd_run_worker(int argc, char **argv)
         CLI_STRING("secret-file", 0, "a file", &secret_file),
         CLI_LONG("concurrency", 0, &concurrency, 1, 1000),
         CLI_LONG("prefetch", 0, &prefetch, 1, 65535),
+        CLI_STRING("metrics", 0, "[ADDR:]PORT", &metrics),
         CLI_LOG_OPTS,
         CLI_END,
     };
@@ -90,7 +91,8 @@ int cmd_run_worker(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     weft_worker_opts o = {.application_path = app, .config = cfg, .broker_url = url,
                           .queue = queue, .concurrency = (int)concurrency,
-                          .prefetch = (int)prefetch, .secret_file = secret_file};
+                          .prefetch = (int)prefetch, .secret_file = secret_file,
+                          .metrics_addr = metrics};
     rc = serve(&o);
     weft_config_free(cfg);
     free(url);

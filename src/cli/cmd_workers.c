@@ -3,13 +3,16 @@
  * cmd_workers.c - `weft workers`: lists the worker services that serve a
  * queue, as they announce themselves (weft_workers_list(), which listens
  * to their heartbeats for --wait seconds).  This file parses the arguments
- * and prints the table.
+ * and prints the table, or with --json the queue's load (weft_queue_info_get())
+ * and each worker's, for autoscalers and monitoring.
  */
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "cli/output.h"
 
 #include "cluster/amqp_client.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +31,49 @@ static void print_workers(const weft_worker_info *ws, size_t n)
     }
 }
 
+/* {"queue", "ready", "unacked" (null: AMQP does not say), "consumers",
+ * "started_per_s", "finished_per_s" (the fleet's, over the last minute),
+ * "workers": [{"name", "host", "pid", "state", "size", "busy",
+ * "jobs_started", "jobs_finished", "started_per_s", "finished_per_s",
+ * "last_heartbeat_us", "current"}]} */
+static int print_json(const char *queue, const weft_queue_info *q, const weft_worker_info *ws,
+                      size_t n)
+{
+    json_t *arr = json_array();
+    double started = 0, finished = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_t *cur = json_array();
+        for (size_t i = 0; i < ws[k].ncurrent; i++)
+            json_array_append_new(cur, out_json_str(ws[k].current[i]));
+        json_array_append_new(arr, json_pack(
+            "{s:s, s:s, s:i, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:I, s:o}", "name", ws[k].name, "host", ws[k].host, "pid", ws[k].pid, "state", ws[k].state,
+            "size", ws[k].concurrency, "busy", ws[k].busy, "jobs_started",
+            (json_int_t)ws[k].jobs_started, "jobs_finished", (json_int_t)ws[k].jobs_run,
+            "started_per_s", ws[k].started_per_s, "finished_per_s", ws[k].finished_per_s,
+            "last_heartbeat_us", (json_int_t)ws[k].at_us, "current", cur));
+        started += ws[k].started_per_s;
+        finished += ws[k].finished_per_s;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:o, s:I, s:f, s:f, s:o}", "queue", queue, "ready",
+                          (json_int_t)q->ready, "unacked",
+                          q->unacked < 0 ? json_null() : json_integer(q->unacked), "consumers",
+                          (json_int_t)q->consumers, "started_per_s", started, "finished_per_s",
+                          finished, "workers", arr);
+    return out_json_print(o);
+}
+
 int cmd_workers(int argc, char **argv)
 {
     const char *cfg_path = NULL, *broker_arg = NULL, *broker_file = NULL, *queue = NULL;
     const char *wait = NULL;
+    bool json = false;
     const cli_opt opts[] = {
         CLI_CONFIG(&cfg_path),
         CLI_STRING("broker", 0, "a URL", &broker_arg),
         CLI_STRING("broker-file", 0, "a file name", &broker_file),
         CLI_STRING("queue", 0, "a name", &queue),
         CLI_STRING("wait", 0, "seconds", &wait),
+        CLI_FLAG("json", 0, &json),
         CLI_LOG_OPTS,
         CLI_END,
     };
@@ -75,10 +111,14 @@ int cmd_workers(int argc, char **argv)
     if (!queue) queue = weft_config_queue(cfg);
     weft_worker_info *ws = NULL;
     size_t n = 0;
+    weft_queue_info qi = {0};
     weft_err e = weft_workers_list(&o, &ws, &n, err);
+    if (!e && json) e = weft_queue_info_get(&o, &qi, err);
     if (e) {
         fprintf(stderr, "weft: %s\n", err);
         rc = e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;
+    } else if (json) {
+        rc = print_json(queue, &qi, ws, n);
     } else if (!n) {
         char red[1024];
         weft__amqp_redact(broker, red, sizeof red);

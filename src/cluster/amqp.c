@@ -546,6 +546,24 @@ weft_err weft__amqp_declare_queue(weft__amqp *c, const char *name, const weft__a
     return WEFT_OK;
 }
 
+weft_err weft__amqp_queue_counts(weft__amqp *c, const char *name, int64_t *ready,
+                                 int64_t *consumers, char *err)
+{
+    if (c->broken) return weft__err(err, WEFT_EBROKER, "broker %s: connection lost", c->redacted);
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(c->conn, CHANNEL, amqp_cstring_bytes(name), 1,
+                                                     0, 0, 0, amqp_empty_table);
+    char what[300];
+    snprintf(what, sizeof what, "looking up queue '%s'", name);
+    weft_err e = rpc_check(c, what, err);
+    if (e == WEFT_OK && !ok) e = broke(c, err, "broker %s: %s failed", c->redacted, what);
+    if (e) return strstr(err, "NOT_FOUND") ? weft__err(err, WEFT_ENOTFOUND, "no queue '%s' on broker %s",
+                                                         name, c->redacted)
+                                           : e;
+    *ready = ok->message_count;
+    *consumers = ok->consumer_count;
+    return WEFT_OK;
+}
+
 weft_err weft__amqp_declare_exchange(weft__amqp *c, const char *name, const char *type,
                                      bool durable, char *err)
 {

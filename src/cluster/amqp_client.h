@@ -134,6 +134,11 @@ typedef struct weft__amqp_queue_opts {
  * the connection, as in AMQP. */
 weft_err weft__amqp_declare_queue(weft__amqp *c, const char *name, const weft__amqp_queue_opts *o,
                                   char **actual, char *err);
+/* The counts of an existing queue, from a passive declare: messages ready
+ * and consumers.  WEFT_ENOTFOUND when there is no such queue (the broker
+ * then closes the channel: the connection is broken afterwards). */
+weft_err weft__amqp_queue_counts(weft__amqp *c, const char *name, int64_t *ready,
+                                 int64_t *consumers, char *err);
 /* Declares an exchange of `type` ("fanout", "direct", "topic"). */
 weft_err weft__amqp_declare_exchange(weft__amqp *c, const char *name, const char *type,
                                      bool durable, char *err);

@@ -963,13 +963,19 @@ size_t weft__exec_cluster_unconfirmed(weft__executor *ex)
 }
 
 weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
-                                        const weft_config *cfg, weft__executor **out,
-                                        char *err)
+                                        const weft_config *cfg, const char *storage_dir,
+                                        weft__executor **out, char *err)
 {
     weft__exec_cluster_opts co;
     weft_err e = weft__config_connection_env(cfg, false, false, err);
     if (e) return e;
     weft__exec_cluster_opts_from_config(cfg, &co);
     if ((e = weft__cluster_secret_check(cfg, err))) return e;
-    return weft__exec_cluster_new(app, reports, &co, out, err);
+    char *reply = NULL;
+    const char *q = co.queue && *co.queue ? co.queue : WEFT__DEFAULT_QUEUE;
+    if ((e = weft__cluster_reply_queue(storage_dir, q, &reply, err))) return e;
+    co.reply_queue = reply;
+    e = weft__exec_cluster_new(app, reports, &co, out, err);
+    free(reply);
+    return e;
 }

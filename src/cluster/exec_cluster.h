@@ -14,7 +14,8 @@
 typedef struct weft__exec_cluster_opts {
     const char *broker_url;      /* required */
     const char *queue;           /* default "weft.jobs" */
-    const char *reply_queue;     /* default "<queue>.status" */
+    const char *reply_queue;     /* default "<queue>.status"; an orchestrator's own: see
+                                  * weft__cluster_reply_queue() */
     int max_attempts;            /* default 3 */
     const char *ca_file, *cert_file, *key_file;
     int verify_peer, verify_hostname; /* as in weft__amqp_opts: < 0 turns off */
@@ -65,6 +66,17 @@ weft__amqp_opts weft__cluster_amqp_opts(const weft_config *cfg, const char *url,
  */
 weft_err weft__exec_cluster_adopt(weft__executor *ex, const char *job_id, int attempt,
                                   bool running, char *err);
+
+/*
+ * The reply queue of the orchestrator on `storage_dir` (borrowed):
+ * "<queue>.status.<id>", the id read from <storage_dir>/cluster-id, which is
+ * created with a random id when missing.  Every orchestrator sharing a job
+ * queue gets statuses of its own jobs only, and a restart on the same
+ * folder finds those that waited.  Caller frees *out.  WEFT_EIO when the
+ * file cannot be read or written or holds no valid id.
+ */
+weft_err weft__cluster_reply_queue(const char *storage_dir, const char *queue, char **out,
+                                   char *err);
 
 /* Number of jobs dispatched and not yet confirmed by the broker (tests). */
 size_t weft__exec_cluster_unconfirmed(weft__executor *ex);

@@ -349,12 +349,16 @@ weft_err weft__cluster_heartbeat_encode(const weft_worker_info *hb, char **out, 
             cur = NULL;
         }
     if (!cur) return weft__err(err, WEFT_ENOMEM, "out of memory");
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i, s:s, s:i, s:I, s:o, s:s, s:I}", "type",
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i, s:s, s:i, s:I, s:o, s:s, s:I, s:i, s:I, "
+                          "s:f, s:f}", "type",
                           "worker", "v", 1, "worker", hb->name ? hb->name : "", "host",
                           hb->host ? hb->host : "", "pid", hb->pid, "queue",
                           hb->queue ? hb->queue : "", "concurrency", hb->concurrency,
                           "jobs_run", (json_int_t)hb->jobs_run, "current", cur, "state",
-                          hb->state ? hb->state : "", "at_us", (json_int_t)hb->at_us);
+                          hb->state ? hb->state : "", "at_us", (json_int_t)hb->at_us,
+                          "busy", hb->busy, "jobs_started", (json_int_t)hb->jobs_started,
+                          "started_per_s", hb->started_per_s, "finished_per_s",
+                          hb->finished_per_s);
     return dump(o, out, len, err);
 }
 
@@ -384,6 +388,11 @@ weft_err weft__cluster_heartbeat_decode(const char *text, size_t len, weft_worke
     hb->concurrency = (int)json_integer_value(json_object_get(o, "concurrency"));
     hb->jobs_run = json_integer_value(json_object_get(o, "jobs_run"));
     hb->at_us = json_integer_value(json_object_get(o, "at_us"));
+    /* Absent from the heartbeats of older workers: 0. */
+    hb->busy = (int)json_integer_value(json_object_get(o, "busy"));
+    hb->jobs_started = json_integer_value(json_object_get(o, "jobs_started"));
+    hb->started_per_s = json_number_value(json_object_get(o, "started_per_s"));
+    hb->finished_per_s = json_number_value(json_object_get(o, "finished_per_s"));
     if (!hb->name || !hb->host || !hb->queue || !hb->state ||
         (json_array_size(cur) && !(hb->current = calloc(json_array_size(cur), sizeof(char *))))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");

@@ -4,9 +4,8 @@
  * `weft run-worker`): it takes jobs from the queue and runs them.
  *
  * It loads the application (PATH/config.toml and the shared objects beside
- * it), consumes the job queue with a prefetch of P (default N, the
- * concurrency: more is faster for short jobs, but lets a long job delay the
- * jobs prefetched behind it), and runs each job in the standalone pool's
+ * it), consumes the job queue with a prefetch of P, and runs each job in
+ * the standalone pool's
  * job processes (standalone/pool.h: crash isolation, cancel, timeouts), so
  * that the thread that calls weft_worker_run() never blocks: it owns the
  * broker connection and keeps heartbeats flowing during long jobs.  For
@@ -28,8 +27,19 @@
  * <queue>.control fanout exchange.  weft_worker_stop() drains: no new jobs,
  * running ones finish and are reported, then run() returns.  Every 3 s the
  * service announces itself on <queue>.workers (protocol.h, "worker").
+ *
+ * Holding (the default prefetch, 2 x N): a job taken while every slot is
+ * busy waits here, not in the pool, and goes to the pool the moment a slot
+ * frees (no broker round trip between two jobs, while the broker confirms
+ * the last result).  One that waited WEFT__HOLD_MS is handed back to the
+ * queue (republished unchanged, then acknowledged: a nack would mark it
+ * redelivered and cost it an attempt), and the service stops consuming
+ * until a slot frees, so that a long job never holds short ones while
+ * another worker is idle.  An explicit P gives the jobs to the pool at
+ * once, as fast as it can for short jobs, with no such guarantee.
  */
 #include "cluster/exec_cluster.h"
+#include "cluster/metrics_http.h"
 #include "cluster/protocol.h"
 #include "config/config_internal.h" /* weft__config_connection_env */
 #include "standalone/pool.h"
@@ -41,6 +51,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +85,13 @@ typedef struct wjob {
     size_t len;
     uint64_t seq;      /* its publish sequence number on connection `seq_gen`, 0: not published */
     unsigned seq_gen;
+    /* Held (taken ahead of a free slot, not in the pool yet): the resolved
+     * job to submit and the message as delivered, to hand back unchanged. */
+    bool held, in_pool;
+    int64_t held_ns;
+    weft__cluster_job cj;
+    char *body;
+    size_t blen;
 } wjob;
 
 /* A delivery to acknowledge once a publish is confirmed (a republished job,
@@ -82,6 +100,33 @@ typedef struct ack_after {
     uint64_t seq, tag;
     char *job_id;      /* for the recent set, may be NULL */
 } ack_after;
+
+/* Events per second over the last RATE_S seconds: a count per second in a
+ * ring, so a heartbeat's rates cost RATE_S additions, whatever the load. */
+#define RATE_S 60
+typedef struct rate {
+    int64_t sec[RATE_S], count[RATE_S];
+} rate;
+
+static void rate_add(rate *r, int64_t now_s)
+{
+    size_t i = (size_t)(now_s % RATE_S);
+    if (r->sec[i] != now_s) {
+        r->sec[i] = now_s;
+        r->count[i] = 0;
+    }
+    r->count[i]++;
+}
+
+/* Over the last minute, or over `up_s` seconds when it is shorter. */
+static double rate_per_s(const rate *r, int64_t now_s, int64_t up_s)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < RATE_S; i++)
+        if (r->count[i] && now_s - r->sec[i] < RATE_S) sum += r->count[i];
+    int64_t span = up_s < 1 ? 1 : up_s < RATE_S ? up_s : RATE_S;
+    return (double)sum / (double)span;
+}
 
 /* A bounded set of job ids: the oldest is forgotten past RECENT_MAX.  A
  * cache: an id it fails to keep (no memory) costs at worst a job run again
@@ -103,6 +148,11 @@ struct weft_worker {
     weft__amqp_opts aopts;     /* strings borrowed from cfg and url */
     int concurrency;
     int prefetch;              /* >= concurrency: jobs taken ahead of a free slot */
+    bool hold;                 /* default prefetch: jobs past the free slots wait here */
+    int in_pool;               /* jobs given to the pool and not finished */
+    char **held;               /* ids of held jobs, oldest first */
+    size_t nheld, capheld;
+    bool paused;               /* consumer canceled: a held job waited too long */
     weft__pool *pool;
     char host[256];
 
@@ -125,8 +175,11 @@ struct weft_worker {
     ack_after *acks;
     size_t nacks, capacks;
     idset finished, canceled;
-    int64_t jobs_run;
+    int64_t jobs_run, jobs_started;
+    rate started, finished_rate; /* for the heartbeat's rates */
+    int64_t open_ns;
     int64_t next_announce_ns;
+    int metrics_fd;            /* --metrics listener, -1: none */
 };
 
 #define LOG(w, level, ...) weft__log(&(w)->log, (level), "worker", __VA_ARGS__)
@@ -282,6 +335,8 @@ static void wjob_free(wjob *j)
     free(j->job_id);
     free(j->reply_to);
     free(j->result);
+    weft__cluster_job_release(&j->cj);
+    free(j->body);
     free(j);
 }
 
@@ -299,11 +354,18 @@ static void add_current(void *value, void *ud)
 {
     wjob *j = value;
     current_ids *c = ud;
-    if (j->result) return;
+    if (j->result || j->held) return;
     if (WEFT__GROW(c->ids, c->n + 1, c->cap))
         c->oom = true;
     else
         c->ids[c->n++] = j->job_id;
+}
+
+/* Slots given a job: with an explicit prefetch the pool also queues jobs
+ * beyond its slots, which are not busy ones. */
+static int busy_slots(const weft_worker *w)
+{
+    return w->in_pool < w->concurrency ? w->in_pool : w->concurrency;
 }
 
 static void announce(weft_worker *w, const char *state)
@@ -315,7 +377,10 @@ static void announce(weft_worker *w, const char *state)
         .name = (char *)weft__cluster_worker_name(), .host = w->host, .pid = (int)getpid(),
         .queue = w->queue, .state = (char *)state, .concurrency = w->concurrency,
         .jobs_run = w->jobs_run, .current = (char **)cur.ids, .ncurrent = cur.n,
-        .at_us = weft__now_us()};
+        .at_us = weft__now_us(), .busy = busy_slots(w), .jobs_started = w->jobs_started};
+    int64_t now_ns = weft__mono_ns(), up_s = (now_ns - w->open_ns) / 1000000000;
+    hb.started_per_s = rate_per_s(&w->started, now_ns / 1000000000, up_s);
+    hb.finished_per_s = rate_per_s(&w->finished_rate, now_ns / 1000000000, up_s);
     char err[WEFT_ERRBUF_SIZE];
     char *s = NULL;
     size_t len = 0;
@@ -369,10 +434,13 @@ static void republish_each(void *value, void *ud)
     }
 }
 
+static void drop_held(weft_worker *w); /* held jobs, below */
+
 /* After a reconnect: deliveries of the old connection cannot be acked any
  * more (the broker requeued them); results not confirmed go out again. */
 static void after_reconnect(weft_worker *w)
 {
+    drop_held(w);
     for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
     w->nacks = 0;
     weft__strmap_each(&w->jobs, republish_each, w);
@@ -390,9 +458,24 @@ static bool task_defined(const weft_config *cfg, const char *id)
     return weft_config_has_section(cfg, name);
 }
 
+/* Stops taking jobs (basic.cancel; run_held() consumes again once a slot
+ * is free and every pending acknowledgement is sent). */
+static weft_err pause_consuming(weft_worker *w, char *err)
+{
+    if (w->paused || !w->job_tag) return WEFT_OK;
+    weft_err e = weft__amqp_cancel(w->conn, w->job_tag, err);
+    free(w->job_tag);
+    w->job_tag = NULL;
+    w->paused = true;
+    return e;
+}
+
 /* A redelivered job: its last worker died (or lost its connection) before
  * the result, so one attempt is used: republished with attempt + 1, or
- * FAILED past max_attempts. */
+ * FAILED past max_attempts.  With a prefetch above 1 the service first
+ * stops consuming until the old message is acknowledged: else the copy
+ * could reach it at once, run and kill it before that ack, and the old
+ * message would come back too, a second line of attempts. */
 static weft_err count_attempt(weft_worker *w, const weft__cluster_job *cj, uint64_t tag,
                               char *err)
 {
@@ -411,6 +494,7 @@ static weft_err count_attempt(weft_worker *w, const weft__cluster_job *cj, uint6
     weft_err e = weft__cluster_job_encode(&cj->spec, cj->digest, attempt + 1, cj->max_attempts,
                                           cj->reply_to, &m, &len, err);
     if (!e) e = weft__msg_seal(w->secret, &m, &len, err);
+    if (!e && w->prefetch > 1) e = pause_consuming(w, err);
     if (!e) e = requeue_then_ack(w, m, len, tag, err);
     free(m);
     return e;
@@ -451,8 +535,48 @@ static bool answer_without_running(weft_worker *w, const weft__cluster_job *cj,
     return true;
 }
 
+/* Forgets a job that is not in the pool. */
+static void drop_job(weft_worker *w, wjob *j)
+{
+    weft__strmap_del(&w->jobs, j->job_id);
+    wjob_free(j);
+}
+
 /* Hands a job to the pool; it is acknowledged once its result is confirmed. */
-static weft_err start_job(weft_worker *w, const weft__cluster_job *cj, uint64_t tag, char *err)
+static weft_err submit_job(weft_worker *w, wjob *j, const weft__job_spec *spec, char *err)
+{
+    char why[WEFT_ERRBUF_SIZE];
+    if (weft__pool_submit(w->pool, spec, NULL, why) == WEFT_OK) {
+        j->in_pool = true;
+        w->in_pool++;
+        return WEFT_OK;
+    }
+    /* The pool refused (stopping): hand it back for another worker. */
+    uint64_t tag = j->tag;
+    drop_job(w, j);
+    return weft__amqp_nack(w->conn, tag, true, err);
+}
+
+/* Keeps a job until a slot frees (takes over *cj). */
+static weft_err hold_job(weft_worker *w, wjob *j, weft__cluster_job *cj,
+                         const weft__amqp_event *ev, char *err)
+{
+    if (WEFT__GROW(w->held, w->nheld + 1, w->capheld) || !(j->body = malloc(ev->len ? ev->len : 1))) {
+        drop_job(w, j);
+        return weft__err(err, WEFT_ENOMEM, "out of memory"); /* it comes again */
+    }
+    memcpy(j->body, ev->body, ev->len);
+    j->blen = ev->len;
+    j->cj = *cj;
+    *cj = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
+    j->held = true;
+    j->held_ns = weft__mono_ns();
+    w->held[w->nheld++] = j->job_id;
+    return WEFT_OK;
+}
+
+static weft_err start_job(weft_worker *w, weft__cluster_job *cj, const weft__amqp_event *ev,
+                          char *err)
 {
     const char *id = cj->spec.job_id;
     wjob *j = calloc(1, sizeof *j);
@@ -462,14 +586,11 @@ static weft_err start_job(weft_worker *w, const weft__cluster_job *cj, uint64_t 
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
     j->attempt = cj->spec.attempt;
-    j->tag = tag;
+    j->tag = ev->tag;
     j->gen = w->gen;
-    char why[WEFT_ERRBUF_SIZE];
-    if (weft__pool_submit(w->pool, &cj->spec, NULL, why) == WEFT_OK) return WEFT_OK;
-    /* The pool refused (stopping): hand it back for another worker. */
-    weft__strmap_del(&w->jobs, id);
-    wjob_free(j);
-    return weft__amqp_nack(w->conn, tag, true, err);
+    if (w->hold && (w->in_pool >= w->concurrency || w->nheld))
+        return hold_job(w, j, cj, ev, err);
+    return submit_job(w, j, &cj->spec, err);
 }
 
 /* Rejects a delivery to the dead-letter queue, with one log line: `what`
@@ -527,7 +648,7 @@ static weft_err on_job(weft_worker *w, const weft__amqp_event *ev, char *err)
     if (e == WEFT_ENOMEM) return weft__err(err, e, "%s", why);
     if (e) return dead_letter(w, ev, "a malformed message", why, err);
     if (!answer_without_running(w, &cj, ev, &e, err) && !refuse_foreign(w, &cj, ev, &e, err))
-        e = start_job(w, &cj, ev->tag, err);
+        e = start_job(w, &cj, ev, err);
     weft__cluster_job_release(&cj);
     return e;
 }
@@ -681,6 +802,12 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
     while (m) {
         pool_msg *next = m->next;
         wjob *j = weft__strmap_get(&w->jobs, m->job_id);
+        if (j && m->finished && j->in_pool) {
+            j->in_pool = false; /* its slot is free */
+            w->in_pool--;
+        }
+        if (!m->finished) w->jobs_started++;
+        rate_add(m->finished ? &w->finished_rate : &w->started, weft__mono_ns() / 1000000000);
         if (j && !m->finished && !e)
             e = job_started(w, j, err);
         else if (j && m->finished && !j->result && !e)
@@ -691,6 +818,144 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
         m = next;
     }
     return e;
+}
+
+/* ---- held jobs (the default prefetch) ---- */
+
+static wjob *held_pop(weft_worker *w)
+{
+    wjob *j = weft__strmap_get(&w->jobs, w->held[0]);
+    memmove(w->held, w->held + 1, (w->nheld - 1) * sizeof *w->held);
+    w->nheld--;
+    j->held = false;
+    return j;
+}
+
+/* Gives held jobs to the pool while slots are free, oldest first, and
+ * consumes again once a slot is free. */
+static weft_err run_held(weft_worker *w, char *err)
+{
+    weft_err e = WEFT_OK;
+    while (!e && w->nheld && w->in_pool < w->concurrency) {
+        wjob *j = held_pop(w);
+        weft__cluster_job cj = j->cj;
+        j->cj = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
+        free(j->body);
+        j->body = NULL;
+        if (idset_has(&w->canceled, j->job_id)) {
+            e = status_then_ack(w, &cj, WEFT_JOB_CANCELED, "canceled before it started", j->tag,
+                                err);
+            drop_job(w, j);
+        } else {
+            e = submit_job(w, j, &cj.spec, err);
+        }
+        weft__cluster_job_release(&cj);
+    }
+    if (!e && w->paused && !w->draining && w->in_pool < w->concurrency && !w->nacks) {
+        e = weft__amqp_consume(w->conn, w->queue, false, &w->job_tag, err);
+        if (!e) w->paused = false;
+    }
+    return e;
+}
+
+/* Hands back to the queue the held jobs taken at `before_ns` or earlier
+ * (republished unchanged, acknowledged once confirmed); true in *any when
+ * there was one. */
+static weft_err hand_back(weft_worker *w, int64_t before_ns, bool *any, char *err)
+{
+    weft_err e = WEFT_OK;
+    while (!e && w->nheld) {
+        wjob *j = weft__strmap_get(&w->jobs, w->held[0]);
+        if (j->held_ns > before_ns) break;
+        held_pop(w);
+        e = requeue_then_ack(w, j->body, j->blen, j->tag, err);
+        drop_job(w, j);
+        *any = true;
+    }
+    return e;
+}
+
+/* A held job that waited WEFT__HOLD_MS goes back to the queue, for an idle
+ * worker, and this one stops consuming until a slot frees: with every slot
+ * busy on long jobs, taking the next job only to hand it back would delay
+ * every job it touches. */
+static weft_err expire_held(weft_worker *w, char *err)
+{
+    int64_t before = weft__mono_ns() - (int64_t)WEFT__HOLD_MS * 1000000;
+    if (!w->nheld || ((wjob *)weft__strmap_get(&w->jobs, w->held[0]))->held_ns > before)
+        return WEFT_OK;
+    /* Paused first, so that the copies go to other workers. */
+    bool any = false;
+    weft_err e = pause_consuming(w, err);
+    return e ? e : hand_back(w, before, &any, err);
+}
+
+/* The connection is gone: the broker requeues the held deliveries. */
+static void drop_held(weft_worker *w)
+{
+    while (w->nheld) drop_job(w, held_pop(w));
+    w->paused = false;
+}
+
+/* Milliseconds until the oldest held job is to be handed back, or `max`. */
+static int64_t held_due_ms(const weft_worker *w, int64_t max)
+{
+    if (!w->nheld) return max;
+    const wjob *j = weft__strmap_get(&w->jobs, w->held[0]);
+    int64_t ms = (j->held_ns + (int64_t)WEFT__HOLD_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
+    return ms < 0 ? 0 : ms < max ? ms : max;
+}
+
+/* ---- Prometheus text for --metrics ---- */
+
+/* Appends to a bounded buffer; a full one truncates (the figures are few). */
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    *len = n < 0 ? *len : *len + (size_t)n >= cap ? cap : *len + (size_t)n;
+}
+
+/* The queue's counts (a passive declare on the service's connection) and
+ * this worker's, as the heartbeat has them. */
+static void answer_metrics(weft_worker *w)
+{
+    char body[4096], err[WEFT_ERRBUF_SIZE];
+    size_t n = 0;
+    int64_t ready = 0, consumers = 0;
+    if (connected(w) &&
+        weft__amqp_queue_counts(w->conn, w->queue, &ready, &consumers, err) == WEFT_OK) {
+        put(body, sizeof body, &n, "# TYPE weft_queue_messages_ready gauge\n"
+            "weft_queue_messages_ready{queue=\"%s\"} %lld\n", w->queue, (long long)ready);
+        put(body, sizeof body, &n, "# TYPE weft_queue_consumers gauge\n"
+            "weft_queue_consumers{queue=\"%s\"} %lld\n", w->queue, (long long)consumers);
+    }
+    int64_t now_ns = weft__mono_ns(), up_s = (now_ns - w->open_ns) / 1000000000;
+    const char *name = weft__cluster_worker_name();
+    put(body, sizeof body, &n, "# TYPE weft_worker_size gauge\n"
+        "weft_worker_size{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name, w->concurrency);
+    put(body, sizeof body, &n, "# TYPE weft_worker_busy_slots gauge\n"
+        "weft_worker_busy_slots{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name,
+        busy_slots(w));
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_started_total counter\n"
+        "weft_worker_jobs_started_total{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
+        (long long)w->jobs_started);
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_finished_total counter\n"
+        "weft_worker_jobs_finished_total{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
+        (long long)w->jobs_run);
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_started_per_second gauge\n"
+        "weft_worker_jobs_started_per_second{queue=\"%s\",worker=\"%s\"} %.3f\n", w->queue,
+        name, rate_per_s(&w->started, now_ns / 1000000000, up_s));
+    put(body, sizeof body, &n, "# TYPE weft_worker_jobs_finished_per_second gauge\n"
+        "weft_worker_jobs_finished_per_second{queue=\"%s\",worker=\"%s\"} %.3f\n", w->queue,
+        name, rate_per_s(&w->finished_rate, now_ns / 1000000000, up_s));
+    body[n < sizeof body ? n : sizeof body - 1] = '\0';
+    weft__metrics_answer(w->metrics_fd, body);
 }
 
 /* ---- the loop ---- */
@@ -707,8 +972,13 @@ static void start_draining(weft_worker *w)
         w->jobs.len);
     w->draining = true;
     char err[WEFT_ERRBUF_SIZE];
+    bool any = false;
     if (connected(w) && w->job_tag && weft__amqp_cancel(w->conn, w->job_tag, err))
         LOG(w, WEFT_LOG_WARN, "%s", err);
+    if (!connected(w))
+        drop_held(w);
+    else if (hand_back(w, INT64_MAX, &any, err))
+        LOG(w, WEFT_LOG_WARN, "%s", err); /* the connection fails: the broker requeues them */
     announce(w, "draining");
 }
 
@@ -789,17 +1059,22 @@ static void serve_round(weft_worker *w)
      * after a poll that woke a moment early, would skip one and leave a gap
      * of twice the period. */
     int64_t due_ms = (w->next_announce_ns - weft__mono_ns()) / 1000000 + 1;
-    struct pollfd p[2] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0}};
-    weft__amqp_poll(w->conn, p, 2,
-                    (int)(due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms));
+    due_ms = held_due_ms(w, due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms);
+    struct pollfd p[3] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0},
+                          {w->metrics_fd, POLLIN, 0}};
+    weft__amqp_poll(w->conn, p, w->metrics_fd >= 0 ? 3 : 2, (int)due_ms);
     if (p[0].revents) drain_pipe(w->stop_pipe[0]);
+    if (w->metrics_fd >= 0 && p[2].revents) answer_metrics(w);
     char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
     weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
     if (!e) e = handle_events(w, err);
+    if (!e && connected(w)) e = run_held(w, err);
+    if (!e && connected(w)) e = expire_held(w, err);
     if (e || weft__amqp_broken(w->conn)) {
         weft__reconnect_lost(&w->rc, err);
         weft__amqp_close(w->conn);
         w->conn = NULL;
+        drop_held(w);
     }
 }
 
@@ -965,13 +1240,22 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     w->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(-1);
     pthread_mutex_init(&w->mu, NULL);
     atomic_init(&w->stops, 0);
-    w->concurrency = opts->concurrency > 0 ? opts->concurrency : 1;
-    /* Default: take a job only when a slot is free, so that a long job never
-     * holds short ones hostage behind it.  More is faster for short jobs. */
-    w->prefetch = opts->prefetch > w->concurrency ? opts->prefetch : w->concurrency;
+    w->open_ns = weft__mono_ns();
+    w->metrics_fd = -1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN) * WEFT__WORKER_SLOTS_PER_CPU;
+    w->concurrency = opts->concurrency > 0 ? opts->concurrency
+                     : cpus < 1 ? 1 : cpus > MAX_CONCURRENCY ? MAX_CONCURRENCY : (int)cpus;
+    /* Default: 2 x N, the jobs past the free slots held here (see the
+     * top of this file), so that the next job is at hand when a slot frees
+     * and a long job never holds short ones.  An explicit P is taken as is. */
+    w->hold = opts->prefetch == 0;
+    w->prefetch = opts->prefetch > w->concurrency ? opts->prefetch
+                  : w->hold ? (2 * w->concurrency < MAX_PREFETCH ? 2 * w->concurrency : MAX_PREFETCH)
+                            : w->concurrency;
     if ((e = load_application(w, opts, err)) || (e = load_trust(w, opts, err)) ||
         (e = name_things(w, opts, err)) ||
-        (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)))
+        (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)) ||
+        (opts->metrics_addr && (e = weft__metrics_listen(opts->metrics_addr, &w->metrics_fd, err))))
         goto fail;
     w->abort = (weft__amqp_abort)WEFT__AMQP_ABORT_INIT(w->stop_pipe[0]);
     w->aopts.abort = &w->abort;
@@ -1011,6 +1295,7 @@ void weft_worker_close(weft_worker *w)
     weft__strmap_release(&w->jobs);
     for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
     free(w->acks);
+    free(w->held);
     while (w->msgs) {
         pool_msg *m = w->msgs;
         w->msgs = m->next;
@@ -1028,6 +1313,7 @@ void weft_worker_close(weft_worker *w)
     weft__digests_release(&w->digests);
     if (w->secret) OPENSSL_cleanse(w->secret, strlen(w->secret));
     free(w->secret);
+    if (w->metrics_fd >= 0) close(w->metrics_fd);
     for (int i = 0; i < 2; i++) {
         if (w->pool_pipe[i] >= 0) close(w->pool_pipe[i]);
         if (w->stop_pipe[i] >= 0) close(w->stop_pipe[i]);

@@ -7,6 +7,7 @@
  * exchange, listens for a little longer than one period, and keeps the
  * last heartbeat of each worker.  No orchestrator and no store are
  * involved, so it works from any machine that reaches the broker.
+ * weft_queue_info_get(): the queue's load, from a passive queue.declare.
  */
 #include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
@@ -82,6 +83,39 @@ static weft_err heartbeat_from(const char *secret, const weft__amqp_event *ev,
     return e;
 }
 
+/* The broker and queue that `opts` name (borrowed from opts or its config). */
+static weft_err resolve(const weft_workers_opts *opts, const char **url, const char **queue,
+                        char *err)
+{
+    const weft_config *cfg = opts->config;
+    weft_err e = cfg ? weft__config_connection_env(cfg, opts->broker_url != NULL,
+                                                      opts->queue != NULL, err) : WEFT_OK;
+    if (e) return e;
+    *url = opts->broker_url ? opts->broker_url
+           : cfg            ? weft_config_broker_url(cfg)
+                            : WEFT__DEFAULT_BROKER_URL;
+    *queue = opts->queue ? opts->queue : cfg ? weft_config_queue(cfg) : WEFT__DEFAULT_QUEUE;
+    return WEFT_OK;
+}
+
+weft_err weft_queue_info_get(const weft_workers_opts *opts, weft_queue_info *out, char *err)
+{
+    static const weft_workers_opts none = {0};
+    if (!opts) opts = &none;
+    const char *url, *queue;
+    weft_err e = resolve(opts, &url, &queue, err);
+    if (e) return e;
+    weft__amqp_opts ao = weft__cluster_amqp_opts(opts->config, url, "weft workers");
+    weft__amqp *c = NULL;
+    if ((e = weft__amqp_open(&ao, &c, err))) return e;
+    int64_t ready = 0, consumers = 0;
+    e = weft__amqp_queue_counts(c, queue, &ready, &consumers, err);
+    weft__amqp_close(c);
+    if (e) return e;
+    *out = (weft_queue_info){.ready = ready, .unacked = -1, .consumers = consumers};
+    return WEFT_OK;
+}
+
 weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out, size_t *n,
                            char *err)
 {
@@ -90,15 +124,9 @@ weft_err weft_workers_list(const weft_workers_opts *opts, weft_worker_info **out
     static const weft_workers_opts none = {0};
     if (!opts) opts = &none;
     const weft_config *cfg = opts->config;
-    weft_err e = cfg ? weft__config_connection_env(cfg, opts->broker_url != NULL,
-                                                      opts->queue != NULL, err) : WEFT_OK;
+    const char *url, *queue;
+    weft_err e = resolve(opts, &url, &queue, err);
     if (e) return e;
-    const char *url = opts->broker_url ? opts->broker_url
-                      : cfg                ? weft_config_broker_url(cfg)
-                                           : WEFT__DEFAULT_BROKER_URL;
-    const char *queue = opts->queue ? opts->queue
-                        : cfg         ? weft_config_queue(cfg)
-                                      : WEFT__DEFAULT_QUEUE;
     int64_t wait_ms = opts->wait_ms > 0 ? opts->wait_ms : DEFAULT_WAIT_MS;
     const char *secret = cfg ? weft_config_broker_secret(cfg) : NULL;
     weft__amqp_opts ao = weft__cluster_amqp_opts(cfg, url, "weft workers");

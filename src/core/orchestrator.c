@@ -1036,7 +1036,8 @@ static weft_err ensure_started(weft_orchestrator *o, char *err)
                                       &o->ex, err);
         break;
     case WEFT_MODE_CLUSTER: {
-        e = weft__exec_cluster_from_config(o->app, &o->reports, o->cfg, &o->ex, err);
+        e = weft__exec_cluster_from_config(o->app, &o->reports, o->cfg, o->storage, &o->ex,
+                                           err);
         if (!e && (e = weft__recover_adopt(o, err))) { /* resumed jobs, before start */
             o->ex->ops->free(o->ex);
             o->ex = NULL;

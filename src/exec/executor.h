@@ -164,11 +164,15 @@ weft_err weft__exec_standalone_new(weft__app *app, weft__reports *reports, int n
 
 /*
  * The cluster executor (src/cluster/exec_cluster.c), set up from the
- * config's [JOB] section (broker, queue, attempts, TLS).  start() connects
- * (WEFT_EBROKER when the broker cannot be reached).
+ * config's [JOB] section (broker, queue, attempts, TLS).  Its reply queue
+ * belongs to `storage_dir` (borrowed; the orchestrator's storage folder,
+ * which holds the queue's id in a file cluster-id, created at the first
+ * start), so that orchestrators sharing a job queue never take each other's
+ * statuses.  start() connects (WEFT_EBROKER when the broker cannot be
+ * reached).
  */
 weft_err weft__exec_cluster_from_config(weft__app *app, weft__reports *reports,
-                                        const weft_config *cfg, weft__executor **out,
-                                        char *err);
+                                        const weft_config *cfg, const char *storage_dir,
+                                        weft__executor **out, char *err);
 
 #endif

@@ -48,6 +48,19 @@
  * cancel is seen to act within a second. */
 #define WEFT__KILL_GRACE_MS 500
 
+/* How long a worker service at its default prefetch (2 x concurrency)
+ * holds a job taken ahead of a free slot before handing it back to the
+ * queue (src/cluster/service.c): short enough that a job never waits long
+ * behind a long one while another worker is idle, long enough that a slot
+ * freeing soon (the common case with short jobs) finds its next job here,
+ * with no broker round trip. */
+#define WEFT__HOLD_MS 200
+
+/* A worker service's job processes when not told (run-worker
+ * --concurrency): this many per online CPU, as task queues commonly do, so
+ * that a long job leaves slots for short ones on any machine with two CPUs. */
+#define WEFT__WORKER_SLOTS_PER_CPU 1
+
 /* How long the standalone pool waits for its fork server to exit (after
  * closing its channel and a SIGCONT) before it SIGKILLs it: it normally
  * takes a few ms to kill and reap its workers. */
