@@ -19,9 +19,13 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq
+PKGS    := jansson sqlite3 librabbitmq python3-embed
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Python task functions embed the Python of python3-embed: its prefix is the
+# home of its standard library (src/util/defaults.h).
+PY_HOME    := $(shell pkg-config --variable=prefix python3-embed 2>/dev/null)
+PKG_CFLAGS += $(if $(PY_HOME),-DWEFT__PYTHON_HOME='"$(PY_HOME)"')
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -30,12 +30,16 @@ static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"check", cmd_check, "validate a configuration and report every problem",
-     "usage: weft check [-c FILE] [--store]\n"
+     "usage: weft check [-c FILE] [--import] [--store]\n"
      "\n"
      "Loads the configuration (default: config.toml) and reports every problem,\n"
-     "one per line, as FILE:LINE:COL: error|warning: MESSAGE.\n"
+     "one per line, as FILE:LINE:COL: error|warning: MESSAGE.  A task function\n"
+     "that is not a shared object of the application must be a Python module\n"
+     "that can be found (searched for, not imported).\n"
      "\n"
      "  -c, --config FILE   the configuration to check\n"
+     "      --import        import each Python module of a task function and look\n"
+     "                      the function up: runs the modules' top-level code\n"
      "      --store         then check the store of its storage folder: SQLite's\n"
      "                      integrity check and weft's invariants (no RUNNING job\n"
      "                      without an orchestrator, no orphan rows, statuses\n"
