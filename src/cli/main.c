@@ -210,7 +210,7 @@ static const cli_command commands[] = {
      "error.\n"},
     {"bench", cmd_bench, "measure throughput, latency and memory on a generated scenario",
      "usage: weft bench [--mode development|standalone|cluster] [--workers N] [--jobs N]\n"
-     "                  [--shape independent|chain|fanout] [--task noop|spin:MS]\n"
+     "                  [--shape independent|chain|fanout] [--task noop|py-noop|spin:MS]\n"
      "                  [--one-at-a-time] [--broker URL] [--queue Q] [--app-dir DIR]\n"
      "                  [--prefetch P] [--use-running-workers] [--keep] [--json]\n"
      "\n"
@@ -228,8 +228,10 @@ static const cli_command commands[] = {
      "  --shape SHAPE         independent (default): N unrelated tasks;\n"
      "                        chain: each task reads the previous task's output;\n"
      "                        fanout: N-1 tasks feeding one join task (N-way fan-in)\n"
-     "  --task TASK           noop (default: weft.noop) or spin:MS (weft.spin, MS\n"
-     "                        milliseconds of CPU; independent shape only)\n"
+     "  --task TASK           noop (default: weft.noop), py-noop (a Python function\n"
+     "                        that returns None, run by the embedded CPython) or\n"
+     "                        spin:MS (weft.spin, MS milliseconds of CPU;\n"
+     "                        independent shape only)\n"
      "  --one-at-a-time       submit N one-job scenarios, each after the previous\n"
      "                        one finished (latency rather than throughput)\n"
      "  --broker URL          cluster: the RabbitMQ URL (default: [JOB] broker_url)\n"
