@@ -361,6 +361,22 @@ weft_err weft_config_load_string(weft_config *cfg, const char *text, size_t len,
  */
 weft_err weft_config_check(weft_config *cfg, char *err);
 
+/**
+ * `weft check`'s look at task functions, after weft_config_check(): each
+ * `function` that is neither registered nor a shared object of the
+ * application (`application_path`, NULL: the config's) must be a Python
+ * module that can be found: a .py file, a package folder or an extension
+ * module under the application path, or a module on the Python path.  No
+ * user code runs (folders are searched, nothing is imported, no shared
+ * object is loaded) unless `import_modules`, which imports each Python
+ * module and looks the function up, reporting an import error with
+ * Python's message and the file:line inside the module.  Each problem is
+ * an error diagnostic at the key's file:line:col (weft_config_diag()).
+ * Returns WEFT_OK when the check ran, whatever it found.
+ */
+weft_err weft_config_check_functions(weft_config *cfg, const char *application_path,
+                                     bool import_modules, char *err);
+
 /** Number of diagnostics recorded so far, in the order found. */
 size_t weft_config_ndiags(const weft_config *cfg);
 

@@ -95,6 +95,17 @@ TEST(json_standalone)
     assert_no_leftover();
 }
 
+/* py-noop: every job runs the Python function in the workers' interpreters,
+ * a chain too (each returns None, pickled for the next) */
+TEST(python_noop_in_standalone_workers)
+{
+    json_t *o = bench_json("--mode standalone --workers 2 --jobs 40 --task py-noop --shape chain");
+    check_common(o, "standalone", 40);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "task")), "py-noop");
+    json_decref(o);
+    assert_no_leftover();
+}
+
 TEST(one_at_a_time)
 {
     json_t *o = bench_json("--mode standalone --workers 1 --jobs 5 --one-at-a-time");
@@ -145,5 +156,6 @@ TEST(usage_errors)
 }
 
 TEST_MAIN(TEST_ENTRY_TIMEOUT(json_development, 120), TEST_ENTRY_TIMEOUT(json_standalone, 120),
+          TEST_ENTRY_TIMEOUT(python_noop_in_standalone_workers, 120),
           TEST_ENTRY_TIMEOUT(one_at_a_time, 120), TEST_ENTRY_TIMEOUT(noop_chain_and_fanout, 120),
           TEST_ENTRY_TIMEOUT(spin_efficiency, 120), TEST_ENTRY(usage_errors))

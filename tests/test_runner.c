@@ -172,17 +172,24 @@ TEST(function_failures_say_why)
     weft__job_result_release(&res);
     run("nosym", NULL, &res);
     ASSERT_EQ(res.status, WEFT_JOB_FAILED);
-    char want[PATH_MAX + 128];
+    char want[2 * PATH_MAX + 256];
     snprintf(want, sizeof want, "symbol nosuch not found in %s/testfns.so", weft__app_path(app));
     ASSERT_STR_EQ(res.error, want);
     weft__job_result_release(&res);
     run("nomod", NULL, &res);
-    snprintf(want, sizeof want, "function nomod.fn: no nomod.so or libnomod.so in %s", weft__app_path(app));
+    /* neither a shared object nor a Python module: both are named */
+    snprintf(want, sizeof want,
+             "function nomod.fn: no nomod.so or libnomod.so in %s, and no Python module 'nomod' (no "
+             ".py file, package folder or extension module in %s, nor on the Python path)",
+             weft__app_path(app), weft__app_path(app));
     ASSERT_STR_EQ(res.error, want);
     weft__job_result_release(&res);
     run("dotted", NULL, &res);
-    snprintf(want, sizeof want, "function pkg.sub.fn: no pkg/sub.so or pkg/libsub.so in %s",
-             weft__app_path(app));
+    snprintf(want, sizeof want,
+             "function pkg.sub.fn: no pkg/sub.so or pkg/libsub.so in %s, and no Python module "
+             "'pkg.sub' (no .py file, package folder or extension module in %s, nor on the Python "
+             "path)",
+             weft__app_path(app), weft__app_path(app));
     ASSERT_STR_EQ(res.error, want);
     weft__job_result_release(&res);
     teardown();
@@ -255,7 +262,7 @@ TEST(outputs_not_written_and_missing_inputs_fail)
     weft__job_result_release(&res);
     run("needy", NULL, &res);
     ASSERT_EQ(res.status, WEFT_JOB_FAILED);
-    char want[PATH_MAX + 128];
+    char want[2 * PATH_MAX + 256];
     snprintf(want, sizeof want, "input 'src' (%s/.weft/data/DATANODE_src_1.txt) does not exist", cwd);
     ASSERT_STR_EQ(res.error, want);
     weft__job_result_release(&res);

@@ -36,10 +36,18 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 const cli_command *cli_find(const char *name);
 
 
-/* Loads the config at `path` (default "config.toml") and prints every
- * diagnostic to stderr; returns NULL (after printing) when it cannot be
- * loaded at all.  Caller frees with weft_config_free(). */
-weft_config *cli_load_config(const char *path, bool check, int *nerrors);
+/* What cli_load_config() checks, or-ed: true (1) is CLI_CHECK. */
+enum {
+    CLI_CHECK = 1,           /* weft_config_check() */
+    CLI_CHECK_FUNCTIONS = 2, /* and weft_config_check_functions(), nothing imported */
+    CLI_CHECK_IMPORT = 4,    /* with the Python modules imported */
+};
+
+/* Loads the config at `path` (default "config.toml"), checks what `check`
+ * says, and prints every diagnostic to stderr; returns NULL (after
+ * printing) when it cannot be loaded at all.  Caller frees with
+ * weft_config_free(). */
+weft_config *cli_load_config(const char *path, int check, int *nerrors);
 
 /* Installs the stderr log handler (log.c) at `level` (default
  * WEFT_LOG_INFO; --quiet: WEFT_LOG_ERROR, --verbose: WEFT_LOG_DEBUG).

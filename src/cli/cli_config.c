@@ -47,7 +47,7 @@ void cli_print_diags(const weft_config *cfg, FILE *out)
     free(s);
 }
 
-weft_config *cli_load_config(const char *path, bool check, int *nerrors)
+weft_config *cli_load_config(const char *path, int check, int *nerrors)
 {
     char err[WEFT_ERRBUF_SIZE] = "";
     weft_config *cfg = weft_config_new();
@@ -69,6 +69,10 @@ weft_config *cli_load_config(const char *path, bool check, int *nerrors)
         weft_config_free(cfg);
         return NULL;
     }
+    /* Functions only of a config without errors: their keys are sound. */
+    if ((check & CLI_CHECK_FUNCTIONS) && e == WEFT_OK && weft_config_nerrors(cfg) == 0 &&
+        weft_config_check_functions(cfg, NULL, check & CLI_CHECK_IMPORT, err) != WEFT_OK)
+        fprintf(stderr, "weft: cannot check the task functions: %s\n", err);
     cli_print_diags(cfg, stderr);
     if (nerrors) *nerrors = (int)weft_config_nerrors(cfg);
     return cfg;

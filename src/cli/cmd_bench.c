@@ -58,7 +58,8 @@ typedef struct bench_opts {
     long jobs;
     enum shape shape;
     int spin_ms;          /* 0: noop */
-    const char *task_s;   /* as given: "noop", "spin:10" */
+    bool python;          /* py-noop: a Python function that does nothing */
+    const char *task_s;   /* as given: "noop", "spin:10", "py-noop" */
     const char *broker;
     const char *queue;
     const char *app_dir;  /* NULL: a temporary folder */
@@ -159,7 +160,21 @@ done:
 
 /* ---- the scenario ------------------------------------------------------ */
 
-/* Declares task `id` (weft.noop or weft.spin) with the given data node ids. */
+/* py-noop's module, written into the bench's folder (the application
+ * path).  It returns None: no output, or None pickled for the one output
+ * of a chain or fan-in task. */
+#define PY_NOOP "weft_bench_tasks.noop"
+static const char PY_NOOP_SRC[] =
+    "# weft bench --task py-noop\n"
+    "import time\n"
+    "def noop(*inputs):\n"
+    "    return None\n"
+    "def warm(*inputs):\n"
+    "    end = time.monotonic() + 0.05\n"
+    "    while time.monotonic() < end:\n"
+    "        pass\n";
+
+/* Declares task `id` (weft.noop, weft.spin or py-noop) with the given data node ids. */
 static weft_err add_task(weft_config *cfg, const bench_opts *b, const char *id,
                          const char *const *inputs, const char *const *outputs, char *err)
 {
@@ -167,7 +182,7 @@ static weft_err add_task(weft_config *cfg, const bench_opts *b, const char *id,
     weft_property prop = {"duration", dur};
     snprintf(dur, sizeof dur, "%g:float", b->spin_ms / 1000.0);
     weft_task_opts t = {
-        .function = b->spin_ms ? "weft.spin" : "weft.noop",
+        .function = b->python ? PY_NOOP : b->spin_ms ? "weft.spin" : "weft.noop",
         .inputs = inputs,
         .outputs = outputs,
         .properties = b->spin_ms ? &prop : NULL,
@@ -194,7 +209,9 @@ static weft_err add_warmup(weft_config *cfg, const bench_opts *b, char *err)
         snprintf(wids[i], sizeof wids[i], "warm%d", i);
         wt[i] = wids[i];
         weft_property prop = {"duration", "0.05:float"};
-        weft_task_opts t = {.function = "weft.spin", .properties = &prop, .nproperties = 1};
+        /* py-noop: the warm-up starts each worker's interpreter */
+        weft_task_opts t = {.function = b->python ? "weft_bench_tasks.warm" : "weft.spin",
+                            .properties = &prop, .nproperties = 1};
         e = weft_config_configure_task(cfg, wids[i], &t, err);
     }
     if (!e) e = weft_config_configure_scenario(cfg, "warmup", wt, err);
@@ -450,6 +467,14 @@ static weft_err make_folder(bench_run *br, char *err)
         return weft__err(err, WEFT_EIO, "cannot make a temporary folder: %s", strerror(errno));
     }
     br->made_dir = true;
+    if (b->python) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/weft_bench_tasks.py", br->dir);
+        FILE *f = fopen(path, "w");
+        bool ok = f && fputs(PY_NOOP_SRC, f) >= 0;
+        if (f && fclose(f) != 0) ok = false;
+        if (!ok) return weft__err(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    }
     return WEFT_OK;
 }
 
@@ -667,7 +692,7 @@ static int parse_args(int argc, char **argv, bench_opts *b)
         CLI_LONG("workers", 'w', &workers, 1, 256),
         CLI_LONG("jobs", 0, &b->jobs, 1, 100000000),
         CLI_CHOICE("shape", 0, &shape, shape_names),
-        CLI_STRING("task", 0, "noop or spin:MS", &b->task_s),
+        CLI_STRING("task", 0, "noop, py-noop or spin:MS", &b->task_s),
         CLI_FLAG("one-at-a-time", 0, &b->one_at_a_time),
         CLI_STRING("broker", 0, "a URL", &b->broker),
         CLI_STRING("queue", 0, "a queue name", &b->queue),
@@ -692,9 +717,15 @@ static int parse_args(int argc, char **argv, bench_opts *b)
 static int check_args(bench_opts *b)
 {
     long v;
-    if (strcmp(b->task_s, "noop") != 0) {
+    if (strcmp(b->task_s, "py-noop") == 0) {
+        b->python = true;
+        if (b->app_dir)
+            return cli_usage_error("bench", "--task py-noop writes its module into a temporary "
+                                            "folder: no --app-dir");
+    } else if (strcmp(b->task_s, "noop") != 0) {
         if (strncmp(b->task_s, "spin:", 5) != 0 || !cli_strtol(b->task_s + 5, 1, 3600000, &v))
-            return cli_usage_error("bench", "--task is noop or spin:MS, not '%s'", b->task_s);
+            return cli_usage_error("bench", "--task is noop, py-noop or spin:MS, not '%s'",
+                                   b->task_s);
         b->spin_ms = (int)v;
     }
     if (b->spin_ms && b->shape != SHAPE_INDEPENDENT)

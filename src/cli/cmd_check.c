@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_check.c - `weft check [-c FILE] [--store]`: loads and validates a
- * configuration and reports every problem at once, sorted by position,
+ * cmd_check.c - `weft check [-c FILE] [--import] [--store]`: loads and
+ * validates a configuration, looks for each task's function (a Python
+ * module is found without running it; --import imports it), and reports
+ * every problem at once, sorted by position,
  * followed by a one-line summary; with --store, then checks the store of
  * its storage folder (weft_store_check()) and prints each problem found.
  * Exit status 1 when there is an error, 0 otherwise.
@@ -44,15 +46,16 @@ static int check_store(const weft_config *cfg)
 int cmd_check(int argc, char **argv)
 {
     const char *path = "config.toml";
-    bool store = false;
-    const cli_opt opts[] = {CLI_CONFIG(&path), CLI_FLAG("store", 0, &store), CLI_LOG_OPTS,
-                            CLI_END};
+    bool store = false, import = false;
+    const cli_opt opts[] = {CLI_CONFIG(&path), CLI_FLAG("store", 0, &store),
+                            CLI_FLAG("import", 0, &import), CLI_LOG_OPTS, CLI_END};
     cli_parse_opts p = {.cmd = "check", .opts = opts};
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
     if (rc) return rc;
     int nerrors = 0;
-    weft_config *cfg = cli_load_config(path, true, &nerrors);
+    weft_config *cfg = cli_load_config(
+        path, CLI_CHECK | CLI_CHECK_FUNCTIONS | (import ? CLI_CHECK_IMPORT : 0), &nerrors);
     if (!cfg) return CLI_USAGE;
     size_t nwarnings = weft_config_ndiags(cfg) - (size_t)nerrors;
     if (nerrors == 0 && nwarnings == 0) {

@@ -32,12 +32,16 @@ static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"check", cmd_check, "validate a configuration and report every problem",
-     "usage: weft check [-c FILE] [--store]\n"
+     "usage: weft check [-c FILE] [--import] [--store]\n"
      "\n"
      "Loads the configuration (default: config.toml) and reports every problem,\n"
-     "one per line, as FILE:LINE:COL: error|warning: MESSAGE.\n"
+     "one per line, as FILE:LINE:COL: error|warning: MESSAGE.  A task function\n"
+     "that is not a shared object of the application must be a Python module\n"
+     "that can be found (searched for, not imported).\n"
      "\n"
      "  -c, --config FILE   the configuration to check\n"
+     "      --import        import each Python module of a task function and look\n"
+     "                      the function up: runs the modules' top-level code\n"
      "      --store         then check the store of its storage folder: SQLite's\n"
      "                      integrity check and weft's invariants (no RUNNING job\n"
      "                      without an orchestrator, no orphan rows, statuses\n"
@@ -241,7 +245,7 @@ static const cli_command commands[] = {
      "error.\n"},
     {"bench", cmd_bench, "measure throughput, latency and memory on a generated scenario",
      "usage: weft bench [--mode development|standalone|cluster] [--workers N] [--jobs N]\n"
-     "                  [--shape independent|chain|fanout] [--task noop|spin:MS]\n"
+     "                  [--shape independent|chain|fanout] [--task noop|py-noop|spin:MS]\n"
      "                  [--one-at-a-time] [--broker URL] [--queue Q] [--app-dir DIR]\n"
      "                  [--prefetch P] [--use-running-workers] [--keep] [--json]\n"
      "\n"
@@ -259,8 +263,10 @@ static const cli_command commands[] = {
      "  --shape SHAPE         independent (default): N unrelated tasks;\n"
      "                        chain: each task reads the previous task's output;\n"
      "                        fanout: N-1 tasks feeding one join task (N-way fan-in)\n"
-     "  --task TASK           noop (default: weft.noop) or spin:MS (weft.spin, MS\n"
-     "                        milliseconds of CPU; independent shape only)\n"
+     "  --task TASK           noop (default: weft.noop), py-noop (a Python function\n"
+     "                        that returns None, run by the embedded CPython) or\n"
+     "                        spin:MS (weft.spin, MS milliseconds of CPU;\n"
+     "                        independent shape only)\n"
      "  --one-at-a-time       submit N one-job scenarios, each after the previous\n"
      "                        one finished (latency rather than throughput)\n"
      "  --broker URL          cluster: the RabbitMQ URL (default: [JOB] broker_url)\n"

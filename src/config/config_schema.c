@@ -63,7 +63,9 @@ static const weft__keyspec data_node_keys[] = {
     {"default_data", ANY, ANY, NULL, USED},
     {"validity_period", WEFT_VALUE_TIMEDELTA, ANY, NULL, USED},
     INERT("encoding", WEFT_VALUE_STR, ANY),     /* content is bytes, never transcoded */
-    INERT("exposed_type", WEFT_VALUE_STR, ANY), /* csv is always read as rows of fields */
+    /* Python tasks: a csv node as a pandas DataFrame (default) or, with
+     * "numpy", a numpy array; C tasks read rows of fields either way */
+    {"exposed_type", WEFT_VALUE_STR, ANY, NULL, USED},
     {"read_fct", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
     {"write_fct", WEFT_VALUE_FUNCTION, ANY, NULL, USED},
     /* passed on: generic read_fct/write_fct read them with weft_dn_property() */

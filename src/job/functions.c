@@ -5,11 +5,13 @@
  * weft.spin), and "module.symbol" names resolved to symbols of the
  * application's shared objects (module.so or libmodule.so; a/b.so or
  * a/libb.so for "a.b.symbol"), loaded once per app through
- * weft__app_module().
+ * weft__app_module().  A name with neither shared object is a Python
+ * function (python.c).
  */
 #define _GNU_SOURCE /* asprintf */
 #include "job/runner.h"
 #include "config/config_internal.h"
+#include "job/python.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -154,7 +156,10 @@ static bool is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-weft_err weft__resolve_symbol(weft__app *app, const char *name, void **sym, char *err)
+/* weft__resolve_symbol(); *no_so (when not NULL) tells that the failure is
+ * that neither shared object exists, which makes the name a Python one.
+ * A NULL `sym` only looks for the file: nothing is loaded. */
+static weft_err resolve_symbol_at(weft__app *app, const char *name, void **sym, bool *no_so, char *err)
 {
     weft_err e = WEFT_OK;
     char *nm = NULL, *rel = NULL, *cand[2] = {NULL, NULL};
@@ -192,11 +197,13 @@ weft_err weft__resolve_symbol(weft__app *app, const char *name, void **sym, char
     }
     const char *found = is_file(cand[0]) ? cand[0] : is_file(cand[1]) ? cand[1] : NULL;
     if (!found) {
+        if (no_so) *no_so = true;
         e = weft__err(err, WEFT_ENOTFOUND, "function %.*s: no %s.so or %.*slib%s.so in %s",
                       (int)nlen, name, rel, dirlen, rel, base, app_path);
         goto done;
     }
     void *h;
+    if (!sym) goto done; /* only whether the file exists */
     if ((e = weft__app_module(app, found, &h, err))) goto done;
     dlerror();
     void *s = dlsym(h, symbol);
@@ -213,7 +220,12 @@ done:
     return e;
 }
 
-weft_err weft__resolve_function(weft__app *app, const char *name, weft_task_fn *fn, char *err)
+weft_err weft__resolve_symbol(weft__app *app, const char *name, void **sym, char *err)
+{
+    return resolve_symbol_at(app, name, sym, NULL, err);
+}
+
+weft_err weft__resolve_task(weft__app *app, const char *name, weft_task_fn *fn, bool *python, char *err)
 {
     if (!name || !*name) return weft__err(err, WEFT_ENOTFOUND, "no function given");
     size_t nlen = strlen(name);
@@ -224,11 +236,65 @@ weft_err weft__resolve_function(weft__app *app, const char *name, weft_task_fn *
     }
     weft_err e = WEFT_OK;
     weft_task_fn f = weft__registered_function(name);
+    *python = false;
     if (!f) {
         void *sym = NULL;
-        if (!(e = weft__resolve_symbol(app, name, &sym, err))) f = (weft_task_fn)sym;
+        bool no_so = false;
+        char serr[WEFT_ERRBUF_SIZE];
+        if (!(e = resolve_symbol_at(app, name, &sym, &no_so, serr))) f = (weft_task_fn)sym;
+        else if (no_so && e == WEFT_ENOTFOUND) e = WEFT_OK, *python = true;
+        if (e || *python) weft__err(err, e, "%s", serr);
     }
     if (!e) *fn = f;
     free(plain);
     return e;
+}
+
+weft_err weft__resolve_function(weft__app *app, const char *name, weft_task_fn *fn, char *err)
+{
+    bool python;
+    weft_err e = weft__resolve_task(app, name, fn, &python, err);
+    if (!e && python) e = weft__err(err, WEFT_ENOTFOUND, "function %s is a Python function", name);
+    return e;
+}
+
+/* ---- weft check ---- */
+
+/* One task's function: an error diagnostic at the key when it cannot be found. */
+static weft_err check_function(weft_config *cfg, weft__app *app, const weft_value *v, bool import)
+{
+    const char *name = weft_value_text(v), *file;
+    int line, col;
+    char perr[WEFT_ERRBUF_SIZE];
+    weft_value_pos(v, &file, &line, &col);
+    if (!name || weft__registered_function(name)) return WEFT_OK;
+    bool no_so = false;
+    weft_err e = resolve_symbol_at(app, name, NULL, &no_so, perr);
+    if (e == WEFT_ENOMEM) return e;
+    if (!e || !no_so) return WEFT_OK; /* a shared object: not loaded by a check */
+    e = weft__py_find_module(app, name, perr);
+    if (!e && import) e = weft__py_import(app, name, perr);
+    if (e == WEFT_ENOMEM) return e;
+    if (!e) return WEFT_OK;
+    return weft__diag_add(cfg, file, line, col, WEFT_SEVERITY_ERROR, "function %s: %s", name, perr);
+}
+
+weft_err weft_config_check_functions(weft_config *cfg, const char *application_path,
+                                     bool import_modules, char *err)
+{
+    if (!cfg) return weft__err(err, WEFT_EINVAL, "weft_config_check_functions: no config");
+    weft__app *app = NULL;
+    weft_err e = weft__app_new(cfg, application_path, &app, err);
+    if (e) return e;
+    for (size_t i = 0; !e && i < weft_config_count(cfg, WEFT_SECTION_TASK); i++) {
+        const char *id = weft_config_id_at(cfg, WEFT_SECTION_TASK, i);
+        char section[512];
+        if (!id || strcmp(id, "default") == 0) continue;
+        snprintf(section, sizeof section, "TASK.%s", id);
+        const weft_value *v = weft_config_lookup(cfg, section, "function");
+        if (v && weft_value_type_of(v) == WEFT_VALUE_FUNCTION) e = check_function(cfg, app, v, import_modules);
+    }
+    weft__app_free(app);
+    if (e) return weft__err(err, e, "out of memory");
+    return WEFT_OK;
 }

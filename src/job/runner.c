@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "job/runner.h"
+#include "job/python.h"
 #include "job/spawn.h"
 #include "util/defaults.h"
 #include "util/util.h"
@@ -63,14 +64,37 @@ static bool hook_canceled(const weft__run_hooks *h)
     return h && h->canceled && h->canceled(h->ud);
 }
 
+/* A Python function's run, mapped to the outcome. */
+static void run_python(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
+                       const weft__run_hooks *hooks, const char *fname, int64_t deadline,
+                       weft__buf *log, outcome *o)
+{
+    size_t n = strlen(fname);
+    if (n > 9 && strcmp(fname + n - 9, ":function") == 0) n -= 9;
+    char *name = weft__strndup(fname, n);
+    weft__py_end end;
+    if (!name || weft__py_run(app, ctx, spec, hooks, name, deadline, log, &end, o->msg)) {
+        o->oom = true;
+    } else if (end == WEFT__PY_DONE) {
+        o->status = WEFT_JOB_COMPLETED;
+    } else if (end == WEFT__PY_EXPIRED) {
+        timed_out(o, spec);
+    } else {
+        o->status = end == WEFT__PY_CANCELED ? WEFT_JOB_CANCELED : WEFT_JOB_FAILED;
+        if (end == WEFT__PY_CANCELED) snprintf(o->msg, sizeof o->msg, "canceled");
+    }
+    free(name);
+}
+
 static void run_function(weft__app *app, const weft__job_spec *spec, const weft__run_hooks *hooks,
                          const char *fname, int64_t deadline, weft__job_result *res, weft__buf *log,
                          outcome *o)
 {
     char err[WEFT_ERRBUF_SIZE];
-    weft_task_fn fn;
+    weft_task_fn fn = NULL;
+    bool python = false;
     weft_ctx *ctx = NULL;
-    weft_err e = weft__resolve_function(app, fname, &fn, err);
+    weft_err e = weft__resolve_task(app, fname, &fn, &python, err);
     if (e) {
         o->oom = e == WEFT_ENOMEM;
         fail(o, WEFT_JOB_FAILED, "%s", err);
@@ -79,6 +103,14 @@ static void run_function(weft__app *app, const weft__job_spec *spec, const weft_
     if ((e = weft__ctx_new(app, spec, hooks, res->written, log, deadline, &ctx, err))) {
         o->oom = e == WEFT_ENOMEM;
         fail(o, WEFT_JOB_FAILED, "%s", err);
+        return;
+    }
+    if (python) {
+        char perr[WEFT_ERRBUF_SIZE];
+        if (weft__py_find_module(app, fname, perr) == WEFT_OK)
+            run_python(app, ctx, spec, hooks, fname, deadline, log, o);
+        else fail(o, WEFT_JOB_FAILED, "%s, and %s", err, perr);
+        weft__ctx_free(ctx);
         return;
     }
     int rc = fn(ctx);

@@ -92,6 +92,17 @@ weft_err weft__job_result_from_json(const char *text, size_t len, weft__job_resu
 weft_err weft__resolve_function(weft__app *app, const char *name, weft_task_fn *fn, char *err);
 
 /*
+ * As weft__resolve_function(), for the runner: when the name is neither
+ * registered nor built in and neither shared object exists, *python is
+ * true and *fn unset: the name is a Python function ("pkg.mod.fn", module
+ * pkg.mod imported with the application path first on sys.path); `err`
+ * then says which shared objects were looked for (unlike other calls, it
+ * is written on success, for a message if the Python module is missing too).
+ */
+weft_err weft__resolve_task(weft__app *app, const char *name, weft_task_fn *fn, bool *python,
+                            char *err);
+
+/*
  * The path a data node instance uses: `path`/`default_path` from its config
  * (relative ones resolved against the application path), or
  * <storage_folder>/data/<instance id>.<ext> (ext from the storage type:

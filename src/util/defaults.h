@@ -76,4 +76,17 @@
  * many cores. */
 #define WEFT__WORKERS_WARN_ABOVE 256
 
+/* The prefix of the Python that libweft is linked with (the Makefile sets
+ * it from pkg-config python3-embed).  The embedded interpreter takes its
+ * standard library from there unless PYTHONHOME says otherwise: left to
+ * itself it looks for `python3` on PATH, which may be another Python
+ * (pyenv, a venv) whose library does not match the linked libpython. */
+#ifndef WEFT__PYTHON_HOME
+#define WEFT__PYTHON_HOME "/usr"
+#endif
+
+/* How often a running Python task asks whether it is canceled (its
+ * deadline is checked on every traced line; the hook may take a lock). */
+#define WEFT__PY_CANCEL_POLL_MS 20
+
 #endif

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * python.c - Python task functions run by the CPython embedded in this
+ * process (see python.h).  One interpreter per process, started by the
+ * first Python job (pthread_once) and kept, so a worker pays its imports
+ * once.  After starting it the GIL is released; each job takes it in the
+ * thread that runs the job, and no other weft thread ever runs Python.
+ *
+ * The Python side is a small module (HELPER below, run once into the
+ * module `_weft`): it turns the bytes of each input into what Taipy hands
+ * a task (pickle, json, str, bytes, a pandas DataFrame or a numpy array),
+ * calls the function, checks the count of returned values and encodes
+ * each output to bytes.  Every output is encoded before the first is
+ * written, so a wrong count or a value that cannot be stored writes
+ * nothing; the bytes go through weft_dn_write(), the atomic writer every
+ * other task uses.
+ */
+#define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for "y#" */
+#include <Python.h>
+
+#include "job/python.h"
+#include "util/defaults.h"
+#include "util/util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char HELPER[] =
+    "import sys, io, importlib, traceback\n"
+    "_mem = {}\n"
+    "class WeftError(Exception):\n"
+    "    pass\n"
+    "def setup(path):\n"
+    "    if not sys.path or sys.path[0] != path:\n"
+    "        if path in sys.path: sys.path.remove(path)\n"
+    "        sys.path.insert(0, path)\n"
+    "def need(name):\n"
+    "    try:\n"
+    "        return importlib.import_module(name)\n"
+    "    except ImportError as e:\n"
+    "        raise WeftError(f\"the Python module '{name}' is missing ({e})\") from None\n"
+    "def resolve(path, name):\n"
+    "    setup(path)\n"
+    "    mod, _, attr = name.rpartition('.')\n"
+    "    m = importlib.import_module(mod)\n"
+    "    try:\n"
+    "        return getattr(m, attr)\n"
+    "    except AttributeError:\n"
+    "        raise WeftError(f\"module '{mod}' ({getattr(m, '__file__', '?')}) has no function '{attr}'\") from None\n"
+    "def decode(kind, data, nid, header, exposed):\n"
+    "    if kind == 'in_memory' and nid in _mem: return _mem[nid]\n"
+    "    if kind in ('pickle', 'in_memory'):\n"
+    "        import pickle; return pickle.loads(data)\n"
+    "    if kind == 'json':\n"
+    "        import json; return json.loads(data.decode())\n"
+    "    if kind == 'text': return data.decode()\n"
+    "    if kind == 'binary': return bytes(data)\n"
+    "    if kind == 'csv':\n"
+    "        if exposed == 'numpy': need('numpy')\n"
+    "        pd = need('pandas')\n"
+    "        if not data.strip(): df = pd.DataFrame()\n"
+    "        else: df = pd.read_csv(io.BytesIO(data), header=0 if header else None)\n"
+    "        return df.to_numpy() if exposed == 'numpy' else df\n"
+    "    raise WeftError(f\"storage type {kind} is not available to Python tasks\")\n"
+    "def encode(kind, value, nid, header, exposed):\n"
+    "    import pickle\n"
+    "    if kind == 'pickle': return pickle.dumps(value)\n"
+    "    if kind == 'in_memory':\n"
+    "        _mem[nid] = value\n"
+    "        try: return pickle.dumps(value)\n"
+    "        except Exception: return b''\n"
+    "    if kind == 'json':\n"
+    "        import json; return json.dumps(value).encode()\n"
+    "    if kind == 'text': return str(value).encode()\n"
+    "    if kind == 'binary': return bytes(value)\n"
+    "    if kind == 'csv':\n"
+    "        pd = need('pandas')\n"
+    "        df = value if isinstance(value, pd.DataFrame) else pd.DataFrame(value)\n"
+    "        if header and not isinstance(value, pd.DataFrame): df.columns = [str(c) for c in df.columns]\n"
+    "        return df.to_csv(index=False, header=header).encode()\n"
+    "    raise WeftError(f\"storage type {kind} is not available to Python tasks\")\n"
+    "def run(path, name, task, inputs, outputs):\n"
+    "    out = io.StringIO()\n"
+    "    saved = sys.stdout, sys.stderr\n"
+    "    sys.stdout = sys.stderr = out\n"
+    "    try:\n"
+    "        fn = resolve(path, name)\n"
+    "        args = [decode(*i) for i in inputs]\n"
+    "        r = fn(*args)\n"
+    "        n = len(outputs)\n"
+    "        if n == 0: vals = []\n"
+    "        elif n == 1: vals = [r]\n"
+    "        else:\n"
+    "            if not isinstance(r, (tuple, list)) or len(r) != n:\n"
+    "                got = len(r) if isinstance(r, (tuple, list)) else 1\n"
+    "                raise WeftError(f\"task {task}: function {name} returned {got} value\"\n"
+    "                                f\"{'' if got == 1 else 's'} for {n} outputs\")\n"
+    "            vals = list(r)\n"
+    "        enc = [encode(o[0], v, o[1], o[2], o[3]) for o, v in zip(outputs, vals)]\n"
+    "        return (None, enc, out.getvalue())\n"
+    "    except WeftError as e:\n"
+    "        return (str(e), None, out.getvalue())\n"
+    "    except BaseException as e:\n"
+    "        if isinstance(e, KeyboardInterrupt) and e.args == ('weft',): return ('', None, out.getvalue())\n"
+    "        tb = traceback.format_exc()\n"
+    "        return (tb.rstrip(), None, out.getvalue())\n"
+    "    finally:\n"
+    "        sys.stdout, sys.stderr = saved\n"
+    "def find(path, name):\n"
+    "    import os, importlib.machinery as mach\n"
+    "    mod = name.rpartition('.')[0]\n"
+    "    rel = os.path.join(path, *mod.split('.'))\n"
+    "    if os.path.isfile(rel + '.py') or os.path.isdir(rel): return True\n"
+    "    d, base = os.path.split(rel)\n"
+    "    if os.path.isdir(d) and any(f.startswith(base + '.') and f.endswith('.so') for f in os.listdir(d)): return True\n"
+    "    top = mod.split('.')[0]\n"
+    "    if top in sys.builtin_module_names: return True\n"
+    "    return mach.PathFinder.find_spec(top, [p for p in sys.path if p]) is not None\n"
+    "def check_import(path, name):\n"
+    "    try:\n"
+    "        resolve(path, name)\n"
+    "        return None\n"
+    "    except WeftError as e:\n"
+    "        return str(e)\n"
+    "    except SyntaxError as e:\n"
+    "        return f\"{e.filename}:{e.lineno}: {type(e).__name__}: {e.msg}\"\n"
+    "    except BaseException as e:\n"
+    "        tb = traceback.extract_tb(e.__traceback__)\n"
+    "        where = next((f'{f.filename}:{f.lineno}: ' for f in reversed(tb) if '<frozen' not in f.filename), '')\n"
+    "        return f\"{where}{type(e).__name__}: {e}\"\n";
+
+static pthread_once_t py_once = PTHREAD_ONCE_INIT;
+static PyObject *helper;      /* the dict of module _weft; NULL when it failed */
+static char py_start_err[256]; /* why, when helper is NULL */
+static unsigned long py_main_tid; /* the thread that started the interpreter */
+
+/* Starts the interpreter: no signal handlers of Python's (the process's
+ * owner decides about SIGINT and SIGTERM), no argv parsing, the standard
+ * library of the linked Python (WEFT__PYTHON_HOME). */
+static bool py_init(void)
+{
+    if (Py_IsInitialized()) return true; /* an embedder started it */
+    PyConfig c;
+    PyConfig_InitPythonConfig(&c);
+    c.install_signal_handlers = 0;
+    c.parse_argv = 0;
+    PyStatus st = PyStatus_Ok();
+    if (!getenv("PYTHONHOME")) st = PyConfig_SetBytesString(&c, &c.home, WEFT__PYTHON_HOME);
+    if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&c);
+    PyConfig_Clear(&c);
+    if (PyStatus_Exception(st)) {
+        snprintf(py_start_err, sizeof py_start_err, "cannot start the Python interpreter: %s",
+                 st.err_msg ? st.err_msg : "unknown error");
+        return false;
+    }
+    return true;
+}
+
+static void py_start(void)
+{
+    if (!py_init()) return;
+    py_main_tid = PyThread_get_thread_ident();
+    PyObject *m = PyImport_AddModule("_weft");   /* borrowed */
+    PyObject *d = m ? PyModule_GetDict(m) : NULL;
+    PyObject *r = d ? PyRun_String(HELPER, Py_file_input, d, d) : NULL;
+    if (r) {
+        Py_DECREF(r);
+        Py_INCREF(d);
+        helper = d;
+    } else {
+        snprintf(py_start_err, sizeof py_start_err, "cannot start the Python interpreter");
+        PyErr_Clear();
+    }
+    PyEval_SaveThread(); /* the GIL is taken per job, in the job's thread */
+}
+
+/* Starts the interpreter if needed and takes the GIL; false with `err` set
+ * (the GIL not taken) when the interpreter could not start. */
+static bool py_enter(PyGILState_STATE *g, char *err)
+{
+    pthread_once(&py_once, py_start);
+    if (!helper) {
+        weft__err(err, WEFT_EIO, "%s", py_start_err);
+        return false;
+    }
+    *g = PyGILState_Ensure();
+    return true;
+}
+
+/* Calls helper function `fn` with the built arguments (stolen); new reference or NULL. */
+static PyObject *helper_call(const char *fn, PyObject *args)
+{
+    PyObject *f = PyDict_GetItemString(helper, fn); /* borrowed */
+    PyObject *r = f && args ? PyObject_CallObject(f, args) : NULL;
+    Py_XDECREF(args);
+    return r;
+}
+
+/* The pending Python exception as text (for errors of our own calls). */
+static void py_error_text(char *buf, size_t size)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyObject *s = v ? PyObject_Str(v) : NULL;
+    const char *u = s ? PyUnicode_AsUTF8(s) : NULL;
+    snprintf(buf, size, "%s", u ? u : "Python error");
+    Py_XDECREF(s);
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+}
+
+/* ---- cancel and deadline ----
+ *
+ * Both are polled in the job's own thread, as the cancel hook is not
+ * thread-safe (development mode reads the orchestrator's store).  In the
+ * interpreter's main thread (the `weft` command, every worker process) a
+ * watcher thread queues Py_AddPendingCall() every WEFT__PY_CANCEL_POLL_MS:
+ * CPython runs pending calls at its eval breaker, which even
+ * `while True: pass` (a jump to itself) checks, at no cost to the job in
+ * between.  CPython runs pending calls only in the main thread, so a job
+ * run by an embedder in another thread is watched by a C trace function
+ * instead: it sees every new line and backward jump (not a one-line loop)
+ * and slows pure-Python code.  A stop raises KeyboardInterrupt("weft"), no
+ * Exception, so `except Exception` in the task does not swallow it; it is
+ * raised again at each poll until the job leaves.  A job blocked inside a C
+ * call (time.sleep) stops when the call returns; in a worker process the
+ * pool's SIGTERM/SIGKILL stops it anyway.
+ */
+
+typedef struct watch {
+    const weft__run_hooks *hooks;
+    int64_t deadline;
+    int64_t next_poll; /* the trace asks the cancel hook at most this often */
+    unsigned long tid; /* the job's thread */
+    weft__py_end why;  /* DONE while nothing asked to stop */
+} watch;
+
+static watch *cur_watch;          /* the running job's, or NULL; guarded by the GIL */
+
+/* Whether to stop; raises KeyboardInterrupt("weft") and returns -1 if so. */
+static int watch_poll(watch *w, bool ask_hook)
+{
+    int64_t now = weft__mono_ns();
+    if (w->why == WEFT__PY_DONE && w->deadline && now >= w->deadline) w->why = WEFT__PY_EXPIRED;
+    if (w->why == WEFT__PY_DONE && ask_hook && w->hooks && w->hooks->canceled &&
+        w->hooks->canceled(w->hooks->ud))
+        w->why = WEFT__PY_CANCELED;
+    if (w->why == WEFT__PY_DONE) return 0;
+    PyObject *e = PyObject_CallFunction(PyExc_KeyboardInterrupt, "s", "weft");
+    if (e) {
+        PyErr_SetObject(PyExc_KeyboardInterrupt, e);
+        Py_DECREF(e);
+    }
+    return -1;
+}
+
+/* A pending call: runs in the main thread with the GIL, maybe after the
+ * job it was queued for ended (then cur_watch is another's or NULL). */
+static int pending_poll(void *arg)
+{
+    (void)arg;
+    watch *w = cur_watch;
+    if (!w || w->tid != PyThread_get_thread_ident()) return 0;
+    return watch_poll(w, true);
+}
+
+static int trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)frame;
+    (void)what;
+    (void)arg;
+    watch *w = PyCapsule_GetPointer(obj, "weft.watch");
+    if (!w) return -1;
+    int64_t now = weft__mono_ns();
+    bool ask = now >= w->next_poll;
+    if (ask) w->next_poll = now + (int64_t)WEFT__PY_CANCEL_POLL_MS * 1000000;
+    return watch_poll(w, ask);
+}
+
+/* The watcher thread: queues pending calls, and takes the GIL only to
+ * hand it back (so the job's thread must release it to join the watcher). */
+typedef struct watcher {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, started;
+} watcher;
+
+static void *watcher_main(void *arg)
+{
+    watcher *t = arg;
+    pthread_mutex_lock(&t->mu);
+    while (!t->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)WEFT__PY_CANCEL_POLL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+        if (t->stop) break;
+        Py_AddPendingCall(pending_poll, NULL); /* a full queue: next time */
+        /* CPython 3.11 arms its eval breaker for a pending call only when
+         * the thread that adds it may run it; taking and giving back the
+         * GIL makes the job's thread recompute the breaker as it takes
+         * the GIL again. */
+        pthread_mutex_unlock(&t->mu);
+        PyGILState_STATE g = PyGILState_Ensure();
+        PyGILState_Release(g);
+        pthread_mutex_lock(&t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* Starts watching `w` (GIL held): a watcher thread in the main thread, the
+ * trace function elsewhere or when the thread cannot start. */
+static void watch_start(watch *w, watcher *t, PyObject *cap)
+{
+    w->tid = PyThread_get_thread_ident();
+    cur_watch = w;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    t->stop = false;
+    t->started = w->tid == py_main_tid && pthread_create(&t->th, NULL, watcher_main, t) == 0;
+    if (!t->started) PyEval_SetTrace(trace, cap);
+}
+
+static void watch_stop(watch *w, watcher *t)
+{
+    (void)w;
+    cur_watch = NULL;
+    if (t->started) {
+        pthread_mutex_lock(&t->mu);
+        t->stop = true;
+        pthread_cond_signal(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(t->th, NULL);
+        Py_END_ALLOW_THREADS
+    } else {
+        PyEval_SetTrace(NULL, NULL);
+    }
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+}
+
+/* ---- a job ---- */
+
+/* (storage type, instance id, has_header, exposed_type) of a node. */
+static PyObject *node_desc(weft_data_node *dn)
+{
+    const char *exposed = weft_value_text(weft_dn_property(dn, "exposed_type"));
+    return Py_BuildValue("(ssOs)", weft_dn_storage_type(dn), weft_dn_id(dn),
+                         weft__dn_bool_property(dn, "has_header", true) ? Py_True : Py_False,
+                         exposed ? exposed : "pandas");
+}
+
+/* The inputs as decode() arguments: (kind, bytes, id, header, exposed). */
+static PyObject *input_list(weft_ctx *ctx, char *msg)
+{
+    size_t n = weft_ctx_ninputs(ctx);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        weft_data_node *dn = weft_ctx_input(ctx, i);
+        char err[WEFT_ERRBUF_SIZE], *data = NULL;
+        size_t len = 0;
+        if (weft_dn_read(dn, &data, &len, err)) {
+            snprintf(msg, WEFT__ERROR_MAX, "input '%s': %s", weft_dn_config_id(dn), err);
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyObject *d = node_desc(dn);
+        PyObject *item = d ? Py_BuildValue("(Oy#OOO)", PyTuple_GET_ITEM(d, 0), data, (Py_ssize_t)len,
+                                           PyTuple_GET_ITEM(d, 1), PyTuple_GET_ITEM(d, 2),
+                                           PyTuple_GET_ITEM(d, 3))
+                             : NULL;
+        free(data);
+        Py_XDECREF(d);
+        if (!item) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+static PyObject *output_list(weft_ctx *ctx)
+{
+    size_t n = weft_ctx_noutputs(ctx);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *d = node_desc(weft_ctx_output(ctx, i));
+        if (!d) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+    }
+    return list;
+}
+
+/* Writes each encoded output; false with msg set at the first failure. */
+static bool write_outputs(weft_ctx *ctx, PyObject *enc, char *msg)
+{
+    for (Py_ssize_t i = 0; i < PyList_Size(enc); i++) {
+        char *data;
+        Py_ssize_t len;
+        char err[WEFT_ERRBUF_SIZE];
+        weft_data_node *dn = weft_ctx_output(ctx, (size_t)i);
+        if (PyBytes_AsStringAndSize(PyList_GET_ITEM(enc, i), &data, &len) < 0) {
+            py_error_text(msg, WEFT__ERROR_MAX);
+            return false;
+        }
+        if (weft_dn_write(dn, data, (size_t)len, err)) {
+            snprintf(msg, WEFT__ERROR_MAX, "output '%s': %s", weft_dn_config_id(dn), err);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Takes the verdict of run() = (error or None, encoded outputs, printed). */
+static weft__py_end judge(weft_ctx *ctx, PyObject *r, const watch *w, weft__buf *log, char *msg)
+{
+    PyObject *perr = PyTuple_GET_ITEM(r, 0), *enc = PyTuple_GET_ITEM(r, 1);
+    Py_ssize_t plen = 0;
+    const char *printed = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(r, 2), &plen);
+    if (printed && plen) weft__tail_add(log, printed, (size_t)plen);
+    PyErr_Clear();
+    if (w->why != WEFT__PY_DONE) return w->why;
+    if (perr != Py_None) {
+        const char *t = PyUnicode_AsUTF8(perr);
+        snprintf(msg, WEFT__ERROR_MAX, "%s", t ? t : "Python error");
+        return WEFT__PY_FAILED;
+    }
+    return write_outputs(ctx, enc, msg) ? WEFT__PY_DONE : WEFT__PY_FAILED;
+}
+
+weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
+                      const weft__run_hooks *hooks, const char *fname, int64_t deadline_ns,
+                      weft__buf *log, weft__py_end *end, char *msg)
+{
+    PyGILState_STATE g;
+    char err[WEFT_ERRBUF_SIZE];
+    *end = WEFT__PY_FAILED;
+    if (!py_enter(&g, err)) {
+        snprintf(msg, WEFT__ERROR_MAX, "%s", err);
+        return WEFT_OK;
+    }
+    watch w = {hooks, deadline_ns, 0, 0, WEFT__PY_DONE};
+    watcher t;
+    PyObject *cap = PyCapsule_New(&w, "weft.watch", NULL), *r = NULL;
+    PyObject *in = input_list(ctx, msg), *out = in ? output_list(ctx) : NULL;
+    if (in && out && cap) {
+        watch_start(&w, &t, cap);
+        r = helper_call("run", Py_BuildValue("(sssOO)", weft__app_path(app), fname,
+                                              spec->task_config_id, in, out));
+        watch_stop(&w, &t);
+    }
+    if (w.why != WEFT__PY_DONE) *end = w.why; /* the interrupt may leave run() itself */
+    else if (r && PyTuple_Check(r) && PyTuple_Size(r) == 3) *end = judge(ctx, r, &w, log, msg);
+    else if (!msg[0]) py_error_text(msg, WEFT__ERROR_MAX);
+    PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(in);
+    Py_XDECREF(out);
+    Py_XDECREF(cap);
+    PyGILState_Release(g);
+    return WEFT_OK;
+}
+
+/* ---- weft check ---- */
+
+/* Calls find() or check_import(); their result decides. */
+static weft_err check_call(weft__app *app, const char *fn, const char *fname, char *err)
+{
+    PyGILState_STATE g;
+    if (!py_enter(&g, err)) return WEFT_EIO;
+    weft_err e = WEFT_OK;
+    PyObject *r = helper_call(fn, Py_BuildValue("(ss)", weft__app_path(app), fname));
+    char text[WEFT__ERROR_MAX];
+    if (!r) {
+        py_error_text(text, sizeof text);
+        e = weft__err(err, WEFT_ENOTFOUND, "%s", text);
+    } else if (r == Py_False) {
+        const char *dot = strrchr(fname, '.');
+        e = weft__err(err, WEFT_ENOTFOUND,
+                      "no Python module '%.*s' (no .py file, package folder or extension module "
+                      "in %s, nor on the Python path)",
+                      (int)(dot ? dot - fname : 0), fname, weft__app_path(app));
+    } else if (PyUnicode_Check(r)) {
+        const char *t = PyUnicode_AsUTF8(r);
+        e = weft__err(err, WEFT_ENOTFOUND, "%s", t ? t : "?");
+    }
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return e;
+}
+
+weft_err weft__py_find_module(weft__app *app, const char *fname, char *err)
+{
+    return check_call(app, "find", fname, err);
+}
+
+weft_err weft__py_import(weft__app *app, const char *fname, char *err)
+{
+    return check_call(app, "check_import", fname, err);
+}

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_python.c - Python task functions run by the embedded CPython: the
+ * calling convention (0, 1 and 3 outputs, a wrong count), every data node
+ * type read and written as Taipy exposes it, pickles shared with a
+ * separate python3 process both ways, exceptions with their traceback,
+ * print() in the job's log, cancel and timeout of a job stuck in
+ * `while True: pass`, development and standalone modes, a crash through
+ * ctypes and a module that does not import, and `weft check` finding
+ * modules without running them (and importing them with --import).  Each test writes its
+ * config.toml and modules into its own temporary folder.
+ */
+#define _GNU_SOURCE
+#include "test.h"
+
+#include "util/util.h"
+#include "weft.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char errbuf[WEFT_ERRBUF_SIZE];
+static char *err = errbuf;
+
+/* ---- setup ---- */
+
+/* A config from `toml` (written to config.toml, after a [JOB] section of
+ * `mode`) and its orchestrator, open and started. */
+typedef struct run {
+    weft_config *cfg;
+    weft_orchestrator *o;
+    char *sub;
+} run;
+
+static void open_run(run *r, const char *mode, const char *toml)
+{
+    char *text = NULL;
+    ASSERT(asprintf(&text, "[CORE]\nstorage_folder = \".weft/\"\n[JOB]\nmode = \"%s\"\n%s\n%s", mode,
+                    strcmp(mode, "standalone") == 0 ? "max_nb_of_workers = \"2:int\"" : "",
+                    toml) > 0);
+    test_write_file("config.toml", text);
+    free(text);
+    ASSERT((r->cfg = weft_config_new()) != NULL);
+    ASSERT_OK(weft_config_load(r->cfg, "config.toml", err), err);
+    ASSERT_OK(weft_config_check(r->cfg, err), err);
+    r->o = NULL;
+    ASSERT_OK(weft_orchestrator_open(r->cfg, NULL, &r->o, err), err);
+    ASSERT_OK(weft_orchestrator_start(r->o, err), err);
+}
+
+/* Writes the module `py_file`, opens the run and submits it (waiting). */
+static void run_module(run *r, const char *mode, const char *py_file, const char *py_src,
+                       const char *toml);
+
+/* Creates scenario `s` and submits it; waits when `wait`. */
+static void submit(run *r, bool wait)
+{
+    char *sc = NULL;
+    ASSERT_OK(weft_scenario_create(r->o, "s", &sc, err), err);
+    weft_submit_opts so = {.wait = wait, .timeout_ms = 60000};
+    ASSERT_OK(weft_submit(r->o, sc, &so, &r->sub, err), err);
+    free(sc);
+}
+
+static void run_module(run *r, const char *mode, const char *py_file, const char *py_src,
+                       const char *toml)
+{
+    test_write_file(py_file, py_src);
+    open_run(r, mode, toml);
+    submit(r, true);
+}
+
+static void close_run(run *r)
+{
+    free(r->sub);
+    weft_orchestrator_close(r->o);
+    weft_config_free(r->cfg);
+}
+
+/* The job of task `task` in the run's submission (caller frees). */
+static weft_job_info *job_of(run *r, const char *task)
+{
+    weft_job_filter f = {.submission_id = r->sub, .status = -1};
+    weft_job_info **jobs = NULL, *j = NULL;
+    size_t n = 0, i = 0;
+    ASSERT_OK(weft_jobs_list(r->o, &f, &jobs, &n, err), err);
+    while (i < n && strcmp(jobs[i]->task_config_id, task) != 0) i++;
+    if (i < n) ASSERT_OK(weft_job_get(r->o, jobs[i]->id, &j, err), err);
+    weft_job_list_free(jobs, n);
+    if (!j) FAIL("no job of task %s", task);
+    return j;
+}
+
+/* Asserts the job's status and that its error contains `error_part`. */
+static void expect_job(run *r, const char *task, weft_job_status st, const char *error_part)
+{
+    weft_job_info *j = job_of(r, task);
+    if (j->status != st)
+        FAIL("%s: status %s, expected %s (error: %s)", task, weft_job_status_name(j->status),
+             weft_job_status_name(st), j->error ? j->error : "none");
+    if (error_part) ASSERT_CONTAINS(j->error, error_part);
+    weft_job_info_free(j);
+}
+
+static char *read_text(const char *path) { return test_read_file(path, NULL); }
+
+/* Asserts that the file at `path` holds exactly `want`. */
+static void expect_file(const char *path, const char *want)
+{
+    char *got = read_text(path);
+    if (strcmp(got, want) != 0) FAIL("%s holds \"%s\", expected \"%s\"", path, got, want);
+    free(got);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Runs `python3 -c CODE`, its output in *out (caller frees); the exit status. */
+static int python3(const char *code, char **out)
+{
+    char *cmd = NULL;
+    ASSERT(asprintf(&cmd, "python3 -c '%s'", code) > 0);
+    int rc = test_run_cmd(cmd, out);
+    free(cmd);
+    return rc;
+}
+
+/* ---- the calling convention ---- */
+
+static const char CONV_PY[] =
+    "def zero(a):\n"
+    "    open('side.txt', 'w').write('zero saw ' + a)\n"
+    "    return 'ignored'\n"
+    "def one(a):\n"
+    "    return a.upper()\n"
+    "def three(a):\n"
+    "    return {'n': len(a)}, a + '!', [a, a]\n"
+    "def three_bad(a):\n"
+    "    return 1, 2\n";
+
+static const char CONV_TOML[] =
+    "[DATA_NODE.src]\nstorage_type = \"text\"\ndefault_path = \"src.txt\"\n"
+    "[DATA_NODE.up]\nstorage_type = \"text\"\ndefault_path = \"up.txt\"\n"
+    "[DATA_NODE.j]\nstorage_type = \"json\"\ndefault_path = \"j.json\"\n"
+    "[DATA_NODE.t]\nstorage_type = \"text\"\ndefault_path = \"t.txt\"\n"
+    "[DATA_NODE.p]\nstorage_type = \"pickle\"\ndefault_path = \"p.p\"\n"
+    "[DATA_NODE.bj]\nstorage_type = \"json\"\ndefault_path = \"bj.json\"\n"
+    "[DATA_NODE.bt]\nstorage_type = \"text\"\ndefault_path = \"bt.txt\"\n"
+    "[DATA_NODE.bp]\nstorage_type = \"pickle\"\ndefault_path = \"bp.p\"\n"
+    "[TASK.zero]\nfunction = \"conv.zero:function\"\ninputs = [\"src:SECTION\"]\n"
+    "[TASK.one]\nfunction = \"conv.one:function\"\ninputs = [\"src:SECTION\"]\n"
+    "outputs = [\"up:SECTION\"]\n"
+    "[TASK.three]\nfunction = \"conv.three:function\"\ninputs = [\"src:SECTION\"]\n"
+    "outputs = [\"j:SECTION\", \"t:SECTION\", \"p:SECTION\"]\n"
+    "[TASK.three_bad]\nfunction = \"conv.three_bad:function\"\ninputs = [\"src:SECTION\"]\n"
+    "outputs = [\"bj:SECTION\", \"bt:SECTION\", \"bp:SECTION\"]\n"
+    "[SCENARIO.s]\ntasks = [\"zero:SECTION\", \"one:SECTION\", \"three:SECTION\", "
+    "\"three_bad:SECTION\"]\n";
+
+static void calling_convention(const char *mode)
+{
+    run r;
+    test_write_file("src.txt", "abc");
+    run_module(&r, mode, "conv.py", CONV_PY, CONV_TOML);
+    const char *fine[] = {"zero", "one", "three"};
+    for (size_t i = 0; i < 3; i++) expect_job(&r, fine[i], WEFT_JOB_COMPLETED, NULL);
+    expect_job(&r, "three_bad", WEFT_JOB_FAILED,
+               "task three_bad: function conv.three_bad returned 2 values for 3 outputs");
+    expect_file("side.txt", "zero saw abc");
+    expect_file("up.txt", "ABC");
+    expect_file("j.json", "{\"n\": 3}");
+    expect_file("t.txt", "abc!");
+    char *out = NULL;
+    ASSERT_EQ(python3("import pickle; print(pickle.load(open(\"p.p\", \"rb\")))", &out), 0);
+    ASSERT_STR_EQ(out, "['abc', 'abc']\n");
+    free(out);
+    /* a wrong count writes none of the outputs */
+    ASSERT(!exists("bj.json") && !exists("bt.txt") && !exists("bp.p"));
+    close_run(&r);
+}
+
+TEST(calling_convention_0_1_3_outputs_and_a_wrong_count_in_development)
+{
+    calling_convention("development");
+}
+
+TEST(calling_convention_in_standalone_workers)
+{
+    calling_convention("standalone");
+}
+
+/* ---- data nodes ---- */
+
+static const char TYPES_PY[] =
+    "import numpy, pandas\n"
+    "def csv_in(df, arr, nohdr):\n"
+    "    assert isinstance(df, pandas.DataFrame), type(df)\n"
+    "    assert isinstance(arr, numpy.ndarray), type(arr)\n"
+    "    assert list(nohdr.columns) == [0, 1], list(nohdr.columns)\n"
+    "    df['total'] = df.units * df.price\n"
+    "    return df, int(arr[:, 1].sum()), len(nohdr)\n"
+    "def kinds(j, t, b):\n"
+    "    assert isinstance(j, dict) and isinstance(t, str) and isinstance(b, bytes)\n"
+    "    return {'keys': sorted(j)}, t * 2, b[::-1], {'mem': [1, 2]}\n"
+    "def after_mem(m, c):\n"
+    "    return f\"{m['mem']} {c.shape} {list(c.columns)}\"\n";
+
+static const char TYPES_TOML[] =
+    "[DATA_NODE.sales]\nstorage_type = \"csv\"\ndefault_path = \"sales.csv\"\n"
+    "[DATA_NODE.sales_np]\nstorage_type = \"csv\"\ndefault_path = \"sales.csv\"\n"
+    "exposed_type = \"numpy\"\n"
+    "[DATA_NODE.nohdr]\nstorage_type = \"csv\"\ndefault_path = \"nohdr.csv\"\n"
+    "has_header = \"False:bool\"\n"
+    "[DATA_NODE.totals]\nstorage_type = \"csv\"\ndefault_path = \"totals.csv\"\n"
+    "[DATA_NODE.units]\nstorage_type = \"json\"\ndefault_path = \"units.json\"\n"
+    "[DATA_NODE.rows]\nstorage_type = \"text\"\ndefault_path = \"rows.txt\"\n"
+    "[DATA_NODE.jin]\nstorage_type = \"json\"\ndefault_path = \"in.json\"\n"
+    "[DATA_NODE.tin]\nstorage_type = \"text\"\ndefault_path = \"in.txt\"\n"
+    "[DATA_NODE.bin]\nstorage_type = \"binary\"\ndefault_path = \"in.bin\"\n"
+    "[DATA_NODE.jout]\nstorage_type = \"json\"\ndefault_path = \"out.json\"\n"
+    "[DATA_NODE.tout]\nstorage_type = \"text\"\ndefault_path = \"out.txt\"\n"
+    "[DATA_NODE.bout]\nstorage_type = \"binary\"\ndefault_path = \"out.bin\"\n"
+    "[DATA_NODE.mem]\nstorage_type = \"in_memory\"\n"
+    "[DATA_NODE.summary]\nstorage_type = \"text\"\ndefault_path = \"summary.txt\"\n"
+    "[TASK.csv_in]\nfunction = \"dnt.csv_in:function\"\n"
+    "inputs = [\"sales:SECTION\", \"sales_np:SECTION\", \"nohdr:SECTION\"]\n"
+    "outputs = [\"totals:SECTION\", \"units:SECTION\", \"rows:SECTION\"]\n"
+    "[TASK.kinds]\nfunction = \"dnt.kinds:function\"\n"
+    "inputs = [\"jin:SECTION\", \"tin:SECTION\", \"bin:SECTION\"]\n"
+    "outputs = [\"jout:SECTION\", \"tout:SECTION\", \"bout:SECTION\", \"mem:SECTION\"]\n"
+    "[TASK.after_mem]\nfunction = \"dnt.after_mem:function\"\n"
+    "inputs = [\"mem:SECTION\", \"totals:SECTION\"]\noutputs = [\"summary:SECTION\"]\n"
+    "[SCENARIO.s]\ntasks = [\"csv_in:SECTION\", \"kinds:SECTION\", \"after_mem:SECTION\"]\n";
+
+TEST(every_data_node_type_read_and_written_as_taipy_exposes_it)
+{
+    test_write_file("dnt.py", TYPES_PY);
+    test_write_file("sales.csv", "region,units,price\nn,3,2\ns,4,10\n");
+    test_write_file("nohdr.csv", "a,1\nb,2\nc,3\n");
+    test_write_file("in.json", "{\"b\": 1, \"a\": 2}");
+    test_write_file("in.txt", "hey");
+    test_write_file("in.bin", "\x01\x02\x03");
+    run r;
+    open_run(&r, "development", TYPES_TOML);
+    submit(&r, true);
+    expect_job(&r, "csv_in", WEFT_JOB_COMPLETED, NULL);
+    expect_job(&r, "kinds", WEFT_JOB_COMPLETED, NULL);
+    expect_job(&r, "after_mem", WEFT_JOB_COMPLETED, NULL);
+    expect_file("totals.csv", "region,units,price,total\nn,3,2,6\ns,4,10,40\n");
+    expect_file("units.json", "7");
+    expect_file("rows.txt", "3");
+    expect_file("out.json", "{\"keys\": [\"a\", \"b\"]}");
+    expect_file("out.txt", "heyhey");
+    size_t n = 0;
+    char *s = test_read_file("out.bin", &n);
+    ASSERT_EQ(n, 3);
+    ASSERT(memcmp(s, "\x03\x02\x01", 3) == 0);
+    free(s);
+    /* in_memory: the object itself, handed on in this process */
+    expect_file("summary.txt", "[1, 2] (2, 4) ['region', 'units', 'price', 'total']");
+    close_run(&r);
+}
+
+TEST(pickles_are_shared_with_a_separate_python_both_ways)
+{
+    char *out = NULL;
+    ASSERT_EQ(python3("import pickle; pickle.dump({\"a\": [1, 2], \"b\": (3.5, None)}, "
+                      "open(\"given.p\", \"wb\"))",
+                      &out),
+              0);
+    free(out);
+    test_write_file("pk.py", "def f(d):\n    d['a'].append(3)\n    return d, {1, 2}\n");
+    run r;
+    open_run(&r, "development",
+             "[DATA_NODE.given]\nstorage_type = \"pickle\"\ndefault_path = \"given.p\"\n"
+             "[DATA_NODE.back]\nstorage_type = \"pickle\"\ndefault_path = \"back.p\"\n"
+             "[DATA_NODE.set]\nstorage_type = \"pickle\"\ndefault_path = \"set.p\"\n"
+             "[TASK.f]\nfunction = \"pk.f:function\"\ninputs = [\"given:SECTION\"]\n"
+             "outputs = [\"back:SECTION\", \"set:SECTION\"]\n"
+             "[SCENARIO.s]\ntasks = [\"f:SECTION\"]\n");
+    submit(&r, true);
+    expect_job(&r, "f", WEFT_JOB_COMPLETED, NULL);
+    ASSERT_EQ(python3("import pickle; print(pickle.load(open(\"back.p\", \"rb\")), "
+                      "pickle.load(open(\"set.p\", \"rb\")))",
+                      &out),
+              0);
+    ASSERT_STR_EQ(out, "{'a': [1, 2, 3], 'b': (3.5, None)} {1, 2}\n");
+    free(out);
+    close_run(&r);
+}
+
+TEST(a_missing_python_library_is_named)
+{
+    /* a pandas.py of the application shadows the real one */
+    test_write_file("pandas.py", "raise ImportError('pandas is not installed here')\n");
+    test_write_file("a.csv", "x\n1\n");
+    run r;
+    run_module(&r, "development", "nolib.py", "def f(x):\n    return x\n",
+               "[DATA_NODE.a]\nstorage_type = \"csv\"\ndefault_path = \"a.csv\"\n"
+               "[DATA_NODE.b]\nstorage_type = \"text\"\ndefault_path = \"b.txt\"\n"
+               "[TASK.f]\nfunction = \"nolib.f:function\"\ninputs = [\"a:SECTION\"]\n"
+               "outputs = [\"b:SECTION\"]\n[SCENARIO.s]\ntasks = [\"f:SECTION\"]\n");
+    expect_job(&r, "f", WEFT_JOB_FAILED, "the Python module 'pandas' is missing");
+    close_run(&r);
+}
+
+/* ---- errors and output ---- */
+
+static const char ERRS_PY[] =
+    "def inner(x):\n"
+    "    raise ValueError(f'bad value {x!r}')\n"
+    "def boom(a):\n"
+    "    print('about to fail')\n"
+    "    inner(a)\n"
+    "def talk(a):\n"
+    "    print('hello from', a)\n"
+    "    import sys; print('to stderr', file=sys.stderr)\n"
+    "    return a\n";
+
+static const char ERRS_TOML[] =
+    "[DATA_NODE.a]\nstorage_type = \"text\"\ndefault_path = \"a.txt\"\n"
+    "[DATA_NODE.b]\nstorage_type = \"text\"\ndefault_path = \"b.txt\"\n"
+    "[DATA_NODE.c]\nstorage_type = \"text\"\ndefault_path = \"c.txt\"\n"
+    "[TASK.boom]\nfunction = \"errs.boom:function\"\ninputs = [\"a:SECTION\"]\n"
+    "outputs = [\"b:SECTION\"]\n"
+    "[TASK.talk]\nfunction = \"errs.talk:function\"\ninputs = [\"a:SECTION\"]\n"
+    "outputs = [\"c:SECTION\"]\n"
+    "[SCENARIO.s]\ntasks = [\"boom:SECTION\", \"talk:SECTION\"]\n";
+
+static void errors_and_output(const char *mode)
+{
+    test_write_file("a.txt", "xyz");
+    run r;
+    run_module(&r, mode, "errs.py", ERRS_PY, ERRS_TOML);
+    expect_job(&r, "boom", WEFT_JOB_FAILED, "Traceback (most recent call last)");
+    weft_job_info *j = job_of(&r, "boom");
+    ASSERT_CONTAINS(j->error, "errs.py\", line 2, in inner");
+    ASSERT_CONTAINS(j->error, "errs.py\", line 5, in boom");
+    ASSERT_CONTAINS(j->error, "ValueError: bad value 'xyz'");
+    ASSERT_CONTAINS(j->log_tail, "about to fail");
+    weft_job_info_free(j);
+    ASSERT(!exists("b.txt"));
+    expect_job(&r, "talk", WEFT_JOB_COMPLETED, NULL);
+    j = job_of(&r, "talk");
+    ASSERT_CONTAINS(j->log_tail, "hello from xyz\n");
+    ASSERT_CONTAINS(j->log_tail, "to stderr\n");
+    weft_job_info_free(j);
+    close_run(&r);
+}
+
+TEST(exception_traceback_and_print_in_development)
+{
+    errors_and_output("development");
+}
+
+TEST(exception_traceback_and_print_in_standalone)
+{
+    errors_and_output("standalone");
+}
+
+/* ---- cancel and timeout ---- */
+
+static const char SPIN_PY[] =
+    "def spin():\n"
+    "    open('started', 'w').close()\n"
+    "    while True: pass\n"
+    "def swallow():\n"
+    "    open('started', 'w').close()\n"
+    "    while True:\n"
+    "        try:\n"
+    "            while True: pass\n"
+    "        except Exception:\n"
+    "            pass\n";
+
+/* A second, read-only handle (another terminal) cancels the running job
+ * once the task has started; canceled_at stays 0 and kerr says why when it
+ * could not. */
+static int64_t canceled_at;
+static char kerr[WEFT_ERRBUF_SIZE] = "the task never started";
+
+static void *cancel_when_started(void *cfg)
+{
+    for (int i = 0; i < 3000 && !exists("started"); i++) usleep(10000);
+    weft_orchestrator_opts ro_opts = {.read_only = true};
+    weft_orchestrator *ro = NULL;
+    weft_job_info **running = NULL;
+    size_t n = 0;
+    weft_job_filter f = {.status = WEFT_JOB_RUNNING};
+    if (weft_orchestrator_open(cfg, &ro_opts, &ro, kerr) == WEFT_OK &&
+        weft_jobs_list(ro, &f, &running, &n, kerr) == WEFT_OK && n == 1) {
+        int64_t t = weft__mono_ns();
+        if (weft_cancel(ro, running[0]->id, kerr) == WEFT_OK) canceled_at = t;
+    }
+    weft_job_list_free(running, n);
+    weft_orchestrator_close(ro);
+    return NULL;
+}
+
+static void cancel_spinning(const char *mode, const char *fn)
+{
+    test_write_file("spin.py", SPIN_PY);
+    char toml[256];
+    snprintf(toml, sizeof toml, "[TASK.spin]\nfunction = \"spin.%s:function\"\n"
+             "[SCENARIO.s]\ntasks = [\"spin:SECTION\"]\n", fn);
+    run r;
+    open_run(&r, mode, toml);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, cancel_when_started, r.cfg), 0);
+    submit(&r, true);
+    int64_t end = weft__mono_ns();
+    pthread_join(th, NULL);
+    if (!canceled_at) FAIL("no cancel: %s", kerr);
+    printf("    stopped %.3f s after the cancel\n", (double)(end - canceled_at) / 1e9);
+    ASSERT_LT(end - canceled_at, 1000000000LL);
+    expect_job(&r, "spin", WEFT_JOB_CANCELED, NULL);
+    close_run(&r);
+}
+
+TEST(cancel_stops_a_while_true_job_within_a_second_in_development)
+{
+    cancel_spinning("development", "spin");
+}
+
+TEST(cancel_is_not_swallowed_by_except_exception)
+{
+    cancel_spinning("development", "swallow");
+}
+
+TEST(cancel_stops_a_while_true_job_within_a_second_in_standalone)
+{
+    cancel_spinning("standalone", "spin");
+}
+
+static void timeout_spinning(const char *mode)
+{
+    test_write_file("spin.py", SPIN_PY);
+    run r;
+    open_run(&r, mode,
+             "[TASK.spin]\nfunction = \"spin.spin:function\"\ntimeout = \"1s:timedelta\"\n"
+             "[SCENARIO.s]\ntasks = [\"spin:SECTION\"]\n");
+    int64_t t0 = weft__mono_ns();
+    submit(&r, true);
+    double dt = (double)(weft__mono_ns() - t0) / 1e9;
+    printf("    timed out after %.3f s\n", dt);
+    ASSERT(dt < 2.5);
+    expect_job(&r, "spin", WEFT_JOB_FAILED, "timed out after 1s");
+    close_run(&r);
+}
+
+TEST(timeout_stops_a_while_true_job_in_development)
+{
+    timeout_spinning("development");
+}
+
+TEST(timeout_stops_a_while_true_job_in_standalone)
+{
+    timeout_spinning("standalone");
+}
+
+/* ---- workers ---- */
+
+TEST(a_crash_through_ctypes_and_a_broken_module_fail_alone_in_standalone)
+{
+    test_write_file("crash.py", "import ctypes\ndef f():\n    ctypes.string_at(0)\n");
+    test_write_file("broken.py", "def f(:\n    pass\n");
+    test_write_file("fine.py", "import os\ndef f():\n    return os.getpid()\n");
+    run r;
+    open_run(&r, "standalone",
+             "[DATA_NODE.pid1]\nstorage_type = \"json\"\ndefault_path = \"pid1.json\"\n"
+             "[DATA_NODE.pid2]\nstorage_type = \"json\"\ndefault_path = \"pid2.json\"\n"
+             "[TASK.crash]\nfunction = \"crash.f:function\"\n"
+             "[TASK.broken]\nfunction = \"broken.f:function\"\n"
+             "[TASK.fine1]\nfunction = \"fine.f:function\"\noutputs = [\"pid1:SECTION\"]\n"
+             "[TASK.fine2]\nfunction = \"fine.f:function\"\noutputs = [\"pid2:SECTION\"]\n"
+             "[SCENARIO.s]\ntasks = [\"crash:SECTION\", \"broken:SECTION\", \"fine1:SECTION\", "
+             "\"fine2:SECTION\"]\n");
+    submit(&r, true);
+    expect_job(&r, "crash", WEFT_JOB_FAILED, "signal 11");
+    expect_job(&r, "broken", WEFT_JOB_FAILED, "SyntaxError");
+    expect_job(&r, "fine1", WEFT_JOB_COMPLETED, NULL);
+    expect_job(&r, "fine2", WEFT_JOB_COMPLETED, NULL);
+    weft_job_info *j = job_of(&r, "broken");
+    ASSERT_CONTAINS(j->error, "broken.py\", line 1");
+    weft_job_info_free(j);
+    char *p = read_text("pid1.json");
+    ASSERT(atoi(p) != getpid()); /* ran in a worker process */
+    free(p);
+    close_run(&r);
+}
+
+/* ---- weft check ---- */
+
+/* `weft check ARGS` in the test's folder: its exit status, output in *out. */
+static int weft_check(const char *args, char **out)
+{
+    char *cmd = NULL;
+    ASSERT(asprintf(&cmd, "%s/weft check %s 2>&1", test_build_dir(), args) > 0);
+    int rc = test_run_cmd(cmd, out);
+    free(cmd);
+    return rc;
+}
+
+TEST(weft_check_finds_modules_without_running_them_and_import_reports_errors)
+{
+    test_write_file("config.toml",
+                    "[TASK.a]\nfunction = \"nosuch.mod.f:function\"\n"
+                    "[TASK.b]\nfunction = \"side.f:function\"\n"
+                    "[TASK.c]\nfunction = \"broken.f:function\"\n"
+                    "[TASK.d]\nfunction = \"pkg.good.nope:function\"\n"
+                    "[TASK.e]\nfunction = \"json.dumps:function\"\n"
+                    "[SCENARIO.s]\ntasks = [\"a:SECTION\", \"b:SECTION\", \"c:SECTION\", "
+                    "\"d:SECTION\", \"e:SECTION\"]\n");
+    test_write_file("side.py", "open('imported', 'w').close()\ndef f():\n    pass\n");
+    test_write_file("broken.py", "x = 1\ndef f(:\n    pass\n");
+    mkdir("pkg", 0777);
+    test_write_file("pkg/good.py", "def f():\n    pass\n");
+    char *out = NULL;
+    ASSERT_EQ(weft_check("", &out), 1);
+    ASSERT_CONTAINS(out, "config.toml:2:12: error: function nosuch.mod.f: no Python module "
+                         "'nosuch.mod' (no .py file, package folder or extension module in ");
+    ASSERT_CONTAINS(out, "config.toml: 1 error, 0 warnings\n");
+    free(out);
+    ASSERT(!exists("imported")); /* found, not imported */
+    ASSERT_EQ(weft_check("--import", &out), 1);
+    ASSERT_CONTAINS(out, "config.toml:2:12: error: function nosuch.mod.f: no Python module");
+    ASSERT_CONTAINS(out, "config.toml:6:12: error: function broken.f: ");
+    ASSERT_CONTAINS(out, "broken.py:2: SyntaxError: ");
+    ASSERT_CONTAINS(out, "config.toml:8:12: error: function pkg.good.nope: module 'pkg.good' (");
+    ASSERT_CONTAINS(out, "pkg/good.py) has no function 'nope'\n");
+    ASSERT_CONTAINS(out, "config.toml: 3 errors, 0 warnings\n");
+    free(out);
+    ASSERT(exists("imported"));
+}
+
+TEST_MAIN(TEST_ENTRY(calling_convention_0_1_3_outputs_and_a_wrong_count_in_development),
+          TEST_ENTRY(calling_convention_in_standalone_workers),
+          TEST_ENTRY(every_data_node_type_read_and_written_as_taipy_exposes_it),
+          TEST_ENTRY(pickles_are_shared_with_a_separate_python_both_ways),
+          TEST_ENTRY(a_missing_python_library_is_named),
+          TEST_ENTRY(exception_traceback_and_print_in_development),
+          TEST_ENTRY(exception_traceback_and_print_in_standalone),
+          TEST_ENTRY(cancel_stops_a_while_true_job_within_a_second_in_development),
+          TEST_ENTRY(cancel_is_not_swallowed_by_except_exception),
+          TEST_ENTRY(cancel_stops_a_while_true_job_within_a_second_in_standalone),
+          TEST_ENTRY(timeout_stops_a_while_true_job_in_development),
+          TEST_ENTRY(timeout_stops_a_while_true_job_in_standalone),
+          TEST_ENTRY(a_crash_through_ctypes_and_a_broken_module_fail_alone_in_standalone),
+          TEST_ENTRY(weft_check_finds_modules_without_running_them_and_import_reports_errors))
