@@ -144,6 +144,23 @@ static weft_err broke(weft__amqp *c, char *err, const char *fmt, ...)
     return e;
 }
 
+/* The broker closed the channel or the connection (`what`): answer with
+ * the matching close-ok, as the protocol asks, and mark the connection
+ * broken with the broker's reason. */
+static weft_err closed_by_broker(weft__amqp *c, const char *what, amqp_bytes_t reason, char *err)
+{
+    bool conn = strcmp(what, "connection") == 0;
+    weft_err e = broke(c, err, "broker %s closed the %s: %.*s", c->redacted, what,
+                       (int)reason.len, (const char *)reason.bytes);
+    union {
+        amqp_channel_close_ok_t channel;
+        amqp_connection_close_ok_t connection;
+    } ok = {{0}};
+    amqp_send_method(c->conn, conn ? 0 : CHANNEL,
+                     conn ? AMQP_CONNECTION_CLOSE_OK_METHOD : AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    return e;
+}
+
 /* Describes a failed RPC reply; true when it was not a failure. */
 static bool describe_reply(amqp_rpc_reply_t r, char *buf, size_t size, int *code)
 {
@@ -771,22 +788,14 @@ static weft_err read_frame(weft__amqp *c, int timeout_ms, weft__amqp_event *ev, 
         if (r.reply_type == AMQP_RESPONSE_NORMAL) amqp_destroy_message(&m);
         break;
     }
-    case AMQP_CHANNEL_CLOSE_METHOD: {
-        amqp_channel_close_t *m = f.payload.method.decoded;
-        amqp_channel_close_ok_t ok = {0};
-        e = broke(c, err, "broker %s closed the channel: %.*s", c->redacted,
-                  (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-        amqp_send_method(c->conn, CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    case AMQP_CHANNEL_CLOSE_METHOD:
+        e = closed_by_broker(c, "channel",
+                             ((amqp_channel_close_t *)f.payload.method.decoded)->reply_text, err);
         break;
-    }
-    case AMQP_CONNECTION_CLOSE_METHOD: {
-        amqp_connection_close_t *m = f.payload.method.decoded;
-        amqp_connection_close_ok_t ok = {0};
-        e = broke(c, err, "broker %s closed the connection: %.*s", c->redacted,
-                  (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-        amqp_send_method(c->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    case AMQP_CONNECTION_CLOSE_METHOD:
+        e = closed_by_broker(c, "connection",
+                             ((amqp_connection_close_t *)f.payload.method.decoded)->reply_text, err);
         break;
-    }
     case AMQP_BASIC_CANCEL_METHOD:
         e = broke(c, err, "broker %s canceled our consumer (queue deleted?)", c->redacted);
         break;
