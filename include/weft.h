@@ -1044,7 +1044,7 @@ typedef struct weft_worker_info {
     int pid;
     char *queue;
     char *state;        /**< "up", "draining" or "down" */
-    int concurrency;
+    int concurrency;        /**< its size: job processes now (moves with autoscale) */
     int64_t jobs_run;
     char **current;     /**< ids of the jobs it runs, `ncurrent` of them */
     size_t ncurrent;

@@ -186,6 +186,17 @@ TEST(autoscale_grows_to_max_under_load_and_shrinks_to_min_when_idle)
     char *log = test_read_file("worker.log", NULL);
     ASSERT_CONTAINS(log, "-> 4 job processes");
     free(log);
+    /* The heartbeat says so: size 4, all busy. */
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    weft_workers_opts lo = {.broker_url = broker_url(), .queue = queue_name, .wait_ms = 3500};
+    weft_worker_info *ws = NULL;
+    size_t nws = 0;
+    ASSERT_OK(weft_workers_list(&lo, &ws, &nws, err), err);
+    ASSERT_EQ(nws, 1);
+    ASSERT_EQ(ws[0].pid, (int)w);
+    ASSERT_EQ(ws[0].concurrency, 4);
+    ASSERT_EQ(ws[0].busy, 4);
+    weft_worker_list_free(ws, nws);
     /* Never past MAX while the queue drains (about 25 s at 4 x 2/s). */
     int64_t end = weft__mono_ns() + 40LL * 1000000000;
     int n = 4;

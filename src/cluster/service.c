@@ -862,6 +862,7 @@ static weft_err autoscale(weft_worker *w, char *err)
         w->concurrency, n, w->in_pool, w->nheld);
     w->concurrency = weft__pool_resize(w->pool, n);
     w->prefetch = default_prefetch(w->concurrency);
+    w->next_announce_ns = 0; /* the new size in the next heartbeat */
     weft_err e = weft__amqp_qos(w->conn, (uint16_t)w->prefetch, err);
     return e ? e : pause_consuming(w, err);
 }
