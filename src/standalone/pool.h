@@ -21,6 +21,10 @@
  *    job ends CANCELED, or FAILED "timed out after 2s"; if even the SIGKILL
  *    does not end it (a stopped fork server cannot send it), the pool stops
  *    waiting after WEFT__STOP_GIVE_UP_MS, so a stop always ends.
+ *  - The size can change while it runs (weft__pool_resize(), up to
+ *    max_workers slots allocated at start): a new slot asks the fork server
+ *    for a worker; a slot past the size takes no new job, and its worker
+ *    is ended once idle, so a shrink never cuts a job short.
  *  - Workers start in the background: weft__pool_start() returns at once.
  *    When the first fork for a slot fails (the process limit), the pool
  *    runs with fewer workers and logs "cannot start N workers: ...";
