@@ -971,6 +971,18 @@ typedef struct weft_worker_opts {
      *  and finished (totals and per second over the last minute).  NULL:
      *  no listener.  Borrowed for the call to weft_worker_open(). */
     const char *metrics_addr;
+    /** Autoscaling, off when 0: the service starts with `autoscale_min`
+     *  job processes (0: 1) and grows up to `autoscale_max` (1 to 1000)
+     *  while every slot is busy and jobs wait (held here, or left in the
+     *  queue after a hand-back), by the number of waiting jobs at a time;
+     *  once some slots stayed free for `autoscale_idle_ms` (0: 10 s), it
+     *  shrinks to the busy ones, not below the minimum.  Only idle job
+     *  processes are retired: no job is cut short.  The prefetch follows
+     *  the size (2 x size) and the heartbeat reports it.  With autoscale,
+     *  `concurrency` and `prefetch` must be 0 (WEFT_EINVAL). */
+    int autoscale_max;
+    int autoscale_min;
+    int64_t autoscale_idle_ms;
 } weft_worker_opts;
 
 /**
@@ -1032,7 +1044,7 @@ typedef struct weft_worker_info {
     int pid;
     char *queue;
     char *state;        /**< "up", "draining" or "down" */
-    int concurrency;
+    int concurrency;        /**< its size: job processes now (moves with autoscale) */
     int64_t jobs_run;
     char **current;     /**< ids of the jobs it runs, `ncurrent` of them */
     size_t ncurrent;

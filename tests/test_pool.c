@@ -961,6 +961,55 @@ TEST(no_fork_allowed_fails_jobs_at_once)
     finish(p);
 }
 
+static bool four_running(void *arg)
+{
+    (void)arg;
+    return running_now == 4;
+}
+
+/* The pool grows to 4 slots while jobs wait, and shrinks to 1 while they
+ * run: they all end COMPLETED, the retired workers exit once idle, and the
+ * jobs after the shrink run one at a time; it grows again afterwards. */
+TEST(the_pool_grows_and_shrinks_without_losing_a_job)
+{
+    setup();
+    weft__pool_opts o = {.cfg = cfg, .application_path = apps, .nworkers = 1,
+                         .max_workers = 4,
+                         .cbs = {.running = on_running, .finished = on_finished}};
+    weft__pool *p = NULL;
+    ASSERT_OK(weft__pool_start(&o, &p, err), err);
+    ASSERT_EQ(weft__pool_size(p), 1);
+    wait_live(p, 1);
+    for (int i = 0; i < 4; i++) submit(p, "sleep1", 0);
+    ASSERT_EQ(weft__pool_resize(p, 9), 4); /* clamped to max_workers */
+    ASSERT(wait_for(four_running, NULL, 5000));
+    wait_live(p, 4);
+    pid_t before[4];
+    ASSERT_EQ(weft__pool_worker_pids(p, before, 4), 4);
+    ASSERT_EQ(weft__pool_resize(p, 1), 1);
+    usleep(200000);
+    ASSERT_EQ(weft__pool_live_workers(p), 4); /* busy workers are not retired */
+    wait_all(10000);
+    for (int k = 0; k < 4; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    wait_live(p, 1);
+    pid_t after[1];
+    ASSERT_EQ(weft__pool_worker_pids(p, after, 1), 1);
+    for (int i = 0; i < 4; i++) { /* the retired ones exited */
+        if (before[i] == after[0]) continue;
+        int alive = 0;
+        for (int t = 0; t < 300 && (alive = kill(before[i], 0) == 0); t++) usleep(10000);
+        ASSERT_EQ(alive, 0);
+    }
+    int64_t t0 = weft__mono_ns();
+    for (int i = 0; i < 2; i++) submit(p, "sleep1", 0);
+    wait_all(10000);
+    ASSERT(secs_since(t0) >= 1.9); /* one slot: one after the other */
+    for (int k = 0; k < njobs; k++) expect(k, WEFT_JOB_COMPLETED, NULL);
+    ASSERT_EQ(weft__pool_resize(p, 3), 3);
+    wait_live(p, 3);
+    finish(p);
+}
+
 TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
           TEST_ENTRY_TIMEOUT(a_thousand_workers_start_and_run_jobs, 120),
           TEST_ENTRY(workers_that_cannot_start_leave_a_smaller_pool),
@@ -985,4 +1034,5 @@ TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
           TEST_ENTRY_TIMEOUT(pool_started_from_a_thread_that_ends, 30),
           TEST_ENTRY_TIMEOUT(workers_exit_when_the_orchestrator_is_killed, 30),
           TEST_ENTRY_TIMEOUT(noop_throughput, 60),
-          TEST_ENTRY_TIMEOUT(cpu_bound_jobs_keep_both_workers_busy, 60))
+          TEST_ENTRY_TIMEOUT(cpu_bound_jobs_keep_both_workers_busy, 60),
+          TEST_ENTRY_TIMEOUT(the_pool_grows_and_shrinks_without_losing_a_job, 60))

@@ -330,6 +330,26 @@ TEST(open_checks_its_options)
     ASSERT(w == NULL);
 }
 
+/* Autoscale bounds out of range, or with a concurrency or a prefetch
+ * (which autoscale sets itself), fail at open. */
+TEST(open_checks_its_autoscale_options)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("scaleopts");
+    weft_worker *w = NULL;
+    weft_worker_opts wo = {.application_path = ".", .autoscale_max = 4, .autoscale_min = 5};
+    ASSERT_EQ(weft_worker_open(&wo, &w, err), WEFT_EINVAL);
+    ASSERT_STR_EQ(err, "autoscale must be MAX,MIN with 1 <= MIN <= MAX <= 1000, not 4,5");
+    wo = (weft_worker_opts){.application_path = ".", .autoscale_max = 1001};
+    ASSERT_EQ(weft_worker_open(&wo, &w, err), WEFT_EINVAL);
+    wo = (weft_worker_opts){.application_path = ".", .autoscale_max = 4, .concurrency = 2};
+    ASSERT_EQ(weft_worker_open(&wo, &w, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "leave them 0");
+    wo = (weft_worker_opts){.application_path = ".", .autoscale_max = 4, .prefetch = 8};
+    ASSERT_EQ(weft_worker_open(&wo, &w, err), WEFT_EINVAL);
+    ASSERT(w == NULL);
+}
+
 /* weft_workers_list() hears a service serving the queue. */
 TEST(workers_list_hears_a_service)
 {
@@ -357,7 +377,8 @@ TEST(workers_list_hears_a_service)
     cleanup_queues();
 }
 
-TEST_MAIN(TEST_ENTRY_TIMEOUT(worker_thread_serves_a_scenario, 90),
+TEST_MAIN(TEST_ENTRY(open_checks_its_autoscale_options),
+          TEST_ENTRY_TIMEOUT(worker_thread_serves_a_scenario, 90),
           TEST_ENTRY_TIMEOUT(a_thousand_slots_serve_and_stop, 120),
           TEST_ENTRY_TIMEOUT(worker_process_drains_on_sigterm, 90),
           TEST_ENTRY_TIMEOUT(service_logs_through_handlers_never_stderr, 60),

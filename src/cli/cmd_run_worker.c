@@ -54,10 +54,31 @@ static int serve(const weft_worker_opts *opts)
     return !e ? CLI_OK : e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;
 }
 
+/* "MAX[,MIN]" into *max and *min (MIN default 1); 0, or CLI_USAGE with a
+ * message. */
+static int parse_autoscale(const char *arg, int *max, int *min)
+{
+    char *end = NULL;
+    long hi = strtol(arg, &end, 10), lo = 1;
+    if (end != arg && *end == ',') {
+        const char *m = end + 1;
+        lo = strtol(m, &end, 10);
+        if (end == m) end = (char *)arg;
+    }
+    if (end == arg || *end || hi < 1 || hi > 1000 || lo < 1 || lo > hi) {
+        fprintf(stderr, "weft run-worker: --autoscale wants MAX[,MIN] with "
+                "1 <= MIN <= MAX <= 1000, not '%s'\n", arg);
+        return CLI_USAGE;
+    }
+    *max = (int)hi;
+    *min = (int)lo;
+    return 0;
+}
+
 int cmd_run_worker(int argc, char **argv)
 {
     const char *app = ".", *broker = NULL, *broker_file = NULL, *queue = NULL,
-               *secret_file = NULL, *metrics = NULL;
+               *secret_file = NULL, *metrics = NULL, *autoscale = NULL;
     long concurrency = 0, prefetch = 0; /* 0: the service's defaults */
     const cli_opt opts[] = {
         CLI_STRING("application-path", 0, "a folder", &app),
@@ -68,6 +89,7 @@ int cmd_run_worker(int argc, char **argv)
         CLI_STRING("secret-file", 0, "a file", &secret_file),
         CLI_LONG("concurrency", 0, &concurrency, 1, 1000),
         CLI_LONG("prefetch", 0, &prefetch, 1, 65535),
+        CLI_STRING("autoscale", 0, "MAX[,MIN]", &autoscale),
         CLI_STRING("metrics", 0, "[ADDR:]PORT", &metrics),
         CLI_LOG_OPTS,
         CLI_END,
@@ -76,6 +98,13 @@ int cmd_run_worker(int argc, char **argv)
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
     if (rc) return rc;
+    int scale_max = 0, scale_min = 0;
+    if (autoscale && (concurrency || prefetch)) {
+        fprintf(stderr, "weft run-worker: --autoscale sets the number of job processes and "
+                "the prefetch: not with --concurrency or --prefetch\n");
+        return CLI_USAGE;
+    }
+    if (autoscale && (rc = parse_autoscale(autoscale, &scale_max, &scale_min))) return rc;
     char *url = NULL;
     if ((rc = cli_broker_url("run-worker", broker, broker_file, &url))) return rc;
     char path[PATH_MAX];
@@ -92,7 +121,8 @@ int cmd_run_worker(int argc, char **argv)
     weft_worker_opts o = {.application_path = app, .config = cfg, .broker_url = url,
                           .queue = queue, .concurrency = (int)concurrency,
                           .prefetch = (int)prefetch, .secret_file = secret_file,
-                          .metrics_addr = metrics};
+                          .metrics_addr = metrics, .autoscale_max = scale_max,
+                          .autoscale_min = scale_min};
     rc = serve(&o);
     weft_config_free(cfg);
     free(url);

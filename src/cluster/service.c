@@ -37,6 +37,13 @@
  * until a slot frees, so that a long job never holds short ones while
  * another worker is idle.  An explicit P gives the jobs to the pool at
  * once, as fast as it can for short jobs, with no such guarantee.
+ *
+ * Autoscaling (--autoscale MAX,MIN): N is the pool's current size.  A
+ * round that finds every slot busy and jobs waiting (held, or handed back
+ * and the consumer paused) grows the pool by the jobs held, up to MAX; a
+ * pool with free slots for WEFT__AUTOSCALE_IDLE_MS shrinks to its busy
+ * slots, down to MIN.  The prefetch, 2 x N, is set again with basic.qos,
+ * which RabbitMQ applies to new consumers only: the service consumes anew.
  */
 #include "cluster/exec_cluster.h"
 #include "cluster/metrics_http.h"
@@ -146,7 +153,10 @@ struct weft_worker {
     char *secret;              /* the shared secret, NULL: messages unsigned */
     weft__digests digests;     /* of its tasks, as its config defines them */
     weft__amqp_opts aopts;     /* strings borrowed from cfg and url */
-    int concurrency;
+    int concurrency;           /* the pool's size: moves with autoscaling */
+    int scale_min, scale_max;  /* autoscaling bounds; scale_max 0: off */
+    int64_t scale_idle_ns;     /* free slots this long: shrink */
+    int64_t full_ns;           /* last round with no free slot */
     int prefetch;              /* >= concurrency: jobs taken ahead of a free slot */
     bool hold;                 /* default prefetch: jobs past the free slots wait here */
     int in_pool;               /* jobs given to the pool and not finished */
@@ -820,6 +830,43 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
     return e;
 }
 
+/* ---- autoscaling ---- */
+
+static int default_prefetch(int n) { return 2 * n < MAX_PREFETCH ? 2 * n : MAX_PREFETCH; }
+
+/* The size the pool should have now: more while every slot is busy and
+ * jobs wait, fewer once slots stayed free for the idle time. */
+static int scale_target(weft_worker *w)
+{
+    int64_t now = weft__mono_ns();
+    int n = w->concurrency;
+    if (w->in_pool + (int)w->nheld >= n) w->full_ns = now;
+    if (w->in_pool >= n && (w->nheld || w->paused)) {
+        n += w->nheld ? (int)w->nheld : 1;
+        return n < w->scale_max ? n : w->scale_max;
+    }
+    if (now - w->full_ns < w->scale_idle_ns) return n;
+    w->full_ns = now; /* the next step down waits as long again */
+    return w->in_pool > w->scale_min ? w->in_pool : w->scale_min;
+}
+
+/* Resizes the pool when the load says so, and the prefetch with it.  The
+ * new prefetch reaches only a new consumer: the service pauses, and
+ * run_held() consumes again while a slot is free. */
+static weft_err autoscale(weft_worker *w, char *err)
+{
+    if (!w->scale_max || w->draining) return WEFT_OK;
+    int n = scale_target(w);
+    if (n == w->concurrency) return WEFT_OK;
+    LOG(w, WEFT_LOG_INFO, "autoscale: %d -> %d job processes (%d busy, %zu held)",
+        w->concurrency, n, w->in_pool, w->nheld);
+    w->concurrency = weft__pool_resize(w->pool, n);
+    w->prefetch = default_prefetch(w->concurrency);
+    w->next_announce_ns = 0; /* the new size in the next heartbeat */
+    weft_err e = weft__amqp_qos(w->conn, (uint16_t)w->prefetch, err);
+    return e ? e : pause_consuming(w, err);
+}
+
 /* ---- held jobs (the default prefetch) ---- */
 
 static wjob *held_pop(weft_worker *w)
@@ -1068,6 +1115,7 @@ static void serve_round(weft_worker *w)
     char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
     weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
     if (!e) e = handle_events(w, err);
+    if (!e && connected(w)) e = autoscale(w, err);
     if (!e && connected(w)) e = run_held(w, err);
     if (!e && connected(w)) e = expire_held(w, err);
     if (e || weft__amqp_broken(w->conn)) {
@@ -1224,6 +1272,13 @@ static weft_err check_opts(const weft_worker_opts *o, char *err)
     if (o->prefetch < 0 || o->prefetch > MAX_PREFETCH)
         return weft__err(err, WEFT_EINVAL, "prefetch must be 1 to %d, not %d", MAX_PREFETCH,
                          o->prefetch);
+    if (o->autoscale_max < 0 || o->autoscale_max > MAX_CONCURRENCY || o->autoscale_min < 0 ||
+        o->autoscale_min > o->autoscale_max || o->autoscale_idle_ms < 0)
+        return weft__err(err, WEFT_EINVAL, "autoscale must be MAX,MIN with 1 <= MIN <= MAX <= "
+                         "%d, not %d,%d", MAX_CONCURRENCY, o->autoscale_max, o->autoscale_min);
+    if (o->autoscale_max && (o->concurrency || o->prefetch))
+        return weft__err(err, WEFT_EINVAL, "autoscale sets the concurrency and the prefetch: "
+                         "leave them 0");
     return WEFT_OK;
 }
 
@@ -1245,13 +1300,17 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN) * WEFT__WORKER_SLOTS_PER_CPU;
     w->concurrency = opts->concurrency > 0 ? opts->concurrency
                      : cpus < 1 ? 1 : cpus > MAX_CONCURRENCY ? MAX_CONCURRENCY : (int)cpus;
+    w->scale_max = opts->autoscale_max;
+    w->scale_min = opts->autoscale_min > 0 ? opts->autoscale_min : 1;
+    w->scale_idle_ns = (opts->autoscale_idle_ms > 0 ? opts->autoscale_idle_ms
+                                                    : WEFT__AUTOSCALE_IDLE_MS) * 1000000;
+    if (w->scale_max) w->concurrency = w->scale_min;
     /* Default: 2 x N, the jobs past the free slots held here (see the
      * top of this file), so that the next job is at hand when a slot frees
      * and a long job never holds short ones.  An explicit P is taken as is. */
     w->hold = opts->prefetch == 0;
     w->prefetch = opts->prefetch > w->concurrency ? opts->prefetch
-                  : w->hold ? (2 * w->concurrency < MAX_PREFETCH ? 2 * w->concurrency : MAX_PREFETCH)
-                            : w->concurrency;
+                  : w->hold ? default_prefetch(w->concurrency) : w->concurrency;
     if ((e = load_application(w, opts, err)) || (e = load_trust(w, opts, err)) ||
         (e = name_things(w, opts, err)) ||
         (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)) ||
@@ -1265,7 +1324,8 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
     setenv("WEFT_WORKER_PID", pidbuf, 1);
     weft__pool_opts po = {.cfg = w->cfg, .application_path = w->app,
-                          .nworkers = w->concurrency, .kill_grace_ms = WEFT__KILL_GRACE_MS,
+                          .nworkers = w->concurrency, .max_workers = w->scale_max,
+                          .kill_grace_ms = WEFT__KILL_GRACE_MS,
                           .cbs = {.running = cb_running, .finished = cb_finished, .ud = w}};
     if ((e = weft__pool_start(&po, &w->pool, err))) goto fail;
     *out = w;

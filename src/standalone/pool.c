@@ -91,6 +91,7 @@ typedef struct slot {
     uint32_t next_tag;
     int64_t retry_at_ns;
     bool had_worker; /* a worker ran here once: a failed fork is retried */
+    bool retired;    /* beyond the pool's size: its worker ends, none replaces it */
 } slot;
 
 typedef struct event {
@@ -102,7 +103,8 @@ typedef struct event {
 
 struct weft__pool {
     weft__pool_opts opts;
-    int n;
+    int n;    /* slots allocated: the largest size the pool can take */
+    int size; /* pool thread: slots [0, size) run jobs, the others are retired */
     int64_t grace_ns;
     slot *slots;
     /* [0] wakeup pipe, [1] fork server, [2 + k] the slot pslot[k]: only
@@ -129,6 +131,7 @@ struct weft__pool {
     bool broken;    /* the fork server is gone: nothing runs any more */
     pid_t *pids;
     int live;
+    int want_size; /* weft__pool_resize(): taken by the pool thread */
 
     /* Pool thread only. */
     pjob *q_head, *q_tail;
@@ -354,7 +357,7 @@ static void slot_start_failed(weft__pool *p, int i, int err_no)
     }
     p->start_reported = true;
     char why[WEFT_ERRBUF_SIZE];
-    snprintf(why, sizeof why, "cannot start %d workers: %s", p->n, strerror(p->start_errno));
+    snprintf(why, sizeof why, "cannot start %d workers: %s", p->size, strerror(p->start_errno));
     if (live == 0) {
         weft__log(p->opts.log, WEFT_LOG_ERROR, "standalone", "%s", why);
         pool_break(p, why);
@@ -397,7 +400,10 @@ static void slot_finalize(weft__pool *p, int i, const char *why)
     weft__wire_out_release(&s->out);
     s->pid = 0;
     set_pid(p, i, 0);
-    slot_request_worker(p, i);
+    if (s->retired)
+        s->state = SLOT_OFF;
+    else
+        slot_request_worker(p, i);
 }
 
 static void handle_frames(weft__pool *p, int i)
@@ -479,14 +485,14 @@ static void dispatch(weft__pool *p)
 {
     for (int i = 0; i < p->n; i++) {
         slot *s = &p->slots[i];
-        if (s->state != SLOT_READY || s->njobs != 0) continue;
+        if (s->state != SLOT_READY || s->njobs != 0 || i >= p->size) continue;
         pjob *j = steal(p, i);
         if (!j) j = q_pop(p);
         if (!j) break;
         slot_send(p, i, j);
     }
     for (int depth = 1; depth < DEPTH && p->q_head; depth++) {
-        for (int i = 0; i < p->n && p->q_head; i++) {
+        for (int i = 0; i < p->size && p->q_head; i++) {
             slot *s = &p->slots[i];
             if (s->state == SLOT_READY && s->njobs == depth) slot_send(p, i, q_pop(p));
         }
@@ -675,6 +681,32 @@ static bool all_idle(const weft__pool *p)
     return true;
 }
 
+/* Grows or shrinks to `want` slots.  A slot past the size takes no new
+ * job; once idle, its channel is closed, so its worker exits (at EOF, as at
+ * shutdown) and the slot stays off.  A busy one is retired when its jobs
+ * end: a job is never cut short or lost by a shrink.  A slot taken back
+ * before its worker was gone keeps that worker. */
+static void apply_size(weft__pool *p, int want)
+{
+    if (p->stop_seen == POOL_SHUTDOWN) return;
+    p->size = want;
+    for (int i = 0; i < p->n; i++) {
+        slot *s = &p->slots[i];
+        if (i < want) {
+            if (s->retired && s->state == SLOT_OFF) {
+                s->retired = false;
+                slot_request_worker(p, i);
+            }
+        } else if (s->state == SLOT_READY && s->njobs == 0 && !s->retired) {
+            s->retired = true;
+            slot_closed(p, i);
+        } else if (s->state == SLOT_RETRY) {
+            s->retired = true;
+            s->state = SLOT_OFF;
+        }
+    }
+}
+
 /* Takes in what other threads handed over (new jobs, cancel requests, a
  * stop request) and acts on it; returns the stop request as seen now. */
 static pool_stop take_requests(weft__pool *p)
@@ -687,7 +719,9 @@ static pool_stop take_requests(weft__pool *p)
     p->cancels = NULL;
     p->ncancels = p->capcancels = 0;
     pool_stop stopping = p->stopping;
+    int want_size = p->want_size;
     pthread_mutex_unlock(&p->mu);
+    apply_size(p, want_size);
 
     while (in) {
         pjob *next = in->next;
@@ -762,7 +796,10 @@ static void *pool_main(void *arg)
     /* Here rather than in weft__pool_start(): slots are this thread's, and
      * the workers come after it (at a process limit, the thread the pool
      * cannot do without is not the one that fails). */
-    for (int i = 0; i < p->n; i++) slot_request_worker(p, i);
+    for (int i = 0; i < p->n; i++) {
+        p->slots[i].retired = i >= p->size;
+        if (i < p->size) slot_request_worker(p, i);
+    }
     for (;;) {
         pool_stop stopping = take_requests(p);
         dispatch(p);
@@ -797,8 +834,10 @@ weft_err weft__pool_start(const weft__pool_opts *opts, weft__pool **out, char *e
     weft__pool *p = calloc(1, sizeof *p);
     if (!p) return weft__err(err, WEFT_ENOMEM, "out of memory");
     p->opts = *opts;
-    p->n = opts->nworkers > 0 ? opts->nworkers : weft_config_max_nb_of_workers(opts->cfg);
-    if (p->n <= 0) p->n = WEFT__DEFAULT_WORKERS;
+    p->size = opts->nworkers > 0 ? opts->nworkers : weft_config_max_nb_of_workers(opts->cfg);
+    if (p->size <= 0) p->size = WEFT__DEFAULT_WORKERS;
+    p->n = opts->max_workers > p->size ? opts->max_workers : p->size;
+    p->want_size = p->size;
     p->grace_ns = (opts->kill_grace_ms > 0 ? opts->kill_grace_ms : WEFT__KILL_GRACE_MS) * 1000000;
     p->wake[0] = p->wake[1] = -1;
     pthread_mutex_init(&p->mu, NULL);
@@ -954,7 +993,23 @@ void weft__pool_free(weft__pool *p)
     free(p);
 }
 
-int weft__pool_size(const weft__pool *p) { return p->n; }
+int weft__pool_size(weft__pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->want_size;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+int weft__pool_resize(weft__pool *p, int n)
+{
+    n = n < 1 ? 1 : n > p->n ? p->n : n;
+    pthread_mutex_lock(&p->mu);
+    p->want_size = n;
+    pthread_mutex_unlock(&p->mu);
+    wake_thread(p);
+    return n;
+}
 
 int weft__pool_live_workers(weft__pool *p)
 {

@@ -21,6 +21,10 @@
  *    job ends CANCELED, or FAILED "timed out after 2s"; if even the SIGKILL
  *    does not end it (a stopped fork server cannot send it), the pool stops
  *    waiting after WEFT__STOP_GIVE_UP_MS, so a stop always ends.
+ *  - The size can change while it runs (weft__pool_resize(), up to
+ *    max_workers slots allocated at start): a new slot asks the fork server
+ *    for a worker; a slot past the size takes no new job, and its worker
+ *    is ended once idle, so a shrink never cuts a job short.
  *  - Workers start in the background: weft__pool_start() returns at once.
  *    When the first fork for a slot fails (the process limit), the pool
  *    runs with fewer workers and logs "cannot start N workers: ...";
@@ -61,6 +65,8 @@ typedef struct weft__pool_opts {
     const char *application_path; /* NULL: the config's; borrowed likewise */
     int nworkers;                 /* <= 0: weft_config_max_nb_of_workers(cfg), and
                                    * WEFT__DEFAULT_WORKERS when that is <= 0 */
+    int max_workers;              /* the most weft__pool_resize() may ask for;
+                                   * <= nworkers: the pool keeps its size */
     int64_t kill_grace_ms;        /* SIGTERM -> SIGKILL on cancel/timeout; <= 0:
                                    * WEFT__KILL_GRACE_MS (util/defaults.h) */
     const weft__logger *log;      /* borrowed until weft__pool_free(); NULL: the
@@ -100,8 +106,16 @@ void weft__pool_stop(weft__pool *p, bool cancel);
 /* Stops (canceling) when needed, and frees.  NULL is ignored. */
 void weft__pool_free(weft__pool *p);
 
-/* Number of slots, and of them the ones with a live worker. */
-int weft__pool_size(const weft__pool *p);
+/*
+ * Grows or shrinks the pool to `n` slots, clamped to 1..max_workers, and
+ * returns that.  Asynchronous: new slots ask the fork server for workers;
+ * slots past the size take no new job, and the worker of each exits once it
+ * is idle (a running or queued job is never cut short or lost).  Any thread.
+ */
+int weft__pool_resize(weft__pool *p, int n);
+
+/* The size (last asked), and the slots with a live worker. */
+int weft__pool_size(weft__pool *p);
 int weft__pool_live_workers(weft__pool *p);
 /* Pids of the live workers into pids[0..n): returns how many there are. */
 int weft__pool_worker_pids(weft__pool *p, pid_t *pids, int n);

@@ -56,6 +56,13 @@
  * with no broker round trip. */
 #define WEFT__HOLD_MS 200
 
+/* An autoscaling worker service (run-worker --autoscale MAX,MIN) shrinks
+ * back towards MIN once some of its slots stayed free this long: long
+ * enough that a queue fed in bursts a few seconds apart keeps its
+ * processes (a fork and an application load each), short enough that an
+ * idle worker gives its memory back within a heartbeat or three. */
+#define WEFT__AUTOSCALE_IDLE_MS 10000
+
 /* A worker service's job processes when not told (run-worker
  * --concurrency): this many per online CPU, as task queues commonly do, so
  * that a long job leaves slots for short ones on any machine with two CPUs. */
