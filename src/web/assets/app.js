@@ -83,10 +83,15 @@ async function overview() {
       '<h2>Jobs finished per second, last 10 minutes</h2>' + chart(o.finished_per_bucket, o.bucket_us) +
       clusterView(o.cluster) +
       '<h2>Running submissions</h2>' + (o.running_submissions.length ? subTable(o.running_submissions) : '<p class="muted">None.</p>');
+    return o;
   };
-  await draw();
+  const o = await draw();
   const again = throttle(() => draw().catch(fail), 1000);
-  return {onEvent: again, onReset: again};
+  const me = {onEvent: again, onReset: again};
+  // The cluster figures change without job events: redraw at the server's
+  // refresh period while this view is shown.
+  if (o.cluster) { const t = setInterval(() => { if (view !== me) clearInterval(t); else again(); }, 5000); }
+  return me;
 }
 
 // ---- submissions ----
