@@ -744,9 +744,46 @@ TEST(cluster_view_shows_workers_and_queue)
     broker_cleanup(queue);
 }
 
+/* A broker that refuses connections: the overview says why, with the
+ * password of the URL masked, and /metrics has no queue figures. */
+TEST(cluster_view_reports_an_unreachable_broker)
+{
+    int port, fd = broker_silent_listener(&port);
+    close(fd); /* now nothing listens there: connections are refused */
+    char cfg[1024], *body;
+    snprintf(cfg, sizeof cfg, "[CORE]\nstorage_folder = \".weft/\"\n[JOB]\nmode = \"cluster\"\n"
+             "broker_url = \"amqp://weft:" SECRET_PW "@127.0.0.1:%d/%%2f\"\nqueue = \"q\"\n"
+             "[TASK.t]\nfunction = \"weft.noop\"\n[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n", port);
+    server s = {.cfg = load(cfg)};
+    start(&s, NULL);
+    json_t *v = NULL;
+    for (int i = 0; i < 300; i++) {
+        json_decref(v);
+        v = get_json(&s, "/api/overview", 200);
+        if (json_integer_value(json_object_get(json_object_get(v, "cluster"), "refreshes")) > 0) break;
+        usleep(100 * 1000);
+    }
+    json_t *c = json_object_get(v, "cluster");
+    ASSERT(json_integer_value(json_object_get(c, "refreshes")) > 0);
+    ASSERT(strlen(str(c, "error")) > 0);
+    ASSERT_EQ(json_array_size(json_object_get(c, "workers")), 0);
+    ASSERT(json_is_null(json_object_get(c, "queue_load")));
+    json_decref(v);
+    ASSERT_EQ(req(&s, "GET", "/api/overview", NULL, NULL, &body), 200);
+    ASSERT_NOT_CONTAINS(body, SECRET_PW);
+    free(body);
+    ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
+    ASSERT_CONTAINS(body, "\nweft_workers 0\n");
+    ASSERT_NOT_CONTAINS(body, "weft_queue_ready");
+    ASSERT_NOT_CONTAINS(body, SECRET_PW);
+    free(body);
+    stop(&s);
+}
+
 TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
           TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),
           TEST_ENTRY(cli_ui_serves_and_stops_on_sigterm),
-          TEST_ENTRY_TIMEOUT(cluster_view_shows_workers_and_queue, 120))
+          TEST_ENTRY_TIMEOUT(cluster_view_shows_workers_and_queue, 120),
+          TEST_ENTRY_TIMEOUT(cluster_view_reports_an_unreachable_broker, 60))

@@ -37,12 +37,14 @@ static void refresh(weft_ui *ui)
     }
     ui->cl.queue = qi;
     ui->cl.queue_known = qe == WEFT_OK;
-    snprintf(ui->cl.error, sizeof ui->cl.error, "%s", e ? err : qe && qe != WEFT_ENOTFOUND ? qerr : "");
+    const char *now = e ? err : qe && qe != WEFT_ENOTFOUND ? qerr : "";
+    bool changed = strcmp(now, ui->cl.error) != 0; /* logged once, not every 5 s */
+    snprintf(ui->cl.error, sizeof ui->cl.error, "%s", now);
     ui->cl.at_us = weft__now_us();
     ui->cl.refreshes++;
     pthread_mutex_unlock(&ui->cl.mu);
     weft_worker_list_free(w, n);
-    if (e) weft__log(&ui->log, WEFT_LOG_WARN, "ui", "cluster workers: %s", err);
+    if (changed && *now) weft__log(&ui->log, WEFT_LOG_WARN, "ui", "cluster view: %s", now);
 }
 
 static void *refresher(void *arg)

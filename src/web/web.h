@@ -9,7 +9,8 @@
  * embedded page).
  *
  * Threads: libmicrohttpd runs one thread per connection (an event stream
- * blocks its own); sse.c runs the poller.  ui->mu guards `o` (opened
+ * blocks its own); sse.c runs the poller; cluster.c, in cluster mode, the
+ * thread that asks the broker (its snapshot under ui->cl.mu).  ui->mu guards `o` (opened
  * lazily, then fixed until close), the event ring and the children;
  * every store access goes through weft__orch_query() and the
  * orchestrator's own lock.
