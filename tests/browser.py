@@ -9,7 +9,9 @@
 # then checks what a person would do: open the overview; start a scenario
 # of four 1 s jobs with the Run button and watch its DAG nodes turn RUNNING
 # then COMPLETED with no reload; cancel a running job with its button and
-# see CANCELED; open a CSV node's preview.  Screenshots go to
+# see CANCELED; open a CSV node's preview; and, with the test broker
+# (WEFT_TEST_BROKER_URL; without it that check fails), the overview of a
+# cluster-mode store showing a running `weft run-worker`.  Screenshots go to
 # BUILD/browser/*.png.  Prints "browser: N passed, N failed" last.
 import base64
 import fcntl
@@ -216,6 +218,32 @@ def csv_preview(b, url):
     b.shot("datanode-csv.png")
 
 
+def cluster_overview(b, url):
+    broker = os.environ.get("WEFT_TEST_BROKER_URL")
+    if not broker:
+        raise AssertionError("WEFT_TEST_BROKER_URL is not set (scripts/broker start DIR)")
+    folder = tempfile.mkdtemp(prefix="weft-browser-cluster-")
+    queue = f"weft.test.browser.{os.getpid()}"
+    with open(os.path.join(folder, "config.toml"), "w") as f:
+        f.write(f'[CORE]\nstorage_folder = ".weft/"\n[JOB]\nmode = "cluster"\nbroker_url = "{broker}"\n'
+                f'queue = "{queue}"\n[TASK.t]\nfunction = "weft.noop"\n[SCENARIO.s]\ntasks = ["t:SECTION"]\n')
+    worker = subprocess.Popen([WEFT, "run-worker", "--application-path", folder, "--concurrency", "4"],
+                              cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ui, curl = start_ui(folder)
+    try:
+        b.goto(curl)
+        b.wait("document.querySelector('#workers tbody tr')", timeout=30, what="the workers table")
+        cells = b.eval("[...document.querySelectorAll('#workers tbody td')].map(td => td.textContent)")
+        assert cells[0].endswith(f":{worker.pid}") and cells[1] == "up" and cells[2] == "0 / 4", cells
+        assert b.eval("document.querySelector('#queue-load').textContent").startswith("0 ready, 1 consumers")
+        b.shot("overview-cluster.png")
+    finally:
+        for p in (ui, worker):
+            p.terminate()
+            p.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main():
     os.makedirs(SHOTS, exist_ok=True)
     folder = tempfile.mkdtemp(prefix="weft-browser-")
@@ -229,7 +257,7 @@ def main():
     b = Browser(os.path.join(folder, "profile"))
     passed = failed = 0
     try:
-        for check in (overview, run_button_live_dag, cancel_button, csv_preview):
+        for check in (overview, run_button_live_dag, cancel_button, csv_preview, cluster_overview):
             t0 = time.time()
             try:
                 check(b, url)

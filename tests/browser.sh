@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # browser.sh - the `weft ui` page in headless Chromium (tests/browser.py):
 # overview, the Run button with a live DAG, the Cancel button, a CSV
-# preview; screenshots under BUILD/browser/.  Without Chromium (install it
+# preview, the workers of a cluster-mode store (WEFT_TEST_BROKER_URL);
+# screenshots under BUILD/browser/.  Without Chromium (install it
 # with scripts/install-deps) the suite reports one failure, not a pass.
 #
 # Usage: tests/browser.sh [BUILD_DIR]

@@ -13,6 +13,7 @@
 #include "test.h"
 
 #include "store/store.h"
+#include "util/util.h"
 #include "weft.h"
 
 #include <sqlite3.h>
@@ -553,12 +554,62 @@ TEST(wal_and_shm_follow_the_store_mode)
     ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The detail lines of EXPLAIN QUERY PLAN of `sql` (one bound text ?1), joined. */
+static char *query_plan(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char q[1024];
+    weft__buf out = WEFT_BUF_INIT;
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, "SUBMISSION_1", -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        weft__buf_adds(&out, (const char *)sqlite3_column_text(st, 3));
+        weft__buf_adds(&out, "\n");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return weft__buf_detach(&out, NULL);
+}
+
+/* Version 4: a page of one submission's jobs (the web view's filter) is a
+ * range read of jobs_submission_seq, with no sort, once a version 3 store
+ * is migrated; its rows are kept. */
+TEST(submission_page_uses_the_index_after_migration)
+{
+    weft__store *s = NULL;
+    int64_t sseq, jseq;
+    ASSERT_OK(weft__store_open_version("old.db", 3, &s, err), err);
+    ASSERT_OK(weft__store_begin(s, err), err);
+    ASSERT_OK(weft__store_scenario_insert(s, "SCENARIO_s_1", "s", 5, err), err);
+    ASSERT_OK(weft__store_submission_insert(s, "SUBMISSION_1", "SCENARIO_s_1", "s", 0, 10, &sseq,
+                                            err), err);
+    add_job(s, "SUBMISSION_1", "JOB_t_1", &jseq);
+    ASSERT_OK(weft__store_commit(s, err), err);
+    weft__store_close(s);
+    const char *page = "SELECT id FROM jobs WHERE seq < 100 AND submission_id = ?1 ORDER BY seq DESC LIMIT 51";
+    char *before = query_plan("old.db", page);
+    ASSERT_NOT_CONTAINS(before, "jobs_submission_seq");
+    free(before);
+    ASSERT_OK(weft__store_open("old.db", false, &s, err), err);
+    ASSERT_EQ(weft__store_version(s), 4);
+    weft__store_close(s);
+    char *after = query_plan("old.db", page);
+    ASSERT_CONTAINS(after, "USING INDEX jobs_submission_seq (submission_id=? AND seq<?)");
+    ASSERT_NOT_CONTAINS(after, "TEMP B-TREE"); /* no sort */
+    free(after);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM jobs WHERE submission_id = 'SUBMISSION_1'"), 1);
+}
+
 TEST_MAIN(TEST_ENTRY(fresh_store_has_current_schema_in_wal_mode),
           TEST_ENTRY(migrates_old_version_keeping_rows), TEST_ENTRY(newer_store_refused),
           TEST_ENTRY(readers_during_writes), TEST_ENTRY(reopen_keeps_everything),
           TEST_ENTRY(lists_keep_every_row_in_order),
           TEST_ENTRY_TIMEOUT(batch_of_many_jobs_is_fast, 30),
           TEST_ENTRY(application_id_set_on_creation_and_by_migration),
+          TEST_ENTRY(submission_page_uses_the_index_after_migration),
           TEST_ENTRY(foreign_database_refused_and_left_unchanged),
           TEST_ENTRY(foreign_application_id_refused), TEST_ENTRY(garbage_file_reported_corrupt),
           TEST_ENTRY(truncated_store_reported_corrupt), TEST_ENTRY(wal_and_shm_follow_the_store_mode))

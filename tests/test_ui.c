@@ -4,8 +4,11 @@
  * a free loopback port, spoken to over real sockets: every route, keyset
  * pagination over 10,000 jobs, the event stream of a live `weft run`
  * started by the submit route, a cancel that stops a running job, and the
- * requests the server must refuse (401, 403, 404, 405, 400, 413).
+ * requests the server must refuse (401, 403, 404, 405, 400, 413), and in
+ * cluster mode the workers and queue of a real broker and `weft run-worker`.
  */
+#define _GNU_SOURCE /* asprintf */
+#include "broker.h"
 #include "test.h"
 #include "weft.h"
 #include "util/util.h"
@@ -295,7 +298,11 @@ TEST(previews_metrics_and_no_secret)
     ASSERT_CONTAINS(body, "weft_jobs{status=\"COMPLETED\"} 1\n");
     ASSERT_CONTAINS(body, "weft_job_duration_seconds_count{task=\"touch\"} 1\n");
     ASSERT_CONTAINS(body, "weft_submissions_finished_total{status=\"COMPLETED\"} 1\n");
+    ASSERT_NOT_CONTAINS(body, "weft_workers"); /* not in cluster mode */
     free(body);
+    v = get_json(&s, "/api/overview", 200);
+    ASSERT(json_is_null(json_object_get(v, "cluster")));
+    json_decref(v);
 
     /* A job that prints the broker URL: its log tail is shown masked. */
     char *leaky = run_dev(s.cfg, "leaky_run");
@@ -659,8 +666,124 @@ TEST(cli_ui_serves_and_stops_on_sigterm)
     free(out);
 }
 
+/* ---- cluster view ---- */
+
+/* The broker URL's password ("" when none), which no answer may carry. */
+static void url_password(const char *url, char *out, size_t n)
+{
+    const char *a = strstr(url, "://"), *at = a ? strrchr(a, '@') : NULL;
+    const char *c = at ? memchr(a + 3, ':', (size_t)(at - a - 3)) : NULL;
+    snprintf(out, n, "%.*s", c ? (int)(at - c - 1) : 0, c ? c + 1 : "");
+}
+
+/* The overview once the server heard a worker and the queue (up to 40 s). */
+static json_t *await_cluster(server *s)
+{
+    for (int i = 0; i < 400; i++) {
+        json_t *v = get_json(s, "/api/overview", 200);
+        json_t *c = json_object_get(v, "cluster");
+        if (json_array_size(json_object_get(c, "workers")) > 0 && json_is_object(json_object_get(c, "queue_load")))
+            return v;
+        json_decref(v);
+        usleep(100 * 1000);
+    }
+    FAIL("the overview never showed the worker and the queue");
+}
+
+TEST(cluster_view_shows_workers_and_queue)
+{
+    char queue[128], *cfg, pw[256], dir[4096];
+    snprintf(queue, sizeof queue, "weft.test.ui.%d", (int)getpid());
+    if (!getcwd(dir, sizeof dir)) FAIL("getcwd");
+    if (asprintf(&cfg, "[CORE]\nstorage_folder = \".weft/\"\n[JOB]\nmode = \"cluster\"\n"
+                       "broker_url = \"%s\"\nqueue = \"%s\"\nbroker_secret = \"" SIGN_SECRET "\"\n"
+                       "[TASK.t]\nfunction = \"weft.noop\"\n[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n",
+                 broker_url(), queue) < 0)
+        FAIL("oom");
+    server s = {.cfg = load(cfg)};
+    free(cfg);
+    const char *args[] = {"run-worker", "--application-path", dir, "--queue", queue,
+                          "--concurrency", "3", NULL};
+    pid_t w = weft_spawn_logged("worker.log", args);
+    start(&s, NULL);
+    json_t *v = await_cluster(&s), *c = json_object_get(v, "cluster");
+    ASSERT_STR_EQ(str(c, "queue"), queue);
+    json_t *wk = json_array_get(json_object_get(c, "workers"), 0);
+    char name[256];
+    snprintf(name, sizeof name, "%s", str(wk, "name"));
+    ASSERT_EQ(json_array_size(json_object_get(c, "workers")), 1);
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "pid")), w);
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "concurrency")), 3);
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "busy")), 0);
+    ASSERT(json_integer_value(json_object_get(wk, "last_heartbeat_us")) > 0);
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "consumers")), 1);
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "ready")), 0);
+    ASSERT_STR_EQ(str(c, "error"), "");
+    json_decref(v);
+
+    char *body, line[400];
+    ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
+    ASSERT_CONTAINS(body, "\nweft_queue_ready 0\n");
+    ASSERT_CONTAINS(body, "\nweft_queue_consumers 1\n");
+    ASSERT_CONTAINS(body, "\nweft_workers 1\n");
+    snprintf(line, sizeof line, "\nweft_worker_busy_slots{worker=\"%s\"} 0\n", name);
+    ASSERT_CONTAINS(body, line);
+    snprintf(line, sizeof line, "\nweft_worker_slots{worker=\"%s\"} 3\n", name);
+    ASSERT_CONTAINS(body, line);
+    free(body);
+    url_password(broker_url(), pw, sizeof pw);
+    const char *paths[] = {"/", "/app.js", "/api/overview", "/metrics"};
+    for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) {
+        ASSERT_EQ(req(&s, "GET", paths[k], NULL, NULL, &body), 200);
+        if (strlen(pw) >= 4) ASSERT_NOT_CONTAINS(body, pw);
+        ASSERT_NOT_CONTAINS(body, SIGN_SECRET);
+        free(body);
+    }
+    ASSERT_EQ(worker_stop(w), 0);
+    stop(&s);
+    broker_cleanup(queue);
+}
+
+/* A broker that refuses connections: the overview says why, with the
+ * password of the URL masked, and /metrics has no queue figures. */
+TEST(cluster_view_reports_an_unreachable_broker)
+{
+    int port, fd = broker_silent_listener(&port);
+    close(fd); /* now nothing listens there: connections are refused */
+    char cfg[1024], *body;
+    snprintf(cfg, sizeof cfg, "[CORE]\nstorage_folder = \".weft/\"\n[JOB]\nmode = \"cluster\"\n"
+             "broker_url = \"amqp://weft:" SECRET_PW "@127.0.0.1:%d/%%2f\"\nqueue = \"q\"\n"
+             "[TASK.t]\nfunction = \"weft.noop\"\n[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n", port);
+    server s = {.cfg = load(cfg)};
+    start(&s, NULL);
+    json_t *v = NULL;
+    for (int i = 0; i < 300; i++) {
+        json_decref(v);
+        v = get_json(&s, "/api/overview", 200);
+        if (json_integer_value(json_object_get(json_object_get(v, "cluster"), "refreshes")) > 0) break;
+        usleep(100 * 1000);
+    }
+    json_t *c = json_object_get(v, "cluster");
+    ASSERT(json_integer_value(json_object_get(c, "refreshes")) > 0);
+    ASSERT(strlen(str(c, "error")) > 0);
+    ASSERT_EQ(json_array_size(json_object_get(c, "workers")), 0);
+    ASSERT(json_is_null(json_object_get(c, "queue_load")));
+    json_decref(v);
+    ASSERT_EQ(req(&s, "GET", "/api/overview", NULL, NULL, &body), 200);
+    ASSERT_NOT_CONTAINS(body, SECRET_PW);
+    free(body);
+    ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
+    ASSERT_CONTAINS(body, "\nweft_workers 0\n");
+    ASSERT_NOT_CONTAINS(body, "weft_queue_ready");
+    ASSERT_NOT_CONTAINS(body, SECRET_PW);
+    free(body);
+    stop(&s);
+}
+
 TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
           TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),
-          TEST_ENTRY(cli_ui_serves_and_stops_on_sigterm))
+          TEST_ENTRY(cli_ui_serves_and_stops_on_sigterm),
+          TEST_ENTRY_TIMEOUT(cluster_view_shows_workers_and_queue, 120),
+          TEST_ENTRY_TIMEOUT(cluster_view_reports_an_unreachable_broker, 60))

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT__STORE_VERSION 3   /* the schema this build writes */
+#define WEFT__STORE_VERSION 4   /* the schema this build writes */
 /* PRAGMA application_id of every weft store: "weft" in ASCII (0x77656674),
  * so that `file weft.db` and weft itself tell it from other SQLite files. */
 #define WEFT__STORE_APPLICATION_ID 0x77656674

@@ -275,9 +275,10 @@ static void overview(weft_ui *ui, weft__resp *r)
         if (json_integer_value(json_object_get(s, "finished_us")) == 0) json_array_append(running, s);
     json_decref(q.subs);
     weft__resp_json(r, 200,
-                    json_pack("{sb so so sI sI so}", "store", o != NULL, "jobs", counts,
+                    json_pack("{sb so so sI sI so so}", "store", o != NULL, "jobs", counts,
                               "finished_per_bucket", tp, "bucket_us", (json_int_t)TP_BUCKET_US,
-                              "now_us", (json_int_t)q.now, "running_submissions", running));
+                              "now_us", (json_int_t)q.now, "running_submissions", running,
+                              "cluster", weft__cluster_json(ui)));
 }
 
 static void graph(weft_ui *ui, weft_orchestrator *o, const char *id, weft__resp *r)

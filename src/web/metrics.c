@@ -65,8 +65,7 @@ static weft_err collect(weft__store *s, void *ud, char *err)
     return e;
 }
 
-/* A label value with \, " and newline escaped as the format asks. */
-static void label(weft__buf *b, const char *v)
+void weft__prom_label(weft__buf *b, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\' || *v == '"') weft__buf_addc(b, '\\');
@@ -84,14 +83,14 @@ static void histograms(weft__buf *b, const scrape *sc)
         for (size_t k = 0; k <= NB; k++) {
             cum += sc->h[i].count[k];
             weft__buf_adds(b, "weft_job_duration_seconds_bucket{task=\"");
-            label(b, sc->h[i].task);
+            weft__prom_label(b, sc->h[i].task);
             if (k < NB) weft__buf_addf(b, "\",le=\"%g\"} %lld\n", bounds[k], (long long)cum);
             else weft__buf_addf(b, "\",le=\"+Inf\"} %lld\n", (long long)cum);
         }
         weft__buf_adds(b, "weft_job_duration_seconds_sum{task=\"");
-        label(b, sc->h[i].task);
+        weft__prom_label(b, sc->h[i].task);
         weft__buf_addf(b, "\"} %.6f\nweft_job_duration_seconds_count{task=\"", sc->h[i].sum);
-        label(b, sc->h[i].task);
+        weft__prom_label(b, sc->h[i].task);
         weft__buf_addf(b, "\"} %lld\n", (long long)cum);
     }
 }
@@ -116,6 +115,7 @@ void weft__metrics(weft_ui *ui, weft__resp *r)
         weft__buf_addf(&b, "weft_submissions_finished_total{status=\"%s\"} %lld\n",
                        weft_submission_status_name((weft_submission_status)k), (long long)sc.subs[k]);
     histograms(&b, &sc);
+    weft__cluster_metrics(ui, &b);
     weft__buf_addf(&b, "# HELP weft_ui_store_available Whether the store exists yet.\n"
                        "# TYPE weft_ui_store_available gauge\nweft_ui_store_available %d\n", o != NULL);
     r->status = sc.nomem ? 500 : 200;

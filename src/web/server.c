@@ -472,6 +472,7 @@ weft_err weft_ui_open(const weft_ui_opts *opts, weft_ui **out, char *err)
     weft_err e = ui_init(ui, opts, err);
     if (!e) e = ui_listen(ui, opts->listen ? opts->listen : "127.0.0.1:8765", err);
     if (!e) e = weft__sse_start(ui, err);
+    if (!e) e = weft__cluster_start(ui, err);
     if (e) {
         weft_ui_close(ui);
         return e;
@@ -507,6 +508,7 @@ void weft_ui_stop(weft_ui *ui)
 void weft_ui_close(weft_ui *ui)
 {
     if (!ui) return;
+    weft__cluster_stop(ui);
     weft__sse_stop(ui); /* wakes the streams so the daemon can end their threads */
     if (ui->daemon) MHD_stop_daemon(ui->daemon);
     weft__run_reap(ui);

@@ -4,12 +4,13 @@
  * (struct weft_ui), the HTTP daemon and the security checks and dispatches
  * a request, routed by router.c (pure functions, fuzzed), to api.c (JSON
  * routes), sse.c (the event stream and the thread that polls the store),
- * metrics.c, graph.c (Graphviz layout), preview.c (data node previews),
+ * metrics.c, cluster.c (the workers and queue of cluster mode), graph.c (Graphviz layout), preview.c (data node previews),
  * runs.c (the `weft run` children of the Run button) or assets.c (the
  * embedded page).
  *
  * Threads: libmicrohttpd runs one thread per connection (an event stream
- * blocks its own); sse.c runs the poller.  ui->mu guards `o` (opened
+ * blocks its own); sse.c runs the poller; cluster.c, in cluster mode, the
+ * thread that asks the broker (its snapshot under ui->cl.mu).  ui->mu guards `o` (opened
  * lazily, then fixed until close), the event ring and the children;
  * every store access goes through weft__orch_query() and the
  * orchestrator's own lock.
@@ -79,6 +80,20 @@ weft_err weft__page_args_parse(const weft__query *q, weft__page_args *out, char 
 /* ---- server.c: the handle ---- */
 #define WEFT__RING 4096 /* events kept for slow streams: a client further behind reloads */
 
+/* The cluster view's snapshot (cluster.c), guarded by its own `mu`. */
+typedef struct weft__cluster_view {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;         /* stopping */
+    pthread_t thread;
+    bool inited, running, stopping;
+    weft_worker_info *workers;   /* the last list heard */
+    size_t nworkers;
+    weft_queue_info queue;
+    bool queue_known;            /* false: the queue does not exist, or no answer */
+    char error[WEFT_ERRBUF_SIZE]; /* the last refresh's failure, "" when none */
+    int64_t at_us, refreshes;    /* when the last refresh ended, and how many */
+} weft__cluster_view;
+
 typedef struct weft__kid {
     pid_t pid;
     char *scenario_id;
@@ -110,6 +125,8 @@ struct weft_ui {
     bool has_poller;
     weft__kid *kids;             /* `weft run` children not yet reaped */
     size_t nkids, capkids;
+
+    weft__cluster_view cl;
 
     volatile sig_atomic_t stop_flag;
     int stop_pipe[2];
@@ -154,6 +171,19 @@ void *weft__sse_response(weft_ui *ui, const char *last_id);
 
 /* ---- metrics.c ---- */
 void weft__metrics(weft_ui *ui, weft__resp *r);
+/* Appends a label value with \\, " and newline escaped as the format asks. */
+void weft__prom_label(weft__buf *b, const char *v);
+
+/* ---- cluster.c ---- */
+/* Starts the thread that refreshes the snapshot, in cluster mode only;
+ * stop joins it (safe to call twice, or without start). */
+weft_err weft__cluster_start(weft_ui *ui, char *err);
+void weft__cluster_stop(weft_ui *ui);
+/* {"queue", "queue_load": {"ready", "consumers"} or null, "workers": [...],
+ * "updated_us", "refreshes", "error"}; JSON null outside cluster mode. */
+struct json_t *weft__cluster_json(weft_ui *ui);
+/* Appends the queue and worker gauges (nothing outside cluster mode). */
+void weft__cluster_metrics(weft_ui *ui, weft__buf *b);
 
 /* ---- preview.c ---- */
 /* The preview of a data node: {"kind": "table"|"json"|"text"|"bytes"|"none", ...}. */

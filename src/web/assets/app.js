@@ -63,17 +63,35 @@ function chart(buckets, bucketUs) {
     `<text x="0" y="${h - 2}" font-size="10" fill="#656d76">-${(n * bucketUs / 60e6).toFixed(0)} min</text>` +
     `<text x="${w - 2}" y="${h - 2}" font-size="10" fill="#656d76" text-anchor="end">now · ${rate}/s · max ${(max / (bucketUs / 1e6)).toFixed(2)}/s</text></svg>`;
 }
+function clusterView(c) {
+  if (!c) return '';
+  const q = c.queue_load;
+  const rows = c.workers.map(w => `<tr><td>${esc(w.name)}</td><td>${esc(w.state)}</td><td>${w.busy} / ${w.concurrency}</td>` +
+    `<td>${w.jobs_run}</td><td>${time(w.last_heartbeat_us)}</td></tr>`).join('');
+  return `<h2>Cluster: queue ${esc(c.queue)}</h2>` +
+    `<p id="queue-load">${q ? `${q.ready} ready, ${q.consumers} consumers` : 'queue not declared yet'}` +
+    ` · as of ${c.updated_us ? time(c.updated_us) : 'the first listen (a few seconds)'}</p>` +
+    (c.error ? `<p class="error">${esc(c.error)}</p>` : '') +
+    (rows ? '<table id="workers"><thead><tr><th>Worker</th><th>State</th><th>Busy slots</th><th>Jobs run</th><th>Last heartbeat</th></tr></thead>' +
+      `<tbody>${rows}</tbody></table>` : '<p class="muted">No worker heard.</p>');
+}
 async function overview() {
   const draw = async () => {
     const o = await api('/api/overview');
     main.innerHTML = '<h1>Overview</h1>' + (o.store ? '' : '<p class="muted">No store yet: nothing was submitted.</p>') +
       '<div class="cards">' + STATUSES.map(s => `<div class="card" id="count-${s}"><div class="n">${o.jobs[s]}</div><div class="l">${badge(s)}</div></div>`).join('') + '</div>' +
       '<h2>Jobs finished per second, last 10 minutes</h2>' + chart(o.finished_per_bucket, o.bucket_us) +
+      clusterView(o.cluster) +
       '<h2>Running submissions</h2>' + (o.running_submissions.length ? subTable(o.running_submissions) : '<p class="muted">None.</p>');
+    return o;
   };
-  await draw();
+  const o = await draw();
   const again = throttle(() => draw().catch(fail), 1000);
-  return {onEvent: again, onReset: again};
+  const me = {onEvent: again, onReset: again};
+  // The cluster figures change without job events: redraw at the server's
+  // refresh period while this view is shown.
+  if (o.cluster) { const t = setInterval(() => { if (view !== me) clearInterval(t); else again(); }, 5000); }
+  return me;
 }
 
 // ---- submissions ----
