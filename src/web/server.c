@@ -470,9 +470,12 @@ weft_err weft_ui_open(const weft_ui_opts *opts, weft_ui **out, char *err)
     weft_ui *ui = calloc(1, sizeof *ui);
     if (!ui) return weft__err(err, WEFT_ENOMEM, "out of memory");
     weft_err e = ui_init(ui, opts, err);
+    /* The cluster snapshot's state is set up before the daemon's threads
+     * exist, so that their first request sees it (creating a thread orders
+     * what came before it). */
+    if (!e) e = weft__cluster_start(ui, err);
     if (!e) e = ui_listen(ui, opts->listen ? opts->listen : "127.0.0.1:8765", err);
     if (!e) e = weft__sse_start(ui, err);
-    if (!e) e = weft__cluster_start(ui, err);
     if (e) {
         weft_ui_close(ui);
         return e;
