@@ -293,7 +293,7 @@ typedef struct weft_property {
 
 /** Options of weft_config_configure_data_node(); NULL/0 members are left unset. */
 typedef struct weft_data_node_opts {
-    const char *storage_type;   /**< pickle, binary, json, csv, text, in_memory, generic; default pickle */
+    const char *storage_type;   /**< pickle, binary, json, csv, excel, text, in_memory, generic; default pickle */
     const char *scope;          /**< "SCENARIO", "CYCLE" or "GLOBAL"; default SCENARIO */
     const char *default_path;   /**< file path for file-based data nodes */
     const char *validity_period;/**< timedelta text, e.g. "1d" */
@@ -679,6 +679,64 @@ weft_err weft_csv_commit(weft_csv_writer *w, char *err);
 /** Discards what was written and frees `w`.  NULL is ignored. */
 void weft_csv_abort(weft_csv_writer *w);
 
+/**
+ * Excel (.xlsx) data nodes, row by row.  A cell is text with a type: a
+ * string, a number (its text as stored, e.g. "3.5" or "1E-3"), a boolean
+ * ("True" or "False") or empty.  Formulas read as their cached value; error
+ * cells (#DIV/0!) as strings; dates as their serial number.  Gaps in a
+ * sheet read as empty cells (and empty rows).  With has_header (default
+ * true) a sheet's first row is its header.  The reader holds one row at a
+ * time and refuses workbooks that inflate beyond 256 MiB (zip bombs).
+ */
+typedef enum weft_cell_type {
+    WEFT_CELL_EMPTY = 0,
+    WEFT_CELL_STRING = 1,
+    WEFT_CELL_NUMBER = 2,
+    WEFT_CELL_BOOL = 3,
+} weft_cell_type;
+typedef struct weft_cell {
+    weft_cell_type type;
+    const char *text; /**< never NULL; "" for an empty cell */
+} weft_cell;
+typedef struct weft_xlsx_reader weft_xlsx_reader;
+typedef struct weft_xlsx_writer weft_xlsx_writer;
+/**
+ * Opens sheet `sheet` of an excel data node for reading (NULL: the node's
+ * sheet_name, its first one for a list, else the workbook's first sheet).
+ * A node without a file but with default_data reads that CSV text as one
+ * sheet.  WEFT_ENOTFOUND for a missing sheet (err lists those there are),
+ * WEFT_EDATA for a malformed file, WEFT_ELIMIT for one too large.  Caller
+ * closes with weft_xlsx_close().
+ */
+weft_err weft_xlsx_open(weft_data_node *dn, const char *sheet, weft_xlsx_reader **out, char *err);
+/** The workbook's sheet names in order (borrowed until close). */
+const char *const *weft_xlsx_sheets(weft_xlsx_reader *r, size_t *n);
+/** Header cells (borrowed until close); *n = 0 without a header. */
+const weft_cell *weft_xlsx_header(weft_xlsx_reader *r, size_t *n);
+/**
+ * Next row: returns 1 with *cells (borrowed until the next call) and *n (0
+ * for an empty row), 0 at the end, or -1 on a malformed file with
+ * "path: part:line:col: message" in err.
+ */
+int weft_xlsx_next(weft_xlsx_reader *r, const weft_cell **cells, size_t *n, char *err);
+void weft_xlsx_close(weft_xlsx_reader *r);
+/** Starts replacing an excel data node; add a sheet before writing rows.  Finish with weft_xlsx_commit(). */
+weft_err weft_xlsx_create(weft_data_node *dn, weft_xlsx_writer **out, char *err);
+/**
+ * Starts a sheet (`name` NULL: the node's sheet_name, its first one for a
+ * list, else "Sheet1").  `header` (n names, may be NULL) is written as the
+ * first row unless the node's has_header is false.  Sheet names follow
+ * Excel's rules (31 characters, none of []:*?/\).
+ */
+weft_err weft_xlsx_add_sheet(weft_xlsx_writer *w, const char *name, const char *const *header,
+                             size_t n, char *err);
+/** Appends a row to the current sheet; a NUMBER cell's text must be a number, a BOOL's True/False. */
+weft_err weft_xlsx_write_row(weft_xlsx_writer *w, const weft_cell *cells, size_t n, char *err);
+/** Makes the workbook the node's content (atomic rename) and frees `w`. */
+weft_err weft_xlsx_commit(weft_xlsx_writer *w, char *err);
+/** Discards what was written and frees `w`.  NULL is ignored. */
+void weft_xlsx_abort(weft_xlsx_writer *w);
+
 /* ------------------------------------------------------------------------ */
 /** @name The orchestrator
  *
@@ -910,8 +968,10 @@ weft_err weft_scenarios_list(weft_orchestrator *o, char ***ids, char ***config_i
 void weft_strv_free(char **v, size_t n);
 
 /**
- * A data node instance's content (as weft_dn_read), by instance id or, when
- * there is one such instance, by config id.  Caller frees *data.
+ * A data node instance's content (as weft_dn_read, except that an excel
+ * node's sheets come as text: CSV for one sheet, a JSON object of sheets,
+ * each an array of rows, for several), by instance id or, when there is
+ * one such instance, by config id.  Caller frees *data.
  */
 weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_t *len, char *err);
 

@@ -340,7 +340,8 @@ static weft_err refresh_section(weft_config *cfg, weft__section *s)
             return e;
     if (s->kind == WEFT__DATA_NODE && !weft__eff_find(s, "has_header")) {
         const weft__entry *st = weft__eff_find(s, "storage_type");
-        if (st && st->val->text && strcmp(st->val->text, "csv") == 0 &&
+        if (st && st->val->text &&
+            (strcmp(st->val->text, "csv") == 0 || strcmp(st->val->text, "excel") == 0) &&
             (e = add_default(s, "has_header", "True:bool")))
             return e;
     }

@@ -357,21 +357,41 @@ static void check_job(check_ctx *c, const weft__section *s)
 
 /* ---- [DATA_NODE.x] ---- */
 
+/* sheet_name: a non-empty string or a non-empty list of them, for excel nodes. */
+static void check_sheet_name(check_ctx *c, const weft__section *s, const char *type)
+{
+    const weft_value *v = eff(s, "sheet_name");
+    if (!usable(v)) return;
+    if (strcmp(type, "excel") != 0) {
+        DIAGV(c, v, WARN, "sheet_name of data node '%s' has no effect: its storage_type is %s, not excel",
+              s->id, type);
+        return;
+    }
+    bool ok = (v->type == WEFT_VALUE_STR && v->text[0]) || (v->type == WEFT_VALUE_LIST && v->n > 0);
+    for (size_t i = 0; ok && v->type == WEFT_VALUE_LIST && i < v->n; i++)
+        ok = usable(v->items[i]) && v->items[i]->type == WEFT_VALUE_STR && v->items[i]->text[0];
+    if (!ok)
+        DIAGV(c, v, ERR,
+              "sheet_name of data node '%s' must be a sheet name or a list of sheet names, "
+              "e.g. sheet_name = \"Sheet1\" or [\"a\", \"b\"]",
+              s->id);
+}
+
 static void check_data_node(check_ctx *c, const weft__section *s)
 {
-    static const char *const types[] = {"pickle", "binary",    "json",    "csv",
-                                        "text",   "in_memory", "generic", "sql_table"};
+    static const char *const types[] = {"pickle", "binary",    "json",    "csv",      "text",
+                                        "excel",  "in_memory", "generic", "sql_table"};
     const weft_value *st = eff(s, "storage_type");
     char dym[300];
     const char *type = "pickle";
     if (usable(st) && st->type == WEFT_VALUE_STR) {
         bool ok = false;
-        for (size_t i = 0; i < 8; i++) ok |= strcmp(st->text, types[i]) == 0;
+        for (size_t i = 0; i < 9; i++) ok |= strcmp(st->text, types[i]) == 0;
         if (!ok) {
             DIAGV(c, st, ERR,
                  "unknown storage_type '%s' for data node '%s' (valid: pickle, binary, json, csv, "
-                 "text, in_memory, generic, sql_table)%s",
-                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 8));
+                 "text, excel, in_memory, generic, sql_table)%s",
+                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 9));
             return;
         }
         type = st->text;
@@ -388,6 +408,7 @@ static void check_data_node(check_ctx *c, const weft__section *s)
         !eff(s, "read_fn") && !eff(s, "write_fn"))
         DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fct or write_fct",
              s->id);
+    check_sheet_name(c, s, type);
     if (strcmp(type, "sql_table") == 0) {
         const weft_value *eng = eff(s, "db_engine");
         if (!eff(s, "db_name") || !eff(s, "table_name"))

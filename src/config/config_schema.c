@@ -59,7 +59,9 @@ static const weft__keyspec data_node_keys[] = {
     {"scope", WEFT_VALUE_SCOPE, ANY, "SCENARIO:SCOPE", USED},
     {"default_path", WEFT_VALUE_STR, ANY, NULL, USED},
     {"path", WEFT_VALUE_STR, ANY, NULL, USED},
-    {"has_header", WEFT_VALUE_BOOL, ANY, NULL, USED}, /* default True for csv, see refresh */
+    {"has_header", WEFT_VALUE_BOOL, ANY, NULL, USED}, /* default True for csv, excel: see refresh */
+    /* excel: a sheet name or a list of them (checked by config_check.c) */
+    {"sheet_name", ANY, ANY, NULL, USED},
     {"default_data", ANY, ANY, NULL, USED},
     {"validity_period", WEFT_VALUE_TIMEDELTA, ANY, NULL, USED},
     INERT("encoding", WEFT_VALUE_STR, ANY),     /* content is bytes, never transcoded */

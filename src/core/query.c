@@ -98,7 +98,7 @@ weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_
     e = weft__dn_ref_make(o, &row, &ref, err);
     weft__store_dn_release(&row);
     if (e) goto out;
-    e = weft__dn_read_ref(o->app, &ref, data, len ? len : &dummy, err);
+    e = weft__dn_read_shown(o->app, &ref, data, len ? len : &dummy, err);
     weft__dn_ref_release(&ref);
 out:
     free(first);

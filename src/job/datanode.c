@@ -2,7 +2,8 @@
 /*
  * datanode.c - reading and writing a data node's content by storage type:
  * pickle/binary (opaque bytes), text, json (validated with jansson), csv
- * (bytes here; rows in csv.c), in_memory (held by the app, development mode
+ * (bytes here; rows in csv.c), excel (a workbook's bytes here; rows in
+ * excel.c), in_memory (held by the app, development mode
  * only), generic (the node's read_fct/write_fct from the application), and
  * sql_table (a SQLite table seen as a JSON array of row objects).  Files are
  * replaced atomically (temporary file in the same folder, fsync, rename), so
@@ -11,6 +12,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "job/runner.h"
+#include "job/xlsx.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -24,7 +26,7 @@
 #include <unistd.h>
 
 typedef enum st_kind {
-    ST_PICKLE, ST_BINARY, ST_TEXT, ST_JSON, ST_CSV, ST_MEMORY, ST_GENERIC, ST_SQL, ST_UNKNOWN
+    ST_PICKLE, ST_BINARY, ST_TEXT, ST_JSON, ST_CSV, ST_EXCEL, ST_MEMORY, ST_GENERIC, ST_SQL, ST_UNKNOWN
 } st_kind;
 
 static const struct {
@@ -32,7 +34,8 @@ static const struct {
 } st_info[] = {
     [ST_PICKLE] = {"pickle", "p"},   [ST_BINARY] = {"binary", "bin"},
     [ST_TEXT] = {"text", "txt"},     [ST_JSON] = {"json", "json"},
-    [ST_CSV] = {"csv", "csv"},       [ST_MEMORY] = {"in_memory", NULL},
+    [ST_CSV] = {"csv", "csv"},       [ST_EXCEL] = {"excel", "xlsx"},
+    [ST_MEMORY] = {"in_memory", NULL},
     [ST_GENERIC] = {"generic", NULL}, [ST_SQL] = {"sql_table", NULL},
 };
 
@@ -44,7 +47,7 @@ static st_kind kind_of(const char *name)
     return ST_UNKNOWN;
 }
 
-static bool is_file_kind(st_kind k) { return k <= ST_CSV; }
+static bool is_file_kind(st_kind k) { return k <= ST_EXCEL; }
 
 struct weft_data_node {
     weft__app *app;
@@ -383,6 +386,8 @@ weft_err weft__afile_commit(weft__afile *af, char *err)
     afile_free(af);
     return e;
 }
+
+const char *weft__afile_tmp(const weft__afile *af) { return af->tmp; }
 
 void weft__afile_abort(weft__afile *af)
 {
@@ -758,10 +763,14 @@ weft_err weft_dn_read(weft_data_node *dn, char **data, size_t *len, char *err)
     bool found = false;
     weft_err e = WEFT_OK;
     switch (dn->kind) {
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: {
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: case ST_EXCEL: {
         if (access(dn->path, F_OK) == 0 || errno != ENOENT) {
             e = weft__read_file(dn->path, &buf, &n, err);
             if (!e && dn->kind == ST_JSON) e = check_json(dn, buf, n, dn->path, err);
+            break;
+        }
+        if (dn->kind == ST_EXCEL && dn_lookup(dn->app, dn->config_id, "default_data")) {
+            e = weft__xlsx_default_bytes(dn, &buf, &n, err);
             break;
         }
         if ((e = default_content(dn->app, dn->config_id, dn->kind, &buf, &n, &found, err))) break;
@@ -832,6 +841,13 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
     case ST_JSON:
         if ((e = check_json(dn, data, len, dn->config_id, err))) break;
         /* fall through */
+    case ST_EXCEL: /* a workbook's bytes (e.g. from pandas), checked to be a zip */
+        if (len < 4 || memcmp(data, "PK\3\4", 4) != 0) {
+            e = weft__err(err, WEFT_EDATA, "data node %s: not an xlsx workbook (not a zip archive)",
+                          dn->config_id);
+            break;
+        }
+        /* fall through */
     case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV:
         e = write_file_atomic(dn->path, data, len, err);
         break;
@@ -894,6 +910,7 @@ weft_err weft__dn_write_empty(weft_data_node *dn, char *err)
     if (!dn) return weft__err(err, WEFT_EINVAL, "weft__dn_write_empty: no data node");
     if (dn->kind == ST_JSON) return weft_dn_write(dn, "null", 4, err);
     if (dn->kind == ST_CSV) return weft__csv_write_empty(dn, err);
+    if (dn->kind == ST_EXCEL) return weft__xlsx_write_empty(dn, err);
     if (dn->kind != ST_SQL) return weft_dn_write(dn, "", 0, err);
     weft_err e = sql_write_empty(dn->app, dn->config_id, err);
     if (!e) weft__dn_mark_written(dn);
@@ -969,7 +986,7 @@ bool weft__dn_has_content(weft__app *app, const weft__dn_ref *ref)
     st_kind kind = kind_of(type);
     bool has_default = dn_lookup(app, ref->config_id, "default_data") != NULL;
     switch (kind) {
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: {
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: case ST_EXCEL: {
         struct stat st;
         return (ref->path && stat(ref->path, &st) == 0 && S_ISREG(st.st_mode)) || has_default;
     }
@@ -994,6 +1011,17 @@ weft_err weft__dn_read_ref(weft__app *app, const weft__dn_ref *ref, char **data,
     weft_err e = weft__dn_open(app, ref, NULL, &dn, err);
     if (e) return e;
     e = weft_dn_read(dn, data, len, err);
+    weft__dn_free(dn);
+    return e;
+}
+
+weft_err weft__dn_read_shown(weft__app *app, const weft__dn_ref *ref, char **data, size_t *len,
+                             char *err)
+{
+    weft_data_node *dn;
+    weft_err e = weft__dn_open(app, ref, NULL, &dn, err);
+    if (e) return e;
+    e = dn->kind == ST_EXCEL ? weft__xlsx_render(dn, data, len, err) : weft_dn_read(dn, data, len, err);
     weft__dn_free(dn);
     return e;
 }

@@ -122,6 +122,10 @@ weft_err weft__dn_instance_path(const weft__app *app, const char *config_id,
 bool weft__dn_has_content(weft__app *app, const weft__dn_ref *ref);
 
 /* Reads a node's content outside any job (for `weft data`).  Caller frees. */
+/* As weft__dn_read_ref, but in the form `weft data` prints: an excel
+ * node's sheets as CSV or JSON text rather than the workbook's bytes. */
+weft_err weft__dn_read_shown(weft__app *app, const weft__dn_ref *ref, char **data, size_t *len,
+                             char *err);
 weft_err weft__dn_read_ref(weft__app *app, const weft__dn_ref *ref, char **data,
                            size_t *len, char *err);
 
@@ -198,6 +202,9 @@ typedef struct weft__afile weft__afile;
 weft_err weft__afile_open(const char *path, weft__afile **out, FILE **f, char *err);
 weft_err weft__afile_commit(weft__afile *af, char *err);
 void weft__afile_abort(weft__afile *af);
+/* The temporary file's path (borrowed until commit or abort), for writers
+ * such as libxlsxwriter that open the file by name. */
+const char *weft__afile_tmp(const weft__afile *af);
 /* datanode.c: mkdir -p of the folder that holds `path`. */
 weft_err weft__mkdir_parent(const char *path, char *err);
 
