@@ -489,16 +489,22 @@ static weft_err render_sheet(weft_xlsx_reader *r, weft__buf *b, json_t *rows, ch
 }
 
 /* The sheets `weft data` shows: sheet_name's, else every sheet (Taipy's
- * read of a node without sheet_name).  *names borrowed from v or r. */
-static const char **shown_sheets(weft_data_node *dn, weft_xlsx_reader *r, size_t *n)
+ * read of a node without sheet_name).  Copies (the reader that lists them
+ * is closed on the way): free with weft_strv_free(); NULL on ENOMEM. */
+static char **shown_sheets(weft_data_node *dn, weft_xlsx_reader *r, size_t *n)
 {
     const weft_value *v = weft_dn_property(dn, "sheet_name");
     bool list = v && weft_value_type_of(v) == WEFT_VALUE_LIST;
     size_t k = list ? weft_value_len(v) : v ? 1 : 0;
     const char *const *all = k ? NULL : weft_xlsx_sheets(r, &k);
-    const char **names = calloc(k ? k : 1, sizeof *names);
-    for (size_t i = 0; names && i < k; i++)
-        names[i] = all ? all[i] : weft_value_text(list ? weft_value_at(v, i) : v);
+    char **names = calloc(k ? k : 1, sizeof *names);
+    for (size_t i = 0; names && i < k; i++) {
+        const char *s = all ? all[i] : weft_value_text(list ? weft_value_at(v, i) : v);
+        if (!(names[i] = strdup(s ? s : ""))) {
+            weft_strv_free(names, i);
+            names = NULL;
+        }
+    }
     *n = k;
     return names;
 }
@@ -509,7 +515,7 @@ weft_err weft__xlsx_render(weft_data_node *dn, char **out, size_t *len, char *er
     weft_err e = weft_xlsx_open(dn, NULL, &r, err);
     if (e) return e;
     size_t n;
-    const char **names = shown_sheets(dn, r, &n);
+    char **names = shown_sheets(dn, r, &n);
     weft__buf b = WEFT_BUF_INIT;
     b.max = (size_t)WEFT__XLSX_MAX * 2; /* CSV quoting at most doubles the text */
     json_t *all = n > 1 ? json_object() : NULL;
@@ -532,7 +538,7 @@ weft_err weft__xlsx_render(weft_data_node *dn, char **out, size_t *len, char *er
         free(s);
     }
     json_decref(all);
-    free(names);
+    if (names) weft_strv_free(names, n);
     weft_xlsx_close(r);
     if (!e && !(*out = weft__buf_detach(&b, len))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
     weft__buf_release(&b);

@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT */
+/* test_excel.c - excel data nodes: the weft_xlsx_* row API (typed cells, gaps,
+ * several sheets, has_header, default_data), what `weft data` shows, files
+ * that LibreOffice reads and writes, and malformed or hostile workbooks. */
+#define _GNU_SOURCE
+#include "test.h"
+#include "job/runner.h"
+#include "job/xlsx.h"
+#include "util/util.h"
+#include "weft.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+static weft_config *cfg;
+static weft__app *app;
+static char cwd[PATH_MAX];
+static char errbuf[WEFT_ERRBUF_SIZE];
+static char *err = errbuf; /* a pointer: ASSERT_OK prints it */
+
+static void setup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void setup(const char *fmt, ...)
+{
+    char *text;
+    va_list ap;
+    va_start(ap, fmt);
+    ASSERT(vasprintf(&text, fmt, ap) >= 0);
+    va_end(ap);
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    cfg = weft_config_new();
+    ASSERT(cfg != NULL);
+    ASSERT_OK(weft_config_load_string(cfg, text, strlen(text), "test.toml", err), err);
+    ASSERT_OK(weft_config_check(cfg, err), err);
+    free(text);
+    ASSERT_OK(weft__app_new(cfg, cwd, &app, err), err); /* no task modules needed */
+}
+
+static void teardown(void)
+{
+    weft__app_free(app);
+    weft_config_free(cfg);
+}
+
+typedef struct node {
+    weft__dn_ref ref;
+    weft_data_node *dn;
+    bool written;
+} node;
+
+/* Instance DATANODE_<id>_1 of DATA_NODE.<id>, stored under ./.weft. */
+static void open_node(node *n, const char *config_id)
+{
+    char folder[PATH_MAX + 8];
+    snprintf(folder, sizeof folder, "%s/.weft", cwd);
+    memset(n, 0, sizeof *n);
+    ASSERT(asprintf(&n->ref.id, "DATANODE_%s_1", config_id) >= 0);
+    n->ref.config_id = strdup(config_id);
+    n->ref.storage_type = strdup("excel");
+    ASSERT_OK(weft__dn_instance_path(app, config_id, n->ref.id, folder, &n->ref.path, err), err);
+    ASSERT_OK(weft__dn_open(app, &n->ref, &n->written, &n->dn, err), err);
+}
+
+static void close_node(node *n)
+{
+    weft__dn_free(n->dn);
+    free(n->ref.id);
+    free(n->ref.config_id);
+    free(n->ref.storage_type);
+    free(n->ref.path);
+}
+
+#define S(t) {WEFT_CELL_STRING, t}
+#define N(t) {WEFT_CELL_NUMBER, t}
+#define B(t) {WEFT_CELL_BOOL, t}
+#define E {WEFT_CELL_EMPTY, ""}
+
+static const char *const header[] = {"name", "note", "qty", "ok"};
+/* Rows of the round trip, as written and as read back. */
+static const weft_cell rows[][4] = {
+    {S("Zoë ünïcode ✓"), S("say \"hi\", then\nleave"), N("42"), B("True")},
+    {S("  spaced  "), E, N("-0.25"), B("False")},
+    {E, S("x"), N("1E-3"), E},
+    {S("tab\there"), S("'quoted'"), N("3.5"), B("True")},
+};
+static const weft_cell rows_read[][4] = {
+    {S("Zoë ünïcode ✓"), S("say \"hi\", then\nleave"), N("42"), B("True")},
+    {S("  spaced  "), E, N("-0.25"), B("False")},
+    {E, S("x"), N("0.001"), E},
+    {S("tab\there"), S("'quoted'"), N("3.5"), B("True")},
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+static void write_table(weft_data_node *dn, const char *sheet)
+{
+    weft_xlsx_writer *w;
+    ASSERT_OK(weft_xlsx_create(dn, &w, err), err);
+    ASSERT_OK(weft_xlsx_add_sheet(w, sheet, header, 4, err), err);
+    for (size_t i = 0; i < NROWS; i++) ASSERT_OK(weft_xlsx_write_row(w, rows[i], 4, err), err);
+    ASSERT_OK(weft_xlsx_commit(w, err), err);
+}
+
+static void assert_row(const weft_cell *got, size_t n, const weft_cell *want, size_t nwant)
+{
+    ASSERT_EQ(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_STR_EQ(got[i].text, want[i].text);
+        ASSERT_EQ(got[i].type, want[i].type);
+    }
+}
+
+static void assert_table(weft_xlsx_reader *r)
+{
+    size_t n;
+    const weft_cell *h = weft_xlsx_header(r, &n);
+    ASSERT_EQ(n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        ASSERT_STR_EQ(h[i].text, header[i]);
+        ASSERT_EQ(h[i].type, WEFT_CELL_STRING);
+    }
+    const weft_cell *c;
+    for (size_t i = 0; i < NROWS; i++) {
+        ASSERT_EQ(weft_xlsx_next(r, &c, &n, err), 1);
+        assert_row(c, n, rows_read[i], 4);
+    }
+    ASSERT_EQ(weft_xlsx_next(r, &c, &n, err), 0);
+}
+
+TEST(round_trip_typed_cells)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\n");
+    node n;
+    open_node(&n, "t");
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%s/.weft/data/DATANODE_t_1.xlsx", cwd);
+    ASSERT_STR_EQ(weft_dn_path(n.dn), want);
+    ASSERT(!weft__dn_has_content(app, &n.ref));
+    weft_xlsx_reader *r;
+    ASSERT_EQ(weft_xlsx_open(n.dn, NULL, &r, err), WEFT_EIO);
+    ASSERT_CONTAINS(err, want);
+    write_table(n.dn, NULL);
+    ASSERT(n.written);
+    ASSERT(weft__dn_has_content(app, &n.ref));
+    /* The file honours the umask (0022 in the test runner, or whatever it is). */
+    struct stat st;
+    ASSERT_EQ(stat(want, &st), 0);
+    mode_t um = umask(0);
+    umask(um);
+    ASSERT_EQ(st.st_mode & 0777, 0666 & ~um);
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    size_t ns;
+    const char *const *names = weft_xlsx_sheets(r, &ns);
+    ASSERT_EQ(ns, 1);
+    ASSERT_STR_EQ(names[0], "Sheet1");
+    assert_table(r);
+    weft_xlsx_close(r);
+    /* The bytes are the workbook (for Python tasks), and written back as is. */
+    char *d;
+    size_t len;
+    ASSERT_OK(weft_dn_read(n.dn, &d, &len, err), err);
+    ASSERT(len > 4 && memcmp(d, "PK\3\4", 4) == 0);
+    ASSERT_OK(weft_dn_write(n.dn, d, len, err), err);
+    free(d);
+    ASSERT_EQ(weft_dn_write(n.dn, "a,b\n", 4, err), WEFT_EDATA);
+    ASSERT_CONTAINS(err, "not an xlsx workbook");
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    assert_table(r);
+    weft_xlsx_close(r);
+    /* `weft data` shows one sheet as CSV. */
+    ASSERT_OK(weft__dn_read_shown(app, &n.ref, &d, &len, err), err);
+    ASSERT_STR_EQ(d, "name,note,qty,ok\n"
+                     "Zoë ünïcode ✓,\"say \"\"hi\"\", then\nleave\",42,True\n"
+                     "  spaced  ,,-0.25,False\n"
+                     ",x,0.001,\n"
+                     "tab\there,'quoted',3.5,True\n");
+    free(d);
+    close_node(&n);
+    teardown();
+}
+
+TEST(gaps_have_header_false_and_bad_cells)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\nhas_header = false\n");
+    node n;
+    open_node(&n, "t");
+    weft_xlsx_writer *w;
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    /* has_header false: the header given is not written. */
+    ASSERT_OK(weft_xlsx_add_sheet(w, NULL, header, 4, err), err);
+    const weft_cell r1[] = {S("a"), E, E, N("7")}, r2[] = {E}, r3[] = {S("b")};
+    ASSERT_OK(weft_xlsx_write_row(w, r1, 4, err), err);
+    ASSERT_OK(weft_xlsx_write_row(w, r2, 1, err), err); /* an empty row between two */
+    ASSERT_OK(weft_xlsx_write_row(w, r3, 1, err), err);
+    ASSERT_OK(weft_xlsx_commit(w, err), err);
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    size_t k;
+    ASSERT(weft_xlsx_header(r, &k) == NULL || k == 0);
+    ASSERT_EQ(k, 0);
+    const weft_cell *c;
+    /* Rows are as wide as the sheet (its dimension A1:D3). */
+    const weft_cell w1[] = {S("a"), E, E, N("7")}, w2[] = {E, E, E, E}, w3[] = {S("b"), E, E, E};
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, w1, 4);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, w2, 4);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, w3, 4);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 0);
+    weft_xlsx_close(r);
+    /* A bad number or boolean fails the row, and the commit: the file stays. */
+    char *before = test_read_file(weft_dn_path(n.dn), &k);
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    ASSERT_EQ(weft_xlsx_write_row(w, r1, 4, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "add a sheet");
+    ASSERT_OK(weft_xlsx_add_sheet(w, "Data", NULL, 0, err), err);
+    const weft_cell bad[] = {N("12abc")}, badb[] = {B("maybe")};
+    ASSERT_EQ(weft_xlsx_write_row(w, bad, 1, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "'12abc' is not a number");
+    ASSERT_EQ(weft_xlsx_write_row(w, badb, 1, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "'maybe' is not True or False");
+    ASSERT_EQ(weft_xlsx_add_sheet(w, "a/b", NULL, 0, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "sheet name 'a/b'");
+    ASSERT_EQ(weft_xlsx_commit(w, err), WEFT_EIO);
+    size_t k2;
+    char *after = test_read_file(weft_dn_path(n.dn), &k2);
+    ASSERT(k == k2 && memcmp(before, after, k) == 0);
+    free(before);
+    free(after);
+    /* Abort leaves no temporary file behind. */
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    weft_xlsx_abort(w);
+    char *ls = NULL;
+    ASSERT_EQ(test_run_cmd("ls -A .weft/data", &ls), 0);
+    ASSERT_STR_EQ(ls, "DATANODE_t_1.xlsx\n");
+    free(ls);
+    close_node(&n);
+    teardown();
+}
+
+TEST(several_sheets_and_sheet_name)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\nsheet_name = [\"second\", \"first\"]\n"
+          "[DATA_NODE.one]\nstorage_type = \"excel\"\nsheet_name = \"second\"\n"
+          "default_path = \"book.xlsx\"\n"
+          "[DATA_NODE.all]\nstorage_type = \"excel\"\ndefault_path = \"book.xlsx\"\n");
+    node n;
+    open_node(&n, "t");
+    weft_xlsx_writer *w;
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    ASSERT_OK(weft_xlsx_add_sheet(w, "first", header, 4, err), err);
+    for (size_t i = 0; i < NROWS; i++) ASSERT_OK(weft_xlsx_write_row(w, rows[i], 4, err), err);
+    const char *const h2[] = {"k"};
+    const weft_cell v2[] = {N("1")};
+    ASSERT_OK(weft_xlsx_add_sheet(w, NULL, h2, 1, err), err); /* sheet_name's first: "second" */
+    ASSERT_OK(weft_xlsx_write_row(w, v2, 1, err), err);
+    ASSERT_OK(weft_xlsx_commit(w, err), err);
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, "first", &r, err), err);
+    size_t k;
+    const char *const *names = weft_xlsx_sheets(r, &k);
+    ASSERT_EQ(k, 2);
+    ASSERT_STR_EQ(names[0], "first");
+    ASSERT_STR_EQ(names[1], "second");
+    assert_table(r);
+    weft_xlsx_close(r);
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err); /* the node's sheet_name: "second" */
+    const weft_cell *c = weft_xlsx_header(r, &k);
+    ASSERT_EQ(k, 1);
+    ASSERT_STR_EQ(c[0].text, "k");
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, v2, 1);
+    weft_xlsx_close(r);
+    ASSERT_EQ(weft_xlsx_open(n.dn, "third", &r, err), WEFT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "no sheet 'third' (its sheets: 'first', 'second')");
+    ASSERT_CONTAINS(err, weft_dn_path(n.dn));
+    /* `weft data`: the sheets of a list, as JSON. */
+    char *d;
+    size_t len;
+    ASSERT_OK(weft__dn_read_shown(app, &n.ref, &d, &len, err), err);
+    ASSERT_STR_EQ(d, "{\"second\":[[\"k\"],[1]],\"first\":[[\"name\",\"note\",\"qty\",\"ok\"],"
+                     "[\"Zoë ünïcode ✓\",\"say \\\"hi\\\", then\\nleave\",42,true],"
+                     "[\"  spaced  \",null,-0.25,false],[null,\"x\",0.001,null],"
+                     "[\"tab\\there\",\"'quoted'\",3.5,true]]}\n");
+    free(d);
+    /* A path shared by nodes: one sheet named (CSV), or all of them (JSON). */
+    char *cmd;
+    ASSERT(asprintf(&cmd, "cp '%s' book.xlsx", weft_dn_path(n.dn)) >= 0);
+    ASSERT_EQ(system(cmd), 0);
+    free(cmd);
+    node one, all;
+    open_node(&one, "one");
+    open_node(&all, "all");
+    ASSERT_OK(weft__dn_read_shown(app, &one.ref, &d, &len, err), err);
+    ASSERT_STR_EQ(d, "k\n1\n");
+    free(d);
+    ASSERT_OK(weft__dn_read_shown(app, &all.ref, &d, &len, err), err);
+    ASSERT_CONTAINS(d, "{\"first\":[[\"name\"");
+    ASSERT_CONTAINS(d, "\"second\":[[\"k\"],[1]]}");
+    free(d);
+    close_node(&one);
+    close_node(&all);
+    close_node(&n);
+    teardown();
+}
+
+TEST(default_data_and_empty_output)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\nsheet_name = \"in\"\n"
+          "default_data = \"city,pop,big\\nOslo,700000,True\\n\\\"New, York\\\",8.3e6,False\\n\"\n");
+    node n;
+    open_node(&n, "t");
+    ASSERT(weft__dn_has_content(app, &n.ref));
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    size_t k;
+    const weft_cell h[] = {S("city"), S("pop"), S("big")};
+    const weft_cell *c = weft_xlsx_header(r, &k);
+    assert_row(c, k, h, 3);
+    ASSERT_STR_EQ(weft_xlsx_sheets(r, &k)[0], "in");
+    const weft_cell a[] = {S("Oslo"), N("700000"), B("True")}, b[] = {S("New, York"), N("8.3e6"), B("False")};
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, a, 3);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, b, 3);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 0);
+    weft_xlsx_close(r);
+    ASSERT_EQ(weft_xlsx_open(n.dn, "out", &r, err), WEFT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "no sheet 'out' in its default_data");
+    /* As bytes: a workbook built from default_data, which the reader reads. */
+    char *d;
+    size_t len;
+    ASSERT_OK(weft_dn_read(n.dn, &d, &len, err), err);
+    ASSERT(len > 4 && memcmp(d, "PK\3\4", 4) == 0);
+    FILE *f = fopen("default.xlsx", "wb");
+    ASSERT(f && fwrite(d, 1, len, f) == len && fclose(f) == 0);
+    free(d);
+    weft__xlsx *x;
+    ASSERT_OK(weft__xlsx_open("default.xlsx", &x, err), err);
+    ASSERT_OK(weft__xlsx_select(x, "in", err), err);
+    ASSERT_EQ(weft__xlsx_next(x, &c, &k, err), 1);
+    assert_row(c, k, h, 3);
+    ASSERT_EQ(weft__xlsx_next(x, &c, &k, err), 1);
+    assert_row(c, k, a, 3);
+    ASSERT_EQ(weft__xlsx_next(x, &c, &k, err), 1);
+    const weft_cell b2[] = {S("New, York"), N("8300000"), B("False")};
+    assert_row(c, k, b2, 3);
+    weft__xlsx_close(x);
+    /* weft.noop's output: no rows, the header kept. */
+    ASSERT_OK(weft__dn_write_empty(n.dn, err), err);
+    ASSERT(n.written);
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    c = weft_xlsx_header(r, &k);
+    assert_row(c, k, h, 3);
+    ASSERT_STR_EQ(weft_xlsx_sheets(r, &k)[0], "in");
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 0);
+    weft_xlsx_close(r);
+    close_node(&n);
+    teardown();
+}
+
+TEST(config_check)
+{
+    static const char *const bad[][2] = {
+        {"storage_type = \"excel\"\nsheet_name = 3", "must be a sheet name or a list of sheet names"},
+        {"storage_type = \"excel\"\nsheet_name = []", "must be a sheet name or a list of sheet names"},
+        {"storage_type = \"excel\"\nsheet_name = [\"a\", 2]", "must be a sheet name or a list"},
+        {"storage_type = \"excell\"", "did you mean 'excel'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *text;
+        ASSERT(asprintf(&text, "[DATA_NODE.t]\n%s\n", bad[i][0]) >= 0);
+        weft_config *c = weft_config_new();
+        weft_err e = weft_config_load_string(c, text, strlen(text), "t.toml", err);
+        if (!e) e = weft_config_check(c, err);
+        ASSERT_EQ(e, WEFT_ECONFIG);
+        ASSERT_CONTAINS(err, bad[i][1]);
+        weft_config_free(c);
+        free(text);
+    }
+    /* Accepted, and has_header defaults to True as for csv. */
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"a.xlsx\"\nsheet_name = \"s\"\n");
+    const weft_value *v = weft_config_lookup(cfg, "DATA_NODE.t", "has_header");
+    ASSERT(v && weft_value_type_of(v) == WEFT_VALUE_BOOL && weft_value_bool(v));
+    teardown();
+}
+
+/* ---- LibreOffice ---- */
+
+/* Runs LibreOffice headless to convert `in` into `to` (an output filter)
+ * in the current folder.  LibreOffice must be installed: install-deps
+ * installs it. */
+static void soffice(const char *to, const char *in, const char *infilter)
+{
+    char *cmd, *out = NULL;
+    ASSERT(access("/usr/bin/soffice", X_OK) == 0 || access("/usr/bin/libreoffice", X_OK) == 0);
+    ASSERT(asprintf(&cmd,
+                    "HOME=%s soffice -env:UserInstallation=file://%s/lo --headless --norestore "
+                    "%s%s%s--convert-to '%s' --outdir %s '%s' </dev/null",
+                    cwd, cwd, infilter ? "'--infilter=" : "", infilter ? infilter : "",
+                    infilter ? "' " : "", to, cwd, in) >= 0);
+    int rc = test_run_cmd(cmd, &out);
+    if (rc != 0) FAIL("%s: exit %d: %s", cmd, rc, out);
+    free(out);
+    free(cmd);
+}
+
+TEST(libreoffice_reads_what_weft_writes)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"out.xlsx\"\n");
+    node n;
+    open_node(&n, "t");
+    write_table(n.dn, "Data");
+    /* 44,34,76: comma, double quote, UTF-8. */
+    soffice("csv:Text - txt - csv (StarCalc):44,34,76", "out.xlsx", NULL);
+    size_t len;
+    char *csv = test_read_file("out.csv", &len);
+    ASSERT_STR_EQ(csv, "name,note,qty,ok\n"
+                       "Zoë ünïcode ✓,\"say \"\"hi\"\", then\nleave\",42,TRUE\n"
+                       "  spaced  ,,-0.25,FALSE\n"
+                       ",x,0.001,\n"
+                       "tab\there,'quoted',3.5,TRUE\n");
+    free(csv);
+    close_node(&n);
+    teardown();
+}
+
+TEST(weft_reads_what_libreoffice_writes)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"in.xlsx\"\n");
+    test_write_file("in.csv", "name,qty,price\n"
+                              "Zoë \"Z\",3,1.5\n"
+                              "plain,,-2\n"
+                              ",7,\n"
+                              "last,1e3,x y\n");
+    soffice("xlsx", "in.csv", "CSV:44,34,76"); /* comma, double quote, UTF-8 */
+    node n;
+    open_node(&n, "t");
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    size_t k;
+    const weft_cell h[] = {S("name"), S("qty"), S("price")};
+    const weft_cell *c = weft_xlsx_header(r, &k);
+    assert_row(c, k, h, 3);
+    const weft_cell want[][3] = {
+        {S("Zoë \"Z\""), N("3"), N("1.5")},
+        {S("plain"), E, N("-2")},
+        {E, N("7"), E},
+        {S("last"), N("1000"), S("x y")},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+        assert_row(c, k, want[i], 3);
+    }
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 0);
+    weft_xlsx_close(r);
+    close_node(&n);
+    teardown();
+}
+
+/* ---- malformed and hostile files ---- */
+
+/* A zip at `path` holding the parts of `a` ({name, content} pairs, NULL-ended). */
+static void make_zip(const char *path, const char *const a[][2])
+{
+    /* The fastest deflate: the zip bomb test compresses 300 MiB. */
+    int ze;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+    ASSERT(z != NULL);
+    for (size_t i = 0; a[i][0]; i++) {
+        zip_source_t *s = zip_source_buffer(z, a[i][1], strlen(a[i][1]), 0);
+        ASSERT(s != NULL);
+        zip_int64_t idx = zip_file_add(z, a[i][0], s, ZIP_FL_ENC_UTF_8);
+        ASSERT(idx >= 0);
+        ASSERT_EQ(zip_set_file_compression(z, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 1), 0);
+    }
+    ASSERT_EQ(zip_close(z), 0);
+}
+
+#define WB "<workbook xmlns:r=\"r\"><sheets><sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
+#define RELS "<Relationships><Relationship Id=\"rId1\" Type=\"t/worksheet\" Target=\"worksheets/s.xml\"/></Relationships>"
+
+/* Opening the node's file fails with `code` and a message holding `want`
+ * and the file's path. */
+static void assert_bad(node *n, weft_err code, const char *want)
+{
+    weft_xlsx_reader *r = NULL;
+    weft_err e = weft_xlsx_open(n->dn, NULL, &r, err);
+    if (!e) { /* some errors are in the rows */
+        const weft_cell *c;
+        size_t k;
+        int rc;
+        while ((rc = weft_xlsx_next(r, &c, &k, err)) == 1) {}
+        ASSERT_EQ(rc, -1);
+        e = WEFT_EDATA;
+        char again[WEFT_ERRBUF_SIZE];
+        ASSERT_EQ(weft_xlsx_next(r, &c, &k, again), -1); /* and stays failed */
+        ASSERT_CONTAINS(again, "reading stopped at an earlier error");
+        weft_xlsx_close(r);
+    }
+    ASSERT_EQ(e, code);
+    ASSERT_CONTAINS(err, want);
+    ASSERT_CONTAINS(err, weft_dn_path(n->dn));
+    ASSERT(strchr(err, '\n') == NULL);
+}
+
+TEST(bad_inputs)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"bad.xlsx\"\n");
+    node n;
+    open_node(&n, "t");
+    test_write_file("bad.xlsx", "name,qty\na,1\n");
+    assert_bad(&n, WEFT_EDATA, "not an xlsx file (not a zip archive)");
+    const char *const nowb[][2] = {{"hello.txt", "hi"}, {NULL, NULL}};
+    make_zip("bad.xlsx", nowb);
+    assert_bad(&n, WEFT_EDATA, "a zip archive without xl/workbook.xml");
+    const char *const nosheet[][2] = {
+        {"xl/workbook.xml", "<workbook><sheets></sheets></workbook>"},
+        {"xl/_rels/workbook.xml.rels", RELS}, {NULL, NULL}};
+    make_zip("bad.xlsx", nosheet);
+    assert_bad(&n, WEFT_EDATA, "the workbook has no sheet");
+    const char *const trunc[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>ok</t></is></c></row>"
+                                "<row r=\"2\"><c r=\"A2\"><v>1"},
+        {NULL, NULL}};
+    make_zip("bad.xlsx", trunc);
+    assert_bad(&n, WEFT_EDATA, "xl/worksheets/s.xml:1:");
+    ASSERT_CONTAINS(err, "malformed XML");
+    const char *const twb[][2] = {{"xl/workbook.xml", "<workbook><sheets><sheet name="},
+                                  {"xl/_rels/workbook.xml.rels", RELS}, {NULL, NULL}};
+    make_zip("bad.xlsx", twb);
+    assert_bad(&n, WEFT_EDATA, "xl/workbook.xml:1:");
+    const char *const doctype[][2] = {
+        {"xl/workbook.xml", "<!DOCTYPE w [<!ENTITY a \"aaaa\">]><workbook/>"},
+        {"xl/_rels/workbook.xml.rels", RELS}, {NULL, NULL}};
+    make_zip("bad.xlsx", doctype);
+    assert_bad(&n, WEFT_EDATA, "a DOCTYPE is not allowed");
+    const char *const badref[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row><c r=\"ZZZZ1\"><v>1</v></c></row></sheetData></worksheet>"},
+        {NULL, NULL}};
+    make_zip("bad.xlsx", badref);
+    assert_bad(&n, WEFT_EDATA, "bad cell reference r=\"ZZZZ1\"");
+    const char *const badsst[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row><c t=\"s\"><v>5</v></c></row></sheetData></worksheet>"},
+        {NULL, NULL}};
+    make_zip("bad.xlsx", badsst);
+    assert_bad(&n, WEFT_EDATA, "shared string index '5' out of range (0 strings)");
+    const char *const order[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row r=\"3\"/><row r=\"2\"/></sheetData></worksheet>"},
+        {NULL, NULL}};
+    make_zip("bad.xlsx", order);
+    assert_bad(&n, WEFT_EDATA, "row 2 comes after row 3");
+    const char *const norel[][2] = {{"xl/workbook.xml", WB},
+                                    {"xl/_rels/workbook.xml.rels", "<Relationships/>"}, {NULL, NULL}};
+    make_zip("bad.xlsx", norel);
+    assert_bad(&n, WEFT_EDATA, "sheet 'S' has no part");
+    close_node(&n);
+    teardown();
+}
+
+TEST(zip_bomb_is_refused)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"bomb.xlsx\"\n");
+    node n;
+    open_node(&n, "t");
+    /* 300 MiB of blanks inside the sheet: a few hundred KiB compressed. */
+    size_t big = (size_t)300 << 20;
+    char *sheet = malloc(big + 1);
+    ASSERT(sheet != NULL);
+    memset(sheet, ' ', big);
+    memcpy(sheet, "<worksheet>", 11);
+    sheet[big] = '\0';
+    const char *const bomb[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS}, {"xl/worksheets/s.xml", sheet},
+        {NULL, NULL}};
+    make_zip("bomb.xlsx", bomb);
+    free(sheet);
+    struct stat st;
+    ASSERT_EQ(stat("bomb.xlsx", &st), 0);
+    ASSERT_LT(st.st_size, 4 << 20);
+    assert_bad(&n, WEFT_ELIMIT, "more than the 256 MiB weft reads from an xlsx file");
+    close_node(&n);
+    teardown();
+}
+
+TEST_MAIN(TEST_ENTRY(round_trip_typed_cells), TEST_ENTRY(gaps_have_header_false_and_bad_cells),
+          TEST_ENTRY(several_sheets_and_sheet_name), TEST_ENTRY(default_data_and_empty_output),
+          TEST_ENTRY(config_check), TEST_ENTRY_TIMEOUT(libreoffice_reads_what_weft_writes, 180),
+          TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY(bad_inputs),
+          TEST_ENTRY_TIMEOUT(zip_bomb_is_refused, 120))
