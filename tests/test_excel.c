@@ -589,7 +589,88 @@ TEST(zip_bomb_is_refused)
     teardown();
 }
 
-TEST_MAIN(TEST_ENTRY(round_trip_typed_cells), TEST_ENTRY(gaps_have_header_false_and_bad_cells),
+
+/* ---- a C task through `weft run`, and `weft data` ---- */
+
+static int weft_cmd(const char *args, char **out)
+{
+    char *cmd;
+    ASSERT(asprintf(&cmd, "'%s/weft' %s", test_build_dir(), args) >= 0);
+    int rc = test_run_cmd(cmd, out);
+    free(cmd);
+    return rc;
+}
+
+static const char pipeline_toml[] =
+    "[CORE]\nstorage_folder = \".weft/\"\n"
+    "[JOB]\nmode = \"%s\"\n"
+    "[DATA_NODE.prices]\nstorage_type = \"excel\"\nscope = \"GLOBAL:SCOPE\"\n"
+    "default_path = \"prices.xlsx\"\nsheet_name = \"prices\"\n"
+    "[DATA_NODE.doubled]\nstorage_type = \"excel\"\nscope = \"GLOBAL:SCOPE\"\n"
+    "sheet_name = [\"doubled\", \"summary\"]\n"
+    "[TASK.double]\nfunction = \"excelfns.double_qty\"\n"
+    "inputs = [\"prices:SECTION\"]\noutputs = [\"doubled:SECTION\"]\n"
+    "[SCENARIO.s]\ntasks = [\"double:SECTION\"]\n";
+
+static void pipeline(const char *mode)
+{
+    char so[PATH_MAX], *toml;
+    snprintf(so, sizeof so, "%s/tests/apps/excelfns.so", test_build_dir());
+    ASSERT(access(so, R_OK) == 0);
+    ASSERT_EQ(symlink(so, "excelfns.so"), 0);
+    ASSERT(asprintf(&toml, pipeline_toml, mode) >= 0);
+    test_write_file("config.toml", toml);
+    free(toml);
+    /* The input, written by weft's own writer through a node of the config. */
+    setup("[DATA_NODE.prices]\nstorage_type = \"excel\"\ndefault_path = \"prices.xlsx\"\n");
+    node n;
+    open_node(&n, "prices");
+    weft_xlsx_writer *w;
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    static const char *const h[] = {"item", "qty"};
+    const weft_cell r1[] = {S("mug"), N("3")}, r2[] = {S("pot, large"), N("7.5")}, r3[] = {S("none")};
+    ASSERT_OK(weft_xlsx_add_sheet(w, "notes", h, 1, err), err);
+    ASSERT_OK(weft_xlsx_add_sheet(w, "prices", h, 2, err), err);
+    ASSERT_OK(weft_xlsx_write_row(w, r1, 2, err), err);
+    ASSERT_OK(weft_xlsx_write_row(w, r3, 1, err), err);
+    ASSERT_OK(weft_xlsx_write_row(w, r2, 2, err), err);
+    ASSERT_OK(weft_xlsx_commit(w, err), err);
+    close_node(&n);
+    teardown();
+
+    char *out = NULL;
+    int rc = weft_cmd("run -c config.toml", &out);
+    if (rc != 0) FAIL("weft run: %d\n%s", rc, out);
+    free(out);
+    ASSERT_EQ(weft_cmd("data -c config.toml doubled", &out), 0);
+    ASSERT_STR_EQ(out, "{\"doubled\":[[\"item\",\"qty\",\"big\"],[\"mug\",6,false],[\"pot, large\",15,true]],"
+                       "\"summary\":[[\"total\"],[21]]}\n");
+    free(out);
+    ASSERT_EQ(weft_cmd("data -c config.toml prices", &out), 0);
+    ASSERT_STR_EQ(out, "item,qty\nmug,3\nnone,\n\"pot, large\",7.5\n");
+    free(out);
+
+    /* A broken input: the job fails with the file named, the output keeps its content. */
+    char *before, *after;
+    ASSERT_EQ(test_run_cmd("ls .weft/data/DATANODE_doubled_*.xlsx && md5sum .weft/data/*.xlsx", &before), 0);
+    test_write_file("prices.xlsx", "item,qty\nmug,3\n");
+    ASSERT_NE(weft_cmd("run -c config.toml --force", &out), 0);
+    ASSERT_CONTAINS(out, "prices.xlsx: not an xlsx file (not a zip archive)");
+    free(out);
+    ASSERT_EQ(test_run_cmd("ls .weft/data/DATANODE_doubled_*.xlsx && md5sum .weft/data/*.xlsx", &after), 0);
+    ASSERT_STR_EQ(after, before); /* and no temporary file left beside it */
+    free(before);
+    free(after);
+    ASSERT_EQ(weft_cmd("data -c config.toml prices", &out), 1);
+    ASSERT_CONTAINS(out, "not an xlsx file");
+    free(out);
+}
+
+TEST(c_task_in_development_mode) { pipeline("development"); }
+TEST(c_task_in_standalone_mode) { pipeline("standalone"); }
+
+TEST_MAIN(TEST_ENTRY(c_task_in_development_mode), TEST_ENTRY(c_task_in_standalone_mode),
+          TEST_ENTRY(round_trip_typed_cells), TEST_ENTRY(gaps_have_header_false_and_bad_cells),
           TEST_ENTRY(several_sheets_and_sheet_name), TEST_ENTRY(default_data_and_empty_output),
           TEST_ENTRY(config_check), TEST_ENTRY_TIMEOUT(libreoffice_reads_what_weft_writes, 180),
           TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY(bad_inputs),
