@@ -615,7 +615,8 @@ const char *weft_dn_path(const weft_data_node *dn);
 /**
  * Content by storage type: pickle and binary are opaque bytes, text is text,
  * json must be valid JSON (checked on read and write), csv is the file's
- * bytes (rows with weft_csv_*), in_memory lives in the process (development
+ * bytes (rows with weft_csv_*), excel the workbook's bytes (rows with
+ * weft_xlsx_*; a write must be a zip archive), in_memory lives in the process (development
  * mode only), generic calls the node's read_fct/write_fct, and sql_table is
  * its SQLite table (db_name + ".db" in sqlite_folder or the application
  * path, table_name) as a JSON array of row objects; writing one replaces

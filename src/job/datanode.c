@@ -838,15 +838,16 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
     if (!data) data = "";
     weft_err e = WEFT_OK;
     switch (dn->kind) {
-    case ST_JSON:
-        if ((e = check_json(dn, data, len, dn->config_id, err))) break;
-        /* fall through */
     case ST_EXCEL: /* a workbook's bytes (e.g. from pandas), checked to be a zip */
         if (len < 4 || memcmp(data, "PK\3\4", 4) != 0) {
             e = weft__err(err, WEFT_EDATA, "data node %s: not an xlsx workbook (not a zip archive)",
                           dn->config_id);
             break;
         }
+        e = write_file_atomic(dn->path, data, len, err);
+        break;
+    case ST_JSON:
+        if ((e = check_json(dn, data, len, dn->config_id, err))) break;
         /* fall through */
     case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV:
         e = write_file_atomic(dn->path, data, len, err);
