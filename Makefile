@@ -10,7 +10,8 @@
 #   make tsan       the whole suite under ThreadSanitizer (build/tsan/)
 #   make faults     the fault-injection suite (tests/faults/, scripts/faults): failed
 #                   store writes, kill -9, broker restarts, malformed messages
-#   make fuzz       libFuzzer targets for the TOML parser and the web router (clang),
+#   make fuzz       libFuzzer targets for the TOML parser, the web router and the
+#                   xlsx reader (clang),
 #                   FUZZ_SECONDS=60 to run each for 60 s
 #   make demo       install missing dependencies, build, run the example pipeline
 #   make bench      benchmarks (bench/)
@@ -161,19 +162,24 @@ $(BUILD)/faults/faultfns.so: tests/faults/faultfns.c include/weft.h
 FUZZ_SECONDS ?= 0
 FUZZ_CC := clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iinclude -Isrc \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-# Two targets: the TOML parser and the web view's router and query parser.
-# FUZZ_SECONDS=N runs each for N seconds.
+# Three targets: the TOML parser, the web view's router and query parser,
+# and the xlsx reader.  FUZZ_SECONDS=N runs each for N seconds.
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_toml fuzz/fuzz_toml.c src/toml/toml.c src/toml/toml_value.c src/util/error.c src/util/util.c
 	$(FUZZ_CC) -o $(BUILD)/fuzz/fuzz_router fuzz/fuzz_router.c src/web/router.c src/job/status.c src/util/error.c src/util/util.c
+	$(FUZZ_CC) $(shell pkg-config --cflags libzip expat) -o $(BUILD)/fuzz/fuzz_xlsx fuzz/fuzz_xlsx.c \
+	    src/job/xlsx_read.c src/util/error.c src/util/util.c $(shell pkg-config --libs libzip expat)
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
 	    mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus_router && \
 	    $(BUILD)/fuzz/fuzz_toml -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	        -print_final_stats=1 $(BUILD)/fuzz/corpus ../shared/toml-test/valid ../shared/toml-test/invalid \
 	        $(wildcard fuzz/corpus) && \
 	    $(BUILD)/fuzz/fuzz_router -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
-	        -print_final_stats=1 $(BUILD)/fuzz/corpus_router fuzz/corpus_router; \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus_router fuzz/corpus_router && \
+	    mkdir -p $(BUILD)/fuzz/corpus_xlsx && \
+	    $(BUILD)/fuzz/fuzz_xlsx -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus_xlsx fuzz/corpus_xlsx; \
 	fi
 
 demo: deps

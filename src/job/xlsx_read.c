@@ -159,11 +159,11 @@ static weft_err feed(weft__xlsx *x, xml_ctx *c, zip_file_t *zf, const char *part
 /* Parses a whole part with the handlers already set on c->p. */
 static weft_err parse_part(weft__xlsx *x, xml_ctx *c, const char *part, char *err)
 {
-    zip_file_t *zf;
+    zip_file_t *zf = NULL;
     weft_err e = zip_open_part(x, part, &zf, err);
     bool final = false;
     while (!e && !final) e = feed(x, c, zf, part, &final, err);
-    zip_fclose(zf);
+    if (zf) zip_fclose(zf);
     return e;
 }
 
