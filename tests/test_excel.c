@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xlsxwriter.h>
 #include <zip.h>
 
 static weft_config *cfg;
@@ -387,6 +388,66 @@ TEST(config_check)
     teardown();
 }
 
+
+/* Many rows, so the sheet spans many 64 KiB chunks and the parser is
+ * suspended and resumed at row ends inside them: once written by weft
+ * (inline strings), once by libxlsxwriter's default mode (shared strings). */
+#define BIG_ROWS 30000
+
+static void check_big(weft_data_node *dn)
+{
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(dn, NULL, &r, err), err);
+    size_t n;
+    const weft_cell *c = weft_xlsx_header(r, &n);
+    ASSERT_EQ(n, 3);
+    ASSERT_STR_EQ(c[2].text, "even");
+    for (long i = 0; i < BIG_ROWS; i++) {
+        ASSERT_EQ(weft_xlsx_next(r, &c, &n, err), 1);
+        char s[64], num[32];
+        snprintf(s, sizeof s, "row %ld <&> \"x\"", i);
+        snprintf(num, sizeof num, "%ld", i * 7);
+        const weft_cell want[] = {S(s), N(num), B(i % 2 ? "False" : "True")};
+        assert_row(c, n, want, 3);
+    }
+    ASSERT_EQ(weft_xlsx_next(r, &c, &n, err), 0);
+    weft_xlsx_close(r);
+}
+
+TEST(large_sheets_stream)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"big.xlsx\"\n");
+    node n;
+    open_node(&n, "t");
+    weft_xlsx_writer *w;
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    static const char *const h[] = {"name", "num", "even"};
+    ASSERT_OK(weft_xlsx_add_sheet(w, NULL, h, 3, err), err);
+    for (long i = 0; i < BIG_ROWS; i++) {
+        char s[64], num[32];
+        snprintf(s, sizeof s, "row %ld <&> \"x\"", i);
+        snprintf(num, sizeof num, "%ld", i * 7);
+        const weft_cell row[] = {S(s), N(num), B(i % 2 ? "False" : "True")};
+        ASSERT_OK(weft_xlsx_write_row(w, row, 3, err), err);
+    }
+    ASSERT_OK(weft_xlsx_commit(w, err), err);
+    check_big(n.dn);
+    lxw_workbook *wb = workbook_new("big.xlsx");
+    lxw_worksheet *ws = workbook_add_worksheet(wb, NULL);
+    for (int j = 0; j < 3; j++) worksheet_write_string(ws, 0, (lxw_col_t)j, h[j], NULL);
+    for (long i = 0; i < BIG_ROWS; i++) {
+        char s[64];
+        snprintf(s, sizeof s, "row %ld <&> \"x\"", i);
+        worksheet_write_string(ws, (lxw_row_t)i + 1, 0, s, NULL);
+        worksheet_write_number(ws, (lxw_row_t)i + 1, 1, (double)(i * 7), NULL);
+        worksheet_write_boolean(ws, (lxw_row_t)i + 1, 2, i % 2 == 0, NULL);
+    }
+    ASSERT_EQ(workbook_close(wb), LXW_NO_ERROR);
+    check_big(n.dn);
+    close_node(&n);
+    teardown();
+}
+
 /* ---- LibreOffice ---- */
 
 /* Runs LibreOffice headless to convert `in` into `to` (an output filter)
@@ -672,6 +733,6 @@ TEST(c_task_in_standalone_mode) { pipeline("standalone"); }
 TEST_MAIN(TEST_ENTRY(c_task_in_development_mode), TEST_ENTRY(c_task_in_standalone_mode),
           TEST_ENTRY(round_trip_typed_cells), TEST_ENTRY(gaps_have_header_false_and_bad_cells),
           TEST_ENTRY(several_sheets_and_sheet_name), TEST_ENTRY(default_data_and_empty_output),
-          TEST_ENTRY(config_check), TEST_ENTRY_TIMEOUT(libreoffice_reads_what_weft_writes, 180),
+          TEST_ENTRY(config_check), TEST_ENTRY(large_sheets_stream), TEST_ENTRY_TIMEOUT(libreoffice_reads_what_weft_writes, 180),
           TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY(bad_inputs),
           TEST_ENTRY_TIMEOUT(zip_bomb_is_refused, 120))
