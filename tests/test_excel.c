@@ -139,7 +139,8 @@ TEST(round_trip_typed_cells)
     ASSERT_STR_EQ(weft_dn_path(n.dn), want);
     ASSERT(!weft__dn_has_content(app, &n.ref));
     weft_xlsx_reader *r;
-    ASSERT_EQ(weft_xlsx_open(n.dn, NULL, &r, err), WEFT_EIO);
+    ASSERT_EQ(weft_xlsx_open(n.dn, NULL, &r, err), WEFT_EDATA);
+    ASSERT_CONTAINS(err, "does not exist");
     ASSERT_CONTAINS(err, want);
     write_table(n.dn, NULL);
     ASSERT(n.written);
@@ -625,6 +626,50 @@ TEST(bad_inputs)
     teardown();
 }
 
+
+TEST(control_characters_and_escapes)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"e.xlsx\"\nhas_header = false\n");
+    node n;
+    open_node(&n, "t");
+    /* Written by weft: XML cannot hold most control characters, so they
+     * travel as _xHHHH_ and come back as they were. */
+    weft_xlsx_writer *w;
+    ASSERT_OK(weft_xlsx_create(n.dn, &w, err), err);
+    ASSERT_OK(weft_xlsx_add_sheet(w, NULL, NULL, 0, err), err);
+    const weft_cell row[] = {S("bell\a"), S("cr\r\nlf"), S("esc\x1b[0m")};
+    ASSERT_OK(weft_xlsx_write_row(w, row, 3, err), err);
+    ASSERT_OK(weft_xlsx_commit(w, err), err);
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    const weft_cell *c;
+    size_t k;
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    assert_row(c, k, row, 3);
+    weft_xlsx_close(r);
+    /* As Excel writes them, in shared and inline strings. */
+    const char *const parts[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/sharedStrings.xml", "<sst><si><t>a_x000D_\nb</t></si><si><t>_x005F_x0041_ _x0000_ _xD800_ _x41_</t></si>"
+                                 "<si><r><t>ri</t></r><r><t>ch</t></r><rPh><t>phonetic</t></rPh></si></sst>"},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row><c t=\"s\"><v>0</v></c><c t=\"s\"><v>1</v></c>"
+                                "<c t=\"s\"><v>2</v></c><c t=\"inlineStr\"><is><t>x_x0009_y_x00e9_</t></is></c>"
+                                "<c t=\"e\"><v>#DIV/0!</v></c><c><f>1+1</f><v>2</v></c>"
+                                "<c t=\"str\"><f>A1</f><v>s</v></c><c s=\"3\"/><c t=\"d\"><v>2024-01-02</v></c>"
+                                "</row></sheetData></worksheet>"},
+        {NULL, NULL}};
+    make_zip("e.xlsx", parts);
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+    const weft_cell want[] = {S("a\r\nb"), S("_x0041_ _x0000_ _xD800_ _x41_"), S("rich"), S("x\ty\u00e9"),
+                              S("#DIV/0!"), N("2"), S("s"), E, S("2024-01-02")};
+    assert_row(c, k, want, sizeof want / sizeof want[0]);
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 0);
+    weft_xlsx_close(r);
+    close_node(&n);
+    teardown();
+}
+
 TEST(zip_bomb_is_refused)
 {
     setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"bomb.xlsx\"\n");
@@ -734,5 +779,5 @@ TEST_MAIN(TEST_ENTRY(c_task_in_development_mode), TEST_ENTRY(c_task_in_standalon
           TEST_ENTRY(round_trip_typed_cells), TEST_ENTRY(gaps_have_header_false_and_bad_cells),
           TEST_ENTRY(several_sheets_and_sheet_name), TEST_ENTRY(default_data_and_empty_output),
           TEST_ENTRY(config_check), TEST_ENTRY(large_sheets_stream), TEST_ENTRY_TIMEOUT(libreoffice_reads_what_weft_writes, 180),
-          TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY(bad_inputs),
+          TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY(bad_inputs), TEST_ENTRY(control_characters_and_escapes),
           TEST_ENTRY_TIMEOUT(zip_bomb_is_refused, 120))

@@ -133,7 +133,12 @@ weft_err weft_xlsx_open(weft_data_node *dn, const char *sheet, weft_xlsx_reader 
     weft_xlsx_reader *r = calloc(1, sizeof *r);
     if (!r) return weft__err(err, WEFT_ENOMEM, "out of memory");
     weft_err e;
-    if (access(path, F_OK) != 0 && errno == ENOENT && weft_dn_property(dn, "default_data")) {
+    bool missing = access(path, F_OK) != 0 && errno == ENOENT;
+    if (missing && !weft_dn_property(dn, "default_data")) {
+        e = weft__err(err, WEFT_EDATA, "data node %s: %s does not exist", weft_dn_config_id(dn), path);
+        goto fail;
+    }
+    if (missing) {
         if ((e = open_default(dn, sheet, r, err))) goto fail;
         size_t n;
         const char *const *h = weft_csv_header(r->csv, &n);
@@ -234,19 +239,21 @@ static weft_err writer_new(weft_data_node *dn, bool scratch, weft_xlsx_writer **
     weft_err e = WEFT_OK;
     if (scratch) {
         const char *tmp = getenv("TMPDIR");
-        int fd = -1;
-        if (asprintf(&w->path, "%s/weft-xlsx-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) w->path = NULL;
-        if (!w->path) e = weft__err(err, WEFT_ENOMEM, "out of memory");
-        else if ((fd = mkstemp(w->path)) < 0)
+        int fd;
+        if (asprintf(&w->path, "%s/weft-xlsx-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
+            w->path = NULL;
+            e = weft__err(err, WEFT_ENOMEM, "out of memory");
+        } else if ((fd = mkstemp(w->path)) < 0) {
             e = weft__err(err, WEFT_EIO, "cannot create %s: %s", w->path, strerror(errno));
-        if (fd >= 0) close(fd);
+        } else {
+            close(fd);
+        }
     } else {
         FILE *f;
         if (!(e = weft__afile_open(path, &w->af, &f, err))) w->path = (char *)weft__afile_tmp(w->af);
     }
-    if (e) {
-        if (scratch && w->path && e != WEFT_EIO) unlink(w->path);
-        free(scratch ? w->path : NULL);
+    if (e) { /* nothing was created */
+        if (scratch) free(w->path);
         free(w);
         return e;
     }

@@ -39,7 +39,7 @@ struct weft__xlsx {
     zip_t *zip;
     uint64_t budget; /* bytes still allowed to be inflated */
     char **names, **parts;
-    size_t nsheets, capsheets;
+    size_t nsheets, capsheets, caprids;
     char *sst_part;
     weft__buf sst;   /* shared strings, NUL-separated */
     size_t *sst_off, nsst, capsst;
@@ -62,7 +62,7 @@ struct weft__xlsx {
     char **rids;
     size_t nrids;
     char **rel_ids, **rel_targets;
-    size_t nrels, caprels;
+    size_t nrels, caprels, captargets;
     bool in_si;
 };
 
@@ -189,13 +189,15 @@ static void XMLCALL wb_start(void *ud, const XML_Char *name, const XML_Char **at
         ctx_fail(&x->xc, WEFT_EDATA, "a <sheet> without name or r:id");
         return;
     }
-    size_t caprid = x->capsheets;
-    if (add_str(&x->names, x->nsheets, &x->capsheets, n) < 0 ||
-        add_str(&x->rids, x->nrids, &caprid, id) < 0) {
+    if (add_str(&x->names, x->nsheets, &x->capsheets, n) < 0) {
         ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
         return;
     }
     x->nsheets++;
+    if (add_str(&x->rids, x->nrids, &x->caprids, id) < 0) {
+        ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
+        return;
+    }
     x->nrids++;
 }
 
@@ -209,9 +211,12 @@ static void XMLCALL rel_start(void *ud, const XML_Char *name, const XML_Char **a
     char *full = NULL;
     if (asprintf(&full, "%s%s", target[0] == '/' ? "" : "xl/", target[0] == '/' ? target + 1 : target) < 0)
         full = NULL;
-    size_t cap2 = x->caprels;
-    if (!full || add_str(&x->rel_ids, x->nrels, &x->caprels, id) < 0 ||
-        add_str(&x->rel_targets, x->nrels, &cap2, full) < 0) {
+    int bad = !full || add_str(&x->rel_ids, x->nrels, &x->caprels, id) < 0;
+    if (!bad && add_str(&x->rel_targets, x->nrels, &x->captargets, full) < 0) {
+        free(x->rel_ids[x->nrels]); /* both arrays hold nrels strings */
+        bad = 1;
+    }
+    if (bad) {
         free(full);
         ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
         return;
@@ -251,6 +256,42 @@ static weft_err resolve_parts(weft__xlsx *x, char *err)
 
 /* ---- shared strings ---- */
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes OOXML's escapes in place: "_x000D_" is a carriage return (XML
+ * cannot carry most control characters), "_x005F_" an underscore.  NUL and
+ * surrogates stay escaped.  Returns the new length (never longer). */
+static size_t ooxml_unescape(char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        int h[4] = {-1, -1, -1, -1};
+        if (i + 7 <= len && s[i] == '_' && s[i + 1] == 'x' && s[i + 6] == '_')
+            for (int k = 0; k < 4; k++) h[k] = hexval(s[i + 2 + k]);
+        unsigned cp = (unsigned)(h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3]);
+        if (h[0] < 0 || h[1] < 0 || h[2] < 0 || h[3] < 0 || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            s[o++] = s[i++];
+            continue;
+        }
+        if (cp < 0x80) {
+            s[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            s[o++] = (char)(0xC0 | cp >> 6);
+            s[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            s[o++] = (char)(0xE0 | cp >> 12);
+            s[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            s[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+        i += 7;
+    }
+    if (len) s[o] = '\0';
+    return o;
+}
+
 static void XMLCALL sst_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
     weft__xlsx *x = ud;
@@ -275,6 +316,8 @@ static void XMLCALL sst_end(void *ud, const XML_Char *name)
     const char *l = local(name);
     if (strcmp(l, "si") == 0) {
         x->in_si = false;
+        size_t start = x->sst_off[x->nsst - 1];
+        if (x->sst.len > start) x->sst.len = start + ooxml_unescape(x->sst.data + start, x->sst.len - start);
         if (weft__buf_addc(&x->sst, '\0')) ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
     } else if (strcmp(l, "rPh") == 0 && x->in_rph) {
         x->in_rph--;
@@ -516,6 +559,8 @@ static void end_cell(weft__xlsx *x)
         text = strcmp(text, "1") == 0 || strcmp(text, "true") == 0 ? "True" : "False";
     } else if (x->ctype == 'n') {
         type = *text ? WEFT_CELL_NUMBER : WEFT_CELL_EMPTY;
+    } else if (x->ctype == 'S' && x->val.len) {
+        x->val.len = ooxml_unescape(x->val.data, x->val.len);
     }
     if (grow_cells(x, x->col + 1) < 0) {
         ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
