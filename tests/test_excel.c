@@ -7,8 +7,10 @@
 #include "job/runner.h"
 #include "job/xlsx.h"
 #include "util/util.h"
+#include "web/web.h"
 #include "weft.h"
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -302,6 +304,29 @@ TEST(several_sheets_and_sheet_name)
     ASSERT_CONTAINS(d, "{\"first\":[[\"name\"");
     ASSERT_CONTAINS(d, "\"second\":[[\"k\"],[1]]}");
     free(d);
+    /* The web view's preview: sheet_name's sheet (else the first) as a table. */
+    json_t *p = weft__preview(cfg, NULL, one.ref.id, "one", one.ref.path);
+    d = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    struct stat st;
+    ASSERT_EQ(stat("book.xlsx", &st), 0);
+    char *want;
+    ASSERT(asprintf(&want, "{\"bytes\":%lld,\"columns\":[\"k\"],\"kind\":\"table\",\"rows\":[[\"1\"]],"
+                           "\"truncated\":false}", (long long)st.st_size) >= 0);
+    ASSERT_STR_EQ(d, want);
+    free(want);
+    free(d);
+    json_decref(p);
+    p = weft__preview(cfg, NULL, all.ref.id, "all", all.ref.path);
+    d = json_dumps(json_object_get(p, "columns"), JSON_COMPACT);
+    ASSERT_STR_EQ(d, "[\"name\",\"note\",\"qty\",\"ok\"]");
+    free(d);
+    ASSERT_EQ(json_array_size(json_object_get(p, "rows")), NROWS);
+    json_decref(p);
+    test_write_file("book.xlsx", "not a workbook");
+    p = weft__preview(cfg, NULL, all.ref.id, "all", all.ref.path);
+    ASSERT_STR_EQ(json_string_value(json_object_get(p, "kind")), "none");
+    ASSERT_CONTAINS(json_string_value(json_object_get(p, "error")), "not a zip archive");
+    json_decref(p);
     close_node(&one);
     close_node(&all);
     close_node(&n);

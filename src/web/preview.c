@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * preview.c - what the data node page shows of a node's content, by
- * storage type: the first 100 rows of a CSV file or an SQL table as a
- * table, JSON as a value the page draws as a tree, the start of a text,
+ * storage type: the first 100 rows of a CSV file, an excel sheet or an
+ * SQL table as a table, JSON as a value the page draws as a tree, the start of a text,
  * otherwise (pickle, binary, generic, in-memory) only the size.  Files are
  * read up to 1 MiB, so a preview never loads a large node whole.
  */
+#include "job/xlsx.h"
 #include "web/web.h"
 
 #include <fcntl.h>
@@ -89,6 +90,45 @@ static json_t *csv_preview(const weft_config *cfg, const char *section, const ch
                      more || (int64_t)got < size, "bytes", (json_int_t)size);
 }
 
+/* The first rows of an excel node's sheet (sheet_name's, a list's first,
+ * else the workbook's first), read row by row: the reader holds one row. */
+static json_t *excel_preview(const weft_config *cfg, const char *section, const char *path)
+{
+    char err[WEFT_ERRBUF_SIZE] = "";
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0) return json_pack("{ss}", "kind", "none");
+    const weft_value *sv = weft_config_lookup(cfg, section, "sheet_name");
+    if (sv && weft_value_type_of(sv) == WEFT_VALUE_LIST) sv = weft_value_len(sv) ? weft_value_at(sv, 0) : NULL;
+    const weft_value *hh = weft_config_lookup(cfg, section, "has_header");
+    bool header = !hh || weft_value_bool(hh);
+    weft__xlsx *x = NULL;
+    json_t *cols = json_array(), *rows = json_array();
+    int rc = weft__xlsx_open(path, &x, err) ? -1 : 0;
+    size_t ns;
+    const char *sheet = rc ? NULL : sv ? weft_value_text(sv) : weft__xlsx_sheets(x, &ns)[0];
+    if (!rc && weft__xlsx_select(x, sheet, err)) rc = -1;
+    while (!rc && json_array_size(rows) <= PREVIEW_ROWS) {
+        const weft_cell *c;
+        size_t n;
+        if ((rc = weft__xlsx_next(x, &c, &n, err)) <= 0) break;
+        rc = 0;
+        json_t *row = header && json_array_size(cols) == 0 ? cols : json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(row, json_string(c[i].text));
+        if (row != cols) json_array_append_new(rows, row);
+        else header = false; /* the header was the first row */
+    }
+    weft__xlsx_close(x);
+    if (rc < 0) {
+        json_decref(cols);
+        json_decref(rows);
+        return json_pack("{ss ss}", "kind", "none", "error", err);
+    }
+    bool more = json_array_size(rows) > PREVIEW_ROWS;
+    while (json_array_size(rows) > PREVIEW_ROWS) json_array_remove(rows, PREVIEW_ROWS);
+    return json_pack("{ss so so sb sI}", "kind", "table", "columns", cols, "rows", rows, "truncated", more,
+                     "bytes", (json_int_t)sb.st_size);
+}
+
 /* An SQL table's rows (a JSON array of objects) as columns and rows. */
 static json_t *sql_preview(weft_orchestrator *o, const char *id)
 {
@@ -126,6 +166,7 @@ json_t *weft__preview(const weft_config *cfg, weft_orchestrator *o, const char *
     const weft_value *stv = weft_config_lookup(cfg, section, "storage_type");
     const char *st = stv ? weft_value_text(stv) : "pickle";
     if (strcmp(st, "csv") == 0) return csv_preview(cfg, section, path);
+    if (strcmp(st, "excel") == 0) return excel_preview(cfg, section, path);
     if (strcmp(st, "sql_table") == 0) return sql_preview(o, dn_id);
     size_t got = 0;
     int64_t size = 0;
