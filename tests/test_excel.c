@@ -407,6 +407,14 @@ TEST(config_check)
         weft_config_free(c);
         free(text);
     }
+    test_write_file("c.toml", "[DATA_NODE.c]\nstorage_type = \"csv\"\nsheet_name = \"x\"\n");
+    char *cmd, *out;
+    ASSERT(asprintf(&cmd, "'%s/weft' check -c c.toml", test_build_dir()) >= 0);
+    ASSERT_EQ(test_run_cmd(cmd, &out), 0);
+    ASSERT_CONTAINS(out, "c.toml:3:14: warning: sheet_name of data node 'c' has no effect: its storage_type "
+                         "is csv, not excel");
+    free(out);
+    free(cmd);
     /* Accepted, and has_header defaults to True as for csv. */
     setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"a.xlsx\"\nsheet_name = \"s\"\n");
     const weft_value *v = weft_config_lookup(cfg, "DATA_NODE.t", "has_header");
