@@ -724,6 +724,25 @@ TEST(zip_bomb_is_refused)
     ASSERT_EQ(stat("bomb.xlsx", &st), 0);
     ASSERT_LT(st.st_size, 4 << 20);
     assert_bad(&n, WEFT_ELIMIT, "more than the 256 MiB weft reads from an xlsx file");
+    /* The same bomb declaring 1000 bytes (local header and central
+     * directory): stopped by counting the bytes actually inflated. */
+    size_t len;
+    unsigned char *z = (unsigned char *)test_read_file("bomb.xlsx", &len);
+    static const char part[] = "xl/worksheets/s.xml";
+    int patched = 0;
+    for (size_t i = 0; i + 46 + sizeof part < len; i++) {
+        bool local = memcmp(z + i, "PK\3\4", 4) == 0, central = memcmp(z + i, "PK\1\2", 4) == 0;
+        size_t name = local ? 30 : 46, size = local ? 22 : 24;
+        if ((local || central) && memcmp(z + i + name, part, sizeof part - 1) == 0) {
+            memcpy(z + i + size, "\xe8\x03\0\0", 4); /* 1000, little-endian */
+            patched++;
+        }
+    }
+    ASSERT_EQ(patched, 2);
+    FILE *f = fopen("bomb.xlsx", "wb");
+    ASSERT(f && fwrite(z, 1, len, f) == len && fclose(f) == 0);
+    free(z);
+    assert_bad(&n, WEFT_ELIMIT, "xl/worksheets/s.xml inflates beyond the 256 MiB weft reads from an xlsx file");
     close_node(&n);
     teardown();
 }

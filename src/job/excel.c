@@ -159,7 +159,7 @@ weft_err weft_xlsx_open(weft_data_node *dn, const char *sheet, weft_xlsx_reader 
         size_t n;
         int rc = weft__xlsx_next(r->x, &cells, &n, err);
         if (rc < 0) {
-            e = WEFT_EDATA;
+            e = weft__xlsx_failure(r->x) ? weft__xlsx_failure(r->x) : WEFT_EDATA;
             goto fail;
         }
         if (rc == 1 && (e = take_header(r, cells, n, err))) goto fail;

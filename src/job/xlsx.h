@@ -32,6 +32,9 @@ weft_err weft__xlsx_select(weft__xlsx *x, const char *name, char *err);
 /* Next row of the selected sheet: 1 with *cells (borrowed until the next
  * call) and *n, 0 at the end, -1 with err filled. */
 int weft__xlsx_next(weft__xlsx *x, const weft_cell **cells, size_t *n, char *err);
+/* The error code behind weft__xlsx_next()'s -1 (WEFT_EDATA, WEFT_ELIMIT,
+ * WEFT_ENOMEM); WEFT_OK while it has not failed. */
+weft_err weft__xlsx_failure(const weft__xlsx *x);
 
 /* excel.c, for datanode.c: the empty workbook (weft.noop's output: one
  * sheet with the node's current header, if any); the bytes of a node that

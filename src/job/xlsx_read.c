@@ -48,6 +48,7 @@ struct weft__xlsx {
     const char *part;
     zip_file_t *zf;
     bool started, done, failed;
+    weft_err failure; /* the error that set `failed` */
     weft_cell *cells, *blank;
     size_t *toff, ncells, capcells, captoff, width;
     weft__buf text;  /* texts of the row's cells, NUL-terminated each */
@@ -632,6 +633,7 @@ weft_err weft__xlsx_select(weft__xlsx *x, const char *name, char *err)
         return WEFT_ENOTFOUND;
     }
     sheet_release(x);
+    x->started = false; /* until this selection is complete */
     free(x->blank);
     x->blank = NULL;
     x->width = x->ncells = 0;
@@ -695,9 +697,16 @@ int weft__xlsx_next(weft__xlsx *x, const weft_cell **cells, size_t *n, char *err
             return 1;
         }
         if (x->done) return 0;
-        if (advance(x, err)) {
+        weft_err e = advance(x, err);
+        if (e) {
             x->failed = true;
+            x->failure = e;
             return -1;
         }
     }
+}
+
+weft_err weft__xlsx_failure(const weft__xlsx *x)
+{
+    return x->failed ? x->failure : WEFT_OK;
 }
