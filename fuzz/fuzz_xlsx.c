@@ -59,10 +59,19 @@ static int make_workbook(const char *path, const uint8_t *data, size_t size)
     return zip_close(z) == 0 ? 0 : -1;
 }
 
+static char path[64];
+
+static void remove_file(void)
+{
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/fuzz_xlsx.%ld.xlsx", (long)getpid());
+    if (!path[0]) {
+        snprintf(path, sizeof path, "/tmp/fuzz_xlsx.%ld.xlsx", (long)getpid());
+        atexit(remove_file);
+    }
     if (size == 0) return 0;
     if (data[0] % 2 == 0) {
         FILE *f = fopen(path, "wb");
