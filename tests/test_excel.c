@@ -227,6 +227,10 @@ TEST(gaps_have_header_false_and_bad_cells)
     ASSERT_CONTAINS(err, "'maybe' is not True or False");
     ASSERT_EQ(weft_xlsx_add_sheet(w, "a/b", NULL, 0, err), WEFT_EINVAL);
     ASSERT_CONTAINS(err, "sheet name 'a/b'");
+    ASSERT_EQ(weft_xlsx_write_row(w, r1, 4, err), WEFT_EINVAL); /* not into "Data" */
+    ASSERT_CONTAINS(err, "add a sheet");
+    ASSERT_EQ(weft_xlsx_add_sheet(w, "Data", NULL, 0, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "sheet name 'Data'");
     ASSERT_EQ(weft_xlsx_commit(w, err), WEFT_EIO);
     size_t k2;
     char *after = test_read_file(weft_dn_path(n.dn), &k2);

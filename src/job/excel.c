@@ -332,12 +332,18 @@ weft_err weft_xlsx_add_sheet(weft_xlsx_writer *w, const char *name, const char *
 {
     if (!w || (!header && n)) return weft__err(err, WEFT_EINVAL, "weft_xlsx_add_sheet: no writer");
     if (!name) name = node_sheet(w->dn) ? node_sheet(w->dn) : "Sheet1";
+    /* A failed sheet fails the workbook, and its rows go nowhere else. */
+    w->ws = NULL;
     lxw_error le = workbook_validate_sheet_name(w->wb, name);
-    if (le)
+    if (le) {
+        w->failed = true;
         return weft__err(err, WEFT_EINVAL, "data node %s: sheet name '%.60s': %s", weft_dn_config_id(w->dn),
                          name, lxw_strerror(le));
-    if (!(w->ws = workbook_add_worksheet(w->wb, name)))
+    }
+    if (!(w->ws = workbook_add_worksheet(w->wb, name))) {
+        w->failed = true;
         return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
     w->row = 0;
     if (!header || !n || !w->header) return WEFT_OK;
     weft_cell *cells = malloc(n * sizeof *cells);

@@ -269,11 +269,14 @@ static size_t ooxml_unescape(char *s, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        int h[4] = {-1, -1, -1, -1};
-        if (i + 7 <= len && s[i] == '_' && s[i + 1] == 'x' && s[i + 6] == '_')
-            for (int k = 0; k < 4; k++) h[k] = hexval(s[i + 2 + k]);
-        unsigned cp = (unsigned)(h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3]);
-        if (h[0] < 0 || h[1] < 0 || h[2] < 0 || h[3] < 0 || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        unsigned cp = 0;
+        bool esc = i + 7 <= len && s[i] == '_' && s[i + 1] == 'x' && s[i + 6] == '_';
+        for (int k = 0; esc && k < 4; k++) {
+            int h = hexval(s[i + 2 + k]);
+            if (h < 0) esc = false;
+            else cp = cp << 4 | (unsigned)h;
+        }
+        if (!esc || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
             s[o++] = s[i++];
             continue;
         }
