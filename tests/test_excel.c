@@ -659,6 +659,18 @@ TEST(bad_inputs)
                                     {"xl/_rels/workbook.xml.rels", "<Relationships/>"}, {NULL, NULL}};
     make_zip("bad.xlsx", norel);
     assert_bad(&n, WEFT_EDATA, "sheet 'S' has no part");
+    /* A newline from a character reference stays out of the message. */
+    const char *const nl[][2] = {
+        {"xl/workbook.xml", "<workbook><sheets><sheet name=\"a&#10;b\" r:id=\"x&#10;y\"/></sheets></workbook>"},
+        {"xl/_rels/workbook.xml.rels", RELS}, {NULL, NULL}};
+    make_zip("bad.xlsx", nl);
+    assert_bad(&n, WEFT_EDATA, "sheet 'a?b' has no part (r:id x?y not in");
+    const char *const nl2[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row><c r=\"A&#10;1\"/></row></sheetData></worksheet>"},
+        {NULL, NULL}};
+    make_zip("bad.xlsx", nl2);
+    assert_bad(&n, WEFT_EDATA, "bad cell reference r=\"A?1\"");
     close_node(&n);
     teardown();
 }

@@ -354,6 +354,14 @@ static weft_err read_sst(weft__xlsx *x, char *err)
 
 /* ---- opening ---- */
 
+/* Names in messages come from the file, and "&#10;" puts a newline in an
+ * attribute: control characters become '?', so an error stays one line. */
+static void one_line(char *err)
+{
+    for (char *p = err; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 static weft_err zip_open_file(weft__xlsx *x, char *err)
 {
     int ze = 0;
@@ -397,6 +405,7 @@ weft_err weft__xlsx_open(const char *path, weft__xlsx **out, char *err)
     if (!e) e = resolve_parts(x, err);
     if (!e) e = read_sst(x, err);
     if (e) {
+        one_line(err);
         weft__xlsx_close(x);
         return e;
     }
@@ -621,7 +630,7 @@ static void XMLCALL sheet_text(void *ud, const XML_Char *s, int len)
         ctx_fail(&x->xc, WEFT_ELIMIT, "a cell longer than %u MiB", WEFT__XLSX_ROW_MAX >> 20);
 }
 
-weft_err weft__xlsx_select(weft__xlsx *x, const char *name, char *err)
+static weft_err select_sheet(weft__xlsx *x, const char *name, char *err)
 {
     size_t i = 0;
     while (i < x->nsheets && strcmp(x->names[i], name) != 0) i++;
@@ -652,6 +661,13 @@ weft_err weft__xlsx_select(weft__xlsx *x, const char *name, char *err)
     if ((e = zip_open_part(x, x->part, &x->zf, err))) return e;
     x->started = true;
     return WEFT_OK;
+}
+
+weft_err weft__xlsx_select(weft__xlsx *x, const char *name, char *err)
+{
+    weft_err e = select_sheet(x, name, err);
+    if (e) one_line(err);
+    return e;
 }
 
 /* Parses until a row is complete or the sheet ends. */
@@ -702,6 +718,7 @@ int weft__xlsx_next(weft__xlsx *x, const weft_cell **cells, size_t *n, char *err
         if (x->done) return 0;
         weft_err e = advance(x, err);
         if (e) {
+            one_line(err);
             x->failed = true;
             x->failure = e;
             return -1;
