@@ -565,7 +565,7 @@ void weft_submission_info_free(weft_submission_info *sub);
  * registered by the embedding program with weft_register_function().
  * Built-in functions: "weft.noop" (does nothing but write the empty value
  * of each output's storage type: json `null`, csv a table of no rows (the
- * header it had, if any), sql_table no rows, other types no bytes; so that
+ * header it had, if any), excel a workbook of one such sheet, sql_table no rows, other types no bytes; so that
  * a no-op task in a chain or a fan-in completes and its downstream tasks
  * can read their inputs), "weft.sleep" and
  * "weft.spin" (sleep or busy-loop for the task's `duration` property, a
