@@ -671,6 +671,12 @@ TEST(bad_inputs)
         {NULL, NULL}};
     make_zip("bad.xlsx", nl2);
     assert_bad(&n, WEFT_EDATA, "bad cell reference r=\"A?1\"");
+    const char *const back[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS},
+        {"xl/worksheets/s.xml", "<worksheet><sheetData><row><c r=\"C1\"/><c r=\"B1\"/></row></sheetData></worksheet>"},
+        {NULL, NULL}};
+    make_zip("bad.xlsx", back);
+    assert_bad(&n, WEFT_EDATA, "cell B1 comes after column 3 (cells must be in order)");
     close_node(&n);
     teardown();
 }

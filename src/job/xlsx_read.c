@@ -522,8 +522,13 @@ static void on_cell(weft__xlsx *x, const char **atts)
         ctx_fail(&x->xc, WEFT_EDATA, "bad cell reference r=\"%.40s\"", r);
         return;
     }
-    if (col < x->ncells || col >= WEFT__XLSX_MAX_COLS) {
-        ctx_fail(&x->xc, WEFT_EDATA, "cell %.40s is out of order or beyond column XFD", r ? r : "");
+    if (col >= WEFT__XLSX_MAX_COLS) {
+        ctx_fail(&x->xc, WEFT_EDATA, "a row of more than %d cells (Excel stops at column XFD)",
+                 WEFT__XLSX_MAX_COLS);
+        return;
+    }
+    if (col < x->ncells) {
+        ctx_fail(&x->xc, WEFT_EDATA, "cell %.40s comes after column %zu (cells must be in order)", r, x->ncells);
         return;
     }
     x->col = col;
