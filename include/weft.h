@@ -706,8 +706,9 @@ typedef struct weft_xlsx_writer weft_xlsx_writer;
  * sheet_name, its first one for a list, else the workbook's first sheet).
  * A node without a file but with default_data reads that CSV text as one
  * sheet.  WEFT_ENOTFOUND for a missing sheet (err lists those there are),
- * WEFT_EDATA for a malformed file, WEFT_ELIMIT for one too large.  Caller
- * closes with weft_xlsx_close().
+ * WEFT_EDATA for a missing or malformed file, WEFT_ELIMIT for one too
+ * large, WEFT_EIO for one that cannot be read; err is one line naming the
+ * file.  Caller closes with weft_xlsx_close().
  */
 weft_err weft_xlsx_open(weft_data_node *dn, const char *sheet, weft_xlsx_reader **out, char *err);
 /** The workbook's sheet names in order (borrowed until close). */
