@@ -225,6 +225,14 @@ TEST(gaps_have_header_false_and_bad_cells)
     ASSERT_CONTAINS(err, "'12abc' is not a number");
     ASSERT_EQ(weft_xlsx_write_row(w, badb, 1, err), WEFT_EINVAL);
     ASSERT_CONTAINS(err, "'maybe' is not True or False");
+    char *longs = malloc(40001);
+    ASSERT(longs != NULL);
+    memset(longs, 'x', 40000);
+    longs[40000] = '\0';
+    const weft_cell toolong[] = {{WEFT_CELL_STRING, longs}};
+    ASSERT_EQ(weft_xlsx_write_row(w, toolong, 1, err), WEFT_EINVAL);
+    ASSERT_CONTAINS(err, "row 1, column 1: String exceeds Excel's limit of 32,767 characters");
+    free(longs);
     ASSERT_EQ(weft_xlsx_add_sheet(w, "a/b", NULL, 0, err), WEFT_EINVAL);
     ASSERT_CONTAINS(err, "sheet name 'a/b'");
     ASSERT_EQ(weft_xlsx_write_row(w, r1, 4, err), WEFT_EINVAL); /* not into "Data" */

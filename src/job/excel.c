@@ -363,7 +363,10 @@ weft_err weft_xlsx_write_row(weft_xlsx_writer *w, const weft_cell *cells, size_t
     return e;
 }
 
-/* Writes the workbook; the writer's file then holds it.  Frees nothing. */
+/* Writes the workbook; the writer's file then holds it.  Frees nothing.
+ * libxlsxwriter also prints a line to stderr when it fails here (a full
+ * disk, no temporary file): it has no switch for that, and redirecting
+ * the process's stderr from a library is worse. */
 static weft_err writer_finish(weft_xlsx_writer *w, char *err)
 {
     if (w->failed)
