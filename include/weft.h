@@ -684,7 +684,8 @@ void weft_csv_abort(weft_csv_writer *w);
  * Excel (.xlsx) data nodes, row by row.  A cell is text with a type: a
  * string, a number (its text as stored, e.g. "3.5" or "1E-3"), a boolean
  * ("True" or "False") or empty.  Formulas read as their cached value; error
- * cells (#DIV/0!) as strings; dates as their serial number.  Gaps in a
+ * cells (#DIV/0!) as strings; dates as their serial number; an empty
+ * string as an empty cell (as it is written).  Gaps in a
  * sheet read as empty cells (and empty rows).  With has_header (default
  * true) a sheet's first row is its header.  The reader holds one row at a
  * time and refuses workbooks that inflate beyond 256 MiB (zip bombs).

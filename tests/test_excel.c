@@ -567,6 +567,61 @@ TEST(weft_reads_what_libreoffice_writes)
     teardown();
 }
 
+
+/* ---- pandas and openpyxl (what Python tasks use) ---- */
+
+/* Runs a Python snippet with the system Python (the one weft embeds, with
+ * python3-pandas and python3-openpyxl from install-deps); returns stdout. */
+static char *python(const char *code)
+{
+    test_write_file("snippet.py", code);
+    char *out = NULL;
+    int rc = test_run_cmd("/usr/bin/python3 snippet.py", &out);
+    if (rc != 0) FAIL("python3 snippet.py: exit %d: %s", rc, out);
+    return out;
+}
+
+TEST(pandas_and_openpyxl_both_ways)
+{
+    setup("[DATA_NODE.t]\nstorage_type = \"excel\"\ndefault_path = \"w.xlsx\"\n"
+          "[DATA_NODE.p]\nstorage_type = \"excel\"\ndefault_path = \"p.xlsx\"\nsheet_name = \"data\"\n");
+    node n;
+    open_node(&n, "t");
+    write_table(n.dn, "Data");
+    char *out = python("import openpyxl, pandas as pd\n"
+                       "wb = openpyxl.load_workbook('w.xlsx', read_only=True)\n"
+                       "print(wb.sheetnames, [[c.value for c in r] for r in wb['Data'].iter_rows()])\n"
+                       "df = pd.read_excel('w.xlsx')\n"
+                       "print(list(df.columns), df.shape)\n");
+    ASSERT_STR_EQ(out, "['Data'] [['name', 'note', 'qty', 'ok'], ['Zoë ünïcode ✓', 'say \"hi\", then\\nleave', 42, True], "
+                       "['  spaced  ', None, -0.25, False], [None, 'x', 0.001, None], "
+                       "['tab\\there', \"'quoted'\", 3.5, True]]\n"
+                       "['name', 'note', 'qty', 'ok'] (4, 4)\n");
+    free(out);
+    close_node(&n);
+    out = python("import pandas as pd\n"
+                 "pd.DataFrame({'name': ['a', 'Zoë \"q\"', None], 'n': [1, 2.5, 3], 'flag': [True, False, True]})"
+                 ".to_excel('p.xlsx', index=False, sheet_name='data')\n");
+    free(out);
+    open_node(&n, "p");
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    size_t k;
+    const weft_cell h[] = {S("name"), S("n"), S("flag")};
+    const weft_cell *c = weft_xlsx_header(r, &k);
+    assert_row(c, k, h, 3);
+    const weft_cell want[][3] = {
+        {S("a"), N("1"), B("True")}, {S("Zoë \"q\""), N("2.5"), B("False")}, {E, N("3"), B("True")}};
+    for (size_t i = 0; i < 3; i++) {
+        ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 1);
+        assert_row(c, k, want[i], 3);
+    }
+    ASSERT_EQ(weft_xlsx_next(r, &c, &k, err), 0);
+    weft_xlsx_close(r);
+    close_node(&n);
+    teardown();
+}
+
 /* ---- malformed and hostile files ---- */
 
 /* A zip at `path` holding the parts of `a` ({name, content} pairs, NULL-ended). */
@@ -861,5 +916,5 @@ TEST_MAIN(TEST_ENTRY(c_task_in_development_mode), TEST_ENTRY(c_task_in_standalon
           TEST_ENTRY(round_trip_typed_cells), TEST_ENTRY(gaps_have_header_false_and_bad_cells),
           TEST_ENTRY(several_sheets_and_sheet_name), TEST_ENTRY(default_data_and_empty_output),
           TEST_ENTRY(config_check), TEST_ENTRY(large_sheets_stream), TEST_ENTRY_TIMEOUT(libreoffice_reads_what_weft_writes, 180),
-          TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY(bad_inputs), TEST_ENTRY(control_characters_and_escapes),
+          TEST_ENTRY_TIMEOUT(weft_reads_what_libreoffice_writes, 180), TEST_ENTRY_TIMEOUT(pandas_and_openpyxl_both_ways, 120), TEST_ENTRY(bad_inputs), TEST_ENTRY(control_characters_and_escapes),
           TEST_ENTRY_TIMEOUT(zip_bomb_is_refused, 120))

@@ -580,6 +580,8 @@ static void end_cell(weft__xlsx *x)
     } else if (x->ctype == 'S' && x->val.len) {
         x->val.len = ooxml_unescape(x->val.data, x->val.len);
     }
+    /* An empty string is an empty cell (openpyxl's None), as weft writes it. */
+    if (type == WEFT_CELL_STRING && !*text) type = WEFT_CELL_EMPTY;
     if (grow_cells(x, x->col + 1) < 0) {
         ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
         return;
