@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,7 +34,10 @@ static const char *CONFIG =
     "default_path = \"sales.csv\"\nhas_header = \"True:bool\"\n"
     "[DATA_NODE.conf]\nstorage_type = \"json\"\nscope = \"GLOBAL:SCOPE\"\ndefault_path = \"conf.json\"\n"
     "[DATA_NODE.out]\nstorage_type = \"text\"\n"
-    "[TASK.touch]\nfunction = \"weft.noop\"\ninputs = [\"sales:SECTION\", \"conf:SECTION\"]\n"
+    "[DATA_NODE.people]\nstorage_type = \"sql_table\"\nscope = \"GLOBAL:SCOPE\"\n"
+    "db_engine = \"sqlite\"\ndb_name = \"crm\"\ntable_name = \"people\"\n"
+    "[TASK.touch]\nfunction = \"weft.noop\"\n"
+    "inputs = [\"sales:SECTION\", \"conf:SECTION\", \"people:SECTION\"]\n"
     "outputs = [\"out:SECTION\"]\n"
     "[TASK.nap1]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
     "[TASK.nap2]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
@@ -55,11 +59,28 @@ typedef struct server {
     char csrf[80];
 } server;
 
+/* An SQLite table people(name, age) of n rows in `path`, replaced if present. */
+static void make_people(const char *path, int n)
+{
+    sqlite3 *db;
+    unlink(path);
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE people(name TEXT, age INTEGER)", NULL, NULL, NULL),
+              SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT INTO people VALUES('p''%d', %d)", i, 20 + i);
+        ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(db);
+}
+
 static weft_config *load(const char *text)
 {
     test_write_file("config.toml", text);
     test_write_file("sales.csv", "region,units\nNorth,3\n\"West, far\",\"4\"\n");
     test_write_file("conf.json", "{\"threshold\": 5, \"regions\": [\"North\", \"West\"]}");
+    make_people("crm.db", 120);
     char err[WEFT_ERRBUF_SIZE] = "";
     weft_config *cfg = weft_config_new();
     ASSERT_OK(weft_config_load(cfg, "config.toml", err), err);
@@ -271,13 +292,15 @@ TEST(previews_metrics_and_no_secret)
     json_t *v = get_json(&s, "/api/datanodes", 200);
     size_t i;
     json_t *dn;
-    char sales[256] = "", conf[256] = "";
+    char sales[256] = "", conf[256] = "", people[256] = "";
     json_array_foreach(json_object_get(v, "items"), i, dn) {
         if (!strcmp(str(dn, "config_id"), "sales")) snprintf(sales, sizeof sales, "%s", str(dn, "id"));
         if (!strcmp(str(dn, "config_id"), "conf")) snprintf(conf, sizeof conf, "%s", str(dn, "id"));
+        if (!strcmp(str(dn, "config_id"), "people"))
+            snprintf(people, sizeof people, "%s", str(dn, "id"));
     }
     json_decref(v);
-    ASSERT(sales[0] && conf[0]);
+    ASSERT(sales[0] && conf[0] && people[0]);
     snprintf(path, sizeof path, "/api/datanodes/%s", sales);
     v = get_json(&s, path, 200);
     json_t *p = json_object_get(v, "preview");
@@ -292,6 +315,20 @@ TEST(previews_metrics_and_no_secret)
     p = json_object_get(v, "preview");
     ASSERT_STR_EQ(str(p, "kind"), "json");
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(p, "value"), "threshold")), 5);
+    json_decref(v);
+    /* An SQL table: its columns, the first 100 of its 120 rows, in table order. */
+    snprintf(path, sizeof path, "/api/datanodes/%s", people);
+    v = get_json(&s, path, 200);
+    p = json_object_get(v, "preview");
+    ASSERT_STR_EQ(str(p, "kind"), "table");
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(p, "columns"), 0)), "name");
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(p, "columns"), 1)), "age");
+    ASSERT_EQ(json_array_size(json_object_get(p, "rows")), 100);
+    ASSERT(json_is_true(json_object_get(p, "truncated")));
+    ASSERT_EQ(json_integer_value(json_object_get(p, "row_count")), 120);
+    json_t *row = json_array_get(json_object_get(p, "rows"), 99);
+    ASSERT_STR_EQ(json_string_value(json_array_get(row, 0)), "p'99");
+    ASSERT_STR_EQ(json_string_value(json_array_get(row, 1)), "119"); /* cells as text */
     json_decref(v);
 
     ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
