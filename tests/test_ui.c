@@ -50,7 +50,8 @@ static const char *CONFIG =
     "[SCENARIO.naps]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\"]\n"
     "[SCENARIO.four]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\", \"nap3:SECTION\", \"nap4:SECTION\"]\n"
     "[SCENARIO.long_run]\ntasks = [\"long:SECTION\"]\n"
-    "[SCENARIO.leaky_run]\ntasks = [\"leaky:SECTION\"]\n";
+    "[SCENARIO.leaky_run]\ntasks = [\"leaky:SECTION\"]\n"
+    "[SCENARIO.naps.sequences]\nsecond = [\"nap2:SECTION\"]\n";
 
 typedef struct server {
     weft_config *cfg;
@@ -447,6 +448,39 @@ static char *await_events(int fd, const char *sub, const char *const *want, size
     return weft__buf_detach(&b, NULL);
 }
 
+/* A configured sequence is listed with its tasks and runs alone. */
+TEST(a_sequence_runs_from_the_page)
+{
+    server s = {0};
+    start(&s, NULL);
+    read_csrf(&s);
+    json_t *v = get_json(&s, "/api/scenarios", 200), *sc;
+    size_t i;
+    json_t *seq = NULL;
+    json_array_foreach(json_object_get(v, "configured"), i, sc)
+        if (!strcmp(str(sc, "id"), "naps")) seq = json_object_get(json_object_get(sc, "sequences"), "second");
+    ASSERT_EQ(json_array_size(seq), 1);
+    ASSERT_STR_EQ(json_string_value(json_array_get(seq, 0)), "nap2");
+    json_decref(v);
+    char *body;
+    ASSERT_EQ(post(&s, "/api/scenarios/naps/submit?sequence=third", &body), 404);
+    ASSERT_CONTAINS(body, "no sequence 'third'");
+    free(body);
+    ASSERT_EQ(post(&s, "/api/scenarios/naps/submit?sequence=second", &body), 202);
+    v = json_loads(body, 0, NULL);
+    free(body);
+    ASSERT(strncmp(str(v, "scenario"), "SEQUENCE_second_SCENARIO_naps_", 30) == 0);
+    char path[256];
+    snprintf(path, sizeof path, "/api/submissions/%s", str(v, "submission"));
+    json_t *d = get_json(&s, path, 200);
+    ASSERT_STR_EQ(str(d, "entity_id"), str(v, "scenario"));
+    ASSERT_EQ(json_array_size(json_object_get(d, "jobs")), 1); /* nap2 only, not nap1 */
+    ASSERT_STR_EQ(str(json_array_get(json_object_get(d, "jobs"), 0), "task"), "nap2");
+    json_decref(d);
+    json_decref(v);
+    stop(&s);
+}
+
 TEST(event_stream_follows_a_live_run)
 {
     server s = {0};
@@ -818,6 +852,7 @@ TEST(cluster_view_reports_an_unreachable_broker)
 }
 
 TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
+          TEST_ENTRY(a_sequence_runs_from_the_page),
           TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),

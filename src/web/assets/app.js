@@ -190,7 +190,9 @@ async function scenarios() {
   const r = await api('/api/scenarios?limit=100');
   main.innerHTML = '<h1>Scenarios</h1><h2>Configured</h2><table><tr><th>Scenario</th><th>Tasks</th><th></th></tr>' +
     r.configured.map(s => `<tr><td>${esc(s.id)}</td><td>${s.tasks.map(esc).join(', ')}</td>` +
-      `<td><button class="primary" data-action="run" data-id="${esc(s.id)}">Run</button> <a href="/api/scenarios/${encodeURIComponent(s.id)}/graph.svg" target="_blank">graph</a></td></tr>`).join('') + '</table>' +
+      `<td><button class="primary" data-action="run" data-id="${esc(s.id)}">Run</button> <a href="/api/scenarios/${encodeURIComponent(s.id)}/graph.svg" target="_blank">graph</a></td></tr>` +
+      Object.entries(s.sequences || {}).map(([name, tasks]) => `<tr><td>&nbsp;&nbsp;sequence ${esc(name)}</td><td>${tasks.map(esc).join(', ')}</td>` +
+        `<td><button data-action="run" data-id="${esc(s.id)}" data-seq="${esc(name)}">Run</button></td></tr>`).join('')).join('') + '</table>' +
     '<h2>Instances</h2>' + (r.items.length ? '<table><tr><th>Instance</th><th>Scenario</th><th>Created</th></tr>' +
       r.items.map(s => `<tr><td class="mono">${esc(s.id)}</td><td>${esc(s.config_id)}</td><td>${time(s.created_us)}</td></tr>`).join('') + '</table>' : '<p class="muted">None yet.</p>');
   return null;
@@ -244,7 +246,8 @@ document.addEventListener('click', async e => {
   try {
     const id = b.dataset.id;
     if (b.dataset.action === 'run') {
-      const r = await post('/api/scenarios/' + encodeURIComponent(id) + '/submit');
+      const seq = b.dataset.seq ? '?sequence=' + encodeURIComponent(b.dataset.seq) : '';
+      const r = await post('/api/scenarios/' + encodeURIComponent(id) + '/submit' + seq);
       location.hash = '#/submission/' + encodeURIComponent(r.submission);
     } else if (b.dataset.action === 'cancel-job') {
       await post('/api/jobs/' + encodeURIComponent(id) + '/cancel');
