@@ -294,6 +294,40 @@ TEST(generic_functions_under_taipy_and_old_names)
                  "[DATA_NODE.gen] (write_fn_args is the older name of write_fct_args): keep one");
 }
 
+/* Taipy's rules on property names and on generic functions' arguments. */
+TEST(property_names_follow_taipy)
+{
+    expect_error("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.a:function\"\n"
+                 "read_fct_args = \"x\"\n",
+                 "config.toml:4:17: error: read_fct_args of data node 'gen' must be a list (its "
+                 "items are the function's arguments), e.g. read_fct_args = [\"x\"]");
+    expect_error("[DATA_NODE.sales]\n_entity_owner = \"me\"\n",
+                 "config.toml:2:1: error: _entity_owner is reserved by Taipy for an entity's owner: "
+                 "remove it from [DATA_NODE.sales]");
+    expect_error("[DATA_NODE.sales]\n[TASK.clean]\nfunction = \"m.f:function\"\n"
+                 "inputs = [\"sales:SECTION\"]\nsales = \"2024\"\n",
+                 "config.toml:5:1: error: property 'sales' of [TASK.clean] has the id of its data "
+                 "node 'sales' (Taipy makes both attributes of the entity): rename the property");
+    const char *scen = "[DATA_NODE.sales]\n[DATA_NODE.extra]\n[TASK.clean]\nfunction = \"m.f:function\"\n"
+                       "inputs = [\"sales:SECTION\"]\n[SCENARIO.s]\ntasks = [\"clean:SECTION\"]\n"
+                       "additional_data_nodes = [\"extra:SECTION\"]\n%s\n"
+                       "[SCENARIO.s.sequences]\nfirst = [\"clean:SECTION\"]\n";
+    char toml[1024];
+    snprintf(toml, sizeof toml, scen, "clean = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'clean' of [SCENARIO.s] has the id of its task");
+    snprintf(toml, sizeof toml, scen, "sales = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'sales' of [SCENARIO.s] has the id of its data node");
+    snprintf(toml, sizeof toml, scen, "extra = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'extra' of [SCENARIO.s] has the id of its data node");
+    snprintf(toml, sizeof toml, scen, "first = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'first' of [SCENARIO.s] has the id of its sequence");
+    snprintf(toml, sizeof toml, scen, "owner = 1"); /* named like nothing of the scenario */
+    char *out = NULL;
+    ASSERT_EQ(run("", "check", toml, &out), 0);
+    ASSERT_CONTAINS(out, "config.toml: 0 errors");
+    free(out);
+}
+
 /* The [TAIPY], [CORE] and [JOB] sections as Taipy 4 exports them: every key
  * is known, none is "unknown"; those weft ignores say so. */
 TEST(taipy_export_sections_are_known)
@@ -635,7 +669,7 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
-          TEST_ENTRY(generic_functions_under_taipy_and_old_names),
+          TEST_ENTRY(generic_functions_under_taipy_and_old_names), TEST_ENTRY(property_names_follow_taipy),
           TEST_ENTRY(taipy_export_sections_are_known), TEST_ENTRY(config_ids_are_unique_across_kinds), TEST_ENTRY(config_ids_are_python_identifiers),
           TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_an_effect),

@@ -357,6 +357,20 @@ static void check_job(check_ctx *c, const weft__section *s)
 
 /* ---- [DATA_NODE.x] ---- */
 
+/* Taipy's generic nodes pass read_fct_args/write_fct_args to their
+ * functions as positional arguments: each must be a list (old names too). */
+static void check_fct_args(check_ctx *c, const weft__section *s)
+{
+    static const char *const keys[] = {"read_fct_args", "write_fct_args", "read_fn_args",
+                                       "write_fn_args"};
+    for (size_t i = 0; i < 4; i++) {
+        const weft_value *v = eff(s, keys[i]);
+        if (usable(v) && v->type != WEFT_VALUE_LIST)
+            DIAGV(c, v, ERR, "%s of data node '%s' must be a list (its items are the function's "
+                  "arguments), e.g. %s = [\"%s\"]", keys[i], s->id, keys[i], v->text ? v->text : "");
+    }
+}
+
 static void check_data_node(check_ctx *c, const weft__section *s)
 {
     static const char *const types[] = {"pickle", "binary",    "json",    "csv",
@@ -388,6 +402,7 @@ static void check_data_node(check_ctx *c, const weft__section *s)
         !eff(s, "read_fn") && !eff(s, "write_fn"))
         DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fct or write_fct",
              s->id);
+    if (strcmp(type, "generic") == 0) check_fct_args(c, s);
     if (strcmp(type, "sql_table") == 0) {
         const weft_value *eng = eff(s, "db_engine");
         if (!eff(s, "db_name") || !eff(s, "table_name"))
@@ -396,6 +411,61 @@ static void check_data_node(check_ctx *c, const weft__section *s)
         if (usable(eng) && eng->type == WEFT_VALUE_STR && strcmp(eng->text, "sqlite") != 0)
             DIAGV(c, eng, ERR, "db_engine of data node '%s' must be 'sqlite', got '%s'", s->id,
                  eng->text);
+    }
+}
+
+/* ---- property names ---- */
+
+/* A free property named `key` in [s] whose value `what` '`key`' is also a
+ * child of it: Taipy makes both attributes of the entity (task.sales,
+ * scenario.clean), so it refuses the config. */
+static void overlap_error(check_ctx *c, const weft__section *s, const weft__entry *r, const char *what)
+{
+    DIAG(c, r->file, r->line, r->col, ERR,
+         "property '%s' of [%s] has the id of its %s '%s' (Taipy makes both attributes of the "
+         "entity): rename the property", r->key, s->name, what, r->key);
+}
+
+static bool task_io_has(const check_ctx *c, const weft_value *tasks, const char *id)
+{
+    for (size_t i = 0; tasks && tasks->type == WEFT_VALUE_LIST && i < tasks->n; i++) {
+        const weft__section *t = usable(tasks->items[i]) && tasks->items[i]->text
+                                     ? find_kind(c->cfg, WEFT__TASK, tasks->items[i]->text) : NULL;
+        if (t && (list_has(eff(t, "inputs"), id) || list_has(eff(t, "outputs"), id))) return true;
+    }
+    return false;
+}
+
+/*
+ * Taipy's rules on property names: `_entity_owner` is its own
+ * (_PREDEFINED_PROPERTIES_KEYS), and a property may not be named like a
+ * child of the entity: a task's input or output data node, a scenario's
+ * task, data node or sequence.  O(keys x children).
+ */
+static void check_property_names(check_ctx *c, const weft__section *s)
+{
+    const weft_value *tasks = eff(s, "tasks");
+    char seq[300];
+    for (size_t i = 0; i < s->nraw; i++) {
+        const weft__entry *r = &s->raw[i];
+        if (strcmp(r->key, "_entity_owner") == 0) {
+            DIAG(c, r->file, r->line, r->col, ERR,
+                 "_entity_owner is reserved by Taipy for an entity's owner: remove it from [%s]",
+                 s->name);
+            continue;
+        }
+        if (s->is_default || weft__keyspec_find(s->kind, r->key) || strchr(r->key, '.')) continue;
+        snprintf(seq, sizeof seq, "sequences.%s", r->key);
+        if (s->kind == WEFT__TASK && (list_has(eff(s, "inputs"), r->key) ||
+                                      list_has(eff(s, "outputs"), r->key)))
+            overlap_error(c, s, r, "data node");
+        else if (s->kind == WEFT__SCENARIO && list_has(tasks, r->key))
+            overlap_error(c, s, r, "task");
+        else if (s->kind == WEFT__SCENARIO && (task_io_has(c, tasks, r->key) ||
+                                               list_has(eff(s, "additional_data_nodes"), r->key)))
+            overlap_error(c, s, r, "data node");
+        else if (s->kind == WEFT__SCENARIO && eff(s, seq))
+            overlap_error(c, s, r, "sequence");
     }
 }
 
@@ -767,6 +837,8 @@ weft_err weft_config_check(weft_config *cfg, char *err)
         const weft__section *s = &cfg->secs[i];
         check_keys(&c, s);
         check_aliases(&c, s);
+        if (s->kind == WEFT__DATA_NODE || s->kind == WEFT__TASK || s->kind == WEFT__SCENARIO)
+            check_property_names(&c, s);
         /* Inherited values are checked once, in their "default" section. */
         for (size_t k = 0; k < s->nraw; k++) {
             const weft__entry *e = weft__eff_find(s, s->raw[k].key);
