@@ -136,6 +136,16 @@ static weft_err pg_params_of(const weft__app *app, const char *config_id, pg_par
     return WEFT_OK;
 }
 
+/* The server's notices ("table ... already exists, skipping") go to the
+ * log at debug level: libpq's default prints them on stderr, and the
+ * library never prints. */
+static void pg_notice(void *arg, const char *msg)
+{
+    char line[512];
+    one_line(msg, NULL, line, sizeof line);
+    weft__log(NULL, WEFT_LOG_DEBUG, "postgresql", "data node %s: %s", (const char *)arg, line);
+}
+
 static weft_err pg_connect(const weft__app *app, const char *config_id, PGconn **out, char *err)
 {
     pg_params p;
@@ -155,6 +165,8 @@ static weft_err pg_connect(const weft__app *app, const char *config_id, PGconn *
         PQfinish(c);
         return e;
     }
+    /* config_id outlives the connection: both live for one call. */
+    PQsetNoticeProcessor(c, pg_notice, (void *)config_id);
     *out = c;
     return WEFT_OK;
 }
@@ -282,13 +294,14 @@ int weft__pg_has_table(const weft__app *app, const char *config_id)
 
 /* ---- writing ---- */
 
-/* A JSON value as a text parameter: *out NULL for null; *tmp holds what
+/* A JSON value as a text parameter: *out NULL for null or missing; *tmp holds what
  * must be freed after the statement.  WEFT_EDATA for a string holding a
  * NUL character, which PostgreSQL text cannot store. */
 static weft_err pg_text(const json_t *v, const char **out, char **tmp)
 {
     *out = NULL;
     *tmp = NULL;
+    if (!v) return WEFT_OK;
     switch (json_typeof(v)) {
     case JSON_NULL: return WEFT_OK;
     case JSON_STRING:
