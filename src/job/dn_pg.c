@@ -158,7 +158,9 @@ static weft_err pg_connect(const weft__app *app, const char *config_id, PGconn *
     if (PQstatus(c) != CONNECTION_OK) {
         char why[512];
         const char *pw = weft_value_text(prop(app, config_id, "db_password"));
-        one_line(PQerrorMessage(c), pw && *pw ? pw : NULL, why, sizeof why);
+        /* libpq does not quote the password; masking it is a second line of
+         * defence, for passwords long enough not to mask ordinary words. */
+        one_line(PQerrorMessage(c), pw && strlen(pw) >= 4 ? pw : NULL, why, sizeof why);
         const char *host = text(app, config_id, "db_host");
         e = weft__err(err, WEFT_EDATA, "data node %s: cannot connect to PostgreSQL at %s:%s: %s", config_id,
                       host ? host : "localhost", p.port, why);
