@@ -274,14 +274,14 @@ TEST(pg_task_reads_one_table_and_writes_another)
     ASSERT(asprintf(&text,
                     "[DATA_NODE.src]\nstorage_type = \"sql_table\"\ntable_name = \"src_%d\"\n"
                     "scope = \"GLOBAL:SCOPE\"\n%s"
-                    "[DATA_NODE.dst]\nstorage_type = \"sql_table\"\ntable_name = \"dst_%d\"\n%s"
+                    "[DATA_NODE.dst]\nstorage_type = \"sql_table\"\ntable_name = \"dst_%d\"\n"
+                    "scope = \"GLOBAL:SCOPE\"\n%s"
                     "[TASK.shout]\nfunction = \"testfns.upper:function\"\ninputs = [\"src:SECTION\"]\n"
                     "outputs = [\"dst:SECTION\"]\n"
                     "[SCENARIO.s]\ntasks = [\"shout:SECTION\"]\n",
                     (int)getpid(), keys, (int)getpid(), keys) >= 0);
     test_write_file("config.toml", text);
     setup("%s", text);
-    free(text);
     node src;
     open_node(&src, "src");
     const char *rows = "[{\"word\": \"hello\", \"n\": 1}, {\"word\": \"world\", \"n\": 2}]";
@@ -297,6 +297,20 @@ TEST(pg_task_reads_one_table_and_writes_another)
     ASSERT_CONTAINS(out, "\"WORD\":\"HELLO\"");
     ASSERT_CONTAINS(out, "\"WORD\":\"WORLD\"");
     free(out);
+    /* The same from a standalone worker process, after new rows. */
+    setup("%s", text);
+    open_node(&src, "src");
+    ASSERT_OK(write_text(src.dn, "[{\"word\": \"again\", \"n\": 3}]"), err);
+    close_node(&src);
+    teardown();
+    rc = weft(&out, "run --mode standalone --workers 1");
+    printf("%s", out);
+    ASSERT_EQ(rc, 0);
+    free(out);
+    ASSERT_EQ(weft(&out, "data dst"), 0);
+    ASSERT_STR_EQ(out, "[{\"WORD\":\"AGAIN\",\"N\":3}]");
+    free(out);
+    free(text);
 }
 
 /* ---- connection errors ---- */
