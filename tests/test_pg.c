@@ -344,6 +344,37 @@ TEST(pg_server_down_fails_quickly_on_one_line)
     teardown();
 }
 
+/* A server that accepts the connection and never answers: connect_timeout
+ * (from db_extra_args here; libpq waits at least 2 s) ends the wait. */
+TEST(pg_silent_server_times_out)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ASSERT(s >= 0);
+    ASSERT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    ASSERT_EQ(listen(s, 4), 0); /* the kernel accepts; nobody ever reads */
+    ASSERT_EQ(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    setup("[DATA_NODE.t]\nstorage_type = \"sql_table\"\ntable_name = \"t\"\ndb_engine = \"postgresql\"\n"
+          "db_host = \"127.0.0.1\"\ndb_port = %d\ndb_username = \"u\"\ndb_name = \"d\"\n"
+          "[DATA_NODE.t.db_extra_args]\nconnect_timeout = \"2\"\n",
+          ntohs(a.sin_port));
+    node n;
+    open_node(&n, "t");
+    double t0 = now_s();
+    char *d = NULL;
+    ASSERT_EQ(weft_dn_read(n.dn, &d, NULL, err), WEFT_EDATA);
+    double took = now_s() - t0;
+    printf("    %.1f s: %s\n", took, err);
+    ASSERT_LT(took, 4.5);
+    ASSERT_CONTAINS(err, "cannot connect to PostgreSQL at 127.0.0.1:");
+    ASSERT_CONTAINS(err, "no answer within connect_timeout = 2 s");
+    ASSERT(!strchr(err, '\n'));
+    close_node(&n);
+    teardown();
+    close(s);
+}
+
 TEST(pg_bad_password_is_clear_and_never_shown)
 {
     static const char secret[] = "Wrong-pw-7f3a9c";
@@ -460,6 +491,6 @@ TEST(unreadable_types_warn_and_fail_only_their_jobs)
 TEST_MAIN(TEST_ENTRY(pg_table_round_trip_keeps_types_quotes_unicode_and_nulls),
           TEST_ENTRY(pg_sql_read_query_and_write_query), TEST_ENTRY(sqlite_sql_read_query_and_write_query),
           TEST_ENTRY(pg_task_reads_one_table_and_writes_another),
-          TEST_ENTRY(pg_server_down_fails_quickly_on_one_line),
+          TEST_ENTRY(pg_server_down_fails_quickly_on_one_line), TEST_ENTRY(pg_silent_server_times_out),
           TEST_ENTRY(pg_bad_password_is_clear_and_never_shown), TEST_ENTRY(check_knows_what_each_engine_needs),
           TEST_ENTRY(unreadable_types_warn_and_fail_only_their_jobs))

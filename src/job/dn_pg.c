@@ -161,9 +161,14 @@ static weft_err pg_connect(const weft__app *app, const char *config_id, PGconn *
         /* libpq does not quote the password; masking it is a second line of
          * defence, for passwords long enough not to mask ordinary words. */
         one_line(PQerrorMessage(c), pw && strlen(pw) >= 4 ? pw : NULL, why, sizeof why);
-        const char *host = text(app, config_id, "db_host");
-        e = weft__err(err, WEFT_EDATA, "data node %s: cannot connect to PostgreSQL at %s:%s: %s", config_id,
-                      host ? host : "localhost", p.port, why);
+        const char *host = text(app, config_id, "db_host"), *secs = PG_DEFAULT_TIMEOUT;
+        for (size_t i = 0; i < p.n; i++)
+            if (strcmp(p.kw[i], "connect_timeout") == 0) secs = p.val[i];
+        /* libpq's "timeout expired" says neither which timeout nor how long */
+        bool timeout = strcmp(why, "timeout expired") == 0;
+        e = weft__err(err, WEFT_EDATA, "data node %s: cannot connect to PostgreSQL at %s:%s: %s%s%s%s", config_id,
+                      host ? host : "localhost", p.port, why, timeout ? " (no answer within connect_timeout = " : "",
+                      timeout ? secs : "", timeout ? " s; db_extra_args can set it)" : "");
         PQfinish(c);
         return e;
     }
