@@ -819,7 +819,8 @@ static weft_err sql_write_query(const weft__app *app, const char *config_id, con
     if (!e && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         e = weft__err(err, WEFT_EDATA, "%s: %s", t.db_path, sqlite3_errmsg(db));
     else if (!e) {
-        for (size_t i = 0; !e && i < n; i++) e = sql_run_statement(db, stmts[i], cols, rows, config_id, t.db_path, err);
+        for (size_t i = 0; !e && i < n; i++)
+            e = sql_run_statement(db, stmts[i], cols, rows, config_id, t.db_path, err);
         if (!e && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
             e = weft__err(err, WEFT_EDATA, "%s: %s", t.db_path, sqlite3_errmsg(db));
         if (e) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -846,7 +847,8 @@ static weft_err sql_write_rows(const weft_data_node *dn, const json_t *rows, cha
     if (dn->kind == ST_SQLQ)
         return pg ? weft__pg_write_query(dn->app, dn->config_id, rows, err)
                   : sql_write_query(dn->app, dn->config_id, rows, err);
-    return pg ? weft__pg_write_table(dn->app, dn->config_id, rows, err) : sql_write(dn->app, dn->config_id, rows, err);
+    return pg ? weft__pg_write_table(dn->app, dn->config_id, rows, err)
+              : sql_write(dn->app, dn->config_id, rows, err);
 }
 
 /* Whether a sql_table or sql node has rows to read; true when only a read

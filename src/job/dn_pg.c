@@ -101,12 +101,12 @@ static void param(pg_params *p, const char *kw, const char *val)
 static weft_err pg_params_of(const weft__app *app, const char *config_id, pg_params *p, char *err)
 {
     const weft_value *port = prop(app, config_id, "db_port");
+    const char *port_text = text(app, config_id, "db_port");
     p->n = 0;
     if (port && weft_value_type_of(port) == WEFT_VALUE_INT)
         snprintf(p->port, sizeof p->port, "%lld", (long long)weft_value_int(port));
     else
-        snprintf(p->port, sizeof p->port, "%s", text(app, config_id, "db_port") ? text(app, config_id, "db_port")
-                                                                                 : PG_DEFAULT_PORT);
+        snprintf(p->port, sizeof p->port, "%s", port_text ? port_text : PG_DEFAULT_PORT);
     const char *host = text(app, config_id, "db_host");
     param(p, "host", host ? host : "localhost");
     param(p, "port", p->port);
@@ -166,9 +166,10 @@ static weft_err pg_connect(const weft__app *app, const char *config_id, PGconn *
             if (strcmp(p.kw[i], "connect_timeout") == 0) secs = p.val[i];
         /* libpq's "timeout expired" says neither which timeout nor how long */
         bool timeout = strcmp(why, "timeout expired") == 0;
-        e = weft__err(err, WEFT_EDATA, "data node %s: cannot connect to PostgreSQL at %s:%s: %s%s%s%s", config_id,
-                      host ? host : "localhost", p.port, why, timeout ? " (no answer within connect_timeout = " : "",
-                      timeout ? secs : "", timeout ? " s; db_extra_args can set it)" : "");
+        e = weft__err(err, WEFT_EDATA, "data node %s: cannot connect to PostgreSQL at %s:%s: %s%s%s%s",
+                      config_id, host ? host : "localhost", p.port, why,
+                      timeout ? " (no answer within connect_timeout = " : "", timeout ? secs : "",
+                      timeout ? " s; db_extra_args can set it)" : "");
         PQfinish(c);
         return e;
     }
@@ -381,8 +382,9 @@ static weft_err pg_run_rows(PGconn *c, const char *sql, const json_t *cols, cons
     weft_err e = pg_prepare(c, sql, &n, config_id, err);
     if (e) return e;
     if (n > (int)json_array_size(cols))
-        return weft__err(err, WEFT_EDATA, "data node %s: the statement uses $%d but the rows have %zu column%s",
-                         config_id, n, json_array_size(cols), json_array_size(cols) == 1 ? "" : "s");
+        return weft__err(err, WEFT_EDATA,
+                         "data node %s: the statement uses $%d but the rows have %zu column%s", config_id, n,
+                         json_array_size(cols), json_array_size(cols) == 1 ? "" : "s");
     if (n == 0) return pg_exec_row(c, "", 0, cols, NULL, 0, config_id, err);
     size_t i;
     json_t *row;
@@ -443,7 +445,8 @@ static weft_err table_sql(PGconn *c, const char *table, const json_t *cols, cons
         if (!e && create) e = weft__buf_addf(q, " %s", column_type(rows, col));
     }
     if (!e) e = weft__buf_adds(q, ")");
-    for (size_t i = 0; !e && !create && i < n; i++) e = weft__buf_addf(q, "%s$%zu", i ? ", " : " VALUES (", i + 1);
+    for (size_t i = 0; !e && !create && i < n; i++)
+        e = weft__buf_addf(q, "%s$%zu", i ? ", " : " VALUES (", i + 1);
     if (!e && !create && n) e = weft__buf_adds(q, ")");
     return e;
 }
