@@ -236,6 +236,11 @@ static void check_sql_node(void)
     /* Rows with fewer columns than the statement's parameters. */
     ASSERT_EQ(write_text(n.dn, "[{\"id\": 9}]"), WEFT_EDATA);
     ASSERT_CONTAINS(err, "1 column");
+    /* No rows: the statements with parameters run no time, the others once. */
+    ASSERT_OK(write_text(n.dn, "[]"), err);
+    ASSERT_OK(weft_dn_read(n.dn, &d, NULL, err), err);
+    ASSERT_STR_EQ(d, "[]");
+    free(d);
     close_node(&n);
 }
 

@@ -381,6 +381,7 @@ static weft_err pg_run_rows(PGconn *c, const char *sql, const json_t *cols, cons
     int n = 0;
     weft_err e = pg_prepare(c, sql, &n, config_id, err);
     if (e) return e;
+    if (n > 0 && json_array_size(rows) == 0) return WEFT_OK; /* once per row: never */
     if (n > (int)json_array_size(cols))
         return weft__err(err, WEFT_EDATA,
                          "data node %s: the statement uses $%d but the rows have %zu column%s", config_id, n,
