@@ -28,7 +28,7 @@ PREFIX  ?= /usr/local
 SYSTEMD ?=
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq openssl libmicrohttpd libgvc python3-embed
+PKGS    := jansson sqlite3 librabbitmq openssl libmicrohttpd libgvc python3-embed libpq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Python task functions embed the Python of python3-embed: its prefix is the

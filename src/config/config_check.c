@@ -371,25 +371,73 @@ static void check_fct_args(check_ctx *c, const weft__section *s)
     }
 }
 
+/* sql_table and sql nodes: what each engine needs.  db_password is never
+ * quoted in a diagnostic. */
+static void check_sql(check_ctx *c, const weft__section *s, const char *type)
+{
+    const weft_value *eng = eff(s, "db_engine"), *pw = eff(s, "db_password");
+    bool table = strcmp(type, "sql_table") == 0;
+    if (!eff(s, "db_name") || (table ? !eff(s, "table_name") : !eff(s, "read_query")))
+        DIAG(c, s->file, s->line, s->col, ERR, "%s data node '%s' needs db_name and %s", type, s->id,
+             table ? "table_name" : "read_query");
+    if (!usable(eng) || eng->type != WEFT_VALUE_STR) return;
+    if (strcmp(eng->text, "sqlite") != 0 && strcmp(eng->text, "postgresql") != 0) {
+        DIAGV(c, eng, ERR, "db_engine of data node '%s' must be 'sqlite' or 'postgresql', got '%s'", s->id,
+              eng->text);
+        return;
+    }
+    if (strcmp(eng->text, "postgresql") != 0) return;
+    if (!eff(s, "db_username"))
+        DIAG(c, s->file, s->line, s->col, ERR, "postgresql data node '%s' needs db_username", s->id);
+    if (usable(pw) && pw->type == WEFT_VALUE_STR && pw->text && *pw->text && !pw->env &&
+        pw->file != WEFT__CODE_FILE)
+        DIAGV(c, pw, WARN, "db_password of data node '%s' is written in the file: put it in the "
+              "environment (db_password = \"ENV[PGPASSWORD]\")", s->id);
+}
+
+/* The properties Taipy requires of the types weft cannot read
+ * (DataNodeConfig._REQUIRED_PROPERTIES): still checked, so that a config
+ * gets Taipy's verdict. */
+static void check_required(check_ctx *c, const weft__section *s, const char *type)
+{
+    static const char *const mongo[] = {"db_name", "collection_name", NULL};
+    static const char *const s3[] = {"aws_access_key", "aws_secret_access_key", "aws_s3_bucket_name",
+                                     "aws_s3_object_key", NULL};
+    const char *const *keys = strcmp(type, "mongo_collection") == 0 ? mongo
+                              : strcmp(type, "s3_object") == 0      ? s3
+                                                                    : NULL;
+    for (size_t i = 0; keys && keys[i]; i++)
+        if (!eff(s, keys[i]))
+            DIAG(c, s->file, s->line, s->col, ERR, "%s data node '%s' needs %s", type, s->id, keys[i]);
+}
+
 static void check_data_node(check_ctx *c, const weft__section *s)
 {
-    static const char *const types[] = {"pickle", "binary",    "json",    "csv",
-                                        "text",   "in_memory", "generic", "sql_table"};
+    static const char *const types[] = {"pickle",  "binary",  "json",      "csv",
+                                        "text",    "in_memory", "generic", "sql_table",
+                                        "sql",     "parquet", "mongo_collection", "s3_object"};
+    const size_t ntypes = sizeof types / sizeof *types;
     const weft_value *st = eff(s, "storage_type");
     char dym[300];
     const char *type = "pickle";
     if (usable(st) && st->type == WEFT_VALUE_STR) {
         bool ok = false;
-        for (size_t i = 0; i < 8; i++) ok |= strcmp(st->text, types[i]) == 0;
+        for (size_t i = 0; i < ntypes; i++) ok |= strcmp(st->text, types[i]) == 0;
         if (!ok) {
             DIAGV(c, st, ERR,
                  "unknown storage_type '%s' for data node '%s' (valid: pickle, binary, json, csv, "
-                 "text, in_memory, generic, sql_table)%s",
-                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 8));
+                 "text, in_memory, generic, sql_table, sql)%s",
+                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, ntypes));
             return;
         }
         type = st->text;
     } else if (st) {
+        return;
+    }
+    if (strcmp(type, "parquet") == 0 || strcmp(type, "mongo_collection") == 0 || strcmp(type, "s3_object") == 0) {
+        DIAGV(c, st, WARN, "data node '%s': this build of weft cannot read or write storage_type '%s'; a "
+              "job that uses it fails", s->id, type);
+        check_required(c, s, type);
         return;
     }
     if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, WEFT__MODE_DEVELOPMENT) != 0) {
@@ -403,15 +451,7 @@ static void check_data_node(check_ctx *c, const weft__section *s)
         DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fct or write_fct",
              s->id);
     if (strcmp(type, "generic") == 0) check_fct_args(c, s);
-    if (strcmp(type, "sql_table") == 0) {
-        const weft_value *eng = eff(s, "db_engine");
-        if (!eff(s, "db_name") || !eff(s, "table_name"))
-            DIAG(c, s->file, s->line, s->col, ERR, "sql_table data node '%s' needs db_name and table_name",
-                 s->id);
-        if (usable(eng) && eng->type == WEFT_VALUE_STR && strcmp(eng->text, "sqlite") != 0)
-            DIAGV(c, eng, ERR, "db_engine of data node '%s' must be 'sqlite', got '%s'", s->id,
-                 eng->text);
-    }
+    if (strcmp(type, "sql_table") == 0 || strcmp(type, "sql") == 0) check_sql(c, s, type);
 }
 
 /* ---- property names ---- */
