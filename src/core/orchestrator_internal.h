@@ -233,6 +233,12 @@ void weft__dn_ref_release(weft__dn_ref *r);
 weft_err weft__dn_ref_make(weft_orchestrator *o, const weft__store_dn *row, weft__dn_ref *ref,
                            char *err);
 
+/* ---- query.c ---- */
+/* A data node instance by instance id, or by config id when the store holds
+ * one instance of it (WEFT_ENOTFOUND, or WEFT_EINVAL when there are
+ * several).  Release *row with weft__store_dn_release().  o->mu held. */
+weft_err weft__dn_resolve(weft_orchestrator *o, const char *id, weft__store_dn *row, char *err);
+
 /* ---- recovery.c ---- */
 /* Finishes what a dead orchestrator left unfinished (mode-dependent):
  * cluster mode resumes its submissions (they are live afterwards). */
