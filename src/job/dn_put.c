@@ -89,6 +89,15 @@ static weft_err csv_copy_old(csv_put *c, char *err)
     return rc < 0 ? WEFT_EDATA : WEFT_OK;
 }
 
+/* The reader's "input:LINE: message" prefixed with the node it was for. */
+static weft_err csv_failed(const weft_data_node *dn, char *err)
+{
+    if (!err) return WEFT_EDATA;
+    char msg[WEFT_ERRBUF_SIZE];
+    snprintf(msg, sizeof msg, "%s", err);
+    return weft__err(err, WEFT_EDATA, "data node %s: %s", weft_dn_config_id(dn), msg);
+}
+
 /* Reads every input row, checks its field count, writes it (appending). */
 static weft_err csv_check_rows(csv_put *c, char *err)
 {
@@ -107,7 +116,7 @@ static weft_err csv_check_rows(csv_put *c, char *err)
         weft_err e = c->w ? weft_csv_write_row(c->w, f, n, err) : WEFT_OK;
         if (e) return e;
     }
-    return rc < 0 ? WEFT_EDATA : WEFT_OK;
+    return rc < 0 ? csv_failed(c->dn, err) : WEFT_OK;
 }
 
 static weft_err csv_columns(csv_put *c, bool hdr, bool has_content, char *err)
@@ -132,6 +141,7 @@ static weft_err csv_put_data(weft_data_node *dn, bool has_content, const char *d
     bool hdr = weft__dn_bool_property(dn, "has_header", true);
     csv_put c = {.dn = dn};
     weft_err e = csv_input(data, len, hdr, &c.in, err);
+    if (e == WEFT_EDATA) e = csv_failed(dn, err);
     if (!e) e = csv_columns(&c, hdr, has_content, err);
     if (!e && append) {
         if (!(e = weft_csv_create(dn, c.cols, c.ncols, &c.w, err)) && c.old) e = csv_copy_old(&c, err);
