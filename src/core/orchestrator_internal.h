@@ -3,8 +3,9 @@
  * orchestrator_internal.h - the orchestrator is one module split in files
  * that share this header and call each other: orchestrator.c (life cycle,
  * the loop, status changes), submit.c (scenarios, submissions and their
- * jobs), recovery.c (what a dead orchestrator left unfinished) and query.c
- * (the read side), with ids.c for entity ids.  The split is by concern, not
+ * jobs), recovery.c (what a dead orchestrator left unfinished), query.c
+ * (the read side) and data_write.c (data nodes written from outside a
+ * task), with ids.c for entity ids.  The split is by concern, not
  * by layer: submit.c and recovery.c call the loop's helpers and the loop
  * calls submit.c's skip rule, so their calls go both ways on purpose.
  *
