@@ -243,6 +243,8 @@ TEST(write_each_storage_type_and_read_it_back)
     write_text("j", "{\"k\": [1, 2], \"s\": \"v\"}", "");
     assert_json_content("j", "{\"k\": [1, 2], \"s\": \"v\"}");
 
+    write_text("q", "[]", "");
+    assert_json_content("q", "[]");
     write_text("q", "[{\"x\": 1, \"y\": \"a\"}, {\"x\": 2, \"y\": \"b\"}]", "");
     assert_json_content("q", "[{\"x\": 1, \"y\": \"a\"}, {\"x\": 2, \"y\": \"b\"}]");
 
@@ -317,6 +319,8 @@ TEST(refused_writes_change_neither_the_file_nor_the_store)
     test_write_file("rows.json", "[{\"x\": 1}, 2]");
     refused("q", NULL, "rows.json", "input row 2 is not a JSON object");
 
+    test_write_file("x.txt", "more");
+    test_write_file("x.csv", "a,b\n5,6\n");
     test_write_file("h.csv", "a,c\n3,4\n");
     refused("c", cp, "--append h.csv", "input line 1: column 2 is 'c' where the node's header has 'b'");
     refused("c", cp, "h.csv", "column 2 is 'c'");
@@ -326,8 +330,15 @@ TEST(refused_writes_change_neither_the_file_nor_the_store)
     refused("c", cp, "--append h.csv", "input line 3: 1 field where the header has 2");
     test_write_file("h.csv", "a,b\n\"3,4\n");
     refused("c", cp, "--append h.csv", "data node c: input:2: unterminated quoted field");
+    /* Content that cannot be read is refused for appending, replaced by a write. */
+    test_write_file(cp, "a,\"b\n");
+    refused("c", cp, "--append x.csv", "unterminated quoted field");
+    write_text("c", "a,b\n1,2\n", "");
+    char *fixed = content("c");
+    ASSERT_STR_EQ(fixed, "a,b\n1,2\n");
+    free(fixed);
 
-    test_write_file("x.txt", "more");
+
     refused("p", pp, "--append x.txt", "data node p is pickle: append is not supported");
     write_text("j", "{\"a\": 1}", "");
     test_write_file("x.json", "[2]");

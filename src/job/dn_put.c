@@ -119,10 +119,12 @@ static weft_err csv_check_rows(csv_put *c, char *err)
     return rc < 0 ? csv_failed(c->dn, err) : WEFT_OK;
 }
 
-static weft_err csv_columns(csv_put *c, bool hdr, bool has_content, char *err)
+static weft_err csv_columns(csv_put *c, bool hdr, bool has_content, bool append, char *err)
 {
-    weft_err e;
-    if (has_content && (e = weft_csv_open(c->dn, &c->old, err))) return e;
+    /* Replacing content that cannot be read is how it gets repaired: its
+     * header then sets no columns.  Appending to it is refused. */
+    weft_err e = has_content ? weft_csv_open(c->dn, &c->old, append ? err : NULL) : WEFT_OK;
+    if (e && append) return e;
     if (hdr && c->old) c->cols = weft_csv_header(c->old, &c->ncols);
     size_t nin;
     const char *const *inh = weft_csv_header(c->in, &nin);
@@ -142,7 +144,7 @@ static weft_err csv_put_data(weft_data_node *dn, bool has_content, const char *d
     csv_put c = {.dn = dn};
     weft_err e = csv_input(data, len, hdr, &c.in, err);
     if (e == WEFT_EDATA) e = csv_failed(dn, err);
-    if (!e) e = csv_columns(&c, hdr, has_content, err);
+    if (!e) e = csv_columns(&c, hdr, has_content, append, err);
     if (!e && append) {
         if (!(e = weft_csv_create(dn, c.cols, c.ncols, &c.w, err)) && c.old) e = csv_copy_old(&c, err);
     }
@@ -213,7 +215,12 @@ static weft_err json_put_data(weft_data_node *dn, bool has_content, const char *
     json_t *in = NULL, *cur = NULL;
     weft_err e = json_input(dn, data, len, &in, err);
     if (!e && sql) e = sql_rows_check(dn, in, append, err);
-    if (!e && !append) e = sql ? weft_dn_write_json(dn, in, err) : weft_dn_write(dn, data, len, err);
+    if (!e && !append) {
+        /* No rows: the table emptied (or created with a placeholder column,
+         * SQLite having no table without columns), as a task's noop does. */
+        if (sql && json_array_size(in) == 0) e = weft__dn_write_empty(dn, err);
+        else e = sql ? weft_dn_write_json(dn, in, err) : weft_dn_write(dn, data, len, err);
+    }
     if (!e && append) {
         if (has_content) e = weft_dn_read_json(dn, &cur, err);
         if (!e) e = json_merge(dn, &cur, in, err);
