@@ -149,7 +149,7 @@ int cmd_show(int argc, char **argv)
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
     if (rc) return rc;
-    if (got.npos == 0) return cli_usage_error("show", "which job? give its id (see 'weft jobs')");
+    if (got.npos == 0) return cli_usage_error("show", "which job, submission or data node? give its id (see 'weft jobs')");
     const char *id = pos[0];
 
     weft_config *cfg;
