@@ -915,6 +915,77 @@ void weft_strv_free(char **v, size_t n);
  */
 weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_t *len, char *err);
 
+/** weft_data_write_opts.flags: add to the node's content rather than replace it. */
+#define WEFT_DATA_APPEND 0x1u
+
+/** Options of weft_data_write(). */
+typedef struct weft_data_write_opts {
+    unsigned flags;     /**< WEFT_DATA_APPEND, or 0 to replace the content */
+    /** Who writes, recorded with the edit (Taipy's editor_id): printable,
+     *  at most 128 bytes, not starting with "JOB_" (job ids do).  NULL: "user". */
+    const char *editor;
+} weft_data_write_opts;
+
+/**
+ * Writes a data node instance from outside any task, by instance id or by
+ * config id as weft_data_read().  `data` (`len` bytes, borrowed) is the
+ * whole new content, or with WEFT_DATA_APPEND what to add, as Taipy's
+ * append does per storage type: csv rows (the input's header must be the
+ * node's), text and binary bytes, json items added to a list (an object's
+ * keys merged into an object), sql_table rows (a JSON array of row objects,
+ * or one).  pickle, in_memory and generic nodes cannot be appended to
+ * (WEFT_EINVAL).
+ *
+ * The input is checked before anything is written: WEFT_EDATA, err naming
+ * the input line or row and what differs, when JSON does not parse or CSV
+ * lacks the node's columns.  WEFT_ELOCKED, err naming the job, when an
+ * unfinished job (SUBMITTED, BLOCKED, PENDING or RUNNING, in this process
+ * or another one using the store) is to write the node: Taipy's edit lock.
+ * WEFT_ENOTFOUND for an unknown node; WEFT_EMODE for an in_memory node on
+ * a read-only handle (its content lives in the process running the jobs).
+ * On any error the node's content and the store are unchanged.
+ *
+ * On success the write is an edit: the node's last edit time and editor
+ * change and a row is added to its edit history (weft_data_info_get()), so
+ * later runs read the new content and skippable tasks reading the node run
+ * again.  Works on read-only handles too (the store is written in one short
+ * transaction, as the running orchestrator's are).  `opts` may be NULL.
+ */
+weft_err weft_data_write(weft_orchestrator *o, const char *id, const void *data, size_t len,
+                         const weft_data_write_opts *opts, char *err);
+
+/** One edit of a data node. */
+typedef struct weft_data_edit {
+    int64_t at_us;
+    char *job_id; /**< the job that wrote it, or NULL */
+    char *editor; /**< who wrote it from outside a job ("user" or a name), or NULL */
+} weft_data_edit;
+
+/** What the store knows about a data node instance (weft_data_info_get()). */
+typedef struct weft_data_info {
+    char *id;
+    char *config_id;
+    char *storage_type;  /**< from the configuration ("pickle" when unset) */
+    weft_scope scope;
+    char *scenario_id;   /**< NULL for GLOBAL and CYCLE nodes */
+    char *path;          /**< NULL for in_memory, generic and sql_table nodes */
+    int64_t last_edit_us;/**< 0 when never written */
+    char *last_job_id;   /**< the last edit's job, or NULL */
+    char *last_editor;   /**< the last edit's editor when not a job, or NULL */
+    char *locked_by;     /**< an unfinished job that will write it (the edit lock), or NULL */
+    weft_data_edit *edits; /**< the edit history, oldest first */
+    size_t nedits;
+} weft_data_info;
+
+/**
+ * A data node instance by instance id or config id (as weft_data_read()),
+ * with its edit history.  Caller frees *out with weft_data_info_free().
+ * WEFT_ENOTFOUND for an unknown node.  O(edits of the node + unfinished jobs).
+ */
+weft_err weft_data_info_get(weft_orchestrator *o, const char *id, weft_data_info **out, char *err);
+/** Frees what weft_data_info_get() returned; NULL is ignored. */
+void weft_data_info_free(weft_data_info *info);
+
 /* ------------------------------------------------------------------------ */
 /** @name Cluster workers
  *

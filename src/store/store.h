@@ -81,11 +81,33 @@ weft_err weft__store_dn_find(weft__store *s, const char *config_id, const char *
 /* Instances of a config id: how many, and the first one's id (caller frees). */
 weft_err weft__store_dn_by_config(weft__store *s, const char *config_id, size_t *n,
                                   char **first_id, char *err);
-/* Records that job_id wrote the node at at_us (last edit + history row). */
+/* Records that job_id wrote the node at at_us (last edit + history row);
+ * an edit from outside a job records its editor's name in place of a job
+ * id (names never start with "JOB_"). */
 weft_err weft__store_dn_edit(weft__store *s, const char *dn_id, int64_t at_us,
                              const char *job_id, char *err);
 /* Number of recorded edits of a node (tests, `weft data`). */
 weft_err weft__store_dn_nedits(weft__store *s, const char *dn_id, size_t *n, char *err);
+
+/* dn_edits.c: every job of an unfinished submission that is itself
+ * unfinished (SUBMITTED, BLOCKED, PENDING, RUNNING), oldest first, with its
+ * task's config id and scenario (NULL outside one).  Caller frees with
+ * weft__store_open_jobs_free(). */
+typedef struct weft__store_open_job {
+    char *id, *task_config_id, *scenario_id;
+    int status;
+} weft__store_open_job;
+weft_err weft__store_open_jobs(weft__store *s, weft__store_open_job **out, size_t *n, char *err);
+void weft__store_open_jobs_free(weft__store_open_job *v, size_t n);
+/* dn_edits.c: a node's edits, oldest first; `by` is the job id or the
+ * editor's name (NULL when unknown).  Free with weft__store_edits_free(). */
+typedef struct weft__store_edit {
+    int64_t at_us;
+    char *by;
+} weft__store_edit;
+weft_err weft__store_dn_edits(weft__store *s, const char *dn_id, weft__store_edit **out, size_t *n,
+                              char *err);
+void weft__store_edits_free(weft__store_edit *v, size_t n);
 
 /* ---- submissions and jobs ---- */
 weft_err weft__store_submission_insert(weft__store *s, const char *id, const char *entity_id,
