@@ -199,6 +199,11 @@ async function scenarios() {
 }
 
 // ---- data nodes ----
+// The editor of an edit: a job (linked), or the name given to `weft data write --editor`.
+function editor(id) {
+  if (!id) return '—';
+  return id.startsWith('JOB_') ? link('job', id, id) : esc(id);
+}
 async function datanodes() {
   const after = query().get('after');
   const r = await api('/api/datanodes?limit=100' + (after ? '&after=' + encodeURIComponent(after) : ''));
@@ -225,10 +230,10 @@ async function datanode(id) {
   const d = await api('/api/datanodes/' + encodeURIComponent(id));
   main.innerHTML = `<h1>Data node <span class="mono">${esc(d.id)}</span></h1><table class="kv">` +
     [['Config', esc(d.config_id)], ['Type', esc(d.storage_type)], ['Scope', esc(d.scope)], ['Path', `<span class="mono">${esc(d.path || '—')}</span>`],
-      ['Last edit', d.last_edit_us ? new Date(d.last_edit_us / 1000).toISOString() : 'never'], ['Editor', d.last_edit_job ? link('job', d.last_edit_job, d.last_edit_job) : '—']]
+      ['Last edit', d.last_edit_us ? new Date(d.last_edit_us / 1000).toISOString() : 'never'], ['Editor', editor(d.last_edit_job)]]
       .map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('') + '</table>' +
     '<h2>Preview</h2>' + preview(d.preview) +
-    '<h2>Edits</h2><table><tr><th>At</th><th>Job</th></tr>' + d.edits.map(e => `<tr><td>${new Date(e.at_us / 1000).toISOString()}</td><td class="mono">${e.job_id ? link('job', e.job_id, e.job_id) : ''}</td></tr>`).join('') + '</table>';
+    '<h2>Edits</h2><table><tr><th>At</th><th>Editor</th></tr>' + d.edits.map(e => `<tr><td>${new Date(e.at_us / 1000).toISOString()}</td><td class="mono">${editor(e.job_id)}</td></tr>`).join('') + '</table>';
   return null;
 }
 
