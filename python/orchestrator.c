@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * orchestrator.c - weft._weft.Orchestrator, the native half of
+ * weft.Orchestrator: open a store for a config, create scenarios, submit,
+ * wait, cancel, subscribe a callable to status changes, query jobs and
+ * submissions, read data nodes.
+ *
+ * The GIL.  Every call into the orchestrator is made with the GIL released:
+ * the orchestrator's lock is held while subscribers run, and a subscriber
+ * (on the dispatcher thread in standalone mode, on the caller's in
+ * development mode, where Python tasks also run) takes the GIL; a thread
+ * that held the GIL while waiting for that lock would deadlock with it.
+ * One exception: starting a standalone orchestrator forks its fork server,
+ * which is done with the GIL held, so that no other Python thread holds it
+ * in the copy (worker processes run Python tasks in that copy's thread).
+ */
+#include "python/ext.h"
+
+#include "job/python.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A subscribed callable, kept alive until the orchestrator is closed. */
+typedef struct subscriber {
+    PyObject *fn;
+    struct subscriber *next;
+} subscriber;
+
+typedef struct pyorch {
+    PyObject_HEAD
+    weft_orchestrator *o;
+    pyconfig *config; /* a reference: the config outlives the orchestrator */
+    subscriber *subs;
+    bool started;
+} pyorch;
+
+/* Ends a method on a closed orchestrator. */
+#define NEED_OPEN(self)                                                                    \
+    do {                                                                                   \
+        if (!(self)->o) return weft_py_raise(WEFT_ESTATE, "the orchestrator is closed");    \
+    } while (0)
+
+static int orch_init(pyorch *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"config", "app_path", "storage_folder", "read_only", NULL};
+    PyObject *config;
+    const char *app_path = NULL, *storage = NULL;
+    int read_only = 0;
+    char err[WEFT_ERRBUF_SIZE];
+    if (self->o) {
+        PyErr_SetString(PyExc_RuntimeError, "the orchestrator is already open");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzp", names, &weft_py_config_type, &config,
+                                     &app_path, &storage, &read_only))
+        return -1;
+    weft_orchestrator_opts opts = {.application_path = app_path, .storage_folder = storage,
+                                   .read_only = read_only};
+    const weft_config *cfg = ((pyconfig *)config)->cfg;
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_orchestrator_open(cfg, &opts, &self->o, err);
+    Py_END_ALLOW_THREADS
+    if (e) {
+        if (e == WEFT_ECONFIG) weft_py_raise_config(cfg, e, err);
+        else weft_py_raise(e, err);
+        return -1;
+    }
+    Py_INCREF(config);
+    self->config = (pyconfig *)config;
+    return 0;
+}
+
+/* Closes the handle (waiting for its jobs), then drops the subscribers. */
+static void orch_shut(pyorch *self)
+{
+    if (self->o) {
+        weft_orchestrator *o = self->o;
+        self->o = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        weft_orchestrator_close(o);
+        Py_END_ALLOW_THREADS
+    }
+    while (self->subs) {
+        subscriber *s = self->subs;
+        self->subs = s->next;
+        Py_DECREF(s->fn);
+        free(s);
+    }
+    Py_CLEAR(self->config);
+}
+
+static void orch_dealloc(pyorch *self)
+{
+    orch_shut(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *orch_close(pyorch *self, PyObject *noargs)
+{
+    orch_shut(self);
+    Py_RETURN_NONE;
+}
+
+/* Starts the service once (see the file comment for the GIL). */
+static bool ensure_started(pyorch *self)
+{
+    if (self->started) return true;
+    char err[WEFT_ERRBUF_SIZE];
+    weft_err e;
+    if (weft_orchestrator_mode(self->o) == WEFT_MODE_STANDALONE) {
+        e = weft_orchestrator_start(self->o, err);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        e = weft_orchestrator_start(self->o, err);
+        Py_END_ALLOW_THREADS
+    }
+    if (e) {
+        weft_py_raise(e, err);
+        return false;
+    }
+    self->started = true;
+    return true;
+}
+
+static PyObject *orch_start(pyorch *self, PyObject *noargs)
+{
+    NEED_OPEN(self);
+    if (!ensure_started(self)) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *orch_stop(pyorch *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"cancel_running", NULL};
+    int cancel = 0;
+    char err[WEFT_ERRBUF_SIZE];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|p", names, &cancel)) return NULL;
+    NEED_OPEN(self);
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_orchestrator_stop(self->o, cancel, err);
+    Py_END_ALLOW_THREADS
+    if (e) return weft_py_raise(e, err);
+    Py_RETURN_NONE;
+}
+
+static PyObject *orch_create_scenario(pyorch *self, PyObject *args)
+{
+    const char *config_id;
+    char err[WEFT_ERRBUF_SIZE], *id = NULL;
+    if (!PyArg_ParseTuple(args, "s", &config_id)) return NULL;
+    NEED_OPEN(self);
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_scenario_create(self->o, config_id, &id, err);
+    Py_END_ALLOW_THREADS
+    if (e) return weft_py_raise(e, err);
+    PyObject *r = PyUnicode_FromString(id);
+    free(id);
+    return r;
+}
+
+/* Waits for a submission in slices of at most 100 ms, so that Ctrl-C (a
+ * KeyboardInterrupt raised by Python's own handler) is seen: the
+ * submission is then canceled and the exception propagates.  1 finished,
+ * 0 timed out, -1 with an exception set. */
+static int wait_sliced(pyorch *self, const char *sub, double timeout)
+{
+    char err[WEFT_ERRBUF_SIZE];
+    double left = timeout;
+    for (;;) {
+        int64_t slice = 100;
+        if (timeout >= 0 && left * 1000 < slice) slice = left * 1000 < 1 ? 1 : (int64_t)(left * 1000);
+        weft_err e;
+        Py_BEGIN_ALLOW_THREADS
+        e = weft_submission_wait(self->o, sub, slice, err);
+        Py_END_ALLOW_THREADS
+        if (e == WEFT_OK) return 1;
+        if (e != WEFT_ETIMEDOUT) {
+            weft_py_raise(e, err);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            Py_BEGIN_ALLOW_THREADS
+            weft_cancel(self->o, sub, NULL);
+            Py_END_ALLOW_THREADS
+            return -1;
+        }
+        left -= (double)slice / 1000;
+        if (timeout >= 0 && left <= 0) return 0;
+    }
+}
+
+/* submit(entity_id, force=False, wait=False, timeout=None) -> submission id.
+ * As Taipy's, a wait that times out returns (the submission runs on). */
+static PyObject *orch_submit(pyorch *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"entity_id", "force", "wait", "timeout", NULL};
+    const char *entity;
+    int force = 0, wait = 0;
+    PyObject *timeout_obj = Py_None;
+    char err[WEFT_ERRBUF_SIZE], *sub = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|ppO", names, &entity, &force, &wait, &timeout_obj))
+        return NULL;
+    double timeout = timeout_obj == Py_None ? -1 : PyFloat_AsDouble(timeout_obj);
+    if (timeout_obj != Py_None && (PyErr_Occurred() || timeout < 0))
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "timeout must be >= 0");
+    NEED_OPEN(self);
+    if (!ensure_started(self)) return NULL;
+    weft_submit_opts opts = {.force = force};
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_submit(self->o, entity, &opts, &sub, err);
+    Py_END_ALLOW_THREADS
+    if (e) {
+        free(sub);
+        return weft_py_raise(e, err);
+    }
+    if (wait && wait_sliced(self, sub, timeout) < 0) {
+        free(sub);
+        return NULL;
+    }
+    PyObject *r = PyUnicode_FromString(sub);
+    free(sub);
+    return r;
+}
+
+/* wait(submission_id, timeout=None) -> True when finished, False on timeout. */
+static PyObject *orch_wait(pyorch *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"submission_id", "timeout", NULL};
+    const char *sub;
+    PyObject *timeout_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|O", names, &sub, &timeout_obj)) return NULL;
+    double timeout = timeout_obj == Py_None ? -1 : PyFloat_AsDouble(timeout_obj);
+    if (PyErr_Occurred()) return NULL;
+    NEED_OPEN(self);
+    int r = wait_sliced(self, sub, timeout);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyObject *orch_cancel(pyorch *self, PyObject *args)
+{
+    const char *id;
+    char err[WEFT_ERRBUF_SIZE];
+    if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
+    NEED_OPEN(self);
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_cancel(self->o, id, err);
+    Py_END_ALLOW_THREADS
+    if (e) return weft_py_raise(e, err);
+    Py_RETURN_NONE;
+}
+
+/* Runs on whichever thread stored the change (see weft_subscribe). */
+static void on_event(const weft_event *ev, void *userdata)
+{
+    subscriber *s = userdata;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *d = weft_py_event_dict(ev);
+    PyObject *r = d ? PyObject_CallFunctionObjArgs(s->fn, d, NULL) : NULL;
+    if (!r) PyErr_WriteUnraisable(s->fn); /* a subscriber's exception has no caller to go to */
+    Py_XDECREF(r);
+    Py_XDECREF(d);
+    PyGILState_Release(g);
+}
+
+static PyObject *orch_subscribe(pyorch *self, PyObject *args)
+{
+    PyObject *fn;
+    char err[WEFT_ERRBUF_SIZE] = "";
+    if (!PyArg_ParseTuple(args, "O", &fn)) return NULL;
+    if (!PyCallable_Check(fn)) return PyErr_Format(PyExc_TypeError, "subscribe: not callable");
+    NEED_OPEN(self);
+    subscriber *s = malloc(sizeof *s);
+    if (!s) return PyErr_NoMemory();
+    Py_INCREF(fn);
+    s->fn = fn;
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_subscribe(self->o, on_event, s);
+    Py_END_ALLOW_THREADS
+    if (e) {
+        Py_DECREF(fn);
+        free(s);
+        return weft_py_raise(e, err);
+    }
+    s->next = self->subs;
+    self->subs = s;
+    Py_RETURN_NONE;
+}
+
+static PyObject *orch_mode(pyorch *self, void *closure)
+{
+    NEED_OPEN(self);
+    return PyUnicode_FromString(weft_mode_name(weft_orchestrator_mode(self->o)));
+}
+
+static PyObject *orch_closed(pyorch *self, void *closure)
+{
+    return PyBool_FromLong(self->o == NULL);
+}
+
+#define KW (PyCFunction)(void (*)(void))
+static PyMethodDef orch_methods[] = {
+    {"close", (PyCFunction)orch_close, METH_NOARGS, "Stop (waiting for jobs) and close."},
+    {"start", (PyCFunction)orch_start, METH_NOARGS, "Start the dispatcher and workers."},
+    {"stop", KW orch_stop, METH_VARARGS | METH_KEYWORDS, "stop(cancel_running=False)."},
+    {"create_scenario", (PyCFunction)orch_create_scenario, METH_VARARGS,
+     "create_scenario(config_id) -> scenario id."},
+    {"submit", KW orch_submit, METH_VARARGS | METH_KEYWORDS,
+     "submit(entity_id, force=False, wait=False, timeout=None) -> submission id."},
+    {"wait", KW orch_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(submission_id, timeout=None) -> True when finished."},
+    {"cancel", (PyCFunction)orch_cancel, METH_VARARGS, "cancel(job or submission id)."},
+    {"subscribe", (PyCFunction)orch_subscribe, METH_VARARGS,
+     "subscribe(fn): fn(event dict) on every status change."},
+    {"jobs", KW weft_py_orch_jobs, METH_VARARGS | METH_KEYWORDS,
+     "jobs(submission_id=None, status=None) -> list of job dicts."},
+    {"job", weft_py_orch_job, METH_VARARGS, "job(id) -> job dict."},
+    {"submissions", weft_py_orch_submissions, METH_NOARGS, "submissions() -> list of dicts."},
+    {"submission", weft_py_orch_submission, METH_VARARGS, "submission(id) -> dict."},
+    {"scenarios", weft_py_orch_scenarios, METH_NOARGS, "scenarios() -> [(id, config_id)]."},
+    {"read_data", weft_py_orch_read_data, METH_VARARGS, "read_data(id) -> bytes."},
+    {"read_object", weft_py_orch_read_object, METH_VARARGS,
+     "read_object(id) -> the object a Python task would get."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef orch_getset[] = {
+    {"mode", (getter)orch_mode, NULL, "The execution mode.", NULL},
+    {"closed", (getter)orch_closed, NULL, "Whether close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+weft_orchestrator *weft_py_orch_handle(PyObject *self)
+{
+    return ((pyorch *)self)->o;
+}
+
+const weft_config *weft_py_orch_config(PyObject *self)
+{
+    pyorch *p = (pyorch *)self;
+    return p->config ? p->config->cfg : NULL;
+}
+
+PyTypeObject weft_py_orchestrator_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "weft._weft.Orchestrator",
+    .tp_basicsize = sizeof(pyorch),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An orchestrator over one store (native half of weft.Orchestrator).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)orch_init,
+    .tp_dealloc = (destructor)orch_dealloc,
+    .tp_methods = orch_methods,
+    .tp_getset = orch_getset,
+};
