@@ -1,0 +1,324 @@
+# SPDX-License-Identifier: MIT
+# test_package.py - the weft Python package end to end, run by tests/python.sh
+# with /usr/bin/python3 and PYTHONPATH=build/python: configs good and bad
+# (ConfigError's diagnostics with their line and column), Python tasks in
+# development and standalone modes, statuses with Taipy's names, data nodes
+# read as Python objects, subscribers, cancel, submit with a timeout, sequences
+# and the job and submission lists.  Each test works in its own temporary
+# folder.  The last line is "python: N passed, N failed".
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+import weft
+
+passed = 0
+failed = 0
+
+
+def check(cond, what, got=None):
+    """One assertion: counted, and printed with the value it saw when it fails."""
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        frame = sys._getframe(1)
+        print(f"FAIL {frame.f_code.co_name}:{frame.f_lineno}: {what}" +
+              ("" if got is None else f" (got {got!r})"))
+
+
+ALGO = '''
+import time
+def double(x):
+    return [v * 2 for v in x]
+def table(x):
+    return [{"v": v, "sq": v * v} for v in x]
+def shout(x):
+    return " ".join(str(v) for v in x).upper() + "!"
+def boom(x):
+    raise ValueError("no good value in " + repr(x))
+def nap(x):
+    time.sleep(float(x))
+    return "woke"
+'''
+
+HEAD = '[CORE]\nstorage_folder = ".weft/"\n[JOB]\nmode = "{mode}"\n'
+
+PIPELINE = '''
+[DATA_NODE.nums]
+storage_type = "json"
+default_path = "nums.json"
+[DATA_NODE.doubled]
+storage_type = "pickle"
+default_path = "doubled.p"
+[DATA_NODE.rows]
+storage_type = "csv"
+default_path = "rows.csv"
+[DATA_NODE.words]
+storage_type = "text"
+default_path = "words.txt"
+[DATA_NODE.bad]
+storage_type = "text"
+default_path = "bad.txt"
+[TASK.double]
+function = "algo.double"
+inputs = ["nums:SECTION"]
+outputs = ["doubled:SECTION"]
+[TASK.table]
+function = "algo.table"
+inputs = ["doubled:SECTION"]
+outputs = ["rows:SECTION"]
+[TASK.shout]
+function = "algo.shout"
+inputs = ["doubled:SECTION"]
+outputs = ["words:SECTION"]
+[TASK.boom]
+function = "algo.boom"
+inputs = ["nums:SECTION"]
+outputs = ["bad:SECTION"]
+[SCENARIO.main]
+tasks = ["double:SECTION", "table:SECTION", "shout:SECTION"]
+[SCENARIO.main.sequences]
+first = ["double:SECTION"]
+[SCENARIO.failing]
+tasks = ["boom:SECTION"]
+'''
+
+SLEEPY = '''
+[DATA_NODE.secs]
+storage_type = "text"
+default_path = "secs.txt"
+[DATA_NODE.slept]
+storage_type = "text"
+default_path = "slept.txt"
+[TASK.nap]
+function = "algo.nap"
+inputs = ["secs:SECTION"]
+outputs = ["slept:SECTION"]
+[SCENARIO.sleepy]
+tasks = ["nap:SECTION"]
+'''
+
+
+def app(mode, body, files=None):
+    """A temporary application folder with algo.py and config.toml; returns its path."""
+    d = tempfile.mkdtemp(prefix="weft-py-")
+    with open(os.path.join(d, "algo.py"), "w") as f:
+        f.write(ALGO)
+    with open(os.path.join(d, "config.toml"), "w") as f:
+        f.write(HEAD.format(mode=mode) + body)
+    for name, text in (files or {}).items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    return d
+
+
+def test_good_config():
+    d = app("standalone", PIPELINE)
+    cfg = weft.Config.load(os.path.join(d, "config.toml"))
+    warnings = cfg.check()
+    check(isinstance(warnings, list), "check() returns a list", warnings)
+    check(cfg.mode == "standalone", "mode", cfg.mode)
+    check(cfg.scenario_ids == ["main", "failing"], "scenario ids", cfg.scenario_ids)
+    check(cfg.get("TASK.double", "function") == "algo.double", "function", cfg.get("TASK.double", "function"))
+    check(cfg.get("TASK.table", "inputs") == ["doubled"], "a list value", cfg.get("TASK.table", "inputs"))
+    check(cfg.application_path == d, "application path", cfg.application_path)
+
+
+def test_bad_config():
+    text = ('[JOB]\nmode = "devel"\n'                      # line 2: unknown mode at col 8
+            '[TASK.t]\nfunction = "algo.double"\n'
+            'inputs = ["nowhere:SECTION"]\n'               # line 5: unknown data node
+            '[SCENARIO.s]\ntasks = ["t:SECTION"]\n')
+    d = app("development", "", {"bad.toml": text})
+    path = os.path.join(d, "bad.toml")
+    try:
+        cfg = weft.Config.load(path)
+        cfg.check()
+        check(False, "a bad config raises ConfigError")
+        return
+    except weft.ConfigError as e:
+        check(isinstance(e, weft.Error), "ConfigError is a weft.Error")
+        diags = e.diagnostics
+        where = [(os.path.basename(x.file), x.line, x.col, x.severity) for x in diags]
+        check(("bad.toml", 2, 8, "error") in where, "mode diagnostic at 2:8", where)
+        check(any(x.line == 5 and "nowhere" in x.message for x in diags),
+              "the unknown reference is reported at line 5", where)
+        check("bad.toml:2:8" in str(e) or "bad.toml:5:" in str(e), "message has file:line:col", str(e))
+    # TOML syntax: the position of the mistake.
+    try:
+        weft.Config.load_string('[JOB]\nmode = "development"\nx = = 1\n', "syn.toml")
+        check(False, "a syntax error raises ConfigError")
+    except weft.ConfigError as e:
+        check(str(e).startswith("syn.toml:3:"), "syntax error at line 3", str(e))
+        check(e.code == 4, "code WEFT_ESYNTAX", e.code)
+    # A missing file is an Error, not a ConfigError.
+    try:
+        weft.Config.load(os.path.join(d, "missing.toml"))
+        check(False, "a missing file raises")
+    except weft.ConfigError as e:
+        check(False, "a missing file is not a ConfigError", e)
+    except weft.Error as e:
+        check("missing.toml" in str(e), "the message names the file", str(e))
+
+
+def test_development_run():
+    d = app("development", PIPELINE, {"nums.json": "[1, 2, 3]"})
+    seen = []
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        check(orch.mode == "development", "mode", orch.mode)
+        orch.subscribe(lambda ev: seen.append(ev))
+        sc = orch.create_scenario("main")
+        check(sc.id.startswith("SCENARIO_main_"), "scenario id", sc.id)
+        sub = sc.submit(wait=True)
+        check(sub.submission_status == weft.SubmissionStatus.COMPLETED, "submission completed",
+              sub.submission_status)
+        check(sub.is_completed() and sub.is_finished(), "submission is_completed/is_finished")
+        jobs = sub.jobs
+        check([j.task_config_id for j in jobs] == ["double", "table", "shout"], "jobs in order",
+              [j.task_config_id for j in jobs])
+        for j in jobs:
+            check(j.status == weft.Status.COMPLETED, "job COMPLETED", j.status)
+            check(j.is_completed() and j.is_finished(), "is_completed, is_finished", j)
+            check(not (j.is_failed() or j.is_canceled() or j.is_running() or j.is_pending() or
+                       j.is_blocked() or j.is_skipped() or j.is_abandoned() or j.is_submitted()),
+                  "no other is_*", j)
+            check(j.run_at is not None and j.finished_at >= j.run_at, "run and finish times", j.status_times)
+        check(orch.read("doubled") == [2, 4, 6], "pickle node as a list", orch.read("doubled"))
+        rows = orch.read("rows")
+        check(type(rows).__name__ == "DataFrame", "csv node as a DataFrame", type(rows))
+        check(list(rows.columns) == ["v", "sq"] and list(rows["sq"]) == [4, 16, 36], "its content", rows)
+        check(orch.read("words") == "2 4 6!", "text node as str", orch.read("words"))
+        check(orch.read("nums") == [1, 2, 3], "json node as a list", orch.read("nums"))
+        check(orch.data_node("doubled").read_bytes()[:1] == b"\x80", "raw pickle bytes")
+        job_events = [e for e in seen if e.job_id == jobs[0].id]
+        st = [e.job_status for e in job_events]
+        check(weft.Status.RUNNING in st and weft.Status.COMPLETED in st, "events RUNNING and COMPLETED", st)
+        check(st.index(weft.Status.RUNNING) < st.index(weft.Status.COMPLETED), "RUNNING before COMPLETED", st)
+        check(seen[-1].job_id is None and seen[-1].submission_status == weft.SubmissionStatus.COMPLETED,
+              "the submission's COMPLETED comes last", seen[-1])
+
+
+def test_failure_and_errors():
+    d = app("development", PIPELINE, {"nums.json": "[7]"})
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        sub = orch.submit(orch.create_scenario("failing"), wait=True)
+        check(sub.is_failed(), "submission FAILED", sub)
+        job = sub.jobs[0]
+        check(job.is_failed() and job.status == weft.Status.FAILED, "job FAILED", job)
+        check(any("ValueError: no good value in [7]" in l for l in job.stacktrace),
+              "the traceback is the job's error", job.stacktrace)
+        try:
+            orch.cancel(job)
+            check(False, "canceling a finished job raises")
+        except weft.Error as e:
+            check("already FAILED" in str(e) and e.code == 10, "WEFT_ESTATE, saying why", (str(e), e.code))
+        try:
+            orch.create_scenario("nope")
+            check(False, "an unknown scenario config raises")
+        except weft.ConfigError:
+            check(False, "an unknown scenario is not a ConfigError")
+        except weft.Error as e:
+            check("nope" in str(e), "the message names it", str(e))
+        try:
+            orch.read("bad")
+            check(False, "reading a node never written raises")
+        except weft.Error as e:
+            check(e.code == 17, "WEFT_EDATA", (e.code, str(e)))
+    check(orch._o.closed, "closed by the with block")
+    try:
+        orch.jobs()
+        check(False, "a closed orchestrator raises")
+    except weft.Error as e:
+        check("closed" in str(e), "saying it is closed", str(e))
+
+
+def test_sequence_and_lists():
+    d = app("development", PIPELINE, {"nums.json": "[1, 2]"})
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        sc = orch.create_scenario("main")
+        seq = sc.sequence("first")
+        check(seq.id == "SEQUENCE_first_" + sc.id, "Taipy's sequence id", seq.id)
+        s1 = seq.submit(wait=True)
+        check([j.task_config_id for j in s1.jobs] == ["double"], "the sequence runs its task only",
+              [j.task_config_id for j in s1.jobs])
+        s2 = sc.submit(wait=True)
+        subs = orch.submissions()
+        check([s.id for s in subs] == [s1.id, s2.id], "submissions, oldest first", subs)
+        check(s2.counts == {weft.Status.COMPLETED: 3}, "counts per status", s2.counts)
+        check(len(orch.jobs()) == 4, "all jobs", len(orch.jobs()))
+        check(len(orch.jobs(submission=s2)) == 3, "jobs of a submission", orch.jobs(submission=s2))
+        check(len(orch.jobs(status=weft.Status.COMPLETED)) == 4, "jobs by status")
+        check(orch.jobs(status=weft.Status.FAILED) == [], "no failed job")
+        j = orch.job(s1.jobs[0].id)
+        check(j.submit_id == s1.id and j.submit_entity_id == seq.id, "job's submission and entity",
+              (j.submit_id, j.submit_entity_id))
+        check([s.id for s in orch.scenarios()] == [sc.id], "scenarios", orch.scenarios())
+
+
+def test_standalone_callback_thread():
+    d = app("standalone", PIPELINE, {"nums.json": "[5]"})
+    seen = []
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        orch.subscribe(lambda ev: seen.append((ev, threading.get_ident())))
+        sub = orch.create_scenario("main").submit(wait=True, timeout=60)
+        check(sub.is_completed(), "standalone submission completed", sub)
+        check(orch.read("doubled") == [10], "output written by a worker process", orch.read("doubled"))
+        check(all(j.worker and j.worker.startswith("pid ") for j in sub.jobs), "run by workers",
+              [j.worker for j in sub.jobs])
+        st = [e.job_status for e, _ in seen if e.task_config_id == "double"]
+        check(weft.Status.RUNNING in st and st[-1] == weft.Status.COMPLETED, "events", st)
+        # SUBMITTED is stored by submit() in this thread; the rest by the dispatcher thread.
+        threads = {t for e, t in seen if e.job_status in (weft.Status.RUNNING, weft.Status.COMPLETED)}
+        check(threads and threading.get_ident() not in threads, "RUNNING, COMPLETED on weft's thread",
+              threads)
+
+
+def test_timeout_and_cancel():
+    d = app("standalone", SLEEPY, {"secs.txt": "30"})
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        t0 = time.monotonic()
+        sub = orch.create_scenario("sleepy").submit(wait=True, timeout=0.5)
+        took = time.monotonic() - t0
+        check(0.45 <= took < 5, "submit returns after the timeout", took)
+        check(not sub.is_finished(), "the submission runs on", sub)
+        deadline = time.monotonic() + 10
+        while not sub.jobs[0].is_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(sub.jobs[0].is_running(), "job RUNNING", sub.jobs[0])
+        check(orch.wait(sub, timeout=0.2) is False, "wait times out", None)
+        t0 = time.monotonic()
+        orch.cancel(sub)
+        check(orch.wait(sub, timeout=10) is True, "canceled within 10 s")
+        took = time.monotonic() - t0
+        check(took < 5, "cancel stops a sleeping job", took)
+        job = sub.jobs[0]
+        check(job.is_canceled() and job.status == weft.Status.CANCELED, "job CANCELED", job)
+        check(sub.refresh().is_canceled(), "submission CANCELED", sub)
+
+
+def main():
+    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            t()
+        except Exception:
+            global failed
+            failed += 1
+            print(f"FAIL {t.__name__}: raised")
+            traceback.print_exc(file=sys.stdout)
+        print(f"  {t.__name__} ({time.monotonic() - t0:.2f} s)")
+    print(f"python: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
