@@ -7,6 +7,7 @@
 # and the job and submission lists.  Each test works in its own temporary
 # folder.  The last line is "python: N passed, N failed".
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -299,6 +300,26 @@ def test_timeout_and_cancel():
         job = sub.jobs[0]
         check(job.is_canceled() and job.status == weft.Status.CANCELED, "job CANCELED", job)
         check(sub.refresh().is_canceled(), "submission CANCELED", sub)
+
+
+def test_ctrl_c_cancels_the_wait():
+    d = app("standalone", SLEEPY, {"secs.txt": "30"})
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        sc = orch.create_scenario("sleepy")
+        timer = threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            sc.submit(wait=True)
+            check(False, "SIGINT interrupts submit(wait=True)")
+        except KeyboardInterrupt:
+            took = time.monotonic() - t0
+            check(0.6 < took < 3, "interrupted at the signal", took)
+        timer.join()
+        subs = orch.submissions()
+        check(len(subs) == 1, "one submission", subs)
+        check(orch.wait(subs[0], timeout=10), "it ends")
+        check(subs[0].refresh().is_canceled(), "canceled by the interrupt", subs[0])
 
 
 def main():
