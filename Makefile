@@ -228,7 +228,7 @@ PY_EXT_OBJ := $(PY_EXT_SRC:%.c=$(BUILD)/obj/%.o)
 PY_FILES   := $(sort $(wildcard python/weft/*.py))
 PY_LIBS    := $(shell pkg-config --libs $(filter-out python3-embed,$(PKGS)) 2>/dev/null) -lpthread -ldl -lm
 PY_SITE    ?= lib/python$(shell pkg-config --modversion python3-embed 2>/dev/null)/dist-packages
-.PHONY: python install-python
+.PHONY: python install-python uninstall-python
 all: python
 python: $(BUILD)/python/weft/_weft.so $(PY_FILES:python/%=$(BUILD)/python/%)
 $(PY_EXT_OBJ): ALL_CFLAGS += -I.
@@ -244,3 +244,6 @@ install-python: python
 	install -d $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft
 	install -m 644 $(PY_FILES) $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft/
 	install -m 755 $(BUILD)/python/weft/_weft.so $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft/
+uninstall: uninstall-python
+uninstall-python:
+	rm -rf $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft

@@ -8,6 +8,7 @@
 # folder.  The last line is "python: N passed, N failed".
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -320,6 +321,26 @@ def test_ctrl_c_cancels_the_wait():
         check(len(subs) == 1, "one submission", subs)
         check(orch.wait(subs[0], timeout=10), "it ends")
         check(subs[0].refresh().is_canceled(), "canceled by the interrupt", subs[0])
+
+
+def test_exit_closes_open_orchestrators():
+    # A program that ends with an orchestrator open and a job running: the
+    # job finishes and its events reach the subscriber before the interpreter goes.
+    d = app("standalone", SLEEPY, {"secs.txt": "0.5"})
+    prog = ("import weft\n"
+            "o = weft.Orchestrator('config.toml')\n"
+            "o.subscribe(lambda e: print('event', e.job_status and e.job_status.name, flush=True))\n"
+            "o.create_scenario('sleepy').submit()\n"
+            "print('leaving', flush=True)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(weft.__file__))))
+    r = subprocess.run([sys.executable, "-c", prog], cwd=d, env=env, capture_output=True, text=True,
+                       timeout=60)
+    check(r.returncode == 0, "exits 0", (r.returncode, r.stderr[-500:]))
+    lines = r.stdout.splitlines()
+    check("leaving" in lines and "event COMPLETED" in lines and
+          lines.index("event COMPLETED") > lines.index("leaving"), "COMPLETED after leaving", lines)
+    with open(os.path.join(d, "slept.txt")) as f:
+        check(f.read() == "woke", "the job wrote its output")
 
 
 def main():

@@ -4,9 +4,11 @@
 # Submission, Scenario, DataNode.read(), submit(wait=, timeout=)).
 """Drive the weft job orchestration engine from Python.  See docs/PYTHON.md."""
 
+import atexit as _atexit
 import datetime as _dt
 import enum as _enum
 import os as _os
+import weakref as _weakref
 
 from ._errors import ConfigError, Diagnostic, Error
 from . import _weft
@@ -52,6 +54,18 @@ class SubmissionStatus(_enum.Enum):
 
     def __repr__(self):
         return self.name
+
+
+# Orchestrators still open at exit are closed before the interpreter
+# finalizes: weft's threads must not call a subscriber (take the GIL) once
+# finalizing has begun, when CPython ends any thread that tries.
+_open_orchestrators = _weakref.WeakSet()
+
+
+@_atexit.register
+def _close_all():
+    for orch in list(_open_orchestrators):
+        orch.close()
 
 
 _FINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELED, Status.SKIPPED, Status.ABANDONED)
@@ -370,6 +384,7 @@ class Orchestrator:
         self._o = _weft.Orchestrator(config._c, _os.fspath(app_path) if app_path else None,
                                      _os.fspath(storage_folder) if storage_folder else None,
                                      read_only)
+        _open_orchestrators.add(self)
 
     def __enter__(self):
         return self
