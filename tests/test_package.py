@@ -158,6 +158,27 @@ def test_bad_config():
     except weft.ConfigError as e:
         check(str(e).startswith("syn.toml:3:"), "syntax error at line 3", str(e))
         check(e.code == 4, "code WEFT_ESYNTAX", e.code)
+    # Task functions: a module that cannot be found, one that fails to import.
+    d2 = app("development", '[TASK.t]\nfunction = "ghost.f"\n[TASK.u]\nfunction = "broken.f"\n'
+             '[SCENARIO.s]\ntasks = ["t:SECTION", "u:SECTION"]\n',
+             {"broken.py": "x = 1\nraise RuntimeError('cannot import me')\n"})
+    cfg = weft.Config.load(os.path.join(d2, "config.toml"))
+    cfg.check()
+    try:
+        cfg.check(functions=True)
+        check(False, "a missing module raises ConfigError")
+    except weft.ConfigError as e:
+        where = [(x.line, x.col) for x in e.errors]
+        check(where == [(6, 12)], "the missing module at its function key", (where, e.errors))
+        check("ghost" in e.errors[0].message, "it names the module", e.errors[0].message)
+    cfg = weft.Config.load(os.path.join(d2, "config.toml"))  # errors of a check stay with a config
+    try:
+        cfg.check(import_modules=True)
+        check(False, "a module failing to import raises ConfigError")
+    except weft.ConfigError as e:
+        msgs = [x.message for x in e.errors]
+        check(any("broken.py:2" in m and "cannot import me" in m for m in msgs),
+              "the import error with its file:line", msgs)
     # A missing file is an Error, not a ConfigError.
     try:
         weft.Config.load(os.path.join(d, "missing.toml"))
