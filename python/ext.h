@@ -43,8 +43,13 @@ PyObject *weft_py_job_dict(const weft_job_info *j);
 PyObject *weft_py_submission_dict(const weft_submission_info *s);
 PyObject *weft_py_event_dict(const weft_event *ev);
 
-/* The handle and config of a weft._weft.Orchestrator (NULL once closed). */
-weft_orchestrator *weft_py_orch_handle(PyObject *self);
+/* The handle of a weft._weft.Orchestrator for one call: NULL with
+ * weft.Error raised once it is closed (or closing); otherwise the caller
+ * uses it (the GIL released) and then calls weft_py_orch_leave(), which
+ * close() waits for. */
+weft_orchestrator *weft_py_orch_enter(PyObject *self);
+void weft_py_orch_leave(PyObject *self);
+/* Its config (borrowed; valid while the object lives). */
 const weft_config *weft_py_orch_config(PyObject *self);
 
 /* Its query methods (query.c). */

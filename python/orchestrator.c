@@ -13,11 +13,17 @@
  * One exception: starting a standalone orchestrator forks its fork server,
  * which is done with the GIL held, so that no other Python thread holds it
  * in the copy (worker processes run Python tasks in that copy's thread).
+ *
+ * Closing.  Calls run without the GIL, so another Python thread may call
+ * close() while one is in weft_submit(): every call counts itself in
+ * `busy` (weft_py_orch_enter/leave), and close() refuses new calls, waits
+ * for those in progress to leave, and only then closes the handle.
  */
 #include "python/ext.h"
 
 #include "job/python.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,13 +39,39 @@ typedef struct pyorch {
     pyconfig *config; /* a reference: the config outlives the orchestrator */
     subscriber *subs;
     bool started;
+    pthread_mutex_t mu; /* guards o, closing and busy; never held while waiting for the GIL */
+    pthread_cond_t idle;
+    bool closing;
+    int busy; /* calls using `o` now */
 } pyorch;
 
-/* Ends a method on a closed orchestrator. */
-#define NEED_OPEN(self)                                                                    \
-    do {                                                                                   \
-        if (!(self)->o) return weft_py_raise(WEFT_ESTATE, "the orchestrator is closed");    \
-    } while (0)
+weft_orchestrator *weft_py_orch_enter(PyObject *obj)
+{
+    pyorch *self = (pyorch *)obj;
+    pthread_mutex_lock(&self->mu);
+    weft_orchestrator *o = self->closing ? NULL : self->o;
+    if (o) self->busy++;
+    pthread_mutex_unlock(&self->mu);
+    if (!o) weft_py_raise(WEFT_ESTATE, "the orchestrator is closed");
+    return o;
+}
+
+void weft_py_orch_leave(PyObject *obj)
+{
+    pyorch *self = (pyorch *)obj;
+    pthread_mutex_lock(&self->mu);
+    if (--self->busy == 0) pthread_cond_broadcast(&self->idle);
+    pthread_mutex_unlock(&self->mu);
+}
+
+static PyObject *orch_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    pyorch *self = (pyorch *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    pthread_mutex_init(&self->mu, NULL);
+    pthread_cond_init(&self->idle, NULL);
+    return (PyObject *)self;
+}
 
 static int orch_init(pyorch *self, PyObject *args, PyObject *kw)
 {
@@ -48,8 +80,8 @@ static int orch_init(pyorch *self, PyObject *args, PyObject *kw)
     const char *app_path = NULL, *storage = NULL;
     int read_only = 0;
     char err[WEFT_ERRBUF_SIZE];
-    if (self->o) {
-        PyErr_SetString(PyExc_RuntimeError, "the orchestrator is already open");
+    if (self->o || self->closing) {
+        PyErr_SetString(PyExc_RuntimeError, "an Orchestrator is opened once");
         return -1;
     }
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzp", names, &weft_py_config_type, &config,
@@ -72,16 +104,22 @@ static int orch_init(pyorch *self, PyObject *args, PyObject *kw)
     return 0;
 }
 
-/* Closes the handle (waiting for its jobs), then drops the subscribers. */
+/* Closes the handle once the calls in progress left (waiting for its
+ * jobs), then drops the subscribers.  A second call returns at once. */
 static void orch_shut(pyorch *self)
 {
-    if (self->o) {
-        weft_orchestrator *o = self->o;
+    weft_orchestrator *o = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&self->mu);
+    if (!self->closing) {
+        self->closing = true;
+        while (self->busy > 0) pthread_cond_wait(&self->idle, &self->mu);
+        o = self->o;
         self->o = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        weft_orchestrator_close(o);
-        Py_END_ALLOW_THREADS
     }
+    pthread_mutex_unlock(&self->mu);
+    weft_orchestrator_close(o); /* NULL is ignored */
+    Py_END_ALLOW_THREADS
     while (self->subs) {
         subscriber *s = self->subs;
         self->subs = s->next;
@@ -94,6 +132,8 @@ static void orch_shut(pyorch *self)
 static void orch_dealloc(pyorch *self)
 {
     orch_shut(self);
+    pthread_cond_destroy(&self->idle);
+    pthread_mutex_destroy(&self->mu);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -104,16 +144,16 @@ static PyObject *orch_close(pyorch *self, PyObject *noargs)
 }
 
 /* Starts the service once (see the file comment for the GIL). */
-static bool ensure_started(pyorch *self)
+static bool ensure_started(pyorch *self, weft_orchestrator *o)
 {
     if (self->started) return true;
     char err[WEFT_ERRBUF_SIZE];
     weft_err e;
-    if (weft_orchestrator_mode(self->o) == WEFT_MODE_STANDALONE) {
-        e = weft_orchestrator_start(self->o, err);
+    if (weft_orchestrator_mode(o) == WEFT_MODE_STANDALONE) {
+        e = weft_orchestrator_start(o, err);
     } else {
         Py_BEGIN_ALLOW_THREADS
-        e = weft_orchestrator_start(self->o, err);
+        e = weft_orchestrator_start(o, err);
         Py_END_ALLOW_THREADS
     }
     if (e) {
@@ -126,8 +166,11 @@ static bool ensure_started(pyorch *self)
 
 static PyObject *orch_start(pyorch *self, PyObject *noargs)
 {
-    NEED_OPEN(self);
-    if (!ensure_started(self)) return NULL;
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
+    bool ok = ensure_started(self, o);
+    weft_py_orch_leave((PyObject *)self);
+    if (!ok) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -137,11 +180,13 @@ static PyObject *orch_stop(pyorch *self, PyObject *args, PyObject *kw)
     int cancel = 0;
     char err[WEFT_ERRBUF_SIZE];
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|p", names, &cancel)) return NULL;
-    NEED_OPEN(self);
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
-    e = weft_orchestrator_stop(self->o, cancel, err);
+    e = weft_orchestrator_stop(o, cancel, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave((PyObject *)self);
     if (e) return weft_py_raise(e, err);
     Py_RETURN_NONE;
 }
@@ -151,11 +196,13 @@ static PyObject *orch_create_scenario(pyorch *self, PyObject *args)
     const char *config_id;
     char err[WEFT_ERRBUF_SIZE], *id = NULL;
     if (!PyArg_ParseTuple(args, "s", &config_id)) return NULL;
-    NEED_OPEN(self);
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
-    e = weft_scenario_create(self->o, config_id, &id, err);
+    e = weft_scenario_create(o, config_id, &id, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave((PyObject *)self);
     if (e) return weft_py_raise(e, err);
     PyObject *r = PyUnicode_FromString(id);
     free(id);
@@ -166,7 +213,7 @@ static PyObject *orch_create_scenario(pyorch *self, PyObject *args)
  * KeyboardInterrupt raised by Python's own handler) is seen: the
  * submission is then canceled and the exception propagates.  1 finished,
  * 0 timed out, -1 with an exception set. */
-static int wait_sliced(pyorch *self, const char *sub, double timeout)
+static int wait_sliced(weft_orchestrator *o, const char *sub, double timeout)
 {
     char err[WEFT_ERRBUF_SIZE];
     double left = timeout;
@@ -175,7 +222,7 @@ static int wait_sliced(pyorch *self, const char *sub, double timeout)
         if (timeout >= 0 && left * 1000 < slice) slice = left * 1000 < 1 ? 1 : (int64_t)(left * 1000);
         weft_err e;
         Py_BEGIN_ALLOW_THREADS
-        e = weft_submission_wait(self->o, sub, slice, err);
+        e = weft_submission_wait(o, sub, slice, err);
         Py_END_ALLOW_THREADS
         if (e == WEFT_OK) return 1;
         if (e != WEFT_ETIMEDOUT) {
@@ -184,7 +231,7 @@ static int wait_sliced(pyorch *self, const char *sub, double timeout)
         }
         if (PyErr_CheckSignals() < 0) {
             Py_BEGIN_ALLOW_THREADS
-            weft_cancel(self->o, sub, NULL);
+            weft_cancel(o, sub, NULL);
             Py_END_ALLOW_THREADS
             return -1;
         }
@@ -193,7 +240,23 @@ static int wait_sliced(pyorch *self, const char *sub, double timeout)
     }
 }
 
-/* submit(entity_id, force=False, wait=False, timeout=None) -> submission id.
+/* The submission as a dict, read before the call leaves (a close() from
+ * another thread then waits for it); NULL with an exception set. */
+static PyObject *submission_now(weft_orchestrator *o, const char *id)
+{
+    char err[WEFT_ERRBUF_SIZE];
+    weft_submission_info *info = NULL;
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_submission_get(o, id, &info, err);
+    Py_END_ALLOW_THREADS
+    if (e) return weft_py_raise(e, err);
+    PyObject *d = weft_py_submission_dict(info);
+    weft_submission_info_free(info);
+    return d;
+}
+
+/* submit(entity_id, force=False, wait=False, timeout=None) -> submission dict.
  * As Taipy's, a wait that times out returns (the submission runs on). */
 static PyObject *orch_submit(pyorch *self, PyObject *args, PyObject *kw)
 {
@@ -207,22 +270,19 @@ static PyObject *orch_submit(pyorch *self, PyObject *args, PyObject *kw)
     double timeout = timeout_obj == Py_None ? -1 : PyFloat_AsDouble(timeout_obj);
     if (timeout_obj != Py_None && (PyErr_Occurred() || timeout < 0))
         return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "timeout must be >= 0");
-    NEED_OPEN(self);
-    if (!ensure_started(self)) return NULL;
-    weft_submit_opts opts = {.force = force};
-    weft_err e;
-    Py_BEGIN_ALLOW_THREADS
-    e = weft_submit(self->o, entity, &opts, &sub, err);
-    Py_END_ALLOW_THREADS
-    if (e) {
-        free(sub);
-        return weft_py_raise(e, err);
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
+    PyObject *r = NULL;
+    if (ensure_started(self, o)) {
+        weft_submit_opts opts = {.force = force};
+        weft_err e;
+        Py_BEGIN_ALLOW_THREADS
+        e = weft_submit(o, entity, &opts, &sub, err);
+        Py_END_ALLOW_THREADS
+        if (e) weft_py_raise(e, err);
+        else if (!wait || wait_sliced(o, sub, timeout) >= 0) r = submission_now(o, sub);
     }
-    if (wait && wait_sliced(self, sub, timeout) < 0) {
-        free(sub);
-        return NULL;
-    }
-    PyObject *r = PyUnicode_FromString(sub);
+    weft_py_orch_leave((PyObject *)self);
     free(sub);
     return r;
 }
@@ -236,8 +296,10 @@ static PyObject *orch_wait(pyorch *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s|O", names, &sub, &timeout_obj)) return NULL;
     double timeout = timeout_obj == Py_None ? -1 : PyFloat_AsDouble(timeout_obj);
     if (PyErr_Occurred()) return NULL;
-    NEED_OPEN(self);
-    int r = wait_sliced(self, sub, timeout);
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
+    int r = wait_sliced(o, sub, timeout);
+    weft_py_orch_leave((PyObject *)self);
     if (r < 0) return NULL;
     return PyBool_FromLong(r);
 }
@@ -247,11 +309,13 @@ static PyObject *orch_cancel(pyorch *self, PyObject *args)
     const char *id;
     char err[WEFT_ERRBUF_SIZE];
     if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
-    NEED_OPEN(self);
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
-    e = weft_cancel(self->o, id, err);
+    e = weft_cancel(o, id, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave((PyObject *)self);
     if (e) return weft_py_raise(e, err);
     Py_RETURN_NONE;
 }
@@ -275,15 +339,20 @@ static PyObject *orch_subscribe(pyorch *self, PyObject *args)
     char err[WEFT_ERRBUF_SIZE] = "";
     if (!PyArg_ParseTuple(args, "O", &fn)) return NULL;
     if (!PyCallable_Check(fn)) return PyErr_Format(PyExc_TypeError, "subscribe: not callable");
-    NEED_OPEN(self);
     subscriber *s = malloc(sizeof *s);
     if (!s) return PyErr_NoMemory();
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) {
+        free(s);
+        return NULL;
+    }
     Py_INCREF(fn);
     s->fn = fn;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
-    e = weft_subscribe(self->o, on_event, s);
+    e = weft_subscribe(o, on_event, s);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave((PyObject *)self);
     if (e) {
         Py_DECREF(fn);
         free(s);
@@ -296,13 +365,19 @@ static PyObject *orch_subscribe(pyorch *self, PyObject *args)
 
 static PyObject *orch_mode(pyorch *self, void *closure)
 {
-    NEED_OPEN(self);
-    return PyUnicode_FromString(weft_mode_name(weft_orchestrator_mode(self->o)));
+    weft_orchestrator *o = weft_py_orch_enter((PyObject *)self);
+    if (!o) return NULL;
+    PyObject *r = PyUnicode_FromString(weft_mode_name(weft_orchestrator_mode(o)));
+    weft_py_orch_leave((PyObject *)self);
+    return r;
 }
 
 static PyObject *orch_closed(pyorch *self, void *closure)
 {
-    return PyBool_FromLong(self->o == NULL);
+    pthread_mutex_lock(&self->mu);
+    bool closed = self->closing || !self->o;
+    pthread_mutex_unlock(&self->mu);
+    return PyBool_FromLong(closed);
 }
 
 #define KW (PyCFunction)(void (*)(void))
@@ -313,7 +388,7 @@ static PyMethodDef orch_methods[] = {
     {"create_scenario", (PyCFunction)orch_create_scenario, METH_VARARGS,
      "create_scenario(config_id) -> scenario id."},
     {"submit", KW orch_submit, METH_VARARGS | METH_KEYWORDS,
-     "submit(entity_id, force=False, wait=False, timeout=None) -> submission id."},
+     "submit(entity_id, force=False, wait=False, timeout=None) -> submission dict."},
     {"wait", KW orch_wait, METH_VARARGS | METH_KEYWORDS,
      "wait(submission_id, timeout=None) -> True when finished."},
     {"cancel", (PyCFunction)orch_cancel, METH_VARARGS, "cancel(job or submission id)."},
@@ -337,11 +412,6 @@ static PyGetSetDef orch_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-weft_orchestrator *weft_py_orch_handle(PyObject *self)
-{
-    return ((pyorch *)self)->o;
-}
-
 const weft_config *weft_py_orch_config(PyObject *self)
 {
     pyorch *p = (pyorch *)self;
@@ -354,7 +424,7 @@ PyTypeObject weft_py_orchestrator_type = {
     .tp_basicsize = sizeof(pyorch),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "An orchestrator over one store (native half of weft.Orchestrator).",
-    .tp_new = PyType_GenericNew,
+    .tp_new = orch_new,
     .tp_init = (initproc)orch_init,
     .tp_dealloc = (destructor)orch_dealloc,
     .tp_methods = orch_methods,

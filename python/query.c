@@ -13,19 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NEED_OPEN(o)                                                                    \
-    do {                                                                                \
-        if (!(o)) return weft_py_raise(WEFT_ESTATE, "the orchestrator is closed");       \
-    } while (0)
-
 PyObject *weft_py_orch_jobs(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"submission_id", "status", NULL};
     const char *sub = NULL, *status = NULL;
     char err[WEFT_ERRBUF_SIZE];
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|zz", names, &sub, &status)) return NULL;
-    weft_orchestrator *o = weft_py_orch_handle(self);
-    NEED_OPEN(o);
+    weft_orchestrator *o = weft_py_orch_enter(self);
+    if (!o) return NULL;
     weft_job_filter f = {.submission_id = sub, .status = status ? weft_job_status_parse(status) : -1};
     if (status && f.status < 0) return PyErr_Format(PyExc_ValueError, "no job status %s", status);
     weft_job_info **jobs = NULL;
@@ -34,6 +29,7 @@ PyObject *weft_py_orch_jobs(PyObject *self, PyObject *args, PyObject *kw)
     Py_BEGIN_ALLOW_THREADS
     e = weft_jobs_list(o, &f, &jobs, &n, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave(self);
     if (e) return weft_py_raise(e, err);
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
@@ -53,13 +49,14 @@ PyObject *weft_py_orch_job(PyObject *self, PyObject *args)
     const char *id;
     char err[WEFT_ERRBUF_SIZE];
     if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
-    weft_orchestrator *o = weft_py_orch_handle(self);
-    NEED_OPEN(o);
+    weft_orchestrator *o = weft_py_orch_enter(self);
+    if (!o) return NULL;
     weft_job_info *j = NULL;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
     e = weft_job_get(o, id, &j, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave(self);
     if (e) return weft_py_raise(e, err);
     PyObject *d = weft_py_job_dict(j);
     weft_job_info_free(j);
@@ -69,14 +66,15 @@ PyObject *weft_py_orch_job(PyObject *self, PyObject *args)
 PyObject *weft_py_orch_submissions(PyObject *self, PyObject *noargs)
 {
     char err[WEFT_ERRBUF_SIZE];
-    weft_orchestrator *o = weft_py_orch_handle(self);
-    NEED_OPEN(o);
+    weft_orchestrator *o = weft_py_orch_enter(self);
+    if (!o) return NULL;
     weft_submission_info **subs = NULL;
     size_t n = 0;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
     e = weft_submissions_list(o, &subs, &n, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave(self);
     if (e) return weft_py_raise(e, err);
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
@@ -96,13 +94,14 @@ PyObject *weft_py_orch_submission(PyObject *self, PyObject *args)
     const char *id;
     char err[WEFT_ERRBUF_SIZE];
     if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
-    weft_orchestrator *o = weft_py_orch_handle(self);
-    NEED_OPEN(o);
+    weft_orchestrator *o = weft_py_orch_enter(self);
+    if (!o) return NULL;
     weft_submission_info *s = NULL;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
     e = weft_submission_get(o, id, &s, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave(self);
     if (e) return weft_py_raise(e, err);
     PyObject *d = weft_py_submission_dict(s);
     weft_submission_info_free(s);
@@ -113,12 +112,13 @@ PyObject *weft_py_orch_scenarios(PyObject *self, PyObject *noargs)
 {
     char err[WEFT_ERRBUF_SIZE], **ids = NULL, **cfg_ids = NULL;
     size_t n = 0;
-    weft_orchestrator *o = weft_py_orch_handle(self);
-    NEED_OPEN(o);
+    weft_orchestrator *o = weft_py_orch_enter(self);
+    if (!o) return NULL;
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
     e = weft_scenarios_list(o, &ids, &cfg_ids, &n, err);
     Py_END_ALLOW_THREADS
+    weft_py_orch_leave(self);
     if (e) return weft_py_raise(e, err);
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
@@ -134,15 +134,10 @@ PyObject *weft_py_orch_scenarios(PyObject *self, PyObject *noargs)
     return list;
 }
 
-/* Reads a data node's bytes; false with an exception set. */
-static bool read_bytes(PyObject *self, const char *id, char **data, size_t *len)
+/* Reads a data node's bytes with `o` (entered); false with an exception set. */
+static bool read_bytes(weft_orchestrator *o, const char *id, char **data, size_t *len)
 {
     char err[WEFT_ERRBUF_SIZE];
-    weft_orchestrator *o = weft_py_orch_handle(self);
-    if (!o) {
-        weft_py_raise(WEFT_ESTATE, "the orchestrator is closed");
-        return false;
-    }
     weft_err e;
     Py_BEGIN_ALLOW_THREADS
     e = weft_data_read(o, id, data, len, err);
@@ -157,7 +152,11 @@ PyObject *weft_py_orch_read_data(PyObject *self, PyObject *args)
     char *data = NULL;
     size_t len = 0;
     if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
-    if (!read_bytes(self, id, &data, &len)) return NULL;
+    weft_orchestrator *o = weft_py_orch_enter(self);
+    if (!o) return NULL;
+    bool ok = read_bytes(o, id, &data, &len);
+    weft_py_orch_leave(self);
+    if (!ok) return NULL;
     PyObject *r = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
     free(data);
     return r;
@@ -180,14 +179,16 @@ PyObject *weft_py_orch_read_object(PyObject *self, PyObject *args)
     char *data = NULL;
     size_t len = 0;
     if (!PyArg_ParseTuple(args, "s", &id)) return NULL;
-    const weft_config *cfg = weft_py_orch_config(self);
-    PyObject *cid = config_id_of(id);
-    if (!cid) return NULL;
-    if (!read_bytes(self, id, &data, &len)) {
-        Py_DECREF(cid);
+    PyObject *cid = config_id_of(id), *r = NULL;
+    weft_orchestrator *o = cid ? weft_py_orch_enter(self) : NULL;
+    if (!o) {
+        Py_XDECREF(cid);
         return NULL;
     }
-    PyObject *r = weft__py_data_object(cfg, PyUnicode_AsUTF8(cid), id, data, len);
+    /* Entered until the end: the config stays while close() waits for us. */
+    if (read_bytes(o, id, &data, &len))
+        r = weft__py_data_object(weft_py_orch_config(self), PyUnicode_AsUTF8(cid), id, data, len);
+    weft_py_orch_leave(self);
     free(data);
     Py_DECREF(cid);
     return r;

@@ -364,6 +364,31 @@ def test_exit_closes_open_orchestrators():
         check(f.read() == "woke", "the job wrote its output")
 
 
+def test_close_while_another_thread_waits():
+    d = app("standalone", SLEEPY, {"secs.txt": "1"})
+    orch = weft.Orchestrator(os.path.join(d, "config.toml"))
+    sc = orch.create_scenario("sleepy")
+    got = {}
+
+    def waiter():
+        got["sub"] = sc.submit(wait=True)
+        got["returned"] = time.monotonic()
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(0.3)
+    orch.close()  # waits for the call in progress, then closes
+    closed_at = time.monotonic()
+    th.join()
+    check("sub" in got and got["sub"].is_completed(), "the waiting submit completed", got.get("sub"))
+    check(got.get("returned", closed_at + 1) <= closed_at, "close() returned after it", got)
+    try:
+        orch.submit(sc)
+        check(False, "a closed orchestrator refuses submit")
+    except weft.Error as e:
+        check("closed" in str(e), "saying it is closed", str(e))
+    orch.close()  # twice is fine
+
+
 def main():
     tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
     only = sys.argv[1:]

@@ -423,8 +423,7 @@ class Orchestrator:
         Submission.  With `wait`, returns once it is finished or, with `timeout`
         (seconds), once that much time passed (as Taipy: no exception; the submission
         runs on).  Development mode always runs the jobs before returning."""
-        sid = self._o.submit(_id(entity), force=force, wait=wait, timeout=timeout)
-        return self.submission(sid)
+        return Submission(self, self._o.submit(_id(entity), force=force, wait=wait, timeout=timeout))
 
     def wait(self, submission, timeout=None):
         """Waits for a submission; False when `timeout` seconds passed first."""
