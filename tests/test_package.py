@@ -82,12 +82,29 @@ outputs = ["words:SECTION"]
 function = "algo.boom"
 inputs = ["nums:SECTION"]
 outputs = ["bad:SECTION"]
+[DATA_NODE.after]
+storage_type = "text"
+default_path = "after.txt"
+[DATA_NODE.once_out]
+storage_type = "text"
+default_path = "once.txt"
+[TASK.after_boom]
+function = "algo.shout"
+inputs = ["bad:SECTION"]
+outputs = ["after:SECTION"]
+[TASK.once]
+function = "algo.shout"
+inputs = ["nums:SECTION"]
+outputs = ["once_out:SECTION"]
+skippable = "True:bool"
 [SCENARIO.main]
 tasks = ["double:SECTION", "table:SECTION", "shout:SECTION"]
+[SCENARIO.skippy]
+tasks = ["once:SECTION"]
 [SCENARIO.main.sequences]
 first = ["double:SECTION"]
 [SCENARIO.failing]
-tasks = ["boom:SECTION"]
+tasks = ["boom:SECTION", "after_boom:SECTION"]
 '''
 
 SLEEPY = '''
@@ -125,7 +142,7 @@ def test_good_config():
     warnings = cfg.check()
     check(isinstance(warnings, list), "check() returns a list", warnings)
     check(cfg.mode == "standalone", "mode", cfg.mode)
-    check(cfg.scenario_ids == ["main", "failing"], "scenario ids", cfg.scenario_ids)
+    check(cfg.scenario_ids == ["main", "skippy", "failing"], "scenario ids", cfg.scenario_ids)
     check(cfg.get("TASK.double", "function") == "algo.double", "function", cfg.get("TASK.double", "function"))
     check(cfg.get("TASK.table", "inputs") == ["doubled"], "a list value", cfg.get("TASK.table", "inputs"))
     check(cfg.application_path == d, "application path", cfg.application_path)
@@ -224,6 +241,18 @@ def test_development_run():
         check(st.index(weft.Status.RUNNING) < st.index(weft.Status.COMPLETED), "RUNNING before COMPLETED", st)
         check(seen[-1].job_id is None and seen[-1].submission_status == weft.SubmissionStatus.COMPLETED,
               "the submission's COMPLETED comes last", seen[-1])
+        st0 = [e.job_status for e in seen if e.job_id == jobs[0].id]
+        st1 = [e.job_status for e in seen if e.job_id == jobs[1].id]
+        check(st0[:3] == [weft.Status.SUBMITTED, weft.Status.PENDING, weft.Status.RUNNING],
+              "the first job: SUBMITTED, PENDING, RUNNING", st0)
+        check(st1[:2] == [weft.Status.SUBMITTED, weft.Status.BLOCKED], "the second waits BLOCKED", st1)
+        # A skippable task whose output is up to date is SKIPPED the second time.
+        sk = orch.submit(orch.create_scenario("skippy"), wait=True)
+        again = orch.submit(orch.scenarios()[-1], wait=True)
+        check(sk.jobs[0].is_completed(), "first run COMPLETED", sk.jobs)
+        j = again.jobs[0]
+        check(j.is_skipped() and j.status == weft.Status.SKIPPED and j.is_finished(), "then SKIPPED", j)
+        check(again.is_completed(), "a skipped job completes its submission", again)
 
 
 def test_failure_and_errors():
@@ -231,8 +260,10 @@ def test_failure_and_errors():
     with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
         sub = orch.submit(orch.create_scenario("failing"), wait=True)
         check(sub.is_failed(), "submission FAILED", sub)
-        job = sub.jobs[0]
+        job, after = sub.jobs
         check(job.is_failed() and job.status == weft.Status.FAILED, "job FAILED", job)
+        check(after.is_abandoned() and after.status == weft.Status.ABANDONED and after.is_finished(),
+              "its downstream job ABANDONED", after)
         check(any("ValueError: no good value in [7]" in l for l in job.stacktrace),
               "the traceback is the job's error", job.stacktrace)
         try:
