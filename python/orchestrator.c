@@ -24,6 +24,7 @@
 #include "job/python.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +241,69 @@ static int wait_sliced(weft_orchestrator *o, const char *sub, double timeout)
     }
 }
 
+/* ---- Ctrl-C in development mode ----
+ *
+ * There the jobs run inside weft_submit() in the calling thread, and
+ * Python's SIGINT handler only sets a flag that no Python code checks
+ * until submit returns.  So while the main thread runs a submission, a
+ * handler of ours sets weft's interrupt flag (weft_submit_opts.interrupt:
+ * running jobs are stopped, the rest canceled, WEFT_ECANCELED) and then
+ * calls Python's, and submit raises KeyboardInterrupt.  Only the main
+ * thread, which alone runs Python's signal handlers, does this: one
+ * submission at a time, so the state below is not shared. */
+static volatile sig_atomic_t dev_interrupt;
+static struct sigaction prev_sigint;
+
+static void on_sigint(int sig, siginfo_t *si, void *uc)
+{
+    dev_interrupt = 1;
+    if (prev_sigint.sa_flags & SA_SIGINFO)
+        prev_sigint.sa_sigaction(sig, si, uc);
+    else if (prev_sigint.sa_handler != SIG_DFL && prev_sigint.sa_handler != SIG_IGN)
+        prev_sigint.sa_handler(sig);
+}
+
+/* Whether this is the interpreter's main thread and Python handles SIGINT. */
+static bool may_catch_sigint(void)
+{
+    PyObject *th = PyImport_ImportModule("threading");
+    PyObject *mt = th ? PyObject_CallMethod(th, "main_thread", NULL) : NULL;
+    PyObject *id = mt ? PyObject_GetAttrString(mt, "ident") : NULL;
+    bool main = id && PyLong_AsUnsignedLong(id) == PyThread_get_thread_ident();
+    PyErr_Clear();
+    Py_XDECREF(id);
+    Py_XDECREF(mt);
+    Py_XDECREF(th);
+    struct sigaction cur;
+    return main && sigaction(SIGINT, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+           cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN;
+}
+
+/* weft_submit() without the GIL, with our SIGINT handler around it when
+ * `catch_int`; a Ctrl-C leaves KeyboardInterrupt raised (and -1). */
+static int submit_dev_aware(weft_orchestrator *o, const char *entity, weft_submit_opts *opts,
+                            bool catch_int, char **sub, char *err)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigint, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    if (catch_int) {
+        dev_interrupt = 0;
+        opts->interrupt = &dev_interrupt;
+        catch_int = sigaction(SIGINT, &sa, &prev_sigint) == 0;
+    }
+    weft_err e;
+    Py_BEGIN_ALLOW_THREADS
+    e = weft_submit(o, entity, opts, sub, err);
+    Py_END_ALLOW_THREADS
+    if (catch_int) sigaction(SIGINT, &prev_sigint, NULL);
+    if (e == WEFT_ECANCELED && catch_int && dev_interrupt) {
+        if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return -1;
+    }
+    if (e) weft_py_raise(e, err);
+    return e ? -1 : 0;
+}
+
 /* The submission as a dict, read before the call leaves (a close() from
  * another thread then waits for it); NULL with an exception set. */
 static PyObject *submission_now(weft_orchestrator *o, const char *id)
@@ -275,12 +339,10 @@ static PyObject *orch_submit(pyorch *self, PyObject *args, PyObject *kw)
     PyObject *r = NULL;
     if (ensure_started(self, o)) {
         weft_submit_opts opts = {.force = force};
-        weft_err e;
-        Py_BEGIN_ALLOW_THREADS
-        e = weft_submit(o, entity, &opts, &sub, err);
-        Py_END_ALLOW_THREADS
-        if (e) weft_py_raise(e, err);
-        else if (!wait || wait_sliced(o, sub, timeout) >= 0) r = submission_now(o, sub);
+        bool dev = weft_orchestrator_mode(o) == WEFT_MODE_DEVELOPMENT;
+        if (submit_dev_aware(o, entity, &opts, dev && may_catch_sigint(), &sub, err) == 0 &&
+            (!wait || wait_sliced(o, sub, timeout) >= 0))
+            r = submission_now(o, sub);
     }
     weft_py_orch_leave((PyObject *)self);
     free(sub);

@@ -43,6 +43,11 @@ def shout(x):
     return " ".join(str(v) for v in x).upper() + "!"
 def boom(x):
     raise ValueError("no good value in " + repr(x))
+def spin(x):
+    end = time.time() + float(x)
+    while time.time() < end:
+        pass
+    return "spun"
 def nap(x):
     time.sleep(float(x))
     return "woke"
@@ -118,8 +123,21 @@ default_path = "slept.txt"
 function = "algo.nap"
 inputs = ["secs:SECTION"]
 outputs = ["slept:SECTION"]
+[TASK.spin]
+function = "algo.spin"
+inputs = ["secs:SECTION"]
+outputs = ["slept:SECTION"]
+[DATA_NODE.again]
+storage_type = "text"
+default_path = "again.txt"
+[TASK.then]
+function = "algo.nap"
+inputs = ["slept:SECTION"]
+outputs = ["again:SECTION"]
 [SCENARIO.sleepy]
 tasks = ["nap:SECTION"]
+[SCENARIO.spinning]
+tasks = ["spin:SECTION", "then:SECTION"]
 '''
 
 
@@ -373,6 +391,35 @@ def test_ctrl_c_cancels_the_wait():
         check(len(subs) == 1, "one submission", subs)
         check(orch.wait(subs[0], timeout=10), "it ends")
         check(subs[0].refresh().is_canceled(), "canceled by the interrupt", subs[0])
+
+
+def test_ctrl_c_in_development_mode():
+    # The job runs inside submit(), in this thread: Ctrl-C stops it and raises.
+    d = app("development", SLEEPY, {"secs.txt": "30"})
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        sc = orch.create_scenario("spinning")
+        timer = threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            sc.submit(wait=True)
+            check(False, "SIGINT interrupts a development-mode submit")
+        except KeyboardInterrupt:
+            took = time.monotonic() - t0
+            check(0.6 < took < 3, "interrupted at the signal", took)
+        timer.join()
+        sub = orch.submissions()[-1]
+        check(sub.is_finished() and not sub.is_completed(), "the submission ended", sub)
+        spin, then = sub.jobs
+        check(spin.is_canceled(), "the spinning job CANCELED", (spin, spin.error))
+        check(then.status in (weft.Status.CANCELED, weft.Status.ABANDONED), "the next one never ran", then)
+        # The handler is Python's again: a later SIGINT raises KeyboardInterrupt as usual.
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+            check(False, "Python's handler is back")
+        except KeyboardInterrupt:
+            check(True, "Python's handler is back")
 
 
 def test_exit_closes_open_orchestrators():

@@ -501,6 +501,11 @@ weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
     Py_XDECREF(out);
     Py_XDECREF(cap);
     PyGILState_Release(g);
+    /* As for C tasks (runner.c): a job that failed once it was asked to
+     * stop was canceled; e.g. by the KeyboardInterrupt of a Ctrl-C that
+     * also interrupted its submission (the weft package, development mode). */
+    if (*end == WEFT__PY_FAILED && hooks && hooks->canceled && hooks->canceled(hooks->ud))
+        *end = WEFT__PY_CANCELED;
     return WEFT_OK;
 }
 
