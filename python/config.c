@@ -26,6 +26,16 @@ static void config_dealloc(pyconfig *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* weft_orchestrator_open() borrows the config "valid and unchanged" until
+ * close: refuse to change one that an open orchestrator uses. */
+static bool frozen(pyconfig *self)
+{
+    if (self->users == 0) return false;
+    weft_py_raise(WEFT_ESTATE, "this config is used by an open Orchestrator: close it before "
+                               "changing the config, or load a new Config");
+    return true;
+}
+
 /* A failed load: the file's problems as ConfigError, the rest as Error. */
 static PyObject *load_failed(pyconfig *self, weft_err e, const char *err)
 {
@@ -38,7 +48,7 @@ static PyObject *config_load(pyconfig *self, PyObject *args)
 {
     PyObject *path;
     char err[WEFT_ERRBUF_SIZE];
-    if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path)) return NULL;
+    if (frozen(self) || !PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path)) return NULL;
     weft_err e = weft_config_load(self->cfg, PyBytes_AS_STRING(path), err);
     Py_DECREF(path);
     if (e) return load_failed(self, e, err);
@@ -50,7 +60,7 @@ static PyObject *config_load_string(pyconfig *self, PyObject *args)
     const char *text, *name = "<string>";
     Py_ssize_t len;
     char err[WEFT_ERRBUF_SIZE];
-    if (!PyArg_ParseTuple(args, "s#|s", &text, &len, &name)) return NULL;
+    if (frozen(self) || !PyArg_ParseTuple(args, "s#|s", &text, &len, &name)) return NULL;
     weft_err e = weft_config_load_string(self->cfg, text, (size_t)len, name, err);
     if (e) return load_failed(self, e, err);
     Py_RETURN_NONE;
@@ -63,7 +73,8 @@ static PyObject *config_check(pyconfig *self, PyObject *args, PyObject *kw)
     static char *names[] = {"functions", "import_modules", NULL};
     int functions = 0, import_modules = 0;
     char err[WEFT_ERRBUF_SIZE];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pp", names, &functions, &import_modules))
+    if (frozen(self) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "|pp", names, &functions, &import_modules))
         return NULL;
     weft_err e = weft_config_check(self->cfg, err);
     if (e) return e == WEFT_ECONFIG ? weft_py_raise_config(self->cfg, e, err) : weft_py_raise(e, err);
@@ -120,7 +131,7 @@ static PyObject *config_set(pyconfig *self, PyObject *args)
 {
     const char *section, *key, *value;
     char err[WEFT_ERRBUF_SIZE];
-    if (!PyArg_ParseTuple(args, "sss", &section, &key, &value)) return NULL;
+    if (frozen(self) || !PyArg_ParseTuple(args, "sss", &section, &key, &value)) return NULL;
     weft_err e = weft_config_set(self->cfg, section, key, value, err);
     if (e) return weft_py_raise(e, err);
     Py_RETURN_NONE;

@@ -20,6 +20,7 @@
 typedef struct pyconfig {
     PyObject_HEAD
     weft_config *cfg;
+    int users; /* open orchestrators using it (changed with the GIL held) */
 } pyconfig;
 
 extern PyTypeObject weft_py_config_type;

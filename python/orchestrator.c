@@ -42,7 +42,7 @@ typedef struct pyorch {
     bool started;
     pthread_mutex_t mu; /* guards o, closing and busy; never held while waiting for the GIL */
     pthread_cond_t idle;
-    bool closing;
+    bool closing, closed; /* close() began, ended */
     int busy; /* calls using `o` now */
 } pyorch;
 
@@ -102,32 +102,44 @@ static int orch_init(pyorch *self, PyObject *args, PyObject *kw)
     }
     Py_INCREF(config);
     self->config = (pyconfig *)config;
+    self->config->users++; /* borrowed by the handle: frozen until close */
     return 0;
 }
 
 /* Closes the handle once the calls in progress left (waiting for its
- * jobs), then drops the subscribers.  A second call returns at once. */
+ * jobs), then drops the subscribers.  A call made while another closes
+ * returns when that one is done (its subscribers may still be called until
+ * then). */
 static void orch_shut(pyorch *self)
 {
     weft_orchestrator *o = NULL;
+    bool mine = false;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&self->mu);
     if (!self->closing) {
-        self->closing = true;
+        mine = self->closing = true;
         while (self->busy > 0) pthread_cond_wait(&self->idle, &self->mu);
         o = self->o;
         self->o = NULL;
+    } else {
+        while (!self->closed) pthread_cond_wait(&self->idle, &self->mu);
     }
     pthread_mutex_unlock(&self->mu);
     weft_orchestrator_close(o); /* NULL is ignored */
     Py_END_ALLOW_THREADS
+    if (!mine) return;
     while (self->subs) {
         subscriber *s = self->subs;
         self->subs = s->next;
         Py_DECREF(s->fn);
         free(s);
     }
+    if (self->config) self->config->users--;
     Py_CLEAR(self->config);
+    pthread_mutex_lock(&self->mu);
+    self->closed = true;
+    pthread_cond_broadcast(&self->idle);
+    pthread_mutex_unlock(&self->mu);
 }
 
 static void orch_dealloc(pyorch *self)

@@ -330,6 +330,13 @@ def test_sequence_and_lists():
         check(j.submit_id == s1.id and j.submit_entity_id == seq.id, "job's submission and entity",
               (j.submit_id, j.submit_entity_id))
         check([s.id for s in orch.scenarios()] == [sc.id], "scenarios", orch.scenarios())
+        try:
+            orch.config.set("JOB", "mode", "standalone")
+            check(False, "the config of an open orchestrator cannot change")
+        except weft.Error as e:
+            check("open Orchestrator" in str(e) and e.code == 10, "WEFT_ESTATE, saying why", str(e))
+    orch.config.set("JOB", "mode", "standalone")  # closed: free again
+    check(orch.config.get("JOB", "mode") == "standalone", "set after close", orch.config.get("JOB", "mode"))
 
 
 def test_standalone_callback_thread():
