@@ -24,7 +24,8 @@ if readelf -d "$build/python/weft/_weft.so" 2>/dev/null | grep -q 'NEEDED.*libas
     export LSAN_OPTIONS="suppressions=$PWD/lsan.supp" PYTHONMALLOC=malloc
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 fi
-PYTHONPATH="$build/python" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$top/tests/test_package.py"
+WEFT_TEST_APPS="$build/tests/apps" PYTHONPATH="$build/python" PYTHONDONTWRITEBYTECODE=1 \
+    /usr/bin/python3 "$top/tests/test_package.py"
 rc=$?
 cd / && rm -rf "$TMPDIR"
 exit $rc

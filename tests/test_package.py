@@ -7,6 +7,7 @@
 # and the job and submission lists.  Each test works in its own temporary
 # folder.  The last line is "python: N passed, N failed".
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -427,6 +428,24 @@ def test_ctrl_c_in_development_mode():
             check(False, "Python's handler is back")
         except KeyboardInterrupt:
             check(True, "Python's handler is back")
+
+
+def test_c_task_module():
+    # A C task function from the application's shared object calls libweft's
+    # weft_* functions, which the package carries.
+    apps = os.environ.get("WEFT_TEST_APPS", "")
+    so = os.path.join(apps, "clifns.so")
+    check(os.path.isfile(so), "tests/apps/clifns.so is built (make tests)", so)
+    if not os.path.isfile(so):
+        return
+    d = app("development", '[DATA_NODE.a]\nstorage_type = "text"\ndefault_path = "a.txt"\n'
+            '[TASK.seed]\nfunction = "clifns.seed"\noutputs = ["a:SECTION"]\n'
+            '[SCENARIO.s]\ntasks = ["seed:SECTION"]\n')
+    shutil.copy(so, d)
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        job = orch.create_scenario("s").submit(wait=True).jobs[0]
+        check(job.is_completed(), "the C task ran", (job.status, job.error))
+        check(orch.read("a") == "hello\n", "and wrote its output", orch.read("a") if job.is_completed() else None)
 
 
 def test_exit_closes_open_orchestrators():

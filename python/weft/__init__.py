@@ -8,10 +8,19 @@ import atexit as _atexit
 import datetime as _dt
 import enum as _enum
 import os as _os
+import sys as _sys
 import weakref as _weakref
 
 from ._errors import ConfigError, Diagnostic, Error
-from . import _weft
+
+# RTLD_GLOBAL: the application's C task modules (dlopen()ed by weft) call
+# libweft's weft_* functions, which live in _weft.so.
+_flags = _sys.getdlopenflags()
+_sys.setdlopenflags(_flags | _os.RTLD_GLOBAL)
+try:
+    from . import _weft
+finally:
+    _sys.setdlopenflags(_flags)
 
 __all__ = ["Config", "ConfigError", "DataNode", "Diagnostic", "Error", "Event", "Job",
            "Orchestrator", "Scenario", "Sequence", "Status", "Submission", "SubmissionStatus",
