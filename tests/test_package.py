@@ -430,6 +430,40 @@ def test_ctrl_c_in_development_mode():
             check(True, "Python's handler is back")
 
 
+def test_more_storage_types():
+    d = app("development", '''
+[DATA_NODE.n]
+storage_type = "json"
+default_path = "n.json"
+[DATA_NODE.blob]
+storage_type = "binary"
+default_path = "blob.bin"
+[DATA_NODE.arr]
+storage_type = "csv"
+default_path = "arr.csv"
+exposed_type = "numpy"
+[DATA_NODE.mem]
+storage_type = "in_memory"
+[TASK.kinds]
+function = "kinds.f"
+inputs = ["n:SECTION"]
+outputs = ["blob:SECTION", "arr:SECTION", "mem:SECTION"]
+[SCENARIO.s]
+tasks = ["kinds:SECTION"]
+''', {"n.json": "2", "kinds.py": "class Box:\n    pass\n"
+                         "def f(n):\n    b = Box()\n    b.n = n\n"
+                         "    return bytes([0, n]) + b'weft', [[1, n], [3, 4]], b\n"})
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        sub = orch.create_scenario("s").submit(wait=True)
+        check(sub.is_completed(), "completed", [(j.status, j.error) for j in sub.jobs])
+        check(orch.read("blob") == b"\x00\x02weft", "binary as bytes", orch.read("blob"))
+        arr = orch.read("arr")
+        check(type(arr).__name__ == "ndarray" and arr.tolist() == [[1, 2], [3, 4]],
+              "csv with exposed_type numpy as an array", arr)
+        mem = orch.read("mem")
+        check(type(mem).__name__ == "Box" and mem.n == 2, "in_memory as the object", mem)
+
+
 def test_c_task_module():
     # A C task function from the application's shared object calls libweft's
     # weft_* functions, which the package carries.

@@ -577,6 +577,7 @@ void *weft__py_data_object(const weft_config *cfg, const char *config_id, const 
                                    instance_id, cfg_bool(cfg, section, "has_header", true)
                                    ? Py_True : Py_False, exposed ? exposed : "pandas");
     PyObject *r = helper_call("decode", args);
+    if (!r && !PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "weft's helper has no decode()");
     if (r || !PyErr_ExceptionMatches(PyDict_GetItemString(helper, "WeftError"))) return r;
     char msg[WEFT__ERROR_MAX]; /* helper's own WeftError: its message is the whole story */
     py_error_text(msg, sizeof msg);
