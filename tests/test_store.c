@@ -594,7 +594,7 @@ TEST(submission_page_uses_the_index_after_migration)
     ASSERT_NOT_CONTAINS(before, "jobs_submission_seq");
     free(before);
     ASSERT_OK(weft__store_open("old.db", false, &s, err), err);
-    ASSERT_EQ(weft__store_version(s), 4);
+    ASSERT_EQ(weft__store_version(s), WEFT__STORE_VERSION);
     weft__store_close(s);
     char *after = query_plan("old.db", page);
     ASSERT_CONTAINS(after, "USING INDEX jobs_submission_seq (submission_id=? AND seq<?)");
