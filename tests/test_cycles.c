@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "weft.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +333,32 @@ TEST(read_only_handle_cannot_set_primary)
     bool p = false;
     char *cy = cycle_of(ro, a, &p);
     ASSERT(cy && p);
+    /* weft ui's pages show the cycle of scenarios and of CYCLE nodes */
+    char *sub = NULL;
+    ASSERT_OK(weft_submit(o, a, NULL, &sub, err), err);
+    free(sub);
+    weft__store *st = NULL;
+    ASSERT_OK(weft__store_open(".weft/weft.db", true, &st, err), err);
+    weft__page_req q = {.limit = 10, .status = -1};
+    json_t *items = NULL;
+    int64_t next = 0;
+    ASSERT_OK(weft__page_scenarios(st, &q, &items, &next, err), err);
+    ASSERT_EQ(json_array_size(items), 1);
+    ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(items, 0), "cycle_id")), cy);
+    ASSERT_EQ(json_integer_value(json_object_get(json_array_get(items, 0), "is_primary")), 1);
+    json_decref(items);
+    ASSERT_OK(weft__page_datanodes(st, &q, &items, &next, err), err);
+    size_t owned = 0;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        const char *cfg = json_string_value(json_object_get(it, "config_id"));
+        const char *owner = json_string_value(json_object_get(it, "cycle_id"));
+        if (strcmp(cfg, "model") == 0 && owner && strcmp(owner, cy) == 0) owned++;
+        if (strcmp(cfg, "model") != 0) ASSERT(json_is_null(json_object_get(it, "cycle_id")));
+    }
+    ASSERT_EQ(owned, 1);
+    json_decref(items);
+    weft__store_close(st);
     free(cy);
     free(a);
     weft_orchestrator_close(ro);
