@@ -778,9 +778,10 @@ weft_mode weft_orchestrator_mode(const weft_orchestrator *o);
 
 /**
  * Creates a scenario instance of SCENARIO.<config_id>: its tasks and its
- * SCENARIO-scoped data nodes are new; GLOBAL data nodes are shared with
- * every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>) is the
- * caller's to free().
+ * SCENARIO-scoped data nodes are new; CYCLE-scoped ones are those of its
+ * cycle (see weft_scenario_create_with(); created now), GLOBAL ones are
+ * shared with every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>)
+ * is the caller's to free().
  */
 weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
                               char **scenario_id, char *err);

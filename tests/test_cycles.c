@@ -13,6 +13,7 @@
 #include "weft.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,6 +367,42 @@ TEST(read_only_handle_cannot_set_primary)
     weft_config_free(c);
 }
 
+/* weft check --store: a scenario or CYCLE node whose cycle is gone, and a
+ * cycle with two primary scenarios, are problems; a sound store has none */
+static bool has_line(char **p, size_t n, const char *needle)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(p[i], needle)) return true;
+    return false;
+}
+
+TEST(store_check_reports_broken_cycles)
+{
+    weft_config *c = load();
+    weft_orchestrator *o = NULL;
+    ASSERT_OK(weft_orchestrator_open(c, NULL, &o, err), err);
+    char *a = create_on(o, "monthly", "2026-05-03"), *b = create_on(o, "monthly", "2026-05-04");
+    weft_orchestrator_close(o);
+    char **p = NULL;
+    size_t n = 99;
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT_EQ(n, 0);
+    weft_strv_free(p, n);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(".weft/weft.db", &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE scenarios SET is_primary = 1; DELETE FROM cycles;", NULL,
+                           NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_OK(weft_store_check(c, NULL, &p, &n, err), err);
+    ASSERT(has_line(p, n, "2 primary scenarios"));
+    ASSERT(has_line(p, n, ": cycle CYCLE_May_2026_"));
+    ASSERT(has_line(p, n, "data node DATANODE_model_"));
+    weft_strv_free(p, n);
+    free(a);
+    free(b);
+    weft_config_free(c);
+}
+
 /* ---- the command ---- */
 
 static char *weft_cmd(const char *args, int *rc)
@@ -482,4 +519,5 @@ TEST_MAIN(TEST_ENTRY(daily_period), TEST_ENTRY(weekly_period_starts_on_monday),
           TEST_ENTRY(cycle_nodes_shared_within_a_cycle_only),
           TEST_ENTRY(first_scenario_of_a_cycle_is_primary_until_another_is_set),
           TEST_ENTRY(read_only_handle_cannot_set_primary),
+          TEST_ENTRY(store_check_reports_broken_cycles),
           TEST_ENTRY(weft_cycles_and_primary_commands))

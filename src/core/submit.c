@@ -137,7 +137,7 @@ weft_err weft_scenario_create_with(weft_orchestrator *o, const char *config_id,
                                    const weft_scenario_opts *opts, char **scenario_id, char *err)
 {
     if (!o || !config_id || !scenario_id)
-        return weft__err(err, WEFT_EINVAL, "weft_scenario_create: NULL argument");
+        return weft__err(err, WEFT_EINVAL, "weft_scenario_create_with: NULL argument");
     *scenario_id = NULL;
     if (o->read_only)
         return weft__err(err, WEFT_EMODE, "this orchestrator is read-only (opened for queries)");
