@@ -757,9 +757,11 @@ static void check_cycle_scope(check_ctx *c, const weft__section *s, const weft_v
             const weft_value *dns = eff(ts, keys[k]);
             for (size_t d = 0; dns && dns->type == WEFT_VALUE_LIST && d < dns->n; d++) {
                 const weft_value *ref = dns->items[d];
-                const weft__section *ds = usable(ref) ? find_kind(c->cfg, WEFT__DATA_NODE, ref->text) : NULL;
+                const weft__section *ds =
+                    usable(ref) ? find_kind(c->cfg, WEFT__DATA_NODE, ref->text) : NULL;
                 const weft_value *scope = ds ? eff(ds, "scope") : NULL;
-                if (!scope || scope->type != WEFT_VALUE_SCOPE || scope->i != WEFT_SCOPE_CYCLE) continue;
+                if (!scope || scope->type != WEFT_VALUE_SCOPE || scope->i != WEFT_SCOPE_CYCLE)
+                    continue;
                 DIAG(c, s->file, s->line, s->col, ERR,
                      "data node '%s' has scope CYCLE but scenario '%s' has no frequency: add "
                      "frequency = \"MONTHLY:FREQUENCY\" (or DAILY, WEEKLY, QUARTERLY, YEARLY) to "
