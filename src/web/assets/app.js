@@ -191,8 +191,9 @@ async function scenarios() {
   main.innerHTML = '<h1>Scenarios</h1><h2>Configured</h2><table><tr><th>Scenario</th><th>Tasks</th><th></th></tr>' +
     r.configured.map(s => `<tr><td>${esc(s.id)}</td><td>${s.tasks.map(esc).join(', ')}</td>` +
       `<td><button class="primary" data-action="run" data-id="${esc(s.id)}">Run</button> <a href="/api/scenarios/${encodeURIComponent(s.id)}/graph.svg" target="_blank">graph</a></td></tr>`).join('') + '</table>' +
-    '<h2>Instances</h2>' + (r.items.length ? '<table><tr><th>Instance</th><th>Scenario</th><th>Created</th></tr>' +
-      r.items.map(s => `<tr><td class="mono">${esc(s.id)}</td><td>${esc(s.config_id)}</td><td>${time(s.created_us)}</td></tr>`).join('') + '</table>' : '<p class="muted">None yet.</p>');
+    '<h2>Instances</h2>' + (r.items.length ? '<table><tr><th>Instance</th><th>Scenario</th><th>Created</th><th>Cycle</th></tr>' +
+      r.items.map(s => `<tr><td class="mono">${esc(s.id)}</td><td>${esc(s.config_id)}</td><td>${time(s.created_us)}</td>` +
+        `<td class="mono">${esc(s.cycle_id || '—')}${s.is_primary ? ' (primary)' : ''}</td></tr>`).join('') + '</table>' : '<p class="muted">None yet.</p>');
   return null;
 }
 
