@@ -778,12 +778,86 @@ weft_mode weft_orchestrator_mode(const weft_orchestrator *o);
 
 /**
  * Creates a scenario instance of SCENARIO.<config_id>: its tasks and its
- * SCENARIO-scoped data nodes are new; GLOBAL data nodes are shared with
- * every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>) is the
- * caller's to free().
+ * SCENARIO-scoped data nodes are new; CYCLE-scoped ones are those of its
+ * cycle (see weft_scenario_create_with(); created now), GLOBAL ones are
+ * shared with every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>)
+ * is the caller's to free().
  */
 weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
                               char **scenario_id, char *err);
+
+/** Options of weft_scenario_create_with(). */
+typedef struct weft_scenario_opts {
+    /**
+     * The scenario's creation date, local time: "YYYY-MM-DD" (midnight) or
+     * "YYYY-MM-DDTHH:MM:SS"; NULL for now.  It picks the cycle of a
+     * scenario config with a `frequency`.
+     */
+    const char *creation_date;
+} weft_scenario_opts;
+
+/**
+ * weft_scenario_create() with options (`opts` may be NULL).  A scenario
+ * config with a `frequency` attaches the instance to the cycle of that
+ * frequency that contains the creation date, created when missing (Taipy's
+ * boundaries: a day, an ISO week from Monday, a month, a calendar quarter,
+ * a year, in local time); the first scenario created in a cycle is its
+ * primary scenario, and CYCLE-scoped data nodes are shared by the
+ * scenarios of one cycle only.  WEFT_EINVAL for a malformed date.
+ * *scenario_id is the caller's to free().
+ */
+weft_err weft_scenario_create_with(weft_orchestrator *o, const char *config_id,
+                                   const weft_scenario_opts *opts, char **scenario_id, char *err);
+
+/**
+ * Makes `scenario_id` the primary scenario of its cycle; the cycle's
+ * previous primary scenario is no longer primary (Taipy's
+ * set_primary: one primary scenario per cycle).  WEFT_ENOTFOUND for an
+ * unknown scenario, WEFT_EINVAL when it belongs to no cycle (its config has
+ * no frequency), WEFT_EMODE on a read-only handle.
+ */
+weft_err weft_scenario_set_primary(weft_orchestrator *o, const char *scenario_id, char *err);
+
+/**
+ * The cycle of a scenario instance: *cycle_id (caller frees; NULL when it
+ * belongs to none) and whether it is the cycle's primary scenario
+ * (is_primary may be NULL).  WEFT_ENOTFOUND for an unknown scenario.
+ */
+weft_err weft_scenario_cycle(weft_orchestrator *o, const char *scenario_id, char **cycle_id,
+                             bool *is_primary, char *err);
+
+/** A scenario of a cycle, in a weft_cycle_info. */
+typedef struct weft_cycle_scenario {
+    char *id;
+    char *config_id;
+    char *creation_date; /**< naive local ISO datetime, "2026-05-12T00:00:00" */
+    bool is_primary;
+} weft_cycle_scenario;
+
+/**
+ * A cycle (Taipy's Cycle): one period of a frequency.  Dates are naive
+ * local ISO datetimes, as Taipy keeps them: the period is
+ * [start_date, end_date], end_date the period's last microsecond
+ * ("2026-05-31T23:59:59.999999").  Caller frees with weft_cycle_info_free().
+ */
+typedef struct weft_cycle_info {
+    char *id;            /**< "CYCLE_<name>_<uuid>", the name made a file name as Taipy does */
+    char *name;          /**< "May 2026", "Week 21 2026, from 25. May", "2026 Q2", ... */
+    char *frequency;     /**< "DAILY", "WEEKLY", "MONTHLY", "QUARTERLY" or "YEARLY" */
+    char *start_date;
+    char *end_date;
+    char *creation_date; /**< of the scenario that created the cycle */
+    weft_cycle_scenario *scenarios; /**< oldest first */
+    size_t nscenarios;
+} weft_cycle_info;
+void weft_cycle_info_free(weft_cycle_info *c);
+void weft_cycle_list_free(weft_cycle_info **cycles, size_t n);
+
+/**
+ * Every cycle, by start date, each with its scenarios.  *out is an array of
+ * *n snapshots; caller frees it with weft_cycle_list_free().
+ */
+weft_err weft_cycles_list(weft_orchestrator *o, weft_cycle_info ***out, size_t *n, char *err);
 
 /**
  * The id of sequence `name` of scenario instance `scenario_id`, as Taipy

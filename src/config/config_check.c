@@ -190,9 +190,6 @@ static void check_keys(check_ctx *c, const weft__section *s)
         const weft__keyspec *k = weft__keyspec_find(s->kind, r->key);
         if (s->kind == WEFT__TAIPY || (k && k->no_effect))
             DIAG(c, r->file, r->line, r->col, WARN, "%s has no effect in weft", r->key);
-        else if (k && k->type == WEFT_VALUE_SCOPE && weft__scope_no_effect(eff(s, r->key)))
-            DIAG(c, r->file, r->line, r->col, WARN,
-                 "%s CYCLE has no effect in weft: the data node is shared like a GLOBAL one", r->key);
         else if (!k && s->kind != WEFT__TASK && s->kind != WEFT__OTHER)
             DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
                  s->kind == WEFT__JOB ? " (kept as a property)" : "",
@@ -852,6 +849,39 @@ static void check_sequences(check_ctx *c, const weft__section *s, const weft_val
     }
 }
 
+/* A CYCLE data node belongs to the cycle of its scenario: a scenario
+ * config without a frequency has no cycle, and Taipy then quietly shares
+ * the node like a GLOBAL one.  weft reports it, once per node, at the
+ * scenario section (where the frequency is missing).  O(tasks + their
+ * data node references). */
+static void check_cycle_scope(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    const weft_value *freq = eff(s, "frequency");
+    if ((freq && freq->type == WEFT_VALUE_FREQUENCY) || !tasks || tasks->type != WEFT_VALUE_LIST)
+        return;
+    static const char *const keys[] = {"inputs", "outputs"};
+    for (size_t i = 0; i < tasks->n; i++) {
+        const weft_value *t = tasks->items[i];
+        const weft__section *ts = usable(t) ? find_kind(c->cfg, WEFT__TASK, t->text) : NULL;
+        for (int k = 0; ts && k < 2; k++) {
+            const weft_value *dns = eff(ts, keys[k]);
+            for (size_t d = 0; dns && dns->type == WEFT_VALUE_LIST && d < dns->n; d++) {
+                const weft_value *ref = dns->items[d];
+                const weft__section *ds =
+                    usable(ref) ? find_kind(c->cfg, WEFT__DATA_NODE, ref->text) : NULL;
+                const weft_value *scope = ds ? eff(ds, "scope") : NULL;
+                if (!scope || scope->type != WEFT_VALUE_SCOPE || scope->i != WEFT_SCOPE_CYCLE)
+                    continue;
+                DIAG(c, s->file, s->line, s->col, ERR,
+                     "data node '%s' has scope CYCLE but scenario '%s' has no frequency: add "
+                     "frequency = \"MONTHLY:FREQUENCY\" (or DAILY, WEEKLY, QUARTERLY, YEARLY) to "
+                     "[%s], or give '%s' the scope SCENARIO or GLOBAL",
+                     ref->text, s->id, s->name, ref->text);
+            }
+        }
+    }
+}
+
 static void check_scenario(check_ctx *c, const weft__section *s)
 {
     const weft_value *tasks = eff(s, "tasks");
@@ -859,6 +889,7 @@ static void check_scenario(check_ctx *c, const weft__section *s)
     check_sequences(c, s, tasks);
     check_refs(c, s, "additional_data_nodes", WEFT__DATA_NODE);
     if (tasks && tasks->type == WEFT_VALUE_LIST) check_graph(c, s, tasks);
+    check_cycle_scope(c, s, tasks);
 }
 
 /* ---- entry point ---- */

@@ -55,7 +55,6 @@ static const weft__keyspec job_keys[] = {
 };
 static const weft__keyspec data_node_keys[] = {
     {"storage_type", WEFT_VALUE_STR, ANY, "pickle", USED},
-    /* CYCLE is INERT too, as a value: see weft__scope_no_effect */
     {"scope", WEFT_VALUE_SCOPE, ANY, "SCENARIO:SCOPE", USED},
     {"default_path", WEFT_VALUE_STR, ANY, NULL, USED},
     {"path", WEFT_VALUE_STR, ANY, NULL, USED},
@@ -122,7 +121,8 @@ static const weft__keyspec scenario_keys[] = {
     {"tasks", L, WEFT_VALUE_SECTION, "[]", USED},
     /* references are still checked: a typo there is an error either way */
     INERT("additional_data_nodes", L, WEFT_VALUE_SECTION),
-    INERT("frequency", WEFT_VALUE_FREQUENCY, ANY), /* weft has no cycles */
+    /* instances join the cycle of their creation date (core/cycle.c) */
+    {"frequency", WEFT_VALUE_FREQUENCY, ANY, NULL, USED},
     /* [SCENARIO.x.sequences] name = [task ids]: "sequences.<name>" keys,
      * checked by config_check.c (each task one of the scenario's) */
     {"sequences", ANY, ANY, NULL, USED},
@@ -215,13 +215,6 @@ const char *const *weft__connection_keys(size_t *n)
 {
     *n = sizeof connection_keys / sizeof *connection_keys;
     return connection_keys;
-}
-
-bool weft__scope_no_effect(const weft_value *v)
-{
-    /* CYCLE needs cycles (scenarios grouped by frequency), which weft does
-     * not have: such a node gets one instance shared by every scenario. */
-    return v && v->type == WEFT_VALUE_SCOPE && v->i == WEFT_SCOPE_CYCLE;
 }
 
 static const char *const kind_names[] = {"CORE",     "JOB",   "DATA_NODE", "TASK",
