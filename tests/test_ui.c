@@ -51,6 +51,8 @@ static const char *CONFIG =
     "[SCENARIO.four]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\", \"nap3:SECTION\", \"nap4:SECTION\"]\n"
     "[SCENARIO.long_run]\ntasks = [\"long:SECTION\"]\n"
     "[SCENARIO.leaky_run]\ntasks = [\"leaky:SECTION\"]\n"
+    "[TASK.instant]\nfunction = \"weft.noop\"\n"
+    "[SCENARIO.monthly]\ntasks = [\"instant:SECTION\"]\nfrequency = \"MONTHLY:FREQUENCY\"\n"
     "[SCENARIO.naps.sequences]\nsecond = [\"nap2:SECTION\"]\n";
 
 typedef struct server {
@@ -261,7 +263,7 @@ TEST(every_route_answers)
     json_decref(v);
 
     v = get_json(&s, "/api/scenarios", 200);
-    ASSERT_EQ(json_array_size(json_object_get(v, "configured")), 5);
+    ASSERT_EQ(json_array_size(json_object_get(v, "configured")), 6);
     ASSERT_EQ(json_array_size(json_object_get(v, "items")), 1);
     json_decref(v);
     ASSERT_EQ(req(&s, "GET", "/api/scenarios/naps/graph.svg", NULL, NULL, &body), 200);
@@ -446,6 +448,29 @@ static char *await_events(int fd, const char *sub, const char *const *want, size
     ASSERT_CONTAINS(b.data, sub);
     ASSERT_CONTAINS(b.data, "event: status\n");
     return weft__buf_detach(&b, NULL);
+}
+
+/* Two instances of a monthly scenario: one cycle, the first one primary. */
+TEST(cycles_are_listed_with_their_primary_scenario)
+{
+    server s = {.cfg = load(CONFIG)};
+    free(run_dev(s.cfg, "monthly"));
+    free(run_dev(s.cfg, "monthly"));
+    start(&s, NULL);
+    json_t *v = get_json(&s, "/api/scenarios", 200);
+    json_t *cycles = json_object_get(v, "cycles");
+    ASSERT_EQ(json_array_size(cycles), 1);
+    json_t *c = json_array_get(cycles, 0);
+    ASSERT_STR_EQ(str(c, "frequency"), "MONTHLY");
+    ASSERT(strncmp(str(c, "id"), "CYCLE_", 6) == 0);
+    ASSERT(strncmp(str(c, "start_date") + 7, "-01T00:00:00", 12) == 0); /* a month's first day */
+    json_t *sc = json_object_get(c, "scenarios");
+    ASSERT_EQ(json_array_size(sc), 2);
+    ASSERT(json_is_true(json_object_get(json_array_get(sc, 0), "primary")));
+    ASSERT(json_is_false(json_object_get(json_array_get(sc, 1), "primary")));
+    ASSERT_STR_EQ(str(json_array_get(sc, 1), "config_id"), "monthly");
+    json_decref(v);
+    stop(&s);
 }
 
 /* A configured sequence is listed with its tasks and runs alone. */
@@ -852,7 +877,7 @@ TEST(cluster_view_reports_an_unreachable_broker)
 }
 
 TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
-          TEST_ENTRY(a_sequence_runs_from_the_page),
+          TEST_ENTRY(a_sequence_runs_from_the_page), TEST_ENTRY(cycles_are_listed_with_their_primary_scenario),
           TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),

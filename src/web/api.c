@@ -217,6 +217,32 @@ static json_t *configured_scenarios(const weft_config *cfg)
     return arr;
 }
 
+/* The newest CYCLES_SHOWN cycles, newest first, each with its scenarios
+ * (weft_cycles_list() gives them all, oldest first: one per period). */
+#define CYCLES_SHOWN 100
+static json_t *cycles_json(weft_ui *ui)
+{
+    weft_orchestrator *o = weft__ui_orch(ui);
+    weft_cycle_info **cy = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (!o || weft_cycles_list(o, &cy, &n, NULL) != WEFT_OK) return arr;
+    for (size_t i = n; i > 0 && n - i < CYCLES_SHOWN; i--) {
+        const weft_cycle_info *c = cy[i - 1];
+        json_t *sc = json_array();
+        for (size_t k = 0; k < c->nscenarios; k++)
+            json_array_append_new(sc, json_pack("{ss ss ss sb}", "id", c->scenarios[k].id, "config_id",
+                                                c->scenarios[k].config_id, "creation_date",
+                                                c->scenarios[k].creation_date, "primary",
+                                                c->scenarios[k].is_primary));
+        json_array_append_new(arr, json_pack("{ss ss ss ss ss so}", "id", c->id, "name", c->name,
+                                             "frequency", c->frequency, "start_date", c->start_date,
+                                             "end_date", c->end_date, "scenarios", sc));
+    }
+    weft_cycle_list_free(cy, n);
+    return arr;
+}
+
 static void scenarios(weft_ui *ui, const weft__req *rq, weft__resp *r)
 {
     list_q l = {.fn = weft__page_scenarios};
@@ -226,6 +252,7 @@ static void scenarios(weft_ui *ui, const weft__req *rq, weft__resp *r)
     free(r->body);
     r->body = NULL;
     json_object_set_new(body, "configured", configured_scenarios(ui->cfg));
+    json_object_set_new(body, "cycles", cycles_json(ui));
     weft__resp_json(r, 200, body);
 }
 

@@ -193,6 +193,9 @@ async function scenarios() {
       `<td><button class="primary" data-action="run" data-id="${esc(s.id)}">Run</button> <a href="/api/scenarios/${encodeURIComponent(s.id)}/graph.svg" target="_blank">graph</a></td></tr>` +
       Object.entries(s.sequences || {}).map(([name, tasks]) => `<tr><td>&nbsp;&nbsp;sequence ${esc(name)}</td><td>${tasks.map(esc).join(', ')}</td>` +
         `<td><button data-action="run" data-id="${esc(s.id)}" data-seq="${esc(name)}">Run</button></td></tr>`).join('')).join('') + '</table>' +
+    (r.cycles.length ? '<h2>Cycles</h2><table><tr><th>Cycle</th><th>Frequency</th><th>From</th><th>To</th><th>Scenarios</th></tr>' +
+      r.cycles.map(c => `<tr><td>${esc(c.name)}</td><td>${esc(c.frequency)}</td><td>${esc(c.start_date.slice(0, 10))}</td><td>${esc(c.end_date.slice(0, 10))}</td>` +
+        `<td class="mono">${c.scenarios.map(s => esc(s.id) + (s.primary ? ' (primary)' : '')).join('<br>')}</td></tr>`).join('') + '</table>' : '') +
     '<h2>Instances</h2>' + (r.items.length ? '<table><tr><th>Instance</th><th>Scenario</th><th>Created</th><th>Cycle</th></tr>' +
       r.items.map(s => `<tr><td class="mono">${esc(s.id)}</td><td>${esc(s.config_id)}</td><td>${time(s.created_us)}</td>` +
         `<td class="mono">${esc(s.cycle_id || '—')}${s.is_primary ? ' (primary)' : ''}</td></tr>`).join('') + '</table>' : '<p class="muted">None yet.</p>');
