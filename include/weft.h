@@ -1070,7 +1070,9 @@ typedef struct weft_data_write_opts {
  * append does per storage type: csv rows (the input's header must be the
  * node's), text and binary bytes, json items added to a list (an object's
  * keys merged into an object), sql_table rows (a JSON array of row objects,
- * or one).  pickle, in_memory and generic nodes cannot be appended to
+ * or one), excel rows (CSV text after the rows of the node's sheet, whose
+ * header it must have; without append, CSV text replaces that sheet and a
+ * workbook's bytes the whole file; the other sheets are kept).  pickle, in_memory and generic nodes cannot be appended to
  * (WEFT_EINVAL).
  *
  * The input is checked before anything is written: WEFT_EDATA, err naming

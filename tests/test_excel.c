@@ -893,6 +893,40 @@ static void pipeline(const char *mode)
     ASSERT_STR_EQ(out, "item,qty\nmug,3\nnone,\n\"pot, large\",7.5\n");
     free(out);
 
+    /* weft data write: CSV replaces the node's sheet and keeps the others;
+     * --append adds rows under the sheet's header; a wrong header changes nothing. */
+    test_write_file("new.csv", "item,qty\nlid,4\n");
+    test_write_file("more.csv", "item,qty\ncup,2.5\n");
+    test_write_file("bad.csv", "item,price\nx,1\n");
+    ASSERT_EQ(weft_cmd("data write -c config.toml prices new.csv", &out), 0);
+    free(out);
+    ASSERT_EQ(weft_cmd("data write -c config.toml --append prices more.csv", &out), 0);
+    free(out);
+    ASSERT_EQ(weft_cmd("data write -c config.toml --append prices bad.csv", &out), 1);
+    ASSERT_CONTAINS(out, "column 2 of the input is 'price', of sheet 'prices' 'qty'");
+    free(out);
+    ASSERT_EQ(weft_cmd("data -c config.toml prices", &out), 0);
+    ASSERT_STR_EQ(out, "item,qty\nlid,4\ncup,2.5\n");
+    free(out);
+    setup("[DATA_NODE.prices]\nstorage_type = \"excel\"\ndefault_path = \"prices.xlsx\"\n");
+    open_node(&n, "prices");
+    weft_xlsx_reader *r;
+    ASSERT_OK(weft_xlsx_open(n.dn, NULL, &r, err), err);
+    size_t ns;
+    const char *const *names = weft_xlsx_sheets(r, &ns);
+    ASSERT_EQ(ns, 2);
+    ASSERT_STR_EQ(names[0], "notes"); /* kept, in its place */
+    ASSERT_STR_EQ(names[1], "prices");
+    weft_xlsx_close(r);
+    close_node(&n);
+    teardown();
+    ASSERT_EQ(weft_cmd("run -c config.toml --force", &out), 0);
+    free(out);
+    ASSERT_EQ(weft_cmd("data -c config.toml doubled", &out), 0);
+    ASSERT_STR_EQ(out, "{\"doubled\":[[\"item\",\"qty\",\"big\"],[\"lid\",8,false],[\"cup\",5,false]],"
+                       "\"summary\":[[\"total\"],[13]]}\n");
+    free(out);
+
     /* A broken input: the job fails with the file named, the output keeps its content. */
     char *before, *after;
     ASSERT_EQ(test_run_cmd("ls .weft/data/DATANODE_doubled_*.xlsx && md5sum .weft/data/*.xlsx", &before), 0);

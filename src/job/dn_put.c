@@ -7,13 +7,15 @@
  * input must be row objects.  Appending follows Taipy's rules per storage
  * type: csv rows after the existing ones, text and binary bytes after the
  * existing bytes, json items added to a list (or an object merged into an
- * object), sql_table rows added to the table; pickle, in_memory and generic
+ * object), sql_table rows added to the table, excel rows after its sheet's
+ * (excel.c); pickle, in_memory and generic
  * nodes have no append.  Every write replaces the file atomically, so a
  * refused or failed write leaves the node as it was.  Appending rewrites the
  * whole content: O(its size), which keeps the replacement atomic.
  */
 #define _GNU_SOURCE /* fmemopen */
 #include "job/runner.h"
+#include "job/xlsx.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -260,6 +262,8 @@ weft_err weft__dn_put(weft__app *app, const weft__dn_ref *ref, const void *data,
     if (!data) data = "";
     if (type_is(dn, "csv")) {
         e = csv_put_data(dn, has, data, len, append, err);
+    } else if (type_is(dn, "excel")) {
+        e = weft__xlsx_put(dn, has, data, len, append, err);
     } else if (type_is(dn, "json") || type_is(dn, "sql_table")) {
         e = json_put_data(dn, has, data, len, append, err);
     } else if (!append) {

@@ -560,3 +560,128 @@ weft_err weft__xlsx_render(weft_data_node *dn, char **out, size_t *len, char *er
     weft__buf_release(&b);
     return e;
 }
+
+/* ---- weft data write ---- */
+
+typedef struct xput {
+    weft_data_node *dn;
+    weft__xlsx *old;          /* the node's workbook, or NULL */
+    weft_csv_reader *in;      /* the input's rows */
+    weft_xlsx_writer *w;
+    weft_xlsx_reader *conv;   /* for csv_cells() */
+    const char *target;       /* the sheet written */
+    bool append, hdr;
+} xput;
+
+/* Copies sheet `name` of the old workbook into w, row by row, as it is. */
+static weft_err copy_sheet(xput *p, const char *name, const weft_cell **hdr, size_t *nhdr, char *err)
+{
+    weft_err e = weft__xlsx_select(p->old, name, err);
+    if (!e) e = weft_xlsx_add_sheet(p->w, name, NULL, 0, err);
+    const weft_cell *c;
+    size_t n;
+    int rc = 0;
+    for (bool first = true; !e && (rc = weft__xlsx_next(p->old, &c, &n, err)) == 1; first = false) {
+        if (first && hdr && (e = take_header(p->conv, c, n, err))) break;
+        e = weft_xlsx_write_row(p->w, c, n, err);
+    }
+    if (!e && rc < 0) e = weft__xlsx_failure(p->old) ? weft__xlsx_failure(p->old) : WEFT_EDATA;
+    if (hdr) {
+        *hdr = p->conv->header;
+        *nhdr = p->conv->nheader;
+    }
+    return e;
+}
+
+/* The input's header against the sheet's, when appending with a header. */
+static weft_err same_header(xput *p, const weft_cell *old, size_t nold, char *err)
+{
+    size_t n;
+    const char *const *h = weft_csv_header(p->in, &n);
+    for (size_t i = 0; i < n || i < nold; i++) {
+        const char *a = i < n ? h[i] : "(none)", *b = i < nold ? old[i].text : "(none)";
+        if (strcmp(a, b) != 0)
+            return weft__err(err, WEFT_EDATA,
+                             "data node %s: column %zu of the input is '%s', of sheet '%s' '%s': an "
+                             "append must have the sheet's columns",
+                             weft_dn_config_id(p->dn), i + 1, a, p->target, b);
+    }
+    return WEFT_OK;
+}
+
+/* The target sheet: the old rows when appending, then the input's. */
+static weft_err put_target(xput *p, bool in_old, char *err)
+{
+    weft_err e;
+    const weft_cell *old = NULL;
+    size_t nold = 0, n;
+    if (p->append && in_old) {
+        if ((e = copy_sheet(p, p->target, p->hdr ? &old : NULL, &nold, err))) return e;
+        if (p->hdr && nold && (e = same_header(p, old, nold, err))) return e;
+    } else {
+        const char *const *h = weft_csv_header(p->in, &n);
+        if ((e = weft_xlsx_add_sheet(p->w, p->target, h, n, err))) return e;
+    }
+    const char *const *f;
+    int rc;
+    while ((rc = weft_csv_next(p->in, &f, &n, err)) == 1) {
+        if (csv_cells(p->conv, f, n) < 0) return weft__err(err, WEFT_ENOMEM, "out of memory");
+        if ((e = weft_xlsx_write_row(p->w, p->conv->dcells, n, err))) return e;
+    }
+    return rc < 0 ? WEFT_EDATA : WEFT_OK;
+}
+
+static weft_err put_sheets(xput *p, char *err)
+{
+    size_t ns = 0;
+    const char *const *names = p->old ? weft__xlsx_sheets(p->old, &ns) : NULL;
+    if (!p->target) p->target = ns ? names[0] : "Sheet1";
+    bool in_old = false;
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; !e && i < ns; i++) {
+        if (strcmp(names[i], p->target) == 0) {
+            in_old = true;
+            e = put_target(p, true, err);
+        } else {
+            e = copy_sheet(p, names[i], NULL, NULL, err);
+        }
+    }
+    if (!e && !in_old) e = put_target(p, false, err);
+    return e;
+}
+
+/*
+ * `weft data write` on an excel node: a workbook's bytes replace the file;
+ * CSV text (fields typed as for default_data; its first row the header
+ * with has_header) replaces the node's sheet (sheet_name, else the
+ * workbook's first), or with `append` follows that sheet's rows, its header
+ * the sheet's.  The other sheets are kept.  The new workbook replaces the
+ * file in one rename, so a refused input leaves the node as it was.
+ */
+weft_err weft__xlsx_put(weft_data_node *dn, bool has_content, const void *data, size_t len, bool append,
+                        char *err)
+{
+    bool zip = len >= 4 && memcmp(data, "PK\3\4", 4) == 0;
+    if (zip && !append) return weft_dn_write(dn, data, len, err);
+    if (zip)
+        return weft__err(err, WEFT_EINVAL, "data node %s: append takes CSV rows, not a workbook",
+                         weft_dn_config_id(dn));
+    xput p = {.dn = dn, .append = append, .hdr = weft__dn_bool_property(dn, "has_header", true),
+              .target = node_sheet(dn)};
+    weft_err e = WEFT_OK;
+    if (has_content && access(weft_dn_path(dn), F_OK) == 0 &&
+        (e = weft__xlsx_open(weft_dn_path(dn), &p.old, append ? err : NULL)) && append)
+        return e; /* a workbook that cannot be read can be replaced, not appended to */
+    FILE *f = len ? fmemopen((void *)data, len, "r") : tmpfile();
+    if (!f) e = weft__err(err, WEFT_EIO, "cannot read the input: %s", strerror(errno));
+    else e = weft__csv_open_stream(f, "input", p.hdr, &p.in, err);
+    if (!e && !(p.conv = calloc(1, sizeof *p.conv))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
+    if (!e) e = weft_xlsx_create(dn, &p.w, err);
+    if (!e) e = put_sheets(&p, err);
+    if (!e) e = weft_xlsx_commit(p.w, err);
+    else weft_xlsx_abort(p.w);
+    weft__xlsx_close(p.old);
+    weft_csv_close(p.in);
+    weft_xlsx_close(p.conv);
+    return e;
+}

@@ -44,5 +44,10 @@ weft_err weft__xlsx_failure(const weft__xlsx *x);
 weft_err weft__xlsx_write_empty(weft_data_node *dn, char *err);
 weft_err weft__xlsx_default_bytes(weft_data_node *dn, char **out, size_t *len, char *err);
 weft_err weft__xlsx_render(weft_data_node *dn, char **out, size_t *len, char *err);
+/* excel.c, for dn_put.c (weft_data_write): a workbook's bytes replace the
+ * node's file; CSV text replaces its sheet or, with `append`, is added
+ * after the sheet's rows (same header); other sheets are kept. */
+weft_err weft__xlsx_put(weft_data_node *dn, bool has_content, const void *data, size_t len, bool append,
+                        char *err);
 
 #endif
