@@ -5,8 +5,8 @@
  * the writer on libxlsxwriter (constant-memory mode: each row goes to a
  * temporary file as it is written; the workbook replaces the node's file
  * atomically on commit), the empty workbook written for weft.noop, the
- * bytes handed to Python tasks, and the text `weft data` prints (CSV for
- * one sheet, JSON for several).
+ * bytes handed to Python tasks, the text `weft data` prints (CSV for one
+ * sheet, JSON for several), and `weft data write`'s CSV put into a sheet.
  */
 #define _GNU_SOURCE /* asprintf */
 #include "job/runner.h"
