@@ -828,6 +828,21 @@ TEST(zip_bomb_is_refused)
     ASSERT(f && fwrite(z, 1, len, f) == len && fclose(f) == 0);
     free(z);
     assert_bad(&n, WEFT_ELIMIT, "xl/worksheets/s.xml inflates beyond the 256 MiB weft reads from an xlsx file");
+    /* 34 million empty shared strings: 170 MiB of XML, whose offsets alone
+     * would take 270 MiB. */
+    size_t count = (size_t)34 << 20;
+    char *sst = malloc(count * 5 + 16);
+    ASSERT(sst != NULL);
+    strcpy(sst, "<sst>");
+    for (size_t i = 0; i < count; i++) memcpy(sst + 5 + i * 5, "<si/>", 5);
+    strcpy(sst + 5 + count * 5, "</sst>");
+    const char *const many[][2] = {
+        {"xl/workbook.xml", WB}, {"xl/_rels/workbook.xml.rels", RELS}, {"xl/sharedStrings.xml", sst},
+        {"xl/worksheets/s.xml", "<worksheet/>"}, {NULL, NULL}};
+    make_zip("bomb.xlsx", many);
+    free(sst);
+    assert_bad(&n, WEFT_ELIMIT, "xl/sharedStrings.xml:1:");
+    ASSERT_CONTAINS(err, "shared strings take more than 256 MiB");
     close_node(&n);
     teardown();
 }

@@ -301,6 +301,13 @@ static void XMLCALL sst_start(void *ud, const XML_Char *name, const XML_Char **a
     weft__xlsx *x = ud;
     const char *l = local(name);
     if (strcmp(l, "si") == 0) {
+        /* "<si/>" is 5 bytes and its offset 8: the table's memory is bounded
+         * as the inflated bytes are. */
+        if ((x->nsst + 1) * sizeof *x->sst_off + x->sst.len > WEFT__XLSX_MAX) {
+            ctx_fail(&x->xc, WEFT_ELIMIT, "shared strings take more than %llu MiB",
+                     (unsigned long long)(WEFT__XLSX_MAX >> 20));
+            return;
+        }
         if (WEFT__GROW(x->sst_off, x->nsst + 1, x->capsst)) {
             ctx_fail(&x->xc, WEFT_ENOMEM, "out of memory");
             return;
