@@ -238,7 +238,7 @@ TEST(unknown_storage_type)
 {
     expect_error("[DATA_NODE.d]\nstorage_type = \"jsonn\"\n",
                  "config.toml:2:16: error: unknown storage_type 'jsonn' for data node 'd' (valid: "
-                 "pickle, binary, json, csv, text, in_memory, generic, sql_table) (did you mean 'json'?)");
+                 "pickle, binary, json, csv, text, in_memory, generic, sql_table, excel) (did you mean 'json'?)");
     expect_error("[DATA_NODE.d]\nstorage_type = \"generic\"\n",
                  "config.toml:1:1: error: generic data node 'd' needs read_fct or write_fct");
 }

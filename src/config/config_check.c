@@ -359,19 +359,19 @@ static void check_job(check_ctx *c, const weft__section *s)
 
 static void check_data_node(check_ctx *c, const weft__section *s)
 {
-    static const char *const types[] = {"pickle", "binary",    "json",    "csv",
-                                        "text",   "in_memory", "generic", "sql_table"};
+    static const char *const types[] = {"pickle",    "binary",  "json",      "csv",  "text",
+                                        "in_memory", "generic", "sql_table", "excel"};
     const weft_value *st = eff(s, "storage_type");
     char dym[300];
     const char *type = "pickle";
     if (usable(st) && st->type == WEFT_VALUE_STR) {
         bool ok = false;
-        for (size_t i = 0; i < 8; i++) ok |= strcmp(st->text, types[i]) == 0;
+        for (size_t i = 0; i < 9; i++) ok |= strcmp(st->text, types[i]) == 0;
         if (!ok) {
             DIAGV(c, st, ERR,
                  "unknown storage_type '%s' for data node '%s' (valid: pickle, binary, json, csv, "
-                 "text, in_memory, generic, sql_table)%s",
-                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 8));
+                 "text, in_memory, generic, sql_table, excel)%s",
+                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 9));
             return;
         }
         type = st->text;

@@ -81,6 +81,7 @@ static const weft__keyspec data_node_keys[] = {
     {"sqlite_folder", WEFT_VALUE_STR, ANY, NULL, USED},
     {"sqlite_file_extension", WEFT_VALUE_STR, ANY, NULL, USED}, /* ".db" when unset */
     {"table_name", WEFT_VALUE_STR, ANY, NULL, USED},
+    {"sheet_name", ANY, ANY, NULL, USED}, /* excel: a sheet's name or a list of them */
 };
 static const weft__keyspec task_keys[] = {
     {"function", WEFT_VALUE_FUNCTION, ANY, NULL, USED},

@@ -2,7 +2,8 @@
 /*
  * datanode.c - reading and writing a data node's content by storage type:
  * pickle/binary (opaque bytes), text, json (validated with jansson), csv
- * (bytes here; rows in csv.c), in_memory (held by the app, development mode
+ * (bytes here; rows in csv.c), excel (the workbook's bytes; Python tasks
+ * see DataFrames, python.c), in_memory (held by the app, development mode
  * only), generic (the node's read_fct/write_fct from the application), and
  * sql_table (a SQLite table seen as a JSON array of row objects).  Files are
  * replaced atomically (temporary file in the same folder, fsync, rename), so
@@ -24,7 +25,7 @@
 #include <unistd.h>
 
 typedef enum st_kind {
-    ST_PICKLE, ST_BINARY, ST_TEXT, ST_JSON, ST_CSV, ST_MEMORY, ST_GENERIC, ST_SQL, ST_UNKNOWN
+    ST_PICKLE, ST_BINARY, ST_TEXT, ST_JSON, ST_CSV, ST_EXCEL, ST_MEMORY, ST_GENERIC, ST_SQL, ST_UNKNOWN
 } st_kind;
 
 static const struct {
@@ -32,7 +33,8 @@ static const struct {
 } st_info[] = {
     [ST_PICKLE] = {"pickle", "p"},   [ST_BINARY] = {"binary", "bin"},
     [ST_TEXT] = {"text", "txt"},     [ST_JSON] = {"json", "json"},
-    [ST_CSV] = {"csv", "csv"},       [ST_MEMORY] = {"in_memory", NULL},
+    [ST_CSV] = {"csv", "csv"},       [ST_EXCEL] = {"excel", "xlsx"},
+    [ST_MEMORY] = {"in_memory", NULL},
     [ST_GENERIC] = {"generic", NULL}, [ST_SQL] = {"sql_table", NULL},
 };
 
@@ -44,7 +46,7 @@ static st_kind kind_of(const char *name)
     return ST_UNKNOWN;
 }
 
-static bool is_file_kind(st_kind k) { return k <= ST_CSV; }
+static bool is_file_kind(st_kind k) { return k <= ST_EXCEL; }
 
 struct weft_data_node {
     weft__app *app;
@@ -758,7 +760,7 @@ weft_err weft_dn_read(weft_data_node *dn, char **data, size_t *len, char *err)
     bool found = false;
     weft_err e = WEFT_OK;
     switch (dn->kind) {
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: {
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: case ST_EXCEL: {
         if (access(dn->path, F_OK) == 0 || errno != ENOENT) {
             e = weft__read_file(dn->path, &buf, &n, err);
             if (!e && dn->kind == ST_JSON) e = check_json(dn, buf, n, dn->path, err);
@@ -832,7 +834,7 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
     case ST_JSON:
         if ((e = check_json(dn, data, len, dn->config_id, err))) break;
         /* fall through */
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV:
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV: case ST_EXCEL:
         e = write_file_atomic(dn->path, data, len, err);
         break;
     case ST_MEMORY:
@@ -969,7 +971,7 @@ bool weft__dn_has_content(weft__app *app, const weft__dn_ref *ref)
     st_kind kind = kind_of(type);
     bool has_default = dn_lookup(app, ref->config_id, "default_data") != NULL;
     switch (kind) {
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: {
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_JSON: case ST_CSV: case ST_EXCEL: {
         struct stat st;
         return (ref->path && stat(ref->path, &st) == 0 && S_ISREG(st.st_mode)) || has_default;
     }

@@ -51,7 +51,19 @@ static const char HELPER[] =
     "        return getattr(m, attr)\n"
     "    except AttributeError:\n"
     "        raise WeftError(f\"module '{mod}' ({getattr(m, '__file__', '?')}) has no function '{attr}'\") from None\n"
-    "def decode(kind, data, nid, header, exposed):\n"
+    "_path = ['']\n"
+    "def pyfn(name):\n"
+    "    if name.endswith(':function'): name = name[:-9]\n"
+    "    return resolve(_path[0], name)\n"
+    "def fargs(a):\n"
+    "    return [] if a is None else list(a) if isinstance(a, (list, tuple)) else [a]\n"
+    "def to_df(pd, v):\n"
+    "    if isinstance(v, (pd.DataFrame, pd.Series)): return v\n"
+    "    return pd.DataFrame(v)\n"
+    "def numpy_of(r):\n"
+    "    need('numpy')\n"
+    "    return {k: v.to_numpy() for k, v in r.items()} if isinstance(r, dict) else r.to_numpy()\n"
+    "def decode(kind, data, nid, header, exposed, extra):\n"
     "    if kind == 'in_memory' and nid in _mem: return _mem[nid]\n"
     "    if kind in ('pickle', 'in_memory'):\n"
     "        import pickle; return pickle.loads(data)\n"
@@ -65,8 +77,35 @@ static const char HELPER[] =
     "        if not data.strip(): df = pd.DataFrame()\n"
     "        else: df = pd.read_csv(io.BytesIO(data), header=0 if header else None)\n"
     "        return df.to_numpy() if exposed == 'numpy' else df\n"
+    "    if kind == 'excel':\n"
+    "        pd = need('pandas'); need('openpyxl')\n"
+    "        r = pd.read_excel(io.BytesIO(data), sheet_name=extra.get('sheet_name'), engine='openpyxl',\n"
+    "                          header=0 if header else None)\n"
+    "        return numpy_of(r) if exposed == 'numpy' else r\n"
+    "    if kind == 'sql_table':\n"
+    "        import json; pd = need('pandas')\n"
+    "        df = pd.DataFrame(json.loads(data.decode()))\n"
+    "        return df.to_numpy() if exposed == 'numpy' else df\n"
+    "    if kind == 'generic':\n"
+    "        if not extra.get('read_fct'): return bytes(data)\n"
+    "        return pyfn(extra['read_fct'])(*fargs(extra.get('read_fct_args')))\n"
     "    raise WeftError(f\"storage type {kind} is not available to Python tasks\")\n"
-    "def encode(kind, value, nid, header, exposed):\n"
+    "def excel_bytes(value, nid, header, extra):\n"
+    "    pd = need('pandas'); need('openpyxl')\n"
+    "    b = io.BytesIO()\n"
+    "    sheet = extra.get('sheet_name')\n"
+    "    if not isinstance(value, dict) and isinstance(sheet, (list, tuple)):\n"
+    "        if len(sheet) > 1:\n"
+    "            raise WeftError(f\"data node {nid}: sheet_name lists {len(sheet)} sheets but the task \"\n"
+    "                            \"returned one table; return a dict of sheet name to table\")\n"
+    "        sheet = sheet[0] if sheet else None\n"
+    "    sheets = value if isinstance(value, dict) else {sheet or 'Sheet1': value}\n"
+    "    if not sheets: raise WeftError(f\"data node {nid}: an Excel workbook needs at least one sheet\")\n"
+    "    with pd.ExcelWriter(b, engine='openpyxl') as w:\n"
+    "        for k, v in sheets.items():\n"
+    "            to_df(pd, v).to_excel(w, sheet_name=str(k), index=False, header=bool(header))\n"
+    "    return b.getvalue()\n"
+    "def encode(kind, value, nid, header, exposed, extra):\n"
     "    import pickle\n"
     "    if kind == 'pickle': return pickle.dumps(value)\n"
     "    if kind == 'in_memory':\n"
@@ -82,12 +121,22 @@ static const char HELPER[] =
     "        df = value if isinstance(value, pd.DataFrame) else pd.DataFrame(value)\n"
     "        if header and not isinstance(value, pd.DataFrame): df.columns = [str(c) for c in df.columns]\n"
     "        return df.to_csv(index=False, header=header).encode()\n"
+    "    if kind == 'excel': return excel_bytes(value, nid, header, extra)\n"
+    "    if kind == 'sql_table':\n"
+    "        pd = need('pandas')\n"
+    "        return to_df(pd, value).to_json(orient='records', date_format='iso').encode()\n"
+    "    if kind == 'generic':\n"
+    "        if extra.get('write_fct'):\n"
+    "            fn = pyfn(extra['write_fct'])\n"
+    "            return lambda: fn(value, *fargs(extra.get('write_fct_args')))\n"
+    "        return value.encode() if isinstance(value, str) else bytes(value)\n"
     "    raise WeftError(f\"storage type {kind} is not available to Python tasks\")\n"
     "def run(path, name, task, inputs, outputs):\n"
     "    out = io.StringIO()\n"
     "    saved = sys.stdout, sys.stderr\n"
     "    sys.stdout = sys.stderr = out\n"
     "    try:\n"
+    "        _path[0] = path\n"
     "        fn = resolve(path, name)\n"
     "        args = [decode(*i) for i in inputs]\n"
     "        r = fn(*args)\n"
@@ -100,7 +149,9 @@ static const char HELPER[] =
     "                raise WeftError(f\"task {task}: function {name} returned {got} value\"\n"
     "                                f\"{'' if got == 1 else 's'} for {n} outputs\")\n"
     "            vals = list(r)\n"
-    "        enc = [encode(o[0], v, o[1], o[2], o[3]) for o, v in zip(outputs, vals)]\n"
+    "        enc = [encode(o[0], v, *o[1:]) for o, v in zip(outputs, vals)]\n"
+    "        for i, e in enumerate(enc):\n"
+    "            if callable(e): e(); enc[i] = None\n"
     "        return (None, enc, out.getvalue())\n"
     "    except WeftError as e:\n"
     "        return (str(e), None, out.getvalue())\n"
@@ -120,6 +171,13 @@ static const char HELPER[] =
     "    top = mod.split('.')[0]\n"
     "    if top in sys.builtin_module_names: return True\n"
     "    return mach.PathFinder.find_spec(top, [p for p in sys.path if p]) is not None\n"
+    "def check_need(path, name):\n"
+    "    setup(path)\n"
+    "    try:\n"
+    "        need(name)\n"
+    "        return None\n"
+    "    except WeftError as e:\n"
+    "        return str(e)\n"
     "def check_import(path, name):\n"
     "    try:\n"
     "        resolve(path, name)\n"
@@ -354,17 +412,112 @@ static void watch_stop(watch *w, watcher *t)
 
 /* ---- a job ---- */
 
-/* (storage type, instance id, has_header, exposed_type) of a node. */
-static PyObject *node_desc(weft_data_node *dn)
+/* A config value as a Python object (new reference): a list stays a list,
+ * numbers and booleans keep their type, anything else is its text. */
+static PyObject *value_to_py(const weft_value *v)
 {
-    const char *exposed = weft_value_text(weft_dn_property(dn, "exposed_type"));
-    return Py_BuildValue("(ssOs)", weft_dn_storage_type(dn), weft_dn_id(dn),
-                         weft__dn_bool_property(dn, "has_header", true) ? Py_True : Py_False,
-                         exposed ? exposed : "pandas");
+    if (!v) Py_RETURN_NONE;
+    switch (weft_value_type_of(v)) {
+    case WEFT_VALUE_LIST: {
+        PyObject *l = PyList_New(0);
+        for (size_t i = 0; l && i < weft_value_len(v); i++) {
+            PyObject *x = value_to_py(weft_value_at(v, i));
+            if (!x || PyList_Append(l, x) < 0) {
+                Py_XDECREF(x);
+                Py_DECREF(l);
+                return NULL;
+            }
+            Py_DECREF(x);
+        }
+        return l;
+    }
+    case WEFT_VALUE_INT: return PyLong_FromLongLong((long long)weft_value_int(v));
+    case WEFT_VALUE_FLOAT: return PyFloat_FromDouble(weft_value_float(v));
+    case WEFT_VALUE_BOOL: return PyBool_FromLong(weft_value_bool(v));
+    default: {
+        const char *t = weft_value_text(v);
+        return PyUnicode_FromString(t ? t : "");
+    }
+    }
 }
 
-/* The inputs as decode() arguments: (kind, bytes, id, header, exposed). */
-static PyObject *input_list(weft_ctx *ctx, char *msg)
+/* Sets d[key] = v, stealing v; false when v is NULL or on failure. */
+static bool dict_put(PyObject *d, const char *key, PyObject *v)
+{
+    bool ok = v && PyDict_SetItemString(d, key, v) == 0;
+    Py_XDECREF(v);
+    return ok;
+}
+
+/* The generic node's `key` function ("read_fct", "write_fct") when it is
+ * a Python function; NULL when unset or a C function (then weft_dn_read()
+ * and weft_dn_write() call it, and the task sees bytes). */
+static const char *py_generic_fn(weft__app *app, weft_data_node *dn, const char *key)
+{
+    const char *name = weft_value_text(weft_dn_property(dn, key));
+    weft_task_fn fn = NULL;
+    bool python = false;
+    char err[WEFT_ERRBUF_SIZE];
+    if (!name || !*name) return NULL;
+    return weft__resolve_task(app, name, &fn, &python, err) == WEFT_OK && python ? name : NULL;
+}
+
+/* What decode() and encode() need beyond the type: an excel node's
+ * sheet_name; a generic node's Python read_fct/write_fct and their args. */
+static PyObject *node_extra(weft__app *app, weft_data_node *dn)
+{
+    PyObject *x = PyDict_New();
+    const char *type = weft_dn_storage_type(dn);
+    bool ok = x != NULL;
+    if (ok && strcmp(type, "excel") == 0)
+        ok = dict_put(x, "sheet_name", value_to_py(weft_dn_property(dn, "sheet_name")));
+    if (ok && strcmp(type, "generic") == 0) {
+        static const char *const keys[2][2] = {{"read_fct", "read_fct_args"},
+                                               {"write_fct", "write_fct_args"}};
+        for (int i = 0; ok && i < 2; i++) {
+            const char *fn = py_generic_fn(app, dn, keys[i][0]);
+            if (fn)
+                ok = dict_put(x, keys[i][0], PyUnicode_FromString(fn)) &&
+                     dict_put(x, keys[i][1], value_to_py(weft_dn_property(dn, keys[i][1])));
+        }
+    }
+    if (!ok) Py_CLEAR(x);
+    return x;
+}
+
+/* (storage type, instance id, has_header, exposed_type, extra) of a node. */
+static PyObject *node_desc(weft__app *app, weft_data_node *dn)
+{
+    const char *exposed = weft_value_text(weft_dn_property(dn, "exposed_type"));
+    PyObject *extra = node_extra(app, dn);
+    PyObject *d = extra ? Py_BuildValue("(ssOsO)", weft_dn_storage_type(dn), weft_dn_id(dn),
+                                        weft__dn_bool_property(dn, "has_header", true) ? Py_True
+                                                                                       : Py_False,
+                                        exposed ? exposed : "pandas", extra)
+                        : NULL;
+    Py_XDECREF(extra);
+    return d;
+}
+
+/* The content decode() turns into the task's argument: an excel node's
+ * file as it is (a C task may see it otherwise), nothing for a generic
+ * node read by a Python read_fct, what weft_dn_read() gives otherwise. */
+static weft_err input_bytes(weft_data_node *dn, PyObject *desc, char **data, size_t *len, char *err)
+{
+    const char *type = weft_dn_storage_type(dn), *path = weft_dn_path(dn);
+    if (strcmp(type, "excel") == 0) {
+        struct stat st;
+        if (!path || stat(path, &st) != 0)
+            return weft__err(err, WEFT_EDATA, "%s does not exist", path ? path : "the file");
+        return weft__read_file(path, data, len, err);
+    }
+    if (strcmp(type, "generic") == 0 && PyDict_GetItemString(PyTuple_GET_ITEM(desc, 4), "read_fct"))
+        return WEFT_OK;
+    return weft_dn_read(dn, data, len, err);
+}
+
+/* The inputs as decode() arguments: (kind, bytes, id, header, exposed, extra). */
+static PyObject *input_list(weft__app *app, weft_ctx *ctx, char *msg)
 {
     size_t n = weft_ctx_ninputs(ctx);
     PyObject *list = PyList_New((Py_ssize_t)n);
@@ -372,16 +525,17 @@ static PyObject *input_list(weft_ctx *ctx, char *msg)
         weft_data_node *dn = weft_ctx_input(ctx, i);
         char err[WEFT_ERRBUF_SIZE], *data = NULL;
         size_t len = 0;
-        if (weft_dn_read(dn, &data, &len, err)) {
+        PyObject *d = node_desc(app, dn), *item = NULL;
+        if (d && input_bytes(dn, d, &data, &len, err)) {
             snprintf(msg, WEFT__ERROR_MAX, "input '%s': %s", weft_dn_config_id(dn), err);
+            Py_DECREF(d);
             Py_DECREF(list);
             return NULL;
         }
-        PyObject *d = node_desc(dn);
-        PyObject *item = d ? Py_BuildValue("(Oy#OOO)", PyTuple_GET_ITEM(d, 0), data, (Py_ssize_t)len,
-                                           PyTuple_GET_ITEM(d, 1), PyTuple_GET_ITEM(d, 2),
-                                           PyTuple_GET_ITEM(d, 3))
-                             : NULL;
+        if (d)
+            item = Py_BuildValue("(Oy#OOOO)", PyTuple_GET_ITEM(d, 0), data ? data : "",
+                                 (Py_ssize_t)len, PyTuple_GET_ITEM(d, 1), PyTuple_GET_ITEM(d, 2),
+                                 PyTuple_GET_ITEM(d, 3), PyTuple_GET_ITEM(d, 4));
         free(data);
         Py_XDECREF(d);
         if (!item) {
@@ -393,12 +547,12 @@ static PyObject *input_list(weft_ctx *ctx, char *msg)
     return list;
 }
 
-static PyObject *output_list(weft_ctx *ctx)
+static PyObject *output_list(weft__app *app, weft_ctx *ctx)
 {
     size_t n = weft_ctx_noutputs(ctx);
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
-        PyObject *d = node_desc(weft_ctx_output(ctx, i));
+        PyObject *d = node_desc(app, weft_ctx_output(ctx, i));
         if (!d) {
             Py_DECREF(list);
             return NULL;
@@ -408,7 +562,25 @@ static PyObject *output_list(weft_ctx *ctx)
     return list;
 }
 
-/* Writes each encoded output; false with msg set at the first failure. */
+/* Replaces an excel node's file by the workbook encode() made, atomically. */
+static weft_err write_excel(weft_data_node *dn, const char *data, size_t len, char *err)
+{
+    const char *path = weft_dn_path(dn);
+    weft__afile *af;
+    FILE *f;
+    if (!path) return weft__err(err, WEFT_EINVAL, "data node %s has no path", weft_dn_id(dn));
+    weft_err e = weft__afile_open(path, &af, &f, err);
+    if (e) return e;
+    if (len && fwrite(data, 1, len, f) != len) {
+        weft__afile_abort(af);
+        return weft__err(err, WEFT_EIO, "cannot write %s", path);
+    }
+    if (!(e = weft__afile_commit(af, err))) weft__dn_mark_written(dn);
+    return e;
+}
+
+/* Writes each encoded output (None: a Python write_fct wrote it already);
+ * false with msg set at the first failure. */
 static bool write_outputs(weft_ctx *ctx, PyObject *enc, char *msg)
 {
     for (Py_ssize_t i = 0; i < PyList_Size(enc); i++) {
@@ -416,11 +588,19 @@ static bool write_outputs(weft_ctx *ctx, PyObject *enc, char *msg)
         Py_ssize_t len;
         char err[WEFT_ERRBUF_SIZE];
         weft_data_node *dn = weft_ctx_output(ctx, (size_t)i);
-        if (PyBytes_AsStringAndSize(PyList_GET_ITEM(enc, i), &data, &len) < 0) {
+        PyObject *item = PyList_GET_ITEM(enc, i);
+        if (item == Py_None) {
+            weft__dn_mark_written(dn);
+            continue;
+        }
+        if (PyBytes_AsStringAndSize(item, &data, &len) < 0) {
             py_error_text(msg, WEFT__ERROR_MAX);
             return false;
         }
-        if (weft_dn_write(dn, data, (size_t)len, err)) {
+        weft_err e = strcmp(weft_dn_storage_type(dn), "excel") == 0
+                         ? write_excel(dn, data, (size_t)len, err)
+                         : weft_dn_write(dn, data, (size_t)len, err);
+        if (e) {
             snprintf(msg, WEFT__ERROR_MAX, "output '%s': %s", weft_dn_config_id(dn), err);
             return false;
         }
@@ -459,7 +639,7 @@ weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
     watch w = {hooks, deadline_ns, 0, 0, WEFT__PY_DONE};
     watcher t;
     PyObject *cap = PyCapsule_New(&w, "weft.watch", NULL), *r = NULL;
-    PyObject *in = input_list(ctx, msg), *out = in ? output_list(ctx) : NULL;
+    PyObject *in = input_list(app, ctx, msg), *out = in ? output_list(app, ctx) : NULL;
     if (in && out && cap) {
         watch_start(&w, &t, cap);
         r = helper_call("run", Py_BuildValue("(sssOO)", weft__app_path(app), fname,
@@ -514,4 +694,9 @@ weft_err weft__py_find_module(weft__app *app, const char *fname, char *err)
 weft_err weft__py_import(weft__app *app, const char *fname, char *err)
 {
     return check_call(app, "check_import", fname, err);
+}
+
+weft_err weft__py_need(weft__app *app, const char *module, char *err)
+{
+    return check_call(app, "check_need", module, err);
 }
