@@ -11,7 +11,9 @@ same file and warm interpreters (pandas already imported):
           (RUNNING to COMPLETED: the CSV read into memory, decoded by
           pandas, the function, the pickle written atomically and fsynced)
   direct  in this process, REPS times: pandas.read_csv(path), the
-          function, pickle.dump to a file (no fsync: what a script does)
+          function, pickle.dump to a file (no fsync: what a script does);
+          and again writing as weft does (a temporary file, fsync, rename),
+          which tells the cost of durability from the rest
 REPS is split over two alternating rounds of each.  Prints one JSON object
 with both medians and weft / direct - 1.
 Usage: pandas_task.py WEFT_BINARY WORK_DIR REPS
@@ -80,7 +82,8 @@ def weft_durations(weft, work, reps):
     return [j["duration_ms"] / 1000 for j in jobs[1:]]  # the first one imported pandas
 
 
-def direct_durations(work, reps):
+def direct_durations(work, reps, durable):
+    """`durable`: written as weft writes, to a temporary file fsynced and renamed."""
     sys.path.insert(0, work)
     import pandas as pd
     import bench_pandas
@@ -88,8 +91,14 @@ def direct_durations(work, reps):
     for i in range(reps):
         t0 = time.perf_counter()
         r = bench_pandas.enrich(pd.read_csv(os.path.join(work, "orders.csv")))
-        with open(os.path.join(work, f"direct{i}.p"), "wb") as f:
+        path = os.path.join(work, f"direct{i}.p")
+        with open(path + ".tmp" if durable else path, "wb") as f:
             pickle.dump(r, f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        if durable:
+            os.rename(path + ".tmp", path)
         out.append(time.perf_counter() - t0)
     return out
 
@@ -102,14 +111,16 @@ def main():
         f.write(MODULE)
     # Two rounds, alternating, so that a change of the machine's load
     # during the run weighs on both sides alike.
-    w, d = [], []
+    w, d, dd = [], [], []
     for _ in range(2):
         w += weft_durations(weft, work, reps // 2)
-        d += direct_durations(work, reps // 2)
-    wm, dm = statistics.median(w), statistics.median(d)
-    print(json.dumps({"csv_bytes": size, "reps": reps, "weft_seconds": w, "direct_seconds": d,
-                      "weft_median_seconds": wm, "direct_median_seconds": dm,
-                      "overhead": wm / dm - 1}))
+        d += direct_durations(work, reps // 2, False)
+        dd += direct_durations(work, reps // 2, True)
+    wm, dm, ddm = statistics.median(w), statistics.median(d), statistics.median(dd)
+    print(json.dumps({"csv_bytes": size, "reps": len(w), "weft_seconds": w, "direct_seconds": d,
+                      "direct_durable_seconds": dd, "weft_median_seconds": wm,
+                      "direct_median_seconds": dm, "direct_durable_median_seconds": ddm,
+                      "overhead": wm / dm - 1, "overhead_vs_durable": wm / ddm - 1}))
 
 
 if __name__ == "__main__":
