@@ -191,8 +191,11 @@ static void calling_convention(const char *mode)
     ASSERT_EQ(python3("import pickle; print(pickle.load(open(\"p.p\", \"rb\")))", &out), 0);
     ASSERT_STR_EQ(out, "['abc', 'abc']\n");
     free(out);
-    /* a wrong count writes none of the outputs */
+    /* a wrong count writes none of the outputs, and leaves no temporary
+     * file (a pickle output's is opened before the function runs) */
     ASSERT(!exists("bj.json") && !exists("bt.txt") && !exists("bp.p"));
+    ASSERT_EQ(test_run_cmd("ls -a | grep -c '^\\.bp\\.p\\.'", &out), 1);
+    free(out);
     close_run(&r);
 }
 

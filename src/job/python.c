@@ -13,7 +13,10 @@
  * each output to bytes.  Every output is encoded before the first is
  * written, so a wrong count or a value that cannot be stored writes
  * nothing; the bytes go through weft_dn_write(), the atomic writer every
- * other task uses.
+ * other task uses.  A pickle or csv output is instead streamed by
+ * pickle.dump or to_csv into the temporary file of that same writer
+ * (weft__afile), renamed into place once every output is encoded: a
+ * 10 MB frame is not copied into bytes and then through C.
  */
 #define PY_SSIZE_T_CLEAN /* Py_ssize_t lengths for "y#" */
 #include <Python.h>
@@ -110,8 +113,14 @@ static const char HELPER[] =
     "        for k, v in sheets.items():\n"
     "            to_df(pd, v).to_excel(w, sheet_name=str(k), index=False, header=bool(header))\n"
     "    return b.getvalue()\n"
+    "def sink(extra):\n"
+    "    import os\n"
+    "    return os.fdopen(os.dup(extra['fd']), 'wb')\n"
     "def encode(kind, value, nid, header, exposed, extra):\n"
     "    import pickle\n"
+    "    if kind == 'pickle' and 'fd' in extra:\n"
+    "        with sink(extra) as f: pickle.dump(value, f)\n"
+    "        return None\n"
     "    if kind == 'pickle': return pickle.dumps(value)\n"
     "    if kind == 'in_memory':\n"
     "        _mem[nid] = value\n"
@@ -125,7 +134,9 @@ static const char HELPER[] =
     "        pd = need('pandas')\n"
     "        df = value if isinstance(value, pd.DataFrame) else pd.DataFrame(value)\n"
     "        if header and not isinstance(value, pd.DataFrame): df.columns = [str(c) for c in df.columns]\n"
-    "        return df.to_csv(index=False, header=header).encode()\n"
+    "        if 'fd' not in extra: return df.to_csv(index=False, header=header).encode()\n"
+    "        with sink(extra) as f: df.to_csv(f, index=False, header=header)\n"
+    "        return None\n"
     "    if kind == 'excel': return excel_bytes(value, nid, header, extra)\n"
     "    if kind == 'sql_table':\n"
     "        pd = need('pandas')\n"
@@ -571,12 +582,36 @@ static PyObject *input_list(weft__app *app, weft_ctx *ctx, char *msg)
     return list;
 }
 
-static PyObject *output_list(weft__app *app, weft_ctx *ctx)
+/* Whether encode() streams the output into its temporary file itself
+ * (pickle.dump, DataFrame.to_csv): no encoded copy goes through C. */
+static bool streamed(weft_data_node *dn)
+{
+    const char *type = weft_dn_storage_type(dn);
+    return weft_dn_path(dn) && (strcmp(type, "pickle") == 0 || strcmp(type, "csv") == 0);
+}
+
+/* The outputs as encode() arguments; a streamed output's temporary file is
+ * opened into afs[i] (committed by write_outputs(), else aborted by the
+ * caller) and its descriptor is extra["fd"]. */
+static PyObject *output_list(weft__app *app, weft_ctx *ctx, weft__afile **afs, char *msg)
 {
     size_t n = weft_ctx_noutputs(ctx);
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
-        PyObject *d = node_desc(app, weft_ctx_output(ctx, i));
+        weft_data_node *dn = weft_ctx_output(ctx, i);
+        PyObject *d = node_desc(app, dn), *fd = NULL;
+        char err[WEFT_ERRBUF_SIZE];
+        FILE *f;
+        if (d && streamed(dn)) {
+            if (weft__afile_open(weft_dn_path(dn), &afs[i], &f, err)) {
+                snprintf(msg, WEFT__ERROR_MAX, "output '%s': %s", weft_dn_config_id(dn), err);
+                Py_CLEAR(d);
+            } else if (!(fd = PyLong_FromLong(fileno(f))) ||
+                       PyDict_SetItemString(PyTuple_GET_ITEM(d, 4), "fd", fd) < 0) {
+                Py_CLEAR(d);
+            }
+            Py_XDECREF(fd);
+        }
         if (!d) {
             Py_DECREF(list);
             return NULL;
@@ -603,9 +638,10 @@ static weft_err write_excel(weft_data_node *dn, const char *data, size_t len, ch
     return e;
 }
 
-/* Writes each encoded output (None: a Python write_fct wrote it already);
- * false with msg set at the first failure. */
-static bool write_outputs(weft_ctx *ctx, PyObject *enc, char *msg)
+/* Writes each encoded output (None: a Python write_fct wrote it already,
+ * or encode() streamed it into afs[i], committed here); false with msg set
+ * at the first failure. */
+static bool write_outputs(weft_ctx *ctx, PyObject *enc, weft__afile **afs, char *msg)
 {
     for (Py_ssize_t i = 0; i < PyList_Size(enc); i++) {
         char *data;
@@ -613,6 +649,14 @@ static bool write_outputs(weft_ctx *ctx, PyObject *enc, char *msg)
         char err[WEFT_ERRBUF_SIZE];
         weft_data_node *dn = weft_ctx_output(ctx, (size_t)i);
         PyObject *item = PyList_GET_ITEM(enc, i);
+        if (item == Py_None && afs[i]) {
+            weft__afile *af = afs[i];
+            afs[i] = NULL; /* freed by the commit, whatever it says */
+            if (weft__afile_commit(af, err)) {
+                snprintf(msg, WEFT__ERROR_MAX, "output '%s': %s", weft_dn_config_id(dn), err);
+                return false;
+            }
+        }
         if (item == Py_None) {
             weft__dn_mark_written(dn);
             continue;
@@ -633,7 +677,8 @@ static bool write_outputs(weft_ctx *ctx, PyObject *enc, char *msg)
 }
 
 /* Takes the verdict of run() = (error or None, encoded outputs, printed). */
-static weft__py_end judge(weft_ctx *ctx, PyObject *r, const watch *w, weft__buf *log, char *msg)
+static weft__py_end judge(weft_ctx *ctx, PyObject *r, const watch *w, weft__buf *log,
+                          weft__afile **afs, char *msg)
 {
     PyObject *perr = PyTuple_GET_ITEM(r, 0), *enc = PyTuple_GET_ITEM(r, 1);
     Py_ssize_t plen = 0;
@@ -646,7 +691,7 @@ static weft__py_end judge(weft_ctx *ctx, PyObject *r, const watch *w, weft__buf 
         snprintf(msg, WEFT__ERROR_MAX, "%s", t ? t : "Python error");
         return WEFT__PY_FAILED;
     }
-    return write_outputs(ctx, enc, msg) ? WEFT__PY_DONE : WEFT__PY_FAILED;
+    return write_outputs(ctx, enc, afs, msg) ? WEFT__PY_DONE : WEFT__PY_FAILED;
 }
 
 weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
@@ -662,8 +707,11 @@ weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
     }
     watch w = {hooks, deadline_ns, 0, 0, WEFT__PY_DONE};
     watcher t;
+    size_t nout = weft_ctx_noutputs(ctx);
+    weft__afile **afs = calloc(nout + 1, sizeof *afs); /* the streamed outputs' files */
     PyObject *cap = PyCapsule_New(&w, "weft.watch", NULL), *r = NULL;
-    PyObject *in = input_list(app, ctx, msg), *out = in ? output_list(app, ctx) : NULL;
+    PyObject *in = afs ? input_list(app, ctx, msg) : NULL;
+    PyObject *out = in ? output_list(app, ctx, afs, msg) : NULL;
     if (in && out && cap) {
         watch_start(&w, &t, cap);
         r = helper_call("run", Py_BuildValue("(sssOO)", weft__app_path(app), fname,
@@ -671,9 +719,11 @@ weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
         watch_stop(&w, &t);
     }
     if (w.why != WEFT__PY_DONE) *end = w.why; /* the interrupt may leave run() itself */
-    else if (r && PyTuple_Check(r) && PyTuple_Size(r) == 3) *end = judge(ctx, r, &w, log, msg);
+    else if (r && PyTuple_Check(r) && PyTuple_Size(r) == 3) *end = judge(ctx, r, &w, log, afs, msg);
     else if (!msg[0]) py_error_text(msg, WEFT__ERROR_MAX);
     PyErr_Clear();
+    for (size_t i = 0; afs && i < nout; i++) weft__afile_abort(afs[i]); /* not committed */
+    free(afs);
     Py_XDECREF(r);
     Py_XDECREF(in);
     Py_XDECREF(out);
