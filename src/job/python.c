@@ -26,6 +26,7 @@
 #include "util/util.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,7 +295,8 @@ static void py_error_text(char *buf, size_t size)
  * Both are polled in the job's own thread, as the cancel hook is not
  * thread-safe (development mode reads the orchestrator's store).  In the
  * interpreter's main thread (the `weft` command, every worker process) a
- * watcher thread queues Py_AddPendingCall() every WEFT__PY_CANCEL_POLL_MS:
+ * watcher thread (one per process, kept) queues Py_AddPendingCall() every
+ * WEFT__PY_CANCEL_POLL_MS while a job runs:
  * CPython runs pending calls at its eval breaker, which even
  * `while True: pass` (a jump to itself) checks, at no cost to the job in
  * between.  CPython runs pending calls only in the main thread, so a job
@@ -357,20 +359,25 @@ static int trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     return watch_poll(w, ask);
 }
 
-/* The watcher thread: queues pending calls, and takes the GIL only to
- * hand it back (so the job's thread must release it to join the watcher). */
-typedef struct watcher {
-    pthread_t th;
+/* The watcher thread, one per process, started by the first job of the
+ * interpreter's main thread and kept (a thread per job cost a create, a
+ * join and two context switches, a third of a no-op job's time on a
+ * loaded machine).  Every WEFT__PY_CANCEL_POLL_MS it wakes; while a job is
+ * `active` it queues a pending call and takes the GIL only to hand it
+ * back.  Idle, it costs ten wake-ups a second. */
+static struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop, started;
-} watcher;
+    bool active;  /* guarded by mu */
+    bool started; /* set once, by the first main-thread job, with the GIL */
+} watcher = {PTHREAD_MUTEX_INITIALIZER, false, false};
 
 static void *watcher_main(void *arg)
 {
-    watcher *t = arg;
-    pthread_mutex_lock(&t->mu);
-    while (!t->stop) {
+    (void)arg;
+    pthread_cond_t cv; /* never signaled: a sleep that pthread_mutex_t can time */
+    pthread_cond_init(&cv, NULL);
+    pthread_mutex_lock(&watcher.mu);
+    for (;;) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)WEFT__PY_CANCEL_POLL_MS * 1000000L;
@@ -378,52 +385,65 @@ static void *watcher_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-        if (t->stop) break;
+        pthread_cond_timedwait(&cv, &watcher.mu, &ts);
+        if (!watcher.active) continue;
         Py_AddPendingCall(pending_poll, NULL); /* a full queue: next time */
         /* CPython 3.11 arms its eval breaker for a pending call only when
          * the thread that adds it may run it; taking and giving back the
          * GIL makes the job's thread recompute the breaker as it takes
-         * the GIL again. */
-        pthread_mutex_unlock(&t->mu);
+         * the GIL again.  pending_poll() finds the job through cur_watch,
+         * so a call that runs after the job ended does nothing. */
+        pthread_mutex_unlock(&watcher.mu);
         PyGILState_STATE g = PyGILState_Ensure();
         PyGILState_Release(g);
-        pthread_mutex_lock(&t->mu);
+        pthread_mutex_lock(&watcher.mu);
     }
-    pthread_mutex_unlock(&t->mu);
     return NULL;
 }
 
-/* Starts watching `w` (GIL held): a watcher thread in the main thread, the
- * trace function elsewhere or when the thread cannot start. */
-static void watch_start(watch *w, watcher *t, PyObject *cap)
+/* Starts the watcher thread with every signal blocked (they are the main
+ * thread's); false when it cannot start. */
+static bool watcher_start(void)
+{
+    pthread_t th;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = pthread_create(&th, NULL, watcher_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ok) pthread_detach(th);
+    return ok;
+}
+
+/* Starts watching `w` (GIL held): the watcher thread in the main thread,
+ * the trace function elsewhere or when the thread cannot start.  True
+ * when the watcher watches. */
+static bool watch_start(watch *w, PyObject *cap)
 {
     w->tid = PyThread_get_thread_ident();
     cur_watch = w;
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
-    t->stop = false;
-    t->started = w->tid == py_main_tid && pthread_create(&t->th, NULL, watcher_main, t) == 0;
-    if (!t->started) PyEval_SetTrace(trace, cap);
+    if (w->tid == py_main_tid && !watcher.started) watcher.started = watcher_start();
+    bool by_watcher = w->tid == py_main_tid && watcher.started;
+    if (by_watcher) {
+        pthread_mutex_lock(&watcher.mu);
+        watcher.active = true;
+        pthread_mutex_unlock(&watcher.mu);
+    } else {
+        PyEval_SetTrace(trace, cap);
+    }
+    return by_watcher;
 }
 
-static void watch_stop(watch *w, watcher *t)
+static void watch_stop(bool by_watcher)
 {
-    (void)w;
     cur_watch = NULL;
-    if (t->started) {
-        pthread_mutex_lock(&t->mu);
-        t->stop = true;
-        pthread_cond_signal(&t->cv);
-        pthread_mutex_unlock(&t->mu);
-        Py_BEGIN_ALLOW_THREADS
-        pthread_join(t->th, NULL);
-        Py_END_ALLOW_THREADS
+    if (by_watcher) {
+        pthread_mutex_lock(&watcher.mu);
+        watcher.active = false;
+        pthread_mutex_unlock(&watcher.mu);
     } else {
         PyEval_SetTrace(NULL, NULL);
     }
-    pthread_cond_destroy(&t->cv);
-    pthread_mutex_destroy(&t->mu);
 }
 
 /* ---- a job ---- */
@@ -706,17 +726,16 @@ weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
         return WEFT_OK;
     }
     watch w = {hooks, deadline_ns, 0, 0, WEFT__PY_DONE};
-    watcher t;
     size_t nout = weft_ctx_noutputs(ctx);
     weft__afile **afs = calloc(nout + 1, sizeof *afs); /* the streamed outputs' files */
     PyObject *cap = PyCapsule_New(&w, "weft.watch", NULL), *r = NULL;
     PyObject *in = afs ? input_list(app, ctx, msg) : NULL;
     PyObject *out = in ? output_list(app, ctx, afs, msg) : NULL;
     if (in && out && cap) {
-        watch_start(&w, &t, cap);
+        bool by_watcher = watch_start(&w, cap);
         r = helper_call("run", Py_BuildValue("(sssOO)", weft__app_path(app), fname,
                                               spec->task_config_id, in, out));
-        watch_stop(&w, &t);
+        watch_stop(by_watcher);
     }
     if (w.why != WEFT__PY_DONE) *end = w.why; /* the interrupt may leave run() itself */
     else if (r && PyTuple_Check(r) && PyTuple_Size(r) == 3) *end = judge(ctx, r, &w, log, afs, msg);
