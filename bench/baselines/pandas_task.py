@@ -14,7 +14,7 @@ same file and warm interpreters (pandas already imported):
           function, pickle.dump to a file (no fsync: what a script does);
           and again writing as weft does (a temporary file, fsync, rename),
           which tells the cost of durability from the rest
-REPS is split over two alternating rounds of each.  Prints one JSON object
+REPS is split over four rounds of each, in a rotating order.  Prints one JSON object
 with both medians and weft / direct - 1.
 Usage: pandas_task.py WEFT_BINARY WORK_DIR REPS
 """
@@ -109,13 +109,17 @@ def main():
     size = make_csv(os.path.join(work, "orders.csv"))
     with open(os.path.join(work, "bench_pandas.py"), "w") as f:
         f.write(MODULE)
-    # Two rounds, alternating, so that a change of the machine's load
-    # during the run weighs on both sides alike.
+    # Four rounds in a rotating order, so that a change of the machine's
+    # load, or the write-back of the previous side's files, weighs on
+    # every side alike.
     w, d, dd = [], [], []
-    for _ in range(2):
-        w += weft_durations(weft, work, reps // 2)
-        d += direct_durations(work, reps // 2, False)
-        dd += direct_durations(work, reps // 2, True)
+    n = max(reps // 4, 1)
+    sides = [lambda: w.extend(weft_durations(weft, work, n)),
+             lambda: d.extend(direct_durations(work, n, False)),
+             lambda: dd.extend(direct_durations(work, n, True))]
+    for r in range(4):
+        for k in range(3):
+            sides[(r + k) % 3]()
     wm, dm, ddm = statistics.median(w), statistics.median(d), statistics.median(dd)
     print(json.dumps({"csv_bytes": size, "reps": len(w), "weft_seconds": w, "direct_seconds": d,
                       "direct_durable_seconds": dd, "weft_median_seconds": wm,
