@@ -28,7 +28,7 @@ PREFIX  ?= /usr/local
 SYSTEMD ?=
 SAN     ?=
 OPT     ?= -O2
-PKGS    := jansson sqlite3 librabbitmq openssl libmicrohttpd libgvc python3-embed
+PKGS    := jansson sqlite3 librabbitmq openssl libmicrohttpd libgvc python3-embed libpq
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Python task functions embed the Python of python3-embed: its prefix is the
@@ -214,3 +214,36 @@ uninstall:
 
 clean:
 	rm -rf build $(EXAMPLE_SOS)
+
+# The weft Python package (docs/PYTHON.md): build/python/weft/ holds the
+# package's .py files and _weft.so, the extension module over libweft,
+# for /usr/bin/python3 (the Python of python3-embed; a pyenv python3 on
+# PATH may be another build).  The module carries libweft's objects and
+# does not link libpython: Debian's python3 has the interpreter built in,
+# and a second libpython in the process would be a second interpreter.
+# `make install` puts it in $(PREFIX)/lib/python3.X/dist-packages, which
+# Debian's python3 searches for both /usr and /usr/local.
+PY_EXT_SRC := $(sort $(wildcard python/*.c))
+PY_EXT_OBJ := $(PY_EXT_SRC:%.c=$(BUILD)/obj/%.o)
+PY_FILES   := $(sort $(wildcard python/weft/*.py))
+PY_LIBS    := $(shell pkg-config --libs $(filter-out python3-embed,$(PKGS)) 2>/dev/null) -lpthread -ldl -lm
+PY_SITE    ?= lib/python$(shell pkg-config --modversion python3-embed 2>/dev/null)/dist-packages
+.PHONY: python install-python uninstall-python
+all: python
+python: $(BUILD)/python/weft/_weft.so $(PY_FILES:python/%=$(BUILD)/python/%)
+$(PY_EXT_OBJ): ALL_CFLAGS += -I.
+$(PY_EXT_OBJ): python/ext.h
+$(BUILD)/python/weft/_weft.so: $(PY_EXT_OBJ) $(BUILD)/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SAN) -o $@ $(PY_EXT_OBJ) -Wl,--whole-archive $(BUILD)/libweft.a -Wl,--no-whole-archive $(PY_LIBS)
+$(BUILD)/python/weft/%.py: python/weft/%.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+install: install-python
+install-python: python
+	install -d $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft
+	install -m 644 $(PY_FILES) $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft/
+	install -m 755 $(BUILD)/python/weft/_weft.so $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft/
+uninstall: uninstall-python
+uninstall-python:
+	rm -rf $(DESTDIR)$(PREFIX)/$(PY_SITE)/weft

@@ -778,12 +778,86 @@ weft_mode weft_orchestrator_mode(const weft_orchestrator *o);
 
 /**
  * Creates a scenario instance of SCENARIO.<config_id>: its tasks and its
- * SCENARIO-scoped data nodes are new; GLOBAL data nodes are shared with
- * every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>) is the
- * caller's to free().
+ * SCENARIO-scoped data nodes are new; CYCLE-scoped ones are those of its
+ * cycle (see weft_scenario_create_with(); created now), GLOBAL ones are
+ * shared with every scenario.  *scenario_id (SCENARIO_<config id>_<uuid>)
+ * is the caller's to free().
  */
 weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id,
                               char **scenario_id, char *err);
+
+/** Options of weft_scenario_create_with(). */
+typedef struct weft_scenario_opts {
+    /**
+     * The scenario's creation date, local time: "YYYY-MM-DD" (midnight) or
+     * "YYYY-MM-DDTHH:MM:SS"; NULL for now.  It picks the cycle of a
+     * scenario config with a `frequency`.
+     */
+    const char *creation_date;
+} weft_scenario_opts;
+
+/**
+ * weft_scenario_create() with options (`opts` may be NULL).  A scenario
+ * config with a `frequency` attaches the instance to the cycle of that
+ * frequency that contains the creation date, created when missing (Taipy's
+ * boundaries: a day, an ISO week from Monday, a month, a calendar quarter,
+ * a year, in local time); the first scenario created in a cycle is its
+ * primary scenario, and CYCLE-scoped data nodes are shared by the
+ * scenarios of one cycle only.  WEFT_EINVAL for a malformed date.
+ * *scenario_id is the caller's to free().
+ */
+weft_err weft_scenario_create_with(weft_orchestrator *o, const char *config_id,
+                                   const weft_scenario_opts *opts, char **scenario_id, char *err);
+
+/**
+ * Makes `scenario_id` the primary scenario of its cycle; the cycle's
+ * previous primary scenario is no longer primary (Taipy's
+ * set_primary: one primary scenario per cycle).  WEFT_ENOTFOUND for an
+ * unknown scenario, WEFT_EINVAL when it belongs to no cycle (its config has
+ * no frequency), WEFT_EMODE on a read-only handle.
+ */
+weft_err weft_scenario_set_primary(weft_orchestrator *o, const char *scenario_id, char *err);
+
+/**
+ * The cycle of a scenario instance: *cycle_id (caller frees; NULL when it
+ * belongs to none) and whether it is the cycle's primary scenario
+ * (is_primary may be NULL).  WEFT_ENOTFOUND for an unknown scenario.
+ */
+weft_err weft_scenario_cycle(weft_orchestrator *o, const char *scenario_id, char **cycle_id,
+                             bool *is_primary, char *err);
+
+/** A scenario of a cycle, in a weft_cycle_info. */
+typedef struct weft_cycle_scenario {
+    char *id;
+    char *config_id;
+    char *creation_date; /**< naive local ISO datetime, "2026-05-12T00:00:00" */
+    bool is_primary;
+} weft_cycle_scenario;
+
+/**
+ * A cycle (Taipy's Cycle): one period of a frequency.  Dates are naive
+ * local ISO datetimes, as Taipy keeps them: the period is
+ * [start_date, end_date], end_date the period's last microsecond
+ * ("2026-05-31T23:59:59.999999").  Caller frees with weft_cycle_info_free().
+ */
+typedef struct weft_cycle_info {
+    char *id;            /**< "CYCLE_<name>_<uuid>", the name made a file name as Taipy does */
+    char *name;          /**< "May 2026", "Week 21 2026, from 25. May", "2026 Q2", ... */
+    char *frequency;     /**< "DAILY", "WEEKLY", "MONTHLY", "QUARTERLY" or "YEARLY" */
+    char *start_date;
+    char *end_date;
+    char *creation_date; /**< of the scenario that created the cycle */
+    weft_cycle_scenario *scenarios; /**< oldest first */
+    size_t nscenarios;
+} weft_cycle_info;
+void weft_cycle_info_free(weft_cycle_info *c);
+void weft_cycle_list_free(weft_cycle_info **cycles, size_t n);
+
+/**
+ * Every cycle, by start date, each with its scenarios.  *out is an array of
+ * *n snapshots; caller frees it with weft_cycle_list_free().
+ */
+weft_err weft_cycles_list(weft_orchestrator *o, weft_cycle_info ***out, size_t *n, char *err);
 
 /**
  * The id of sequence `name` of scenario instance `scenario_id`, as Taipy
@@ -914,6 +988,77 @@ void weft_strv_free(char **v, size_t n);
  * there is one such instance, by config id.  Caller frees *data.
  */
 weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_t *len, char *err);
+
+/** weft_data_write_opts.flags: add to the node's content rather than replace it. */
+#define WEFT_DATA_APPEND 0x1u
+
+/** Options of weft_data_write(). */
+typedef struct weft_data_write_opts {
+    unsigned flags;     /**< WEFT_DATA_APPEND, or 0 to replace the content */
+    /** Who writes, recorded with the edit (Taipy's editor_id): printable,
+     *  at most 128 bytes, not starting with "JOB_" (job ids do).  NULL: "user". */
+    const char *editor;
+} weft_data_write_opts;
+
+/**
+ * Writes a data node instance from outside any task, by instance id or by
+ * config id as weft_data_read().  `data` (`len` bytes, borrowed) is the
+ * whole new content, or with WEFT_DATA_APPEND what to add, as Taipy's
+ * append does per storage type: csv rows (the input's header must be the
+ * node's), text and binary bytes, json items added to a list (an object's
+ * keys merged into an object), sql_table rows (a JSON array of row objects,
+ * or one).  pickle, in_memory and generic nodes cannot be appended to
+ * (WEFT_EINVAL).
+ *
+ * The input is checked before anything is written: WEFT_EDATA, err naming
+ * the input line or row and what differs, when JSON does not parse or CSV
+ * lacks the node's columns.  WEFT_ELOCKED, err naming the job, when an
+ * unfinished job (SUBMITTED, BLOCKED, PENDING or RUNNING, in this process
+ * or another one using the store) is to write the node: Taipy's edit lock.
+ * WEFT_ENOTFOUND for an unknown node; WEFT_EMODE for an in_memory node on
+ * a read-only handle (its content lives in the process running the jobs).
+ * On any error the node's content and the store are unchanged.
+ *
+ * On success the write is an edit: the node's last edit time and editor
+ * change and a row is added to its edit history (weft_data_info_get()), so
+ * later runs read the new content and skippable tasks reading the node run
+ * again.  Works on read-only handles too (the store is written in one short
+ * transaction, as the running orchestrator's are).  `opts` may be NULL.
+ */
+weft_err weft_data_write(weft_orchestrator *o, const char *id, const void *data, size_t len,
+                         const weft_data_write_opts *opts, char *err);
+
+/** One edit of a data node. */
+typedef struct weft_data_edit {
+    int64_t at_us;
+    char *job_id; /**< the job that wrote it, or NULL */
+    char *editor; /**< who wrote it from outside a job ("user" or a name), or NULL */
+} weft_data_edit;
+
+/** What the store knows about a data node instance (weft_data_info_get()). */
+typedef struct weft_data_info {
+    char *id;
+    char *config_id;
+    char *storage_type;  /**< from the configuration ("pickle" when unset) */
+    weft_scope scope;
+    char *scenario_id;   /**< NULL for GLOBAL and CYCLE nodes */
+    char *path;          /**< NULL for in_memory, generic and sql_table nodes */
+    int64_t last_edit_us;/**< 0 when never written */
+    char *last_job_id;   /**< the last edit's job, or NULL */
+    char *last_editor;   /**< the last edit's editor when not a job, or NULL */
+    char *locked_by;     /**< an unfinished job that will write it (the edit lock), or NULL */
+    weft_data_edit *edits; /**< the edit history, oldest first */
+    size_t nedits;
+} weft_data_info;
+
+/**
+ * A data node instance by instance id or config id (as weft_data_read()),
+ * with its edit history.  Caller frees *out with weft_data_info_free().
+ * WEFT_ENOTFOUND for an unknown node.  O(edits of the node + unfinished jobs).
+ */
+weft_err weft_data_info_get(weft_orchestrator *o, const char *id, weft_data_info **out, char *err);
+/** Frees what weft_data_info_get() returned; NULL is ignored. */
+void weft_data_info_free(weft_data_info *info);
 
 /* ------------------------------------------------------------------------ */
 /** @name Cluster workers

@@ -238,7 +238,7 @@ TEST(unknown_storage_type)
 {
     expect_error("[DATA_NODE.d]\nstorage_type = \"jsonn\"\n",
                  "config.toml:2:16: error: unknown storage_type 'jsonn' for data node 'd' (valid: "
-                 "pickle, binary, json, csv, text, in_memory, generic, sql_table, excel) (did you mean 'json'?)");
+                 "pickle, binary, json, csv, text, in_memory, generic, sql_table, sql, excel) (did you mean 'json'?)");
     expect_error("[DATA_NODE.d]\nstorage_type = \"generic\"\n",
                  "config.toml:1:1: error: generic data node 'd' needs read_fct or write_fct");
 }
@@ -292,6 +292,40 @@ TEST(generic_functions_under_taipy_and_old_names)
                  "write_fct_args = 1\nwrite_fn_args = 2\n",
                  "config.toml:5:1: error: write_fct_args and write_fn_args are both set in "
                  "[DATA_NODE.gen] (write_fn_args is the older name of write_fct_args): keep one");
+}
+
+/* Taipy's rules on property names and on generic functions' arguments. */
+TEST(property_names_follow_taipy)
+{
+    expect_error("[DATA_NODE.gen]\nstorage_type = \"generic\"\nread_fct = \"m.a:function\"\n"
+                 "read_fct_args = \"x\"\n",
+                 "config.toml:4:17: error: read_fct_args of data node 'gen' must be a list (its "
+                 "items are the function's arguments), e.g. read_fct_args = [\"x\"]");
+    expect_error("[DATA_NODE.sales]\n_entity_owner = \"me\"\n",
+                 "config.toml:2:1: error: _entity_owner is reserved by Taipy for an entity's owner: "
+                 "remove it from [DATA_NODE.sales]");
+    expect_error("[DATA_NODE.sales]\n[TASK.clean]\nfunction = \"m.f:function\"\n"
+                 "inputs = [\"sales:SECTION\"]\nsales = \"2024\"\n",
+                 "config.toml:5:1: error: property 'sales' of [TASK.clean] has the id of its data "
+                 "node 'sales' (Taipy makes both attributes of the entity): rename the property");
+    const char *scen = "[DATA_NODE.sales]\n[DATA_NODE.extra]\n[TASK.clean]\nfunction = \"m.f:function\"\n"
+                       "inputs = [\"sales:SECTION\"]\n[SCENARIO.s]\ntasks = [\"clean:SECTION\"]\n"
+                       "additional_data_nodes = [\"extra:SECTION\"]\n%s\n"
+                       "[SCENARIO.s.sequences]\nfirst = [\"clean:SECTION\"]\n";
+    char toml[1024];
+    snprintf(toml, sizeof toml, scen, "clean = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'clean' of [SCENARIO.s] has the id of its task");
+    snprintf(toml, sizeof toml, scen, "sales = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'sales' of [SCENARIO.s] has the id of its data node");
+    snprintf(toml, sizeof toml, scen, "extra = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'extra' of [SCENARIO.s] has the id of its data node");
+    snprintf(toml, sizeof toml, scen, "first = 1");
+    expect_error(toml, "config.toml:9:1: error: property 'first' of [SCENARIO.s] has the id of its sequence");
+    snprintf(toml, sizeof toml, scen, "owner = 1"); /* named like nothing of the scenario */
+    char *out = NULL;
+    ASSERT_EQ(run("", "check", toml, &out), 0);
+    ASSERT_CONTAINS(out, "config.toml: 0 errors");
+    free(out);
 }
 
 /* The [TAIPY], [CORE] and [JOB] sections as Taipy 4 exports them: every key
@@ -373,11 +407,21 @@ static void expect_ok(const char *toml)
     free(out);
 }
 
-TEST(frequency_has_no_effect)
+/* a scenario frequency (every spelling Taipy takes) attaches instances to cycles: no warning */
+TEST(frequency_has_an_effect)
 {
-    expect_warning("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\n"
-                   "frequency = \"MONTHLY:FREQUENCY\"\n",
-                   "config.toml:5:1: warning: frequency has no effect in weft\n", 1);
+    static const char *const freqs[] = {"MONTHLY:FREQUENCY", "DAILY:FREQUENCY", "weekly",
+                                        "QUARTERLY", "YEARLY:FREQUENCY"};
+    for (size_t i = 0; i < sizeof freqs / sizeof *freqs; i++) {
+        char toml[256];
+        snprintf(toml, sizeof toml,
+                 "[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\nfrequency = \"%s\"\n",
+                 freqs[i]);
+        expect_ok(toml);
+    }
+    expect_error("[TASK.t]\nfunction = \"m.f\"\n[SCENARIO.s]\ntasks = [\"t\"]\n"
+                 "frequency = \"HOURLY:FREQUENCY\"\n",
+                 "config.toml:5:13: error: ");
 }
 
 TEST(encoding_has_no_effect)
@@ -405,17 +449,37 @@ TEST(additional_data_nodes_have_no_effect)
                    "config.toml:6:1: warning: additional_data_nodes has no effect in weft\n", 1);
 }
 
-TEST(scope_cycle_is_shared_like_global)
+/* CYCLE needs the cycle of a scenario with a frequency: a scenario
+ * without one reports each CYCLE node its tasks read or write, at the
+ * scenario's section, saying what to add */
+TEST(scope_cycle_needs_a_scenario_frequency)
 {
-    expect_warning("[DATA_NODE.d]\nscope = \"CYCLE:SCOPE\"\n",
-                   "config.toml:2:1: warning: scope CYCLE has no effect in weft: the data node is "
-                   "shared like a GLOBAL one\n",
-                   1);
-    /* a plain string converted to the key's type, in a default section */
-    expect_warning("[DATA_NODE.default]\nscope = \"cycle\"\n[DATA_NODE.d]\n",
-                   "config.toml:2:1: warning: scope CYCLE has no effect in weft", 1);
-    /* the scopes weft implements draw nothing */
-    expect_ok("[DATA_NODE.a]\nscope = \"GLOBAL:SCOPE\"\n[DATA_NODE.b]\nscope = \"SCENARIO:SCOPE\"\n");
+    static const char *const nodes =
+        "[DATA_NODE.model]\nscope = \"CYCLE:SCOPE\"\n"  /* 1-2 */
+        "[DATA_NODE.out]\n"                              /* 3 */
+        "[TASK.t]\nfunction = \"m.f\"\ninputs = [\"model:SECTION\"]\n" /* 4-6 */
+        "outputs = [\"out:SECTION\"]\n";                  /* 7 */
+    char toml[1024];
+    snprintf(toml, sizeof toml, "%s[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n", nodes);
+    expect_error(toml, "config.toml:8:1: error: data node 'model' has scope CYCLE but scenario 's' "
+                       "has no frequency: add frequency = \"MONTHLY:FREQUENCY\" (or DAILY, WEEKLY, "
+                       "QUARTERLY, YEARLY) to [SCENARIO.s], or give 'model' the scope SCENARIO or "
+                       "GLOBAL\n");
+    /* with a frequency it is fine; a CYCLE node no scenario uses is fine */
+    snprintf(toml, sizeof toml,
+             "%s[SCENARIO.s]\ntasks = [\"t:SECTION\"]\nfrequency = \"MONTHLY:FREQUENCY\"\n", nodes);
+    expect_ok(toml);
+    expect_ok("[DATA_NODE.d]\nscope = \"CYCLE:SCOPE\"\n");
+    /* the scope inherited from a default section, the scenario further down */
+    expect_error("[DATA_NODE.default]\nscope = \"cycle\"\n[DATA_NODE.d]\n"
+                 "[TASK.t]\nfunction = \"m.f\"\noutputs = [\"d:SECTION\"]\n\n\n"
+                 "  [SCENARIO.weekly_s]\ntasks = [\"t:SECTION\"]\n",
+                 "config.toml:9:3: error: data node 'd' has scope CYCLE but scenario 'weekly_s' has no "
+                 "frequency");
+    /* the scopes that need no cycle draw nothing */
+    expect_ok("[DATA_NODE.a]\nscope = \"GLOBAL:SCOPE\"\n[DATA_NODE.b]\nscope = \"SCENARIO:SCOPE\"\n"
+              "[TASK.t]\nfunction = \"m.f\"\noutputs = [\"a:SECTION\", \"b:SECTION\"]\n"
+              "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
 }
 
 TEST(taipy_core_keys_have_no_effect)
@@ -635,12 +699,12 @@ TEST_MAIN(TEST_ENTRY(valid_config_is_ok), TEST_ENTRY(invalid_toml), TEST_ENTRY(u
           TEST_ENTRY(malformed_function), TEST_ENTRY(malformed_command),
           TEST_ENTRY(command_placeholder_not_an_input_or_output),
           TEST_ENTRY(command_braces_that_are_not_ids_pass_through), TEST_ENTRY(unknown_storage_type),
-          TEST_ENTRY(generic_functions_under_taipy_and_old_names),
+          TEST_ENTRY(generic_functions_under_taipy_and_old_names), TEST_ENTRY(property_names_follow_taipy),
           TEST_ENTRY(taipy_export_sections_are_known), TEST_ENTRY(config_ids_are_unique_across_kinds), TEST_ENTRY(config_ids_are_python_identifiers),
-          TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_no_effect),
+          TEST_ENTRY(warnings_do_not_fail), TEST_ENTRY(frequency_has_an_effect),
           TEST_ENTRY(encoding_has_no_effect), TEST_ENTRY(exposed_type_has_an_effect),
           TEST_ENTRY(additional_data_nodes_have_no_effect),
-          TEST_ENTRY(scope_cycle_is_shared_like_global), TEST_ENTRY(taipy_core_keys_have_no_effect),
+          TEST_ENTRY(scope_cycle_needs_a_scenario_frequency), TEST_ENTRY(taipy_core_keys_have_no_effect),
           TEST_ENTRY(sequences_and_comparators_have_no_effect), TEST_ENTRY(sequences_are_checked),
           TEST_ENTRY(keys_with_an_effect_draw_no_warning),
           TEST_ENTRY(every_problem_reported_in_file_order),

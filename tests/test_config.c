@@ -323,17 +323,23 @@ TEST(no_effect_keys_set_in_code_warn)
     weft_data_node_opts dn = {.storage_type = "csv", .scope = "CYCLE", .properties = props,
                               .nproperties = 1};
     ASSERT_OK(weft_config_configure_data_node(cfg, "sales", &dn, err), err);
-    ASSERT_OK(weft_config_check(cfg, err), err); /* warnings only */
+    const char *outs[] = {"sales", NULL}, *tasks[] = {"t", NULL};
+    weft_task_opts t = {.function = "m.f", .outputs = outs};
+    ASSERT_OK(weft_config_configure_task(cfg, "t", &t, err), err);
+    ASSERT_OK(weft_config_configure_scenario(cfg, "s", tasks, err), err);
+    /* a CYCLE node needs a scenario frequency: an error, at no position */
+    ASSERT_EQ(weft_config_check(cfg, err), WEFT_ECONFIG);
     ASSERT_EQ(weft_config_ndiags(cfg), 2);
-    ASSERT_EQ(weft_config_nerrors(cfg), 0);
+    ASSERT_EQ(weft_config_nerrors(cfg), 1);
     const weft_diag *d = find_diag(cfg, "encoding has no effect in weft");
     ASSERT_STR_EQ(d->file, "<code>");
     ASSERT_EQ(d->line, 0);
     ASSERT_EQ(d->severity, WEFT_SEVERITY_WARNING);
-    d = find_diag(cfg, "scope CYCLE has no effect in weft: the data node is shared like a GLOBAL one");
-    ASSERT_EQ(d->severity, WEFT_SEVERITY_WARNING);
-    /* a scope that has an effect clears its warning at the next check */
-    ASSERT_OK(weft_config_set(cfg, "DATA_NODE.sales", "scope", "GLOBAL:SCOPE", err), err);
+    d = find_diag(cfg, "data node 'sales' has scope CYCLE but scenario 's' has no frequency");
+    ASSERT_EQ(d->severity, WEFT_SEVERITY_ERROR);
+    ASSERT_STR_EQ(d->file, "<code>");
+    /* a frequency set in code clears the error at the next check */
+    ASSERT_OK(weft_config_set(cfg, "SCENARIO.s", "frequency", "MONTHLY:FREQUENCY", err), err);
     ASSERT_OK(weft_config_check(cfg, err), err);
     ASSERT_EQ(weft_config_ndiags(cfg), 1);
     weft_config_free(cfg);

@@ -549,8 +549,8 @@ TEST(sql_table_round_trip)
 TEST(generic_nodes_call_their_functions)
 {
     setup("[DATA_NODE.ext]\nstorage_type = \"generic\"\n"
-          "read_fct = \"testfns.gen_read:function\"\nread_fct_args = \"%s/ext.dat\"\n"
-          "write_fn = \"testfns.gen_write:function\"\nwrite_fn_args = \"%s/ext.dat\"\n"
+          "read_fct = \"testfns.gen_read:function\"\nread_fct_args = [\"%s/ext.dat\"]\n"
+          "write_fn = \"testfns.gen_write:function\"\nwrite_fn_args = [\"%s/ext.dat\"]\n"
           "[DATA_NODE.broken]\nstorage_type = \"generic\"\nread_fn = \"testfns.nosuch:function\"\n",
           getcwd(cwd, sizeof cwd), cwd);
     node n, b;

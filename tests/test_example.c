@@ -365,6 +365,51 @@ TEST(pipeline_runs_skips_and_reruns)
 }
 
 /* The same config runs unchanged with worker processes. */
+/* The scenario is MONTHLY and `summary` CYCLE-scoped: the runs of one
+ * month share the summary (merge skips), a run of the next month gets a
+ * fresh one (merge runs); `weft cycles` shows the months and their primary
+ * scenario; the sequence `prepare` runs only its two tasks. */
+TEST(pipeline_months_are_cycles)
+{
+    copy_example();
+    run_ok("run -c config.toml --date 2024-01-15");
+    run_ok("run -c config.toml --date 2024-01-31T23:59:59");
+    run_result r;
+    read_back(&r);
+    ASSERT_EQ(status_of(&r, "merge"), WEFT_JOB_SKIPPED);
+    free(r.report);
+    run_ok("run -c config.toml --date 2024-02-01");
+    read_back(&r);
+    ASSERT_EQ(status_of(&r, "by_region"), WEFT_JOB_SKIPPED); /* GLOBAL, up to date */
+    ASSERT_EQ(status_of(&r, "merge"), WEFT_JOB_COMPLETED);   /* February's own summary */
+    free(r.report);
+
+    char *out = NULL;
+    ASSERT_EQ(weft_in_sales("cycles -c config.toml --json", &out), 0);
+    json_error_t jerr;
+    json_t *v = json_loads(out, 0, &jerr);
+    if (!v) FAIL("weft cycles --json: %s\n%s", jerr.text, out);
+    free(out);
+    ASSERT_EQ(json_array_size(v), 2);
+    json_t *jan = json_array_get(v, 0), *feb = json_array_get(v, 1);
+    ASSERT_STR_EQ(json_string_value(json_object_get(jan, "name")), "January 2024");
+    ASSERT_STR_EQ(json_string_value(json_object_get(feb, "name")), "February 2024");
+    json_t *js = json_object_get(jan, "scenarios");
+    ASSERT_EQ(json_array_size(js), 2);
+    ASSERT(json_is_true(json_object_get(json_array_get(js, 0), "primary")));
+    ASSERT(json_is_false(json_object_get(json_array_get(js, 1), "primary")));
+    ASSERT_STR_EQ(json_string_value(json_object_get(jan, "primary_scenario")),
+                  json_string_value(json_object_get(json_array_get(js, 0), "id")));
+    json_decref(v);
+
+    run_ok("run -c config.toml --sequence prepare --date 2024-02-02");
+    read_back(&r);
+    ASSERT_EQ(r.njobs, 2);
+    ASSERT_EQ(status_of(&r, "dedupe"), WEFT_JOB_SKIPPED);
+    ASSERT_EQ(status_of(&r, "clean"), WEFT_JOB_SKIPPED);
+    free(r.report);
+}
+
 TEST(pipeline_runs_in_standalone_mode)
 {
     copy_example();
@@ -619,6 +664,7 @@ TEST(clean_fails_clearly_without_a_units_column)
 }
 
 TEST_MAIN(TEST_ENTRY_TIMEOUT(pipeline_runs_skips_and_reruns, 120),
+          TEST_ENTRY_TIMEOUT(pipeline_months_are_cycles, 120),
           TEST_ENTRY_TIMEOUT(pipeline_runs_in_standalone_mode, 120),
           TEST_ENTRY_TIMEOUT(pipeline_in_cluster_mode_with_2_workers_matches_development, 120),
           TEST_ENTRY_TIMEOUT(pipeline_in_cluster_mode_with_3_workers_matches_development, 120),

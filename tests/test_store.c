@@ -594,13 +594,98 @@ TEST(submission_page_uses_the_index_after_migration)
     ASSERT_NOT_CONTAINS(before, "jobs_submission_seq");
     free(before);
     ASSERT_OK(weft__store_open("old.db", false, &s, err), err);
-    ASSERT_EQ(weft__store_version(s), 4);
+    ASSERT_EQ(weft__store_version(s), WEFT__STORE_VERSION);
     weft__store_close(s);
     char *after = query_plan("old.db", page);
     ASSERT_CONTAINS(after, "USING INDEX jobs_submission_seq (submission_id=? AND seq<?)");
     ASSERT_NOT_CONTAINS(after, "TEMP B-TREE"); /* no sort */
     free(after);
     ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM jobs WHERE submission_id = 'SUBMISSION_1'"), 1);
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) FAIL("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* Version 5: cycles.  A version 4 store (a scenario, its SCENARIO node and
+ * a CYCLE node shared like a GLOBAL one, written by the v4 code's SQL) is
+ * migrated: the rows stay, the old scenario has no cycle, the old CYCLE node
+ * stays the shared instance, and a cycle's own instance of the same config
+ * can be added next to it, once per cycle. */
+TEST(cycles_step_migrates_a_version_4_store)
+{
+    weft__store *s = NULL;
+    ASSERT_OK(weft__store_open_version("old.db", 4, &s, err), err);
+    weft__store_close(s);
+    exec_sql("old.db",
+             "INSERT INTO scenarios(id, config_id, created_us) VALUES('SCENARIO_s_1', 's', 5);"
+             "INSERT INTO data_nodes(id, config_id, scope, scenario_id, path, created_us)"
+             " VALUES('DATANODE_own_1', 'own', 0, 'SCENARIO_s_1', '/x/own', 5),"
+             " ('DATANODE_model_1', 'model', 1, NULL, '/x/model', 5);");
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM cycles"), -1); /* not yet */
+
+    ASSERT_OK(weft__store_open("old.db", false, &s, err), err);
+    ASSERT_EQ(weft__store_version(s), WEFT__STORE_VERSION);
+    ASSERT_EQ(pragma_version("old.db"), 5);
+    weft__store_dn got;
+    ASSERT_OK(weft__store_dn_find(s, "model", NULL, &got, err), err);
+    ASSERT_STR_EQ(got.id, "DATANODE_model_1");
+    ASSERT(got.cycle_id == NULL);
+    weft__store_dn_release(&got);
+    ASSERT_OK(weft__store_dn_find(s, "own", "SCENARIO_s_1", &got, err), err);
+    weft__store_dn_release(&got);
+    char *cyc = NULL;
+    bool primary = true;
+    ASSERT_OK(weft__store_scenario_cycle(s, "SCENARIO_s_1", &cyc, &primary, err), err);
+    ASSERT(cyc == NULL && !primary);
+
+    ASSERT_OK(weft__store_begin(s, err), err);
+    weft__store_cycle c = {.id = "CYCLE_May_2026_1", .frequency = "MONTHLY", .name = "May 2026",
+                           .start_date = "2026-05-01T00:00:00",
+                           .end_date = "2026-05-31T23:59:59.999999",
+                           .creation_date = "2026-05-03T00:00:00"};
+    ASSERT_OK(weft__store_cycle_insert(s, &c, 7, err), err);
+    ASSERT_OK(weft__store_scenario_insert(s, "SCENARIO_s_2", "s", 7, err), err);
+    ASSERT_OK(weft__store_scenario_attach(s, "SCENARIO_s_2", c.id, c.creation_date, err), err);
+    weft__store_dn dn = {.id = "DATANODE_model_2", .config_id = "model", .scope = WEFT_SCOPE_CYCLE,
+                         .cycle_id = "CYCLE_May_2026_1", .path = "/x/model2"};
+    ASSERT_OK(weft__store_dn_insert(s, &dn, 7, err), err);
+    /* one instance per config and cycle: the owner index holds the cycle */
+    dn.id = "DATANODE_model_3";
+    ASSERT_EQ(weft__store_dn_insert(s, &dn, 7, err), WEFT_ESTORE);
+    ASSERT_OK(weft__store_commit(s, err), err);
+    ASSERT_OK(weft__store_dn_find_owned(s, "model", NULL, "CYCLE_May_2026_1", &got, err), err);
+    ASSERT_STR_EQ(got.id, "DATANODE_model_2");
+    ASSERT_STR_EQ(got.cycle_id, "CYCLE_May_2026_1");
+    weft__store_dn_release(&got);
+    ASSERT_OK(weft__store_dn_find(s, "model", NULL, &got, err), err);
+    ASSERT_STR_EQ(got.id, "DATANODE_model_1"); /* still the shared one */
+    weft__store_dn_release(&got);
+    /* a cycle is found again by frequency and start date, not duplicated */
+    weft__store_cycle again;
+    ASSERT_OK(weft__store_cycle_find(s, "MONTHLY", "2026-05-01T00:00:00", &again, err), err);
+    ASSERT_STR_EQ(again.id, "CYCLE_May_2026_1");
+    weft__store_cycle_release(&again);
+    ASSERT_EQ(weft__store_cycle_find(s, "WEEKLY", "2026-05-01T00:00:00", &again, err),
+              WEFT_ENOTFOUND);
+    weft_cycle_info **v = NULL;
+    size_t n = 0;
+    ASSERT_OK(weft__store_cycles(s, &v, &n, err), err);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(v[0]->nscenarios, 1);
+    ASSERT_STR_EQ(v[0]->scenarios[0].id, "SCENARIO_s_2");
+    ASSERT(v[0]->scenarios[0].is_primary);
+    weft_cycle_list_free(v, n);
+    weft__store_close(s);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM data_nodes"), 3);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM scenarios"), 2);
+    ASSERT_EQ(count_rows("old.db", "SELECT count(*) FROM sqlite_master WHERE name = 'data_nodes_owner'"), 0);
 }
 
 TEST_MAIN(TEST_ENTRY(fresh_store_has_current_schema_in_wal_mode),
@@ -610,6 +695,7 @@ TEST_MAIN(TEST_ENTRY(fresh_store_has_current_schema_in_wal_mode),
           TEST_ENTRY_TIMEOUT(batch_of_many_jobs_is_fast, 30),
           TEST_ENTRY(application_id_set_on_creation_and_by_migration),
           TEST_ENTRY(submission_page_uses_the_index_after_migration),
+          TEST_ENTRY(cycles_step_migrates_a_version_4_store),
           TEST_ENTRY(foreign_database_refused_and_left_unchanged),
           TEST_ENTRY(foreign_application_id_refused), TEST_ENTRY(garbage_file_reported_corrupt),
           TEST_ENTRY(truncated_store_reported_corrupt), TEST_ENTRY(wal_and_shm_follow_the_store_mode))

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,7 +34,10 @@ static const char *CONFIG =
     "default_path = \"sales.csv\"\nhas_header = \"True:bool\"\n"
     "[DATA_NODE.conf]\nstorage_type = \"json\"\nscope = \"GLOBAL:SCOPE\"\ndefault_path = \"conf.json\"\n"
     "[DATA_NODE.out]\nstorage_type = \"text\"\n"
-    "[TASK.touch]\nfunction = \"weft.noop\"\ninputs = [\"sales:SECTION\", \"conf:SECTION\"]\n"
+    "[DATA_NODE.people]\nstorage_type = \"sql_table\"\nscope = \"GLOBAL:SCOPE\"\n"
+    "db_engine = \"sqlite\"\ndb_name = \"crm\"\ntable_name = \"people\"\n"
+    "[TASK.touch]\nfunction = \"weft.noop\"\n"
+    "inputs = [\"sales:SECTION\", \"conf:SECTION\", \"people:SECTION\"]\n"
     "outputs = [\"out:SECTION\"]\n"
     "[TASK.nap1]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
     "[TASK.nap2]\nfunction = \"weft.sleep\"\nduration = \"1\"\n"
@@ -46,7 +50,10 @@ static const char *CONFIG =
     "[SCENARIO.naps]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\"]\n"
     "[SCENARIO.four]\ntasks = [\"nap1:SECTION\", \"nap2:SECTION\", \"nap3:SECTION\", \"nap4:SECTION\"]\n"
     "[SCENARIO.long_run]\ntasks = [\"long:SECTION\"]\n"
-    "[SCENARIO.leaky_run]\ntasks = [\"leaky:SECTION\"]\n";
+    "[SCENARIO.leaky_run]\ntasks = [\"leaky:SECTION\"]\n"
+    "[TASK.instant]\nfunction = \"weft.noop\"\n"
+    "[SCENARIO.monthly]\ntasks = [\"instant:SECTION\"]\nfrequency = \"MONTHLY:FREQUENCY\"\n"
+    "[SCENARIO.naps.sequences]\nsecond = [\"nap2:SECTION\"]\n";
 
 typedef struct server {
     weft_config *cfg;
@@ -55,11 +62,28 @@ typedef struct server {
     char csrf[80];
 } server;
 
+/* An SQLite table people(name, age) of n rows in `path`, replaced if present. */
+static void make_people(const char *path, int n)
+{
+    sqlite3 *db;
+    unlink(path);
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE people(name TEXT, age INTEGER)", NULL, NULL, NULL),
+              SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT INTO people VALUES('p''%d', %d)", i, 20 + i);
+        ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(db);
+}
+
 static weft_config *load(const char *text)
 {
     test_write_file("config.toml", text);
     test_write_file("sales.csv", "region,units\nNorth,3\n\"West, far\",\"4\"\n");
     test_write_file("conf.json", "{\"threshold\": 5, \"regions\": [\"North\", \"West\"]}");
+    make_people("crm.db", 120);
     char err[WEFT_ERRBUF_SIZE] = "";
     weft_config *cfg = weft_config_new();
     ASSERT_OK(weft_config_load(cfg, "config.toml", err), err);
@@ -239,7 +263,7 @@ TEST(every_route_answers)
     json_decref(v);
 
     v = get_json(&s, "/api/scenarios", 200);
-    ASSERT_EQ(json_array_size(json_object_get(v, "configured")), 5);
+    ASSERT_EQ(json_array_size(json_object_get(v, "configured")), 6);
     ASSERT_EQ(json_array_size(json_object_get(v, "items")), 1);
     json_decref(v);
     ASSERT_EQ(req(&s, "GET", "/api/scenarios/naps/graph.svg", NULL, NULL, &body), 200);
@@ -271,13 +295,15 @@ TEST(previews_metrics_and_no_secret)
     json_t *v = get_json(&s, "/api/datanodes", 200);
     size_t i;
     json_t *dn;
-    char sales[256] = "", conf[256] = "";
+    char sales[256] = "", conf[256] = "", people[256] = "";
     json_array_foreach(json_object_get(v, "items"), i, dn) {
         if (!strcmp(str(dn, "config_id"), "sales")) snprintf(sales, sizeof sales, "%s", str(dn, "id"));
         if (!strcmp(str(dn, "config_id"), "conf")) snprintf(conf, sizeof conf, "%s", str(dn, "id"));
+        if (!strcmp(str(dn, "config_id"), "people"))
+            snprintf(people, sizeof people, "%s", str(dn, "id"));
     }
     json_decref(v);
-    ASSERT(sales[0] && conf[0]);
+    ASSERT(sales[0] && conf[0] && people[0]);
     snprintf(path, sizeof path, "/api/datanodes/%s", sales);
     v = get_json(&s, path, 200);
     json_t *p = json_object_get(v, "preview");
@@ -292,6 +318,20 @@ TEST(previews_metrics_and_no_secret)
     p = json_object_get(v, "preview");
     ASSERT_STR_EQ(str(p, "kind"), "json");
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(p, "value"), "threshold")), 5);
+    json_decref(v);
+    /* An SQL table: its columns, the first 100 of its 120 rows, in table order. */
+    snprintf(path, sizeof path, "/api/datanodes/%s", people);
+    v = get_json(&s, path, 200);
+    p = json_object_get(v, "preview");
+    ASSERT_STR_EQ(str(p, "kind"), "table");
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(p, "columns"), 0)), "name");
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(p, "columns"), 1)), "age");
+    ASSERT_EQ(json_array_size(json_object_get(p, "rows")), 100);
+    ASSERT(json_is_true(json_object_get(p, "truncated")));
+    ASSERT_EQ(json_integer_value(json_object_get(p, "row_count")), 120);
+    json_t *row = json_array_get(json_object_get(p, "rows"), 99);
+    ASSERT_STR_EQ(json_string_value(json_array_get(row, 0)), "p'99");
+    ASSERT_STR_EQ(json_string_value(json_array_get(row, 1)), "119"); /* cells as text */
     json_decref(v);
 
     ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
@@ -408,6 +448,62 @@ static char *await_events(int fd, const char *sub, const char *const *want, size
     ASSERT_CONTAINS(b.data, sub);
     ASSERT_CONTAINS(b.data, "event: status\n");
     return weft__buf_detach(&b, NULL);
+}
+
+/* Two instances of a monthly scenario: one cycle, the first one primary. */
+TEST(cycles_are_listed_with_their_primary_scenario)
+{
+    server s = {.cfg = load(CONFIG)};
+    free(run_dev(s.cfg, "monthly"));
+    free(run_dev(s.cfg, "monthly"));
+    start(&s, NULL);
+    json_t *v = get_json(&s, "/api/scenarios", 200);
+    json_t *cycles = json_object_get(v, "cycles");
+    ASSERT_EQ(json_array_size(cycles), 1);
+    json_t *c = json_array_get(cycles, 0);
+    ASSERT_STR_EQ(str(c, "frequency"), "MONTHLY");
+    ASSERT(strncmp(str(c, "id"), "CYCLE_", 6) == 0);
+    ASSERT(strncmp(str(c, "start_date") + 7, "-01T00:00:00", 12) == 0); /* a month's first day */
+    json_t *sc = json_object_get(c, "scenarios");
+    ASSERT_EQ(json_array_size(sc), 2);
+    ASSERT(json_is_true(json_object_get(json_array_get(sc, 0), "primary")));
+    ASSERT(json_is_false(json_object_get(json_array_get(sc, 1), "primary")));
+    ASSERT_STR_EQ(str(json_array_get(sc, 1), "config_id"), "monthly");
+    json_decref(v);
+    stop(&s);
+}
+
+/* A configured sequence is listed with its tasks and runs alone. */
+TEST(a_sequence_runs_from_the_page)
+{
+    server s = {0};
+    start(&s, NULL);
+    read_csrf(&s);
+    json_t *v = get_json(&s, "/api/scenarios", 200), *sc;
+    size_t i;
+    json_t *seq = NULL;
+    json_array_foreach(json_object_get(v, "configured"), i, sc)
+        if (!strcmp(str(sc, "id"), "naps")) seq = json_object_get(json_object_get(sc, "sequences"), "second");
+    ASSERT_EQ(json_array_size(seq), 1);
+    ASSERT_STR_EQ(json_string_value(json_array_get(seq, 0)), "nap2");
+    json_decref(v);
+    char *body;
+    ASSERT_EQ(post(&s, "/api/scenarios/naps/submit?sequence=third", &body), 404);
+    ASSERT_CONTAINS(body, "no sequence 'third'");
+    free(body);
+    ASSERT_EQ(post(&s, "/api/scenarios/naps/submit?sequence=second", &body), 202);
+    v = json_loads(body, 0, NULL);
+    free(body);
+    ASSERT(strncmp(str(v, "scenario"), "SEQUENCE_second_SCENARIO_naps_", 30) == 0);
+    char path[256];
+    snprintf(path, sizeof path, "/api/submissions/%s", str(v, "submission"));
+    json_t *d = get_json(&s, path, 200);
+    ASSERT_STR_EQ(str(d, "entity_id"), str(v, "scenario"));
+    ASSERT_EQ(json_array_size(json_object_get(d, "jobs")), 1); /* nap2 only, not nap1 */
+    ASSERT_STR_EQ(str(json_array_get(json_object_get(d, "jobs"), 0), "task"), "nap2");
+    json_decref(d);
+    json_decref(v);
+    stop(&s);
 }
 
 TEST(event_stream_follows_a_live_run)
@@ -781,6 +877,7 @@ TEST(cluster_view_reports_an_unreachable_broker)
 }
 
 TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
+          TEST_ENTRY(a_sequence_runs_from_the_page), TEST_ENTRY(cycles_are_listed_with_their_primary_scenario),
           TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),

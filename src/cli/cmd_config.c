@@ -3,7 +3,8 @@
  * cmd_config.c - `weft config [-c FILE] [--raw]`: prints the effective
  * configuration (defaults applied, inherited keys copied, ENV resolved) or,
  * with --raw, the values as written, as TOML that `weft check` accepts.
- * Passwords in URLs (broker_url) and [JOB] broker_secret are masked unless
+ * Passwords in URLs (broker_url), [JOB] broker_secret and the data nodes'
+ * db_password and aws_secret_access_key are masked unless
  * --show-secrets is given: the output often lands in a terminal, a log or a
  * bug report.
  */
@@ -16,12 +17,25 @@
 
 int cmd_config(int argc, char **argv); /* registered in main.c */
 
-/* `text` with the value of every `broker_secret = ...` line replaced by
+/* The keys whose values are secrets. */
+static const char *const secret_keys[] = {"broker_secret", "db_password", "aws_secret_access_key"};
+
+/* The length of the secret key that `p` starts with followed by blanks and
+ * '=', or 0. */
+static size_t secret_key_at(const char *p)
+{
+    for (size_t i = 0; i < sizeof secret_keys / sizeof *secret_keys; i++) {
+        size_t n = strlen(secret_keys[i]);
+        if (strncmp(p, secret_keys[i], n) == 0 && (p[n] == ' ' || p[n] == '\t' || p[n] == '=')) return n;
+    }
+    return 0;
+}
+
+/* `text` with the value of every `<secret key> = ...` line replaced by
  * "***" (an "ENV[NAME]" reference, as --raw shows it, is no secret and is
  * kept).  Caller frees; NULL on ENOMEM. */
 static char *mask_secrets(const char *text)
 {
-    static const char key[] = "broker_secret";
     size_t n = strlen(text);
     /* A masked value may be shorter than "***" with its quotes, but never
      * by more than the length of the key before it: twice the size is room. */
@@ -31,7 +45,8 @@ static char *mask_secrets(const char *text)
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line + 1) : strlen(line);
         const char *p = line + strspn(line, " \t");
-        const char *eq = strncmp(p, key, sizeof key - 1) == 0 ? p + sizeof key - 1 : NULL;
+        size_t kn = secret_key_at(p);
+        const char *eq = kn ? p + kn : NULL;
         if (eq) eq += strspn(eq, " \t");
         const char *val = eq && *eq == '=' ? eq + 1 + strspn(eq + 1, " \t") : NULL;
         if (val && *val && *val != '\n' && strncmp(val, "\"ENV[", 5) != 0) {

@@ -212,6 +212,7 @@ static void progress_release(progress *p)
 typedef struct run_args {
     const char *config, *scenario;
     const char *sequence; /* NULL: the whole scenario */
+    const char *date;     /* --date: the instance's creation date; NULL: now */
     int mode;     /* a weft_mode; -1: the configuration's */
     long workers; /* 0: the configuration's */
     bool force, json;
@@ -223,6 +224,7 @@ static int parse_args(int argc, char **argv, run_args *a)
         CLI_CONFIG(&a->config),
         CLI_STRING("scenario", 's', "a scenario id", &a->scenario),
         CLI_STRING("sequence", 0, "a sequence name", &a->sequence),
+        CLI_STRING("date", 0, "a date", &a->date),
         CLI_MODE(&a->mode),
         CLI_LONG("workers", 'w', &a->workers, 1, 4096),
         CLI_FLAG("force", 'f', &a->force),
@@ -371,7 +373,8 @@ static void print_failures(weft_job_info **jobs, size_t n)
 
 /* sequence_id: NULL when the whole scenario ran (then the key is absent). */
 static int print_json(const char *sub_id, const char *scenario_id, const char *sequence_id,
-                      const weft_submission_info *sub, weft_job_info **jobs, size_t n)
+                      const char *cycle_id, const weft_submission_info *sub, weft_job_info **jobs,
+                      size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -393,6 +396,7 @@ static int print_json(const char *sub_id, const char *scenario_id, const char *s
     json_object_set_new(o, "status", sub ? json_string(weft_submission_status_name(sub->status))
                                          : json_null());
     json_object_set_new(o, "jobs", arr);
+    json_object_set_new(o, "cycle", out_json_str(cycle_id));
     return out_json_print(o);
 }
 
@@ -406,6 +410,8 @@ typedef struct run_state {
     progress prog;
     char *scenario_id, *sub_id;
     char *sequence_id; /* with --sequence: what is submitted */
+    char *cycle_id;    /* the instance's cycle, NULL when its scenario has no frequency */
+    bool primary;      /* it is its cycle's primary scenario */
     char seq_key[300]; /* "tasks" or "sequences.<name>" in the scenario's section */
     weft_submission_info *sub;
     weft_job_info **jobs;
@@ -469,8 +475,13 @@ static int run_start(run_state *s)
         cli_error("cannot follow the run: %s", weft_strerror(e));
         return CLI_FAILED;
     }
-    if ((e = weft_scenario_create(s->o, s->a.scenario, &s->scenario_id, s->err))) {
+    weft_scenario_opts copts = {.creation_date = s->a.date};
+    if ((e = weft_scenario_create_with(s->o, s->a.scenario, &copts, &s->scenario_id, s->err))) {
         cli_error("cannot create scenario '%s': %s", s->a.scenario, s->err[0] ? s->err : weft_strerror(e));
+        return e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED; /* --date */
+    }
+    if ((e = weft_scenario_cycle(s->o, s->scenario_id, &s->cycle_id, &s->primary, s->err))) {
+        cli_error("%s", s->err[0] ? s->err : weft_strerror(e));
         return CLI_FAILED;
     }
     if (s->a.sequence && (e = weft_sequence_id(s->scenario_id, s->a.sequence, &s->sequence_id, s->err))) {
@@ -500,6 +511,9 @@ static void run_announce(const run_state *s)
     }
     fprintf(stderr, "weft: running %s in %s mode%s\n", s->sequence_id ? s->sequence_id : s->scenario_id,
             weft_mode_name(m), how);
+    if (s->cycle_id)
+        fprintf(stderr, "weft: %s is in cycle %s%s\n", s->scenario_id, s->cycle_id,
+                s->primary ? " (its primary scenario)" : "");
 }
 
 /* Submits the instance and waits for the end; false when there is no
@@ -532,7 +546,8 @@ static int run_report(run_state *s)
         return CLI_FAILED;
     }
     if (s->a.json) {
-        int rc = print_json(s->sub_id, s->scenario_id, s->sequence_id, s->sub, s->jobs, s->njobs);
+        int rc = print_json(s->sub_id, s->scenario_id, s->sequence_id, s->cycle_id, s->sub, s->jobs,
+                            s->njobs);
         if (rc) return rc;
     } else {
         const weft_submission_info *sub = s->sub;
@@ -560,6 +575,7 @@ static int run_release(run_state *s, int rc)
     free(s->sub_id);
     free(s->scenario_id);
     free(s->sequence_id);
+    free(s->cycle_id);
     progress_release(&s->prog);
     pthread_cond_destroy(&s->prog.tick);
     pthread_mutex_destroy(&s->prog.lock);

@@ -3,12 +3,13 @@
  * cmd_scenarios.c - `weft scenarios`: the scenarios the configuration
  * declares (with their tasks, their sequences and how many instances the
  * store holds) and
- * the instances created so far, as text or JSON.  Opens the store
+ * the instances created so far with their cycle, as text or JSON.  Opens the store
  * read-only; a store that does not exist yet just has no instances.
  */
 #include "cli/opts.h"
 #include "cli/output.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int cmd_scenarios(int argc, char **argv);
@@ -73,7 +74,34 @@ static size_t instances_of(char **cids, size_t n, const char *id)
     return count;
 }
 
-static int print_json(const weft_config *cfg, char **ids, char **cids, size_t n)
+/* The cycle of each of the n instances (NULL: none) and whether it is the
+ * cycle's primary scenario; arrays of n, freed with instance_cycles_free(). */
+typedef struct instance_cycles {
+    char **cycle;
+    bool *primary;
+} instance_cycles;
+
+static void instance_cycles_free(instance_cycles *ic, size_t n)
+{
+    weft_strv_free(ic->cycle, n);
+    free(ic->primary);
+}
+
+static weft_err instance_cycles_get(weft_orchestrator *o, char **ids, size_t n, instance_cycles *ic,
+                                    char *err)
+{
+    ic->cycle = calloc(n + 1, sizeof *ic->cycle);
+    ic->primary = calloc(n + 1, sizeof *ic->primary);
+    if (!ic->cycle || !ic->primary) return WEFT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        weft_err e = weft_scenario_cycle(o, ids[i], &ic->cycle[i], &ic->primary[i], err);
+        if (e) return e;
+    }
+    return WEFT_OK;
+}
+
+static int print_json(const weft_config *cfg, char **ids, char **cids, const instance_cycles *ic,
+                      size_t n)
 {
     json_t *conf = json_array(), *inst = json_array();
     size_t nconf = weft_config_count(cfg, WEFT_SECTION_SCENARIO);
@@ -94,6 +122,8 @@ static int print_json(const weft_config *cfg, char **ids, char **cids, size_t n)
         json_t *v = json_object();
         json_object_set_new(v, "id", out_json_str(ids[i]));
         json_object_set_new(v, "config_id", out_json_str(cids[i]));
+        json_object_set_new(v, "cycle", out_json_str(ic->cycle[i]));
+        json_object_set_new(v, "primary", json_boolean(ic->primary[i]));
         json_array_append_new(inst, v);
     }
     json_t *top = json_object();
@@ -102,7 +132,8 @@ static int print_json(const weft_config *cfg, char **ids, char **cids, size_t n)
     return out_json_print(top);
 }
 
-static void print_tables(const weft_config *cfg, char **ids, char **cids, size_t n)
+static void print_tables(const weft_config *cfg, char **ids, char **cids, const instance_cycles *ic,
+                         size_t n)
 {
     out_table t = OUT_TABLE_INIT;
     static const char *const head[] = {"SCENARIO", "INSTANCES", "TASKS", "SEQUENCES"};
@@ -121,10 +152,11 @@ static void print_tables(const weft_config *cfg, char **ids, char **cids, size_t
     else fprintf(stderr, "weft: the configuration declares no scenario\n");
     out_table_release(&t);
     if (!n) return;
-    static const char *const ihead[] = {"INSTANCE", "SCENARIO"};
-    out_table_header(&t, 2, ihead);
+    static const char *const ihead[] = {"INSTANCE", "SCENARIO", "CYCLE", "PRIMARY"};
+    out_table_header(&t, 4, ihead);
     for (size_t i = 0; i < n; i++) {
-        const char *row[] = {ids[i], cids[i]};
+        const char *row[] = {ids[i], cids[i], ic->cycle[i] ? ic->cycle[i] : "-",
+                             ic->primary[i] ? "primary" : ""};
         out_table_row(&t, row);
     }
     printf("\n");
@@ -143,16 +175,22 @@ int cmd_scenarios(int argc, char **argv)
     char err[WEFT_ERRBUF_SIZE] = "";
     char **ids = NULL, **cids = NULL;
     size_t n = 0;
+    instance_cycles ic = {0};
     if (o) {
         weft_err e = weft_scenarios_list(o, &ids, &cids, &n, err);
+        if (!e) e = instance_cycles_get(o, ids, n, &ic, err);
         if (e) {
+            instance_cycles_free(&ic, n);
+            weft_strv_free(ids, n);
+            weft_strv_free(cids, n);
             cli_error("cannot list scenarios: %s", err[0] ? err : weft_strerror(e));
             cli_close(cfg, o);
             return CLI_FAILED;
         }
     }
-    if (json) rc = print_json(cfg, ids, cids, n);
-    else print_tables(cfg, ids, cids, n);
+    if (json) rc = print_json(cfg, ids, cids, &ic, n);
+    else print_tables(cfg, ids, cids, &ic, n);
+    instance_cycles_free(&ic, n);
     weft_strv_free(ids, n);
     weft_strv_free(cids, n);
     cli_close(cfg, o);

@@ -2,7 +2,8 @@
 /*
  * cmd_show.c - `weft show ID`: everything the store knows about one job
  * (every status time, duration, attempt, worker, exit code or signal,
- * error, the end of its output), or a submission and its jobs.  Opens the
+ * error, the end of its output), a submission and its jobs, or a data node
+ * and its edit history (cmd_data.c prints it).  Opens the
  * store read-only.
  */
 #include "cli/opts.h"
@@ -148,7 +149,7 @@ int cmd_show(int argc, char **argv)
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
     if (rc) return rc;
-    if (got.npos == 0) return cli_usage_error("show", "which job? give its id (see 'weft jobs')");
+    if (got.npos == 0) return cli_usage_error("show", "which job, submission or data node? give its id (see 'weft jobs')");
     const char *id = pos[0];
 
     weft_config *cfg;
@@ -156,7 +157,9 @@ int cmd_show(int argc, char **argv)
     rc = cli_open_for(config, "job", id, &cfg, &o);
     if (rc) return rc;
     char err[WEFT_ERRBUF_SIZE] = "";
-    if (strncmp(id, "SUBMISSION_", 11) == 0) {
+    if (strncmp(id, "DATANODE_", 9) == 0) {
+        rc = cli_data_info(o, id, json);
+    } else if (strncmp(id, "SUBMISSION_", 11) == 0) {
         weft_submission_info *s = NULL;
         weft_err e = weft_submission_get(o, id, &s, err);
         if (e) {

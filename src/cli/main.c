@@ -21,6 +21,8 @@ int cmd_jobs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_submissions(int argc, char **argv);
 int cmd_scenarios(int argc, char **argv);
+int cmd_cycles(int argc, char **argv);
+int cmd_primary(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_run_worker(int argc, char **argv);
@@ -62,8 +64,8 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",
-     "usage: weft run [-c FILE] [-s SCENARIO] [--sequence NAME] [--mode MODE] [--workers N]\n"
-     "                [--force] [--json] [-q|-v]\n"
+     "usage: weft run [-c FILE] [-s SCENARIO] [--sequence NAME] [--date DATE] [--mode MODE]\n"
+     "                [--workers N] [--force] [--json] [-q|-v]\n"
      "\n"
      "Creates an instance of SCENARIO, submits it and waits until every job is\n"
      "finished.  Progress goes to standard error: on a terminal one line that\n"
@@ -77,6 +79,9 @@ static const cli_command commands[] = {
      "                       configuration declares exactly one\n"
      "  --sequence NAME      run only the tasks of that sequence of the new instance\n"
      "                       ([SCENARIO.<id>.sequences] NAME = [tasks])\n"
+     "  --date DATE          the new instance's creation date, YYYY-MM-DD or\n"
+     "                       YYYY-MM-DDTHH:MM:SS in local time (default: now); with a\n"
+     "                       scenario `frequency` it picks the instance's cycle\n"
      "  --mode MODE          development, standalone or cluster (overrides [JOB] mode)\n"
      "  -w, --workers N      worker processes in standalone mode (overrides\n"
      "                       [JOB] max_nb_of_workers)\n"
@@ -84,7 +89,7 @@ static const cli_command commands[] = {
      "  --json               print one JSON object instead of progress and summary:\n"
      "                       {\"submission\", \"scenario\", (\"sequence\",) \"status\",\n"
      "                       \"jobs\": [{\"id\", \"task\", \"status\", \"duration_ms\",\n"
-     "                       \"error\", \"exit_code\"}]}\n"
+     "                       \"error\", \"exit_code\"}], \"cycle\"}\n"
      "  -q, --quiet          print only errors: not the \"running ...\" line, and no\n"
      "                       library message below the error level\n"
      "  -v, --verbose        also print debug messages: the configuration, mode and\n"
@@ -113,14 +118,15 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 on success (also when no job matches), 1 when the store cannot\n"
      "be read, 2 on a usage or configuration error.\n"},
-    {"show", cmd_show, "show everything about one job or submission",
+    {"show", cmd_show, "show everything about one job, submission or data node",
      "usage: weft show [-c FILE] [--lines N] [--json] ID\n"
      "\n"
      "Shows a job: its task, submission, status, the time it entered each status,\n"
      "duration, attempt, worker, exit code or signal, error, and the end of its\n"
      "output and log.  ID may be any unique prefix of a job id, such as the short\n"
      "ids of `weft run`'s progress lines.  A SUBMISSION_... id shows the submission\n"
-     "and its jobs.\n"
+     "and its jobs; a DATANODE_... id the data node, its last edit and editor, the\n"
+     "job that holds its edit lock, and its edit history (as `weft data --info`).\n"
      "\n"
      "  -c, --config FILE    the configuration that names the store (default: config.toml)\n"
      "  -n, --lines N        lines of the log tail to show (default 20, 0: all)\n"
@@ -141,23 +147,72 @@ static const cli_command commands[] = {
      "usage: weft scenarios [-c FILE] [--json]\n"
      "\n"
      "Lists the scenarios the configuration declares, with their tasks and the\n"
-     "number of instances in the store, then every instance created so far.\n"
+     "number of instances in the store, then every instance created so far with\n"
+     "its cycle (scenarios with a `frequency`) and whether it is the cycle's\n"
+     "primary scenario.\n"
      "\n"
      "  -c, --config FILE    the configuration (default: config.toml)\n"
      "  --json               print {\"configured\": [...], \"instances\": [...]}\n"
      "\n"
      "Exit status: 0 on success, 1 when the store cannot be read, 2 on a usage error.\n"},
-    {"data", cmd_data, "print the content of a data node",
+    {"cycles", cmd_cycles, "list cycles, their scenarios and which is primary",
+     "usage: weft cycles [-c FILE] [--json]\n"
+     "\n"
+     "Lists the cycles of the store by start date: a cycle is one period (day, week\n"
+     "from Monday, month, quarter, year) of a scenario `frequency`, created with the\n"
+     "first instance whose creation date falls in it.  Each row shows the cycle's id,\n"
+     "name, frequency, first and last day, then one of its scenarios with its\n"
+     "creation date, marked primary when it is the cycle's primary scenario.\n"
+     "\n"
+     "  -c, --config FILE    the configuration that names the store (default: config.toml)\n"
+     "  --json               print a JSON array of {\"id\", \"name\", \"frequency\",\n"
+     "                       \"start_date\", \"end_date\", \"creation_date\",\n"
+     "                       \"primary_scenario\", \"scenarios\": [{\"id\", \"config_id\",\n"
+     "                       \"creation_date\", \"primary\"}]}\n"
+     "\n"
+     "Exit status: 0 on success, 1 when the store cannot be read, 2 on a usage error.\n"},
+    {"primary", cmd_primary, "make a scenario the primary scenario of its cycle",
+     "usage: weft primary [-c FILE] SCENARIO_ID\n"
+     "\n"
+     "Makes the scenario instance SCENARIO_ID the primary scenario of its cycle; the\n"
+     "cycle's previous primary scenario is no longer primary (one per cycle, as in\n"
+     "Taipy).  The first instance created in a cycle is primary until then.\n"
+     "\n"
+     "  -c, --config FILE    the configuration that names the store (default: config.toml)\n"
+     "\n"
+     "Exit status: 0 on success, 1 when there is no such scenario or it belongs to no\n"
+     "cycle (its scenario has no frequency), 2 on a usage error.\n"},
+    {"data", cmd_data, "print, describe or write the content of a data node",
      "usage: weft data [-c FILE] ID\n"
+     "       weft data [-c FILE] --info [--json] ID\n"
+     "       weft data write [-c FILE] [--append] [--editor NAME] ID [FILE|-]\n"
      "\n"
      "Writes the content of a data node to standard output, unchanged.  ID is an\n"
      "instance id (DATANODE_...) or a data node config id when the store holds a\n"
      "single instance of it (GLOBAL data nodes, or after a single run).\n"
      "\n"
-     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "--info shows the node instead: storage type, scope, path, last edit date,\n"
+     "editor (a job id, or the name of who wrote it with `weft data write`), the\n"
+     "unfinished job that locks it for editing, and its edit history.\n"
      "\n"
-     "Exit status: 0 on success, 1 when there is no such data node or it has no\n"
-     "content yet, 2 on a usage error.\n"},
+     "`weft data write` replaces the content with FILE (standard input when FILE\n"
+     "is - or absent), or adds to it with --append: csv rows (the input starts\n"
+     "with the node's header), text and binary bytes, json items added to a list,\n"
+     "sql_table rows (a JSON array of row objects).  pickle, in_memory and generic\n"
+     "nodes cannot be appended to.  The input is checked first (JSON must parse,\n"
+     "CSV must have the node's columns) and nothing is written when it is wrong,\n"
+     "or when an unfinished job is to write the node (its edit lock).  The write\n"
+     "is recorded as an edit by NAME (default: user); later runs read the new\n"
+     "content, and skippable tasks that read it run again.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  --info               describe the node rather than print its content\n"
+     "  --json               with --info: print a JSON object\n"
+     "  --append             write: add to the content rather than replace it\n"
+     "  --editor NAME        write: who writes, kept in the edit history (default: user)\n"
+     "\n"
+     "Exit status: 0 on success, 1 when there is no such data node, it has no\n"
+     "content yet, or the write is refused, 2 on a usage error.\n"},
     {"cancel", cmd_cancel, "cancel a job or a submission",
      "usage: weft cancel [-c FILE] [--no-wait] ID\n"
      "\n"

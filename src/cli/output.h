@@ -89,6 +89,11 @@ int cli_open_for(const char *path, const char *what, const char *id, weft_config
 int cli_list_open(const char *cmd, int argc, char **argv, bool *json, bool *no_store,
                   weft_config **cfg, weft_orchestrator **o);
 
+/* Prints a data node's details and edit history (cmd_data.c; `weft data
+ * --info`, `weft show DATANODE_...`), as JSON with `json`.  CLI_OK, or
+ * CLI_FAILED after printing why. */
+int cli_data_info(weft_orchestrator *o, const char *id, bool json);
+
 /* Closes what cli_open() opened; NULLs are ignored. */
 void cli_close(weft_config *cfg, weft_orchestrator *o);
 

@@ -198,11 +198,13 @@ static weft_err add_section(weft__buf *b, const weft_config *cfg, const char *se
 }
 
 /* What TASK.<id> runs and touches, as text.  Left out: what only the
- * orchestrator acts on (skippable; a node's scope and validity period). */
+ * orchestrator acts on (skippable; a node's scope and validity period),
+ * and a node's db_password: the digest travels in every job message, and
+ * a hash of a short password can be reversed by trying them all. */
 static weft_err definition(const weft_config *cfg, const char *task, weft__buf *b)
 {
     static const char *const task_skip[] = {"skippable", NULL};
-    static const char *const dn_skip[] = {"scope", "validity_period", NULL};
+    static const char *const dn_skip[] = {"scope", "validity_period", "db_password", NULL};
     char name[WEFT__ID_MAX + 16];
     snprintf(name, sizeof name, "TASK.%s", task);
     if (add_section(b, cfg, name, task_skip)) return WEFT_ENOMEM;

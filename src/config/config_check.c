@@ -190,9 +190,6 @@ static void check_keys(check_ctx *c, const weft__section *s)
         const weft__keyspec *k = weft__keyspec_find(s->kind, r->key);
         if (s->kind == WEFT__TAIPY || (k && k->no_effect))
             DIAG(c, r->file, r->line, r->col, WARN, "%s has no effect in weft", r->key);
-        else if (k && k->type == WEFT_VALUE_SCOPE && weft__scope_no_effect(eff(s, r->key)))
-            DIAG(c, r->file, r->line, r->col, WARN,
-                 "%s CYCLE has no effect in weft: the data node is shared like a GLOBAL one", r->key);
         else if (!k && s->kind != WEFT__TASK && s->kind != WEFT__OTHER)
             DIAG(c, r->file, r->line, r->col, WARN, "unknown key '%s' in [%s]%s%s", r->key, s->name,
                  s->kind == WEFT__JOB ? " (kept as a property)" : "",
@@ -357,25 +354,88 @@ static void check_job(check_ctx *c, const weft__section *s)
 
 /* ---- [DATA_NODE.x] ---- */
 
+/* Taipy's generic nodes pass read_fct_args/write_fct_args to their
+ * functions as positional arguments: each must be a list (old names too). */
+static void check_fct_args(check_ctx *c, const weft__section *s)
+{
+    static const char *const keys[] = {"read_fct_args", "write_fct_args", "read_fn_args",
+                                       "write_fn_args"};
+    for (size_t i = 0; i < 4; i++) {
+        const weft_value *v = eff(s, keys[i]);
+        if (usable(v) && v->type != WEFT_VALUE_LIST)
+            DIAGV(c, v, ERR, "%s of data node '%s' must be a list (its items are the function's "
+                  "arguments), e.g. %s = [\"%s\"]", keys[i], s->id, keys[i], v->text ? v->text : "");
+    }
+}
+
+/* sql_table and sql nodes: what each engine needs.  db_password is never
+ * quoted in a diagnostic. */
+static void check_sql(check_ctx *c, const weft__section *s, const char *type)
+{
+    const weft_value *eng = eff(s, "db_engine"), *pw = eff(s, "db_password");
+    bool table = strcmp(type, "sql_table") == 0;
+    if (!eff(s, "db_name") || (table ? !eff(s, "table_name") : !eff(s, "read_query")))
+        DIAG(c, s->file, s->line, s->col, ERR, "%s data node '%s' needs db_name and %s", type, s->id,
+             table ? "table_name" : "read_query");
+    if (!usable(eng) || eng->type != WEFT_VALUE_STR) return;
+    if (strcmp(eng->text, "sqlite") != 0 && strcmp(eng->text, "postgresql") != 0) {
+        DIAGV(c, eng, ERR, "db_engine of data node '%s' must be 'sqlite' or 'postgresql', got '%s'", s->id,
+              eng->text);
+        return;
+    }
+    if (strcmp(eng->text, "postgresql") != 0) return;
+    if (!eff(s, "db_username"))
+        DIAG(c, s->file, s->line, s->col, ERR, "postgresql data node '%s' needs db_username", s->id);
+    if (usable(pw) && pw->type == WEFT_VALUE_STR && pw->text && *pw->text && !pw->env &&
+        pw->file != WEFT__CODE_FILE)
+        DIAGV(c, pw, WARN, "db_password of data node '%s' is written in the file: put it in the "
+              "environment (db_password = \"ENV[PGPASSWORD]\")", s->id);
+}
+
+/* The properties Taipy requires of the types weft cannot read
+ * (DataNodeConfig._REQUIRED_PROPERTIES): still checked, so that a config
+ * gets Taipy's verdict. */
+static void check_required(check_ctx *c, const weft__section *s, const char *type)
+{
+    static const char *const mongo[] = {"db_name", "collection_name", NULL};
+    static const char *const s3[] = {"aws_access_key", "aws_secret_access_key", "aws_s3_bucket_name",
+                                     "aws_s3_object_key", NULL};
+    const char *const *keys = strcmp(type, "mongo_collection") == 0 ? mongo
+                              : strcmp(type, "s3_object") == 0      ? s3
+                                                                    : NULL;
+    for (size_t i = 0; keys && keys[i]; i++)
+        if (!eff(s, keys[i]))
+            DIAG(c, s->file, s->line, s->col, ERR, "%s data node '%s' needs %s", type, s->id, keys[i]);
+}
+
 static void check_data_node(check_ctx *c, const weft__section *s)
 {
-    static const char *const types[] = {"pickle",    "binary",  "json",      "csv",  "text",
-                                        "in_memory", "generic", "sql_table", "excel"};
+    static const char *const types[] = {"pickle",  "binary",  "json",      "csv",
+                                        "text",    "in_memory", "generic", "sql_table",
+                                        "sql",     "excel",   "parquet", "mongo_collection",
+                                        "s3_object"};
+    const size_t ntypes = sizeof types / sizeof *types;
     const weft_value *st = eff(s, "storage_type");
     char dym[300];
     const char *type = "pickle";
     if (usable(st) && st->type == WEFT_VALUE_STR) {
         bool ok = false;
-        for (size_t i = 0; i < 9; i++) ok |= strcmp(st->text, types[i]) == 0;
+        for (size_t i = 0; i < ntypes; i++) ok |= strcmp(st->text, types[i]) == 0;
         if (!ok) {
             DIAGV(c, st, ERR,
                  "unknown storage_type '%s' for data node '%s' (valid: pickle, binary, json, csv, "
-                 "text, in_memory, generic, sql_table, excel)%s",
-                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, 9));
+                 "text, in_memory, generic, sql_table, sql, excel)%s",
+                 st->text, s->id, suggest(dym, sizeof dym, st->text, types, ntypes));
             return;
         }
         type = st->text;
     } else if (st) {
+        return;
+    }
+    if (strcmp(type, "parquet") == 0 || strcmp(type, "mongo_collection") == 0 || strcmp(type, "s3_object") == 0) {
+        DIAGV(c, st, WARN, "data node '%s': this build of weft cannot read or write storage_type '%s'; a "
+              "job that uses it fails", s->id, type);
+        check_required(c, s, type);
         return;
     }
     if (strcmp(type, "in_memory") == 0 && c->mode && strcmp(c->mode, WEFT__MODE_DEVELOPMENT) != 0) {
@@ -388,14 +448,62 @@ static void check_data_node(check_ctx *c, const weft__section *s)
         !eff(s, "read_fn") && !eff(s, "write_fn"))
         DIAG(c, s->file, s->line, s->col, ERR, "generic data node '%s' needs read_fct or write_fct",
              s->id);
-    if (strcmp(type, "sql_table") == 0) {
-        const weft_value *eng = eff(s, "db_engine");
-        if (!eff(s, "db_name") || !eff(s, "table_name"))
-            DIAG(c, s->file, s->line, s->col, ERR, "sql_table data node '%s' needs db_name and table_name",
-                 s->id);
-        if (usable(eng) && eng->type == WEFT_VALUE_STR && strcmp(eng->text, "sqlite") != 0)
-            DIAGV(c, eng, ERR, "db_engine of data node '%s' must be 'sqlite', got '%s'", s->id,
-                 eng->text);
+    if (strcmp(type, "generic") == 0) check_fct_args(c, s);
+    if (strcmp(type, "sql_table") == 0 || strcmp(type, "sql") == 0) check_sql(c, s, type);
+}
+
+/* ---- property names ---- */
+
+/* A free property named `key` in [s] whose value `what` '`key`' is also a
+ * child of it: Taipy makes both attributes of the entity (task.sales,
+ * scenario.clean), so it refuses the config. */
+static void overlap_error(check_ctx *c, const weft__section *s, const weft__entry *r, const char *what)
+{
+    DIAG(c, r->file, r->line, r->col, ERR,
+         "property '%s' of [%s] has the id of its %s '%s' (Taipy makes both attributes of the "
+         "entity): rename the property", r->key, s->name, what, r->key);
+}
+
+static bool task_io_has(const check_ctx *c, const weft_value *tasks, const char *id)
+{
+    for (size_t i = 0; tasks && tasks->type == WEFT_VALUE_LIST && i < tasks->n; i++) {
+        const weft__section *t = usable(tasks->items[i]) && tasks->items[i]->text
+                                     ? find_kind(c->cfg, WEFT__TASK, tasks->items[i]->text) : NULL;
+        if (t && (list_has(eff(t, "inputs"), id) || list_has(eff(t, "outputs"), id))) return true;
+    }
+    return false;
+}
+
+/*
+ * Taipy's rules on property names: `_entity_owner` is its own
+ * (_PREDEFINED_PROPERTIES_KEYS), and a property may not be named like a
+ * child of the entity: a task's input or output data node, a scenario's
+ * task, data node or sequence.  O(keys x children).
+ */
+static void check_property_names(check_ctx *c, const weft__section *s)
+{
+    const weft_value *tasks = eff(s, "tasks");
+    char seq[300];
+    for (size_t i = 0; i < s->nraw; i++) {
+        const weft__entry *r = &s->raw[i];
+        if (strcmp(r->key, "_entity_owner") == 0) {
+            DIAG(c, r->file, r->line, r->col, ERR,
+                 "_entity_owner is reserved by Taipy for an entity's owner: remove it from [%s]",
+                 s->name);
+            continue;
+        }
+        if (s->is_default || weft__keyspec_find(s->kind, r->key) || strchr(r->key, '.')) continue;
+        snprintf(seq, sizeof seq, "sequences.%s", r->key);
+        if (s->kind == WEFT__TASK && (list_has(eff(s, "inputs"), r->key) ||
+                                      list_has(eff(s, "outputs"), r->key)))
+            overlap_error(c, s, r, "data node");
+        else if (s->kind == WEFT__SCENARIO && list_has(tasks, r->key))
+            overlap_error(c, s, r, "task");
+        else if (s->kind == WEFT__SCENARIO && (task_io_has(c, tasks, r->key) ||
+                                               list_has(eff(s, "additional_data_nodes"), r->key)))
+            overlap_error(c, s, r, "data node");
+        else if (s->kind == WEFT__SCENARIO && eff(s, seq))
+            overlap_error(c, s, r, "sequence");
     }
 }
 
@@ -742,6 +850,39 @@ static void check_sequences(check_ctx *c, const weft__section *s, const weft_val
     }
 }
 
+/* A CYCLE data node belongs to the cycle of its scenario: a scenario
+ * config without a frequency has no cycle, and Taipy then quietly shares
+ * the node like a GLOBAL one.  weft reports it, once per node, at the
+ * scenario section (where the frequency is missing).  O(tasks + their
+ * data node references). */
+static void check_cycle_scope(check_ctx *c, const weft__section *s, const weft_value *tasks)
+{
+    const weft_value *freq = eff(s, "frequency");
+    if ((freq && freq->type == WEFT_VALUE_FREQUENCY) || !tasks || tasks->type != WEFT_VALUE_LIST)
+        return;
+    static const char *const keys[] = {"inputs", "outputs"};
+    for (size_t i = 0; i < tasks->n; i++) {
+        const weft_value *t = tasks->items[i];
+        const weft__section *ts = usable(t) ? find_kind(c->cfg, WEFT__TASK, t->text) : NULL;
+        for (int k = 0; ts && k < 2; k++) {
+            const weft_value *dns = eff(ts, keys[k]);
+            for (size_t d = 0; dns && dns->type == WEFT_VALUE_LIST && d < dns->n; d++) {
+                const weft_value *ref = dns->items[d];
+                const weft__section *ds =
+                    usable(ref) ? find_kind(c->cfg, WEFT__DATA_NODE, ref->text) : NULL;
+                const weft_value *scope = ds ? eff(ds, "scope") : NULL;
+                if (!scope || scope->type != WEFT_VALUE_SCOPE || scope->i != WEFT_SCOPE_CYCLE)
+                    continue;
+                DIAG(c, s->file, s->line, s->col, ERR,
+                     "data node '%s' has scope CYCLE but scenario '%s' has no frequency: add "
+                     "frequency = \"MONTHLY:FREQUENCY\" (or DAILY, WEEKLY, QUARTERLY, YEARLY) to "
+                     "[%s], or give '%s' the scope SCENARIO or GLOBAL",
+                     ref->text, s->id, s->name, ref->text);
+            }
+        }
+    }
+}
+
 static void check_scenario(check_ctx *c, const weft__section *s)
 {
     const weft_value *tasks = eff(s, "tasks");
@@ -749,6 +890,7 @@ static void check_scenario(check_ctx *c, const weft__section *s)
     check_sequences(c, s, tasks);
     check_refs(c, s, "additional_data_nodes", WEFT__DATA_NODE);
     if (tasks && tasks->type == WEFT_VALUE_LIST) check_graph(c, s, tasks);
+    check_cycle_scope(c, s, tasks);
 }
 
 /* ---- entry point ---- */
@@ -767,6 +909,8 @@ weft_err weft_config_check(weft_config *cfg, char *err)
         const weft__section *s = &cfg->secs[i];
         check_keys(&c, s);
         check_aliases(&c, s);
+        if (s->kind == WEFT__DATA_NODE || s->kind == WEFT__TASK || s->kind == WEFT__SCENARIO)
+            check_property_names(&c, s);
         /* Inherited values are checked once, in their "default" section. */
         for (size_t k = 0; k < s->nraw; k++) {
             const weft__entry *e = weft__eff_find(s, s->raw[k].key);

@@ -176,8 +176,6 @@ const char *weft__keyspec_default(weft__kind kind, const char *key);
  * used (weft__config_connection_env()); weft_config_check() warns. */
 bool weft__keyspec_is_connection(weft__kind kind, const char *key);
 const char *const *weft__connection_keys(size_t *n);
-/* A scope value the engine does not honour (CYCLE: shared like GLOBAL). */
-bool weft__scope_no_effect(const weft_value *v);
 weft__kind weft__kind_of(const char *section, const char **id);
 const char *weft__kind_name(weft__kind kind);
 

@@ -55,7 +55,6 @@ static const weft__keyspec job_keys[] = {
 };
 static const weft__keyspec data_node_keys[] = {
     {"storage_type", WEFT_VALUE_STR, ANY, "pickle", USED},
-    /* CYCLE is INERT too, as a value: see weft__scope_no_effect */
     {"scope", WEFT_VALUE_SCOPE, ANY, "SCENARIO:SCOPE", USED},
     {"default_path", WEFT_VALUE_STR, ANY, NULL, USED},
     {"path", WEFT_VALUE_STR, ANY, NULL, USED},
@@ -81,6 +80,34 @@ static const weft__keyspec data_node_keys[] = {
     {"sqlite_folder", WEFT_VALUE_STR, ANY, NULL, USED},
     {"sqlite_file_extension", WEFT_VALUE_STR, ANY, NULL, USED}, /* ".db" when unset */
     {"table_name", WEFT_VALUE_STR, ANY, NULL, USED},
+    /* sql_table and sql on PostgreSQL; db_password is a secret: masked by
+     * `weft config`, never logged nor put in an error message */
+    {"db_host", WEFT_VALUE_STR, ANY, NULL, USED},     /* "localhost" when unset */
+    {"db_port", WEFT_VALUE_INT, ANY, NULL, USED},     /* 5432 when unset */
+    {"db_username", WEFT_VALUE_STR, ANY, NULL, USED},
+    {"db_password", WEFT_VALUE_STR, ANY, NULL, USED},
+    {"db_extra_args", ANY, ANY, NULL, USED}, /* a table of libpq keywords: "db_extra_args.KEY" */
+    INERT("db_driver", WEFT_VALUE_STR, ANY),  /* SQLAlchemy's; libpq needs none */
+    {"read_query", WEFT_VALUE_STR, ANY, NULL, USED},
+    {"write_query", ANY, ANY, NULL, USED}, /* weft's: SQL, or a list of SQL statements */
+    INERT("write_query_builder", WEFT_VALUE_FUNCTION, ANY), /* Taipy's: a Python function */
+    INERT("append_query_builder", WEFT_VALUE_FUNCTION, ANY),
+    /* parquet, mongo_collection and s3_object: accepted, but this build
+     * has no reader for them (weft check warns, a job that uses one fails) */
+    INERT("collection_name", WEFT_VALUE_STR, ANY),
+    INERT("custom_document", ANY, ANY),
+    INERT("engine", WEFT_VALUE_STR, ANY),
+    INERT("compression", WEFT_VALUE_STR, ANY),
+    INERT("read_kwargs", ANY, ANY),
+    INERT("write_kwargs", ANY, ANY),
+    INERT("aws_access_key", WEFT_VALUE_STR, ANY),
+    INERT("aws_secret_access_key", WEFT_VALUE_STR, ANY),
+    INERT("aws_s3_bucket_name", WEFT_VALUE_STR, ANY),
+    INERT("aws_s3_object_key", WEFT_VALUE_STR, ANY),
+    INERT("aws_region", WEFT_VALUE_STR, ANY),
+    INERT("aws_s3_client_parameters", ANY, ANY),
+    INERT("aws_s3_get_object_parameters", ANY, ANY),
+    INERT("aws_s3_put_object_parameters", ANY, ANY),
     {"sheet_name", ANY, ANY, NULL, USED}, /* excel: a sheet's name or a list of them */
 };
 static const weft__keyspec task_keys[] = {
@@ -95,7 +122,8 @@ static const weft__keyspec scenario_keys[] = {
     {"tasks", L, WEFT_VALUE_SECTION, "[]", USED},
     /* references are still checked: a typo there is an error either way */
     INERT("additional_data_nodes", L, WEFT_VALUE_SECTION),
-    INERT("frequency", WEFT_VALUE_FREQUENCY, ANY), /* weft has no cycles */
+    /* instances join the cycle of their creation date (core/cycle.c) */
+    {"frequency", WEFT_VALUE_FREQUENCY, ANY, NULL, USED},
     /* [SCENARIO.x.sequences] name = [task ids]: "sequences.<name>" keys,
      * checked by config_check.c (each task one of the scenario's) */
     {"sequences", ANY, ANY, NULL, USED},
@@ -188,13 +216,6 @@ const char *const *weft__connection_keys(size_t *n)
 {
     *n = sizeof connection_keys / sizeof *connection_keys;
     return connection_keys;
-}
-
-bool weft__scope_no_effect(const weft_value *v)
-{
-    /* CYCLE needs cycles (scenarios grouped by frequency), which weft does
-     * not have: such a node gets one instance shared by every scenario. */
-    return v && v->type == WEFT_VALUE_SCOPE && v->i == WEFT_SCOPE_CYCLE;
 }
 
 static const char *const kind_names[] = {"CORE",     "JOB",   "DATA_NODE", "TASK",

@@ -3,8 +3,9 @@
  * orchestrator_internal.h - the orchestrator is one module split in files
  * that share this header and call each other: orchestrator.c (life cycle,
  * the loop, status changes), submit.c (scenarios, submissions and their
- * jobs), recovery.c (what a dead orchestrator left unfinished) and query.c
- * (the read side), with ids.c for entity ids.  The split is by concern, not
+ * jobs), recovery.c (what a dead orchestrator left unfinished), query.c
+ * (the read side) and data_write.c (data nodes written from outside a
+ * task), with ids.c for entity ids.  The split is by concern, not
  * by layer: submit.c and recovery.c call the loop's helpers and the loop
  * calls submit.c's skip rule, so their calls go both ways on purpose.
  *
@@ -232,6 +233,12 @@ void weft__dn_ref_release(weft__dn_ref *r);
 /* Builds the ref of data node instance `dn_id` (storage type from the config). */
 weft_err weft__dn_ref_make(weft_orchestrator *o, const weft__store_dn *row, weft__dn_ref *ref,
                            char *err);
+
+/* ---- query.c ---- */
+/* A data node instance by instance id, or by config id when the store holds
+ * one instance of it (WEFT_ENOTFOUND, or WEFT_EINVAL when there are
+ * several).  Release *row with weft__store_dn_release().  o->mu held. */
+weft_err weft__dn_resolve(weft_orchestrator *o, const char *id, weft__store_dn *row, char *err);
 
 /* ---- recovery.c ---- */
 /* Finishes what a dead orchestrator left unfinished (mode-dependent):

@@ -69,6 +69,25 @@ weft_err weft_scenarios_list(weft_orchestrator *o, char ***ids, char ***config_i
     return e;
 }
 
+weft_err weft__dn_resolve(weft_orchestrator *o, const char *id, weft__store_dn *row, char *err)
+{
+    char *first = NULL;
+    size_t count = 0;
+    weft_err e = weft__store_dn_get(o->store, id, row, err);
+    if (e != WEFT_ENOTFOUND) return e;
+    /* A config id with exactly one instance (a GLOBAL node, or one scenario). */
+    if ((e = weft__store_dn_by_config(o->store, id, &count, &first, err))) return e;
+    if (count == 0)
+        e = weft__err(err, WEFT_ENOTFOUND, "no data node %s", id);
+    else if (count > 1)
+        e = weft__err(err, WEFT_EINVAL, "data node config %s has several instances: give an instance id",
+                      id);
+    else
+        e = weft__store_dn_get(o->store, first, row, err);
+    free(first);
+    return e;
+}
+
 weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_t *len, char *err)
 {
     if (!o || !id || !data) return weft__err(err, WEFT_EINVAL, "weft_data_read: NULL argument");
@@ -77,23 +96,8 @@ weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_
     weft__orch_lock(o);
     weft__store_dn row;
     weft__dn_ref ref;
-    char *first = NULL;
-    size_t count = 0, dummy = 0;
-    weft_err e = weft__store_dn_get(o->store, id, &row, err);
-    if (e == WEFT_ENOTFOUND) {
-        /* A config id with exactly one instance (a GLOBAL node, or one scenario). */
-        if ((e = weft__store_dn_by_config(o->store, id, &count, &first, err))) goto out;
-        if (count == 0) {
-            e = weft__err(err, WEFT_ENOTFOUND, "no data node %s", id);
-            goto out;
-        }
-        if (count > 1) {
-            e = weft__err(err, WEFT_EINVAL,
-                          "data node config %s has several instances: give an instance id", id);
-            goto out;
-        }
-        e = weft__store_dn_get(o->store, first, &row, err);
-    }
+    size_t dummy = 0;
+    weft_err e = weft__dn_resolve(o, id, &row, err);
     if (e) goto out;
     e = weft__dn_ref_make(o, &row, &ref, err);
     weft__store_dn_release(&row);
@@ -101,7 +105,6 @@ weft_err weft_data_read(weft_orchestrator *o, const char *id, char **data, size_
     e = weft__dn_read_ref(o->app, &ref, data, len ? len : &dummy, err);
     weft__dn_ref_release(&ref);
 out:
-    free(first);
     weft__orch_unlock(o);
     return e;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * submit.c - from configuration to jobs: creating scenario instances (their
- * tasks and SCENARIO-scoped data nodes; GLOBAL nodes are shared), turning a
+ * tasks and SCENARIO-scoped data nodes, attached to their cycle (cycle.c),
+ * whose CYCLE nodes they share; GLOBAL nodes are shared), turning a
  * submitted scenario, sequence or task into a submission with one job per task in
  * dependency order, deciding which job is BLOCKED (an input under another
  * unfinished job's edit lock) and which PENDING, Taipy's skip rule, and the
@@ -11,6 +12,7 @@
  * submission of n jobs costs O(n) and one transaction.
  */
 #include "core/orchestrator_internal.h"
+#include "core/cycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,18 +89,28 @@ weft_err weft__dn_ref_make(weft_orchestrator *o, const weft__store_dn *row, weft
 }
 
 /* The instance of data node config `cfg_id` that scenario `scenario_id`
- * uses: its own for SCENARIO scope, the shared one otherwise (CYCLE nodes
- * are shared too: weft has no cycles yet).  Created when missing.  In a
- * transaction. */
+ * uses: its own for SCENARIO scope, its cycle's for CYCLE scope, the shared
+ * one otherwise (and for a CYCLE node of a scenario without a cycle, as in
+ * Taipy, where its owner is then None; `weft check` reports such a config).
+ * Created when missing.  In a transaction. */
 static weft_err ensure_dn(weft_orchestrator *o, const char *cfg_id, const char *scenario_id,
                           weft__store_dn *out, char *err)
 {
     weft_scope scope = dn_scope(o, cfg_id);
     const char *owner = scope == WEFT_SCOPE_SCENARIO ? scenario_id : NULL;
-    weft_err e = weft__store_dn_find(o->store, cfg_id, owner, out, err);
-    if (e != WEFT_ENOTFOUND) return e;
+    char *cycle = NULL;
+    weft_err e = WEFT_OK;
+    if (scope == WEFT_SCOPE_CYCLE && scenario_id &&
+        (e = weft__store_scenario_cycle(o->store, scenario_id, &cycle, NULL, err)))
+        return e;
+    e = weft__store_dn_find_owned(o->store, cfg_id, owner, cycle, out, err);
+    if (e != WEFT_ENOTFOUND) {
+        free(cycle);
+        return e;
+    }
     memset(out, 0, sizeof *out);
     out->scope = scope;
+    out->cycle_id = cycle;
     if ((e = weft__make_id("DATANODE", cfg_id, &out->id, err))) goto fail;
     if (!(out->config_id = strdup(cfg_id)) || (owner && !(out->scenario_id = strdup(owner)))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
@@ -118,21 +130,34 @@ fail:
 weft_err weft_scenario_create(weft_orchestrator *o, const char *config_id, char **scenario_id,
                               char *err)
 {
+    return weft_scenario_create_with(o, config_id, NULL, scenario_id, err);
+}
+
+weft_err weft_scenario_create_with(weft_orchestrator *o, const char *config_id,
+                                   const weft_scenario_opts *opts, char **scenario_id, char *err)
+{
     if (!o || !config_id || !scenario_id)
-        return weft__err(err, WEFT_EINVAL, "weft_scenario_create: NULL argument");
+        return weft__err(err, WEFT_EINVAL, "weft_scenario_create_with: NULL argument");
     *scenario_id = NULL;
     if (o->read_only)
         return weft__err(err, WEFT_EMODE, "this orchestrator is read-only (opened for queries)");
     if (!section_exists(o, WEFT_SECTION_SCENARIO, config_id))
         return weft__err(err, WEFT_ENOTFOUND, "no scenario config %s", config_id);
+    weft__date date;
+    weft_err e = WEFT_OK;
+    if (opts && opts->creation_date)
+        e = weft__date_parse(opts->creation_date, &date, err);
+    else
+        weft__date_now(&date);
+    if (e) return e;
     weft__orch_lock(o);
-    char *sid = NULL;
+    char *sid = NULL, *cycle = NULL;
     const weft_value *tasks = lookup(o, "SCENARIO", config_id, "tasks");
-    weft_err e = weft__make_id("SCENARIO", config_id, &sid, err);
-    if (e) goto out;
+    if ((e = weft__make_id("SCENARIO", config_id, &sid, err))) goto out;
     if ((e = weft__orch_begin(o, err))) goto out;
     int64_t now = weft__now_us();
     if ((e = weft__store_scenario_insert(o->store, sid, config_id, now, err))) goto fail;
+    if ((e = weft__cycle_attach(o, config_id, sid, &date, &cycle, err))) goto fail;
     for (size_t i = 0; i < list_len(tasks); i++) {
         const char *tcfg = list_text(tasks, i);
         char *tid = NULL;
@@ -162,6 +187,7 @@ fail:
     weft__orch_abort(o, false);
 out:
     free(sid);
+    free(cycle);
     weft__orch_unlock(o);
     return e;
 }

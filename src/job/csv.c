@@ -28,6 +28,7 @@ struct weft_csv_reader {
     const char **header;
     size_t nheader;
     long line;           /* physical line of the next character (from 1) */
+    long row_line;       /* physical line on which the last row read started */
     bool failed;
 };
 
@@ -141,6 +142,7 @@ static int read_row(weft_csv_reader *r, char *err)
     int c = skip_empty_lines(r);
     if (c == EOF) return ferror(r->f) ? read_failed(r, r->line, err) : 0;
     long row_line = r->line;
+    r->row_line = row_line;
     weft__buf_reset(&r->row);
     r->nfields = 0;
     weft_err e = WEFT_OK;
@@ -184,22 +186,24 @@ void weft_csv_close(weft_csv_reader *r)
     free(r);
 }
 
-weft_err weft_csv_open(weft_data_node *dn, weft_csv_reader **out, char *err)
+weft_err weft__csv_open_stream(FILE *f, const char *name, bool has_header, weft_csv_reader **out,
+                               char *err)
 {
-    if (!dn || !out) return weft__err(err, WEFT_EINVAL, "weft_csv_open: no data node");
     weft_err e = WEFT_OK;
     weft_csv_reader *r = calloc(1, sizeof *r);
-    if (!r) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    if (!r) {
+        fclose(f);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
+    r->f = f;
     r->row.max = WEFT__CSV_ROW_MAX;
     r->hdr_buf.max = WEFT__CSV_ROW_MAX;
     r->line = 1;
-    const char *p = weft_dn_path(dn);
-    if (!(r->path = strdup(p ? p : weft_dn_id(dn)))) {
+    if (!(r->path = strdup(name))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((e = weft__dn_open_stream(dn, &r->f, err))) goto fail;
-    if (weft__dn_bool_property(dn, "has_header", true)) {
+    if (has_header) {
         int rc = read_row(r, err);
         if (rc < 0) {
             e = WEFT_EDATA;
@@ -221,6 +225,22 @@ weft_err weft_csv_open(weft_data_node *dn, weft_csv_reader **out, char *err)
 fail:
     weft_csv_close(r);
     return e;
+}
+
+long weft__csv_row_line(const weft_csv_reader *r)
+{
+    return r ? r->row_line : 0;
+}
+
+weft_err weft_csv_open(weft_data_node *dn, weft_csv_reader **out, char *err)
+{
+    if (!dn || !out) return weft__err(err, WEFT_EINVAL, "weft_csv_open: no data node");
+    FILE *f;
+    weft_err e = weft__dn_open_stream(dn, &f, err);
+    if (e) return e;
+    const char *p = weft_dn_path(dn);
+    return weft__csv_open_stream(f, p ? p : weft_dn_id(dn), weft__dn_bool_property(dn, "has_header", true),
+                                 out, err);
 }
 
 const char *const *weft_csv_header(weft_csv_reader *r, size_t *n)

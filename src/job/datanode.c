@@ -4,13 +4,18 @@
  * pickle/binary (opaque bytes), text, json (validated with jansson), csv
  * (bytes here; rows in csv.c), excel (the workbook's bytes; Python tasks
  * see DataFrames, python.c), in_memory (held by the app, development mode
- * only), generic (the node's read_fct/write_fct from the application), and
- * sql_table (a SQLite table seen as a JSON array of row objects).  Files are
+ * only), generic (the node's read_fct/write_fct from the application),
+ * sql_table (a SQLite table seen as a JSON array of row objects) and sql
+ * (rows of a read_query, written by the statements of a write_query); on
+ * PostgreSQL those two are in dn_pg.c.  parquet, mongo_collection and
+ * s3_object are known, and refused with a message: no reader for them
+ * here.  Files are
  * replaced atomically (temporary file in the same folder, fsync, rename), so
  * a failed or retried job never leaves a partial output.  Also where a node
  * instance's path is decided, and whether it has content to read.
  */
 #define _GNU_SOURCE /* asprintf */
+#include "job/dn_sql.h"
 #include "job/runner.h"
 #include "util/util.h"
 
@@ -25,7 +30,8 @@
 #include <unistd.h>
 
 typedef enum st_kind {
-    ST_PICKLE, ST_BINARY, ST_TEXT, ST_JSON, ST_CSV, ST_EXCEL, ST_MEMORY, ST_GENERIC, ST_SQL, ST_UNKNOWN
+    ST_PICKLE, ST_BINARY, ST_TEXT, ST_JSON, ST_CSV, ST_EXCEL, ST_MEMORY, ST_GENERIC, ST_SQL, ST_SQLQ,
+    ST_PARQUET, ST_MONGO, ST_S3, ST_UNKNOWN
 } st_kind;
 
 static const struct {
@@ -36,6 +42,8 @@ static const struct {
     [ST_CSV] = {"csv", "csv"},       [ST_EXCEL] = {"excel", "xlsx"},
     [ST_MEMORY] = {"in_memory", NULL},
     [ST_GENERIC] = {"generic", NULL}, [ST_SQL] = {"sql_table", NULL},
+    [ST_SQLQ] = {"sql", NULL},        [ST_PARQUET] = {"parquet", NULL},
+    [ST_MONGO] = {"mongo_collection", NULL}, [ST_S3] = {"s3_object", NULL},
 };
 
 static st_kind kind_of(const char *name)
@@ -47,6 +55,10 @@ static st_kind kind_of(const char *name)
 }
 
 static bool is_file_kind(st_kind k) { return k <= ST_EXCEL; }
+
+/* Taipy's types this build has no reader or writer for: a config that
+ * uses them loads (weft check warns), and a job that uses them fails. */
+static bool no_reader(st_kind k) { return k == ST_PARQUET || k == ST_MONGO || k == ST_S3; }
 
 struct weft_data_node {
     weft__app *app;
@@ -204,6 +216,12 @@ weft_err weft__dn_open(weft__app *app, const weft__dn_ref *ref, bool *written,
     }
     if (dn->kind == ST_UNKNOWN) {
         weft__err(err, WEFT_EINVAL, "data node %s: unsupported storage type '%s'", dn->config_id, type);
+        weft__dn_free(dn);
+        return WEFT_EINVAL;
+    }
+    if (no_reader(dn->kind)) {
+        weft__err(err, WEFT_EINVAL, "data node %s: this build of weft cannot read or write storage_type '%s'",
+                  dn->config_id, type);
         weft__dn_free(dn);
         return WEFT_EINVAL;
     }
@@ -415,7 +433,8 @@ typedef struct sql_target {
     const char *table;
 } sql_target;
 
-static weft_err sql_target_of(const weft__app *app, const char *config_id, sql_target *t, char *err)
+static weft_err sql_target_of(const weft__app *app, const char *config_id, bool need_table, sql_target *t,
+                              char *err)
 {
     const char *db = text_prop(app, config_id, "db_name");
     const char *engine = text_prop(app, config_id, "db_engine");
@@ -424,9 +443,10 @@ static weft_err sql_target_of(const weft__app *app, const char *config_id, sql_t
     t->table = text_prop(app, config_id, "table_name");
     t->db_path = NULL;
     if (engine && strcmp(engine, "sqlite") != 0)
-        return weft__err(err, WEFT_EINVAL, "data node %s: db_engine '%s' is not supported (only sqlite)",
-                         config_id, engine);
-    if (!db || !t->table)
+        return weft__err(err, WEFT_EINVAL,
+                         "data node %s: db_engine '%s' is not supported (sqlite or postgresql)", config_id,
+                         engine);
+    if (!db || (need_table && !t->table))
         return weft__err(err, WEFT_EINVAL, "data node %s: sql_table needs db_name and table_name", config_id);
     char *dir = abs_path(weft__app_path(app), folder ? folder : ".");
     if (!dir || asprintf(&t->db_path, "%s/%s%s", dir, db, ext ? ext : ".db") < 0) t->db_path = NULL;
@@ -473,25 +493,28 @@ static bool sql_table_exists(sqlite3 *db, const char *table)
     return found;
 }
 
-static weft_err sql_read(const weft__app *app, const char *config_id, json_t **out, char *err)
+/* The rows of `query`, or of the node's table when it is NULL. */
+static weft_err sql_read(const weft__app *app, const char *config_id, const char *query, json_t **out,
+                         char *err)
 {
     sql_target t;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     weft__buf q = WEFT_BUF_INIT;
     json_t *rows = NULL;
-    weft_err e = sql_target_of(app, config_id, &t, err);
+    weft_err e = sql_target_of(app, config_id, !query, &t, err);
     if (e) goto done;
     if (access(t.db_path, F_OK) != 0) {
         e = weft__err(err, WEFT_EDATA, "data node %s: %s does not exist", config_id, t.db_path);
         goto done;
     }
     if ((e = sql_open(&t, false, &db, err))) goto done;
-    if (!sql_table_exists(db, t.table)) {
+    if (!query && !sql_table_exists(db, t.table)) {
         e = weft__err(err, WEFT_EDATA, "data node %s: no table %s in %s", config_id, t.table, t.db_path);
         goto done;
     }
-    if ((e = weft__buf_adds(&q, "SELECT * FROM ")) || (e = sql_ident(&q, t.table)) ||
+    if ((query ? (e = weft__buf_adds(&q, query))
+               : ((e = weft__buf_adds(&q, "SELECT * FROM ")) || (e = sql_ident(&q, t.table)))) ||
         !(rows = json_array())) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto done;
@@ -559,7 +582,7 @@ static int sql_bind(sqlite3_stmt *st, int i, json_t *v)
 
 /* The columns of `rows` into the array `cols`: every key, in order of first
  * appearance.  WEFT_EDATA when `rows` is not an array of objects. */
-static weft_err sql_columns(const char *config_id, const json_t *rows, json_t *cols, char *err)
+weft_err weft__sql_columns(const char *config_id, const json_t *rows, json_t *cols, char *err)
 {
     if (!json_is_array(rows))
         return weft__err(err, WEFT_EDATA, "data node %s: a sql_table takes an array of objects",
@@ -668,13 +691,13 @@ static weft_err sql_write(const weft__app *app, const char *config_id, const jso
     json_t *cols = json_array();
     char *msg = NULL;
     bool in_tx = false;
-    weft_err e = sql_target_of(app, config_id, &t, err);
+    weft_err e = sql_target_of(app, config_id, true, &t, err);
     if (e) goto done;
     if (!cols) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((e = sql_columns(config_id, rows, cols, err)) || (e = sql_open(&t, true, &db, err)))
+    if ((e = weft__sql_columns(config_id, rows, cols, err)) || (e = sql_open(&t, true, &db, err)))
         goto done;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
         e = WEFT_EDATA;
@@ -712,11 +735,137 @@ static bool sql_has_table(const weft__app *app, const char *config_id)
     sql_target t;
     sqlite3 *db = NULL;
     bool found = false;
-    if (sql_target_of(app, config_id, &t, NULL) == WEFT_OK && access(t.db_path, F_OK) == 0 &&
+    if (sql_target_of(app, config_id, true, &t, NULL) == WEFT_OK && access(t.db_path, F_OK) == 0 &&
         sql_open(&t, false, &db, NULL) == WEFT_OK)
         found = sql_table_exists(db, t.table);
     sqlite3_close(db);
     free(t.db_path);
+    return found;
+}
+
+/* ---- sql: read_query and write_query ---- */
+
+weft_err weft__sql_write_statements(const weft__app *app, const char *config_id, const char **stmts,
+                                    size_t max, size_t *n, char *err)
+{
+    const weft_value *v = dn_lookup(app, config_id, "write_query");
+    *n = 0;
+    if (v && weft_value_type_of(v) == WEFT_VALUE_LIST) {
+        for (size_t i = 0; i < weft_value_len(v) && *n < max; i++) {
+            const char *t = weft_value_text(weft_value_at(v, i));
+            if (t && *t) stmts[(*n)++] = t;
+        }
+    } else if (v && weft_value_text(v) && *weft_value_text(v)) {
+        stmts[(*n)++] = weft_value_text(v);
+    }
+    if (*n == 0)
+        return weft__err(err, WEFT_EDATA, "data node %s (sql) has no write_query: it can only be read",
+                         config_id);
+    return WEFT_OK;
+}
+
+/* Binds parameter p of `st` to the row's value of the column it names:
+ * "$k" or "?k" the k-th column, a bare "?" the p-th. */
+static weft_err sql_bind_param(sqlite3_stmt *st, int p, const json_t *cols, const json_t *row,
+                               const char *config_id, char *err)
+{
+    const char *name = sqlite3_bind_parameter_name(st, p);
+    long k = p;
+    if (name && (name[0] == '$' || name[0] == '?')) k = strtol(name + 1, NULL, 10);
+    if (k < 1 || (size_t)k > json_array_size(cols))
+        return weft__err(err, WEFT_EDATA, "data node %s: write_query uses %s but the rows have %zu column%s",
+                         config_id, name ? name : "?", json_array_size(cols),
+                         json_array_size(cols) == 1 ? "" : "s");
+    json_t *v = json_object_get(row, json_string_value(json_array_get(cols, (size_t)k - 1)));
+    if (v && sql_bind(st, p, v) != SQLITE_OK) return weft__err(err, WEFT_ENOMEM, "out of memory");
+    return WEFT_OK;
+}
+
+/* Runs one write_query statement: once per row when it has parameters,
+ * once otherwise. */
+static weft_err sql_run_statement(sqlite3 *db, const char *sql, const json_t *cols, const json_t *rows,
+                                  const char *config_id, const char *db_path, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return weft__err(err, WEFT_EDATA, "%s: %s", db_path, sqlite3_errmsg(db));
+    int np = sqlite3_bind_parameter_count(st);
+    size_t nrows = np ? json_array_size(rows) : 1;
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; !e && i < nrows; i++) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        for (int p = 1; !e && p <= np; p++)
+            e = sql_bind_param(st, p, cols, json_array_get(rows, i), config_id, err);
+        if (!e && sqlite3_step(st) != SQLITE_DONE)
+            e = weft__err(err, WEFT_EDATA, "%s: %s", db_path, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* A sql node's write on SQLite: its write_query statements in order, in
+ * one transaction. */
+static weft_err sql_write_query(const weft__app *app, const char *config_id, const json_t *rows, char *err)
+{
+    const char *stmts[64];
+    size_t n;
+    sql_target t = {0};
+    sqlite3 *db = NULL;
+    json_t *cols = json_array();
+    weft_err e = cols ? WEFT_OK : weft__err(err, WEFT_ENOMEM, "out of memory");
+    if (!e) e = weft__sql_write_statements(app, config_id, stmts, 64, &n, err);
+    if (!e) e = weft__sql_columns(config_id, rows, cols, err);
+    if (!e) e = sql_target_of(app, config_id, false, &t, err);
+    if (!e) e = sql_open(&t, true, &db, err);
+    if (!e && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        e = weft__err(err, WEFT_EDATA, "%s: %s", t.db_path, sqlite3_errmsg(db));
+    else if (!e) {
+        for (size_t i = 0; !e && i < n; i++)
+            e = sql_run_statement(db, stmts[i], cols, rows, config_id, t.db_path, err);
+        if (!e && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            e = weft__err(err, WEFT_EDATA, "%s: %s", t.db_path, sqlite3_errmsg(db));
+        if (e) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+    json_decref(cols);
+    free(t.db_path);
+    return e;
+}
+
+/* The rows of a sql_table or sql node, from either engine. */
+static weft_err sql_read_rows(const weft_data_node *dn, json_t **out, char *err)
+{
+    const char *q = NULL;
+    if (dn->kind == ST_SQLQ && !(q = text_prop(dn->app, dn->config_id, "read_query")))
+        return weft__err(err, WEFT_EDATA, "data node %s (sql) has no read_query", dn->config_id);
+    if (weft__pg_engine(dn->app, dn->config_id)) return weft__pg_read(dn->app, dn->config_id, q, out, err);
+    return sql_read(dn->app, dn->config_id, q, out, err);
+}
+
+static weft_err sql_write_rows(const weft_data_node *dn, const json_t *rows, char *err)
+{
+    bool pg = weft__pg_engine(dn->app, dn->config_id);
+    if (dn->kind == ST_SQLQ)
+        return pg ? weft__pg_write_query(dn->app, dn->config_id, rows, err)
+                  : sql_write_query(dn->app, dn->config_id, rows, err);
+    return pg ? weft__pg_write_table(dn->app, dn->config_id, rows, err)
+              : sql_write(dn->app, dn->config_id, rows, err);
+}
+
+/* Whether a sql_table or sql node has rows to read; true when only a read
+ * can tell (a server that does not answer: the read says why). */
+static bool sql_has_content(weft__app *app, const char *config_id, st_kind kind)
+{
+    bool pg = weft__pg_engine(app, config_id);
+    if (kind == ST_SQL) return pg ? weft__pg_has_table(app, config_id) != 0 : sql_has_table(app, config_id);
+    if (!text_prop(app, config_id, "read_query")) return false;
+    sql_target t;
+    bool found = pg;
+    if (!pg && sql_target_of(app, config_id, false, &t, NULL) == WEFT_OK) {
+        found = access(t.db_path, F_OK) == 0;
+        free(t.db_path);
+    }
     return found;
 }
 
@@ -803,16 +952,16 @@ weft_err weft_dn_read(weft_data_node *dn, char **data, size_t *len, char *err)
         buf[n] = '\0';
         break;
     }
-    case ST_SQL: {
+    case ST_SQL: case ST_SQLQ: {
         json_t *rows = NULL;
-        if ((e = sql_read(dn->app, dn->config_id, &rows, err))) break;
+        if ((e = sql_read_rows(dn, &rows, err))) break;
         buf = json_dumps(rows, JSON_COMPACT);
         json_decref(rows);
         if (!buf) e = weft__err(err, WEFT_ENOMEM, "out of memory");
         else n = strlen(buf);
         break;
     }
-    case ST_UNKNOWN:
+    case ST_PARQUET: case ST_MONGO: case ST_S3: case ST_UNKNOWN:
         e = weft__err(err, WEFT_EINVAL, "data node %s: unsupported storage type", dn->config_id);
         break;
     }
@@ -849,7 +998,7 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
         if (rc != 0) e = weft__err(err, WEFT_EDATA, "write_fct of data node %s returned %d", dn->config_id, rc);
         break;
     }
-    case ST_SQL: {
+    case ST_SQL: case ST_SQLQ: {
         json_error_t je;
         json_t *j = json_loadb(data, len, 0, &je);
         if (!j) {
@@ -857,11 +1006,11 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
                           je.column, je.text);
             break;
         }
-        e = sql_write(dn->app, dn->config_id, j, err);
+        e = sql_write_rows(dn, j, err);
         json_decref(j);
         break;
     }
-    case ST_UNKNOWN:
+    case ST_PARQUET: case ST_MONGO: case ST_S3: case ST_UNKNOWN:
         e = weft__err(err, WEFT_EINVAL, "data node %s: unsupported storage type", dn->config_id);
         break;
     }
@@ -896,8 +1045,11 @@ weft_err weft__dn_write_empty(weft_data_node *dn, char *err)
     if (!dn) return weft__err(err, WEFT_EINVAL, "weft__dn_write_empty: no data node");
     if (dn->kind == ST_JSON) return weft_dn_write(dn, "null", 4, err);
     if (dn->kind == ST_CSV) return weft__csv_write_empty(dn, err);
+    if (dn->kind == ST_SQLQ) return weft_dn_write(dn, "[]", 2, err);
     if (dn->kind != ST_SQL) return weft_dn_write(dn, "", 0, err);
-    weft_err e = sql_write_empty(dn->app, dn->config_id, err);
+    /* PostgreSQL has tables without columns: no placeholder needed. */
+    weft_err e = weft__pg_engine(dn->app, dn->config_id) ? weft_dn_write(dn, "[]", 2, err)
+                                                         : sql_write_empty(dn->app, dn->config_id, err);
     if (!e) weft__dn_mark_written(dn);
     return e;
 }
@@ -905,7 +1057,7 @@ weft_err weft__dn_write_empty(weft_data_node *dn, char *err)
 weft_err weft_dn_read_json(weft_data_node *dn, struct json_t **out, char *err)
 {
     if (!dn || !out) return weft__err(err, WEFT_EINVAL, "weft_dn_read_json: no data node");
-    if (dn->kind == ST_SQL) return sql_read(dn->app, dn->config_id, out, err);
+    if (dn->kind == ST_SQL || dn->kind == ST_SQLQ) return sql_read_rows(dn, out, err);
     char *data;
     size_t len;
     weft_err e = weft_dn_read(dn, &data, &len, err);
@@ -923,8 +1075,8 @@ weft_err weft_dn_read_json(weft_data_node *dn, struct json_t **out, char *err)
 weft_err weft_dn_write_json(weft_data_node *dn, const struct json_t *value, char *err)
 {
     if (!dn || !value) return weft__err(err, WEFT_EINVAL, "weft_dn_write_json: no data node or value");
-    if (dn->kind == ST_SQL) {
-        weft_err e = sql_write(dn->app, dn->config_id, value, err);
+    if (dn->kind == ST_SQL || dn->kind == ST_SQLQ) {
+        weft_err e = sql_write_rows(dn, value, err);
         if (!e) weft__dn_mark_written(dn);
         return e;
     }
@@ -984,7 +1136,9 @@ bool weft__dn_has_content(weft__app *app, const weft__dn_ref *ref)
         return found || has_default;
     }
     case ST_GENERIC: return text_prop(app, ref->config_id, "read_fct") != NULL;
-    case ST_SQL: return sql_has_table(app, ref->config_id);
+    case ST_SQL: case ST_SQLQ: return sql_has_content(app, ref->config_id, kind);
+    /* Opening the node says that this build cannot read it. */
+    case ST_PARQUET: case ST_MONGO: case ST_S3: return true;
     case ST_UNKNOWN: break;
     }
     return false;

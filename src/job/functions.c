@@ -300,7 +300,8 @@ static const char *const *dn_modules(weft_config *cfg, const char *dn)
     bool np = exposed && strcmp(exposed, "numpy") == 0;
     if (!type) return none;
     if (strcmp(type, "excel") == 0) return excel;
-    if (strcmp(type, "csv") == 0 || strcmp(type, "sql_table") == 0) return np ? numpy : pandas;
+    if (strcmp(type, "csv") == 0 || strcmp(type, "sql_table") == 0 || strcmp(type, "sql") == 0)
+        return np ? numpy : pandas;
     return none;
 }
 

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -88,10 +89,10 @@ static const char HELPER[] =
     "        return df.to_numpy() if exposed == 'numpy' else df\n"
     "    if kind == 'excel':\n"
     "        pd = need('pandas'); need('openpyxl')\n"
-    "        r = pd.read_excel(path, sheet_name=extra.get('sheet_name'), engine='openpyxl',\n"
+    "        r = pd.read_excel(path or io.BytesIO(data), sheet_name=extra.get('sheet_name'), engine='openpyxl',\n"
     "                          header=0 if header else None)\n"
     "        return numpy_of(r) if exposed == 'numpy' else r\n"
-    "    if kind == 'sql_table':\n"
+    "    if kind in ('sql_table', 'sql'):\n"
     "        import json; pd = need('pandas')\n"
     "        df = pd.DataFrame(json.loads(data.decode()))\n"
     "        return df.to_numpy() if exposed == 'numpy' else df\n"
@@ -139,7 +140,7 @@ static const char HELPER[] =
     "        with sink(extra) as f: df.to_csv(f, index=False, header=header)\n"
     "        return None\n"
     "    if kind == 'excel': return excel_bytes(value, nid, header, extra)\n"
-    "    if kind == 'sql_table':\n"
+    "    if kind in ('sql_table', 'sql'):\n"
     "        pd = need('pandas')\n"
     "        return to_df(pd, value).to_json(orient='records', date_format='iso').encode()\n"
     "    if kind == 'generic':\n"
@@ -218,7 +219,6 @@ static unsigned long py_main_tid; /* the thread that started the interpreter */
  * library of the linked Python (WEFT__PYTHON_HOME). */
 static bool py_init(void)
 {
-    if (Py_IsInitialized()) return true; /* an embedder started it */
     PyConfig c;
     PyConfig_InitPythonConfig(&c);
     c.install_signal_handlers = 0;
@@ -235,10 +235,33 @@ static bool py_init(void)
     return true;
 }
 
+/* The ident of the interpreter's main thread, the one that runs pending
+ * calls, when someone else started the interpreter (0 when unknown: jobs
+ * are then watched by the trace function). */
+static unsigned long main_thread_ident(void)
+{
+    PyObject *th = PyImport_ImportModule("threading");
+    PyObject *mt = th ? PyObject_CallMethod(th, "main_thread", NULL) : NULL;
+    PyObject *id = mt ? PyObject_GetAttrString(mt, "ident") : NULL;
+    unsigned long tid = id ? PyLong_AsUnsignedLong(id) : 0;
+    if (PyErr_Occurred()) tid = 0;
+    PyErr_Clear();
+    Py_XDECREF(id);
+    Py_XDECREF(mt);
+    Py_XDECREF(th);
+    return tid;
+}
+
+/* Either starts the interpreter (then releases the GIL it holds), or finds
+ * one already running: libweft loaded into python3 by the `weft` package,
+ * or by an embedder.  Then it takes the GIL the way any other thread does,
+ * and gives it back as it found it. */
 static void py_start(void)
 {
-    if (!py_init()) return;
-    py_main_tid = PyThread_get_thread_ident();
+    bool ours = !Py_IsInitialized();
+    if (ours && !py_init()) return;
+    PyGILState_STATE g = ours ? PyGILState_UNLOCKED : PyGILState_Ensure();
+    py_main_tid = ours ? PyThread_get_thread_ident() : main_thread_ident();
     PyObject *m = PyImport_AddModule("_weft");   /* borrowed */
     PyObject *d = m ? PyModule_GetDict(m) : NULL;
     PyObject *r = d ? PyRun_String(HELPER, Py_file_input, d, d) : NULL;
@@ -250,7 +273,10 @@ static void py_start(void)
         snprintf(py_start_err, sizeof py_start_err, "cannot start the Python interpreter");
         PyErr_Clear();
     }
-    PyEval_SaveThread(); /* the GIL is taken per job, in the job's thread */
+    if (ours)
+        PyEval_SaveThread(); /* the GIL is taken per job, in the job's thread */
+    else
+        PyGILState_Release(g);
 }
 
 /* Starts the interpreter if needed and takes the GIL; false with `err` set
@@ -748,6 +774,11 @@ weft_err weft__py_run(weft__app *app, weft_ctx *ctx, const weft__job_spec *spec,
     Py_XDECREF(out);
     Py_XDECREF(cap);
     PyGILState_Release(g);
+    /* As for C tasks (runner.c): a job that failed once it was asked to
+     * stop was canceled; e.g. by the KeyboardInterrupt of a Ctrl-C that
+     * also interrupted its submission (the weft package, development mode). */
+    if (*end == WEFT__PY_FAILED && hooks && hooks->canceled && hooks->canceled(hooks->ud))
+        *end = WEFT__PY_CANCELED;
     return WEFT_OK;
 }
 
@@ -792,4 +823,48 @@ weft_err weft__py_import(weft__app *app, const char *fname, char *err)
 weft_err weft__py_need(weft__app *app, const char *module, char *err)
 {
     return check_call(app, "check_need", module, err);
+}
+
+/* ---- the weft Python package ---- */
+
+/* A bool key of DATA_NODE.<id> as the data node reads it (True/true/1). */
+static bool cfg_bool(const weft_config *cfg, const char *section, const char *key, bool def)
+{
+    const weft_value *v = weft_config_lookup(cfg, section, key);
+    if (!v) return def;
+    if (weft_value_type_of(v) == WEFT_VALUE_BOOL) return weft_value_bool(v);
+    const char *t = weft_value_text(v);
+    return t && (strcasecmp(t, "true") == 0 || strcmp(t, "1") == 0);
+}
+
+void *weft__py_data_object(const weft_config *cfg, const char *config_id, const char *instance_id,
+                           const char *data, size_t len)
+{
+    Py_BEGIN_ALLOW_THREADS /* another thread may hold py_once, waiting for the GIL */
+    pthread_once(&py_once, py_start);
+    Py_END_ALLOW_THREADS
+    if (!helper) {
+        PyErr_SetString(PyExc_RuntimeError, py_start_err);
+        return NULL;
+    }
+    char section[WEFT__ERROR_MAX];
+    snprintf(section, sizeof section, "DATA_NODE.%s", config_id);
+    const char *kind = weft_value_text(weft_config_lookup(cfg, section, "storage_type"));
+    const char *exposed = weft_value_text(weft_config_lookup(cfg, section, "exposed_type"));
+    PyObject *extra = PyDict_New(); /* an excel node's sheet_name, as for a task */
+    if (extra && kind && strcmp(kind, "excel") == 0 &&
+        !dict_put(extra, "sheet_name", value_to_py(weft_config_lookup(cfg, section, "sheet_name"))))
+        Py_CLEAR(extra);
+    PyObject *args = extra ? Py_BuildValue("(sy#sOsO)", kind ? kind : "pickle", data, (Py_ssize_t)len,
+                                           instance_id, cfg_bool(cfg, section, "has_header", true)
+                                           ? Py_True : Py_False, exposed ? exposed : "pandas", extra)
+                           : NULL;
+    Py_XDECREF(extra);
+    PyObject *r = helper_call("decode", args);
+    if (!r && !PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "weft's helper has no decode()");
+    if (r || !PyErr_ExceptionMatches(PyDict_GetItemString(helper, "WeftError"))) return r;
+    char msg[WEFT__ERROR_MAX]; /* helper's own WeftError: its message is the whole story */
+    py_error_text(msg, sizeof msg);
+    PyErr_SetString(PyExc_ValueError, msg);
+    return NULL;
 }

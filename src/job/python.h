@@ -61,4 +61,17 @@ weft_err weft__py_import(weft__app *app, const char *fname, char *err);
  */
 weft_err weft__py_need(weft__app *app, const char *module, char *err);
 
+/*
+ * For the weft Python package (python/): `len` bytes of content of a data
+ * node of DATA_NODE.<config_id> in `cfg` (instance `instance_id`) as the
+ * object a Python task would get as input: pickle.loads, json.loads, str,
+ * bytes, a pandas DataFrame or numpy array for csv.  The caller holds the
+ * GIL of the running interpreter (python3's); weft's helper module is set
+ * up in it on first use.  Returns a new reference (a PyObject *; void *
+ * so that this header needs no Python.h), or NULL with a Python exception
+ * set (ValueError for a storage type Python tasks cannot read).
+ */
+void *weft__py_data_object(const weft_config *cfg, const char *config_id, const char *instance_id,
+                           const char *data, size_t len);
+
 #endif

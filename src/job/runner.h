@@ -125,6 +125,16 @@ bool weft__dn_has_content(weft__app *app, const weft__dn_ref *ref);
 weft_err weft__dn_read_ref(weft__app *app, const weft__dn_ref *ref, char **data,
                            size_t *len, char *err);
 
+/*
+ * Writes `len` bytes to a node outside any job (dn_put.c), or with `append`
+ * adds them to its content as its storage type allows (csv rows, text and
+ * binary bytes, json list items, sql_table rows; WEFT_EINVAL for the other
+ * types).  The input is checked first (WEFT_EDATA, err naming the input line
+ * or row and what differs) and the node is unchanged on any error.
+ */
+weft_err weft__dn_put(weft__app *app, const weft__dn_ref *ref, const void *data, size_t len,
+                      bool append, char *err);
+
 /* Hooks a runner calls while the job runs; any may be NULL. */
 typedef struct weft__run_hooks {
     /* Polled by weft_ctx_canceled() and while a command runs (every 50 ms at
@@ -186,6 +196,13 @@ bool weft__dn_bool_property(const weft_data_node *dn, const char *key, bool def)
  * no rows, the other types no bytes; the node is then written. */
 weft_err weft__dn_write_empty(weft_data_node *dn, char *err);
 weft_err weft__csv_write_empty(weft_data_node *dn, char *err);
+/* csv.c: a reader over `f` (taken: closed by weft_csv_close(), also on
+ * failure); `name` is for messages, `has_header` says whether the first row
+ * is the header.  weft__csv_row_line() is the physical line on which the
+ * last row read (the header included) started. */
+weft_err weft__csv_open_stream(FILE *f, const char *name, bool has_header, weft_csv_reader **out,
+                               char *err);
+long weft__csv_row_line(const weft_csv_reader *r);
 /* datanode.c: for csv.c: opens the node's content for reading: its file, or
  * its default_data when the file does not exist.  WEFT_EDATA when neither. */
 weft_err weft__dn_open_stream(weft_data_node *dn, FILE **f, char *err);

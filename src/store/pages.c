@@ -181,7 +181,8 @@ weft_err weft__page_scenarios(weft__store *s, const weft__page_req *q, json_t **
 {
     bindv b[] = {{.i = cursor(q)}, {.i = q->limit + 1}};
     return rows_json(s,
-                     "SELECT seq, id, config_id, created_us FROM scenarios WHERE seq < ?1"
+                     "SELECT seq, id, config_id, created_us, cycle_id, is_primary FROM scenarios"
+                     " WHERE seq < ?1"
                      " ORDER BY seq DESC LIMIT ?2",
                      b, 2, q->limit, items, next, err);
 }
@@ -192,7 +193,8 @@ weft_err weft__page_datanodes(weft__store *s, const weft__page_req *q, json_t **
     bindv b[] = {{.i = cursor(q)}, {.i = q->limit + 1}};
     return rows_json(s,
                      "SELECT seq, id, config_id, scope, scenario_id, path, last_edit_us,"
-                     " last_edit_job FROM data_nodes WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+                     " last_edit_job, cycle_id FROM data_nodes WHERE seq < ?1"
+                     " ORDER BY seq DESC LIMIT ?2",
                      b, 2, q->limit, items, next, err);
 }
 

@@ -79,6 +79,26 @@ static const char *const migrations[] = {
      * status), SQLite sorted all of the submission's jobs for every page.
      * Building it reads the jobs table once (seconds for 1,000,000 jobs). */
     "CREATE INDEX jobs_submission_seq ON jobs(submission_id, seq);",
+
+    /* 4 -> 5: Taipy's cycles.  A scenario of a config with a frequency
+     * belongs to the cycle (frequency, start date) of its creation date,
+     * one of a cycle's scenarios is primary, and a CYCLE-scoped data node
+     * is owned by a cycle: the owner index takes cycle_id.  Dates are naive
+     * local ISO datetimes, as Taipy keeps them (docs/CONFIG.md).  Nodes of
+     * older stores keep cycle_id NULL, the shared instance they were. */
+    "CREATE TABLE cycles("
+    "  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, frequency TEXT NOT NULL,"
+    "  name TEXT NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL,"
+    "  creation_date TEXT NOT NULL, created_us INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX cycles_period ON cycles(frequency, start_date);"
+    "ALTER TABLE scenarios ADD COLUMN cycle_id TEXT;"
+    "ALTER TABLE scenarios ADD COLUMN is_primary INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE scenarios ADD COLUMN creation_date TEXT;"
+    "CREATE INDEX scenarios_cycle ON scenarios(cycle_id) WHERE cycle_id IS NOT NULL;"
+    "ALTER TABLE data_nodes ADD COLUMN cycle_id TEXT;"
+    "DROP INDEX data_nodes_owner;"
+    "CREATE UNIQUE INDEX data_nodes_owner2"
+    "  ON data_nodes(config_id, ifnull(scenario_id, ''), ifnull(cycle_id, ''));",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(NMIGRATIONS == WEFT__STORE_VERSION, "one migration step per version");
@@ -136,14 +156,15 @@ static const char *sql_text(int i)
         return "SELECT id, config_id FROM tasks WHERE scenario_id = ?1 ORDER BY seq";
     case S_SCENARIOS: return "SELECT id, config_id FROM scenarios ORDER BY seq";
     case S_DN_INSERT:
-        return "INSERT INTO data_nodes(id, config_id, scope, scenario_id, path, created_us)"
-               " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+        return "INSERT INTO data_nodes(id, config_id, scope, scenario_id, path, created_us,"
+               " cycle_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     case S_DN_GET:
-        return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job"
-               " FROM data_nodes WHERE id = ?1";
+        return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job,"
+               " cycle_id FROM data_nodes WHERE id = ?1";
     case S_DN_FIND:
-        return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job"
-               " FROM data_nodes WHERE config_id = ?1 AND ifnull(scenario_id, '') = ifnull(?2, '')";
+        return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job,"
+               " cycle_id FROM data_nodes WHERE config_id = ?1 AND ifnull(scenario_id, '') = ifnull(?2, '')"
+               " AND ifnull(cycle_id, '') = ifnull(?3, '')";
     case S_DN_BY_CONFIG:
         return "SELECT id FROM data_nodes WHERE config_id = ?1 ORDER BY seq LIMIT 2";
     case S_DN_EDIT:
@@ -654,6 +675,7 @@ void weft__store_dn_release(weft__store_dn *dn)
     free(dn->scenario_id);
     free(dn->path);
     free(dn->last_edit_job);
+    free(dn->cycle_id);
     memset(dn, 0, sizeof *dn);
 }
 
@@ -667,6 +689,7 @@ weft_err weft__store_dn_insert(weft__store *s, const weft__store_dn *dn, int64_t
     bind_text(st, 4, dn->scenario_id);
     bind_text(st, 5, dn->path);
     sqlite3_bind_int64(st, 6, at_us);
+    bind_text(st, 7, dn->cycle_id);
     return run(s, st, err, "cannot store a data node");
 }
 
@@ -685,6 +708,7 @@ static weft_err read_dn(weft__store *s, sqlite3_stmt *st, weft__store_dn *out, c
         out->path = col_text(st, 4, &oom);
         out->last_edit_us = sqlite3_column_int64(st, 5);
         out->last_edit_job = col_text(st, 6, &oom);
+        out->cycle_id = col_text(st, 7, &oom);
         if (oom) e = weft__err(err, WEFT_ENOMEM, "out of memory");
     } else if (rc == SQLITE_DONE) {
         e = weft__err(err, WEFT_ENOTFOUND, "no data node %s", what);
@@ -707,10 +731,17 @@ weft_err weft__store_dn_get(weft__store *s, const char *id, weft__store_dn *out,
 weft_err weft__store_dn_find(weft__store *s, const char *config_id, const char *scenario_id,
                              weft__store_dn *out, char *err)
 {
+    return weft__store_dn_find_owned(s, config_id, scenario_id, NULL, out, err);
+}
+
+weft_err weft__store_dn_find_owned(weft__store *s, const char *config_id, const char *scenario_id,
+                                   const char *cycle_id, weft__store_dn *out, char *err)
+{
     sqlite3_stmt *st = stmt(s, S_DN_FIND, err);
     if (!st) return WEFT_ESTORE;
     bind_text(st, 1, config_id);
     bind_text(st, 2, scenario_id);
+    bind_text(st, 3, cycle_id);
     return read_dn(s, st, out, config_id, err);
 }
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT__STORE_VERSION 4   /* the schema this build writes */
+#define WEFT__STORE_VERSION 5   /* the schema this build writes */
 /* PRAGMA application_id of every weft store: "weft" in ASCII (0x77656674),
  * so that `file weft.db` and weft itself tell it from other SQLite files. */
 #define WEFT__STORE_APPLICATION_ID 0x77656674
@@ -69,6 +69,7 @@ typedef struct weft__store_dn {
     char *path;          /* NULL for in-memory nodes */
     int64_t last_edit_us;/* 0 when never written */
     char *last_edit_job;
+    char *cycle_id;      /* the owning cycle of a CYCLE node; NULL otherwise */
 } weft__store_dn;
 void weft__store_dn_release(weft__store_dn *dn);
 
@@ -78,14 +79,66 @@ weft_err weft__store_dn_get(weft__store *s, const char *id, weft__store_dn *out,
 /* The instance of config_id owned by scenario_id (NULL: the shared one). */
 weft_err weft__store_dn_find(weft__store *s, const char *config_id, const char *scenario_id,
                              weft__store_dn *out, char *err);
+/* The instance of config_id owned by scenario_id or by cycle_id (both
+ * NULL: the shared one); WEFT_ENOTFOUND. */
+weft_err weft__store_dn_find_owned(weft__store *s, const char *config_id, const char *scenario_id,
+                                   const char *cycle_id, weft__store_dn *out, char *err);
 /* Instances of a config id: how many, and the first one's id (caller frees). */
 weft_err weft__store_dn_by_config(weft__store *s, const char *config_id, size_t *n,
                                   char **first_id, char *err);
-/* Records that job_id wrote the node at at_us (last edit + history row). */
+/* Records that job_id wrote the node at at_us (last edit + history row);
+ * an edit from outside a job records its editor's name in place of a job
+ * id (names never start with "JOB_"). */
 weft_err weft__store_dn_edit(weft__store *s, const char *dn_id, int64_t at_us,
                              const char *job_id, char *err);
 /* Number of recorded edits of a node (tests, `weft data`). */
 weft_err weft__store_dn_nedits(weft__store *s, const char *dn_id, size_t *n, char *err);
+
+/* dn_edits.c: every job of an unfinished submission that is itself
+ * unfinished (SUBMITTED, BLOCKED, PENDING, RUNNING), oldest first, with its
+ * task's config id and scenario (NULL outside one).  Caller frees with
+ * weft__store_open_jobs_free(). */
+typedef struct weft__store_open_job {
+    char *id, *task_config_id, *scenario_id;
+    int status;
+} weft__store_open_job;
+weft_err weft__store_open_jobs(weft__store *s, weft__store_open_job **out, size_t *n, char *err);
+void weft__store_open_jobs_free(weft__store_open_job *v, size_t n);
+/* dn_edits.c: a node's edits, oldest first; `by` is the job id or the
+ * editor's name (NULL when unknown).  Free with weft__store_edits_free(). */
+typedef struct weft__store_edit {
+    int64_t at_us;
+    char *by;
+} weft__store_edit;
+weft_err weft__store_dn_edits(weft__store *s, const char *dn_id, weft__store_edit **out, size_t *n,
+                              char *err);
+void weft__store_edits_free(weft__store_edit *v, size_t n);
+/* ---- cycles (cycles.c) ----
+ * Taipy's cycles: a period of a frequency, the scenarios created in it, one
+ * of them primary.  Dates are naive local ISO datetimes ("2026-05-01T00:00:00"). */
+typedef struct weft__store_cycle {
+    char *id, *frequency, *name, *start_date, *end_date, *creation_date;
+} weft__store_cycle;
+void weft__store_cycle_release(weft__store_cycle *c);
+/* The cycle of `frequency` ("MONTHLY") starting at start_date; WEFT_ENOTFOUND. */
+weft_err weft__store_cycle_find(weft__store *s, const char *frequency, const char *start_date,
+                                weft__store_cycle *out, char *err);
+weft_err weft__store_cycle_insert(weft__store *s, const weft__store_cycle *c, int64_t at_us,
+                                  char *err);
+/* Records a stored scenario's creation date and cycle (NULL: none); the
+ * first scenario of a cycle becomes its primary one. */
+weft_err weft__store_scenario_attach(weft__store *s, const char *scenario_id, const char *cycle_id,
+                                     const char *creation_date, char *err);
+/* A scenario's cycle (*cycle_id NULL when it has none; caller frees) and
+ * whether it is the primary one (is_primary may be NULL); WEFT_ENOTFOUND. */
+weft_err weft__store_scenario_cycle(weft__store *s, const char *scenario_id, char **cycle_id,
+                                    bool *is_primary, char *err);
+/* Makes scenario_id the primary scenario of cycle_id (the others not). */
+weft_err weft__store_set_primary(weft__store *s, const char *scenario_id, const char *cycle_id,
+                                 char *err);
+/* Every cycle by start date with its scenarios oldest first (caller frees
+ * with weft_cycle_list_free()). */
+weft_err weft__store_cycles(weft__store *s, weft_cycle_info ***out, size_t *n, char *err);
 
 /* ---- submissions and jobs ---- */
 weft_err weft__store_submission_insert(weft__store *s, const char *id, const char *entity_id,

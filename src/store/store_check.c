@@ -45,9 +45,16 @@ static const char *const invariants[] = {
     "SELECT printf('data node %s: edited by job %s, which did not complete', e.dn_id, e.job_id)"
     " FROM dn_edits e JOIN jobs j ON j.id = e.job_id WHERE j.status <> 6",
     "SELECT printf('data node %s: job %s''s result recorded %d times', dn_id, job_id, count(*))"
-    " FROM dn_edits WHERE job_id IS NOT NULL GROUP BY dn_id, job_id HAVING count(*) > 1",
+    " FROM dn_edits WHERE job_id LIKE 'JOB\\_%' ESCAPE '\\' GROUP BY dn_id, job_id"
+    " HAVING count(*) > 1", /* an editor's name (no JOB_) may edit a node any number of times */
     "SELECT printf('dn_edits: data node %s does not exist', e.dn_id) FROM dn_edits e"
     " WHERE NOT EXISTS (SELECT 1 FROM data_nodes d WHERE d.id = e.dn_id)",
+    "SELECT printf('scenario %s: cycle %s does not exist', s.id, s.cycle_id) FROM scenarios s"
+    " WHERE s.cycle_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cycles c WHERE c.id = s.cycle_id)",
+    "SELECT printf('data node %s: cycle %s does not exist', d.id, d.cycle_id) FROM data_nodes d"
+    " WHERE d.cycle_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cycles c WHERE c.id = d.cycle_id)",
+    "SELECT printf('cycle %s: %d primary scenarios', cycle_id, count(*)) FROM scenarios"
+    " WHERE cycle_id IS NOT NULL AND is_primary GROUP BY cycle_id HAVING count(*) > 1",
 };
 
 _Static_assert(WEFT_JOB_COMPLETED == 6, "the dn_edits check reads 6 as COMPLETED");

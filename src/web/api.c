@@ -183,6 +183,23 @@ static void datanode(weft_ui *ui, weft_orchestrator *o, const char *id, weft__re
 }
 
 /* ---- scenarios ---- */
+/* A scenario's sequences ([SCENARIO.s.sequences] name = [tasks], loaded as
+ * "sequences.<name>" keys) as {"name": [task ids]}. */
+static json_t *configured_sequences(const weft_config *cfg, const char *section)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < weft_config_nkeys(cfg, section); i++) {
+        const char *k = weft_config_key_at(cfg, section, i);
+        if (strncmp(k, "sequences.", 10) != 0) continue;
+        const weft_value *v = weft_config_lookup(cfg, section, k);
+        json_t *t = json_array();
+        for (size_t n = 0; v && n < weft_value_len(v); n++)
+            json_array_append_new(t, json_string(weft_value_text(weft_value_at(v, n))));
+        json_object_set_new(out, k + 10, t);
+    }
+    return out;
+}
+
 static json_t *configured_scenarios(const weft_config *cfg)
 {
     json_t *arr = json_array();
@@ -194,8 +211,35 @@ static json_t *configured_scenarios(const weft_config *cfg)
         json_t *t = json_array();
         for (size_t k = 0; tasks && k < weft_value_len(tasks); k++)
             json_array_append_new(t, json_string(weft_value_text(weft_value_at(tasks, k))));
-        json_array_append_new(arr, json_pack("{ss so}", "id", id, "tasks", t));
+        json_array_append_new(arr, json_pack("{ss so so}", "id", id, "tasks", t, "sequences",
+                                             configured_sequences(cfg, section)));
     }
+    return arr;
+}
+
+/* The newest CYCLES_SHOWN cycles, newest first, each with its scenarios
+ * (weft_cycles_list() gives them all, oldest first: one per period). */
+#define CYCLES_SHOWN 100
+static json_t *cycles_json(weft_ui *ui)
+{
+    weft_orchestrator *o = weft__ui_orch(ui);
+    weft_cycle_info **cy = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (!o || weft_cycles_list(o, &cy, &n, NULL) != WEFT_OK) return arr;
+    for (size_t i = n; i > 0 && n - i < CYCLES_SHOWN; i--) {
+        const weft_cycle_info *c = cy[i - 1];
+        json_t *sc = json_array();
+        for (size_t k = 0; k < c->nscenarios; k++)
+            json_array_append_new(sc, json_pack("{ss ss ss sb}", "id", c->scenarios[k].id, "config_id",
+                                                c->scenarios[k].config_id, "creation_date",
+                                                c->scenarios[k].creation_date, "primary",
+                                                c->scenarios[k].is_primary));
+        json_array_append_new(arr, json_pack("{ss ss ss ss ss so}", "id", c->id, "name", c->name,
+                                             "frequency", c->frequency, "start_date", c->start_date,
+                                             "end_date", c->end_date, "scenarios", sc));
+    }
+    weft_cycle_list_free(cy, n);
     return arr;
 }
 
@@ -208,18 +252,26 @@ static void scenarios(weft_ui *ui, const weft__req *rq, weft__resp *r)
     free(r->body);
     r->body = NULL;
     json_object_set_new(body, "configured", configured_scenarios(ui->cfg));
+    json_object_set_new(body, "cycles", cycles_json(ui));
     weft__resp_json(r, 200, body);
 }
 
-static void submit(weft_ui *ui, const char *config_id, weft__resp *r)
+/* POST /api/scenarios/ID/submit[?sequence=NAME]: a new instance of
+ * scenario ID, submitted whole or only its sequence NAME. */
+static void submit(weft_ui *ui, const weft__req *rq, const char *config_id, weft__resp *r)
 {
-    char err[WEFT_ERRBUF_SIZE] = "", section[300], *scen = NULL, *sub = NULL;
+    char err[WEFT_ERRBUF_SIZE] = "", section[300], key[300], *scen = NULL, *sub = NULL;
+    const char *seq = weft__query_get(rq->query, "sequence");
     snprintf(section, sizeof section, "SCENARIO.%s", config_id);
+    snprintf(key, sizeof key, "sequences.%s", seq ? seq : "");
     if (!weft_config_has_section(ui->cfg, section))
         return weft__resp_error(r, 404, "no scenario %s in the configuration", config_id);
+    if (seq && !weft_config_lookup(ui->cfg, section, key))
+        return weft__resp_error(r, 404, "scenario %s has no sequence '%s'", config_id, seq);
     if (!ui->exe) return weft__resp_error(r, 501, "submitting is not enabled on this server");
-    weft_err e = weft__run_spawn(ui, config_id, &scen, &sub, err);
+    weft_err e = weft__run_spawn(ui, config_id, seq, &scen, &sub, err);
     if (e) return weft__resp_error(r, e == WEFT_ETIMEDOUT ? 504 : 500, "%s", err);
+    /* "scenario" names what was submitted: the instance, or its sequence. */
     weft__resp_json(r, 202, json_pack("{ss ss}", "scenario", scen, "submission", sub));
     free(scen);
     free(sub);
@@ -301,7 +353,7 @@ void weft__api_handle(weft_ui *ui, const weft__req *rq, weft__resp *r)
     case WEFT__R_JOBS: return list(ui, rq, r, &(list_q){.fn = weft__page_jobs});
     case WEFT__R_DNS: return list(ui, rq, r, &(list_q){.fn = weft__page_datanodes});
     case WEFT__R_SCENARIOS: return scenarios(ui, rq, r);
-    case WEFT__R_SCENARIO_SUBMIT: return submit(ui, id, r);
+    case WEFT__R_SCENARIO_SUBMIT: return submit(ui, rq, id, r);
     case WEFT__R_SCENARIO_GRAPH: return graph(ui, NULL, id, r);
     default: break;
     }

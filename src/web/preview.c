@@ -126,7 +126,7 @@ json_t *weft__preview(const weft_config *cfg, weft_orchestrator *o, const char *
     const weft_value *stv = weft_config_lookup(cfg, section, "storage_type");
     const char *st = stv ? weft_value_text(stv) : "pickle";
     if (strcmp(st, "csv") == 0) return csv_preview(cfg, section, path);
-    if (strcmp(st, "sql_table") == 0) return sql_preview(o, dn_id);
+    if (strcmp(st, "sql_table") == 0 || strcmp(st, "sql") == 0) return sql_preview(o, dn_id);
     size_t got = 0;
     int64_t size = 0;
     bool textual = strcmp(st, "json") == 0 || strcmp(st, "text") == 0;

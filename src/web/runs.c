@@ -34,10 +34,11 @@ extern char **environ;
 
 #define WAIT_NS (15 * 1000000000LL)
 
-static weft_err spawn_child(weft_ui *ui, const char *scenario, const char *log, pid_t *pid,
-                            char *err)
+static weft_err spawn_child(weft_ui *ui, const char *scenario, const char *sequence,
+                            const char *log, pid_t *pid, char *err)
 {
-    const char *argv[] = {ui->exe, "run", "-c", ui->config_file, "-s", scenario, NULL};
+    const char *argv[] = {ui->exe, "run", "-c", ui->config_file, "-s", scenario,
+                          sequence ? "--sequence" : NULL, sequence, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, all;
@@ -123,8 +124,8 @@ static weft_err await_submission(weft_ui *ui, pid_t pid, const char *log, char *
     return weft__err(err, WEFT_ETIMEDOUT, "weft run made no submission within 15 s (see %s)", log);
 }
 
-weft_err weft__run_spawn(weft_ui *ui, const char *scenario, char **scenario_id,
-                         char **submission_id, char *err)
+weft_err weft__run_spawn(weft_ui *ui, const char *scenario, const char *sequence,
+                         char **scenario_id, char **submission_id, char *err)
 {
     if (!ui->config_file) return weft__err(err, WEFT_EINVAL, "the configuration was not loaded from a file");
     const char *storage = ui->storage_override ? ui->storage_override
@@ -144,14 +145,14 @@ weft_err weft__run_spawn(weft_ui *ui, const char *scenario, char **scenario_id,
     snprintf(log, sizeof log, "%s/%lld-%d-%d.log", dir, (long long)(weft__now_us() / 1000000), (int)getpid(),
              __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     pid_t pid;
-    weft_err e = spawn_child(ui, scenario, log, &pid, err);
+    weft_err e = spawn_child(ui, scenario, sequence, log, &pid, err);
     if (e) return e;
     pthread_mutex_lock(&ui->mu);
     if (WEFT__GROW(ui->kids, ui->nkids + 1, ui->capkids) == WEFT_OK)
         ui->kids[ui->nkids++] = (weft__kid){pid, NULL};
     pthread_mutex_unlock(&ui->mu);
-    weft__log(&ui->log, WEFT_LOG_INFO, "ui", "started weft run -s %s (pid %d, output in %s)", scenario,
-              (int)pid, log);
+    weft__log(&ui->log, WEFT_LOG_INFO, "ui", "started weft run -s %s%s%s (pid %d, output in %s)",
+              scenario, sequence ? " --sequence " : "", sequence ? sequence : "", (int)pid, log);
     return await_submission(ui, pid, log, scenario_id, submission_id, err);
 }
 

@@ -191,9 +191,11 @@ struct json_t *weft__preview(const weft_config *cfg, weft_orchestrator *o, const
                              const char *config_id, const char *path);
 
 /* ---- runs.c ---- */
-/* Starts `weft run -c CFG -s SCENARIO`, waits until its submission is in
- * the store (up to 15 s) and returns its ids (caller frees). */
-weft_err weft__run_spawn(weft_ui *ui, const char *scenario, char **scenario_id,
+/* Starts `weft run -c CFG -s SCENARIO [--sequence SEQUENCE]`, waits until
+ * its submission is in the store (up to 15 s) and returns the id of what it
+ * submitted (the scenario instance, or the sequence of that instance) and
+ * of the submission (caller frees both). */
+weft_err weft__run_spawn(weft_ui *ui, const char *scenario, const char *sequence, char **entity_id,
                          char **submission_id, char *err);
 /* Reaps the children that ended (called by the poller). */
 void weft__run_reap(weft_ui *ui);

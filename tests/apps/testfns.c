@@ -123,10 +123,11 @@ EXPORT int greet(weft_ctx *ctx)
     return weft_dn_write(weft_ctx_output(ctx, 0), buf, strlen(buf), err) ? 1 : 0;
 }
 
-/* A generic node stored in the file named by its read_fn_args/write_fn_args. */
+/* A generic node stored in the file named by the first item of its
+ * read_fn_args/write_fn_args (lists, as Taipy's are). */
 EXPORT int gen_read(const weft_data_node *dn, char **data, size_t *len)
 {
-    const char *path = weft_value_text(weft_dn_property(dn, "read_fn_args"));
+    const char *path = weft_value_text(weft_value_at(weft_dn_property(dn, "read_fn_args"), 0));
     FILE *f = path ? fopen(path, "rb") : NULL;
     if (!f) return 2;
     char *buf = malloc(4096);
@@ -140,7 +141,7 @@ EXPORT int gen_read(const weft_data_node *dn, char **data, size_t *len)
 
 EXPORT int gen_write(const weft_data_node *dn, const void *data, size_t len)
 {
-    const char *path = weft_value_text(weft_dn_property(dn, "write_fn_args"));
+    const char *path = weft_value_text(weft_value_at(weft_dn_property(dn, "write_fn_args"), 0));
     FILE *f = path ? fopen(path, "wb") : NULL;
     if (!f) return 2;
     size_t n = fwrite(data, 1, len, f);

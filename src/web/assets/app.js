@@ -190,13 +190,24 @@ async function scenarios() {
   const r = await api('/api/scenarios?limit=100');
   main.innerHTML = '<h1>Scenarios</h1><h2>Configured</h2><table><tr><th>Scenario</th><th>Tasks</th><th></th></tr>' +
     r.configured.map(s => `<tr><td>${esc(s.id)}</td><td>${s.tasks.map(esc).join(', ')}</td>` +
-      `<td><button class="primary" data-action="run" data-id="${esc(s.id)}">Run</button> <a href="/api/scenarios/${encodeURIComponent(s.id)}/graph.svg" target="_blank">graph</a></td></tr>`).join('') + '</table>' +
-    '<h2>Instances</h2>' + (r.items.length ? '<table><tr><th>Instance</th><th>Scenario</th><th>Created</th></tr>' +
-      r.items.map(s => `<tr><td class="mono">${esc(s.id)}</td><td>${esc(s.config_id)}</td><td>${time(s.created_us)}</td></tr>`).join('') + '</table>' : '<p class="muted">None yet.</p>');
+      `<td><button class="primary" data-action="run" data-id="${esc(s.id)}">Run</button> <a href="/api/scenarios/${encodeURIComponent(s.id)}/graph.svg" target="_blank">graph</a></td></tr>` +
+      Object.entries(s.sequences || {}).map(([name, tasks]) => `<tr><td>&nbsp;&nbsp;sequence ${esc(name)}</td><td>${tasks.map(esc).join(', ')}</td>` +
+        `<td><button data-action="run" data-id="${esc(s.id)}" data-seq="${esc(name)}">Run</button></td></tr>`).join('')).join('') + '</table>' +
+    (r.cycles.length ? '<h2>Cycles</h2><table><tr><th>Cycle</th><th>Frequency</th><th>From</th><th>To</th><th>Scenarios</th></tr>' +
+      r.cycles.map(c => `<tr><td>${esc(c.name)}</td><td>${esc(c.frequency)}</td><td>${esc(c.start_date.slice(0, 10))}</td><td>${esc(c.end_date.slice(0, 10))}</td>` +
+        `<td class="mono">${c.scenarios.map(s => esc(s.id) + (s.primary ? ' (primary)' : '')).join('<br>')}</td></tr>`).join('') + '</table>' : '') +
+    '<h2>Instances</h2>' + (r.items.length ? '<table><tr><th>Instance</th><th>Scenario</th><th>Created</th><th>Cycle</th></tr>' +
+      r.items.map(s => `<tr><td class="mono">${esc(s.id)}</td><td>${esc(s.config_id)}</td><td>${time(s.created_us)}</td>` +
+        `<td class="mono">${esc(s.cycle_id || '—')}${s.is_primary ? ' (primary)' : ''}</td></tr>`).join('') + '</table>' : '<p class="muted">None yet.</p>');
   return null;
 }
 
 // ---- data nodes ----
+// The editor of an edit: a job (linked), or the name given to `weft data write --editor`.
+function editor(id) {
+  if (!id) return '—';
+  return id.startsWith('JOB_') ? link('job', id, id) : esc(id);
+}
 async function datanodes() {
   const after = query().get('after');
   const r = await api('/api/datanodes?limit=100' + (after ? '&after=' + encodeURIComponent(after) : ''));
@@ -223,10 +234,10 @@ async function datanode(id) {
   const d = await api('/api/datanodes/' + encodeURIComponent(id));
   main.innerHTML = `<h1>Data node <span class="mono">${esc(d.id)}</span></h1><table class="kv">` +
     [['Config', esc(d.config_id)], ['Type', esc(d.storage_type)], ['Scope', esc(d.scope)], ['Path', `<span class="mono">${esc(d.path || '—')}</span>`],
-      ['Last edit', d.last_edit_us ? new Date(d.last_edit_us / 1000).toISOString() : 'never'], ['Editor', d.last_edit_job ? link('job', d.last_edit_job, d.last_edit_job) : '—']]
+      ['Last edit', d.last_edit_us ? new Date(d.last_edit_us / 1000).toISOString() : 'never'], ['Editor', editor(d.last_edit_job)]]
       .map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('') + '</table>' +
     '<h2>Preview</h2>' + preview(d.preview) +
-    '<h2>Edits</h2><table><tr><th>At</th><th>Job</th></tr>' + d.edits.map(e => `<tr><td>${new Date(e.at_us / 1000).toISOString()}</td><td class="mono">${e.job_id ? link('job', e.job_id, e.job_id) : ''}</td></tr>`).join('') + '</table>';
+    '<h2>Edits</h2><table><tr><th>At</th><th>Editor</th></tr>' + d.edits.map(e => `<tr><td>${new Date(e.at_us / 1000).toISOString()}</td><td class="mono">${editor(e.job_id)}</td></tr>`).join('') + '</table>';
   return null;
 }
 
@@ -244,7 +255,8 @@ document.addEventListener('click', async e => {
   try {
     const id = b.dataset.id;
     if (b.dataset.action === 'run') {
-      const r = await post('/api/scenarios/' + encodeURIComponent(id) + '/submit');
+      const seq = b.dataset.seq ? '?sequence=' + encodeURIComponent(b.dataset.seq) : '';
+      const r = await post('/api/scenarios/' + encodeURIComponent(id) + '/submit' + seq);
       location.hash = '#/submission/' + encodeURIComponent(r.submission);
     } else if (b.dataset.action === 'cancel-job') {
       await post('/api/jobs/' + encodeURIComponent(id) + '/cancel');
