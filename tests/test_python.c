@@ -356,8 +356,9 @@ static const char MORE_PY[] =
     "def gen(s):\n"
     "    assert s == 'abab', s\n"
     "    return s + '!'\n"
-    "def sql(df):\n"
+    "def sql(df, big):\n"
     "    assert isinstance(df, pd.DataFrame), type(df)\n"
+    "    assert big.values.tolist() == [['s', 4]], big\n"
     "    return df.assign(total=df.units * df.price)\n";
 
 static const char MORE_TOML[] =
@@ -389,7 +390,9 @@ static const char MORE_TOML[] =
     "outputs = [\"one:SECTION\", \"many:SECTION\"]\n"
     "[TASK.gen]\nfunction = \"more.gen:function\"\ninputs = [\"gin:SECTION\"]\n"
     "outputs = [\"gout:SECTION\"]\n"
-    "[TASK.sql]\nfunction = \"more.sql:function\"\ninputs = [\"sales:SECTION\"]\n"
+    "[DATA_NODE.big]\nstorage_type = \"sql\"\ndb_name = \"shop\"\n"
+    "read_query = \"SELECT region, units FROM sales WHERE units > 3\"\n"
+    "[TASK.sql]\nfunction = \"more.sql:function\"\ninputs = [\"sales:SECTION\", \"big:SECTION\"]\n"
     "outputs = [\"totals:SECTION\"]\n"
     "[SCENARIO.s]\ntasks = [\"xl:SECTION\", \"gen:SECTION\", \"sql:SECTION\"]\n";
 
