@@ -7,12 +7,17 @@
  * print() in the job's log, cancel and timeout of a job stuck in
  * `while True: pass`, development and standalone modes, a crash through
  * ctypes and a module that does not import, and `weft check` finding
- * modules without running them (and importing them with --import).  Each test writes its
+ * modules without running them (and importing them with --import).
+ * excel (one sheet, a dict of sheets), generic (Python read_fct/write_fct)
+ * and sql_table nodes in the three modes, cluster mode against the test
+ * broker with a real `weft run-worker`, and a missing library (openpyxl)
+ * named by the job and by `weft check --import`.  Each test writes its
  * config.toml and modules into its own temporary folder.
  */
 #define _GNU_SOURCE
 #include "test.h"
 
+#include "broker.h"
 #include "util/util.h"
 #include "weft.h"
 
@@ -34,12 +39,19 @@ typedef struct run {
     char *sub;
 } run;
 
+/* The job queue of cluster runs: one per test process. */
+static char queue_name[128];
+
 static void open_run(run *r, const char *mode, const char *toml)
 {
-    char *text = NULL;
+    char *text = NULL, job[512] = "";
+    if (strcmp(mode, "standalone") == 0) snprintf(job, sizeof job, "max_nb_of_workers = \"2:int\"");
+    if (strcmp(mode, "cluster") == 0) {
+        snprintf(queue_name, sizeof queue_name, "weft.test.python.%d", (int)getpid());
+        snprintf(job, sizeof job, "broker_url = \"%s\"\nqueue = \"%s\"", broker_url(), queue_name);
+    }
     ASSERT(asprintf(&text, "[CORE]\nstorage_folder = \".weft/\"\n[JOB]\nmode = \"%s\"\n%s\n%s", mode,
-                    strcmp(mode, "standalone") == 0 ? "max_nb_of_workers = \"2:int\"" : "",
-                    toml) > 0);
+                    job, toml) > 0);
     test_write_file("config.toml", text);
     free(text);
     ASSERT((r->cfg = weft_config_new()) != NULL);
@@ -179,8 +191,11 @@ static void calling_convention(const char *mode)
     ASSERT_EQ(python3("import pickle; print(pickle.load(open(\"p.p\", \"rb\")))", &out), 0);
     ASSERT_STR_EQ(out, "['abc', 'abc']\n");
     free(out);
-    /* a wrong count writes none of the outputs */
+    /* a wrong count writes none of the outputs, and leaves no temporary
+     * file (a pickle output's is opened before the function runs) */
     ASSERT(!exists("bj.json") && !exists("bt.txt") && !exists("bp.p"));
+    ASSERT_EQ(test_run_cmd("ls -a | grep -c '^\\.bp\\.p\\.'", &out), 1);
+    free(out);
     close_run(&r);
 }
 
@@ -307,6 +322,228 @@ TEST(a_missing_python_library_is_named)
                "outputs = [\"b:SECTION\"]\n[SCENARIO.s]\ntasks = [\"f:SECTION\"]\n");
     expect_job(&r, "f", WEFT_JOB_FAILED, "the Python module 'pandas' is missing");
     close_run(&r);
+}
+
+/* ---- excel, generic and sql_table ---- */
+
+/* Runs `/usr/bin/python3 -c CODE` (Debian's, with pandas and openpyxl),
+ * its output in *out (caller frees); the exit status. */
+static int sys_python3(const char *code, char **out)
+{
+    char *cmd = NULL;
+    ASSERT(asprintf(&cmd, "/usr/bin/python3 -c '%s' 2>&1", code) > 0);
+    int rc = test_run_cmd(cmd, out);
+    free(cmd);
+    return rc;
+}
+
+static const char MORE_PY[] =
+    "import pandas as pd\n"
+    "def xl(book, south, listed, nohdr, south_np, sales_np):\n"
+    "    assert isinstance(book, dict) and list(book) == ['north', 'south'], book\n"
+    "    assert south_np.tolist() == [[3, 2], [4, 10]], south_np\n"
+    "    assert sales_np.tolist() == [['n', 3, 2.5], ['s', 4, 10.0]], sales_np\n"
+    "    assert isinstance(south, pd.DataFrame), type(south)\n"
+    "    assert isinstance(listed, dict) and list(listed) == ['north'], listed\n"
+    "    assert list(nohdr.columns) == [0, 1], list(nohdr.columns)\n"
+    "    one = south.assign(total=south.units * south.price)\n"
+    "    many = {name: df[['units']] * 2 for name, df in book.items()}\n"
+    "    return one, many\n"
+    "def rd(path, times):\n"
+    "    return open(path).read() * times\n"
+    "def wr(data, path, suffix):\n"
+    "    open(path, 'w').write(data.upper() + suffix)\n"
+    "def gen(s):\n"
+    "    assert s == 'abab', s\n"
+    "    return s + '!'\n"
+    "def sql(df, big):\n"
+    "    assert isinstance(df, pd.DataFrame), type(df)\n"
+    "    assert big.values.tolist() == [['s', 4]], big\n"
+    "    return df.assign(total=df.units * df.price)\n";
+
+static const char MORE_TOML[] =
+    "[DATA_NODE.book]\nstorage_type = \"excel\"\ndefault_path = \"in.xlsx\"\n"
+    "[DATA_NODE.south]\nstorage_type = \"excel\"\ndefault_path = \"in.xlsx\"\n"
+    "sheet_name = \"south\"\n"
+    "[DATA_NODE.listed]\nstorage_type = \"excel\"\ndefault_path = \"in.xlsx\"\n"
+    "sheet_name = [\"north\"]\n"
+    "[DATA_NODE.south_np]\nstorage_type = \"excel\"\ndefault_path = \"in.xlsx\"\n"
+    "sheet_name = \"south\"\nexposed_type = \"numpy\"\n"
+    "[DATA_NODE.sales_np]\nstorage_type = \"sql_table\"\ndb_name = \"shop\"\n"
+    "table_name = \"sales\"\nexposed_type = \"numpy\"\n"
+    "[DATA_NODE.nohdr]\nstorage_type = \"excel\"\ndefault_path = \"nohdr.xlsx\"\n"
+    "has_header = \"False:bool\"\nsheet_name = \"Sheet1\"\n"
+    "[DATA_NODE.one]\nstorage_type = \"excel\"\ndefault_path = \"one.xlsx\"\n"
+    "sheet_name = \"totals\"\n"
+    "[DATA_NODE.many]\nstorage_type = \"excel\"\ndefault_path = \"many.xlsx\"\n"
+    "[DATA_NODE.gin]\nstorage_type = \"generic\"\nread_fct = \"more.rd:function\"\n"
+    "read_fct_args = [\"g.txt\", \"2:int\"]\n"
+    "[DATA_NODE.gout]\nstorage_type = \"generic\"\nwrite_fct = \"more.wr:function\"\n"
+    "write_fct_args = [\"gout.txt\", \"?\"]\n"
+    "[DATA_NODE.sales]\nstorage_type = \"sql_table\"\ndb_name = \"shop\"\n"
+    "db_engine = \"sqlite\"\ntable_name = \"sales\"\n"
+    "[DATA_NODE.totals]\nstorage_type = \"sql_table\"\ndb_name = \"shop\"\n"
+    "db_engine = \"sqlite\"\ntable_name = \"totals\"\n"
+    "[TASK.xl]\nfunction = \"more.xl:function\"\n"
+    "inputs = [\"book:SECTION\", \"south:SECTION\", \"listed:SECTION\", \"nohdr:SECTION\",\n"
+    "          \"south_np:SECTION\", \"sales_np:SECTION\"]\n"
+    "outputs = [\"one:SECTION\", \"many:SECTION\"]\n"
+    "[TASK.gen]\nfunction = \"more.gen:function\"\ninputs = [\"gin:SECTION\"]\n"
+    "outputs = [\"gout:SECTION\"]\n"
+    "[DATA_NODE.big]\nstorage_type = \"sql\"\ndb_name = \"shop\"\n"
+    "read_query = \"SELECT region, units FROM sales WHERE units > 3\"\n"
+    "[TASK.sql]\nfunction = \"more.sql:function\"\ninputs = [\"sales:SECTION\", \"big:SECTION\"]\n"
+    "outputs = [\"totals:SECTION\"]\n"
+    "[SCENARIO.s]\ntasks = [\"xl:SECTION\", \"gen:SECTION\", \"sql:SECTION\"]\n";
+
+/* The inputs of MORE_TOML, written by a separate python3 (openpyxl, sqlite3). */
+static void more_inputs(void)
+{
+    char *out = NULL;
+    int rc = sys_python3(
+        "import pandas as pd, sqlite3\n"
+        "with pd.ExcelWriter(\"in.xlsx\", engine=\"openpyxl\") as w:\n"
+        "    pd.DataFrame({\"units\": [1, 2], \"price\": [5, 6]}).to_excel(w, sheet_name=\"north\", index=False)\n"
+        "    pd.DataFrame({\"units\": [3, 4], \"price\": [2, 10]}).to_excel(w, sheet_name=\"south\", index=False)\n"
+        "pd.DataFrame([[\"a\", 1], [\"b\", 2]]).to_excel(\"nohdr.xlsx\", index=False, header=False)\n"
+        "db = sqlite3.connect(\"shop.db\")\n"
+        "db.execute(\"CREATE TABLE sales (region TEXT, units INTEGER, price REAL)\")\n"
+        "db.executemany(\"INSERT INTO sales VALUES (?, ?, ?)\", [(\"n\", 3, 2.5), (\"s\", 4, 10.0)])\n"
+        "db.commit()\n",
+        &out);
+    if (rc != 0) FAIL("python3 could not write the inputs: %s", out);
+    free(out);
+    test_write_file("g.txt", "ab");
+}
+
+/* What a separate python3 reads back from the outputs of MORE_TOML. */
+static const char MORE_CHECK[] =
+    "import pandas as pd, sqlite3\n"
+    "one = pd.read_excel(\"one.xlsx\", sheet_name=None)\n"
+    "print(list(one), one[\"totals\"].values.tolist())\n"
+    "many = pd.read_excel(\"many.xlsx\", sheet_name=None)\n"
+    "print({k: v.units.tolist() for k, v in many.items()})\n"
+    "print(sqlite3.connect(\"shop.db\").execute(\"SELECT * FROM totals\").fetchall())\n";
+
+/* A `weft run-worker` for the application in the test's folder, on the
+ * queue of the last open_run() in cluster mode; logs to `log`. */
+static pid_t start_worker(const char *log)
+{
+    char cwd[4096];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    const char *args[] = {"run-worker", "--application-path", cwd, "--queue", queue_name,
+                          "--concurrency", "1", NULL};
+    return weft_spawn_logged(log, args);
+}
+
+/* Opens the run of `toml` and submits it, with a worker in cluster mode
+ * (its pid in *worker, else 0). */
+static void run_with_worker(run *r, const char *mode, const char *toml, pid_t *worker)
+{
+    open_run(r, mode, toml);
+    *worker = strcmp(mode, "cluster") == 0 ? start_worker("worker.log") : 0;
+    submit(r, true);
+}
+
+static void end_worker(pid_t worker)
+{
+    if (!worker) return;
+    ASSERT_EQ(worker_stop(worker), 0);
+    broker_cleanup(queue_name);
+}
+
+static void more_types(const char *mode)
+{
+    more_inputs();
+    test_write_file("more.py", MORE_PY);
+    run r;
+    pid_t w;
+    run_with_worker(&r, mode, MORE_TOML, &w);
+    expect_job(&r, "xl", WEFT_JOB_COMPLETED, NULL);
+    expect_job(&r, "gen", WEFT_JOB_COMPLETED, NULL);
+    expect_job(&r, "sql", WEFT_JOB_COMPLETED, NULL);
+    expect_file("gout.txt", "ABAB!?");
+    char *out = NULL;
+    if (sys_python3(MORE_CHECK, &out) != 0) FAIL("python3 could not read the outputs: %s", out);
+    ASSERT_STR_EQ(out, "['totals'] [[3, 2, 6], [4, 10, 40]]\n"
+                       "{'north': [2, 4], 'south': [6, 8]}\n"
+                       "[('n', 3, 2.5, 7.5), ('s', 4, 10.0, 40.0)]\n");
+    free(out);
+    /* written through a temporary file renamed over the output: none left */
+    ASSERT_EQ(test_run_cmd("ls -a | grep -c '^\\.one\\.xlsx\\.'", &out), 1);
+    free(out);
+    close_run(&r);
+    end_worker(w);
+}
+
+TEST(excel_generic_and_sql_table_nodes_in_development)
+{
+    more_types("development");
+}
+
+TEST(excel_generic_and_sql_table_nodes_in_standalone)
+{
+    more_types("standalone");
+}
+
+TEST(excel_generic_and_sql_table_nodes_in_cluster_with_a_run_worker)
+{
+    more_types("cluster");
+}
+
+TEST(a_missing_openpyxl_fails_the_job_naming_it)
+{
+    test_write_file("in.txt", "x");
+    test_write_file("openpyxl.py", "raise ImportError('no openpyxl here')\n");
+    run r;
+    run_module(&r, "development", "xlbad.py",
+               "def two(s):\n    return {'a': [1]}\n",
+               "[DATA_NODE.src]\nstorage_type = \"text\"\ndefault_path = \"in.txt\"\n"
+               "[DATA_NODE.x]\nstorage_type = \"excel\"\ndefault_path = \"x.xlsx\"\n"
+               "[TASK.t]\nfunction = \"xlbad.two:function\"\ninputs = [\"src:SECTION\"]\n"
+               "outputs = [\"x:SECTION\"]\n[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
+    expect_job(&r, "t", WEFT_JOB_FAILED, "the Python module 'openpyxl' is missing");
+    ASSERT(!exists("x.xlsx"));
+    close_run(&r);
+}
+
+static const char LACK_TOML[] =
+    "[DATA_NODE.src]\nstorage_type = \"text\"\ndefault_path = \"in.txt\"\n"
+    "[DATA_NODE.x]\nstorage_type = \"excel\"\n"
+    "[DATA_NODE.pid]\nstorage_type = \"json\"\n"
+    "[TASK.xl]\nfunction = \"fine.f:function\"\ninputs = [\"src:SECTION\"]\n"
+    "outputs = [\"x:SECTION\"]\n"
+    "[TASK.absent]\nfunction = \"absent.f:function\"\ninputs = [\"src:SECTION\"]\n"
+    "[TASK.ok]\nfunction = \"fine.f:function\"\ninputs = [\"src:SECTION\"]\n"
+    "outputs = [\"pid:SECTION\"]\n"
+    "[SCENARIO.s]\ntasks = [\"xl:SECTION\", \"absent:SECTION\", \"ok:SECTION\"]\n";
+
+/* The three jobs of LACK_TOML in the run's last submission: two fail
+ * naming what is missing, the third completes; the worker still runs. */
+static void expect_lacking(run *r, pid_t worker)
+{
+    expect_job(r, "xl", WEFT_JOB_FAILED, "the Python module 'openpyxl' is missing");
+    expect_job(r, "absent", WEFT_JOB_FAILED, "no Python module 'absent'");
+    expect_job(r, "ok", WEFT_JOB_COMPLETED, NULL);
+    int st;
+    ASSERT_EQ(waitpid(worker, &st, WNOHANG), 0); /* still running */
+}
+
+TEST(a_worker_lacking_a_module_fails_the_job_naming_it_and_serves_the_next)
+{
+    test_write_file("in.txt", "x");
+    /* the worker's application shadows openpyxl with one that cannot import */
+    test_write_file("openpyxl.py", "raise ImportError('openpyxl is not installed here')\n");
+    test_write_file("fine.py", "import os\ndef f(s):\n    return os.getpid()\n");
+    run r;
+    pid_t w;
+    run_with_worker(&r, "cluster", LACK_TOML, &w);
+    expect_lacking(&r, w);
+    free(r.sub);
+    submit(&r, true); /* the same worker serves a second round */
+    expect_lacking(&r, w);
+    close_run(&r);
+    end_worker(w);
 }
 
 /* ---- errors and output ---- */
@@ -537,11 +774,37 @@ TEST(weft_check_finds_modules_without_running_them_and_import_reports_errors)
     ASSERT(exists("imported"));
 }
 
+TEST(weft_check_import_names_a_library_a_data_node_needs)
+{
+    test_write_file("config.toml",
+                    "[DATA_NODE.x]\nstorage_type = \"excel\"\n"
+                    "[DATA_NODE.g]\nstorage_type = \"generic\"\nread_fct = \"xl.rd:function\"\n"
+                    "[TASK.t]\nfunction = \"xl.f:function\"\ninputs = [\"g:SECTION\"]\n"
+                    "outputs = [\"x:SECTION\"]\n"
+                    "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
+    test_write_file("xl.py", "def f(g):\n    return g\ndef rd():\n    return 1\n");
+    char *out = NULL;
+    ASSERT_EQ(weft_check("--import", &out), 0); /* openpyxl and pandas are installed */
+    free(out);
+    test_write_file("openpyxl.py", "raise ImportError('openpyxl is not installed here')\n");
+    ASSERT_EQ(weft_check("--import", &out), 1);
+    ASSERT_CONTAINS(out, "config.toml:7:12: error: function xl.f: data node 'x' (excel): "
+                         "the Python module 'openpyxl' is missing (openpyxl is not installed here)\n");
+    free(out);
+    ASSERT_EQ(weft_check("", &out), 0); /* without --import nothing is imported */
+    free(out);
+}
+
 TEST_MAIN(TEST_ENTRY(calling_convention_0_1_3_outputs_and_a_wrong_count_in_development),
           TEST_ENTRY(calling_convention_in_standalone_workers),
           TEST_ENTRY(every_data_node_type_read_and_written_as_taipy_exposes_it),
           TEST_ENTRY(pickles_are_shared_with_a_separate_python_both_ways),
           TEST_ENTRY(a_missing_python_library_is_named),
+          TEST_ENTRY(excel_generic_and_sql_table_nodes_in_development),
+          TEST_ENTRY(excel_generic_and_sql_table_nodes_in_standalone),
+          TEST_ENTRY(excel_generic_and_sql_table_nodes_in_cluster_with_a_run_worker),
+          TEST_ENTRY(a_missing_openpyxl_fails_the_job_naming_it),
+          TEST_ENTRY(a_worker_lacking_a_module_fails_the_job_naming_it_and_serves_the_next),
           TEST_ENTRY(exception_traceback_and_print_in_development),
           TEST_ENTRY(exception_traceback_and_print_in_standalone),
           TEST_ENTRY(cancel_stops_a_while_true_job_within_a_second_in_development),
@@ -550,4 +813,5 @@ TEST_MAIN(TEST_ENTRY(calling_convention_0_1_3_outputs_and_a_wrong_count_in_devel
           TEST_ENTRY(timeout_stops_a_while_true_job_in_development),
           TEST_ENTRY(timeout_stops_a_while_true_job_in_standalone),
           TEST_ENTRY(a_crash_through_ctypes_and_a_broken_module_fail_alone_in_standalone),
-          TEST_ENTRY(weft_check_finds_modules_without_running_them_and_import_reports_errors))
+          TEST_ENTRY(weft_check_finds_modules_without_running_them_and_import_reports_errors),
+          TEST_ENTRY(weft_check_import_names_a_library_a_data_node_needs))

@@ -3,7 +3,7 @@
  * datanode.c - reading and writing a data node's content by storage type:
  * pickle/binary (opaque bytes), text, json (validated with jansson), csv
  * (bytes here; rows in csv.c), excel (a workbook's bytes here; rows in
- * excel.c), in_memory (held by the app, development mode
+ * excel.c; Python tasks see DataFrames, python.c), in_memory (held by the app, development mode
  * only), generic (the node's read_fct/write_fct from the application),
  * sql_table (a SQLite table seen as a JSON array of row objects) and sql
  * (rows of a read_query, written by the statements of a write_query); on
@@ -998,7 +998,7 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
     case ST_JSON:
         if ((e = check_json(dn, data, len, dn->config_id, err))) break;
         /* fall through */
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV:
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV: case ST_EXCEL:
         e = write_file_atomic(dn->path, data, len, err);
         break;
     case ST_MEMORY:

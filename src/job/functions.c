@@ -260,13 +260,16 @@ weft_err weft__resolve_function(weft__app *app, const char *name, weft_task_fn *
 
 /* ---- weft check ---- */
 
-/* One task's function: an error diagnostic at the key when it cannot be found. */
-static weft_err check_function(weft_config *cfg, weft__app *app, const weft_value *v, bool import)
+/* One task's function: an error diagnostic at the key when it cannot be
+ * found; *python set when it is a Python function that was found. */
+static weft_err check_function(weft_config *cfg, weft__app *app, const weft_value *v, bool import,
+                               bool *python)
 {
     const char *name = weft_value_text(v), *file;
     int line, col;
     char perr[WEFT_ERRBUF_SIZE];
     weft_value_pos(v, &file, &line, &col);
+    *python = false;
     if (!name || weft__registered_function(name)) return WEFT_OK;
     bool no_so = false;
     weft_err e = resolve_symbol_at(app, name, NULL, &no_so, perr);
@@ -275,8 +278,68 @@ static weft_err check_function(weft_config *cfg, weft__app *app, const weft_valu
     e = weft__py_find_module(app, name, perr);
     if (!e && import) e = weft__py_import(app, name, perr);
     if (e == WEFT_ENOMEM) return e;
+    *python = !e;
     if (!e) return WEFT_OK;
     return weft__diag_add(cfg, file, line, col, WEFT_SEVERITY_ERROR, "function %s: %s", name, perr);
+}
+
+static const char *dn_text(weft_config *cfg, const char *dn, const char *key)
+{
+    char section[512];
+    snprintf(section, sizeof section, "DATA_NODE.%s", dn);
+    return weft_value_text(weft_config_lookup(cfg, section, key));
+}
+
+/* The Python modules a Python task needs for data node `dn` (a
+ * NULL-terminated list), as python.c's decode() and encode() import them. */
+static const char *const *dn_modules(weft_config *cfg, const char *dn)
+{
+    static const char *const excel[] = {"pandas", "openpyxl", NULL}, *const pandas[] = {"pandas", NULL},
+                             *const numpy[] = {"pandas", "numpy", NULL}, *const none[] = {NULL};
+    const char *type = dn_text(cfg, dn, "storage_type"), *exposed = dn_text(cfg, dn, "exposed_type");
+    bool np = exposed && strcmp(exposed, "numpy") == 0;
+    if (!type) return none;
+    if (strcmp(type, "excel") == 0) return excel;
+    if (strcmp(type, "csv") == 0 || strcmp(type, "sql_table") == 0 || strcmp(type, "sql") == 0)
+        return np ? numpy : pandas;
+    return none;
+}
+
+/* `weft check --import` of a Python task: each module its data nodes need
+ * imports, and a generic node's Python read_fct/write_fct too; an error
+ * diagnostic at the task's function otherwise. */
+static weft_err check_task_nodes(weft_config *cfg, weft__app *app, const char *task,
+                                 const weft_value *fn)
+{
+    static const char *const keys[] = {"inputs", "outputs"};
+    const char *file;
+    int line, col;
+    weft_value_pos(fn, &file, &line, &col);
+    weft_err e = WEFT_OK;
+    for (int k = 0; !e && k < 2; k++) {
+        const weft_value *dns = weft_config_lookup(cfg, task, keys[k]);
+        for (size_t i = 0; !e && i < weft_value_len(dns); i++) {
+            const char *dn = weft_value_text(weft_value_at(dns, i));
+            char section[512], perr[WEFT_ERRBUF_SIZE];
+            if (!dn) continue;
+            for (const char *const *m = dn_modules(cfg, dn); !e && *m; m++) {
+                if ((e = weft__py_need(app, *m, perr)) == WEFT_ENOMEM) return e;
+                if (e)
+                    e = weft__diag_add(cfg, file, line, col, WEFT_SEVERITY_ERROR,
+                                       "function %s: data node '%s' (%s): %s", weft_value_text(fn), dn,
+                                       dn_text(cfg, dn, "storage_type"), perr);
+            }
+            snprintf(section, sizeof section, "DATA_NODE.%s", dn);
+            const char *type = dn_text(cfg, dn, "storage_type");
+            for (int f = 0; !e && type && strcmp(type, "generic") == 0 && f < 2; f++) {
+                const weft_value *v = weft_config_lookup(cfg, section, f ? "write_fct" : "read_fct");
+                bool python;
+                if (v && weft_value_type_of(v) == WEFT_VALUE_FUNCTION)
+                    e = check_function(cfg, app, v, true, &python);
+            }
+        }
+    }
+    return e;
 }
 
 weft_err weft_config_check_functions(weft_config *cfg, const char *application_path,
@@ -292,7 +355,10 @@ weft_err weft_config_check_functions(weft_config *cfg, const char *application_p
         if (!id || strcmp(id, "default") == 0) continue;
         snprintf(section, sizeof section, "TASK.%s", id);
         const weft_value *v = weft_config_lookup(cfg, section, "function");
-        if (v && weft_value_type_of(v) == WEFT_VALUE_FUNCTION) e = check_function(cfg, app, v, import_modules);
+        bool python = false;
+        if (v && weft_value_type_of(v) == WEFT_VALUE_FUNCTION)
+            e = check_function(cfg, app, v, import_modules, &python);
+        if (!e && python && import_modules) e = check_task_nodes(cfg, app, section, v);
     }
     weft__app_free(app);
     if (e) return weft__err(err, e, "out of memory");

@@ -55,6 +55,13 @@ weft_err weft__py_find_module(weft__app *app, const char *fname, char *err);
 weft_err weft__py_import(weft__app *app, const char *fname, char *err);
 
 /*
+ * `weft check --import`: imports the library `module` ("openpyxl") that a
+ * data node of a Python task needs.  WEFT_ENOTFOUND with "the Python
+ * module 'openpyxl' is missing (...)", the job's own message, otherwise.
+ */
+weft_err weft__py_need(weft__app *app, const char *module, char *err);
+
+/*
  * For the weft Python package (python/): `len` bytes of content of a data
  * node of DATA_NODE.<config_id> in `cfg` (instance `instance_id`) as the
  * object a Python task would get as input: pickle.loads, json.loads, str,
