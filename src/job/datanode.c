@@ -998,7 +998,7 @@ weft_err weft_dn_write(weft_data_node *dn, const void *data, size_t len, char *e
     case ST_JSON:
         if ((e = check_json(dn, data, len, dn->config_id, err))) break;
         /* fall through */
-    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV: case ST_EXCEL:
+    case ST_PICKLE: case ST_BINARY: case ST_TEXT: case ST_CSV:
         e = write_file_atomic(dn->path, data, len, err);
         break;
     case ST_MEMORY:
