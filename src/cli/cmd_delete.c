@@ -17,18 +17,6 @@
 int cmd_delete(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 
-/* "3 scenarios, 6 tasks, ..." of what was deleted, into buf. */
-static const char *counts_text(const weft_delete_counts *c, char *buf, size_t size)
-{
-    snprintf(buf, size,
-             "%zu scenario%s, %zu task%s, %zu data node%s (%zu file%s), %zu submission%s, "
-             "%zu job%s",
-             c->scenarios, c->scenarios == 1 ? "" : "s", c->tasks, c->tasks == 1 ? "" : "s",
-             c->data_nodes, c->data_nodes == 1 ? "" : "s", c->files, c->files == 1 ? "" : "s",
-             c->submissions, c->submissions == 1 ? "" : "s", c->jobs, c->jobs == 1 ? "" : "s");
-    return buf;
-}
-
 /* Opens the store read-write when there is one: CLI_FAILED, after saying
  * so, when nothing has run yet (opening read-write would create a store). */
 static int open_existing(const char *config, const char *what, weft_config **cfg,
@@ -72,7 +60,7 @@ int cmd_delete(int argc, char **argv)
         cli_error("cannot delete %s: %s", pos[0], err[0] ? err : weft_strerror(e));
         rc = CLI_FAILED;
     } else {
-        printf("deleted %s: %s\n", pos[0], counts_text(&c, buf, sizeof buf));
+        printf("deleted %s: %s\n", pos[0], out_delete_counts(&c, buf, sizeof buf));
     }
     cli_close(cfg, o);
     return rc;
@@ -127,7 +115,7 @@ int cmd_clean(int argc, char **argv)
         cli_error("cannot clean: %s", err[0] ? err : weft_strerror(e));
         rc = CLI_FAILED;
     } else {
-        printf("deleted %s\n", counts_text(&c, buf, sizeof buf));
+        printf("deleted %s\n", out_delete_counts(&c, buf, sizeof buf));
     }
     cli_close(cfg, o);
     return rc;

@@ -64,16 +64,14 @@ static int delete_version(const char *config, const char *name, bool force)
         return CLI_FAILED;
     }
     if ((rc = cli_open(config, false, NULL, &cfg, &o))) return rc;
-    char err[WEFT_ERRBUF_SIZE] = "";
+    char err[WEFT_ERRBUF_SIZE] = "", buf[256];
     weft_delete_counts c;
     weft_err e = weft_version_delete(o, name, force ? WEFT_DELETE_FORCE : 0, &c, err);
     if (e) {
         cli_error("cannot delete version %s: %s", name, err[0] ? err : weft_strerror(e));
         rc = CLI_FAILED;
     } else {
-        printf("deleted version %s: %zu scenarios, %zu tasks, %zu data nodes (%zu files), "
-               "%zu submissions, %zu jobs\n",
-               name, c.scenarios, c.tasks, c.data_nodes, c.files, c.submissions, c.jobs);
+        printf("deleted version %s: %s\n", name, out_delete_counts(&c, buf, sizeof buf));
     }
     cli_close(cfg, o);
     return rc;
