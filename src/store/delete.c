@@ -7,9 +7,10 @@
  * or a crash before the commit leaves the store as it was.  Files are the
  * caller's business, after the commit.
  *
- * Cost: collecting a scenario's submissions reads the submissions table
- * once (a submission names its entity: a scenario, one of its sequences or
- * one of its tasks); everything else is an index range per deleted row.
+ * Cost: an index range per deleted row, but a scenario's sequence
+ * submissions are found among all sequence submissions (by their id's
+ * suffix: O(sequence submissions) per scenario deleted); `clean
+ * --older-than` also reads the submissions table a few times.
  */
 #include "store/store_internal.h"
 #include "util/util.h"
@@ -17,16 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The scenario a submission `s` belongs to.  A sequence id is
- * "SEQUENCE_<name>_<scenario id>" (weft_sequence_id): the scenario id starts
- * at the first "_SCENARIO_", which a sequence name must then not contain
- * (a forced check before every delete refuses unfinished work anyway). */
-#define SUB_SCENARIO                                                                       \
-    "(CASE WHEN s.entity_id LIKE 'SEQUENCE\\_%' ESCAPE '\\'"                               \
-    " THEN substr(s.entity_id, instr(s.entity_id, '_SCENARIO_') + 1)"                      \
-    " WHEN s.entity_id LIKE 'TASK\\_%' ESCAPE '\\'"                                        \
-    " THEN (SELECT t.scenario_id FROM tasks t WHERE t.id = s.entity_id)"                   \
-    " ELSE s.entity_id END)"
+/* The sequence submissions (entity "SEQUENCE_<name>_<scenario id>", see
+ * weft_sequence_id) of scenario `d`: an index range of the sequence ids,
+ * matched by their suffix (a name may itself contain "_SCENARIO_"). */
+#define SEQ_SUBS_OF_D                                                                      \
+    " s.entity_id >= 'SEQUENCE_' AND s.entity_id < 'SEQUENCE`'"                           \
+    " AND substr(s.entity_id, -length(d.id) - 1) = '_' || d.id"
 
 static weft_err sql_err(weft__store *s, char *err, const char *what)
 {
@@ -86,27 +83,36 @@ weft_err weft__store_del_begin(weft__store *s, char *err)
     return e;
 }
 
-/* The jobs of the set's submissions join the set. */
+/* The jobs of the set's submissions join the set.  CROSS JOIN keeps the
+ * set outermost: SQLite has no statistics on the temporary tables and
+ * would otherwise scan every job. */
 static weft_err add_sub_jobs(weft__store *s, char *err)
 {
     return run1(s,
                 "INSERT OR IGNORE INTO del_job SELECT j.seq FROM del_sub d"
-                " JOIN jobs j ON j.submission_id = d.id",
+                " CROSS JOIN jobs j ON j.submission_id = d.id",
                 NULL, 0, NULL, err);
 }
 
-/* The submissions, tasks' data nodes and jobs of the set's scenarios join it. */
+/* The submissions of the set's scenarios (of the scenario, of one of its
+ * tasks, of one of its sequences: only sequence submissions are read for
+ * those), their jobs and the scenarios' own data nodes join the set. */
 static weft_err add_scn_children(weft__store *s, char *err)
 {
-    weft_err e = run1(s,
-                      "INSERT OR IGNORE INTO del_sub SELECT s.id FROM submissions s"
-                      " WHERE " SUB_SCENARIO " IN (SELECT id FROM del_scn)",
-                      NULL, 0, NULL, err);
-    if (!e)
-        e = run1(s,
-                 "INSERT OR IGNORE INTO del_dn SELECT n.id FROM del_scn d"
-                 " JOIN data_nodes n ON n.scenario_id = d.id",
-                 NULL, 0, NULL, err);
+    static const char *const sql[] = {
+        "INSERT OR IGNORE INTO del_sub SELECT s.id FROM del_scn d"
+        " CROSS JOIN submissions s ON s.entity_id = d.id",
+        "INSERT OR IGNORE INTO del_sub SELECT s.id FROM del_scn d"
+        " CROSS JOIN tasks t ON t.scenario_id = d.id CROSS JOIN submissions s"
+        " ON s.entity_id = t.id",
+        "INSERT OR IGNORE INTO del_sub SELECT s.id FROM del_scn d CROSS JOIN submissions s"
+        " WHERE" SEQ_SUBS_OF_D,
+        "INSERT OR IGNORE INTO del_dn SELECT n.id FROM del_scn d"
+        " CROSS JOIN data_nodes n ON n.scenario_id = d.id",
+    };
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; !e && i < sizeof sql / sizeof sql[0]; i++)
+        e = run1(s, sql[i], NULL, 0, NULL, err);
     return e ? e : add_sub_jobs(s, err);
 }
 
@@ -170,17 +176,22 @@ weft_err weft__store_del_all(weft__store *s, char *err)
 
 weft_err weft__store_del_older(weft__store *s, int64_t before_us, char *err)
 {
-    weft_err e = run1(s,
-                      "INSERT OR IGNORE INTO del_sub SELECT id FROM submissions"
-                      " WHERE finished_us > 0 AND created_us < ?2",
-                      NULL, before_us, NULL, err);
-    /* A scenario goes when it is old and every submission of it goes. */
-    if (!e)
-        e = run1(s,
-                 "INSERT OR IGNORE INTO del_scn SELECT id FROM scenarios"
-                 " WHERE created_us < ?2 EXCEPT SELECT " SUB_SCENARIO
-                 " FROM submissions s WHERE s.id NOT IN (SELECT id FROM del_sub)",
-                 NULL, before_us, NULL, err);
+    /* The old finished submissions; the old scenarios; minus those that
+     * keep a submission (of them, of a task of theirs, of a sequence). */
+    static const char *const sql[] = {
+        "INSERT OR IGNORE INTO del_sub SELECT id FROM submissions"
+        " WHERE finished_us > 0 AND created_us < ?2",
+        "INSERT OR IGNORE INTO del_scn SELECT id FROM scenarios WHERE created_us < ?2",
+        "DELETE FROM del_scn WHERE id IN (SELECT s.entity_id FROM submissions s"
+        " WHERE s.id NOT IN (SELECT id FROM del_sub))",
+        "DELETE FROM del_scn WHERE id IN (SELECT t.scenario_id FROM submissions s"
+        " JOIN tasks t ON t.id = s.entity_id WHERE s.id NOT IN (SELECT id FROM del_sub))",
+        "DELETE FROM del_scn WHERE id IN (SELECT d.id FROM del_scn d CROSS JOIN submissions s"
+        " WHERE" SEQ_SUBS_OF_D " AND s.id NOT IN (SELECT id FROM del_sub))",
+    };
+    weft_err e = WEFT_OK;
+    for (size_t i = 0; !e && i < sizeof sql / sizeof sql[0]; i++)
+        e = run1(s, sql[i], NULL, before_us, NULL, err);
     return e ? e : add_scn_children(s, err);
 }
 

@@ -82,9 +82,11 @@ static const char *const migrations[] = {
 
     /* 4 -> 5: versions (Taipy's development, experiment and production
      * versions) and the version that created each entity, so a version can
-     * be listed and deleted with its entities; job_deps by job_seq, so that
-     * deleting a job's edges is an index range, not a scan of every edge.
-     * What a store had before is tagged "development".  O(store size) once. */
+     * be listed and deleted with its entities; job_deps by job_seq, data
+     * nodes by owner and submissions by entity, so that a deletion finds
+     * what belongs to a scenario or a job by index ranges, not by scanning
+     * every edge, node and submission.  What a store had before is tagged
+     * "development".  O(store size) once. */
     "CREATE TABLE versions(name TEXT PRIMARY KEY, mode TEXT NOT NULL,"
     "  created_us INTEGER NOT NULL);"
     "ALTER TABLE scenarios ADD COLUMN version TEXT;"
@@ -103,7 +105,9 @@ static const char *const migrations[] = {
     "CREATE INDEX scenarios_version ON scenarios(version);"
     "CREATE INDEX submissions_version ON submissions(version);"
     "CREATE INDEX jobs_version ON jobs(version);"
-    "CREATE INDEX job_deps_job ON job_deps(job_seq);",
+    "CREATE INDEX job_deps_job ON job_deps(job_seq);"
+    "CREATE INDEX data_nodes_scenario ON data_nodes(scenario_id);"
+    "CREATE INDEX submissions_entity ON submissions(entity_id);",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(NMIGRATIONS == WEFT__STORE_VERSION, "one migration step per version");

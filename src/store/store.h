@@ -188,8 +188,7 @@ weft_err weft__store_version_promote(weft__store *s, const char *name, const cha
                                      char *err);
 /* Every version, oldest first, with its number of entities (scenarios,
  * tasks, data nodes, submissions, jobs).  Caller frees with
- * weft_version_list_free().  Counts by index for scenarios, submissions
- * and jobs; tasks and data nodes are scanned (they are few). */
+ * weft_version_list_free().  One pass over each entity table: O(entities). */
 weft_err weft__store_versions_list(weft__store *s, weft_version_info **out, size_t *n,
                                    char *err);
 

@@ -69,14 +69,18 @@ void weft_version_list_free(weft_version_info *v, size_t n)
 weft_err weft__store_versions_list(weft__store *s, weft_version_info **out, size_t *n,
                                    char *err)
 {
+    /* One pass over each table (the version indexes of scenarios,
+     * submissions and jobs; tasks and data nodes are read whole). */
     static const char sql[] =
-        "SELECT v.name, v.mode, v.created_us,"
-        " (SELECT count(*) FROM scenarios WHERE version = v.name)"
-        " + (SELECT count(*) FROM tasks WHERE version = v.name)"
-        " + (SELECT count(*) FROM data_nodes WHERE version = v.name)"
-        " + (SELECT count(*) FROM submissions WHERE version = v.name)"
-        " + (SELECT count(*) FROM jobs WHERE version = v.name)"
-        " FROM versions v ORDER BY v.created_us, v.name";
+        "SELECT v.name, v.mode, v.created_us, ifnull(c.n, 0) FROM versions v LEFT JOIN"
+        " (SELECT version, sum(n) AS n FROM ("
+        "   SELECT version, count(*) AS n FROM scenarios GROUP BY version UNION ALL"
+        "   SELECT version, count(*) FROM tasks GROUP BY version UNION ALL"
+        "   SELECT version, count(*) FROM data_nodes GROUP BY version UNION ALL"
+        "   SELECT version, count(*) FROM submissions GROUP BY version UNION ALL"
+        "   SELECT version, count(*) FROM jobs GROUP BY version)"
+        "  GROUP BY version) c ON c.version = v.name"
+        " ORDER BY v.created_us, v.name";
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
