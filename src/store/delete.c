@@ -7,10 +7,9 @@
  * or a crash before the commit leaves the store as it was.  Files are the
  * caller's business, after the commit.
  *
- * Cost: an index range per deleted row, but a scenario's sequence
- * submissions are found among all sequence submissions (by their id's
- * suffix: O(sequence submissions) per scenario deleted); `clean
- * --older-than` also reads the submissions table a few times.
+ * Cost: an index range per deleted row, plus one read of the sequence
+ * submissions per deletion (they name their scenario inside their id);
+ * `clean --older-than` also reads the submissions table a few times.
  */
 #include "store/store_internal.h"
 #include "util/util.h"
@@ -18,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The sequence submissions (entity "SEQUENCE_<name>_<scenario id>", see
- * weft_sequence_id) of scenario `d`: an index range of the sequence ids,
- * matched by their suffix (a name may itself contain "_SCENARIO_"). */
-#define SEQ_SUBS_OF_D                                                                      \
-    " s.entity_id >= 'SEQUENCE_' AND s.entity_id < 'SEQUENCE`'"                           \
-    " AND substr(s.entity_id, -length(d.id) - 1) = '_' || d.id"
+/* Sequence submissions: their entity is "SEQUENCE_<name>_<scenario id>"
+ * (weft_sequence_id), an index range of submissions_entity; the scenario id
+ * starts at the first "_SCENARIO_", since `weft check` refuses a sequence
+ * name that contains "SCENARIO" (Taipy reserves it). */
+#define SEQ_SUBS " s.entity_id >= 'SEQUENCE_' AND s.entity_id < 'SEQUENCE`'"
+#define SEQ_SCENARIO " substr(s.entity_id, instr(s.entity_id, '_SCENARIO_') + 1)"
 
 static weft_err sql_err(weft__store *s, char *err, const char *what)
 {
@@ -105,8 +104,8 @@ static weft_err add_scn_children(weft__store *s, char *err)
         "INSERT OR IGNORE INTO del_sub SELECT s.id FROM del_scn d"
         " CROSS JOIN tasks t ON t.scenario_id = d.id CROSS JOIN submissions s"
         " ON s.entity_id = t.id",
-        "INSERT OR IGNORE INTO del_sub SELECT s.id FROM del_scn d CROSS JOIN submissions s"
-        " WHERE" SEQ_SUBS_OF_D,
+        "INSERT OR IGNORE INTO del_sub SELECT s.id FROM submissions s WHERE" SEQ_SUBS
+        " AND" SEQ_SCENARIO " IN (SELECT id FROM del_scn)",
         "INSERT OR IGNORE INTO del_dn SELECT n.id FROM del_scn d"
         " CROSS JOIN data_nodes n ON n.scenario_id = d.id",
     };
@@ -186,8 +185,8 @@ weft_err weft__store_del_older(weft__store *s, int64_t before_us, char *err)
         " WHERE s.id NOT IN (SELECT id FROM del_sub))",
         "DELETE FROM del_scn WHERE id IN (SELECT t.scenario_id FROM submissions s"
         " JOIN tasks t ON t.id = s.entity_id WHERE s.id NOT IN (SELECT id FROM del_sub))",
-        "DELETE FROM del_scn WHERE id IN (SELECT d.id FROM del_scn d CROSS JOIN submissions s"
-        " WHERE" SEQ_SUBS_OF_D " AND s.id NOT IN (SELECT id FROM del_sub))",
+        "DELETE FROM del_scn WHERE id IN (SELECT" SEQ_SCENARIO " FROM submissions s WHERE"
+        SEQ_SUBS " AND s.id NOT IN (SELECT id FROM del_sub))",
     };
     weft_err e = WEFT_OK;
     for (size_t i = 0; !e && i < sizeof sql / sizeof sql[0]; i++)
