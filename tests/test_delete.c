@@ -348,21 +348,22 @@ TEST(clean_all_and_older_than)
     char *old = new_scenario(o);
     free(run(o, old));
     char *old_own = dn_path("own", old);
-    struct timespec ts = {0, 400000000};
-    nanosleep(&ts, NULL);
     char *recent = new_scenario(o);
     free(run(o, recent));
     /* an old scenario with a recent submission stays, and so does that submission */
-    char *busy = NULL;
-    ASSERT_OK(weft_scenario_create(o, "s", &busy, err), err);
+    char *busy = new_scenario(o);
     free(run(o, busy));
     ASSERT_EQ(q("SELECT count(*) FROM scenarios"), 3);
-    /* busy was created now: make it old, its submission stays recent */
+    /* old and busy were made two hours ago, and old's submission too */
     sqlite3 *db;
     ASSERT_EQ(sqlite3_open(".weft/weft.db", &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
-    char sql[512];
-    snprintf(sql, sizeof sql, "UPDATE scenarios SET created_us = 1 WHERE id = '%s'", busy);
+    char sql[1024];
+    int64_t ago = (int64_t)time(NULL) * 1000000 - 7200LL * 1000000;
+    snprintf(sql, sizeof sql,
+             "UPDATE scenarios SET created_us = %lld WHERE id IN ('%s', '%s');"
+             "UPDATE submissions SET created_us = %lld WHERE entity_id = '%s'",
+             (long long)ago, old, busy, (long long)ago, old);
     ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     /* a file a crash left behind after a deletion's commit */
@@ -370,7 +371,7 @@ TEST(clean_all_and_older_than)
     test_write_file(".weft/data/notes.txt", "mine");
 
     weft_delete_counts dc;
-    ASSERT_OK(weft_clean(o, 200000, 0, &dc, err), err);
+    ASSERT_OK(weft_clean(o, 3600LL * 1000000, 0, &dc, err), err); /* an hour */
     ASSERT_EQ(dc.scenarios, 1);
     ASSERT_EQ(dc.submissions, 1);
     ASSERT_EQ(dc.jobs, 3);
