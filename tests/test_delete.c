@@ -669,8 +669,12 @@ TEST(cli_versions_delete_clean)
     test_write_file("config.toml", CLI_CONFIG_TOML);
     char *out = NULL;
     ASSERT_EQ(weft_cmd(&out, "delete SCENARIO_s_x"), 1);
-    ASSERT_CONTAINS(out, "no store yet");
+    ASSERT_CONTAINS(out, "cannot delete SCENARIO_s_x: no store yet");
     free(out);
+    ASSERT_EQ(weft_cmd(&out, "clean"), 0);
+    ASSERT_CONTAINS(out, "nothing to clean");
+    free(out);
+    ASSERT(access(".weft/weft.db", F_OK) != 0); /* none was created */
     ASSERT_EQ(weft_cmd(&out, "run -q --experiment 'bad name'"), 2);
     ASSERT_CONTAINS(out, "bad version name 'bad name'");
     free(out);

@@ -17,22 +17,17 @@
 int cmd_delete(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 
-/* Opens the store read-write when there is one: CLI_FAILED, after saying
- * so, when nothing has run yet (opening read-write would create a store). */
-static int open_existing(const char *config, const char *what, weft_config **cfg,
+/* Opens the store read-write when there is one; *no_store (and CLI_OK with
+ * *o NULL) when nothing has run yet: opening read-write would create one. */
+static int open_existing(const char *config, bool *no_store, weft_config **cfg,
                          weft_orchestrator **o)
 {
-    bool no_store = false;
-    int rc = cli_open(config, true, &no_store, cfg, o);
+    int rc = cli_open(config, true, no_store, cfg, o);
     if (rc) return rc;
     cli_close(*cfg, *o);
     *cfg = NULL;
     *o = NULL;
-    if (no_store) {
-        cli_error("no store yet: %s", what);
-        return CLI_FAILED;
-    }
-    return cli_open(config, false, NULL, cfg, o);
+    return *no_store ? CLI_OK : cli_open(config, false, NULL, cfg, o);
 }
 
 int cmd_delete(int argc, char **argv)
@@ -50,9 +45,12 @@ int cmd_delete(int argc, char **argv)
                                          "(see 'weft jobs', 'weft submissions', 'weft scenarios')");
     weft_config *cfg;
     weft_orchestrator *o;
-    char what[600];
-    snprintf(what, sizeof what, "no %s to delete", pos[0]);
-    if ((rc = open_existing(config, what, &cfg, &o))) return rc;
+    bool no_store = false;
+    if ((rc = open_existing(config, &no_store, &cfg, &o))) return rc;
+    if (no_store) {
+        cli_error("cannot delete %s: no store yet (nothing has run)", pos[0]);
+        return CLI_FAILED;
+    }
     char err[WEFT_ERRBUF_SIZE] = "", buf[256];
     weft_delete_counts c;
     weft_err e = weft_delete(o, pos[0], force ? WEFT_DELETE_FORCE : 0, &c, err);
@@ -107,7 +105,12 @@ int cmd_clean(int argc, char **argv)
                                         "unfinished work alone");
     weft_config *cfg;
     weft_orchestrator *o;
-    if ((rc = open_existing(config, "nothing to clean", &cfg, &o))) return rc;
+    bool no_store = false;
+    if ((rc = open_existing(config, &no_store, &cfg, &o))) return rc;
+    if (no_store) {
+        fprintf(stderr, "weft: nothing to clean (no store yet)\n");
+        return CLI_OK;
+    }
     char err[WEFT_ERRBUF_SIZE] = "", buf[256];
     weft_delete_counts c;
     weft_err e = weft_clean(o, us, force ? WEFT_DELETE_FORCE : 0, &c, err);
