@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "weft.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -98,10 +99,27 @@ static long long q(const char *sql)
     sqlite3 *db;
     sqlite3_stmt *st;
     ASSERT_EQ(sqlite3_open_v2(".weft/weft.db", &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) FAIL("%s: %s", sql, sqlite3_errmsg(db));
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     long long v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The same, or -1 while the store is not there or not made yet. */
+static long long q_try(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(".weft/weft.db", &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
     sqlite3_close(db);
     return v;
 }
@@ -745,10 +763,54 @@ TEST(cli_versions_delete_clean)
     free(out);
 }
 
+/* A `weft run` holds the store: `weft delete` refuses, naming its pid, and
+ * changes nothing; once the run has ended, the deletion goes through. */
+TEST(cli_delete_refused_while_a_run_holds_the_store)
+{
+    test_write_file("config.toml",
+                    "[DATA_NODE.out]\nstorage_type = \"text\"\n"
+                    "[TASK.slow]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
+                    "outputs = [\"out:SECTION\"]\n[SCENARIO.s]\ntasks = [\"slow:SECTION\"]\n");
+    char bin[4096];
+    snprintf(bin, sizeof bin, "%s/weft", test_build_dir());
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        int fd = open("run.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        execl(bin, "weft", "run", "-q", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) {
+        if (q_try("SELECT count(*) FROM jobs WHERE status = 3") > 0) break;
+        usleep(10000);
+    }
+    ASSERT_EQ(q("SELECT count(*) FROM jobs WHERE status = 3"), 1);
+    char *out = NULL, args[512], plain[512];
+    ASSERT_EQ(weft_cmd(&out, "scenarios --json"), 0);
+    snprintf(args, sizeof args, "delete --force %s", first_id(out, "SCENARIO_s_"));
+    snprintf(plain, sizeof plain, "delete %s", first_id(out, "SCENARIO_s_"));
+    free(out);
+    ASSERT_EQ(weft_cmd(&out, args), 1);
+    char want[64];
+    snprintf(want, sizeof want, "in use by another weft process (pid %d)", (int)pid);
+    ASSERT_CONTAINS(out, want);
+    free(out);
+    ASSERT_EQ(q("SELECT count(*) FROM scenarios"), 1);
+    ASSERT_EQ(kill(pid, SIGINT), 0); /* Ctrl-C: the run cancels its job and ends */
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_EQ(weft_cmd(&out, plain), 0);
+    ASSERT_CONTAINS(out, "1 scenario, 1 task");
+    free(out);
+    ASSERT_EQ(q("SELECT count(*) FROM scenarios"), 0);
+}
+
 TEST_MAIN(TEST_ENTRY(delete_job_then_submission), TEST_ENTRY(delete_scenario_keeps_shared_nodes),
           TEST_ENTRY(delete_scenario_takes_sequence_submissions),
           TEST_ENTRY(unknown_ids_change_nothing), TEST_ENTRY(unfinished_refused_unless_forced),
           TEST_ENTRY(clean_all_and_older_than), TEST_ENTRY(version_names_and_modes),
           TEST_ENTRY(versions_tag_list_delete), TEST_ENTRY(migration_tags_old_entities),
           TEST_ENTRY(write_failure_mid_delete_changes_nothing),
-          TEST_ENTRY_TIMEOUT(kill_9_mid_delete, 120), TEST_ENTRY(cli_versions_delete_clean))
+          TEST_ENTRY_TIMEOUT(kill_9_mid_delete, 120), TEST_ENTRY(cli_versions_delete_clean),
+          TEST_ENTRY(cli_delete_refused_while_a_run_holds_the_store))
