@@ -953,9 +953,11 @@ weft_err weft_version_delete(weft_orchestrator *o, const char *name, unsigned fl
  * while a job is unfinished unless WEFT_DELETE_FORCE.  older_than_us > 0:
  * deletes the finished submissions (with their jobs) created more than
  * that long ago, and the scenarios created more than that long ago whose
- * submissions are all such; unfinished work is left alone.  Both also
- * remove generated files that no data node names any more (left by a crash
- * after a deletion's commit).
+ * submissions are all such; unfinished work is left alone, never canceled
+ * (WEFT_DELETE_FORCE is ignored), so a cron job can keep a store bounded
+ * while runs go on.  Both also remove generated files that no data node
+ * names any more (left by a crash after a deletion's commit).  `counts`
+ * may be NULL.  WEFT_EINVAL for a negative older_than_us.
  */
 weft_err weft_clean(weft_orchestrator *o, int64_t older_than_us, unsigned flags,
                     weft_delete_counts *counts, char *err);
