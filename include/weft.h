@@ -954,8 +954,8 @@ weft_err weft_version_delete(weft_orchestrator *o, const char *name, unsigned fl
  * deletes the finished submissions (with their jobs) created more than
  * that long ago, and the scenarios created more than that long ago whose
  * submissions are all such; unfinished work is left alone, never canceled
- * (WEFT_DELETE_FORCE is ignored), so a cron job can keep a store bounded
- * while runs go on.  Both also remove generated files that no data node
+ * (WEFT_DELETE_FORCE is ignored), so it may run beside live submissions of
+ * the same orchestrator.  Both also remove generated files that no data node
  * names any more (left by a crash after a deletion's commit).  `counts`
  * may be NULL.  WEFT_EINVAL for a negative older_than_us.
  */
