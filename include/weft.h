@@ -878,7 +878,7 @@ weft_err weft_cancel(weft_orchestrator *o, const char *id, char *err);
  * leaves files that no data node names, which weft_clean() removes.  A
  * data node's configured path (default_path) is the application's file and
  * is never removed.  All of these need a read-write orchestrator (WEFT_EMODE
- * on a read-only one).
+ * on a read-only one), except with WEFT_DELETE_CHECK.
  */
 
 /** A version's mode. */
@@ -894,6 +894,11 @@ typedef enum weft_version_mode {
 #define WEFT_VERSION_NAME_MAX 64
 /** weft_delete() and friends: cancel unfinished jobs instead of refusing. */
 #define WEFT_DELETE_FORCE 1u
+/** weft_delete() and friends: only check (what would be deleted goes to
+ *  `counts`, files 0; the refusal of unfinished work and unknown ids are
+ *  reported as without it) and change nothing; also on a read-only handle,
+ *  without taking the store's write lock.  Ignores WEFT_DELETE_FORCE. */
+#define WEFT_DELETE_CHECK 2u
 /** How long a forced deletion waits for the submissions it canceled. */
 #define WEFT_DELETE_FORCE_WAIT_MS 30000
 

@@ -292,13 +292,29 @@ TEST(unknown_ids_change_nothing)
     ASSERT_CONTAINS(err, "no version v9");
     snapshot(after, sizeof after);
     ASSERT_STR_EQ(after, before);
-    free(s1);
     weft_orchestrator_close(o);
-    /* A read-only handle deletes nothing. */
+    /* A read-only handle deletes nothing; it checks. */
     weft_orchestrator_opts ro = {.read_only = true};
     ASSERT_OK(weft_orchestrator_open(c, &ro, &o, err), err);
     ASSERT_EQ(weft_clean(o, 0, 0, NULL, err), WEFT_EMODE);
+    ASSERT_EQ(weft_delete(o, s1, 0, NULL, err), WEFT_EMODE);
+    weft_delete_counts dc;
+    ASSERT_OK(weft_delete(o, s1, WEFT_DELETE_CHECK | WEFT_DELETE_FORCE, &dc, err), err);
+    ASSERT_EQ(dc.scenarios, 1);
+    ASSERT_EQ(dc.tasks, 3);
+    ASSERT_EQ(dc.data_nodes, 2);
+    ASSERT_EQ(dc.submissions, 1);
+    ASSERT_EQ(dc.jobs, 3);
+    ASSERT_EQ(dc.files, 0);
+    ASSERT_EQ(weft_delete(o, "JOB_nope", WEFT_DELETE_CHECK, &dc, err), WEFT_ENOTFOUND);
+    ASSERT_OK(weft_clean(o, 0, WEFT_DELETE_CHECK, &dc, err), err);
+    ASSERT_EQ(dc.data_nodes, 3);
+    ASSERT_OK(weft_version_delete(o, "development", WEFT_DELETE_CHECK, &dc, err), err);
+    ASSERT_EQ(dc.scenarios, 1);
     weft_orchestrator_close(o);
+    snapshot(after, sizeof after);
+    ASSERT_STR_EQ(after, before);
+    free(s1);
     weft_config_free(c);
 }
 
@@ -337,6 +353,7 @@ TEST(unfinished_refused_unless_forced)
         ASSERT_CONTAINS(err, "--force");
     }
     ASSERT_EQ(weft_clean(o, 0, 0, NULL, err), WEFT_ESTATE);
+    ASSERT_EQ(weft_delete(o, s1, WEFT_DELETE_CHECK | WEFT_DELETE_FORCE, NULL, err), WEFT_ESTATE);
     /* clean --older-than leaves unfinished work alone, without an error. */
     weft_delete_counts dc;
     ASSERT_OK(weft_clean(o, 1, 0, &dc, err), err);
@@ -735,8 +752,16 @@ TEST(cli_versions_delete_clean)
     ASSERT_CONTAINS(out, "deleted version e1: 1 scenario, 1 task");
     free(out);
     ASSERT_EQ(weft_cmd(&out, "scenarios --json"), 0);
-    char scen[256];
+    char scen[256], dry[300];
     snprintf(scen, sizeof scen, "delete %s", first_id(out, "SCENARIO_s_"));
+    snprintf(dry, sizeof dry, "%s --dry-run", scen);
+    free(out);
+    ASSERT_EQ(weft_cmd(&out, dry), 0);
+    ASSERT_CONTAINS(out, "would delete SCENARIO_s_");
+    ASSERT_CONTAINS(out, "1 scenario, 1 task, 1 data node (0 files), 1 submission, 1 job");
+    free(out);
+    ASSERT_EQ(weft_cmd(&out, "versions --delete development --dry-run"), 0);
+    ASSERT_CONTAINS(out, "would delete version development: 1 scenario");
     free(out);
     ASSERT_EQ(weft_cmd(&out, scen), 0);
     ASSERT_CONTAINS(out, "1 scenario, 1 task, 1 data node (1 file), 1 submission, 1 job");

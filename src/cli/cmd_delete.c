@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_delete.c - `weft delete ID` (a job, a submission or a scenario with
- * what belongs to it) and `weft clean [--older-than DURATION]` (everything,
- * or the finished work older than DURATION): argument parsing and one line
- * saying what was deleted.  Both open the store read-write, so they wait
- * for no one: a store held by `weft run` is refused with its pid.
+ * what belongs to it), `weft clean [--older-than DURATION]` (everything, or
+ * the finished work older than DURATION) and the deletion of
+ * `weft versions --delete VERSION`: argument parsing and one line saying
+ * what was (or, with --dry-run, would be) deleted.  A deletion opens the
+ * store read-write, so a store held by `weft run` is refused with its pid.
+ *
+ * Cluster mode: opening the store read-write resumes the submissions a
+ * killed `weft run` left, and closing it waits for them to end, so a
+ * deletion that will be refused (unfinished work, no --force) is found with
+ * a read-only check first instead of waiting on jobs it does not touch.
  */
 #include "cli/opts.h"
 #include "cli/output.h"
@@ -17,25 +23,84 @@
 int cmd_delete(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 
-/* Opens the store read-write when there is one; *no_store (and CLI_OK with
- * *o NULL) when nothing has run yet: opening read-write would create one. */
-static int open_existing(const char *config, bool *no_store, weft_config **cfg,
-                         weft_orchestrator **o)
+static weft_err do_op(weft_orchestrator *o, const cli_delete_op *op, unsigned flags,
+                      weft_delete_counts *c, char *err)
 {
-    int rc = cli_open(config, true, no_store, cfg, o);
+    switch (op->kind) {
+    case CLI_DELETE_ID: return weft_delete(o, op->id, flags, c, err);
+    case CLI_DELETE_VERSION: return weft_version_delete(o, op->id, flags, c, err);
+    case CLI_DELETE_CLEAN: return weft_clean(o, op->older_us, flags, c, err);
+    }
+    return WEFT_EINVAL;
+}
+
+/* "ID", "version V" or "" (clean), for the messages. */
+static const char *label(const cli_delete_op *op, char *buf, size_t size)
+{
+    if (op->kind == CLI_DELETE_ID) snprintf(buf, size, " %s", op->id);
+    else if (op->kind == CLI_DELETE_VERSION) snprintf(buf, size, " version %s", op->id);
+    else buf[0] = '\0';
+    return buf;
+}
+
+static int report(const cli_delete_op *op, weft_err e, const char *err,
+                  const weft_delete_counts *c, bool dry_run)
+{
+    char what[600], buf[256];
+    label(op, what, sizeof what);
+    if (e) {
+        if (op->kind == CLI_DELETE_CLEAN)
+            cli_error("cannot clean: %s", err[0] ? err : weft_strerror(e));
+        else
+            cli_error("cannot delete%s: %s", what, err[0] ? err : weft_strerror(e));
+        return CLI_FAILED;
+    }
+    printf("%s%s%s %s\n", dry_run ? "would delete" : "deleted", what, what[0] ? ":" : "",
+           out_delete_counts(c, buf, sizeof buf));
+    return CLI_OK;
+}
+
+int cli_delete_run(const char *config, const cli_delete_op *op, bool force, bool dry_run)
+{
+    weft_config *cfg;
+    weft_orchestrator *o;
+    bool no_store = false;
+    int rc = cli_open(config, true, &no_store, &cfg, &o);
     if (rc) return rc;
-    cli_close(*cfg, *o);
-    *cfg = NULL;
-    *o = NULL;
-    return *no_store ? CLI_OK : cli_open(config, false, NULL, cfg, o);
+    char err[WEFT_ERRBUF_SIZE] = "", what[600];
+    weft_delete_counts c;
+    if (no_store) {
+        cli_close(cfg, o);
+        if (op->kind == CLI_DELETE_CLEAN) {
+            fprintf(stderr, "weft: nothing to clean (no store yet)\n");
+            return CLI_OK;
+        }
+        cli_error("cannot delete%s: no store yet (nothing has run)", label(op, what, sizeof what));
+        return CLI_FAILED;
+    }
+    bool resumes = weft_config_mode(cfg) == WEFT_MODE_CLUSTER && !force &&
+                   !(op->kind == CLI_DELETE_CLEAN && op->older_us);
+    if (dry_run || resumes) {
+        weft_err e = do_op(o, op, WEFT_DELETE_CHECK, &c, err);
+        if (e || dry_run) {
+            cli_close(cfg, o);
+            return report(op, e, err, &c, dry_run);
+        }
+    }
+    cli_close(cfg, o);
+    if ((rc = cli_open(config, false, NULL, &cfg, &o))) return rc;
+    weft_err e = do_op(o, op, force ? WEFT_DELETE_FORCE : 0, &c, err);
+    rc = report(op, e, err, &c, false);
+    cli_close(cfg, o);
+    return rc;
 }
 
 int cmd_delete(int argc, char **argv)
 {
     const char *config = NULL, *pos[1];
-    bool force = false;
-    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_FLAG("force", 'f', &force), CLI_LOG_OPTS,
-                            CLI_END};
+    bool force = false, dry_run = false;
+    const cli_opt opts[] = {CLI_CONFIG(&config), CLI_FLAG("force", 'f', &force),
+                            CLI_FLAG("dry-run", 'n', &dry_run), CLI_LOG_OPTS, CLI_END};
     cli_parse_opts p = {.cmd = "delete", .opts = opts, .pos = pos, .maxpos = 1};
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
@@ -43,25 +108,8 @@ int cmd_delete(int argc, char **argv)
     if (got.npos == 0)
         return cli_usage_error("delete", "what to delete? give a job, submission or scenario id "
                                          "(see 'weft jobs', 'weft submissions', 'weft scenarios')");
-    weft_config *cfg;
-    weft_orchestrator *o;
-    bool no_store = false;
-    if ((rc = open_existing(config, &no_store, &cfg, &o))) return rc;
-    if (no_store) {
-        cli_error("cannot delete %s: no store yet (nothing has run)", pos[0]);
-        return CLI_FAILED;
-    }
-    char err[WEFT_ERRBUF_SIZE] = "", buf[256];
-    weft_delete_counts c;
-    weft_err e = weft_delete(o, pos[0], force ? WEFT_DELETE_FORCE : 0, &c, err);
-    if (e) {
-        cli_error("cannot delete %s: %s", pos[0], err[0] ? err : weft_strerror(e));
-        rc = CLI_FAILED;
-    } else {
-        printf("deleted %s: %s\n", pos[0], out_delete_counts(&c, buf, sizeof buf));
-    }
-    cli_close(cfg, o);
-    return rc;
+    cli_delete_op op = {.kind = CLI_DELETE_ID, .id = pos[0]};
+    return cli_delete_run(config, &op, force, dry_run);
 }
 
 /* "30d" -> microseconds; false for anything but digits and one unit. */
@@ -89,9 +137,10 @@ static bool parse_duration(const char *s, int64_t *us)
 int cmd_clean(int argc, char **argv)
 {
     const char *config = NULL, *older = NULL;
-    bool force = false;
+    bool force = false, dry_run = false;
     const cli_opt opts[] = {CLI_CONFIG(&config), CLI_STRING("older-than", 0, "a duration", &older),
-                            CLI_FLAG("force", 'f', &force), CLI_LOG_OPTS, CLI_END};
+                            CLI_FLAG("force", 'f', &force), CLI_FLAG("dry-run", 'n', &dry_run),
+                            CLI_LOG_OPTS, CLI_END};
     cli_parse_opts p = {.cmd = "clean", .opts = opts};
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
@@ -103,23 +152,6 @@ int cmd_clean(int argc, char **argv)
     if (older && force)
         return cli_usage_error("clean", "--force is for a whole clean; --older-than leaves "
                                         "unfinished work alone");
-    weft_config *cfg;
-    weft_orchestrator *o;
-    bool no_store = false;
-    if ((rc = open_existing(config, &no_store, &cfg, &o))) return rc;
-    if (no_store) {
-        fprintf(stderr, "weft: nothing to clean (no store yet)\n");
-        return CLI_OK;
-    }
-    char err[WEFT_ERRBUF_SIZE] = "", buf[256];
-    weft_delete_counts c;
-    weft_err e = weft_clean(o, us, force ? WEFT_DELETE_FORCE : 0, &c, err);
-    if (e) {
-        cli_error("cannot clean: %s", err[0] ? err : weft_strerror(e));
-        rc = CLI_FAILED;
-    } else {
-        printf("deleted %s\n", out_delete_counts(&c, buf, sizeof buf));
-    }
-    cli_close(cfg, o);
-    return rc;
+    cli_delete_op op = {.kind = CLI_DELETE_CLEAN, .older_us = us};
+    return cli_delete_run(config, &op, force, dry_run);
 }

@@ -3,7 +3,7 @@
  * cmd_versions.c - `weft versions`: the store's versions (name, mode,
  * creation date, number of entities) as a table or JSON, and
  * `weft versions --delete VERSION`, which deletes one with its entities
- * (the store opened read-write for that only).
+ * through cmd_delete.c's cli_delete_run().
  */
 #include "cli/opts.h"
 #include "cli/output.h"
@@ -51,48 +51,25 @@ static int list_versions(weft_orchestrator *o, bool json, bool no_store)
     return rc;
 }
 
-static int delete_version(const char *config, const char *name, bool force)
-{
-    weft_config *cfg;
-    weft_orchestrator *o;
-    bool no_store = false;
-    int rc = cli_open(config, true, &no_store, &cfg, &o);
-    if (rc) return rc;
-    cli_close(cfg, o);
-    if (no_store) {
-        cli_error("no version %s: nothing has run yet", name);
-        return CLI_FAILED;
-    }
-    if ((rc = cli_open(config, false, NULL, &cfg, &o))) return rc;
-    char err[WEFT_ERRBUF_SIZE] = "", buf[256];
-    weft_delete_counts c;
-    weft_err e = weft_version_delete(o, name, force ? WEFT_DELETE_FORCE : 0, &c, err);
-    if (e) {
-        cli_error("cannot delete version %s: %s", name, err[0] ? err : weft_strerror(e));
-        rc = CLI_FAILED;
-    } else {
-        printf("deleted version %s: %s\n", name, out_delete_counts(&c, buf, sizeof buf));
-    }
-    cli_close(cfg, o);
-    return rc;
-}
-
 int cmd_versions(int argc, char **argv)
 {
     const char *config = NULL, *del = NULL;
-    bool json = false, force = false;
+    bool json = false, force = false, dry_run = false;
     const cli_opt opts[] = {CLI_CONFIG(&config), CLI_FLAG("json", 0, &json),
                             CLI_STRING("delete", 0, "a version name", &del),
-                            CLI_FLAG("force", 'f', &force), CLI_LOG_OPTS, CLI_END};
+                            CLI_FLAG("force", 'f', &force), CLI_FLAG("dry-run", 'n', &dry_run),
+                            CLI_LOG_OPTS, CLI_END};
     cli_parse_opts p = {.cmd = "versions", .opts = opts};
     cli_parsed got;
     int rc = cli_parse(&p, argc, argv, &got);
     if (rc) return rc;
     if (del) {
         if (json) return cli_usage_error("versions", "--json lists; it does not go with --delete");
-        return delete_version(config, del, force);
+        cli_delete_op op = {.kind = CLI_DELETE_VERSION, .id = del};
+        return cli_delete_run(config, &op, force, dry_run);
     }
-    if (force) return cli_usage_error("versions", "--force goes with --delete VERSION");
+    if (force || dry_run)
+        return cli_usage_error("versions", "--force and --dry-run go with --delete VERSION");
     weft_config *cfg;
     weft_orchestrator *o;
     bool no_store = false;

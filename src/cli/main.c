@@ -183,7 +183,7 @@ static const cli_command commands[] = {
      "Exit status: 0 when the cancel was done or requested, 1 when the job is\n"
      "already finished or unknown, 2 on a usage error.\n"},
     {"delete", cmd_delete, "delete a job, a submission or a scenario",
-     "usage: weft delete [-c FILE] [--force] ID\n"
+     "usage: weft delete [-c FILE] [--force] [--dry-run] ID\n"
      "\n"
      "Deletes a job (JOB_...), a submission with its jobs (SUBMISSION_...), or a\n"
      "scenario (SCENARIO_...) with its tasks, its submissions and their jobs, and\n"
@@ -195,11 +195,14 @@ static const cli_command commands[] = {
      "\n"
      "  -c, --config FILE    the configuration (default: config.toml)\n"
      "  -f, --force          cancel the unfinished submissions first, then delete\n"
+     "  -n, --dry-run        say what would be deleted, change nothing (reads the\n"
+     "                       store as it is: a run that was killed is settled only\n"
+     "                       by a real deletion, which opens the store read-write)\n"
      "\n"
      "Exit status: 0 when deleted, 1 when the id is unknown, something is unfinished\n"
      "or the store is in use, 2 on a usage error.\n"},
     {"clean", cmd_clean, "delete every entity, or the finished ones older than a duration",
-     "usage: weft clean [-c FILE] [--older-than DURATION] [--force]\n"
+     "usage: weft clean [-c FILE] [--older-than DURATION] [--force] [--dry-run]\n"
      "\n"
      "Without --older-than, deletes every scenario, task, data node (with the files\n"
      "weft generated), submission, job and version (Taipy's clean_all_entities);\n"
@@ -212,11 +215,12 @@ static const cli_command commands[] = {
      "  -c, --config FILE       the configuration (default: config.toml)\n"
      "  --older-than DURATION   a whole number and a unit: s, m, h or d (30d, 12h)\n"
      "  -f, --force             cancel unfinished submissions first (whole clean only)\n"
+     "  -n, --dry-run           say what would be deleted, change nothing\n"
      "\n"
      "Exit status: 0 when cleaned, 1 when something is unfinished or the store is in\n"
      "use, 2 on a usage error.\n"},
     {"versions", cmd_versions, "list the versions of the store, or delete one",
-     "usage: weft versions [-c FILE] [--json] | --delete VERSION [--force]\n"
+     "usage: weft versions [-c FILE] [--json] | --delete VERSION [--force] [--dry-run]\n"
      "\n"
      "Lists the versions entities were created with (`weft run --experiment NAME`,\n"
      "`--production NAME`, or \"development\" without them): name, mode, creation\n"
@@ -227,6 +231,7 @@ static const cli_command commands[] = {
      "  --delete VERSION     delete the version and every entity tagged with it, by\n"
      "                       the rules of 'weft delete' (GLOBAL data nodes stay)\n"
      "  -f, --force          with --delete: cancel its unfinished submissions first\n"
+     "  -n, --dry-run        with --delete: say what would be deleted, change nothing\n"
      "\n"
      "Exit status: 0 on success, 1 when the version is unknown or something is\n"
      "unfinished, 2 on a usage error.\n"},

@@ -163,11 +163,32 @@ static weft_err delete_rows(weft_orchestrator *o, const del_what *w, weft_delete
     return e;
 }
 
+/* WEFT_DELETE_CHECK: collect and check in a read transaction, roll back. */
+static weft_err check_only(weft_orchestrator *o, const del_what *w, weft_delete_counts *c,
+                           char *err)
+{
+    weft__orch_lock(o);
+    weft_err e = o->in_tx ? weft__err(err, WEFT_ESTATE, "weft_delete: called inside a step")
+                          : weft__store_begin_read(o->store, err);
+    if (!e) {
+        if (!(e = collect(o, w, err)) && !(e = check_finished(o, err)))
+            e = weft__store_del_counts(o->store, c, err);
+        weft__store_rollback(o->store);
+    }
+    weft__orch_unlock(o);
+    return e;
+}
+
 static weft_err run_delete(weft_orchestrator *o, const del_what *w, unsigned flags,
                            weft_delete_counts *counts, char *err)
 {
     weft_delete_counts c;
     memset(&c, 0, sizeof c);
+    if (flags & WEFT_DELETE_CHECK) {
+        weft_err e = check_only(o, w, &c, err);
+        if (!e && counts) *counts = c;
+        return e;
+    }
     if (o->read_only)
         return weft__err(err, WEFT_EMODE,
                          "this orchestrator is read-only (opened for queries): open the store "

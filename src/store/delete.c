@@ -66,6 +66,11 @@ static weft_err count1(weft__store *s, const char *sql, const char *text, size_t
     return e;
 }
 
+weft_err weft__store_begin_read(weft__store *s, char *err)
+{
+    return run1(s, "BEGIN", NULL, 0, NULL, err);
+}
+
 weft_err weft__store_del_begin(weft__store *s, char *err)
 {
     static const char *const sql[] = {
@@ -304,7 +309,7 @@ static weft_err del_paths(weft__store *s, char ***paths, size_t *npaths, char *e
     return WEFT_OK;
 }
 
-static weft_err del_counts(weft__store *s, weft_delete_counts *c, char *err)
+weft_err weft__store_del_counts(weft__store *s, weft_delete_counts *c, char *err)
 {
     memset(c, 0, sizeof *c);
     weft_err e = count1(s, "SELECT count(*) FROM del_scn", NULL, &c->scenarios, err);
@@ -334,7 +339,7 @@ weft_err weft__store_del_apply(weft__store *s, const char *version, bool all,
     };
     *paths = NULL;
     *npaths = 0;
-    weft_err e = del_counts(s, counts, err);
+    weft_err e = weft__store_del_counts(s, counts, err);
     if (!e) e = del_paths(s, paths, npaths, err);
     for (size_t i = 0; !e && i < sizeof sql / sizeof sql[0]; i++)
         e = run1(s, sql[i], NULL, 0, NULL, err);

@@ -198,8 +198,14 @@ weft_err weft__store_versions_list(weft__store *s, weft_version_info **out, size
  * every row in the caller's one transaction (weft__store_del_apply).  Files
  * are never removed here: *paths lists the generated files of the deleted
  * data nodes, for the caller to unlink after the commit. */
+/* A deferred transaction (no write lock on the store: only the
+ * connection's temporary tables are written), for a check that a reader
+ * makes; end it with weft__store_rollback(). */
+weft_err weft__store_begin_read(weft__store *s, char *err);
 /* Empties the set (in the transaction). */
 weft_err weft__store_del_begin(weft__store *s, char *err);
+/* What the set holds, files not counted (0). */
+weft_err weft__store_del_counts(weft__store *s, weft_delete_counts *c, char *err);
 /* Adds a job / a submission and its jobs / a scenario with its tasks, its
  * SCENARIO-scoped data nodes, the submissions of it, of its sequences and of
  * its tasks, and their jobs.  WEFT_ENOTFOUND, naming the id, when there is
