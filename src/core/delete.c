@@ -62,9 +62,12 @@ static weft_err cancel_first(weft_orchestrator *o, const del_what *w, char *err)
     char **subs = NULL;
     size_t n = 0;
     weft__orch_lock(o);
-    weft_err e = weft__orch_begin(o, err);
-    if (!e && !(e = collect(o, w, err))) e = weft__store_del_unfinished_subs(o->store, &subs, &n, err);
-    weft__orch_abort(o, false); /* only read: nothing to keep */
+    weft_err e = o->in_tx ? weft__err(err, WEFT_ESTATE, "weft_delete: called inside a step")
+                          : weft__store_begin_read(o->store, err);
+    if (!e) {
+        if (!(e = collect(o, w, err))) e = weft__store_del_unfinished_subs(o->store, &subs, &n, err);
+        weft__store_rollback(o->store); /* only read: nothing to keep */
+    }
     weft__orch_unlock(o);
     for (size_t i = 0; !e && i < n; i++) {
         char cerr[WEFT_ERRBUF_SIZE] = "";
