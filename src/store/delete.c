@@ -336,6 +336,9 @@ weft_err weft__store_del_apply(weft__store *s, const char *version, bool all,
         "DELETE FROM data_nodes WHERE id IN (SELECT id FROM del_dn)",
         "DELETE FROM tasks WHERE scenario_id IN (SELECT id FROM del_scn)",
         "DELETE FROM scenarios WHERE id IN (SELECT id FROM del_scn)",
+        /* the set itself: a clean's ids are not kept until the next deletion */
+        "DELETE FROM temp.del_scn", "DELETE FROM temp.del_sub",
+        "DELETE FROM temp.del_job", "DELETE FROM temp.del_dn",
     };
     *paths = NULL;
     *npaths = 0;
