@@ -989,6 +989,119 @@ weft_err weft_submission_wait(weft_orchestrator *o, const char *submission_id,
  */
 weft_err weft_cancel(weft_orchestrator *o, const char *id, char *err);
 
+/* ---- versions and deletion (Taipy's versions, delete and clean_all_entities) ----
+ *
+ * Every scenario, task, data node, submission and job is tagged with the
+ * orchestrator's current version when it is created.  A version has a name,
+ * a mode and a creation date; it is stored with the first scenario or
+ * submission created under it.  Without weft_version_set(), a read-write
+ * orchestrator tags with WEFT_DEFAULT_VERSION in development mode: one
+ * version for every run, whose entities stay until deleted (Taipy makes a
+ * fresh development version per run and deletes the previous one's
+ * entities: docs/CONFIG.md, "Differences from Taipy").
+ *
+ * Deletion follows Taipy's rules: a job, a submission (with its jobs), a
+ * scenario (with its tasks, the submissions of it, of its sequences and of
+ * its tasks with their jobs, and its SCENARIO-scoped data nodes; GLOBAL and
+ * CYCLE data nodes stay, other scenarios share them).  A deletion that
+ * takes an unfinished job is refused (WEFT_ESTATE, naming the job) unless
+ * flags has WEFT_DELETE_FORCE: the unfinished submissions are then canceled
+ * and waited for (up to WEFT_DELETE_FORCE_WAIT_MS) first.  Every row goes
+ * in one transaction: a failure or a crash before its commit changes
+ * nothing.  The generated files of the deleted data nodes (under
+ * <storage>/data/) are removed after the commit; a crash between the two
+ * leaves files that no data node names, which weft_clean() removes.  A
+ * data node's configured path (default_path) is the application's file and
+ * is never removed.  All of these need a read-write orchestrator (WEFT_EMODE
+ * on a read-only one), except with WEFT_DELETE_CHECK.
+ */
+
+/** A version's mode. */
+typedef enum weft_version_mode {
+    WEFT_VERSION_DEVELOPMENT = 0, /**< the default version of runs without a flag */
+    WEFT_VERSION_EXPERIMENT = 1,  /**< `weft run --experiment NAME` */
+    WEFT_VERSION_PRODUCTION = 2,  /**< `weft run --production NAME` */
+} weft_version_mode;
+
+/** The development version's name. */
+#define WEFT_DEFAULT_VERSION "development"
+/** Longest version name. */
+#define WEFT_VERSION_NAME_MAX 64
+/** weft_delete() and friends: cancel unfinished jobs instead of refusing. */
+#define WEFT_DELETE_FORCE 1u
+/** weft_delete() and friends: only check (what would be deleted goes to
+ *  `counts`, files 0; the refusal of unfinished work and unknown ids are
+ *  reported as without it) and change nothing; also on a read-only handle,
+ *  without taking the store's write lock.  Ignores WEFT_DELETE_FORCE. */
+#define WEFT_DELETE_CHECK 2u
+/** How long a forced deletion waits for the submissions it canceled. */
+#define WEFT_DELETE_FORCE_WAIT_MS 30000
+
+/** "development", "experiment", "production" (static); NULL for another value. */
+const char *weft_version_mode_name(weft_version_mode m);
+
+/**
+ * Makes `name` the version of the entities this orchestrator creates from
+ * now on.  A name is 1 to WEFT_VERSION_NAME_MAX letters, digits, '.', '_'
+ * or '-', starting with a letter or a digit (WEFT_EINVAL otherwise, saying
+ * so).  WEFT_DEFAULT_VERSION is only for WEFT_VERSION_DEVELOPMENT and the
+ * other way round.  An existing experiment version may become production
+ * (Taipy's rule); a production version cannot go back to experiment
+ * (WEFT_ESTATE).  Nothing is stored until a scenario or submission is
+ * created.  `name` is copied.
+ */
+weft_err weft_version_set(weft_orchestrator *o, const char *name, weft_version_mode mode,
+                          char *err);
+
+/** One version of the store. */
+typedef struct weft_version_info {
+    char *name;
+    weft_version_mode mode;
+    int64_t created_us;
+    size_t nentities; /**< scenarios, tasks, data nodes, submissions and jobs tagged with it */
+} weft_version_info;
+
+/** Every version, oldest first.  Caller frees *out with weft_version_list_free().
+ *  Works on read-only handles.  O(entities) for the counts. */
+weft_err weft_versions_list(weft_orchestrator *o, weft_version_info **out, size_t *n,
+                            char *err);
+void weft_version_list_free(weft_version_info *v, size_t n);
+
+/** What a deletion deleted. */
+typedef struct weft_delete_counts {
+    size_t scenarios, tasks, data_nodes, submissions, jobs;
+    size_t files; /**< generated data node files removed after the commit */
+} weft_delete_counts;
+
+/**
+ * Deletes the job, submission or scenario `id` as described above.
+ * WEFT_ENOTFOUND, naming the id, when there is no such entity (nothing
+ * changed).  A cycle id (CYCLE_...) is refused until the store has cycles.
+ * `counts` (may be NULL) gets what was deleted.
+ */
+weft_err weft_delete(weft_orchestrator *o, const char *id, unsigned flags,
+                     weft_delete_counts *counts, char *err);
+
+/** Deletes a version and every entity tagged with it (GLOBAL and CYCLE data
+ *  nodes stay, untagged).  WEFT_ENOTFOUND for an unknown version. */
+weft_err weft_version_delete(weft_orchestrator *o, const char *name, unsigned flags,
+                             weft_delete_counts *counts, char *err);
+
+/**
+ * older_than_us 0: deletes every entity and version, data nodes of every
+ * scope with their generated files (Taipy's clean_all_entities); refused
+ * while a job is unfinished unless WEFT_DELETE_FORCE.  older_than_us > 0:
+ * deletes the finished submissions (with their jobs) created more than
+ * that long ago, and the scenarios created more than that long ago whose
+ * submissions are all such; unfinished work is left alone, never canceled
+ * (WEFT_DELETE_FORCE is ignored), so it may run beside live submissions of
+ * the same orchestrator.  Both also remove generated files that no data node
+ * names any more (left by a crash after a deletion's commit).  `counts`
+ * may be NULL.  WEFT_EINVAL for a negative older_than_us.
+ */
+weft_err weft_clean(weft_orchestrator *o, int64_t older_than_us, unsigned flags,
+                    weft_delete_counts *counts, char *err);
+
 /** An event reported to subscribers, after the change it reports was stored. */
 typedef struct weft_event {
     const char *submission_id;

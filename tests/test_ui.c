@@ -559,6 +559,36 @@ TEST(event_stream_follows_a_live_run)
     stop(&s);
 }
 
+/* `weft clean` removed the newest history rows: the next run's changes get
+ * row numbers below the stream's position, and are streamed all the same. */
+TEST(event_stream_follows_runs_after_a_clean)
+{
+    server s = {0};
+    s.cfg = load(CONFIG);
+    free(run_dev(s.cfg, "quick"));
+    free(run_dev(s.cfg, "quick"));
+    start(&s, NULL);
+    int fd = dial(s.port);
+    char rq[256];
+    snprintf(rq, sizeof rq, "GET /api/events HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", s.port);
+    ASSERT_EQ(write(fd, rq, strlen(rq)), (ssize_t)strlen(rq));
+    char err[WEFT_ERRBUF_SIZE] = "";
+    weft_orchestrator *o;
+    ASSERT_OK(weft_orchestrator_open(s.cfg, NULL, &o, err), err);
+    ASSERT_OK(weft_clean(o, 0, 0, NULL, err), err);
+    weft_orchestrator_close(o);
+    usleep(1000000); /* the poller (every 200 ms) sees the history cut back */
+    char *sub = run_dev(s.cfg, "quick");
+    char want[400];
+    snprintf(want, sizeof want, "\"task\":\"touch\",\"submission\":\"%s\",\"status\":\"COMPLETED\"",
+             sub);
+    const char *wantp[] = {want};
+    free(await_events(fd, sub, wantp, 1));
+    close(fd);
+    free(sub);
+    stop(&s);
+}
+
 /* The status of a submission's first job, polled until it is `want` or the time is up. */
 static json_t *await_job(server *s, const char *sub, const char *want, int seconds)
 {
@@ -876,7 +906,7 @@ TEST(cluster_view_reports_an_unreachable_broker)
     stop(&s);
 }
 
-TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(previews_metrics_and_no_secret),
+TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(event_stream_follows_runs_after_a_clean), TEST_ENTRY(previews_metrics_and_no_secret),
           TEST_ENTRY(a_sequence_runs_from_the_page), TEST_ENTRY(cycles_are_listed_with_their_primary_scenario),
           TEST_ENTRY_TIMEOUT(pagination_walks_10000_jobs, 180),
           TEST_ENTRY(event_stream_follows_a_live_run), TEST_ENTRY(cancel_stops_a_running_job),

@@ -12,6 +12,9 @@
 
 #include "weft.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Exit codes of the command. */
 enum {
     CLI_OK = 0,       /* success (for run: the submission COMPLETED) */
@@ -68,5 +71,17 @@ void cli_print_diags(const weft_config *cfg, FILE *out);
  * (the config's then).  Caller frees *out.  CLI_OK, or the exit code after
  * printing why. */
 int cli_broker_url(const char *cmd, const char *url, const char *file, char **out);
+
+/* A deletion of cmd_delete.c: an id (weft delete), a version (weft
+ * versions --delete) or a clean (older_us 0: everything). */
+typedef struct cli_delete_op {
+    enum { CLI_DELETE_ID, CLI_DELETE_VERSION, CLI_DELETE_CLEAN } kind;
+    const char *id;   /* the entity or version */
+    int64_t older_us; /* clean */
+} cli_delete_op;
+
+/* Runs `op` on the store of `config` and prints what was deleted (with
+ * `dry_run`, what would be, read-only); the exit code. */
+int cli_delete_run(const char *config, const cli_delete_op *op, bool force, bool dry_run);
 
 #endif

@@ -216,6 +216,7 @@ typedef struct run_args {
     int mode;     /* a weft_mode; -1: the configuration's */
     long workers; /* 0: the configuration's */
     bool force, json;
+    const char *experiment, *production; /* the version to tag with; NULL: development */
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *a)
@@ -229,12 +230,17 @@ static int parse_args(int argc, char **argv, run_args *a)
         CLI_LONG("workers", 'w', &a->workers, 1, 4096),
         CLI_FLAG("force", 'f', &a->force),
         CLI_FLAG("json", 0, &a->json),
+        CLI_STRING("experiment", 0, "a version name", &a->experiment),
+        CLI_STRING("production", 0, "a version name", &a->production),
         CLI_LOG_OPTS,
         CLI_END,
     };
     cli_parse_opts p = {.cmd = "run", .opts = opts, .hint = "(use -s SCENARIO)"};
     cli_parsed got;
-    return cli_parse(&p, argc, argv, &got);
+    int rc = cli_parse(&p, argc, argv, &got);
+    if (!rc && a->experiment && a->production)
+        return cli_usage_error("run", "give --experiment or --production, not both");
+    return rc;
 }
 
 /* Lists the configured scenario ids as "a, b, c" into buf. */
@@ -474,6 +480,14 @@ static int run_start(run_state *s)
     if ((e = weft_subscribe(s->o, on_event, &s->prog))) {
         cli_error("cannot follow the run: %s", weft_strerror(e));
         return CLI_FAILED;
+    }
+    const char *version = s->a.experiment ? s->a.experiment : s->a.production;
+    if (version && (e = weft_version_set(s->o, version,
+                                         s->a.experiment ? WEFT_VERSION_EXPERIMENT
+                                                         : WEFT_VERSION_PRODUCTION,
+                                         s->err))) {
+        cli_error("%s", s->err[0] ? s->err : weft_strerror(e));
+        return CLI_USAGE;
     }
     weft_scenario_opts copts = {.creation_date = s->a.date};
     if ((e = weft_scenario_create_with(s->o, s->a.scenario, &copts, &s->scenario_id, s->err))) {

@@ -30,6 +30,9 @@ int cmd_workers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ui(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
+int cmd_versions(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const cli_command commands[] = {
@@ -65,7 +68,7 @@ static const cli_command commands[] = {
      "Exit status: 0 on success, 1 when the configuration has errors, 2 on a usage error.\n"},
     {"run", cmd_run, "run a scenario and wait for it, showing progress",
      "usage: weft run [-c FILE] [-s SCENARIO] [--sequence NAME] [--date DATE] [--mode MODE]\n"
-     "                [--workers N] [--force] [--json] [-q|-v]\n"
+     "                [--workers N] [--force] [--json] [--experiment|--production VERSION] [-q|-v]\n"
      "\n"
      "Creates an instance of SCENARIO, submits it and waits until every job is\n"
      "finished.  Progress goes to standard error: on a terminal one line that\n"
@@ -90,6 +93,12 @@ static const cli_command commands[] = {
      "                       {\"submission\", \"scenario\", (\"sequence\",) \"status\",\n"
      "                       \"jobs\": [{\"id\", \"task\", \"status\", \"duration_ms\",\n"
      "                       \"error\", \"exit_code\"}], \"cycle\"}\n"
+     "  --experiment VERSION tag the scenario, tasks, data nodes, submission and\n"
+     "                       jobs created with experiment version VERSION (letters,\n"
+     "                       digits, '.', '_', '-'); without it or --production,\n"
+     "                       with the version \"development\" (see 'weft versions')\n"
+     "  --production VERSION the same with a production version (an experiment\n"
+     "                       version of that name becomes production)\n"
      "  -q, --quiet          print only errors: not the \"running ...\" line, and no\n"
      "                       library message below the error level\n"
      "  -v, --verbose        also print debug messages: the configuration, mode and\n"
@@ -231,6 +240,59 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 when the cancel was done or requested, 1 when the job is\n"
      "already finished or unknown, 2 on a usage error.\n"},
+    {"delete", cmd_delete, "delete a job, a submission or a scenario",
+     "usage: weft delete [-c FILE] [--force] [--dry-run] ID\n"
+     "\n"
+     "Deletes a job (JOB_...), a submission with its jobs (SUBMISSION_...), or a\n"
+     "scenario (SCENARIO_...) with its tasks, its submissions and their jobs, and\n"
+     "its SCENARIO-scoped data nodes with the files weft generated for them\n"
+     "(GLOBAL and CYCLE data nodes stay; a configured default_path is never\n"
+     "removed).  Every row goes in one transaction, files after it.  An\n"
+     "unfinished job is refused, named in the error, unless --force.\n"
+     "Opens the store read-write: not while `weft run` holds it.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  -f, --force          cancel the unfinished submissions first, then delete\n"
+     "  -n, --dry-run        say what would be deleted, change nothing (reads the\n"
+     "                       store as it is: a run that was killed is settled only\n"
+     "                       by a real deletion, which opens the store read-write)\n"
+     "\n"
+     "Exit status: 0 when deleted, 1 when the id is unknown, something is unfinished\n"
+     "or the store is in use, 2 on a usage error.\n"},
+    {"clean", cmd_clean, "delete every entity, or the finished ones older than a duration",
+     "usage: weft clean [-c FILE] [--older-than DURATION] [--force] [--dry-run]\n"
+     "\n"
+     "Without --older-than, deletes every scenario, task, data node (with the files\n"
+     "weft generated), submission, job and version (Taipy's clean_all_entities);\n"
+     "refused while a job is unfinished, unless --force.  With --older-than, deletes\n"
+     "the finished submissions created more than DURATION ago and the scenarios\n"
+     "created more than DURATION ago whose submissions all go too: run it from cron\n"
+     "to keep a store bounded.  Both remove generated data files that no data node\n"
+     "names any more.\n"
+     "\n"
+     "  -c, --config FILE       the configuration (default: config.toml)\n"
+     "  --older-than DURATION   a whole number and a unit: s, m, h or d (30d, 12h)\n"
+     "  -f, --force             cancel unfinished submissions first (whole clean only)\n"
+     "  -n, --dry-run           say what would be deleted, change nothing\n"
+     "\n"
+     "Exit status: 0 when cleaned, 1 when something is unfinished or the store is in\n"
+     "use, 2 on a usage error.\n"},
+    {"versions", cmd_versions, "list the versions of the store, or delete one",
+     "usage: weft versions [-c FILE] [--json] | --delete VERSION [--force] [--dry-run]\n"
+     "\n"
+     "Lists the versions entities were created with (`weft run --experiment NAME`,\n"
+     "`--production NAME`, or \"development\" without them): name, mode, creation\n"
+     "date and number of scenarios, tasks, data nodes, submissions and jobs.\n"
+     "\n"
+     "  -c, --config FILE    the configuration (default: config.toml)\n"
+     "  --json               [{\"name\", \"mode\", \"created_us\", \"entities\"}]\n"
+     "  --delete VERSION     delete the version and every entity tagged with it, by\n"
+     "                       the rules of 'weft delete' (GLOBAL data nodes stay)\n"
+     "  -f, --force          with --delete: cancel its unfinished submissions first\n"
+     "  -n, --dry-run        with --delete: say what would be deleted, change nothing\n"
+     "\n"
+     "Exit status: 0 on success, 1 when the version is unknown or something is\n"
+     "unfinished, 2 on a usage error.\n"},
     {"run-worker", cmd_run_worker, "serve cluster mode: run jobs from the RabbitMQ queue",
      "usage: weft run-worker [--application-path PATH] [--broker URL | --broker-file FILE]\n"
      "                       [--queue Q] [--concurrency N | --autoscale MAX[,MIN]]\n"

@@ -555,3 +555,14 @@ int out_json_print(json_t *v)
     }
     return CLI_OK;
 }
+
+const char *out_delete_counts(const weft_delete_counts *c, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "%zu scenario%s, %zu task%s, %zu data node%s (%zu file%s), %zu submission%s, "
+             "%zu job%s",
+             c->scenarios, c->scenarios == 1 ? "" : "s", c->tasks, c->tasks == 1 ? "" : "s",
+             c->data_nodes, c->data_nodes == 1 ? "" : "s", c->files, c->files == 1 ? "" : "s",
+             c->submissions, c->submissions == 1 ? "" : "s", c->jobs, c->jobs == 1 ? "" : "s");
+    return buf;
+}

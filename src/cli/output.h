@@ -45,6 +45,10 @@ char *out_display(const char *s, FILE *to);
  * terminal. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "1 scenario, 3 tasks, 2 data nodes (1 file), 1 submission, 3 jobs": what a
+ * deletion deleted, into buf (returned). */
+const char *out_delete_counts(const weft_delete_counts *c, char *buf, size_t size);
+
 /* ---- the configuration and the store ----------------------------------- */
 
 /*

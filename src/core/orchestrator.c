@@ -966,6 +966,10 @@ weft_err weft_orchestrator_open(const weft_config *cfg, const weft_orchestrator_
     e = weft__store_open(db, o->read_only, &o->store, err);
     free(db);
     if (e) goto fail;
+    /* Entities are tagged with the development version until weft_version_set(). */
+    if (!o->read_only &&
+        (e = weft__store_set_version(o->store, WEFT_DEFAULT_VERSION, "development", err)))
+        goto fail;
     if ((e = weft__app_new(cfg, o->app_path, &o->app, err))) goto fail;
     if (!o->read_only && (e = weft__recover(o, err))) goto fail;
     /* Cluster mode resumed submissions: they run on from now on. */

@@ -99,6 +99,35 @@ static const char *const migrations[] = {
     "DROP INDEX data_nodes_owner;"
     "CREATE UNIQUE INDEX data_nodes_owner2"
     "  ON data_nodes(config_id, ifnull(scenario_id, ''), ifnull(cycle_id, ''));",
+
+    /* 5 -> 6: versions (Taipy's development, experiment and production
+     * versions) and the version that created each entity, so a version can
+     * be listed and deleted with its entities; job_deps by job_seq, data
+     * nodes by owner and submissions by entity, so that a deletion finds
+     * what belongs to a scenario or a job by index ranges, not by scanning
+     * every edge, node and submission.  What a store had before is tagged
+     * "development".  O(store size) once. */
+    "CREATE TABLE versions(name TEXT PRIMARY KEY, mode TEXT NOT NULL,"
+    "  created_us INTEGER NOT NULL);"
+    "ALTER TABLE scenarios ADD COLUMN version TEXT;"
+    "ALTER TABLE tasks ADD COLUMN version TEXT;"
+    "ALTER TABLE data_nodes ADD COLUMN version TEXT;"
+    "ALTER TABLE submissions ADD COLUMN version TEXT;"
+    "ALTER TABLE jobs ADD COLUMN version TEXT;"
+    "INSERT INTO versions(name, mode, created_us) SELECT 'development', 'development',"
+    "  coalesce((SELECT min(created_us) FROM scenarios), (SELECT min(created_us) FROM submissions))"
+    "  WHERE EXISTS (SELECT 1 FROM scenarios) OR EXISTS (SELECT 1 FROM submissions);"
+    "UPDATE scenarios SET version = 'development';"
+    "UPDATE tasks SET version = 'development';"
+    "UPDATE data_nodes SET version = 'development';"
+    "UPDATE submissions SET version = 'development';"
+    "UPDATE jobs SET version = 'development';"
+    "CREATE INDEX scenarios_version ON scenarios(version);"
+    "CREATE INDEX submissions_version ON submissions(version);"
+    "CREATE INDEX jobs_version ON jobs(version);"
+    "CREATE INDEX job_deps_job ON job_deps(job_seq);"
+    "CREATE INDEX data_nodes_scenario ON data_nodes(scenario_id);"
+    "CREATE INDEX submissions_entity ON submissions(entity_id);",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(NMIGRATIONS == WEFT__STORE_VERSION, "one migration step per version");
@@ -125,7 +154,8 @@ enum {
     S_SUB_INSERT, S_SUB_UPDATE, S_JOB_INSERT, S_JOB_DEP, S_JOB_STATUS0,
     S_JOB_HIST = S_JOB_STATUS0 + WEFT_JOB_NSTATUS, S_JOB_WORKER, S_JOB_RESULT, S_JOB_GET,
     S_JOB_HISTORY, S_SUB_GET, S_SUB_LIST, S_SUB_COUNTS, S_UNFINISHED, S_DOWNSTREAM,
-    S_CANCEL_INSERT, S_CANCEL_POLL, S_CANCEL_DONE, S_JOB_DISPATCHED, S_BEGIN, S_COMMIT, S_ROLLBACK, S_COUNT
+    S_CANCEL_INSERT, S_CANCEL_POLL, S_CANCEL_DONE, S_JOB_DISPATCHED, S_VERSION_TOUCH, S_BEGIN,
+    S_COMMIT, S_ROLLBACK, S_COUNT
 };
 
 #define JOB_COLS                                                                       \
@@ -147,17 +177,18 @@ static const char *sql_text(int i)
         return status_sql[i - S_JOB_STATUS0];
     switch (i) {
     case S_SCENARIO_INSERT:
-        return "INSERT INTO scenarios(id, config_id, created_us) VALUES(?1, ?2, ?3)";
+        return "INSERT INTO scenarios(id, config_id, created_us, version) VALUES(?1, ?2, ?3, ?4)";
     case S_SCENARIO_GET: return "SELECT config_id FROM scenarios WHERE id = ?1";
     case S_TASK_INSERT:
-        return "INSERT INTO tasks(id, config_id, scenario_id, created_us) VALUES(?1, ?2, ?3, ?4)";
+        return "INSERT INTO tasks(id, config_id, scenario_id, created_us, version)"
+               " VALUES(?1, ?2, ?3, ?4, ?5)";
     case S_TASK_GET: return "SELECT config_id, scenario_id FROM tasks WHERE id = ?1";
     case S_SCENARIO_TASKS:
         return "SELECT id, config_id FROM tasks WHERE scenario_id = ?1 ORDER BY seq";
     case S_SCENARIOS: return "SELECT id, config_id FROM scenarios ORDER BY seq";
     case S_DN_INSERT:
         return "INSERT INTO data_nodes(id, config_id, scope, scenario_id, path, created_us,"
-               " cycle_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+               " cycle_id, version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     case S_DN_GET:
         return "SELECT id, config_id, scope, scenario_id, path, last_edit_us, last_edit_job,"
                " cycle_id FROM data_nodes WHERE id = ?1";
@@ -172,13 +203,13 @@ static const char *sql_text(int i)
     case S_DN_EDIT_HIST: return "INSERT INTO dn_edits(dn_id, at_us, job_id) VALUES(?1, ?2, ?3)";
     case S_DN_NEDITS: return "SELECT count(*) FROM dn_edits WHERE dn_id = ?1";
     case S_SUB_INSERT:
-        return "INSERT INTO submissions(id, entity_id, entity_config_id, status, created_us)"
-               " VALUES(?1, ?2, ?3, ?4, ?5)";
+        return "INSERT INTO submissions(id, entity_id, entity_config_id, status, created_us,"
+               " version) VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
     case S_SUB_UPDATE:
         return "UPDATE submissions SET status = ?2, finished_us = ?3 WHERE seq = ?1";
     case S_JOB_INSERT:
         return "INSERT INTO jobs(id, task_id, task_config_id, submission_id, entity_id, status,"
-               " attempt, ts0) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)";
+               " attempt, ts0, version) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)";
     case S_JOB_DEP: return "INSERT INTO job_deps(job_seq, upstream_seq) VALUES(?1, ?2)";
     case S_JOB_HIST: return "INSERT INTO job_history(job_seq, status, at_us) VALUES(?1, ?2, ?3)";
     case S_JOB_WORKER: return "UPDATE jobs SET worker = ?2, attempt = ?3 WHERE seq = ?1";
@@ -204,6 +235,8 @@ static const char *sql_text(int i)
     case S_CANCEL_DONE:
         return "UPDATE cancel_requests SET done_us = ?2 WHERE seq <= ?1 AND done_us = 0";
     case S_JOB_DISPATCHED: return "UPDATE jobs SET dispatched_us = ?2 WHERE seq = ?1";
+    case S_VERSION_TOUCH:
+        return "INSERT OR IGNORE INTO versions(name, mode, created_us) VALUES(?1, ?2, ?3)";
     case S_BEGIN: return "BEGIN IMMEDIATE";
     case S_COMMIT: return "COMMIT";
     case S_ROLLBACK: return "ROLLBACK";
@@ -215,6 +248,8 @@ struct weft__store {
     sqlite3 *db;
     char *path;
     bool read_only;
+    char *version;      /* tags the entities inserted (weft__store_set_version) */
+    char *version_mode;
     sqlite3_stmt *st[S_COUNT];
 };
 
@@ -506,7 +541,39 @@ void weft__store_close(weft__store *s)
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->path);
+    free(s->version);
+    free(s->version_mode);
     free(s);
+}
+
+weft_err weft__store_set_version(weft__store *s, const char *name, const char *mode, char *err)
+{
+    char *n = name ? strdup(name) : NULL, *m = mode ? strdup(mode) : NULL;
+    if ((name && !n) || (mode && !m)) {
+        free(n);
+        free(m);
+        return weft__err(err, WEFT_ENOMEM, "out of memory");
+    }
+    free(s->version);
+    free(s->version_mode);
+    s->version = n;
+    s->version_mode = m;
+    return WEFT_OK;
+}
+
+const char *weft__store_get_version(const weft__store *s) { return s->version; }
+
+/* The current version's row, created with the first scenario or submission
+ * tagged with it (one indexed lookup per scenario or submission). */
+static weft_err version_touch(weft__store *s, int64_t at_us, char *err)
+{
+    if (!s->version) return WEFT_OK;
+    sqlite3_stmt *st = stmt(s, S_VERSION_TOUCH, err);
+    if (!st) return WEFT_ESTORE;
+    bind_text(st, 1, s->version);
+    bind_text(st, 2, s->version_mode ? s->version_mode : "development");
+    sqlite3_bind_int64(st, 3, at_us);
+    return run(s, st, err, "cannot store a version");
 }
 
 weft_err weft__store_begin(weft__store *s, char *err)
@@ -538,7 +605,9 @@ weft_err weft__store_scenario_insert(weft__store *s, const char *id, const char 
     bind_text(st, 1, id);
     bind_text(st, 2, config_id);
     sqlite3_bind_int64(st, 3, at_us);
-    return run(s, st, err, "cannot store a scenario");
+    bind_text(st, 4, s->version);
+    weft_err e = run(s, st, err, "cannot store a scenario");
+    return e ? e : version_touch(s, at_us, err);
 }
 
 /* Reads one row of one or two text columns. */
@@ -587,6 +656,7 @@ weft_err weft__store_task_insert(weft__store *s, const char *id, const char *con
     bind_text(st, 2, config_id);
     bind_text(st, 3, scenario_id);
     sqlite3_bind_int64(st, 4, at_us);
+    bind_text(st, 5, s->version);
     return run(s, st, err, "cannot store a task");
 }
 
@@ -690,6 +760,7 @@ weft_err weft__store_dn_insert(weft__store *s, const weft__store_dn *dn, int64_t
     bind_text(st, 5, dn->path);
     sqlite3_bind_int64(st, 6, at_us);
     bind_text(st, 7, dn->cycle_id);
+    bind_text(st, 8, s->version);
     return run(s, st, err, "cannot store a data node");
 }
 
@@ -820,9 +891,10 @@ weft_err weft__store_submission_insert(weft__store *s, const char *id, const cha
     bind_text(st, 3, entity_config_id);
     sqlite3_bind_int(st, 4, status);
     sqlite3_bind_int64(st, 5, created_us);
+    bind_text(st, 6, s->version);
     weft_err e = run(s, st, err, "cannot store a submission");
     if (!e) *seq = sqlite3_last_insert_rowid(s->db);
-    return e;
+    return e ? e : version_touch(s, created_us, err);
 }
 
 weft_err weft__store_submission_update(weft__store *s, int64_t seq, int status,
@@ -858,6 +930,7 @@ weft_err weft__store_job_insert(weft__store *s, const weft__store_job *job, int6
     bind_text(st, 5, job->entity_id);
     sqlite3_bind_int(st, 6, job->attempt);
     sqlite3_bind_int64(st, 7, job->submitted_us);
+    bind_text(st, 8, s->version);
     weft_err e = run(s, st, err, "cannot store a job");
     if (e) return e;
     *seq = sqlite3_last_insert_rowid(s->db);

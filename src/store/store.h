@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEFT__STORE_VERSION 5   /* the schema this build writes */
+#define WEFT__STORE_VERSION 6   /* the schema this build writes */
 /* PRAGMA application_id of every weft store: "weft" in ASCII (0x77656674),
  * so that `file weft.db` and weft itself tell it from other SQLite files. */
 #define WEFT__STORE_APPLICATION_ID 0x77656674
@@ -224,6 +224,72 @@ weft_err weft__store_cancel_poll(weft__store *s, int64_t after,
                                  int64_t *last, char *err);
 /* Marks every request up to row `upto` done. */
 weft_err weft__store_cancel_done(weft__store *s, int64_t upto, int64_t at_us, char *err);
+
+/* ---- versions (store.c, versions.c) ---- */
+/* The version (name, mode "development", "experiment" or "production")
+ * that tags every scenario, task, data node, submission and job inserted
+ * from now on; its versions row is created with the first scenario or
+ * submission.  NULL name: untagged.  Both strings are copied. */
+weft_err weft__store_set_version(weft__store *s, const char *name, const char *mode, char *err);
+/* The current version's name (borrowed, valid until the next set), or NULL. */
+const char *weft__store_get_version(const weft__store *s);
+/* A version's mode (caller frees *mode), WEFT_ENOTFOUND when there is no
+ * such version. */
+weft_err weft__store_version_mode(weft__store *s, const char *name, char **mode, char *err);
+/* Changes a version's mode (experiment -> production).  In a transaction. */
+weft_err weft__store_version_promote(weft__store *s, const char *name, const char *mode,
+                                     char *err);
+/* Every version, oldest first, with its number of entities (scenarios,
+ * tasks, data nodes, submissions, jobs).  Caller frees with
+ * weft_version_list_free().  One pass over each entity table: O(entities). */
+weft_err weft__store_versions_list(weft__store *s, weft_version_info **out, size_t *n,
+                                   char *err);
+
+/* ---- deleting (delete.c) ----
+ * A deletion collects what it deletes in temporary tables of the
+ * connection (weft__store_del_*), checks it (unfinished jobs), then deletes
+ * every row in the caller's one transaction (weft__store_del_apply).  Files
+ * are never removed here: *paths lists the generated files of the deleted
+ * data nodes, for the caller to unlink after the commit. */
+/* A deferred transaction (no write lock on the store: only the
+ * connection's temporary tables are written), for a check that a reader
+ * makes; end it with weft__store_rollback(). */
+weft_err weft__store_begin_read(weft__store *s, char *err);
+/* Empties the set (in the transaction). */
+weft_err weft__store_del_begin(weft__store *s, char *err);
+/* What the set holds, files not counted (0). */
+weft_err weft__store_del_counts(weft__store *s, weft_delete_counts *c, char *err);
+/* Adds a job / a submission and its jobs / a scenario with its tasks, its
+ * SCENARIO-scoped data nodes, the submissions of it, of its sequences and of
+ * its tasks, and their jobs.  WEFT_ENOTFOUND, naming the id, when there is
+ * no such entity. */
+weft_err weft__store_del_job(weft__store *s, const char *id, char *err);
+weft_err weft__store_del_submission(weft__store *s, const char *id, char *err);
+weft_err weft__store_del_scenario(weft__store *s, const char *id, char *err);
+/* Adds every entity tagged with `version` (GLOBAL and CYCLE data nodes stay,
+ * untagged: other versions' scenarios share them). */
+weft_err weft__store_del_version(weft__store *s, const char *version, char *err);
+/* Adds everything, data nodes of every scope included. */
+weft_err weft__store_del_all(weft__store *s, char *err);
+/* Adds the finished submissions created before `before_us` and the
+ * scenarios created before it whose submissions are all such. */
+weft_err weft__store_del_older(weft__store *s, int64_t before_us, char *err);
+/* The first unfinished job of the set (*job_id, *sub_id: caller frees;
+ * NULL when none) and its status. */
+weft_err weft__store_del_unfinished(weft__store *s, char **job_id, char **sub_id,
+                                    weft_job_status *status, char *err);
+/* The unfinished submissions of the set (weft_strv_free). */
+weft_err weft__store_del_unfinished_subs(weft__store *s, char ***ids, size_t *n, char *err);
+/* Deletes the set's rows; with `version`, also that versions row and the
+ * tag of the GLOBAL nodes it leaves; with `all`, every versions row.
+ * *paths gets the files of the deleted data nodes whose name weft generated
+ * from their id (<storage>/data/<id>.<ext>; weft_strv_free): a configured
+ * path is the application's file and stays.  In the caller's transaction. */
+weft_err weft__store_del_apply(weft__store *s, const char *version, bool all,
+                               weft_delete_counts *counts, char ***paths, size_t *npaths,
+                               char *err);
+/* Whether data node `id` exists (the orphan-file sweep). */
+weft_err weft__store_dn_exists(weft__store *s, const char *id, bool *exists, char *err);
 
 /* ---- checking (store_check.c) ---- */
 /* SQLite's integrity_check and weft's invariants (orphan rows, statuses

@@ -34,7 +34,15 @@ static weft_err poll_store(weft__store *s, void *ud, char *err)
 {
     poll_ud *p = ud;
     if (p->after < 0) return weft__page_last_change(s, &p->after, err);
-    return weft__page_changes(s, p->after, 1000, &p->items, err);
+    weft_err e = weft__page_changes(s, p->after, 1000, &p->items, err);
+    /* `weft delete` or `weft clean` removed the newest history rows: SQLite
+     * numbers the next ones from the highest left, below our cursor, so
+     * follow from there (one O(1) max(rowid) per idle poll). */
+    int64_t last;
+    if (!e && json_array_size(p->items) == 0 && !weft__page_last_change(s, &last, NULL) &&
+        last < p->after)
+        p->after = last;
+    return e;
 }
 
 /* Appends the changes to the ring and wakes the streams. */

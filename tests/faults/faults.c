@@ -13,6 +13,9 @@
  *   restart    restart the broker at random points of a cluster run
  *   malformed  random bytes and truncated job messages on the job queue:
  *              the worker survives and dead-letters every one
+ *   delete     for every N, fail the Nth store write of deleting a scenario
+ *              (weft_delete); and kill -9 real `weft delete` processes at
+ *              random points: the scenario is whole or gone, never half
  *
  * Invariants after each step: PRAGMA integrity_check and weft's own
  * (weft_store_check(): no RUNNING job without an owner, no orphan rows,
@@ -623,13 +626,170 @@ out:
     if (wait_for(w, 20000) < 0) kill(-w, SIGKILL), waitpid(w, NULL, 0);
 }
 
+/* ---- delete: a deletion failed at every write, or killed ---- */
+
+/* Creates scenario "s" `runs` times and runs each, the first one `again`
+ * more times: *first (caller frees) the first one's id.  Then forgets the
+ * markers: a deleted job's marker would be a job that ran and is not in
+ * the store. */
+static weft_err delete_setup(const app *a, int runs, int again, char **first, char *err)
+{
+    weft_config *c = app_config(a, err);
+    if (!c) return WEFT_ECONFIG;
+    weft_orchestrator_opts opts = {.application_path = a->dir};
+    weft_orchestrator *o = NULL;
+    weft_err e = weft_orchestrator_open(c, &opts, &o, err);
+    *first = NULL;
+    for (int i = 0; !e && i < runs; i++) {
+        char *sc = NULL;
+        weft_submit_opts so = {.wait = true, .timeout_ms = 60000};
+        if (!(e = weft_scenario_create(o, "s", &sc, err))) e = weft_submit(o, sc, &so, NULL, err);
+        if (!*first) *first = sc;
+        else free(sc);
+    }
+    for (int i = 0; !e && i < again; i++) {
+        weft_submit_opts so = {.wait = true, .timeout_ms = 60000};
+        e = weft_submit(o, *first, &so, NULL, err);
+    }
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+    char *cmd = NULL;
+    if (asprintf(&cmd, "rm -f '%s'/markers/*", a->dir) >= 0 && system(cmd) != 0) {}
+    free(cmd);
+    return e;
+}
+
+/* The rows of scenario `scen` (itself, tasks, own data nodes, submissions,
+ * jobs), -1 when the store cannot be read; *files: how many of its data
+ * nodes' files exist. */
+static long scenario_rows(const app *a, const char *scen, long *files)
+{
+    sqlite3 *db = store_db(a);
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    *files = 0;
+    if (db && sqlite3_prepare_v2(db,
+                                 "SELECT (SELECT count(*) FROM scenarios WHERE id = ?1)"
+                                 " + (SELECT count(*) FROM tasks WHERE scenario_id = ?1)"
+                                 " + (SELECT count(*) FROM data_nodes WHERE scenario_id = ?1)"
+                                 " + (SELECT count(*) FROM submissions WHERE entity_id = ?1)"
+                                 " + (SELECT count(*) FROM jobs WHERE entity_id = ?1)",
+                                 -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, scen, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) n = (long)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (db && sqlite3_prepare_v2(db, "SELECT path FROM data_nodes WHERE scenario_id = ?1", -1, &st,
+                                 NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, scen, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            *files += access((const char *)sqlite3_column_text(st, 0), F_OK) == 0;
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+/* After a failed or killed deletion: the store's invariants, the scenario
+ * whole (rows and files) or gone, and the store still runs a scenario. */
+static int check_deleted(const app *a, const char *scen, long whole, long files)
+{
+    char err[WEFT_ERRBUF_SIZE] = "";
+    int v = 0;
+    if (app_run(a, false, NULL, err) != WEFT_OK) v += bad("%s: reopening: %s", a->dir, err);
+    v += check_app(a);
+    long f, n = scenario_rows(a, scen, &f);
+    if (n != 0 && (n != whole || f != files))
+        v += bad("%s: scenario %s has %ld of its %ld rows and %ld of its %ld files", a->dir, scen,
+                 n, whole, f, files);
+    weft_submission_status st = WEFT_SUBMISSION_FAILED;
+    if (!v && (app_run(a, true, &st, err) != WEFT_OK || st != WEFT_SUBMISSION_COMPLETED))
+        v += bad("%s: the next run did not complete: %s", a->dir, err);
+    return v;
+}
+
+/* The Nth write of weft_delete() fails, for every N until one succeeds
+ * untouched. */
+static void delete_sweep(void)
+{
+    for (long n = 1; now_s() < deadline; n++) {
+        app a;
+        app_setup(&a, "development", 0);
+        char err[WEFT_ERRBUF_SIZE] = "", *scen = NULL;
+        long files, whole = -1;
+        if (delete_setup(&a, 2, 0, &scen, err) || (whole = scenario_rows(&a, scen, &files)) <= 0) {
+            verdict("delete setup", false, bad("%s: %s", a.dir, err[0] ? err : "no rows"));
+            free(scen);
+            return;
+        }
+        weft__fault_kind kind = n % 2 ? WEFT__FAULT_IOERR : WEFT__FAULT_FULL;
+        weft__store_fault_arm(0, kind, false); /* the store opens on the fault VFS */
+        weft_config *c = app_config(&a, err);
+        weft_orchestrator_opts opts = {.application_path = a.dir};
+        weft_orchestrator *o = NULL;
+        weft_err e = c ? weft_orchestrator_open(c, &opts, &o, err) : WEFT_ECONFIG;
+        weft__store_fault_arm(n, kind, false);
+        if (!e) e = weft_delete(o, scen, 0, NULL, err);
+        weft__store_fault_disarm();
+        bool hit = weft__store_fault_injected() > 0;
+        weft_orchestrator_close(o);
+        weft_config_free(c);
+        int v = check_deleted(&a, scen, whole, files);
+        char what[160];
+        snprintf(what, sizeof what, "delete sweep write %ld %s", n,
+                 kind == WEFT__FAULT_FULL ? "disk full" : "I/O error");
+        if (v) printf("  %s: the deletion said: %s\n", what, e ? err : "ok");
+        verdict(what, hit, v);
+        if (!v) remove_tree(a.dir);
+        free(scen);
+        if (!hit || v) {
+            printf("faults: delete sweep: %ld writes, each failed in turn\n", n - 1);
+            return;
+        }
+    }
+    printf("faults: delete sweep stopped: time budget\n");
+}
+
+/* kill -9 of `weft delete` processes at random points of a long deletion
+ * (a scenario with 41 submissions: about 200 jobs). */
+static void delete_kill9(int iterations)
+{
+    for (int i = 1; i <= iterations && now_s() < deadline; i++) {
+        app a;
+        app_setup(&a, "development", 0);
+        char err[WEFT_ERRBUF_SIZE] = "", *scen = NULL;
+        long files, whole = -1;
+        if (delete_setup(&a, 1, 40, &scen, err) || (whole = scenario_rows(&a, scen, &files)) <= 0) {
+            verdict("delete setup", false, bad("%s: %s", a.dir, err[0] ? err : "no rows"));
+            free(scen);
+            return;
+        }
+        unsigned r = step_seed(7, i);
+        long delay = (long)(rand_r(&r) % 30u);
+        char *argv[] = {"weft", "delete", "-c", "config.toml", scen, NULL};
+        pid_t pid = spawn(a.dir, "delete.log", argv);
+        sleep_ms(delay);
+        kill(pid, SIGKILL);
+        int st = wait_for(pid, 10000);
+        int v = check_deleted(&a, scen, whole, files) + check_cli(&a);
+        char what[160];
+        snprintf(what, sizeof what, "kill9 delete #%d (seed %u, after %ld ms)", i, seed, delay);
+        printf("faults: %s: %s, scenario %s\n", what,
+               st >= 0 && WIFSIGNALED(st) ? "killed" : "had already finished",
+               scenario_rows(&a, scen, &files) == 0 ? "gone" : "whole");
+        verdict(what, st >= 0 && WIFSIGNALED(st), v);
+        if (!v) remove_tree(a.dir);
+        free(scen);
+    }
+}
+
 /* ---- main ---- */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: faults --weft PATH --module PATH --root DIR [--seed N] [--budget S]\n"
                     "              [--broker-dir DIR --broker-cmd PATH] [--only SECTION]\n"
-                    "sections: sweep-development sweep-standalone kill9-standalone\n"
+                    "sections: sweep-development sweep-standalone kill9-standalone delete\n"
                     "          sweep-cluster kill9-cluster malformed restart\n");
     exit(2);
 }
@@ -659,6 +819,9 @@ int main(int argc, char **argv)
     if (section("sweep-standalone")) sweep("standalone", false, 1);
     deadline = t0 + budget * 0.75;
     if (section("kill9-standalone")) kill9("standalone", 20);
+    deadline = t0 + budget * 0.8;
+    if (section("delete")) delete_sweep();
+    if (section("delete")) delete_kill9(10);
     if (broker_dir) {
         FILE *f;
         char path[2400];
@@ -666,9 +829,9 @@ int main(int argc, char **argv)
         if ((f = fopen(path, "r")) && fgets(broker_url, sizeof broker_url, f))
             broker_url[strcspn(broker_url, "\n")] = '\0';
         if (f) fclose(f);
-        deadline = t0 + budget * 0.8;
+        deadline = t0 + budget * 0.85;
         if (section("sweep-cluster")) sweep("cluster", false, 3);
-        deadline = t0 + budget * 0.9;
+        deadline = t0 + budget * 0.92;
         if (section("kill9-cluster")) kill9("cluster", 10);
         if (section("malformed")) malformed(40);
         deadline = t0 + budget;
