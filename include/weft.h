@@ -1071,13 +1071,19 @@ void weft_version_list_free(weft_version_info *v, size_t n);
 typedef struct weft_delete_counts {
     size_t scenarios, tasks, data_nodes, submissions, jobs;
     size_t files; /**< generated data node files removed after the commit */
+    size_t cycles;
 } weft_delete_counts;
 
 /**
- * Deletes the job, submission or scenario `id` as described above.
+ * Deletes the job, submission, scenario or cycle `id` as described above.
+ * A cycle goes with its scenarios (and what goes with them) and its
+ * CYCLE-scoped data nodes.  A scenario that is the primary scenario of a
+ * cycle that has other scenarios is refused (WEFT_ESTATE, as Taipy's
+ * is_deletable): make another one primary first, or delete the cycle.  A
+ * cycle that loses its primary scenario in a weft_version_delete() or
+ * weft_clean() gets its oldest remaining one as primary.
  * WEFT_ENOTFOUND, naming the id, when there is no such entity (nothing
- * changed).  A cycle id (CYCLE_...) is refused until the store has cycles.
- * `counts` (may be NULL) gets what was deleted.
+ * changed).  `counts` (may be NULL) gets what was deleted.
  */
 weft_err weft_delete(weft_orchestrator *o, const char *id, unsigned flags,
                      weft_delete_counts *counts, char *err);

@@ -272,6 +272,91 @@ TEST(delete_scenario_takes_sequence_submissions)
     weft_config_free(c);
 }
 
+/* Cycles: a monthly scenario s of tasks writing a CYCLE node cy and a
+ * SCENARIO node own; two scenarios in May, one in June. */
+static char *in_month(weft_orchestrator *o, const char *date)
+{
+    char *id = NULL;
+    weft_scenario_opts so = {.creation_date = date};
+    ASSERT_OK(weft_scenario_create_with(o, "m", &so, &id, err), err);
+    free(run(o, id));
+    return id;
+}
+
+TEST(delete_cycles_and_their_primary_scenario)
+{
+    ASSERT_OK(weft_register_function("test.write", fn_write), "");
+    weft_config *c = weft_config_new();
+    dn(c, "cy", "CYCLE", NULL);
+    dn(c, "own", "SCENARIO", NULL);
+    task(c, "tcy", NONE, L("cy"));
+    task(c, "town", L("cy"), L("own"));
+    ASSERT_OK(weft_config_configure_scenario(c, "m", L("tcy", "town"), err), err);
+    ASSERT_OK(weft_config_set(c, "SCENARIO.m", "frequency", "MONTHLY:FREQUENCY", err), err);
+    ASSERT_OK(weft_config_check(c, err), err);
+    weft_orchestrator *o = open_rw(c);
+    char *may1 = in_month(o, "2026-05-03"), *may2 = in_month(o, "2026-05-20");
+    char *june = in_month(o, "2026-06-11"), *may_cycle = NULL, *june_cycle = NULL;
+    ASSERT_OK(weft_scenario_cycle(o, may1, &may_cycle, NULL, err), err);
+    ASSERT_OK(weft_scenario_cycle(o, june, &june_cycle, NULL, err), err);
+    ASSERT_EQ(q("SELECT count(*) FROM data_nodes WHERE config_id = 'cy'"), 2);
+    char before[512], after[512];
+    snapshot(before, sizeof before);
+
+    /* Taipy's is_deletable: the primary scenario of a cycle with others. */
+    ASSERT_EQ(weft_delete(o, may1, 0, NULL, err), WEFT_ESTATE);
+    printf("    %s\n", err);
+    ASSERT_CONTAINS(err, "primary scenario of cycle");
+    ASSERT_CONTAINS(err, may_cycle);
+    snapshot(after, sizeof after);
+    ASSERT_STR_EQ(after, before);
+    /* Not primary any more: it goes, its cycle's node stays. */
+    ASSERT_OK(weft_scenario_set_primary(o, may2, err), err);
+    weft_delete_counts dc;
+    ASSERT_OK(weft_delete(o, may1, 0, &dc, err), err);
+    ASSERT_EQ(dc.scenarios, 1);
+    ASSERT_EQ(dc.data_nodes, 1); /* own of may1; cy of May stays */
+    ASSERT_EQ(dc.cycles, 0);
+
+    /* A cycle goes with its scenarios and the nodes it owns. */
+    ASSERT_OK(weft_delete(o, june_cycle, 0, &dc, err), err);
+    ASSERT_EQ(dc.cycles, 1);
+    ASSERT_EQ(dc.scenarios, 1);
+    ASSERT_EQ(dc.data_nodes, 2); /* own of june and cy of June */
+    ASSERT_EQ(dc.submissions, 1);
+    ASSERT_EQ(q("SELECT count(*) FROM cycles"), 1);
+    ASSERT_EQ(q("SELECT count(*) FROM data_nodes WHERE config_id = 'cy'"), 1);
+    ASSERT_EQ(weft_delete(o, june_cycle, 0, NULL, err), WEFT_ENOTFOUND);
+    ASSERT_CONTAINS(err, "no cycle");
+
+    /* A version that takes a cycle's primary scenario and not the others:
+     * the oldest remaining one becomes primary. */
+    ASSERT_OK(weft_version_set(o, "v1", WEFT_VERSION_EXPERIMENT, err), err);
+    char *may3 = in_month(o, "2026-05-25");
+    ASSERT_OK(weft_scenario_set_primary(o, may3, err), err);
+    ASSERT_OK(weft_version_delete(o, "v1", 0, &dc, err), err);
+    ASSERT_EQ(dc.scenarios, 1);
+    bool primary = false;
+    char *cyc = NULL;
+    ASSERT_OK(weft_scenario_cycle(o, may2, &cyc, &primary, err), err);
+    ASSERT(primary);
+    free(cyc);
+    free(may3);
+
+    /* A clean takes every cycle. */
+    ASSERT_OK(weft_clean(o, 0, 0, &dc, err), err);
+    ASSERT_EQ(dc.cycles, 1);
+    ASSERT_EQ(q("SELECT count(*) FROM cycles"), 0);
+    store_is_healthy(c);
+    free(may1);
+    free(may2);
+    free(june);
+    free(may_cycle);
+    free(june_cycle);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
 TEST(unknown_ids_change_nothing)
 {
     weft_config *c = shared_config(WEFT_MODE_DEVELOPMENT);
@@ -833,6 +918,7 @@ TEST(cli_delete_refused_while_a_run_holds_the_store)
 
 TEST_MAIN(TEST_ENTRY(delete_job_then_submission), TEST_ENTRY(delete_scenario_keeps_shared_nodes),
           TEST_ENTRY(delete_scenario_takes_sequence_submissions),
+          TEST_ENTRY(delete_cycles_and_their_primary_scenario),
           TEST_ENTRY(unknown_ids_change_nothing), TEST_ENTRY(unfinished_refused_unless_forced),
           TEST_ENTRY(clean_all_and_older_than), TEST_ENTRY(version_names_and_modes),
           TEST_ENTRY(versions_tag_list_delete), TEST_ENTRY(migration_tags_old_entities),

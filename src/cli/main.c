@@ -240,15 +240,18 @@ static const cli_command commands[] = {
      "\n"
      "Exit status: 0 when the cancel was done or requested, 1 when the job is\n"
      "already finished or unknown, 2 on a usage error.\n"},
-    {"delete", cmd_delete, "delete a job, a submission or a scenario",
+    {"delete", cmd_delete, "delete a job, a submission, a scenario or a cycle",
      "usage: weft delete [-c FILE] [--force] [--dry-run] ID\n"
      "\n"
-     "Deletes a job (JOB_...), a submission with its jobs (SUBMISSION_...), or a\n"
+     "Deletes a job (JOB_...), a submission with its jobs (SUBMISSION_...), a\n"
      "scenario (SCENARIO_...) with its tasks, its submissions and their jobs, and\n"
      "its SCENARIO-scoped data nodes with the files weft generated for them\n"
      "(GLOBAL and CYCLE data nodes stay; a configured default_path is never\n"
-     "removed).  Every row goes in one transaction, files after it.  An\n"
-     "unfinished job is refused, named in the error, unless --force.\n"
+     "removed), or a cycle (CYCLE_...) with its scenarios and its CYCLE data\n"
+     "nodes.  The primary scenario of a cycle that has other scenarios is refused\n"
+     "(make another one primary first, with 'weft primary').  Every row goes in\n"
+     "one transaction, files after it.  An unfinished job is refused, named in\n"
+     "the error, unless --force.\n"
      "Opens the store read-write: not while `weft run` holds it.\n"
      "\n"
      "  -c, --config FILE    the configuration (default: config.toml)\n"

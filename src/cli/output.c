@@ -564,5 +564,8 @@ const char *out_delete_counts(const weft_delete_counts *c, char *buf, size_t siz
              c->scenarios, c->scenarios == 1 ? "" : "s", c->tasks, c->tasks == 1 ? "" : "s",
              c->data_nodes, c->data_nodes == 1 ? "" : "s", c->files, c->files == 1 ? "" : "s",
              c->submissions, c->submissions == 1 ? "" : "s", c->jobs, c->jobs == 1 ? "" : "s");
+    size_t n = strlen(buf);
+    if (c->cycles && n < size)
+        snprintf(buf + n, size - n, ", %zu cycle%s", c->cycles, c->cycles == 1 ? "" : "s");
     return buf;
 }

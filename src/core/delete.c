@@ -21,24 +21,40 @@
 /* What one deletion collects into the store's set (store.h, delete.c). */
 typedef struct del_what {
     enum { DEL_ID, DEL_VERSION, DEL_ALL, DEL_OLDER } kind;
-    const char *id;        /* DEL_ID: a job, submission or scenario; DEL_VERSION: a name */
+    const char *id;        /* DEL_ID: a job, submission, scenario or cycle; DEL_VERSION: a name */
     int64_t before_us;     /* DEL_OLDER */
 } del_what;
+
+/* Taipy's is_deletable: a cycle's primary scenario is deleted only with the
+ * cycle's other scenarios. */
+static weft_err check_primary(weft_orchestrator *o, const char *id, char *err)
+{
+    char *cycle = NULL;
+    weft_err e = weft__store_del_primary_left(o->store, &cycle, err);
+    if (!e && cycle)
+        e = weft__err(err, WEFT_ESTATE,
+                      "scenario %s is the primary scenario of cycle %s, which has other scenarios: "
+                      "make another one primary first ('weft primary SCENARIO_ID') or delete the "
+                      "cycle ('weft delete %s')",
+                      id, cycle, cycle);
+    free(cycle);
+    return e;
+}
 
 static weft_err collect_id(weft_orchestrator *o, const char *id, char *err)
 {
     if (strncmp(id, "JOB_", 4) == 0) return weft__store_del_job(o->store, id, err);
     if (strncmp(id, "SUBMISSION_", 11) == 0) return weft__store_del_submission(o->store, id, err);
-    if (strncmp(id, "SCENARIO_", 9) == 0) return weft__store_del_scenario(o->store, id, err);
-    /* ---- cycles: the store has no cycles table yet.  When it has, a
-     * cycle is deleted with its scenarios (Taipy's _CycleManager hard
-     * delete), and a primary scenario may be deleted only when it is the
-     * only one of its cycle (Taipy's _is_deletable). ---- */
-    if (strncmp(id, "CYCLE_", 6) == 0)
-        return weft__err(err, WEFT_ENOTFOUND, "no cycle %s: this store has no cycles", id);
+    if (strncmp(id, "SCENARIO_", 9) == 0) {
+        weft_err e = weft__store_del_scenario(o->store, id, err);
+        return e ? e : check_primary(o, id, err);
+    }
+    /* a cycle goes with its scenarios (Taipy's _CycleManager hard delete) */
+    if (strncmp(id, "CYCLE_", 6) == 0) return weft__store_del_cycle(o->store, id, err);
     return weft__err(err, WEFT_ENOTFOUND,
-                     "no job, submission or scenario %s (ids start with JOB_, SUBMISSION_ or "
-                     "SCENARIO_; see 'weft jobs', 'weft submissions', 'weft scenarios')",
+                     "no job, submission, scenario or cycle %s (ids start with JOB_, SUBMISSION_, "
+                     "SCENARIO_ or CYCLE_; see 'weft jobs', 'weft submissions', 'weft scenarios', "
+                     "'weft cycles')",
                      id);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * delete.c - deleting entities from the store: the set of what one deletion
- * takes (jobs, submissions, scenarios, data nodes) is collected in
+ * takes (jobs, submissions, scenarios, cycles, data nodes) is collected in
  * temporary tables of the connection, checked for unfinished jobs, then
  * every row of it is deleted in the caller's one transaction, so a failure
  * or a crash before the commit leaves the store as it was.  Files are the
@@ -78,8 +78,9 @@ weft_err weft__store_del_begin(weft__store *s, char *err)
         "CREATE TEMP TABLE IF NOT EXISTS del_sub(id TEXT PRIMARY KEY)",
         "CREATE TEMP TABLE IF NOT EXISTS del_job(seq INTEGER PRIMARY KEY)",
         "CREATE TEMP TABLE IF NOT EXISTS del_dn(id TEXT PRIMARY KEY)",
+        "CREATE TEMP TABLE IF NOT EXISTS del_cyc(id TEXT PRIMARY KEY)",
         "DELETE FROM temp.del_scn", "DELETE FROM temp.del_sub",
-        "DELETE FROM temp.del_job", "DELETE FROM temp.del_dn",
+        "DELETE FROM temp.del_job", "DELETE FROM temp.del_dn", "DELETE FROM temp.del_cyc",
     };
     weft_err e = WEFT_OK;
     for (size_t i = 0; !e && i < sizeof sql / sizeof sql[0]; i++)
@@ -147,6 +148,48 @@ weft_err weft__store_del_scenario(weft__store *s, const char *id, char *err)
     return e ? e : add_scn_children(s, err);
 }
 
+static weft_err texts(weft__store *s, const char *sql, char ***out, char ***second, size_t *n,
+                      char *err);
+
+/* A cycle: its scenarios (with what goes with them) and the data nodes it
+ * owns (CYCLE scope) join the set. */
+weft_err weft__store_del_cycle(weft__store *s, const char *id, char *err)
+{
+    size_t n = 0;
+    weft_err e = run1(s, "INSERT OR IGNORE INTO del_cyc SELECT id FROM cycles WHERE id = ?1", id, 0,
+                      &n, err);
+    if (!e && !n) e = weft__err(err, WEFT_ENOTFOUND, "no cycle %s (see 'weft cycles')", id);
+    if (!e)
+        e = run1(s, "INSERT OR IGNORE INTO del_scn SELECT id FROM scenarios WHERE cycle_id = ?1", id,
+                 0, NULL, err);
+    if (!e)
+        e = run1(s, "INSERT OR IGNORE INTO del_dn SELECT id FROM data_nodes WHERE cycle_id = ?1", id,
+                 0, NULL, err);
+    return e ? e : add_scn_children(s, err);
+}
+
+/* Taipy's is_deletable: the primary scenario of a cycle goes only with the
+ * other scenarios of that cycle.  *cycle_id (caller frees) names the cycle
+ * that would keep scenarios without their primary one, NULL when none. */
+weft_err weft__store_del_primary_left(weft__store *s, char **cycle_id, char *err)
+{
+    char **ids = NULL;
+    size_t n = 0;
+    weft_err e = texts(s,
+                       "SELECT p.cycle_id FROM del_scn d CROSS JOIN scenarios p ON p.id = d.id"
+                       " WHERE p.is_primary = 1 AND p.cycle_id IS NOT NULL AND EXISTS"
+                       " (SELECT 1 FROM scenarios o WHERE o.cycle_id = p.cycle_id"
+                       "  AND o.id NOT IN (SELECT id FROM del_scn)) LIMIT 1",
+                       &ids, NULL, &n, err);
+    *cycle_id = NULL;
+    if (!e && n) {
+        *cycle_id = ids[0];
+        ids[0] = NULL;
+    }
+    weft_strv_free(ids, n);
+    return e;
+}
+
 weft_err weft__store_del_version(weft__store *s, const char *version, char *err)
 {
     size_t n = 0;
@@ -171,6 +214,7 @@ weft_err weft__store_del_all(weft__store *s, char *err)
         "INSERT OR IGNORE INTO del_sub SELECT id FROM submissions",
         "INSERT OR IGNORE INTO del_job SELECT seq FROM jobs",
         "INSERT OR IGNORE INTO del_dn SELECT id FROM data_nodes",
+        "INSERT OR IGNORE INTO del_cyc SELECT id FROM cycles",
     };
     weft_err e = WEFT_OK;
     for (size_t i = 0; !e && i < sizeof sql / sizeof sql[0]; i++)
@@ -319,6 +363,7 @@ weft_err weft__store_del_counts(weft__store *s, weft_delete_counts *c, char *err
     if (!e) e = count1(s, "SELECT count(*) FROM del_dn", NULL, &c->data_nodes, err);
     if (!e) e = count1(s, "SELECT count(*) FROM del_sub", NULL, &c->submissions, err);
     if (!e) e = count1(s, "SELECT count(*) FROM del_job", NULL, &c->jobs, err);
+    if (!e) e = count1(s, "SELECT count(*) FROM del_cyc", NULL, &c->cycles, err);
     return e;
 }
 
@@ -336,9 +381,14 @@ weft_err weft__store_del_apply(weft__store *s, const char *version, bool all,
         "DELETE FROM data_nodes WHERE id IN (SELECT id FROM del_dn)",
         "DELETE FROM tasks WHERE scenario_id IN (SELECT id FROM del_scn)",
         "DELETE FROM scenarios WHERE id IN (SELECT id FROM del_scn)",
+        "DELETE FROM cycles WHERE id IN (SELECT id FROM del_cyc)",
+        /* a cycle that lost its primary scenario (a version or a clean took
+         * it, not the others): its oldest remaining one is primary */
+        "UPDATE scenarios SET is_primary = 1 WHERE seq IN (SELECT min(seq) FROM scenarios"
+        " WHERE cycle_id IS NOT NULL GROUP BY cycle_id HAVING max(is_primary) = 0)",
         /* the set itself: a clean's ids are not kept until the next deletion */
         "DELETE FROM temp.del_scn", "DELETE FROM temp.del_sub",
-        "DELETE FROM temp.del_job", "DELETE FROM temp.del_dn",
+        "DELETE FROM temp.del_job", "DELETE FROM temp.del_dn", "DELETE FROM temp.del_cyc",
     };
     *paths = NULL;
     *npaths = 0;

@@ -266,6 +266,10 @@ weft_err weft__store_del_counts(weft__store *s, weft_delete_counts *c, char *err
 weft_err weft__store_del_job(weft__store *s, const char *id, char *err);
 weft_err weft__store_del_submission(weft__store *s, const char *id, char *err);
 weft_err weft__store_del_scenario(weft__store *s, const char *id, char *err);
+weft_err weft__store_del_cycle(weft__store *s, const char *id, char *err);
+/* A cycle whose primary scenario the set takes but not all its others
+ * (*cycle_id, caller frees; NULL when none). */
+weft_err weft__store_del_primary_left(weft__store *s, char **cycle_id, char *err);
 /* Adds every entity tagged with `version` (GLOBAL and CYCLE data nodes stay,
  * untagged: other versions' scenarios share them). */
 weft_err weft__store_del_version(weft__store *s, const char *version, char *err);
