@@ -4,7 +4,8 @@
 # `weft run` in development, standalone and cluster mode (a real
 # `weft run-worker` on the test broker): every job COMPLETED, the report's
 # total equals the one a separate python3 computes from the orders file,
-# and the three modes write the same report and summary byte for byte.
+# and the three modes write the same report and summary byte for byte; so
+# does examples/taipy-sales/run.py, which runs it through the `weft` package.
 #
 # Usage: tests/taipy_sales.sh [BUILD_DIR]   (scripts/run-tests passes it)
 set -u
@@ -59,6 +60,23 @@ else
     check_mode cluster $?
     kill -TERM "$worker"; wait "$worker"; rc=$?; worker=
     if [ "$rc" -eq 0 ]; then ok worker_drains; else fail worker_drains "run-worker exited $rc"; fi
+fi
+
+# The same application driven from Python through the `weft` package
+# (examples/taipy-sales/run.py): every job COMPLETED and reported to its
+# subscriber, the same report as `weft run`.
+cp -r "$top/examples/taipy-sales" "$tmp/package" && rm -rf "$tmp/package/.weft" "$tmp/package/out"
+if (cd "$tmp" && PYTHONPATH="$build/python" timeout 120 /usr/bin/python3 package/run.py \
+        > package/run.out 2> package/run.err); then
+    if grep -q '^5 jobs reported finished to the subscriber$' "$tmp/package/run.out" &&
+        [ "$(grep -c ' COMPLETED$' "$tmp/package/run.out")" -eq 5 ] &&
+        cmp -s "$tmp/development/out/report.txt" "$tmp/package/out/report.txt"; then
+        ok package
+    else
+        fail package "$(cat "$tmp/package/run.out") $(cmp "$tmp/development/out/report.txt" "$tmp/package/out/report.txt" 2>&1)"
+    fi
+else
+    fail package "run.py failed: $(tail -5 "$tmp/package/run.err")"
 fi
 
 for f in report.txt summary.json; do
