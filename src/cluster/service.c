@@ -1193,8 +1193,9 @@ weft_err weft_worker_run(weft_worker *w, char *err)
     w->ran = true;
     char red[1024];
     weft__amqp_redact(w->url, red, sizeof red);
-    LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d",
-        w->app, red, w->queue, w->concurrency, w->prefetch);
+    LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d%s",
+        w->app, red, w->queue, w->concurrency, w->prefetch,
+        w->hold ? " (to start with: it follows the jobs' length)" : "");
     weft__amqp_warn_insecure(&w->aopts, &w->log, "worker");
     weft_err e = WEFT_OK;
     while (!e && !take_stop_requests(w)) {
