@@ -1275,7 +1275,10 @@ typedef struct weft_worker_opts {
     const char *queue;      /**< NULL: [JOB] queue */
     int concurrency;        /**< jobs run at once, 1 to 1000; 0: one per online CPU */
     /** Jobs taken from the queue, up to 65535.  0 (the default): 2 x
-     *  `concurrency`, and a job taken while every slot is busy is handed
+     *  `concurrency` at first, then following the jobs' average length
+     *  (per slot, the jobs it runs in 100 ms, 1 to 63 of them ahead: up
+     *  to 64 x `concurrency` for very short jobs), and a job taken while
+     *  every slot is busy is handed
      *  back to the queue after 200 ms, so the next job is at hand when a
      *  slot frees but a long job never holds a short one while another
      *  worker is idle.  Otherwise taken as is (less than `concurrency`:
@@ -1307,7 +1310,7 @@ typedef struct weft_worker_opts {
      *  once some slots stayed free for `autoscale_idle_ms` (0: 10 s), it
      *  shrinks to the busy ones, not below the minimum.  Only idle job
      *  processes are retired: no job is cut short.  The prefetch follows
-     *  the size (2 x size) and the heartbeat reports it.  With autoscale,
+     *  the size (as the default prefetch) and the heartbeat reports it.  With autoscale,
      *  `concurrency` and `prefetch` must be 0 (WEFT_EINVAL). */
     int autoscale_max;
     int autoscale_min;

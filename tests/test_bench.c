@@ -115,6 +115,22 @@ TEST(one_at_a_time)
 }
 
 /* weft.noop writes its outputs: a chain and a fan-in of no-op tasks complete. */
+/* --fairness: short jobs submitted while a 5 s job runs on one of the 2
+ * workers finish on the other one, long before the long job ends. */
+TEST(fairness_short_jobs_behind_a_long_one)
+{
+    json_t *o = bench_json("--mode standalone --workers 2 --jobs 20 --fairness --task sleep:5");
+    check_common(o, "standalone", 20);
+    ASSERT(json_is_true(json_object_get(o, "fairness")));
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "task")), "sleep:5");
+    double worst = num(o, "finish_max_ms");
+    ASSERT(worst >= num(o, "finish_p99_ms"));
+    ASSERT(worst >= 5.0);    /* each short job sleeps 5 ms */
+    ASSERT(worst < 4000.0);  /* not behind the long job (5 s) */
+    ASSERT(!json_object_get(o, "cpu_efficiency")); /* sleep is not CPU work */
+    json_decref(o);
+}
+
 TEST(noop_chain_and_fanout)
 {
     json_t *o = bench_json("--mode development --jobs 20 --shape chain");
@@ -139,7 +155,8 @@ TEST(usage_errors)
 {
     char *cmd, *out = NULL;
     static const char *const bad[] = {"--mode nope", "--jobs 0", "--shape ring", "--task spin:x",
-                                      "--shape chain --task spin:5", "--bogus"};
+                                      "--shape chain --task spin:5", "--bogus", "--task sleep:x",
+                                      "--fairness --one-at-a-time", "--mode development --fairness"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (asprintf(&cmd, "%s/weft bench %s", test_build_dir(), bad[i]) < 0) FAIL("oom");
         int rc = test_run_cmd(cmd, &out);
@@ -158,4 +175,5 @@ TEST(usage_errors)
 TEST_MAIN(TEST_ENTRY_TIMEOUT(json_development, 120), TEST_ENTRY_TIMEOUT(json_standalone, 120),
           TEST_ENTRY_TIMEOUT(python_noop_in_standalone_workers, 120),
           TEST_ENTRY_TIMEOUT(one_at_a_time, 120), TEST_ENTRY_TIMEOUT(noop_chain_and_fanout, 120),
-          TEST_ENTRY_TIMEOUT(spin_efficiency, 120), TEST_ENTRY(usage_errors))
+          TEST_ENTRY_TIMEOUT(spin_efficiency, 120),
+          TEST_ENTRY_TIMEOUT(fairness_short_jobs_behind_a_long_one, 120), TEST_ENTRY(usage_errors))

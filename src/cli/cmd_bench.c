@@ -9,7 +9,11 @@
  * a chain (each task reads the previous one's output) or a fan-in (N-1
  * tasks feeding one join task).  `--one-at-a-time` instead submits N
  * one-job scenarios one after the other, waiting for each, which measures
- * latency rather than throughput.
+ * latency rather than throughput.  `--fairness` measures how long short
+ * jobs wait behind a long one: one job of FAIR_LONG_MS (weft.sleep) is
+ * submitted first, and once it runs, N one-job scenarios of the task
+ * (e.g. --task sleep:10) are submitted at once; the figures are theirs
+ * (the long job is not counted), with the worst submit->finish.
  *
  * What is timed:
  *   build   making the config in code, checking it, opening the store,
@@ -57,7 +61,8 @@ typedef struct bench_opts {
     int workers;
     long jobs;
     enum shape shape;
-    int spin_ms;          /* 0: noop */
+    int spin_ms;          /* 0: noop; else spin (or sleep) this long */
+    bool sleep;           /* sleep:MS: weft.sleep instead of weft.spin */
     bool python;          /* py-noop: a Python function that does nothing */
     const char *task_s;   /* as given: "noop", "spin:10", "py-noop" */
     const char *broker;
@@ -65,11 +70,14 @@ typedef struct bench_opts {
     const char *app_dir;  /* NULL: a temporary folder */
     long prefetch;        /* cluster: run-worker --prefetch (0: its default, 2 x concurrency) */
     bool json, one_at_a_time, use_running_workers, keep;
+    bool fairness;        /* short jobs submitted behind a long one */
 } bench_opts;
+
+#define FAIR_LONG_MS 5000 /* --fairness: the long job (longer than the 2 s target) */
 
 typedef struct bench_result {
     double build_s, submit_s, wall_s;
-    double lat_p50_ms, lat_p99_ms, fin_p50_ms, fin_p99_ms;
+    double lat_p50_ms, lat_p99_ms, fin_p50_ms, fin_p99_ms, fin_max_ms;
     long completed, failed;
     long long peak_rss;
     const char *first_error; /* borrowed from a job list while printing; copied below */
@@ -182,7 +190,10 @@ static weft_err add_task(weft_config *cfg, const bench_opts *b, const char *id,
     weft_property prop = {"duration", dur};
     snprintf(dur, sizeof dur, "%g:float", b->spin_ms / 1000.0);
     weft_task_opts t = {
-        .function = b->python ? PY_NOOP : b->spin_ms ? "weft.spin" : "weft.noop",
+        .function = b->python    ? PY_NOOP
+                    : b->sleep   ? "weft.sleep"
+                    : b->spin_ms ? "weft.spin"
+                                 : "weft.noop",
         .inputs = inputs,
         .outputs = outputs,
         .properties = b->spin_ms ? &prop : NULL,
@@ -218,6 +229,18 @@ static weft_err add_warmup(weft_config *cfg, const bench_opts *b, char *err)
     free(wt);
     free(wids);
     return e;
+}
+
+/* --fairness: scenario "long", one task of FAIR_LONG_MS of weft.sleep. */
+static weft_err add_long(weft_config *cfg, char *err)
+{
+    char dur[32];
+    snprintf(dur, sizeof dur, "%g:float", FAIR_LONG_MS / 1000.0);
+    weft_property prop = {"duration", dur};
+    weft_task_opts t = {.function = "weft.sleep", .properties = &prop, .nproperties = 1};
+    const char *tasks[] = {"long_task", NULL};
+    weft_err e = weft_config_configure_task(cfg, "long_task", &t, err);
+    return e ? e : weft_config_configure_scenario(cfg, "long", tasks, err);
 }
 
 /* The fan-in's join task `id`, reading d0 .. d<n-2>, writing `outs`. */
@@ -275,6 +298,7 @@ static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *
         if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
     }
     if ((e = add_warmup(cfg, b, err))) return e;
+    if (b->fairness && (e = add_long(cfg, err))) return e;
 
     long n = b->one_at_a_time ? 1 : b->jobs;
     char **tasks = calloc((size_t)n + 1, sizeof *tasks);
@@ -527,11 +551,54 @@ static weft_err create_instances(bench_run *br, double *secs, char *err)
     return e;
 }
 
+/* Submits the long job of --fairness, and waits until it runs. */
+static weft_err start_long(bench_run *br, char **sub, char *err)
+{
+    char *scen = NULL;
+    weft_submit_opts so = {.wait = false};
+    weft_err e = weft_scenario_create(br->o, "long", &scen, err);
+    if (!e) e = weft_submit(br->o, scen, &so, sub, err);
+    free(scen);
+    double deadline = now_s() + 60;
+    bool running = false;
+    while (!e && !running) {
+        weft_job_info **jobs = NULL;
+        size_t n = 0;
+        weft_job_filter f = {.submission_id = *sub, .status = -1};
+        if (!(e = weft_jobs_list(br->o, &f, &jobs, &n, err)))
+            running = n == 1 && jobs[0]->status == WEFT_JOB_RUNNING;
+        weft_job_list_free(jobs, n);
+        if (!e && !running && now_s() > deadline)
+            e = weft__err(err, WEFT_ETIMEDOUT, "the long job did not start within 60 s");
+        struct timespec ts = {0, 5 * 1000000L};
+        if (!e && !running) nanosleep(&ts, NULL);
+    }
+    return e;
+}
+
+/* --fairness: the long job, then every short one at once once it runs;
+ * waits for the short ones (timed), then for the long one. */
+static weft_err fair_submit_and_wait(bench_run *br, bench_result *r, char *err)
+{
+    char *lsub = NULL;
+    weft_err e = start_long(br, &lsub, err);
+    double start = now_s();
+    weft_submit_opts so = {.wait = false};
+    for (long i = 0; i < br->nsub && !e; i++) e = weft_submit(br->o, br->scen[i], &so, &br->subs[i], err);
+    r->submit_s = now_s() - start;
+    for (long i = 0; i < br->nsub && !e; i++) e = weft_submission_wait(br->o, br->subs[i], 0, err);
+    r->wall_s = now_s() - start;
+    if (lsub && !e) e = weft_submission_wait(br->o, lsub, 0, err);
+    free(lsub);
+    return e;
+}
+
 /* The measured part: submits, and waits for every job. */
 static weft_err submit_and_wait(bench_run *br, bench_result *r, char *err)
 {
     weft_err e = WEFT_OK;
     double start = now_s();
+    if (br->b->fairness) return fair_submit_and_wait(br, r, err);
     if (br->b->one_at_a_time) {
         weft_submit_opts so = {.wait = true};
         for (long i = 0; i < br->nsub && !e; i++) e = weft_submit(br->o, br->scen[i], &so, &br->subs[i], err);
@@ -560,6 +627,7 @@ static weft_err latencies(bench_run *br, bench_result *r, char *err)
     r->lat_p99_ms = pct_ms(s->lat, s->n, 99);
     r->fin_p50_ms = pct_ms(s->fin, s->n, 50);
     r->fin_p99_ms = pct_ms(s->fin, s->n, 99);
+    r->fin_max_ms = pct_ms(s->fin, s->n, 100);
     return WEFT_OK;
 }
 
@@ -643,12 +711,14 @@ static int print_json(const bench_opts *b, const bench_result *r)
     json_object_set_new(o, "latency_p99_ms", json_real(r->lat_p99_ms));
     json_object_set_new(o, "finish_p50_ms", json_real(r->fin_p50_ms));
     json_object_set_new(o, "finish_p99_ms", json_real(r->fin_p99_ms));
+    json_object_set_new(o, "finish_max_ms", json_real(r->fin_max_ms));
+    json_object_set_new(o, "fairness", json_boolean(b->fairness));
     json_object_set_new(o, "wall_seconds", json_real(r->wall_s));
     json_object_set_new(o, "build_seconds", json_real(r->build_s));
     json_object_set_new(o, "submit_seconds", json_real(r->submit_s));
     json_object_set_new(o, "peak_rss_bytes", json_integer(r->peak_rss));
     json_object_set_new(o, "rss_per_job_bytes", json_real(jobs > 0 ? (double)r->peak_rss / jobs : 0));
-    if (b->spin_ms) {
+    if (b->spin_ms && !b->sleep) {
         double ideal = jobs * b->spin_ms / 1000.0 / (w > 0 ? w : 1);
         json_object_set_new(o, "cpu_efficiency", json_real(r->wall_s > 0 ? ideal / r->wall_s : 0));
     }
@@ -662,17 +732,18 @@ static void print_table(const bench_opts *b, const bench_result *r)
     double jobs = (double)b->jobs;
     printf("weft bench: %s mode, %d worker%s, %ld job%s, %s, %s%s\n", weft_mode_name(b->mode), w,
            w == 1 ? "" : "s", b->jobs, b->jobs == 1 ? "" : "s", shape_names[b->shape], b->task_s,
-           b->one_at_a_time ? ", one at a time" : "");
+           b->fairness ? ", behind a long job" : b->one_at_a_time ? ", one at a time" : "");
     printf("  %-22s %12.3f s\n", "build (config, store)", r->build_s);
     printf("  %-22s %12.3f s\n", "submit", r->submit_s);
     printf("  %-22s %12.3f s\n", "wall (submit->finish)", r->wall_s);
     printf("  %-22s %12.0f jobs/s  (%.1f us/job)\n", "throughput", r->wall_s > 0 ? jobs / r->wall_s : 0,
            jobs > 0 ? r->wall_s * 1e6 / jobs : 0);
     printf("  %-22s %12.2f ms p50 %10.2f ms p99\n", "submit->start", r->lat_p50_ms, r->lat_p99_ms);
-    printf("  %-22s %12.2f ms p50 %10.2f ms p99\n", "submit->finish", r->fin_p50_ms, r->fin_p99_ms);
+    printf("  %-22s %12.2f ms p50 %10.2f ms p99 %10.2f ms max\n", "submit->finish", r->fin_p50_ms,
+           r->fin_p99_ms, r->fin_max_ms);
     printf("  %-22s %12.1f MiB     (%.0f bytes/job)\n", "peak RSS (orchestrator)",
            (double)r->peak_rss / 1048576.0, jobs > 0 ? (double)r->peak_rss / jobs : 0);
-    if (b->spin_ms) {
+    if (b->spin_ms && !b->sleep) {
         double ideal = jobs * b->spin_ms / 1000.0 / (w > 0 ? w : 1);
         printf("  %-22s %12.1f %%       (ideal %.2f s)\n", "CPU efficiency",
                r->wall_s > 0 ? 100.0 * ideal / r->wall_s : 0, ideal);
@@ -692,8 +763,9 @@ static int parse_args(int argc, char **argv, bench_opts *b)
         CLI_LONG("workers", 'w', &workers, 1, 256),
         CLI_LONG("jobs", 0, &b->jobs, 1, 100000000),
         CLI_CHOICE("shape", 0, &shape, shape_names),
-        CLI_STRING("task", 0, "noop, py-noop or spin:MS", &b->task_s),
+        CLI_STRING("task", 0, "noop, py-noop, spin:MS or sleep:MS", &b->task_s),
         CLI_FLAG("one-at-a-time", 0, &b->one_at_a_time),
+        CLI_FLAG("fairness", 0, &b->fairness),
         CLI_STRING("broker", 0, "a URL", &b->broker),
         CLI_STRING("queue", 0, "a queue name", &b->queue),
         CLI_STRING("app-dir", 0, "a folder", &b->app_dir),
@@ -723,14 +795,21 @@ static int check_args(bench_opts *b)
             return cli_usage_error("bench", "--task py-noop writes its module into a temporary "
                                             "folder: no --app-dir");
     } else if (strcmp(b->task_s, "noop") != 0) {
-        if (strncmp(b->task_s, "spin:", 5) != 0 || !cli_strtol(b->task_s + 5, 1, 3600000, &v))
-            return cli_usage_error("bench", "--task is noop, py-noop or spin:MS, not '%s'",
+        b->sleep = strncmp(b->task_s, "sleep:", 6) == 0;
+        const char *ms = b->task_s + (b->sleep ? 6 : 5);
+        if ((!b->sleep && strncmp(b->task_s, "spin:", 5) != 0) || !cli_strtol(ms, 1, 3600000, &v))
+            return cli_usage_error("bench", "--task is noop, py-noop, spin:MS or sleep:MS, not '%s'",
                                    b->task_s);
         b->spin_ms = (int)v;
     }
     if (b->spin_ms && b->shape != SHAPE_INDEPENDENT)
         return cli_usage_error("bench", "--shape %s needs --task noop (weft.spin writes no output)",
                                shape_names[b->shape]);
+    if (b->fairness && b->one_at_a_time)
+        return cli_usage_error("bench", "--fairness and --one-at-a-time are two measurements");
+    if (b->fairness && b->mode == WEFT_MODE_DEVELOPMENT)
+        return cli_usage_error("bench", "--fairness needs workers: --mode standalone or cluster");
+    b->one_at_a_time |= b->fairness; /* one-job scenarios, submitted at once */
     if (b->one_at_a_time && b->shape != SHAPE_INDEPENDENT)
         return cli_usage_error("bench", "--one-at-a-time submits one-job scenarios: no --shape");
     if (b->use_running_workers && (b->mode != WEFT_MODE_CLUSTER || !b->app_dir))

@@ -28,7 +28,8 @@
  * running ones finish and are reported, then run() returns.  Every 3 s the
  * service announces itself on <queue>.workers (protocol.h, "worker").
  *
- * Holding (the default prefetch, 2 x N): a job taken while every slot is
+ * Holding (the default prefetch, 2 x N, more for short jobs: see
+ * default_prefetch()): a job taken while every slot is
  * busy waits here, not in the pool, and goes to the pool the moment a slot
  * frees (no broker round trip between two jobs, while the broker confirms
  * the last result).  One that waited WEFT__HOLD_MS is handed back to the
@@ -42,7 +43,7 @@
  * round that finds every slot busy and jobs waiting (held, or handed back
  * and the consumer paused) grows the pool by the jobs held, up to MAX; a
  * pool with free slots for WEFT__AUTOSCALE_IDLE_MS shrinks to its busy
- * slots, down to MIN.  The prefetch, 2 x N, is set again with basic.qos,
+ * slots, down to MIN.  The prefetch, default_prefetch(), is set again with basic.qos,
  * which RabbitMQ applies to new consumers only: the service consumes anew.
  */
 #include "cluster/exec_cluster.h"
@@ -69,6 +70,7 @@
 #define RECENT_MAX 4096  /* job ids remembered as finished / canceled */
 #define MAX_CONCURRENCY 1000
 #define MAX_PREFETCH 65535 /* basic.qos takes 16 bits */
+#define MAX_HELD_PER_SLOT 63 /* default prefetch: at most 64 x N */
 
 /* ---- what the pool's thread tells the service's thread ---- */
 
@@ -96,6 +98,7 @@ typedef struct wjob {
      * job to submit and the message as delivered, to hand back unchanged. */
     bool held, in_pool;
     int64_t held_ns;
+    int64_t pool_ns;   /* when it went to the pool: its slot time, for the prefetch */
     weft__cluster_job cj;
     char *body;
     size_t blen;
@@ -159,6 +162,7 @@ struct weft_worker {
     int64_t full_ns;           /* last round with no free slot */
     int prefetch;              /* >= concurrency: jobs taken ahead of a free slot */
     bool hold;                 /* default prefetch: jobs past the free slots wait here */
+    int64_t slot_ns;           /* average slot time of a job (pool hand-off to result), 0: none yet */
     int in_pool;               /* jobs given to the pool and not finished */
     char **held;               /* ids of held jobs, oldest first */
     size_t nheld, capheld;
@@ -558,6 +562,7 @@ static weft_err submit_job(weft_worker *w, wjob *j, const weft__job_spec *spec, 
     char why[WEFT_ERRBUF_SIZE];
     if (weft__pool_submit(w->pool, spec, NULL, why) == WEFT_OK) {
         j->in_pool = true;
+        j->pool_ns = weft__mono_ns();
         w->in_pool++;
         return WEFT_OK;
     }
@@ -794,6 +799,13 @@ static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *re
     return publish ? publish_result(w, j, err) : WEFT_OK;
 }
 
+/* A moving average (weight 1/8) of how long a job keeps its slot. */
+static void slot_time(weft_worker *w, int64_t ns)
+{
+    if (ns < 1) ns = 1;
+    w->slot_ns = w->slot_ns ? w->slot_ns + (ns - w->slot_ns) / 8 : ns;
+}
+
 static weft_err on_pool_msgs(weft_worker *w, char *err)
 {
     char buf[256];
@@ -815,6 +827,7 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
         if (j && m->finished && j->in_pool) {
             j->in_pool = false; /* its slot is free */
             w->in_pool--;
+            slot_time(w, weft__mono_ns() - j->pool_ns);
         }
         if (!m->finished) w->jobs_started++;
         rate_add(m->finished ? &w->finished_rate : &w->started, weft__mono_ns() / 1000000000);
@@ -832,7 +845,36 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
 
 /* ---- autoscaling ---- */
 
-static int default_prefetch(int n) { return 2 * n < MAX_PREFETCH ? 2 * n : MAX_PREFETCH; }
+/* The default prefetch: N running plus, per slot, as many held jobs as it
+ * runs in half the hold time at the jobs' average length (at least 1, at
+ * most MAX_HELD_PER_SLOT).  So jobs of 200 ms or more get 2N, as before
+ * this was adaptive, and no-op jobs 64N: the next ones are at hand while
+ * the broker confirms the last results (each finished job counts against
+ * the prefetch until then), without a held job waiting long for its slot
+ * on average.  A job longer than that still gets its held jobs handed back
+ * after WEFT__HOLD_MS, as with any prefetch. */
+static int default_prefetch(const weft_worker *w)
+{
+    int64_t per_slot = 1, n = w->concurrency;
+    if (w->slot_ns > 0) per_slot = (int64_t)WEFT__HOLD_MS * 1000000 / 2 / w->slot_ns;
+    per_slot = per_slot < 1 ? 1 : per_slot > MAX_HELD_PER_SLOT ? MAX_HELD_PER_SLOT : per_slot;
+    int64_t p = n * (1 + per_slot);
+    return p < MAX_PREFETCH ? (int)p : MAX_PREFETCH;
+}
+
+/* Sets the default prefetch again when the jobs' length moved it by 2x or
+ * more.  Like a resize, the new basic.qos reaches a new consumer only: the
+ * service pauses, and run_held() consumes again while a slot is free.  The
+ * 2x keeps that round trip rare. */
+static weft_err retune_prefetch(weft_worker *w, char *err)
+{
+    if (!w->hold || w->draining || w->paused) return WEFT_OK;
+    int p = default_prefetch(w);
+    if (p < 2 * w->prefetch && 2 * p > w->prefetch) return WEFT_OK;
+    w->prefetch = p;
+    weft_err e = weft__amqp_qos(w->conn, (uint16_t)p, err);
+    return e ? e : pause_consuming(w, err);
+}
 
 /* The size the pool should have now: more while every slot is busy and
  * jobs wait, fewer once slots stayed free for the idle time. */
@@ -861,7 +903,7 @@ static weft_err autoscale(weft_worker *w, char *err)
     LOG(w, WEFT_LOG_INFO, "autoscale: %d -> %d job processes (%d busy, %zu held)",
         w->concurrency, n, w->in_pool, w->nheld);
     w->concurrency = weft__pool_resize(w->pool, n);
-    w->prefetch = default_prefetch(w->concurrency);
+    w->prefetch = default_prefetch(w);
     w->next_announce_ns = 0; /* the new size in the next heartbeat */
     weft_err e = weft__amqp_qos(w->conn, (uint16_t)w->prefetch, err);
     return e ? e : pause_consuming(w, err);
@@ -1116,6 +1158,7 @@ static void serve_round(weft_worker *w)
     weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
     if (!e) e = handle_events(w, err);
     if (!e && connected(w)) e = autoscale(w, err);
+    if (!e && connected(w)) e = retune_prefetch(w, err);
     if (!e && connected(w)) e = run_held(w, err);
     if (!e && connected(w)) e = expire_held(w, err);
     if (e || weft__amqp_broken(w->conn)) {
@@ -1150,8 +1193,9 @@ weft_err weft_worker_run(weft_worker *w, char *err)
     w->ran = true;
     char red[1024];
     weft__amqp_redact(w->url, red, sizeof red);
-    LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d",
-        w->app, red, w->queue, w->concurrency, w->prefetch);
+    LOG(w, WEFT_LOG_INFO, "application %s, broker %s, queue %s, concurrency %d, prefetch %d%s",
+        w->app, red, w->queue, w->concurrency, w->prefetch,
+        w->hold ? " (to start with: it follows the jobs' length)" : "");
     weft__amqp_warn_insecure(&w->aopts, &w->log, "worker");
     weft_err e = WEFT_OK;
     while (!e && !take_stop_requests(w)) {
@@ -1305,12 +1349,13 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     w->scale_idle_ns = (opts->autoscale_idle_ms > 0 ? opts->autoscale_idle_ms
                                                     : WEFT__AUTOSCALE_IDLE_MS) * 1000000;
     if (w->scale_max) w->concurrency = w->scale_min;
-    /* Default: 2 x N, the jobs past the free slots held here (see the
+    /* Default: 2 x N until jobs have run, then following their length
+     * (default_prefetch()), the jobs past the free slots held here (see the
      * top of this file), so that the next job is at hand when a slot frees
      * and a long job never holds short ones.  An explicit P is taken as is. */
     w->hold = opts->prefetch == 0;
     w->prefetch = opts->prefetch > w->concurrency ? opts->prefetch
-                  : w->hold ? default_prefetch(w->concurrency) : w->concurrency;
+                  : w->hold ? default_prefetch(w) : w->concurrency;
     if ((e = load_application(w, opts, err)) || (e = load_trust(w, opts, err)) ||
         (e = name_things(w, opts, err)) ||
         (e = make_pipe(w->stop_pipe, err)) || (e = make_pipe(w->pool_pipe, err)) ||

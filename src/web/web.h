@@ -117,7 +117,7 @@ struct weft_ui {
     pthread_mutex_t mu;
     pthread_cond_t cond;         /* new events, or stopping */
     weft_orchestrator *o;        /* NULL until the store exists */
-    char *ring[WEFT__RING];      /* SSE "data:" payloads by sequence % WEFT__RING */
+    char *ring[WEFT__RING];      /* SSE event texts ("id:", "event:", "data:") by sequence % WEFT__RING */
     int64_t ring_next;           /* sequence of the next event */
     int64_t last_row;            /* job_history row polled up to */
     bool stopping;
