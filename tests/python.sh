@@ -15,17 +15,13 @@ if [ ! -f "$build/python/weft/_weft.so" ]; then
 fi
 cd "$(mktemp -d /tmp/weft-pytest-XXXXXX)" || exit 2
 export TMPDIR=$PWD
-# An ASan build (make asan, build/asan): python3 is not instrumented, so the
-# sanitizer runtimes must be loaded first.  LeakSanitizer then reports what
-# the interpreter keeps at exit: tests/lsan-python.supp names it.
-if readelf -d "$build/python/weft/_weft.so" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
-    export LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
-    cat "$top/tests/lsan.supp" "$top/tests/lsan-python.supp" > lsan.supp
-    export LSAN_OPTIONS="suppressions=$PWD/lsan.supp" PYTHONMALLOC=malloc
-    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-fi
+# A sanitizer build (make asan, make tsan): python3 is not instrumented, so
+# the runtimes are loaded first; LeakSanitizer then reports what the
+# interpreter keeps at exit: tests/lsan-python.supp names it.
+. "$top/tests/sanitizers.bash"
+py_sanitizer_env "$build" "$PWD"
 WEFT_TEST_APPS="$build/tests/apps" PYTHONPATH="$build/python" PYTHONDONTWRITEBYTECODE=1 \
-    /usr/bin/python3 "$top/tests/test_package.py"
+    env "${py_env[@]}" /usr/bin/python3 "$top/tests/test_package.py"
 rc=$?
 cd / && rm -rf "$TMPDIR"
 exit $rc

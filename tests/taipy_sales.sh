@@ -65,16 +65,10 @@ fi
 # The same application driven from Python through the `weft` package
 # (examples/taipy-sales/run.py): every job COMPLETED and reported to its
 # subscriber, the same report as `weft run`.
-# An ASan build's package needs the sanitizer runtimes loaded first, and
-# what the interpreter keeps at exit suppressed, as tests/python.sh does.
+# A sanitizer build's package needs the runtimes loaded first (tests/sanitizers.bash).
+. "$top/tests/sanitizers.bash"
 cp -r "$top/examples/taipy-sales" "$tmp/package" && rm -rf "$tmp/package/.weft" "$tmp/package/out"
-py_env=()
-if readelf -d "$build/python/weft/_weft.so" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
-    cat "$top/tests/lsan.supp" "$top/tests/lsan-python.supp" > "$tmp/lsan.supp"
-    py_env=(LD_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
-            LSAN_OPTIONS="suppressions=$tmp/lsan.supp" PYTHONMALLOC=malloc
-            ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}")
-fi
+py_sanitizer_env "$build" "$tmp"
 if (cd "$tmp" && env "${py_env[@]}" PYTHONPATH="$build/python" timeout 120 /usr/bin/python3 package/run.py \
         > package/run.out 2> package/run.err); then
     if grep -q '^5 jobs reported finished to the subscriber$' "$tmp/package/run.out" &&
