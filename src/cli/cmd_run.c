@@ -13,7 +13,7 @@
  */
 #include "cli/opts.h"
 #include "cli/output.h"
-#include "util/util.h" /* weft__strmap, WEFT__GROW, weft__log: the command links libweft statically */
+#include "util/util.h" /* weft__strmap, WEFT__GROW, weft__log, weft__keep_freed_heap: the command links libweft statically */
 
 #include <pthread.h>
 #include <signal.h>
@@ -609,6 +609,7 @@ int cmd_run(int argc, char **argv)
         return rc;
     }
     install_stop_handlers();
+    weft__keep_freed_heap(); /* development mode runs the jobs in this process */
     progress_init(&s.prog, s.cfg, s.a.scenario, s.seq_key, s.a.json);
     if ((rc = run_start(&s)) == CLI_OK) {
         run_announce(&s);

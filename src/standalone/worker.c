@@ -280,6 +280,7 @@ int weft__worker_main(int fd, int slot, void *arg)
     if (slot < 0 || slot >= o->nslots) return 2;
     weft__worker_shm *shm = &o->shm[slot];
     setup_signals();
+    weft__keep_freed_heap();
     capture_open();
 
     char err[WEFT_ERRBUF_SIZE] = "";

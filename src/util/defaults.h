@@ -90,6 +90,18 @@
  * (pyenv, a venv) whose library does not match the linked libpython. */
 #ifndef WEFT__PYTHON_HOME
 #define WEFT__PYTHON_HOME "/usr"
+/* A worker process (standalone workers, cluster job processes) keeps the
+ * heap that a job freed for the next job, up to WEFT__WORKER_KEEP_HEAP
+ * bytes, and takes blocks up to WEFT__WORKER_MMAP_MAX from that heap
+ * rather than from fresh mappings (glibc's M_TRIM_THRESHOLD and
+ * M_MMAP_THRESHOLD).  glibc's own policy hands the top of the heap back
+ * after each job, and the next one faults it in again, zeroed: a pandas
+ * task reading 10 MB of CSV paid 8,600 page faults a job, 20-25% of its
+ * time (docs/PERFORMANCE.md).  GLIBC_TUNABLES glibc.malloc.* or
+ * MALLOC_*_THRESHOLD_ in the environment win over these. */
+#define WEFT__WORKER_KEEP_HEAP (64 * 1024 * 1024)
+#define WEFT__WORKER_MMAP_MAX (32 * 1024 * 1024)
+
 #endif
 
 /* How often a running Python task asks whether it is canceled (its
@@ -98,5 +110,17 @@
  * watcher and back: at 20 ms a loaded machine charged a pandas task for
  * 50 handoffs a second; 100 ms still stops a job well within a second. */
 #define WEFT__PY_CANCEL_POLL_MS 100
+
+/* A worker process (standalone workers, cluster job processes) keeps the
+ * heap that a job freed for the next job, up to WEFT__WORKER_KEEP_HEAP
+ * bytes, and takes blocks up to WEFT__WORKER_MMAP_MAX from that heap
+ * rather than from fresh mappings (glibc's M_TRIM_THRESHOLD and
+ * M_MMAP_THRESHOLD).  glibc's own policy hands the top of the heap back
+ * after each job, and the next one faults it in again, zeroed: a pandas
+ * task reading 10 MB of CSV paid 8,600 page faults a job, 20-25% of its
+ * time (docs/PERFORMANCE.md).  GLIBC_TUNABLES glibc.malloc.* or
+ * MALLOC_*_THRESHOLD_ in the environment win over these. */
+#define WEFT__WORKER_KEEP_HEAP (64 * 1024 * 1024)
+#define WEFT__WORKER_MMAP_MAX (32 * 1024 * 1024)
 
 #endif

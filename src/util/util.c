@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * util.c - error-buffer formatting, the growable buffer, and small string,
- * file and time helpers used across the library (see util.h).
+ * file and time helpers used across the library, and the malloc policy of
+ * the processes that run jobs (see util.h).
  */
 #include "util/util.h"
+#include "util/defaults.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +171,16 @@ int64_t weft__mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void weft__keep_freed_heap(void)
+{
+#ifdef __GLIBC__
+    const char *t = getenv("GLIBC_TUNABLES");
+    if ((t && strstr(t, "glibc.malloc.")) || getenv("MALLOC_TRIM_THRESHOLD_") ||
+        getenv("MALLOC_MMAP_THRESHOLD_"))
+        return;
+    mallopt(M_MMAP_THRESHOLD, WEFT__WORKER_MMAP_MAX);
+    mallopt(M_TRIM_THRESHOLD, WEFT__WORKER_KEEP_HEAP);
+#endif
 }

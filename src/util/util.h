@@ -69,6 +69,13 @@ size_t weft__url_redact_span(const char *s, size_t n, char *out);
 /* Wall-clock time in microseconds since the epoch, and monotonic time in ns. */
 int64_t weft__now_us(void);
 int64_t weft__mono_ns(void);
+
+/* Makes this process keep the heap its jobs free for its next jobs
+ * (WEFT__WORKER_KEEP_HEAP in util/defaults.h): for processes of weft's own
+ * that run jobs (a worker, the `weft` command in development mode), never
+ * for a program that embeds libweft.  Does nothing when the environment
+ * sets glibc's malloc tunables, or without glibc. */
+void weft__keep_freed_heap(void);
 /* The CLOCK_MONOTONIC time `ns` (>= 0) from now as an absolute time, for
  * pthread_cond_timedwait() on a condition made with that clock and for
  * clock_nanosleep(TIMER_ABSTIME). */

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "weft.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -27,6 +28,7 @@ EXPORT int exit3(weft_ctx *ctx);
 EXPORT int hello(weft_ctx *ctx);
 EXPORT int stubborn(weft_ctx *ctx);
 EXPORT int whoami(weft_ctx *ctx);
+EXPORT int heap_kept(weft_ctx *ctx);
 EXPORT int chatty(weft_ctx *ctx);
 EXPORT int flood(weft_ctx *ctx);
 
@@ -123,6 +125,24 @@ int whoami(weft_ctx *ctx)
     fprintf(f, "%d\n", (int)getpid());
     fclose(f);
     return 0;
+}
+
+/* Allocates and frees 8 MiB (above glibc's first mmap threshold, 128 KiB),
+ * then fails unless the freed memory stayed in the heap for the next job
+ * (the worker's malloc policy, WEFT__WORKER_KEEP_HEAP). */
+int heap_kept(weft_ctx *ctx)
+{
+    (void)ctx;
+    size_t n = 8u << 20;
+    volatile char *b = malloc(n);
+    if (!b) return 2;
+    for (size_t i = 0; i < n; i += 4096) b[i] = 1;
+    free((void *)b);
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks >= n) return 0;
+    printf("freed heap %zu bytes, top %zu: the 8 MiB went back to the system\n", mi.fordblks,
+           mi.keepcost);
+    return 1;
 }
 
 /* Prints 100000 lines (6.5 MB) to stdout, asking for cancel now and then. */
