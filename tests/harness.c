@@ -94,6 +94,28 @@ int test_run_cmd(const char *cmd, char **output)
     return 128 + WTERMSIG(st);
 }
 
+const char *test_weft_bin(void)
+{
+    static char path[sizeof build_dir + 8];
+    if (!path[0]) snprintf(path, sizeof path, "%s/weft", test_build_dir());
+    return path;
+}
+
+int test_weft(char **out, const char *fmt, ...)
+{
+    char args[4096], *cmd;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    if (asprintf(&cmd, "'%s' %s", test_weft_bin(), args) < 0)
+        test_fail(__FILE__, __LINE__, "out of memory");
+    int rc = test_run_cmd(cmd, out);
+    free(cmd);
+    printf("    $ weft %s  -> %d\n", args, rc);
+    return rc;
+}
+
 static void remove_tree(const char *dir)
 {
     char *cmd;

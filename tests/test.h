@@ -52,6 +52,12 @@ char *test_read_file(const char *path, size_t *len);
 static inline const char *test_str_or_empty(const char *s) { return s ? s : ""; }
 /* Run a shell command, capture stdout+stderr (caller frees) and return its exit status. */
 int test_run_cmd(const char *cmd, char **output);
+/* The weft command of the build directory (an absolute path). */
+const char *test_weft_bin(void);
+/* Runs `weft ARGS` through the shell from the current folder, printing the
+ * command line and its exit status; stdout+stderr in *out (caller frees;
+ * out may be NULL).  Returns the exit status. */
+int test_weft(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define TEST(name) static void name(void)
 #define TEST_ENTRY(name) {#name, name, 0}

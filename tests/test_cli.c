@@ -22,31 +22,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static const char *weft_bin(void)
-{
-    static char path[1024];
-    if (!path[0]) snprintf(path, sizeof path, "%s/weft", test_build_dir());
-    return path;
-}
-
-/* Runs `weft ARGS` through the shell (stdout+stderr in *out); returns its exit status. */
-__attribute__((format(printf, 2, 3))) static int weft(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[6144];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", weft_bin(), args);
-    char *o = NULL;
-    int rc = test_run_cmd(cmd, &o);
-    printf("    $ weft %s  -> %d\n", args, rc);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    return rc;
-}
 
 /* Makes clifns.so loadable from the test's folder (the application path). */
 static void use_clifns(void)
@@ -114,7 +89,7 @@ static pid_t spawn_weft(const char *log, ...)
         if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(127);
         signal(SIGINT, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
-        execv(weft_bin(), (char *const *)argv);
+        execv(test_weft_bin(), (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -142,7 +117,7 @@ static int wait_exit(pid_t pid, double timeout_s)
 static json_t *weft_json(const char *args)
 {
     char *out = NULL;
-    int rc = weft(&out, "%s --json 2>/dev/null", args);
+    int rc = test_weft(&out, "%s --json 2>/dev/null", args);
     json_error_t je;
     json_t *v = json_loads(out, 0, &je);
     if (!v) FAIL("`weft %s --json` (exit %d) printed no JSON: %s\n%s", args, rc, je.text, out);
@@ -161,7 +136,7 @@ static char *wait_job_in(const char *status, double timeout_s, pid_t pid, const 
     while (now_s() < end) {
         char *out = NULL;
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "'%s' jobs --status %s --json 2>/dev/null", weft_bin(), status);
+        snprintf(cmd, sizeof cmd, "'%s' jobs --status %s --json 2>/dev/null", test_weft_bin(), status);
         test_run_cmd(cmd, &out);
         json_t *v = json_loads(out, 0, NULL);
         free(out);
@@ -254,7 +229,7 @@ TEST(run_fan_out_fan_in_completes)
     use_clifns();
     test_write_file("config.toml", FAN);
     char *out;
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     /* The summary: every job, COMPLETED. */
@@ -277,7 +252,7 @@ TEST(run_fan_out_fan_in_completes)
     ASSERT_NOT_CONTAINS(out, "FAILED");
     free(out);
 
-    ASSERT_EQ(weft(&out, "data joined"), 0);
+    ASSERT_EQ(test_weft(&out, "data joined"), 0);
     ASSERT_STR_EQ(out, "HELLO\nolleh\n");
     free(out);
 }
@@ -291,7 +266,7 @@ TEST(run_a_sequence_runs_only_its_tasks)
              "\"left:SECTION\"]\n", FAN);
     test_write_file("config.toml", cfg);
     char *out;
-    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    ASSERT_EQ(test_weft(&out, "scenarios"), 0);
     ASSERT(line_with(out, "SCENARIO ", "  SEQUENCES") != NULL);
     ASSERT(line_with(out, "fan", "make_seed, left, right, join  seed and left: make_seed, left") != NULL);
     free(out);
@@ -302,7 +277,7 @@ TEST(run_a_sequence_runs_only_its_tasks)
     ASSERT_STR_EQ(json_string_value(json_array_get(seq, 1)), "left");
     json_decref(sc);
 
-    int rc = weft(&out, "run -s fan --sequence 'seed and left'");
+    int rc = test_weft(&out, "run -s fan --sequence 'seed and left'");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT_CONTAINS(out, "weft: running SEQUENCE_seedTPSPACEandTPSPACEleft_SCENARIO_fan_");
@@ -312,7 +287,7 @@ TEST(run_a_sequence_runs_only_its_tasks)
     ASSERT_NOT_CONTAINS(out, "JOB_join_");
     ASSERT_CONTAINS(out, "2 jobs");
     free(out);
-    ASSERT_EQ(weft(&out, "data upper"), 0);
+    ASSERT_EQ(test_weft(&out, "data upper"), 0);
     ASSERT_STR_EQ(out, "HELLO\n");
     free(out);
     json_t *run = weft_json("run -s fan --sequence 'seed and left'");
@@ -324,7 +299,7 @@ TEST(run_a_sequence_runs_only_its_tasks)
     json_decref(run);
 
     /* an unknown sequence is a usage error, and nothing is created */
-    rc = weft(&out, "run -s fan --sequence nope");
+    rc = test_weft(&out, "run -s fan --sequence nope");
     ASSERT_EQ(rc, 2);
     ASSERT_CONTAINS(out, "scenario 'fan' has no sequence 'nope'; its sequences: seed and left");
     free(out);
@@ -338,7 +313,7 @@ TEST(run_json_has_the_keys)
     use_clifns();
     test_write_file("config.toml", FAN);
     char *out;
-    int rc = weft(&out, "run -s fan --json 2>/dev/null");
+    int rc = test_weft(&out, "run -s fan --json 2>/dev/null");
     ASSERT_EQ(rc, 0);
     json_error_t je;
     json_t *v = json_loads(out, 0, &je);
@@ -372,7 +347,7 @@ TEST(run_standalone_with_workers)
     use_clifns();
     test_write_file("config.toml", FAN);
     char *out;
-    int rc = weft(&out, "run --mode standalone --workers 2");
+    int rc = test_weft(&out, "run --mode standalone --workers 2");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT_CONTAINS(out, "standalone mode, 2 workers");
@@ -384,7 +359,7 @@ TEST(run_standalone_with_workers)
     json_t *j;
     json_array_foreach(v, i, j) ASSERT(json_string_value(json_object_get(j, "worker")) != NULL);
     json_decref(v);
-    ASSERT_EQ(weft(&out, "data joined"), 0);
+    ASSERT_EQ(test_weft(&out, "data joined"), 0);
     ASSERT_STR_EQ(out, "HELLO\nolleh\n");
     free(out);
 }
@@ -394,7 +369,7 @@ TEST(run_reports_failures)
     use_clifns();
     test_write_file("config.toml", FAILING);
     char *out;
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     /* The failed function: its job id and the cause, together. */
@@ -425,7 +400,7 @@ TEST(show_prints_error_exit_code_and_output)
 {
     use_clifns();
     test_write_file("config.toml", FAILING);
-    ASSERT_EQ(weft(NULL, "run"), 1);
+    ASSERT_EQ(test_weft(NULL, "run"), 1);
     json_t *v = weft_json("jobs --status FAILED");
     ASSERT_EQ(json_array_size(v), 2);
     char *bad = NULL, *cmd = NULL;
@@ -443,7 +418,7 @@ TEST(show_prints_error_exit_code_and_output)
     ASSERT(bad && cmd);
 
     char *out;
-    ASSERT_EQ(weft(&out, "show %s", cmd), 0);
+    ASSERT_EQ(test_weft(&out, "show %s", cmd), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "FAILED");
     ASSERT(line_with(out, "exit code", "3") != NULL);
@@ -455,13 +430,13 @@ TEST(show_prints_error_exit_code_and_output)
     /* A unique prefix is enough, as printed by the progress lines. */
     char prefix[64];
     snprintf(prefix, sizeof prefix, "%.*s", (int)strlen("JOB_bad_") + 8, bad);
-    ASSERT_EQ(weft(&out, "show %s", prefix), 0);
+    ASSERT_EQ(test_weft(&out, "show %s", prefix), 0);
     ASSERT_CONTAINS(out, "deliberate failure in bad");
     ASSERT_CONTAINS(out, "about to fail in bad");
     ASSERT_CONTAINS(out, bad);
     free(out);
 
-    ASSERT_EQ(weft(&out, "show JOB_nosuch_0000"), 1);
+    ASSERT_EQ(test_weft(&out, "show JOB_nosuch_0000"), 1);
     ASSERT_CONTAINS(out, "no job");
     free(out);
     free(bad);
@@ -476,7 +451,7 @@ TEST(missing_function_is_reported)
                     "[TASK.ghost]\nfunction = \"clifns.nosuch:function\"\noutputs = [\"o:SECTION\"]\n"
                     "[SCENARIO.s]\ntasks = [\"ghost:SECTION\"]\n");
     char *out;
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT_CONTAINS(out, "nosuch");
@@ -494,7 +469,7 @@ TEST(missing_input_file_is_reported)
                     "outputs = [\"o:SECTION\"]\n"
                     "[SCENARIO.s]\ntasks = [\"up:SECTION\"]\n");
     char *out;
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT_CONTAINS(out, "missing.txt");
@@ -511,7 +486,7 @@ TEST(failing_command_is_reported)
                     "[DATA_NODE.o2]\nstorage_type = \"text\"\n"
                     "[SCENARIO.s]\ntasks = [\"boom:SECTION\", \"nocmd:SECTION\"]\n");
     char *out;
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT(line_with(out, "JOB_boom_", "exit code 7") != NULL);
@@ -527,31 +502,31 @@ TEST(jobs_submissions_scenarios_data)
     test_write_file("config.toml", FAN);
     char *out;
     /* Before any run: nothing, but no error. */
-    ASSERT_EQ(weft(&out, "jobs"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs"), 0);
     ASSERT_CONTAINS(out, "no jobs");
     free(out);
-    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    ASSERT_EQ(test_weft(&out, "scenarios"), 0);
     ASSERT_CONTAINS(out, "fan");
     free(out);
 
-    ASSERT_EQ(weft(NULL, "run"), 0);
-    ASSERT_EQ(weft(&out, "jobs"), 0);
+    ASSERT_EQ(test_weft(NULL, "run"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs"), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "JOB");
     ASSERT_CONTAINS(out, "STATUS");
     ASSERT_EQ(count_of(out, "COMPLETED"), 4);
     free(out);
-    ASSERT_EQ(weft(&out, "jobs --status FAILED"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs --status FAILED"), 0);
     ASSERT_NOT_CONTAINS(out, "JOB_");
     free(out);
-    ASSERT_EQ(weft(&out, "jobs --status completed"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs --status completed"), 0);
     ASSERT_EQ(count_of(out, "JOB_"), 4);
     free(out);
-    ASSERT_EQ(weft(&out, "jobs --status bogus"), 2);
+    ASSERT_EQ(test_weft(&out, "jobs --status bogus"), 2);
     ASSERT_CONTAINS(out, "unknown status 'bogus'");
     free(out);
 
-    ASSERT_EQ(weft(&out, "submissions"), 0);
+    ASSERT_EQ(test_weft(&out, "submissions"), 0);
     printf("%s", out);
     ASSERT(line_with(out, "SUBMISSION_", "COMPLETED") != NULL);
     ASSERT_CONTAINS(out, "4 completed");
@@ -564,13 +539,13 @@ TEST(jobs_submissions_scenarios_data)
     json_t *jobs = weft_json(args);
     ASSERT_EQ(json_array_size(jobs), 4);
     json_decref(jobs);
-    ASSERT_EQ(weft(&out, "show %s", sid), 0);
+    ASSERT_EQ(test_weft(&out, "show %s", sid), 0);
     ASSERT_CONTAINS(out, "COMPLETED");
     ASSERT_CONTAINS(out, "JOB_join_");
     free(out);
     json_decref(subs);
 
-    ASSERT_EQ(weft(&out, "scenarios"), 0);
+    ASSERT_EQ(test_weft(&out, "scenarios"), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "SCENARIO_fan_");
     ASSERT(line_with(out, "fan", "make_seed, left, right, join") != NULL);
@@ -579,10 +554,10 @@ TEST(jobs_submissions_scenarios_data)
     ASSERT_EQ(json_array_size(json_object_get(sc, "instances")), 1);
     json_decref(sc);
 
-    ASSERT_EQ(weft(&out, "data seed"), 0);
+    ASSERT_EQ(test_weft(&out, "data seed"), 0);
     ASSERT_STR_EQ(out, "hello\n");
     free(out);
-    ASSERT_EQ(weft(&out, "data nosuch"), 1);
+    ASSERT_EQ(test_weft(&out, "data nosuch"), 1);
     ASSERT_CONTAINS(out, "nosuch");
     free(out);
 }
@@ -597,7 +572,7 @@ static void cancel_while_running(const char *mode)
     char *job = wait_job_in("RUNNING", 30, pid, "run.log");
     double t0 = now_s();
     char *out;
-    int rc = weft(&out, "cancel %s", job);
+    int rc = test_weft(&out, "cancel %s", job);
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT_CONTAINS(out, "CANCELED");
@@ -617,7 +592,7 @@ static void cancel_while_running(const char *mode)
     ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
 
     /* Again: it is finished, and the command says so. */
-    rc = weft(&out, "cancel %s", job);
+    rc = test_weft(&out, "cancel %s", job);
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT_CONTAINS(out, "already finished");
@@ -634,7 +609,7 @@ TEST(cancel_a_submission_and_a_locked_store)
     free(job);
     /* A second run cannot write the store while the first one does. */
     char *out;
-    int rc = weft(&out, "run -s quick_run");
+    int rc = test_weft(&out, "run -s quick_run");
     printf("%s", out);
     ASSERT_EQ(rc, 1);
     ASSERT_CONTAINS(out, "in use");
@@ -644,7 +619,7 @@ TEST(cancel_a_submission_and_a_locked_store)
     ASSERT_EQ(json_array_size(subs), 1);
     char *sid = strdup(json_string_value(json_object_get(json_array_get(subs, 0), "id")));
     json_decref(subs);
-    rc = weft(&out, "cancel %s", sid);
+    rc = test_weft(&out, "cancel %s", sid);
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT_CONTAINS(out, "CANCELED");
@@ -658,7 +633,7 @@ TEST(cancel_a_submission_and_a_locked_store)
     ASSERT_STR_EQ(json_string_value(json_object_get(v, "submission")), sid);
     json_decref(v);
     free(log);
-    ASSERT_EQ(weft(&out, "cancel %s", sid), 1);
+    ASSERT_EQ(test_weft(&out, "cancel %s", sid), 1);
     ASSERT_CONTAINS(out, "already finished");
     free(out);
     free(sid);
@@ -682,7 +657,7 @@ static void ctrl_c(const char *mode)
     ASSERT_STR_EQ(status_of_task("slow"), "CANCELED");
     ASSERT_STR_EQ(status_of_task("after"), "ABANDONED");
     char *out;
-    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs --status RUNNING"), 0);
     ASSERT_NOT_CONTAINS(out, "JOB_");
     free(out);
     free(job);
@@ -703,18 +678,18 @@ static void kill_9(const char *mode)
     ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
 
     char *out;
-    ASSERT_EQ(weft(&out, "jobs"), 0); /* read-only: opens cleanly, repairs nothing */
+    ASSERT_EQ(test_weft(&out, "jobs"), 0); /* read-only: opens cleanly, repairs nothing */
     printf("%s", out);
     free(out);
 
-    int rc = weft(&out, "run -s quick_run");
+    int rc = test_weft(&out, "run -s quick_run");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     free(out);
-    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs --status RUNNING"), 0);
     ASSERT_NOT_CONTAINS(out, "JOB_");
     free(out);
-    ASSERT_EQ(weft(&out, "show %s", job), 0);
+    ASSERT_EQ(test_weft(&out, "show %s", job), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "FAILED");
     ASSERT_CONTAINS(out, "orchestrator stopped while the job ran");
@@ -746,7 +721,7 @@ static void assert_no_job_left_running(void)
     static const char *const unfinished[] = {"RUNNING", "PENDING", "BLOCKED", "SUBMITTED"};
     for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
         char *out;
-        ASSERT_EQ(weft(&out, "jobs --status %s", unfinished[i]), 0);
+        ASSERT_EQ(test_weft(&out, "jobs --status %s", unfinished[i]), 0);
         ASSERT_NOT_CONTAINS(out, "JOB_");
         free(out);
     }
@@ -794,13 +769,13 @@ TEST(check_warns_about_very_many_workers)
     use_clifns();
     write_many_workers_config(1000);
     char *out;
-    ASSERT_EQ(weft(&out, "check"), 0);
+    ASSERT_EQ(test_weft(&out, "check"), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "max_nb_of_workers = 1000");
     ASSERT_CONTAINS(out, "warning");
     free(out);
     write_many_workers_config(8);
-    ASSERT_EQ(weft(&out, "check"), 0);
+    ASSERT_EQ(test_weft(&out, "check"), 0);
     ASSERT_NOT_CONTAINS(out, "max_nb_of_workers");
     free(out);
 }
@@ -910,7 +885,7 @@ TEST(cancel_after_the_orchestrator_was_killed)
     kill(pid, SIGKILL);
     ASSERT_EQ(wait_exit(pid, 10), 128 + SIGKILL);
     char *out;
-    int rc = weft(&out, "cancel %s", job);
+    int rc = test_weft(&out, "cancel %s", job);
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT(line_with(out, job, "FAILED") != NULL);
@@ -937,7 +912,7 @@ TEST(cancel_after_the_orchestrator_was_killed)
     }
     json_decref(subs);
     ASSERT(sid != NULL);
-    rc = weft(&out, "cancel %s", sid);
+    rc = test_weft(&out, "cancel %s", sid);
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT(line_with(out, sid, "FAILED") != NULL);
@@ -953,7 +928,7 @@ TEST(cancel_after_the_orchestrator_was_killed)
 static char *weft_on_tty(const char *args)
 {
     char cmd[4096], *out = NULL;
-    snprintf(cmd, sizeof cmd, "script -qec \"'%s' %s\" /dev/null", weft_bin(), args);
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' %s\" /dev/null", test_weft_bin(), args);
     int rc = test_run_cmd(cmd, &out);
     printf("    $ (tty) weft %s  -> %d\n", args, rc);
     return out;
@@ -969,7 +944,7 @@ TEST(task_escape_sequences_are_escaped_on_a_terminal)
                     "[TASK.esc]\nfunction = \"clifns.escapes:function\"\n"
                     "[SCENARIO.escapes]\ntasks = [\"esc:SECTION\"]\n");
     char *out;
-    ASSERT_EQ(weft(&out, "run"), 1);
+    ASSERT_EQ(test_weft(&out, "run"), 1);
     free(out);
     json_t *v = weft_json("jobs");
     ASSERT_EQ(json_array_size(v), 1);
@@ -1017,41 +992,41 @@ TEST(usage_errors_exit_2)
     use_clifns();
     test_write_file("config.toml", SLOW);
     char *out;
-    ASSERT_EQ(weft(&out, "run --mode fast"), 2);
+    ASSERT_EQ(test_weft(&out, "run --mode fast"), 2);
     ASSERT_CONTAINS(out, "unknown mode 'fast'");
     free(out);
-    ASSERT_EQ(weft(&out, "run --frobnicate"), 2);
+    ASSERT_EQ(test_weft(&out, "run --frobnicate"), 2);
     ASSERT_CONTAINS(out, "unknown option '--frobnicate'");
     ASSERT_CONTAINS(out, "Try 'weft help run'.");
     free(out);
-    ASSERT_EQ(weft(&out, "run --workers zero"), 2);
+    ASSERT_EQ(test_weft(&out, "run --workers zero"), 2);
     free(out);
-    ASSERT_EQ(weft(&out, "run -s nosuch"), 2);
+    ASSERT_EQ(test_weft(&out, "run -s nosuch"), 2);
     ASSERT_CONTAINS(out, "no scenario 'nosuch'");
     ASSERT_CONTAINS(out, "sleepy, quick");
     free(out);
-    ASSERT_EQ(weft(&out, "run"), 2); /* two scenarios and no -s */
+    ASSERT_EQ(test_weft(&out, "run"), 2); /* two scenarios and no -s */
     ASSERT_CONTAINS(out, "choose one with -s");
     ASSERT_CONTAINS(out, "sleepy, quick");
     free(out);
-    ASSERT_EQ(weft(&out, "run -c nosuch.toml"), 2);
+    ASSERT_EQ(test_weft(&out, "run -c nosuch.toml"), 2);
     ASSERT_CONTAINS(out, "nosuch.toml");
     free(out);
     const char *cmds[] = {"jobs", "show", "submissions", "scenarios", "data", "cancel"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        ASSERT_EQ(weft(&out, "%s --bogus", cmds[i]), 2);
+        ASSERT_EQ(test_weft(&out, "%s --bogus", cmds[i]), 2);
         char want[64];
         snprintf(want, sizeof want, "Try 'weft help %s'.", cmds[i]);
         ASSERT_CONTAINS(out, want);
         free(out);
     }
-    ASSERT_EQ(weft(&out, "show"), 2);
+    ASSERT_EQ(test_weft(&out, "show"), 2);
     free(out);
 
     /* A config with an error: exit 2, the diagnostic shown. */
     test_write_file("bad.toml", "[TASK.t]\nfunction = \"weft.noop\"\ninputs = [\"ghost:SECTION\"]\n"
                                 "[SCENARIO.s]\ntasks = [\"t:SECTION\"]\n");
-    ASSERT_EQ(weft(&out, "run -c bad.toml"), 2);
+    ASSERT_EQ(test_weft(&out, "run -c bad.toml"), 2);
     ASSERT_CONTAINS(out, "bad.toml:");
     ASSERT_CONTAINS(out, "ghost");
     free(out);
@@ -1084,7 +1059,7 @@ static const struct {
 static void assert_usage(const char *cmd, const char *msg, const char *args)
 {
     char *out, want[512];
-    ASSERT_EQ(weft(&out, "%s", args), 2);
+    ASSERT_EQ(test_weft(&out, "%s", args), 2);
     if (cmd)
         snprintf(want, sizeof want, "weft: %s\nTry 'weft help %s'.\n", msg, cmd);
     else
@@ -1097,7 +1072,7 @@ static void assert_usage(const char *cmd, const char *msg, const char *args)
 static void expect(int rc, const char *has, const char *args)
 {
     char *out;
-    ASSERT_EQ(weft(&out, "%s", args), rc);
+    ASSERT_EQ(test_weft(&out, "%s", args), rc);
     ASSERT_CONTAINS(out, has);
     free(out);
 }
@@ -1183,8 +1158,8 @@ TEST(double_dash_ends_the_options)
 static char *same_output(const char *a, const char *b)
 {
     char *out_a, *out_b;
-    ASSERT_EQ(weft(&out_a, "%s", a), 0);
-    ASSERT_EQ(weft(&out_b, "%s", b), 0);
+    ASSERT_EQ(test_weft(&out_a, "%s", a), 0);
+    ASSERT_EQ(test_weft(&out_b, "%s", b), 0);
     ASSERT_STR_EQ(out_a, out_b);
     free(out_b);
     return out_a;
@@ -1231,7 +1206,7 @@ TEST(quiet_and_verbose_move_the_log_level)
     test_write_file("config.toml", FAN);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out;
-        ASSERT_EQ(weft(&out, "%s", cases[i].args), 0);
+        ASSERT_EQ(test_weft(&out, "%s", cases[i].args), 0);
         ASSERT_CONTAINS(out, cases[i].has);
         if (cases[i].also) ASSERT_CONTAINS(out, cases[i].also);
         if (cases[i].has_not) ASSERT_NOT_CONTAINS(out, cases[i].has_not);
@@ -1242,15 +1217,15 @@ TEST(quiet_and_verbose_move_the_log_level)
 TEST(help_lists_every_command)
 {
     char *out;
-    ASSERT_EQ(weft(&out, "--help"), 0);
+    ASSERT_EQ(test_weft(&out, "--help"), 0);
     const char *cmds[] = {"run", "jobs", "show", "submissions", "scenarios", "data", "cancel"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) ASSERT_CONTAINS(out, cmds[i]);
     free(out);
-    ASSERT_EQ(weft(&out, "help run"), 0);
+    ASSERT_EQ(test_weft(&out, "help run"), 0);
     ASSERT_CONTAINS(out, "--workers");
     ASSERT_CONTAINS(out, "Exit status");
     free(out);
-    ASSERT_EQ(weft(&out, "cancel --help"), 0);
+    ASSERT_EQ(test_weft(&out, "cancel --help"), 0);
     ASSERT_CONTAINS(out, "usage: weft cancel");
     free(out);
 }
@@ -1265,7 +1240,7 @@ TEST(broker_password_is_never_printed)
     char *out;
     /* No broker listens there: however the engine gives up, not a word of the password. */
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "timeout -s INT 20 '%s' run", weft_bin());
+    snprintf(cmd, sizeof cmd, "timeout -s INT 20 '%s' run", test_weft_bin());
     int rc = test_run_cmd(cmd, &out);
     printf("%s", out);
     ASSERT_NE(rc, 0);
@@ -1294,7 +1269,7 @@ static void write_cluster_config(const char *url)
 static void assert_hidden(const char *env, const char *args)
 {
     char cmd[4096], *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s timeout -s INT 20 '%s' %s", env, weft_bin(), args);
+    snprintf(cmd, sizeof cmd, "%s timeout -s INT 20 '%s' %s", env, test_weft_bin(), args);
     int rc = test_run_cmd(cmd, &out);
     printf("    $ %s weft %s  -> %d\n%s", env, args, rc, out);
     ASSERT_NOT_CONTAINS(out, "pwAx");
@@ -1401,7 +1376,7 @@ TEST(run_worker_broker_file_keeps_the_password_out_of_ps)
                            "broker.url", "--queue", q, (const char *)NULL);
     free(wait_log("worker.log", "info worker: application", 20));
     char *out;
-    int rc = weft(&out, "workers --broker-file broker.url --queue %s --wait 4", q);
+    int rc = test_weft(&out, "workers --broker-file broker.url --queue %s --wait 4", q);
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     char me[32];
@@ -1449,7 +1424,7 @@ TEST(broker_password_on_the_command_line_is_warned_about)
 
     char *out, env[1200];
     snprintf(env, sizeof env, "WEFT_BROKER_URL='%s' '%s' workers --queue %s --wait 1", broker_url(),
-             weft_bin(), test_queue());
+             test_weft_bin(), test_queue());
     ASSERT_EQ(test_run_cmd(env, &out), 0);
     printf("%s", out);
     const char *port = strrchr(broker_url(), ':');
@@ -1467,7 +1442,7 @@ TEST(unset_broker_env_fails_only_what_connects)
     unsetenv("WEFT_BROKER_URL");
     write_cluster_config("ENV[WEFT_BROKER_URL]");
     char *out;
-    ASSERT_EQ(weft(&out, "run --mode development"), 0);
+    ASSERT_EQ(test_weft(&out, "run --mode development"), 0);
     free(out);
     json_t *jobs = weft_json("jobs");
     ASSERT_EQ(json_array_size(jobs), 1);
@@ -1477,13 +1452,13 @@ TEST(unset_broker_env_fails_only_what_connects)
     json_decref(jobs);
     static const char *const readers[] = {"jobs", "submissions", "scenarios", "data o", NULL};
     for (int i = 0; readers[i]; i++) {
-        ASSERT_EQ(weft(&out, "%s", readers[i]), 0);
+        ASSERT_EQ(test_weft(&out, "%s", readers[i]), 0);
         ASSERT_NOT_CONTAINS(out, "WEFT_BROKER_URL");
         free(out);
     }
-    ASSERT_EQ(weft(&out, "%s", show), 0);
+    ASSERT_EQ(test_weft(&out, "%s", show), 0);
     free(out);
-    ASSERT_EQ(weft(&out, "check"), 0);
+    ASSERT_EQ(test_weft(&out, "check"), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "warning: environment variable WEFT_BROKER_URL is not set (needed by "
                          "broker_url in [JOB]");
@@ -1491,7 +1466,7 @@ TEST(unset_broker_env_fails_only_what_connects)
     static const char *const connecting[] = {"run", "run-worker --application-path .",
                                              "workers --wait 1", NULL};
     for (int i = 0; connecting[i]; i++) {
-        ASSERT_EQ(weft(&out, "%s", connecting[i]), 2);
+        ASSERT_EQ(test_weft(&out, "%s", connecting[i]), 2);
         printf("%s", out);
         ASSERT(line_with(out, "weft: ", "environment variable WEFT_BROKER_URL is not set (needed "
                                         "by broker_url in [JOB] to connect to the broker)"));
@@ -1520,11 +1495,11 @@ TEST(unset_broker_env_is_not_needed_when_given)
     ASSERT_NOT_CONTAINS(out, "weft: environment variable");
     ASSERT_NOT_CONTAINS(out, "retrying");
     free(out);
-    ASSERT_EQ(weft(&out, "workers --broker-file broker.url --queue %s --wait 1", test_queue()), 0);
+    ASSERT_EQ(test_weft(&out, "workers --broker-file broker.url --queue %s --wait 1", test_queue()), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "no worker announced itself on queue weft.test.cli.");
     free(out);
-    ASSERT_EQ(weft(&out, "workers --broker-file broker.url --wait 1"), 2);
+    ASSERT_EQ(test_weft(&out, "workers --broker-file broker.url --wait 1"), 2);
     ASSERT_CONTAINS(out, "environment variable WEFT_TEST_Q is not set (needed by queue in [JOB]");
     free(out);
     broker_cleanup(test_queue());
@@ -1544,7 +1519,7 @@ static char *start_both_with(const char *url, const char *extra)
              url, extra);
     test_write_file("config.toml", cfg);
     char *run;
-    ASSERT_EQ(weft(&run, "run"), 2); /* nothing listens on port 1 */
+    ASSERT_EQ(test_weft(&run, "run"), 2); /* nothing listens on port 1 */
     char *log = run_worker_briefly("worker.log", NULL, NULL, NULL, NULL);
     size_t n = strlen(run) + strlen(log) + 1;
     char *both = malloc(n);
@@ -1650,7 +1625,7 @@ TEST(cluster_signals_at_start_up_stop_within_seconds)
     ASSERT(rc == 2 || rc == 130);
     ASSERT_LT(took, 3.0);
     char *out;
-    ASSERT_EQ(weft(&out, "jobs --status RUNNING"), 0);
+    ASSERT_EQ(test_weft(&out, "jobs --status RUNNING"), 0);
     ASSERT_NOT_CONTAINS(out, "JOB_");
     free(out);
 }

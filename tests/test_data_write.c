@@ -48,31 +48,6 @@ static const char CONFIG[] =
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static const char *weft_bin(void)
-{
-    static char path[1024];
-    if (!path[0]) snprintf(path, sizeof path, "%s/weft", test_build_dir());
-    return path;
-}
-
-/* Runs `weft ARGS` through the shell (stdout+stderr in *out); returns its exit status. */
-__attribute__((format(printf, 2, 3))) static int weft(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[6144];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", weft_bin(), args);
-    char *o = NULL;
-    int rc = test_run_cmd(cmd, &o);
-    printf("    $ weft %s  -> %d\n", args, rc);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    return rc;
-}
 
 /* `weft ARGS` whose output is JSON: parsed (the test fails otherwise). */
 __attribute__((format(printf, 1, 2))) static json_t *weft_json(const char *fmt, ...)
@@ -83,7 +58,7 @@ __attribute__((format(printf, 1, 2))) static json_t *weft_json(const char *fmt, 
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     char *out;
-    int rc = weft(&out, "%s", args);
+    int rc = test_weft(&out, "%s", args);
     if (rc != 0) FAIL("weft %s exited %d:\n%s", args, rc, out);
     json_error_t je;
     json_t *v = json_loads(out, 0, &je);
@@ -149,7 +124,7 @@ static size_t nedits(const char *id)
 static char *content(const char *id)
 {
     char *out;
-    int rc = weft(&out, "data %s 2>&1", id);
+    int rc = test_weft(&out, "data %s 2>&1", id);
     if (rc != 0) FAIL("weft data %s exited %d: %s", id, rc, out);
     return out;
 }
@@ -174,7 +149,7 @@ static void refused(const char *id, const char *path, const char *args, const ch
     size_t before = nedits(id);
     char *old = path && access(path, F_OK) == 0 ? test_read_file(path, NULL) : NULL;
     char *out;
-    ASSERT_EQ(weft(&out, "data write %s %s", id, args), 1);
+    ASSERT_EQ(test_weft(&out, "data write %s %s", id, args), 1);
     printf("%s", out);
     ASSERT_CONTAINS(out, why);
     ASSERT_EQ(count_lines(out), 1);
@@ -195,7 +170,7 @@ static void write_text(const char *id, const char *text, const char *more_args)
 {
     test_write_file("in.dat", text);
     char *out;
-    ASSERT_EQ(weft(&out, "data write %s %s in.dat", more_args, id), 0);
+    ASSERT_EQ(test_weft(&out, "data write %s %s in.dat", more_args, id), 0);
     ASSERT_STR_EQ(out, "");
     free(out);
 }
@@ -224,12 +199,12 @@ TEST(write_each_storage_type_and_read_it_back)
 
     /* Standard input, with - and with no file at all. */
     test_write_file("in.txt", "from stdin\n");
-    ASSERT_EQ(weft(NULL, "data write t - < in.txt"), 0);
+    ASSERT_EQ(test_weft(NULL, "data write t - < in.txt"), 0);
     out = content("t");
     ASSERT_STR_EQ(out, "from stdin\n");
     free(out);
     test_write_file("in.txt", "again\n");
-    ASSERT_EQ(weft(NULL, "data write t < in.txt"), 0);
+    ASSERT_EQ(test_weft(NULL, "data write t < in.txt"), 0);
     out = content("t");
     ASSERT_STR_EQ(out, "again\n");
     free(out);
@@ -252,10 +227,10 @@ TEST(write_each_storage_type_and_read_it_back)
     ASSERT_EQ(system("printf 'A\\000\\001\\377Z' > in.bin"), 0);
     for (int i = 0; i < 2; i++) {
         const char *id = i ? "p" : "b";
-        ASSERT_EQ(weft(NULL, "data write %s in.bin", id), 0);
+        ASSERT_EQ(test_weft(NULL, "data write %s in.bin", id), 0);
         char *path = path_of(id);
         char cmd[4200];
-        snprintf(cmd, sizeof cmd, "cmp in.bin '%s' && '%s' data %s | cmp in.bin -", path, weft_bin(), id);
+        snprintf(cmd, sizeof cmd, "cmp in.bin '%s' && '%s' data %s | cmp in.bin -", path, test_weft_bin(), id);
         ASSERT_EQ(test_run_cmd(cmd, NULL), 0);
         ASSERT_EQ(nedits(id), 1);
         free(path);
@@ -347,10 +322,10 @@ TEST(refused_writes_change_neither_the_file_nor_the_store)
 
     /* An unknown node: nothing written anywhere. */
     char *out;
-    ASSERT_EQ(weft(&out, "data write nosuch x.txt"), 1);
+    ASSERT_EQ(test_weft(&out, "data write nosuch x.txt"), 1);
     ASSERT_CONTAINS(out, "no data node nosuch");
     free(out);
-    ASSERT_EQ(weft(&out, "data write t no-such-file"), 1);
+    ASSERT_EQ(test_weft(&out, "data write t no-such-file"), 1);
     ASSERT_CONTAINS(out, "cannot open no-such-file");
     free(out);
     ASSERT_EQ(nedits("t"), 1);
@@ -379,7 +354,7 @@ static pid_t spawn_weft(const char *log, ...)
     if (pid == 0) {
         FILE *f = freopen(log, "w", stdout);
         if (!f || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) _exit(127);
-        execv(weft_bin(), (char *const *)argv);
+        execv(test_weft_bin(), (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -392,7 +367,7 @@ static char *wait_running(pid_t pid, double timeout_s)
     while (now_s() < end) {
         char *out = NULL;
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "'%s' jobs --status RUNNING --json 2>/dev/null", weft_bin());
+        snprintf(cmd, sizeof cmd, "'%s' jobs --status RUNNING --json 2>/dev/null", test_weft_bin());
         test_run_cmd(cmd, &out);
         json_t *v = json_loads(out, 0, NULL);
         free(out);
@@ -431,7 +406,7 @@ static void locked_while_running(const char *mode)
     char *id = strdup(json_string_value(json_object_get(v, "id")));
     json_decref(v);
     char *out;
-    ASSERT_EQ(weft(&out, "show %s", id), 0);
+    ASSERT_EQ(test_weft(&out, "show %s", id), 0);
     printf("%s", out);
     char line[512];
     snprintf(line, sizeof line, "locked by   %s\n", job);
@@ -439,7 +414,7 @@ static void locked_while_running(const char *mode)
     free(out);
 
     /* Once the job is over the node can be written. */
-    ASSERT_EQ(weft(NULL, "cancel %s", job), 0);
+    ASSERT_EQ(test_weft(NULL, "cancel %s", job), 0);
     int st;
     double end = now_s() + 20;
     while (waitpid(pid, &st, WNOHANG) != pid) {
@@ -449,7 +424,7 @@ static void locked_while_running(const char *mode)
         }
         sleep_ms(20);
     }
-    ASSERT_EQ(weft(&out, "data write held x.txt"), 0);
+    ASSERT_EQ(test_weft(&out, "data write held x.txt"), 0);
     free(out);
     out = content("held");
     ASSERT_STR_EQ(out, "outside\n");
@@ -471,7 +446,7 @@ TEST(the_edit_history_shows_in_show_and_info)
     write_text("src", "one\n", "");
     write_text("src", "two\n", "--editor alice");
     char *out;
-    ASSERT_EQ(weft(&out, "run -s flow -q"), 0);
+    ASSERT_EQ(test_weft(&out, "run -s flow -q"), 0);
     free(out);
 
     json_t *v = weft_json("data --info --json src");
@@ -504,8 +479,8 @@ TEST(the_edit_history_shows_in_show_and_info)
 
     /* Text: --info and show print the same. */
     char *info, *show;
-    ASSERT_EQ(weft(&info, "data --info src"), 0);
-    ASSERT_EQ(weft(&show, "show %s", src_id), 0);
+    ASSERT_EQ(test_weft(&info, "data --info src"), 0);
+    ASSERT_EQ(test_weft(&show, "show %s", src_id), 0);
     printf("%s", info);
     ASSERT_STR_EQ(info, show);
     ASSERT_CONTAINS(info, "editor      alice\n");
@@ -522,7 +497,7 @@ TEST(the_edit_history_shows_in_show_and_info)
     json_decref(b);
 
     /* A node never written. */
-    ASSERT_EQ(weft(&info, "data --info c"), 0);
+    ASSERT_EQ(test_weft(&info, "data --info c"), 0);
     ASSERT_CONTAINS(info, "last edit   -\n");
     ASSERT_CONTAINS(info, "edits       -\n");
     free(info);
@@ -531,7 +506,7 @@ TEST(the_edit_history_shows_in_show_and_info)
     ASSERT(json_is_null(json_object_get(v, "last_editor")));
     ASSERT_EQ(json_array_size(json_object_get(v, "edits")), 0);
     json_decref(v);
-    ASSERT_EQ(weft(&out, "data --json src"), 2);
+    ASSERT_EQ(test_weft(&out, "data --json src"), 2);
     ASSERT_CONTAINS(out, "--json goes with --info");
     free(out);
     free(src_id);
@@ -553,7 +528,7 @@ TEST(in_memory_nodes_are_written_in_the_process_that_runs_the_jobs)
 static char *run_flow(void)
 {
     char *out;
-    int rc = weft(&out, "run -s flow --json 2>/dev/null");
+    int rc = test_weft(&out, "run -s flow --json 2>/dev/null");
     json_t *v = json_loads(out, 0, NULL);
     if (!v || rc > 1) FAIL("weft run -s flow --json exited %d:\n%s", rc, out);
     free(out);

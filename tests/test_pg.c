@@ -111,20 +111,6 @@ static int closed_port(void)
     return ntohs(a.sin_port);
 }
 
-/* Runs `weft ARGS` in the test's folder; stdout+stderr in *out. */
-static int weft(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int weft(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[6144];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s/weft' %s", test_build_dir(), args);
-    int rc = test_run_cmd(cmd, out);
-    printf("    $ weft %s  -> %d\n", args, rc);
-    return rc;
-}
 
 static void use_testfns(void)
 {
@@ -293,12 +279,12 @@ TEST(pg_task_reads_one_table_and_writes_another)
     ASSERT_OK(weft_dn_write(src.dn, rows, strlen(rows), err), err);
     close_node(&src);
     teardown();
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     ASSERT_CONTAINS(out, "COMPLETED");
     free(out);
-    ASSERT_EQ(weft(&out, "data dst"), 0);
+    ASSERT_EQ(test_weft(&out, "data dst"), 0);
     ASSERT_CONTAINS(out, "\"WORD\":\"HELLO\"");
     ASSERT_CONTAINS(out, "\"WORD\":\"WORLD\"");
     free(out);
@@ -308,11 +294,11 @@ TEST(pg_task_reads_one_table_and_writes_another)
     ASSERT_OK(write_text(src.dn, "[{\"word\": \"again\", \"n\": 3}]"), err);
     close_node(&src);
     teardown();
-    rc = weft(&out, "run --mode standalone --workers 1");
+    rc = test_weft(&out, "run --mode standalone --workers 1");
     printf("%s", out);
     ASSERT_EQ(rc, 0);
     free(out);
-    ASSERT_EQ(weft(&out, "data dst"), 0);
+    ASSERT_EQ(test_weft(&out, "data dst"), 0);
     ASSERT_STR_EQ(out, "[{\"WORD\":\"AGAIN\",\"N\":3}]");
     free(out);
     free(text);
@@ -412,15 +398,15 @@ TEST(pg_bad_password_is_clear_and_never_shown)
     /* `weft config` masks both the ENV value and the literal one; `weft
      * check` warns about the literal one without quoting it. */
     char *out;
-    ASSERT_EQ(weft(&out, "config"), 0);
+    ASSERT_EQ(test_weft(&out, "config"), 0);
     ASSERT_NOT_CONTAINS(out, secret);
     ASSERT_CONTAINS(out, "db_password = \"***\"");
     free(out);
-    ASSERT_EQ(weft(&out, "config --raw"), 0);
+    ASSERT_EQ(test_weft(&out, "config --raw"), 0);
     ASSERT_NOT_CONTAINS(out, secret);
     ASSERT_CONTAINS(out, "ENV[WEFT_TEST_BAD_PW]");
     free(out);
-    weft(&out, "check");
+    test_weft(&out, "check");
     ASSERT_NOT_CONTAINS(out, secret);
     ASSERT_CONTAINS(out, "db_password of data node 'lit' is written in the file");
     free(out);
@@ -448,7 +434,7 @@ TEST(check_knows_what_each_engine_needs)
                     "[DATA_NODE.d.db_extra_args]\nsslmode = \"disable\"\n");
     setenv("WEFT_TEST_PG_PASSWORD", "x", 0);
     char *out;
-    ASSERT_EQ(weft(&out, "check"), 1);
+    ASSERT_EQ(test_weft(&out, "check"), 1);
     printf("%s", out);
     ASSERT_CONTAINS(out, "config.toml:3:13: error: db_engine of data node 'a' must be 'sqlite' or 'postgresql', "
                          "got 'mysql'");
@@ -479,7 +465,7 @@ TEST(unreadable_types_warn_and_fail_only_their_jobs)
                     "[SCENARIO.s]\ntasks = [\"summarize:SECTION\", \"say:SECTION\"]\n");
     char *out;
     setenv("WEFT_TEST_S3_SECRET", "s", 0);
-    ASSERT_EQ(weft(&out, "check"), 0);
+    ASSERT_EQ(test_weft(&out, "check"), 0);
     printf("%s", out);
     ASSERT_CONTAINS(out, "config.toml:2:16");
     ASSERT_CONTAINS(out, "this build of weft cannot read or write storage_type 'parquet'");
@@ -488,15 +474,15 @@ TEST(unreadable_types_warn_and_fail_only_their_jobs)
     free(out);
     /* Taipy's required properties are still required (its checker's verdict) */
     test_write_file("bad.toml", "[DATA_NODE.blob]\nstorage_type = \"s3_object\"\naws_access_key = \"k\"\n");
-    ASSERT_EQ(weft(&out, "check -c bad.toml"), 1);
+    ASSERT_EQ(test_weft(&out, "check -c bad.toml"), 1);
     ASSERT_CONTAINS(out, "bad.toml:1:1: error: s3_object data node 'blob' needs aws_secret_access_key");
     free(out);
-    int rc = weft(&out, "run");
+    int rc = test_weft(&out, "run");
     printf("%s", out);
     ASSERT_NE(rc, 0);
     ASSERT_CONTAINS(out, "data node sales: this build of weft cannot read or write storage_type 'parquet'");
     free(out);
-    ASSERT_EQ(weft(&out, "data hello"), 0);
+    ASSERT_EQ(test_weft(&out, "data hello"), 0);
     ASSERT_CONTAINS(out, "(none) from JOB_say_");
     free(out);
 }
