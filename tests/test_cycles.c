@@ -13,9 +13,12 @@
 #include "weft.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char err[WEFT_ERRBUF_SIZE];
 
@@ -513,10 +516,81 @@ TEST(weft_cycles_and_primary_commands)
     free(out);
 }
 
+/* ---- the edit lock of a CYCLE node ---- */
+
+static atomic_int gate_open, blocked_running;
+
+/* Writes like fn_write once the test opens the gate. */
+static int fn_block(weft_ctx *ctx)
+{
+    atomic_store(&blocked_running, 1);
+    while (!atomic_load(&gate_open)) usleep(1000);
+    return fn_write(ctx);
+}
+
+typedef struct submitter {
+    weft_orchestrator *o;
+    const char *scenario;
+    weft_err e;
+    char err[WEFT_ERRBUF_SIZE];
+} submitter;
+
+static void *submit_main(void *arg)
+{
+    submitter *s = arg;
+    char *sub = NULL;
+    s->e = weft_submit(s->o, s->scenario, NULL, &sub, s->err);
+    free(sub);
+    return NULL;
+}
+
+/* A job of June's scenario that is to write June's model locks that node
+ * for editing, not May's instance of the same CYCLE node. */
+TEST(a_running_job_locks_its_own_cycle_node_only)
+{
+    ASSERT_OK(weft_register_function("test.write", fn_write), "");
+    ASSERT_OK(weft_register_function("test.block", fn_block), "");
+    test_write_file("config.toml",
+                    "[DATA_NODE.model]\nstorage_type = \"text\"\nscope = \"CYCLE:SCOPE\"\n"
+                    "[TASK.train]\nfunction = \"test.block:function\"\noutputs = [\"model:SECTION\"]\n"
+                    "[SCENARIO.monthly]\ntasks = [\"train:SECTION\"]\nfrequency = \"MONTHLY:FREQUENCY\"\n");
+    weft_config *c = weft_config_new();
+    ASSERT_OK(weft_config_load(c, "config.toml", err), err);
+    weft_orchestrator *o = NULL;
+    ASSERT_OK(weft_orchestrator_open(c, NULL, &o, err), err);
+    char *may = create_on(o, "monthly", "2026-05-03"), *june = create_on(o, "monthly", "2026-06-03");
+    char *m_may = model_of(may), *m_june = model_of(june);
+
+    submitter sub = {.o = o, .scenario = june};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, submit_main, &sub), 0);
+    for (int i = 0; i < 10000 && !atomic_load(&blocked_running); i++) usleep(1000);
+    ASSERT(atomic_load(&blocked_running));
+    ASSERT_OK(weft_data_write(o, m_may, "may", 3, NULL, err), err);
+    ASSERT_EQ(weft_data_write(o, m_june, "june", 4, NULL, err), WEFT_ELOCKED);
+    printf("    %s\n", err);
+    ASSERT_CONTAINS(err, "is locked for editing: job JOB_train_");
+    atomic_store(&gate_open, 1);
+    ASSERT_EQ(pthread_join(th, NULL), 0);
+    ASSERT_OK(sub.e, sub.err);
+    char *data = NULL;
+    ASSERT_OK(weft_data_read(o, m_may, &data, NULL, err), err);
+    ASSERT_STR_EQ(data, "may");
+    free(data);
+    ASSERT_OK(weft_data_read(o, m_june, &data, NULL, err), err);
+    ASSERT_STR_EQ(data, "train;");
+    free(data);
+    char *fs[] = {may, june, m_may, m_june};
+    for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) free(fs[i]);
+    weft_orchestrator_close(o);
+    weft_config_free(c);
+}
+
 TEST_MAIN(TEST_ENTRY(daily_period), TEST_ENTRY(weekly_period_starts_on_monday),
           TEST_ENTRY(monthly_period), TEST_ENTRY(quarterly_period), TEST_ENTRY(yearly_period),
           TEST_ENTRY(dates_and_frequencies_refused), TEST_ENTRY(cycle_ids_are_taipy_file_names),
           TEST_ENTRY(cycle_nodes_shared_within_a_cycle_only),
+          TEST_ENTRY(a_running_job_locks_its_own_cycle_node_only),
           TEST_ENTRY(first_scenario_of_a_cycle_is_primary_until_another_is_set),
           TEST_ENTRY(read_only_handle_cannot_set_primary),
           TEST_ENTRY(store_check_reports_broken_cycles),

@@ -39,21 +39,40 @@ static bool task_outputs(weft_orchestrator *o, const char *tcfg, const char *dn_
     return false;
 }
 
-/* The first unfinished job that is to write the instance of `dn_cfg` owned
- * by `scenario_id` (NULL: the shared one); *job NULL when none, else the
- * caller's to free.  A SCENARIO node is written by its scenario's tasks, a
- * shared one by any task that outputs its config.  O(unfinished jobs). */
-static weft_err find_lock(weft_orchestrator *o, const char *dn_cfg, const char *scenario_id, char **job,
-                          int *status, char *err)
+/* Whether the job of `scenario_id` belongs to the cycle `cycle_id`. */
+static weft_err in_cycle(weft_orchestrator *o, const char *scenario_id, const char *cycle_id, bool *yes,
+                         char *err)
+{
+    char *c = NULL;
+    *yes = false;
+    if (!scenario_id) return WEFT_OK;
+    weft_err e = weft__store_scenario_cycle(o->store, scenario_id, &c, NULL, err);
+    if (e == WEFT_ENOTFOUND) return WEFT_OK; /* deleted meanwhile: not a writer */
+    *yes = !e && c && strcmp(c, cycle_id) == 0;
+    free(c);
+    return e;
+}
+
+/* The first unfinished job that is to write the node `row` (its config,
+ * its owning scenario or cycle); *job NULL when none, else the caller's to
+ * free.  A SCENARIO node is written by its scenario's tasks, a CYCLE node
+ * by the tasks of its cycle's scenarios, a GLOBAL one by any task that
+ * outputs its config.  O(unfinished jobs). */
+static weft_err find_lock(weft_orchestrator *o, const weft__store_dn *row, char **job, int *status,
+                          char *err)
 {
     *job = NULL;
     weft__store_open_job *v;
     size_t n;
     weft_err e = weft__store_open_jobs(o->store, &v, &n, err);
     if (e) return e;
-    for (size_t i = 0; i < n && !*job; i++) {
-        if (scenario_id && (!v[i].scenario_id || strcmp(v[i].scenario_id, scenario_id) != 0)) continue;
-        if (!task_outputs(o, v[i].task_config_id, dn_cfg)) continue;
+    for (size_t i = 0; i < n && !*job && !e; i++) {
+        if (row->scenario_id && (!v[i].scenario_id || strcmp(v[i].scenario_id, row->scenario_id) != 0))
+            continue;
+        if (!task_outputs(o, v[i].task_config_id, row->config_id)) continue;
+        bool yes = true;
+        if (row->cycle_id && ((e = in_cycle(o, v[i].scenario_id, row->cycle_id, &yes, err)) || !yes))
+            continue;
         if (!(*job = strdup(v[i].id))) e = weft__err(err, WEFT_ENOMEM, "out of memory");
         *status = v[i].status;
     }
@@ -79,7 +98,7 @@ static weft_err locked(weft_orchestrator *o, const weft__store_dn *row, char *er
 {
     char *job = NULL;
     int status = 0;
-    weft_err e = find_lock(o, row->config_id, row->scenario_id, &job, &status, err);
+    weft_err e = find_lock(o, row, &job, &status, err);
     if (e || !job) return e;
     bool alive = !o->read_only || weft__storage_in_use(o);
     e = weft__err(err, WEFT_ELOCKED,
@@ -184,8 +203,9 @@ static weft_err fill_edits(weft_orchestrator *o, weft_data_info *d, char *err)
 static weft_err info_fill(weft_orchestrator *o, weft__store_dn *row, weft_data_info *d, char *err)
 {
     weft__dn_ref ref;
-    weft_err e = weft__dn_ref_make(o, row, &ref, err);
-    if (e) return e;
+    int status;
+    weft_err e = find_lock(o, row, &d->locked_by, &status, err);
+    if (e || (e = weft__dn_ref_make(o, row, &ref, err))) return e;
     d->storage_type = ref.storage_type;
     ref.storage_type = NULL;
     weft__dn_ref_release(&ref);
@@ -200,8 +220,6 @@ static weft_err info_fill(weft_orchestrator *o, weft__store_dn *row, weft_data_i
     if (is_job_id(row->last_edit_job)) d->last_job_id = row->last_edit_job;
     else d->last_editor = row->last_edit_job;
     row->last_edit_job = NULL;
-    int status;
-    if ((e = find_lock(o, d->config_id, d->scenario_id, &d->locked_by, &status, err))) return e;
     return fill_edits(o, d, err);
 }
 
