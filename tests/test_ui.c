@@ -844,6 +844,11 @@ TEST(cluster_view_shows_workers_and_queue)
     ASSERT(json_integer_value(json_object_get(wk, "last_heartbeat_us")) > 0);
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "consumers")), 1);
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "ready")), 0);
+    /* Nothing delivered: no unacked message, as the worker's heartbeat says. */
+    ASSERT(json_is_integer(json_object_get(json_object_get(c, "queue_load"), "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "unacked")), 0);
+    ASSERT(json_is_integer(json_object_get(wk, "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "unacked")), 0);
     ASSERT_STR_EQ(str(c, "error"), "");
     json_decref(v);
 
@@ -855,6 +860,9 @@ TEST(cluster_view_shows_workers_and_queue)
     snprintf(line, sizeof line, "\nweft_worker_busy_slots{worker=\"%s\"} 0\n", name);
     ASSERT_CONTAINS(body, line);
     snprintf(line, sizeof line, "\nweft_worker_slots{worker=\"%s\"} 3\n", name);
+    ASSERT_CONTAINS(body, line);
+    ASSERT_CONTAINS(body, "\nweft_queue_unacked 0\n");
+    snprintf(line, sizeof line, "\nweft_worker_unacked{worker=\"%s\"} 0\n", name);
     ASSERT_CONTAINS(body, line);
     free(body);
     url_password(broker_url(), pw, sizeof pw);
@@ -901,6 +909,7 @@ TEST(cluster_view_reports_an_unreachable_broker)
     ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
     ASSERT_CONTAINS(body, "\nweft_workers 0\n");
     ASSERT_NOT_CONTAINS(body, "weft_queue_ready");
+    ASSERT_NOT_CONTAINS(body, "weft_queue_unacked ");
     ASSERT_NOT_CONTAINS(body, SECRET_PW);
     free(body);
     stop(&s);
