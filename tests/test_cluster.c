@@ -1220,56 +1220,6 @@ TEST(weft_workers_lists_both_workers)
     cleanup_queues();
 }
 
-/* What the broker says of a queue (rabbitmqctl list_queues): -1 each when
- * it does not list it. */
-typedef struct qcounts {
-    long ready, unacked, consumers;
-} qcounts;
-
-static qcounts broker_counts(const char *queue)
-{
-    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
-    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set (needed to ask the broker)");
-    char *nodef, *node;
-    if (asprintf(&nodef, "%s/node", dir) < 0) FAIL("oom");
-    node = test_read_file(nodef, NULL);
-    free(nodef);
-    node[strcspn(node, "\n")] = '\0';
-    char *cmd;
-    if (asprintf(&cmd, "HOME='%s' /usr/lib/rabbitmq/bin/rabbitmqctl -n '%s' list_queues -q "
-                 "--no-table-headers name messages_ready messages_unacknowledged consumers",
-                 dir, node) < 0)
-        FAIL("oom");
-    FILE *p = popen(cmd, "r");
-    if (!p) FAIL("popen %s", cmd);
-    char name[256];
-    long r, u, c;
-    qcounts q = {-1, -1, -1};
-    while (fscanf(p, "%255s %ld %ld %ld", name, &r, &u, &c) == 4)
-        if (strcmp(name, queue) == 0) q = (qcounts){r, u, c};
-    pclose(p);
-    free(cmd);
-    free(node);
-    return q;
-}
-
-/* Waits (up to 30 s) until the broker reports `want` for the queue twice
- * in a row; fails the test with the last counts otherwise. */
-static void await_broker_counts(const char *queue, qcounts want)
-{
-    qcounts q = {-1, -1, -1};
-    int same = 0;
-    for (int64_t end = weft__mono_ns() + 30000000000LL; weft__mono_ns() < end;) {
-        q = broker_counts(queue);
-        same = q.ready == want.ready && q.unacked == want.unacked &&
-                       q.consumers == want.consumers ? same + 1 : 0;
-        if (same == 2) return;
-        sleep_ms(200);
-    }
-    FAIL("the broker reports ready %ld, unacked %ld, consumers %ld for %s, not %ld, %ld, %ld",
-         q.ready, q.unacked, q.consumers, queue, want.ready, want.unacked, want.consumers);
-}
-
 /* GET / from a loopback port: the whole answer. */
 static char *http_get(int port)
 {
