@@ -945,6 +945,14 @@ TEST(cluster_view_counts_agree_with_the_broker)
     snprintf(line, sizeof line, "\nweft_worker_unacked{worker=\"%s\"} %ld\n", str(wk, "name"),
              q.unacked);
     ASSERT_CONTAINS(body, line);
+    /* The rates: 2 jobs started within the last minute. */
+    const char *rate = strstr(body, "\nweft_queue_jobs_started_per_second ");
+    ASSERT(rate != NULL);
+    ASSERT(strtod(rate + strlen("\nweft_queue_jobs_started_per_second "), NULL) > 0);
+    snprintf(line, sizeof line, "\nweft_worker_jobs_started_per_second{worker=\"%s\"} ",
+             str(wk, "name"));
+    ASSERT_CONTAINS(body, line);
+    ASSERT_CONTAINS(body, "\nweft_queue_jobs_finished_per_second 0\n");
     free(body);
     json_decref(v);
     kill(r, SIGKILL);

@@ -130,10 +130,32 @@ json_t *weft__cluster_json(weft_ui *ui)
     return v;
 }
 
-void weft__cluster_metrics(weft_ui *ui, weft__buf *b)
+/* What a per-worker gauge reads of a worker: < 0 when it did not say. */
+static double w_busy(const weft_worker_info *w) { return w->busy; }
+static double w_slots(const weft_worker_info *w) { return w->concurrency; }
+static double w_unacked(const weft_worker_info *w) { return (double)w->unacked; }
+static double w_started(const weft_worker_info *w) { return w->started_per_s; }
+static double w_finished(const weft_worker_info *w) { return w->finished_per_s; }
+
+/* The gauge `name`{worker} of every worker heard (one that did not say is
+ * left out); integers print as integers (%.15g). */
+static void worker_gauge(weft_ui *ui, weft__buf *b, const char *name, const char *help,
+                         double (*value)(const weft_worker_info *))
 {
-    if (!ui->cl.running) return;
-    pthread_mutex_lock(&ui->cl.mu);
+    weft__buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; i < ui->cl.nworkers; i++) {
+        double v = value(&ui->cl.workers[i]);
+        if (v < 0) continue;
+        weft__buf_addf(b, "%s{worker=\"", name);
+        weft__prom_label(b, ui->cl.workers[i].name);
+        weft__buf_addf(b, "\"} %.15g\n", v);
+    }
+}
+
+/* The queue's gauges: the broker's counts, the workers' unacked sum, and
+ * the jobs started and finished per second summed over the workers heard. */
+static void queue_gauges(weft_ui *ui, weft__buf *b)
+{
     if (ui->cl.queue_known)
         weft__buf_addf(b, "# HELP weft_queue_ready Messages waiting in the job queue.\n"
                           "# TYPE weft_queue_ready gauge\nweft_queue_ready %lld\n"
@@ -145,29 +167,35 @@ void weft__cluster_metrics(weft_ui *ui, weft__buf *b)
                           "acknowledged yet, as the workers' heartbeats say.\n"
                           "# TYPE weft_queue_unacked gauge\nweft_queue_unacked %lld\n",
                        (long long)ui->cl.queue.unacked);
+    double started = 0, finished = 0;
+    for (size_t i = 0; i < ui->cl.nworkers; i++) {
+        started += ui->cl.workers[i].started_per_s;
+        finished += ui->cl.workers[i].finished_per_s;
+    }
+    weft__buf_addf(b, "# HELP weft_queue_jobs_started_per_second Jobs the workers heard started "
+                      "per second over the last minute.\n"
+                      "# TYPE weft_queue_jobs_started_per_second gauge\n"
+                      "weft_queue_jobs_started_per_second %.15g\n"
+                      "# HELP weft_queue_jobs_finished_per_second Jobs the workers heard finished "
+                      "per second over the last minute.\n"
+                      "# TYPE weft_queue_jobs_finished_per_second gauge\n"
+                      "weft_queue_jobs_finished_per_second %.15g\n", started, finished);
+}
+
+void weft__cluster_metrics(weft_ui *ui, weft__buf *b)
+{
+    if (!ui->cl.running) return;
+    pthread_mutex_lock(&ui->cl.mu);
+    queue_gauges(ui, b);
     weft__buf_addf(b, "# HELP weft_workers Workers heard on the queue in the last listen.\n"
-                      "# TYPE weft_workers gauge\nweft_workers %zu\n"
-                      "# HELP weft_worker_busy_slots Slots of a worker given a job.\n"
-                      "# TYPE weft_worker_busy_slots gauge\n", ui->cl.nworkers);
-    for (size_t i = 0; i < ui->cl.nworkers; i++) {
-        weft__buf_adds(b, "weft_worker_busy_slots{worker=\"");
-        weft__prom_label(b, ui->cl.workers[i].name);
-        weft__buf_addf(b, "\"} %d\n", ui->cl.workers[i].busy);
-    }
-    weft__buf_adds(b, "# HELP weft_worker_unacked Deliveries a worker holds unacknowledged.\n"
-                      "# TYPE weft_worker_unacked gauge\n");
-    for (size_t i = 0; i < ui->cl.nworkers; i++) {
-        if (ui->cl.workers[i].unacked < 0) continue; /* an older worker: not said */
-        weft__buf_adds(b, "weft_worker_unacked{worker=\"");
-        weft__prom_label(b, ui->cl.workers[i].name);
-        weft__buf_addf(b, "\"} %lld\n", (long long)ui->cl.workers[i].unacked);
-    }
-    weft__buf_adds(b, "# HELP weft_worker_slots Size of a worker (jobs at once).\n"
-                      "# TYPE weft_worker_slots gauge\n");
-    for (size_t i = 0; i < ui->cl.nworkers; i++) {
-        weft__buf_adds(b, "weft_worker_slots{worker=\"");
-        weft__prom_label(b, ui->cl.workers[i].name);
-        weft__buf_addf(b, "\"} %d\n", ui->cl.workers[i].concurrency);
-    }
+                      "# TYPE weft_workers gauge\nweft_workers %zu\n", ui->cl.nworkers);
+    worker_gauge(ui, b, "weft_worker_busy_slots", "Slots of a worker given a job.", w_busy);
+    worker_gauge(ui, b, "weft_worker_unacked", "Deliveries a worker holds unacknowledged.",
+                 w_unacked);
+    worker_gauge(ui, b, "weft_worker_slots", "Size of a worker (jobs at once).", w_slots);
+    worker_gauge(ui, b, "weft_worker_jobs_started_per_second",
+                 "Jobs a worker started per second over the last minute.", w_started);
+    worker_gauge(ui, b, "weft_worker_jobs_finished_per_second",
+                 "Jobs a worker finished per second over the last minute.", w_finished);
     pthread_mutex_unlock(&ui->cl.mu);
 }
