@@ -1386,6 +1386,13 @@ typedef struct weft_worker_info {
     /** Jobs started and finished per second over the last minute (over its
      *  uptime when shorter), by its own clock. */
     double started_per_s, finished_per_s;
+    /** Deliveries of the queue it holds unacknowledged on its connection:
+     *  jobs running or waiting in its pool, jobs it took ahead of a free
+     *  slot, and jobs whose result (or hand-back) awaits the broker's
+     *  confirm before the ack.  So the sum over a queue's workers is what
+     *  the broker counts as the queue's unacknowledged messages.  -1: not
+     *  said (a worker of an older version). */
+    int64_t unacked;
 } weft_worker_info;
 
 /** Options of weft_workers_list(). */
@@ -1415,8 +1422,9 @@ void weft_worker_list_free(weft_worker_info *workers, size_t n);
 /** A job queue's load, as the broker says it (a passive queue.declare). */
 typedef struct weft_queue_info {
     int64_t ready;      /**< messages waiting for a worker */
-    /** Delivered and not acknowledged yet: -1, unknown.  AMQP does not
-     *  report it (the broker's management API does, when enabled). */
+    /** Delivered and not acknowledged yet; -1: unknown.  AMQP does not
+     *  report it: weft_queue_info_get() leaves it -1, and
+     *  weft_workers_unacked() gives it from the workers' heartbeats. */
     int64_t unacked;
     int64_t consumers;  /**< workers consuming it */
 } weft_queue_info;
@@ -1428,6 +1436,16 @@ typedef struct weft_queue_info {
  * the broker cannot be used.  *out is left untouched on error.
  */
 weft_err weft_queue_info_get(const weft_workers_opts *opts, weft_queue_info *out, char *err);
+
+/**
+ * The messages of a queue delivered and not acknowledged yet, from the
+ * heartbeats of its workers `ws` (as weft_workers_list() lists them,
+ * borrowed): the sum of the `unacked` of the live ones ("up" or
+ * "draining"; a "down" one holds nothing), 0 when none is live.  As old as
+ * those heartbeats (one every 3 s), so it may lag the broker by that much.
+ * -1 (unknown) when a live worker does not say (an older version).
+ */
+int64_t weft_workers_unacked(const weft_worker_info *ws, size_t n);
 
 /* ------------------------------------------------------------------------ */
 /** @name Web view and DAG rendering

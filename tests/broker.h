@@ -2,8 +2,9 @@
 /*
  * broker.h - what the test programs that talk to the test broker share:
  * its URL (WEFT_TEST_BROKER_URL, set by scripts/run-tests), the removal
- * of the queues and exchanges a test declared for its job queue, and
- * starting and stopping a real `weft run-worker`.  Static functions: each
+ * of the queues and exchanges a test declared for its job queue,
+ * starting and stopping a real `weft run-worker`, and the counts of a
+ * queue as the broker reports them (rabbitmqctl).  Static functions: each
  * test program includes it once.
  */
 #ifndef WEFT_TEST_BROKER_H
@@ -12,6 +13,7 @@
 #include "test.h"
 
 #include "cluster/amqp_client.h"
+#include "util/util.h" /* weft__mono_ns */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,6 +135,52 @@ static inline int broker_silent_listener(int *port)
         FAIL("cannot listen on a loopback port: %s", strerror(errno));
     *port = ntohs(a.sin_port);
     return s;
+}
+
+/* What the broker says of a queue (rabbitmqctl list_queues): -1 each when
+ * it does not list it. */
+typedef struct qcounts {
+    long ready, unacked, consumers;
+} qcounts;
+
+static inline qcounts broker_counts(const char *queue)
+{
+    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
+    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set (needed to ask the broker)");
+    char nodef[4200], cmd[8600];
+    snprintf(nodef, sizeof nodef, "%s/node", dir);
+    char *node = test_read_file(nodef, NULL);
+    node[strcspn(node, "\n")] = '\0';
+    snprintf(cmd, sizeof cmd, "HOME='%s' /usr/lib/rabbitmq/bin/rabbitmqctl -n '%s' list_queues -q "
+             "--no-table-headers name messages_ready messages_unacknowledged consumers", dir, node);
+    FILE *p = popen(cmd, "r");
+    if (!p) FAIL("popen %s", cmd);
+    char name[256];
+    long r, u, c;
+    qcounts q = {-1, -1, -1};
+    while (fscanf(p, "%255s %ld %ld %ld", name, &r, &u, &c) == 4)
+        if (strcmp(name, queue) == 0) q = (qcounts){r, u, c};
+    pclose(p);
+    free(node);
+    return q;
+}
+
+/* Waits (up to 30 s) until the broker reports `want` for the queue twice
+ * in a row; fails the test with the last counts otherwise. */
+static inline void await_broker_counts(const char *queue, qcounts want)
+{
+    qcounts q = {-1, -1, -1};
+    int same = 0;
+    for (int64_t end = weft__mono_ns() + 30000000000LL; weft__mono_ns() < end;) {
+        q = broker_counts(queue);
+        same = q.ready == want.ready && q.unacked == want.unacked &&
+                       q.consumers == want.consumers ? same + 1 : 0;
+        if (same == 2) return;
+        struct timespec ts = {0, 200 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    FAIL("the broker reports ready %ld, unacked %ld, consumers %ld for %s, not %ld, %ld, %ld",
+         q.ready, q.unacked, q.consumers, queue, want.ready, want.unacked, want.consumers);
 }
 
 #endif

@@ -283,7 +283,7 @@ TEST(messages_round_trip)
     char *cur[] = {"JOB_a", "JOB_b"};
     weft_worker_info hb = {.name = "h:7", .host = "h", .pid = 7, .queue = "q", .state = "up",
                            .concurrency = 2, .jobs_run = 12, .current = cur, .ncurrent = 2,
-                           .at_us = 1234};
+                           .at_us = 1234, .unacked = 5};
     ASSERT_OK(weft__cluster_heartbeat_encode(&hb, &m, &len, err), err);
     weft_worker_info back;
     ASSERT_OK(weft__cluster_heartbeat_decode(m, len, &back, err), err);
@@ -298,6 +298,7 @@ TEST(messages_round_trip)
     ASSERT_EQ(back.ncurrent, 2);
     ASSERT_STR_EQ(back.current[1], "JOB_b");
     ASSERT_EQ(back.at_us, 1234);
+    ASSERT_EQ(back.unacked, 5);
     weft__worker_info_release(&back);
     weft__worker_info_release(&back); /* twice is fine */
     ASSERT_EQ(weft__cluster_heartbeat_decode("{\"type\":\"worker\",\"v\":1}", 23, &back, err),
@@ -312,7 +313,16 @@ TEST(messages_round_trip)
               err);
     ASSERT_STR_EQ(back.state, "?");
     ASSERT_EQ(back.ncurrent, 0);
+    ASSERT_EQ(back.unacked, -1); /* an older worker's: not said */
     weft__worker_info_release(&back);
+    /* The queue's unacked: the live workers' sum, unknown if one of them
+     * does not say. */
+    weft_worker_info ws[3] = {{.state = "up", .unacked = 3}, {.state = "draining", .unacked = 2},
+                              {.state = "down", .unacked = -1}};
+    ASSERT_EQ(weft_workers_unacked(ws, 3), 5);
+    ASSERT_EQ(weft_workers_unacked(ws, 0), 0);
+    ws[2].state = "up";
+    ASSERT_EQ(weft_workers_unacked(ws, 3), -1);
     weft__job_spec_release(&s);
 }
 
@@ -1210,32 +1220,6 @@ TEST(weft_workers_lists_both_workers)
     cleanup_queues();
 }
 
-/* What the broker says of a queue: ready messages and consumers. */
-static void broker_counts(const char *queue, long *ready, long *consumers)
-{
-    const char *dir = getenv("WEFT_TEST_BROKER_DIR");
-    if (!dir || !*dir) FAIL("WEFT_TEST_BROKER_DIR is not set (needed to ask the broker)");
-    char *nodef, *node;
-    if (asprintf(&nodef, "%s/node", dir) < 0) FAIL("oom");
-    node = test_read_file(nodef, NULL);
-    free(nodef);
-    node[strcspn(node, "\n")] = '\0';
-    char *cmd;
-    if (asprintf(&cmd, "HOME='%s' /usr/lib/rabbitmq/bin/rabbitmqctl -n '%s' list_queues -q "
-                 "--no-table-headers name messages_ready consumers", dir, node) < 0)
-        FAIL("oom");
-    FILE *p = popen(cmd, "r");
-    if (!p) FAIL("popen %s", cmd);
-    char name[256];
-    long r, c;
-    *ready = *consumers = -1;
-    while (fscanf(p, "%255s %ld %ld", name, &r, &c) == 3)
-        if (strcmp(name, queue) == 0) *ready = r, *consumers = c;
-    pclose(p);
-    free(cmd);
-    free(node);
-}
-
 /* GET / from a loopback port: the whole answer. */
 static char *http_get(int port)
 {
@@ -1264,48 +1248,104 @@ static double prom_value(const char *text, const char *name)
     return -1;
 }
 
-/* `weft workers --json` and the worker's --metrics (Prometheus text)
- * report the queue as the broker does, and the worker's load from its
- * (signed) heartbeat: 2 jobs of 20 s on a worker of 2 slots, 6 more
- * waiting (the 2 it took ahead are handed back). */
-TEST(weft_workers_json_agrees_with_the_broker)
+/* Publishes `nlong` longslow jobs (20 s), then `nnoop` noop ones. */
+static void publish_long_then_noop(int nlong, int nnoop)
 {
-    app_setup("wjson");
     weft__amqp *c = client();
     weft__job_spec s;
     char id[64];
-    for (int i = 0; i < 8; i++) {
-        snprintf(id, sizeof id, "JOB_%s_%d", i < 2 ? "longslow" : "noop", i);
-        spec_make(&s, id, i < 2 ? "longslow" : "noop", NULL, "out");
+    for (int i = 0; i < nlong + nnoop; i++) {
+        const char *task = i < nlong ? "longslow" : "noop";
+        snprintf(id, sizeof id, "JOB_%s_%d", task, i);
+        spec_make(&s, id, task, NULL, "out");
         publish_job(c, &s, 1);
         weft__job_spec_release(&s);
     }
-    int port = 0, ls = broker_silent_listener(&port);
+    weft__amqp_close(c);
+}
+
+/* A worker of 2 slots serving --metrics on a free port (in *port), with
+ * `prefetch` (NULL: its default). */
+static pid_t metrics_worker(const char *prefetch, int *port)
+{
+    int ls = broker_silent_listener(port);
     close(ls); /* a free port, for the worker's listener */
     char mport[32];
-    snprintf(mport, sizeof mport, "127.0.0.1:%d", port);
+    snprintf(mport, sizeof mport, "127.0.0.1:%d", *port);
     const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name,
-                          "--concurrency", "2", "--metrics", mport, NULL};
-    pid_t w = weft_spawn_logged("worker-1.log", args);
-    sleep_ms(3000); /* both running, the next 2 held and handed back */
+                          "--concurrency", "2", "--metrics", mport, "--prefetch", prefetch, NULL};
+    if (!prefetch) args[9] = NULL;
+    return weft_spawn_logged("worker-1.log", args);
+}
+
+/* `weft workers --json` as a JSON object, and at the same time the table
+ * in workers.txt: each listens 4 s, long enough for a heartbeat sent after
+ * the call. */
+static json_t *workers_json(void)
+{
     char *cmd = NULL, *out = NULL;
-    if (asprintf(&cmd, "%s/weft workers -c config.toml --wait 4 --json", test_build_dir()) < 0)
+    if (asprintf(&cmd, "%s/weft workers -c config.toml --wait 4 >workers.txt 2>&1 & "
+                 "%s/weft workers -c config.toml --wait 4 --json; rc=$?; wait $! || exit 9; "
+                 "exit $rc", test_build_dir(), test_build_dir()) < 0)
         FAIL("oom");
     ASSERT_EQ(test_run_cmd(cmd, &out), 0);
-    long ready, consumers;
-    broker_counts(queue_name, &ready, &consumers);
     json_error_t je;
     json_t *o = json_loads(out, 0, &je);
     if (!o) FAIL("not JSON (%s): %s", je.text, out);
+    free(out);
+    free(cmd);
+    return o;
+}
+
+/* The queue's counts from `weft workers --json` (the ready and consumers
+ * of a passive declare, the unacked of the worker's heartbeat), the
+ * worker's --metrics and the broker agree, in a steady state the broker
+ * reached before: `want`, which it still reports after.  Returns the JSON
+ * (caller frees), for more checks. */
+static json_t *assert_counts_agree(pid_t w, int port, qcounts want)
+{
+    await_broker_counts(queue_name, want);
+    json_t *o = workers_json();
+    char *prom = http_get(port);
+    qcounts q = broker_counts(queue_name);
+    ASSERT_EQ(q.ready, want.ready);
+    ASSERT_EQ(q.unacked, want.unacked);
+    ASSERT_EQ(q.consumers, want.consumers);
     ASSERT_STR_EQ(json_string_value(json_object_get(o, "queue")), queue_name);
-    ASSERT_EQ(ready, 6);
-    ASSERT_EQ(json_integer_value(json_object_get(o, "ready")), ready);
-    ASSERT_EQ(json_integer_value(json_object_get(o, "consumers")), consumers);
-    ASSERT(json_is_null(json_object_get(o, "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(o, "ready")), q.ready);
+    ASSERT(json_is_integer(json_object_get(o, "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(o, "unacked")), q.unacked);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "consumers")), q.consumers);
     json_t *ws = json_object_get(o, "workers");
     ASSERT_EQ(json_array_size(ws), 1);
     json_t *w0 = json_array_get(ws, 0);
     ASSERT_EQ(json_integer_value(json_object_get(w0, "pid")), w);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "unacked")), q.unacked);
+    ASSERT_CONTAINS(prom, "HTTP/1.0 200 OK");
+    ASSERT_EQ((long)prom_value(prom, "weft_queue_messages_ready"), q.ready);
+    ASSERT_EQ((long)prom_value(prom, "weft_worker_unacked"), q.unacked);
+    ASSERT_EQ((long)prom_value(prom, "weft_queue_consumers"), q.consumers);
+    free(prom);
+    char *table = test_read_file("workers.txt", NULL), line[256];
+    ASSERT_CONTAINS(table, " UNACKED ");
+    snprintf(line, sizeof line, "queue %s: %ld unacked", queue_name, q.unacked);
+    ASSERT_CONTAINS(table, line);
+    free(table);
+    return o;
+}
+
+/* `weft workers --json` and the worker's --metrics (Prometheus text)
+ * report the queue as the broker does, and the worker's load from its
+ * heartbeat: 2 jobs of 20 s on a worker of 2 slots, 6 more waiting (the 2
+ * it took ahead are handed back, and it stops consuming). */
+TEST(weft_workers_json_agrees_with_the_broker)
+{
+    app_setup("wjson");
+    publish_long_then_noop(2, 6);
+    int port = 0;
+    pid_t w = metrics_worker(NULL, &port);
+    json_t *o = assert_counts_agree(w, port, (qcounts){.ready = 6, .unacked = 2, .consumers = 0});
+    json_t *w0 = json_array_get(json_object_get(o, "workers"), 0);
     ASSERT_EQ(json_integer_value(json_object_get(w0, "size")), 2);
     ASSERT_EQ(json_integer_value(json_object_get(w0, "busy")), 2);
     ASSERT_GE(json_integer_value(json_object_get(w0, "jobs_started")), 2);
@@ -1315,9 +1355,6 @@ TEST(weft_workers_json_agrees_with_the_broker)
     int64_t age = weft__now_us() - json_integer_value(json_object_get(w0, "last_heartbeat_us"));
     ASSERT_LT(age, 10000000);
     char *prom = http_get(port);
-    ASSERT_CONTAINS(prom, "HTTP/1.0 200 OK");
-    ASSERT_EQ((long)prom_value(prom, "weft_queue_messages_ready"), ready);
-    ASSERT_EQ((long)prom_value(prom, "weft_queue_consumers"), consumers);
     ASSERT_EQ((long)prom_value(prom, "weft_worker_size"), 2);
     ASSERT_EQ((long)prom_value(prom, "weft_worker_busy_slots"), 2);
     ASSERT_EQ((long)prom_value(prom, "weft_worker_jobs_started_total"),
@@ -1326,11 +1363,25 @@ TEST(weft_workers_json_agrees_with_the_broker)
     ASSERT(prom_value(prom, "weft_worker_jobs_started_per_second") > 0);
     free(prom);
     json_decref(o);
-    free(out);
-    free(cmd);
     kill(w, SIGKILL); /* its jobs run 20 s: no drain */
     waitpid(w, NULL, 0);
-    weft__amqp_close(c);
+    cleanup_queues();
+}
+
+/* With an explicit prefetch the jobs beyond the slots wait in the pool,
+ * unacknowledged too: 4 taken by a worker of 2 slots, 2 left ready. */
+TEST(unacked_counts_jobs_waiting_for_a_slot)
+{
+    app_setup("wunacked");
+    publish_long_then_noop(3, 3);
+    int port = 0;
+    pid_t w = metrics_worker("4", &port);
+    json_t *o = assert_counts_agree(w, port, (qcounts){.ready = 2, .unacked = 4, .consumers = 1});
+    json_t *w0 = json_array_get(json_object_get(o, "workers"), 0);
+    ASSERT_EQ(json_integer_value(json_object_get(w0, "busy")), 2);
+    json_decref(o);
+    kill(w, SIGKILL);
+    waitpid(w, NULL, 0);
     cleanup_queues();
 }
 
@@ -1501,7 +1552,8 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(short_jobs_never_wait_behind_a_long_one_at_default_settings, 180),
           TEST_ENTRY_TIMEOUT(job_held_behind_a_long_one_goes_back_to_the_queue, 180),
           TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
-          TEST_ENTRY_TIMEOUT(weft_workers_json_agrees_with_the_broker, 60),
+          TEST_ENTRY_TIMEOUT(weft_workers_json_agrees_with_the_broker, 90),
+          TEST_ENTRY_TIMEOUT(unacked_counts_jobs_waiting_for_a_slot, 90),
           TEST_ENTRY_TIMEOUT(weft_run_bad_broker_exits_2, 60),
           TEST_ENTRY_TIMEOUT(broker_restart_loses_nothing, 240),
           TEST_ENTRY_TIMEOUT(throughput_noop_jobs_2_workers, 180))

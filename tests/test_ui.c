@@ -844,6 +844,11 @@ TEST(cluster_view_shows_workers_and_queue)
     ASSERT(json_integer_value(json_object_get(wk, "last_heartbeat_us")) > 0);
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "consumers")), 1);
     ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "ready")), 0);
+    /* Nothing delivered: no unacked message, as the worker's heartbeat says. */
+    ASSERT(json_is_integer(json_object_get(json_object_get(c, "queue_load"), "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(c, "queue_load"), "unacked")), 0);
+    ASSERT(json_is_integer(json_object_get(wk, "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "unacked")), 0);
     ASSERT_STR_EQ(str(c, "error"), "");
     json_decref(v);
 
@@ -856,6 +861,9 @@ TEST(cluster_view_shows_workers_and_queue)
     ASSERT_CONTAINS(body, line);
     snprintf(line, sizeof line, "\nweft_worker_slots{worker=\"%s\"} 3\n", name);
     ASSERT_CONTAINS(body, line);
+    ASSERT_CONTAINS(body, "\nweft_queue_unacked 0\n");
+    snprintf(line, sizeof line, "\nweft_worker_unacked{worker=\"%s\"} 0\n", name);
+    ASSERT_CONTAINS(body, line);
     free(body);
     url_password(broker_url(), pw, sizeof pw);
     const char *paths[] = {"/", "/app.js", "/api/overview", "/metrics"};
@@ -866,6 +874,91 @@ TEST(cluster_view_shows_workers_and_queue)
         free(body);
     }
     ASSERT_EQ(worker_stop(w), 0);
+    stop(&s);
+    broker_cleanup(queue);
+}
+
+/* The overview once it holds a heartbeat of its worker sent after
+ * `after_us` (the refresh's passive declare comes after that listen);
+ * up to 30 s. */
+static json_t *await_heartbeat_after(server *s, int64_t after_us)
+{
+    for (int i = 0; i < 300; i++) {
+        json_t *v = get_json(s, "/api/overview", 200);
+        json_t *c = json_object_get(v, "cluster");
+        json_t *wk = json_array_get(json_object_get(c, "workers"), 0);
+        if (json_integer_value(json_object_get(wk, "last_heartbeat_us")) > after_us &&
+            json_is_object(json_object_get(c, "queue_load")))
+            return v;
+        json_decref(v);
+        usleep(100 * 1000);
+    }
+    FAIL("the overview never showed a heartbeat sent after the steady state");
+}
+
+/* The cluster view's queue_load and /metrics agree with the broker on the
+ * queue's ready, unacked and consumers: 4 jobs of 30 s for a worker of 2
+ * slots with --prefetch 3 (2 run, 1 waits in its pool, 1 stays ready). */
+TEST(cluster_view_counts_agree_with_the_broker)
+{
+    char queue[128], *cfg, dir[4096];
+    snprintf(queue, sizeof queue, "weft.test.uiq.%d", (int)getpid());
+    if (!getcwd(dir, sizeof dir)) FAIL("getcwd");
+    if (asprintf(&cfg, "[CORE]\nstorage_folder = \".weft/\"\n[JOB]\nmode = \"cluster\"\n"
+                       "broker_url = \"%s\"\nqueue = \"%s\"\nbroker_secret = \"" SIGN_SECRET "\"\n"
+                       "[TASK.l1]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
+                       "[TASK.l2]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
+                       "[TASK.l3]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
+                       "[TASK.l4]\nfunction = \"weft.sleep\"\nduration = \"30\"\n"
+                       "[SCENARIO.s]\ntasks = [\"l1:SECTION\", \"l2:SECTION\", \"l3:SECTION\", "
+                       "\"l4:SECTION\"]\n",
+                 broker_url(), queue) < 0)
+        FAIL("oom");
+    server s = {.cfg = load(cfg)};
+    free(cfg);
+    const char *wargs[] = {"run-worker", "--application-path", dir, "--queue", queue,
+                           "--concurrency", "2", "--prefetch", "3", NULL};
+    const char *rargs[] = {"run", "-c", "config.toml", "-s", "s", NULL};
+    pid_t w = weft_spawn_logged("worker.log", wargs), r = weft_spawn_logged("run.log", rargs);
+    start(&s, NULL);
+    await_broker_counts(queue, (qcounts){.ready = 1, .unacked = 3, .consumers = 1});
+    json_t *v = await_heartbeat_after(&s, weft__now_us()), *c = json_object_get(v, "cluster");
+    qcounts q = broker_counts(queue);
+    ASSERT_EQ(q.ready, 1);
+    ASSERT_EQ(q.unacked, 3);
+    ASSERT_EQ(q.consumers, 1);
+    json_t *ql = json_object_get(c, "queue_load"), *wk = json_array_get(json_object_get(c, "workers"), 0);
+    ASSERT_EQ(json_integer_value(json_object_get(ql, "ready")), q.ready);
+    ASSERT(json_is_integer(json_object_get(ql, "unacked")));
+    ASSERT_EQ(json_integer_value(json_object_get(ql, "unacked")), q.unacked);
+    ASSERT_EQ(json_integer_value(json_object_get(ql, "consumers")), q.consumers);
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "unacked")), q.unacked);
+    ASSERT_EQ(json_integer_value(json_object_get(wk, "busy")), 2);
+    char *body, line[400];
+    ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
+    snprintf(line, sizeof line, "\nweft_queue_ready %ld\n", q.ready);
+    ASSERT_CONTAINS(body, line);
+    snprintf(line, sizeof line, "\nweft_queue_unacked %ld\n", q.unacked);
+    ASSERT_CONTAINS(body, line);
+    snprintf(line, sizeof line, "\nweft_queue_consumers %ld\n", q.consumers);
+    ASSERT_CONTAINS(body, line);
+    snprintf(line, sizeof line, "\nweft_worker_unacked{worker=\"%s\"} %ld\n", str(wk, "name"),
+             q.unacked);
+    ASSERT_CONTAINS(body, line);
+    /* The rates: 2 jobs started within the last minute. */
+    const char *rate = strstr(body, "\nweft_queue_jobs_started_per_second ");
+    ASSERT(rate != NULL);
+    ASSERT(strtod(rate + strlen("\nweft_queue_jobs_started_per_second "), NULL) > 0);
+    snprintf(line, sizeof line, "\nweft_worker_jobs_started_per_second{worker=\"%s\"} ",
+             str(wk, "name"));
+    ASSERT_CONTAINS(body, line);
+    ASSERT_CONTAINS(body, "\nweft_queue_jobs_finished_per_second 0\n");
+    free(body);
+    json_decref(v);
+    kill(r, SIGKILL);
+    kill(w, SIGKILL); /* its jobs run 30 s: no drain */
+    waitpid(r, NULL, 0);
+    waitpid(w, NULL, 0);
     stop(&s);
     broker_cleanup(queue);
 }
@@ -901,6 +994,7 @@ TEST(cluster_view_reports_an_unreachable_broker)
     ASSERT_EQ(req(&s, "GET", "/metrics", NULL, NULL, &body), 200);
     ASSERT_CONTAINS(body, "\nweft_workers 0\n");
     ASSERT_NOT_CONTAINS(body, "weft_queue_ready");
+    ASSERT_NOT_CONTAINS(body, "weft_queue_unacked ");
     ASSERT_NOT_CONTAINS(body, SECRET_PW);
     free(body);
     stop(&s);
@@ -913,4 +1007,5 @@ TEST_MAIN(TEST_ENTRY(every_route_answers), TEST_ENTRY(event_stream_follows_runs_
           TEST_ENTRY(bad_requests_are_refused), TEST_ENTRY(token_is_required_when_set),
           TEST_ENTRY(cli_ui_serves_and_stops_on_sigterm),
           TEST_ENTRY_TIMEOUT(cluster_view_shows_workers_and_queue, 120),
+          TEST_ENTRY_TIMEOUT(cluster_view_counts_agree_with_the_broker, 120),
           TEST_ENTRY_TIMEOUT(cluster_view_reports_an_unreachable_broker, 60))

@@ -19,23 +19,37 @@
 
 int cmd_workers(int argc, char **argv); /* for main.c's table */
 
-static void print_workers(const weft_worker_info *ws, size_t n)
+/* A count, or "-" when unknown (< 0). */
+static const char *count_text(int64_t v, char *buf, size_t n)
 {
-    printf("%-32s %-9s %5s %9s  %s\n", "WORKER", "STATE", "SLOTS", "JOBS RUN", "CURRENT JOBS");
+    if (v < 0) return "-";
+    snprintf(buf, n, "%lld", (long long)v);
+    return buf;
+}
+
+static void print_workers(const char *queue, const weft_worker_info *ws, size_t n)
+{
+    char b[32];
+    printf("%-32s %-9s %5s %9s %7s  %s\n", "WORKER", "STATE", "SLOTS", "JOBS RUN", "UNACKED",
+           "CURRENT JOBS");
     for (size_t k = 0; k < n; k++) {
-        printf("%-32s %-9s %5d %9lld  ", ws[k].name, ws[k].state, ws[k].concurrency,
-               (long long)ws[k].jobs_run);
+        printf("%-32s %-9s %5d %9lld %7s  ", ws[k].name, ws[k].state, ws[k].concurrency,
+               (long long)ws[k].jobs_run, count_text(ws[k].unacked, b, sizeof b));
         for (size_t i = 0; i < ws[k].ncurrent; i++)
             printf("%s%s", i ? "," : "", ws[k].current[i]);
         printf("%s\n", ws[k].ncurrent ? "" : "-");
     }
+    printf("queue %s: %s unacked (held by the live workers)\n", queue,
+           count_text(weft_workers_unacked(ws, n), b, sizeof b));
 }
 
-/* {"queue", "ready", "unacked" (null: AMQP does not say), "consumers",
- * "started_per_s", "finished_per_s" (the fleet's, over the last minute),
- * "workers": [{"name", "host", "pid", "state", "size", "busy",
- * "jobs_started", "jobs_finished", "started_per_s", "finished_per_s",
- * "last_heartbeat_us", "current"}]} */
+static json_t *count_json(int64_t v) { return v < 0 ? json_null() : json_integer(v); }
+
+/* {"queue", "ready", "unacked" (the live workers' sum; null: a worker did
+ * not say), "consumers", "started_per_s", "finished_per_s" (the fleet's,
+ * over the last minute), "workers": [{"name", "host", "pid", "state",
+ * "size", "busy", "unacked", "jobs_started", "jobs_finished",
+ * "started_per_s", "finished_per_s", "last_heartbeat_us", "current"}]} */
 static int print_json(const char *queue, const weft_queue_info *q, const weft_worker_info *ws,
                       size_t n)
 {
@@ -46,8 +60,10 @@ static int print_json(const char *queue, const weft_queue_info *q, const weft_wo
         for (size_t i = 0; i < ws[k].ncurrent; i++)
             json_array_append_new(cur, out_json_str(ws[k].current[i]));
         json_array_append_new(arr, json_pack(
-            "{s:s, s:s, s:i, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:I, s:o}", "name", ws[k].name, "host", ws[k].host, "pid", ws[k].pid, "state", ws[k].state,
-            "size", ws[k].concurrency, "busy", ws[k].busy, "jobs_started",
+            "{s:s, s:s, s:i, s:s, s:i, s:i, s:o, s:I, s:I, s:f, s:f, s:I, s:o}", "name",
+            ws[k].name, "host", ws[k].host, "pid", ws[k].pid, "state", ws[k].state, "size",
+            ws[k].concurrency, "busy", ws[k].busy, "unacked", count_json(ws[k].unacked),
+            "jobs_started",
             (json_int_t)ws[k].jobs_started, "jobs_finished", (json_int_t)ws[k].jobs_run,
             "started_per_s", ws[k].started_per_s, "finished_per_s", ws[k].finished_per_s,
             "last_heartbeat_us", (json_int_t)ws[k].at_us, "current", cur));
@@ -55,8 +71,7 @@ static int print_json(const char *queue, const weft_queue_info *q, const weft_wo
         finished += ws[k].finished_per_s;
     }
     json_t *o = json_pack("{s:s, s:I, s:o, s:I, s:f, s:f, s:o}", "queue", queue, "ready",
-                          (json_int_t)q->ready, "unacked",
-                          q->unacked < 0 ? json_null() : json_integer(q->unacked), "consumers",
+                          (json_int_t)q->ready, "unacked", count_json(q->unacked), "consumers",
                           (json_int_t)q->consumers, "started_per_s", started, "finished_per_s",
                           finished, "workers", arr);
     return out_json_print(o);
@@ -114,6 +129,7 @@ int cmd_workers(int argc, char **argv)
     weft_queue_info qi = {0};
     weft_err e = weft_workers_list(&o, &ws, &n, err);
     if (!e && json) e = weft_queue_info_get(&o, &qi, err);
+    if (!e) qi.unacked = weft_workers_unacked(ws, n);
     if (e) {
         fprintf(stderr, "weft: %s\n", err);
         rc = e == WEFT_EINVAL ? CLI_USAGE : CLI_FAILED;
@@ -124,7 +140,7 @@ int cmd_workers(int argc, char **argv)
         weft__amqp_redact(broker, red, sizeof red);
         printf("no worker announced itself on queue %s (%s) within %.0f s\n", queue, red, wait_s);
     } else {
-        print_workers(ws, n);
+        print_workers(queue, ws, n);
     }
     weft_worker_list_free(ws, n);
     weft_config_free(cfg);

@@ -350,7 +350,7 @@ weft_err weft__cluster_heartbeat_encode(const weft_worker_info *hb, char **out, 
         }
     if (!cur) return weft__err(err, WEFT_ENOMEM, "out of memory");
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i, s:s, s:i, s:I, s:o, s:s, s:I, s:i, s:I, "
-                          "s:f, s:f}", "type",
+                          "s:f, s:f, s:I}", "type",
                           "worker", "v", 1, "worker", hb->name ? hb->name : "", "host",
                           hb->host ? hb->host : "", "pid", hb->pid, "queue",
                           hb->queue ? hb->queue : "", "concurrency", hb->concurrency,
@@ -358,7 +358,7 @@ weft_err weft__cluster_heartbeat_encode(const weft_worker_info *hb, char **out, 
                           hb->state ? hb->state : "", "at_us", (json_int_t)hb->at_us,
                           "busy", hb->busy, "jobs_started", (json_int_t)hb->jobs_started,
                           "started_per_s", hb->started_per_s, "finished_per_s",
-                          hb->finished_per_s);
+                          hb->finished_per_s, "unacked", (json_int_t)hb->unacked);
     return dump(o, out, len, err);
 }
 
@@ -393,6 +393,10 @@ weft_err weft__cluster_heartbeat_decode(const char *text, size_t len, weft_worke
     hb->jobs_started = json_integer_value(json_object_get(o, "jobs_started"));
     hb->started_per_s = json_number_value(json_object_get(o, "started_per_s"));
     hb->finished_per_s = json_number_value(json_object_get(o, "finished_per_s"));
+    /* Absent from older workers' too, and unknown then: -1. */
+    json_t *unacked = json_object_get(o, "unacked");
+    hb->unacked = json_is_integer(unacked) && json_integer_value(unacked) >= 0
+                      ? json_integer_value(unacked) : -1;
     if (!hb->name || !hb->host || !hb->queue || !hb->state ||
         (json_array_size(cur) && !(hb->current = calloc(json_array_size(cur), sizeof(char *))))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");

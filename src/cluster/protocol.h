@@ -55,6 +55,11 @@
  *   current         array    ids of the jobs it runs now
  *   state           string   "up", "draining" (stopping) or "down" (stopped)
  *   at_us           integer  when, in µs since the epoch (its clock)
+ *   busy            integer  slots given a job
+ *   jobs_started    integer  jobs it started since it started
+ *   started_per_s, finished_per_s   number   over the last minute
+ *   unacked         integer  deliveries of the queue it holds unacknowledged
+ *                            (weft_worker_info.unacked; absent: unknown, -1)
  *
  * Decoders reject (WEFT_EDATA, with the reason) a message that is not a
  * JSON object of the right type, larger than WEFT__CLUSTER_MAX_MSG, or
@@ -151,7 +156,8 @@ char *weft__cluster_cancel_decode(const char *text, size_t len);
 weft_err weft__cluster_heartbeat_encode(const weft_worker_info *hb, char **out, size_t *len,
                                         char *err);
 /* Decodes into *hb (caller releases with weft__worker_info_release()).  Only
- * "worker" is required; a missing state reads "?", missing numbers 0. */
+ * "worker" is required; a missing state reads "?", missing numbers 0 but
+ * for a missing (or negative) unacked: -1. */
 weft_err weft__cluster_heartbeat_decode(const char *text, size_t len, weft_worker_info *hb,
                                         char *err);
 /* Frees the members and zeroes *hb; safe to call twice. */

@@ -382,6 +382,32 @@ static int busy_slots(const weft_worker *w)
     return w->in_pool < w->concurrency ? w->in_pool : w->concurrency;
 }
 
+typedef struct unacked_ctx {
+    unsigned gen;
+    int64_t n;
+} unacked_ctx;
+
+static void count_unacked(void *value, void *ud)
+{
+    const wjob *j = value;
+    unacked_ctx *c = ud;
+    if (j->tag && j->gen == c->gen) c->n++;
+}
+
+/* Deliveries of this connection not acknowledged yet, as the broker counts
+ * them: jobs in the pool, held, or whose result awaits its confirm (those
+ * with a delivery tag of this connection: a reconnect leaves the older
+ * ones to the broker), and deliveries to ack once a publish is confirmed
+ * (a job handed back, a status for a job not run).  Deliveries still in
+ * the socket's buffer, not read yet, are not counted: a round reads them. */
+static int64_t unacked_count(const weft_worker *w)
+{
+    unacked_ctx c = {w->gen, 0};
+    for (size_t i = 0; i < w->nacks; i++) c.n += w->acks[i].tag != 0;
+    weft__strmap_each(&w->jobs, count_unacked, &c);
+    return c.n;
+}
+
 static void announce(weft_worker *w, const char *state)
 {
     if (!connected(w)) return;
@@ -391,7 +417,8 @@ static void announce(weft_worker *w, const char *state)
         .name = (char *)weft__cluster_worker_name(), .host = w->host, .pid = (int)getpid(),
         .queue = w->queue, .state = (char *)state, .concurrency = w->concurrency,
         .jobs_run = w->jobs_run, .current = (char **)cur.ids, .ncurrent = cur.n,
-        .at_us = weft__now_us(), .busy = busy_slots(w), .jobs_started = w->jobs_started};
+        .at_us = weft__now_us(), .busy = busy_slots(w), .jobs_started = w->jobs_started,
+        .unacked = unacked_count(w)};
     int64_t now_ns = weft__mono_ns(), up_s = (now_ns - w->open_ns) / 1000000000;
     hb.started_per_s = rate_per_s(&w->started, now_ns / 1000000000, up_s);
     hb.finished_per_s = rate_per_s(&w->finished_rate, now_ns / 1000000000, up_s);
@@ -1011,7 +1038,8 @@ static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 }
 
 /* The queue's counts (a passive declare on the service's connection) and
- * this worker's, as the heartbeat has them. */
+ * this worker's, as the heartbeat has them (its unacked deliveries: the
+ * queue's unacked messages are the sum over its workers). */
 static void answer_metrics(weft_worker *w)
 {
     char body[4096], err[WEFT_ERRBUF_SIZE];
@@ -1031,6 +1059,11 @@ static void answer_metrics(weft_worker *w)
     put(body, sizeof body, &n, "# TYPE weft_worker_busy_slots gauge\n"
         "weft_worker_busy_slots{queue=\"%s\",worker=\"%s\"} %d\n", w->queue, name,
         busy_slots(w));
+    put(body, sizeof body, &n, "# HELP weft_worker_unacked Deliveries of the queue this worker "
+        "holds unacknowledged (sum() over the workers: the queue's).\n"
+        "# TYPE weft_worker_unacked gauge\n"
+        "weft_worker_unacked{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
+        (long long)(connected(w) ? unacked_count(w) : 0));
     put(body, sizeof body, &n, "# TYPE weft_worker_jobs_started_total counter\n"
         "weft_worker_jobs_started_total{queue=\"%s\",worker=\"%s\"} %lld\n", w->queue, name,
         (long long)w->jobs_started);

@@ -7,7 +7,9 @@
  * exchange, listens for a little longer than one period, and keeps the
  * last heartbeat of each worker.  No orchestrator and no store are
  * involved, so it works from any machine that reaches the broker.
- * weft_queue_info_get(): the queue's load, from a passive queue.declare.
+ * weft_queue_info_get(): the queue's load, from a passive queue.declare;
+ * weft_workers_unacked(): its unacknowledged messages, which AMQP does not
+ * report, as the sum of what its live workers said they hold.
  */
 #include "cluster/exec_cluster.h"
 #include "cluster/protocol.h"
@@ -163,4 +165,16 @@ void weft_worker_list_free(weft_worker_info *workers, size_t n)
 {
     for (size_t i = 0; workers && i < n; i++) weft__worker_info_release(&workers[i]);
     free(workers);
+}
+
+int64_t weft_workers_unacked(const weft_worker_info *ws, size_t n)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; ws && i < n; i++) {
+        const char *st = ws[i].state ? ws[i].state : "";
+        if (strcmp(st, "up") != 0 && strcmp(st, "draining") != 0) continue;
+        if (ws[i].unacked < 0) return -1;
+        sum += ws[i].unacked;
+    }
+    return sum;
 }

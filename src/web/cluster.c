@@ -3,7 +3,9 @@
  * cluster.c - the cluster view: in cluster mode a thread of the server
  * asks the broker, every 5 s, which workers serve the queue
  * (weft_workers_list(), which listens ~4 s for their announcements) and
- * how many messages wait (weft_queue_info_get()), and keeps the answer as
+ * how many messages wait (weft_queue_info_get()) or are held
+ * unacknowledged (weft_workers_unacked(), the sum of what the workers'
+ * heartbeats said), and keeps the answer as
  * a snapshot that /api/overview and /metrics read under ui->cl.mu.  No
  * request ever waits on the broker: a request sees the last snapshot,
  * at most ~9 s old.  What it costs: one broker connection per refresh,
@@ -29,6 +31,7 @@ static void refresh(weft_ui *ui)
     weft_queue_info qi = {.ready = -1, .unacked = -1, .consumers = -1};
     weft_err e = weft_workers_list(&wo, &w, &n, err);
     weft_err qe = weft_queue_info_get(&wo, &qi, qerr);
+    if (!e) qi.unacked = weft_workers_unacked(w, n);
     pthread_mutex_lock(&ui->cl.mu);
     if (!e) {
         weft_worker_list_free(ui->cl.workers, ui->cl.nworkers);
@@ -100,8 +103,9 @@ static json_t *worker_json(const weft_worker_info *w)
 {
     json_t *cur = json_array();
     for (size_t k = 0; k < w->ncurrent; k++) json_array_append_new(cur, json_string(w->current[k]));
-    return json_pack("{ss ss si ss si si sI sI so sf sf}", "name", w->name, "host", w->host,
+    return json_pack("{ss ss si ss si si so sI sI so sf sf}", "name", w->name, "host", w->host,
                      "pid", w->pid, "state", w->state, "concurrency", w->concurrency, "busy", w->busy,
+                     "unacked", w->unacked < 0 ? json_null() : json_integer(w->unacked),
                      "jobs_run", (json_int_t)w->jobs_run, "last_heartbeat_us", (json_int_t)w->at_us,
                      "current", cur, "started_per_s", w->started_per_s,
                      "finished_per_s", w->finished_per_s);
@@ -114,8 +118,10 @@ json_t *weft__cluster_json(weft_ui *ui)
     pthread_mutex_lock(&ui->cl.mu);
     for (size_t i = 0; i < ui->cl.nworkers; i++) json_array_append_new(workers, worker_json(&ui->cl.workers[i]));
     json_t *q = ui->cl.queue_known
-                    ? json_pack("{sI sI}", "ready", (json_int_t)ui->cl.queue.ready, "consumers",
-                                (json_int_t)ui->cl.queue.consumers)
+                    ? json_pack("{sI so sI}", "ready", (json_int_t)ui->cl.queue.ready, "unacked",
+                                ui->cl.queue.unacked < 0 ? json_null()
+                                                         : json_integer(ui->cl.queue.unacked),
+                                "consumers", (json_int_t)ui->cl.queue.consumers)
                     : json_null();
     json_t *v = json_pack("{ss so so sI sI ss}", "queue", weft_config_queue(ui->cfg), "queue_load", q,
                           "workers", workers, "updated_us", (json_int_t)ui->cl.at_us, "refreshes",
@@ -124,31 +130,72 @@ json_t *weft__cluster_json(weft_ui *ui)
     return v;
 }
 
-void weft__cluster_metrics(weft_ui *ui, weft__buf *b)
+/* What a per-worker gauge reads of a worker: < 0 when it did not say. */
+static double w_busy(const weft_worker_info *w) { return w->busy; }
+static double w_slots(const weft_worker_info *w) { return w->concurrency; }
+static double w_unacked(const weft_worker_info *w) { return (double)w->unacked; }
+static double w_started(const weft_worker_info *w) { return w->started_per_s; }
+static double w_finished(const weft_worker_info *w) { return w->finished_per_s; }
+
+/* The gauge `name`{worker} of every worker heard (one that did not say is
+ * left out); integers print as integers (%.15g). */
+static void worker_gauge(weft_ui *ui, weft__buf *b, const char *name, const char *help,
+                         double (*value)(const weft_worker_info *))
 {
-    if (!ui->cl.running) return;
-    pthread_mutex_lock(&ui->cl.mu);
+    weft__buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; i < ui->cl.nworkers; i++) {
+        double v = value(&ui->cl.workers[i]);
+        if (v < 0) continue;
+        weft__buf_addf(b, "%s{worker=\"", name);
+        weft__prom_label(b, ui->cl.workers[i].name);
+        weft__buf_addf(b, "\"} %.15g\n", v);
+    }
+}
+
+/* The queue's gauges: the broker's counts, the workers' unacked sum, and
+ * the jobs started and finished per second summed over the workers heard. */
+static void queue_gauges(weft_ui *ui, weft__buf *b)
+{
     if (ui->cl.queue_known)
         weft__buf_addf(b, "# HELP weft_queue_ready Messages waiting in the job queue.\n"
                           "# TYPE weft_queue_ready gauge\nweft_queue_ready %lld\n"
                           "# HELP weft_queue_consumers Consumers of the job queue.\n"
                           "# TYPE weft_queue_consumers gauge\nweft_queue_consumers %lld\n",
                        (long long)ui->cl.queue.ready, (long long)ui->cl.queue.consumers);
+    if (ui->cl.queue_known && ui->cl.queue.unacked >= 0)
+        weft__buf_addf(b, "# HELP weft_queue_unacked Messages of the job queue delivered and not "
+                          "acknowledged yet, as the workers' heartbeats say.\n"
+                          "# TYPE weft_queue_unacked gauge\nweft_queue_unacked %lld\n",
+                       (long long)ui->cl.queue.unacked);
+    double started = 0, finished = 0;
+    for (size_t i = 0; i < ui->cl.nworkers; i++) {
+        started += ui->cl.workers[i].started_per_s;
+        finished += ui->cl.workers[i].finished_per_s;
+    }
+    weft__buf_addf(b, "# HELP weft_queue_jobs_started_per_second Jobs the workers heard started "
+                      "per second over the last minute.\n"
+                      "# TYPE weft_queue_jobs_started_per_second gauge\n"
+                      "weft_queue_jobs_started_per_second %.15g\n"
+                      "# HELP weft_queue_jobs_finished_per_second Jobs the workers heard finished "
+                      "per second over the last minute.\n"
+                      "# TYPE weft_queue_jobs_finished_per_second gauge\n"
+                      "weft_queue_jobs_finished_per_second %.15g\n", started, finished);
+}
+
+void weft__cluster_metrics(weft_ui *ui, weft__buf *b)
+{
+    if (!ui->cl.running) return;
+    pthread_mutex_lock(&ui->cl.mu);
+    queue_gauges(ui, b);
     weft__buf_addf(b, "# HELP weft_workers Workers heard on the queue in the last listen.\n"
-                      "# TYPE weft_workers gauge\nweft_workers %zu\n"
-                      "# HELP weft_worker_busy_slots Slots of a worker given a job.\n"
-                      "# TYPE weft_worker_busy_slots gauge\n", ui->cl.nworkers);
-    for (size_t i = 0; i < ui->cl.nworkers; i++) {
-        weft__buf_adds(b, "weft_worker_busy_slots{worker=\"");
-        weft__prom_label(b, ui->cl.workers[i].name);
-        weft__buf_addf(b, "\"} %d\n", ui->cl.workers[i].busy);
-    }
-    weft__buf_adds(b, "# HELP weft_worker_slots Size of a worker (jobs at once).\n"
-                      "# TYPE weft_worker_slots gauge\n");
-    for (size_t i = 0; i < ui->cl.nworkers; i++) {
-        weft__buf_adds(b, "weft_worker_slots{worker=\"");
-        weft__prom_label(b, ui->cl.workers[i].name);
-        weft__buf_addf(b, "\"} %d\n", ui->cl.workers[i].concurrency);
-    }
+                      "# TYPE weft_workers gauge\nweft_workers %zu\n", ui->cl.nworkers);
+    worker_gauge(ui, b, "weft_worker_busy_slots", "Slots of a worker given a job.", w_busy);
+    worker_gauge(ui, b, "weft_worker_unacked", "Deliveries a worker holds unacknowledged.",
+                 w_unacked);
+    worker_gauge(ui, b, "weft_worker_slots", "Size of a worker (jobs at once).", w_slots);
+    worker_gauge(ui, b, "weft_worker_jobs_started_per_second",
+                 "Jobs a worker started per second over the last minute.", w_started);
+    worker_gauge(ui, b, "weft_worker_jobs_finished_per_second",
+                 "Jobs a worker finished per second over the last minute.", w_finished);
     pthread_mutex_unlock(&ui->cl.mu);
 }
