@@ -9,8 +9,9 @@
  * job processes (standalone/pool.h: crash isolation, cancel, timeouts), so
  * that the thread that calls weft_worker_run() never blocks: it owns the
  * broker connection and keeps heartbeats flowing during long jobs.  For
- * each job it publishes RUNNING, then the result, to the job's reply queue
- * with publisher confirms, and acknowledges the job message only once the
+ * each job it publishes RUNNING (only once the job ran
+ * WEFT__RUNNING_AFTER_MS: a short job sends its result alone), then the
+ * result, to the job's reply queue with publisher confirms, and acknowledges the job message only once the
  * result is confirmed: a service that dies mid-job leaves the message to
  * the broker, which delivers it again.
  *
@@ -90,7 +91,7 @@ typedef struct wjob {
     uint64_t tag;      /* delivery to acknowledge (on connection `gen`), 0: none */
     unsigned gen;
     char *result;      /* the final status message once finished */
-    bool finishing;    /* its end is in the batch being handled: RUNNING is not worth sending */
+    int64_t started_ns; /* when its job process took it, 0: not yet (or RUNNING sent) */
     size_t len;
     uint64_t seq;      /* its publish sequence number on connection `seq_gen`, 0: not published */
     unsigned seq_gen;
@@ -164,6 +165,8 @@ struct weft_worker {
     bool hold;                 /* default prefetch: jobs past the free slots wait here */
     int64_t slot_ns;           /* average slot time of a job (pool hand-off to result), 0: none yet */
     int in_pool;               /* jobs given to the pool and not finished */
+    char **starting;           /* ids of started jobs whose RUNNING is not sent yet, oldest first */
+    size_t nstarting, capstarting;
     char **held;               /* ids of held jobs, oldest first */
     size_t nheld, capheld;
     bool paused;               /* consumer canceled: a held job waited too long */
@@ -767,9 +770,8 @@ static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err
 
 /* ---- jobs started and finished in the pool ---- */
 
-static weft_err job_started(weft_worker *w, wjob *j, char *err)
+static weft_err publish_running(weft_worker *w, wjob *j, char *err)
 {
-    if (!connected(w) || j->finishing) return WEFT_OK;
     char *s = NULL;
     size_t len = 0;
     weft_err e = status_message(w, j->job_id, j->attempt, WEFT_JOB_RUNNING, NULL, &s, &len, err);
@@ -778,6 +780,60 @@ static weft_err job_started(weft_worker *w, wjob *j, char *err)
     if (!e) e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, false, NULL, err);
     free(s);
     return e;
+}
+
+/* A job's process took it: its RUNNING goes out only once it has run
+ * WEFT__RUNNING_AFTER_MS (send_running()), so that a short job costs one
+ * status message, its result, instead of two.  Without memory for the
+ * list, RUNNING is sent now. */
+static weft_err job_started(weft_worker *w, wjob *j, char *err)
+{
+    if (!connected(w)) return WEFT_OK; /* transient: the result says it ran */
+    j->started_ns = weft__mono_ns();
+    char *id = weft__strdup(j->job_id);
+    if (!id || WEFT__GROW(w->starting, w->nstarting + 1, w->capstarting)) {
+        free(id);
+        j->started_ns = 0;
+        return publish_running(w, j, err);
+    }
+    w->starting[w->nstarting++] = id;
+    return WEFT_OK;
+}
+
+/* Publishes RUNNING for the started jobs that ran WEFT__RUNNING_AFTER_MS
+ * and have not finished; forgets those that finished (their result says
+ * they ran) or are gone. */
+static weft_err send_running(weft_worker *w, char *err)
+{
+    int64_t due = weft__mono_ns() - (int64_t)WEFT__RUNNING_AFTER_MS * 1000000;
+    weft_err e = WEFT_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < w->nstarting; i++) {
+        wjob *j = weft__strmap_get(&w->jobs, w->starting[i]);
+        if (j && !j->result && j->started_ns > due) {
+            w->starting[k++] = w->starting[i];
+            continue;
+        }
+        if (j && !j->result && j->started_ns && !e && connected(w)) e = publish_running(w, j, err);
+        if (j) j->started_ns = 0;
+        free(w->starting[i]);
+    }
+    w->nstarting = k;
+    return e;
+}
+
+/* Milliseconds until the oldest started job's RUNNING is due, or `max`. */
+static int64_t running_due_ms(const weft_worker *w, int64_t max)
+{
+    int64_t first = 0;
+    for (size_t i = 0; i < w->nstarting; i++) {
+        const wjob *j = weft__strmap_get(&w->jobs, w->starting[i]);
+        if (j && !j->result && j->started_ns && (!first || j->started_ns < first))
+            first = j->started_ns;
+    }
+    if (!first) return max;
+    int64_t ms = (first + (int64_t)WEFT__RUNNING_AFTER_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
+    return ms < 0 ? 0 : ms < max ? ms : max;
 }
 
 /* Keeps the job's result until the broker confirms it; publishes it now
@@ -815,12 +871,6 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
     w->msgs = w->msgs_tail = NULL;
     pthread_mutex_unlock(&w->mu);
     weft_err e = WEFT_OK;
-    /* A job that started and ended within this batch gets no RUNNING
-     * message: its result says it ran (short jobs cost one status, not two). */
-    for (pool_msg *f = m; f; f = f->next) {
-        wjob *j = f->finished ? weft__strmap_get(&w->jobs, f->job_id) : NULL;
-        if (j) j->finishing = true;
-    }
     while (m) {
         pool_msg *next = m->next;
         wjob *j = weft__strmap_get(&w->jobs, m->job_id);
@@ -1149,6 +1199,7 @@ static void serve_round(weft_worker *w)
      * of twice the period. */
     int64_t due_ms = (w->next_announce_ns - weft__mono_ns()) / 1000000 + 1;
     due_ms = held_due_ms(w, due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms);
+    due_ms = running_due_ms(w, due_ms);
     struct pollfd p[3] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0},
                           {w->metrics_fd, POLLIN, 0}};
     weft__amqp_poll(w->conn, p, w->metrics_fd >= 0 ? 3 : 2, (int)due_ms);
@@ -1157,6 +1208,7 @@ static void serve_round(weft_worker *w)
     char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
     weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
     if (!e) e = handle_events(w, err);
+    if (!e && w->nstarting) e = send_running(w, err);
     if (!e && connected(w)) e = autoscale(w, err);
     if (!e && connected(w)) e = retune_prefetch(w, err);
     if (!e && connected(w)) e = run_held(w, err);
@@ -1401,6 +1453,8 @@ void weft_worker_close(weft_worker *w)
     for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
     free(w->acks);
     free(w->held);
+    for (size_t i = 0; i < w->nstarting; i++) free(w->starting[i]);
+    free(w->starting);
     while (w->msgs) {
         pool_msg *m = w->msgs;
         w->msgs = m->next;
