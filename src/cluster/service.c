@@ -191,6 +191,8 @@ struct weft_worker {
     weft__strmap jobs;         /* id -> wjob */
     ack_after *acks;
     size_t nacks, capacks;
+    uint64_t orphan_tag;       /* lowest delivery left to the broker on purpose (on orphan_gen), 0: none */
+    unsigned orphan_gen;
     idset finished, canceled;
     int64_t jobs_run, jobs_started;
     rate started, finished_rate; /* for the heartbeat's rates */
@@ -344,6 +346,16 @@ static weft_err publish_result(weft_worker *w, wjob *j, char *err)
         j->seq_gen = w->gen;
     }
     return e;
+}
+
+/* A delivery forgotten without acknowledgement, for the broker to give
+ * again once this connection closes: no acknowledgement with `multiple`
+ * may cover it. */
+static void leave_unacked(weft_worker *w, const wjob *j)
+{
+    if (!j->tag || j->gen != w->gen) return;
+    if (w->orphan_gen != w->gen || !w->orphan_tag || j->tag < w->orphan_tag) w->orphan_tag = j->tag;
+    w->orphan_gen = w->gen;
 }
 
 static void wjob_free(wjob *j)
@@ -580,6 +592,7 @@ static weft_err hold_job(weft_worker *w, wjob *j, weft__cluster_job *cj,
                          const weft__amqp_event *ev, char *err)
 {
     if (WEFT__GROW(w->held, w->nheld + 1, w->capheld) || !(j->body = malloc(ev->len ? ev->len : 1))) {
+        leave_unacked(w, j);
         drop_job(w, j);
         return weft__err(err, WEFT_ENOMEM, "out of memory"); /* it comes again */
     }
@@ -718,10 +731,27 @@ static void collect_confirmed(void *value, void *ud)
         c->done[c->ndone++] = j->job_id;
 }
 
+/* Delivery tags to acknowledge once a confirm is handled. */
+typedef struct tag_list {
+    uint64_t *v;
+    size_t n, cap;
+} tag_list;
+
+/* Adds a tag; without memory it is acknowledged at once instead. */
+static weft_err tag_add(weft_worker *w, tag_list *t, uint64_t tag, char *err)
+{
+    if (!WEFT__GROW(t->v, t->n + 1, t->cap)) {
+        t->v[t->n++] = tag;
+        return WEFT_OK;
+    }
+    return weft__amqp_ack(w->conn, tag, err);
+}
+
 /* Acknowledges the deliveries whose publish (a requeue, a status for a job
- * not run) the confirm covers; a refused publish leaves its delivery to
- * the broker (nack, requeue). */
-static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, char *err)
+ * not run) the confirm covers, adding their tags to `t`; a refused
+ * publish leaves its delivery to the broker (nack, requeue). */
+static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, tag_list *t,
+                                  char *err)
 {
     weft_err e = WEFT_OK;
     size_t k = 0;
@@ -735,7 +765,7 @@ static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, ch
             if (ev->nack) {
                 e = weft__amqp_nack(w->conn, a->tag, true, err);
             } else {
-                e = weft__amqp_ack(w->conn, a->tag, err);
+                e = tag_add(w, t, a->tag, err);
                 if (a->job_id) idset_add(&w->finished, a->job_id);
             }
         }
@@ -745,9 +775,50 @@ static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, ch
     return e;
 }
 
+typedef struct low_ctx {
+    uint64_t low;
+    unsigned gen;
+} low_ctx;
+
+static void lower_unacked(void *value, void *ud)
+{
+    const wjob *j = value;
+    low_ctx *c = ud;
+    if (j->tag && j->gen == c->gen && j->tag < c->low) c->low = j->tag;
+}
+
+/* The lowest delivery tag of this connection still to be settled: a job
+ * taken and not acknowledged yet (held, running, its result unconfirmed),
+ * an acknowledgement waiting for a confirm, or a delivery left to the
+ * broker on purpose (w->orphan_tag).  UINT64_MAX: none. */
+static uint64_t lowest_unacked(weft_worker *w)
+{
+    low_ctx c = {w->orphan_tag && w->orphan_gen == w->gen ? w->orphan_tag : UINT64_MAX, w->gen};
+    for (size_t i = 0; i < w->nacks; i++)
+        if (w->acks[i].tag < c.low) c.low = w->acks[i].tag;
+    weft__strmap_each(&w->jobs, lower_unacked, &c);
+    return c.low;
+}
+
+/* Acknowledges the tags: those below every delivery still unsettled with
+ * one basic.ack (multiple), the others one by one.  A confirm usually
+ * covers several results: their deliveries cost one frame, not one each. */
+static weft_err ack_tags(weft_worker *w, const tag_list *t, char *err)
+{
+    if (!t->n) return WEFT_OK;
+    uint64_t low = lowest_unacked(w), upto = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i] < low && t->v[i] > upto) upto = t->v[i];
+    weft_err e = upto ? weft__amqp_ack_upto(w->conn, upto, err) : WEFT_OK;
+    for (size_t i = 0; i < t->n && !e; i++)
+        if (t->v[i] > upto) e = weft__amqp_ack(w->conn, t->v[i], err);
+    return e;
+}
+
 static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err)
 {
-    weft_err e = settle_acks_after(w, ev, err);
+    tag_list t = {NULL, 0, 0};
+    weft_err e = settle_acks_after(w, ev, &t, err);
     confirm_ctx c = {w, ev, NULL, 0, 0, false};
     weft__strmap_each(&w->jobs, collect_confirmed, &c);
     for (size_t i = 0; i < c.ndone; i++) {
@@ -757,11 +828,13 @@ static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err
             continue;
         }
         weft__strmap_del(&w->jobs, j->job_id);
-        if (!e && j->tag && j->gen == w->gen) e = weft__amqp_ack(w->conn, j->tag, err);
+        if (!e && j->tag && j->gen == w->gen) e = tag_add(w, &t, j->tag, err);
         idset_add(&w->finished, j->job_id);
         wjob_free(j);
     }
     free(c.done);
+    if (!e) e = ack_tags(w, &t, err);
+    free(t.v);
     /* A confirm not applied to every job: reconnecting publishes the
      * results of the others again, and they get a confirm of their own. */
     if (!e && c.oom) e = weft__err(err, WEFT_ENOMEM, "out of memory while handling a confirm");
@@ -848,6 +921,7 @@ static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *re
         /* Forgotten, unacknowledged: the broker delivers it again once
          * this connection closes, and it runs again (one more attempt). */
         LOG(w, WEFT_LOG_ERROR, "job %s: its result cannot be sent: %s", j->job_id, why);
+        leave_unacked(w, j);
         weft__strmap_del(&w->jobs, j->job_id);
         wjob_free(j);
         return WEFT_OK;
