@@ -11,7 +11,8 @@
  * broker connection and keeps heartbeats flowing during long jobs.  For
  * each job it publishes RUNNING (only once the job ran
  * WEFT__RUNNING_AFTER_MS: a short job sends its result alone), then the
- * result, to the job's reply queue with publisher confirms, and acknowledges the job message only once the
+ * result, to the job's reply queue with publisher confirms, and
+ * acknowledges the job message only once the
  * result is confirmed: a service that dies mid-job leaves the message to
  * the broker, which delivers it again.
  *
@@ -165,7 +166,7 @@ struct weft_worker {
     bool hold;                 /* default prefetch: jobs past the free slots wait here */
     int64_t slot_ns;           /* average slot time of a job (pool hand-off to result), 0: none yet */
     int in_pool;               /* jobs given to the pool and not finished */
-    char **starting;           /* ids of started jobs whose RUNNING is not sent yet, oldest first */
+    char **starting;           /* ids of started jobs whose RUNNING is not sent yet */
     size_t nstarting, capstarting;
     char **held;               /* ids of held jobs, oldest first */
     size_t nheld, capheld;
@@ -191,8 +192,8 @@ struct weft_worker {
     weft__strmap jobs;         /* id -> wjob */
     ack_after *acks;
     size_t nacks, capacks;
-    uint64_t orphan_tag;       /* lowest delivery left to the broker on purpose (on orphan_gen), 0: none */
-    unsigned orphan_gen;
+    uint64_t orphan_tag;       /* lowest delivery left to the broker on purpose, 0: none */
+    unsigned orphan_gen;       /* ... on this connection */
     idset finished, canceled;
     int64_t jobs_run, jobs_started;
     rate started, finished_rate; /* for the heartbeat's rates */
@@ -354,7 +355,8 @@ static weft_err publish_result(weft_worker *w, wjob *j, char *err)
 static void leave_unacked(weft_worker *w, const wjob *j)
 {
     if (!j->tag || j->gen != w->gen) return;
-    if (w->orphan_gen != w->gen || !w->orphan_tag || j->tag < w->orphan_tag) w->orphan_tag = j->tag;
+    if (w->orphan_gen != w->gen || !w->orphan_tag || j->tag < w->orphan_tag)
+        w->orphan_tag = j->tag;
     w->orphan_gen = w->gen;
 }
 
@@ -905,7 +907,8 @@ static int64_t running_due_ms(const weft_worker *w, int64_t max)
             first = j->started_ns;
     }
     if (!first) return max;
-    int64_t ms = (first + (int64_t)WEFT__RUNNING_AFTER_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
+    int64_t ms =
+        (first + (int64_t)WEFT__RUNNING_AFTER_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
     return ms < 0 ? 0 : ms < max ? ms : max;
 }
 
