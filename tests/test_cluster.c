@@ -339,11 +339,15 @@ TEST(worker_runs_a_job_and_reports)
     publish_job(c, &s, 1);
     weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
     next_status(c, &st, 20000);
-    ASSERT_EQ(st.status, WEFT_JOB_RUNNING);
+    /* RUNNING only for a job still running after WEFT__RUNNING_AFTER_MS:
+     * this short one may send its result alone. */
+    if (st.status == WEFT_JOB_RUNNING) {
+        ASSERT_STR_EQ(st.job_id, "JOB_seed_1");
+        weft__cluster_status_release(&st);
+        next_status(c, &st, 20000);
+    }
     ASSERT_STR_EQ(st.job_id, "JOB_seed_1");
     ASSERT_CONTAINS(st.worker, ":");
-    weft__cluster_status_release(&st);
-    next_status(c, &st, 20000);
     if (st.status != WEFT_JOB_COMPLETED)
         FAIL("%s: %s", weft_job_status_name(st.status), st.result.error ? st.result.error : "");
     ASSERT_EQ(st.attempt, 1);

@@ -229,12 +229,7 @@ weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_s
                           job_id, "attempt", attempt, "status", weft_job_status_name(status),
                           "worker", worker ? worker : "");
     if (o && status != WEFT_JOB_RUNNING && res) {
-        char *rj = NULL;
-        size_t rl = 0;
-        json_error_t je;
-        json_t *rv = NULL;
-        if (weft__job_result_to_json(res, &rj, &rl) == WEFT_OK) rv = json_loadb(rj, rl, 0, &je);
-        free(rj);
+        json_t *rv = weft__job_result_json(res);
         if (!rv || json_object_set_new(o, "result", rv) != 0) {
             json_decref(o);
             o = NULL;
@@ -271,14 +266,12 @@ weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster
     }
     if (status != WEFT_JOB_RUNNING) {
         json_t *r = json_object_get(o, "result");
-        char *rj = json_is_object(r) ? json_dumps(r, JSON_COMPACT) : NULL;
         char why[WEFT_ERRBUF_SIZE] = "";
-        if (!rj) {
+        if (!json_is_object(r)) {
             e = weft__err(err, WEFT_EDATA, "final status message without a \"result\" object");
             goto out;
         }
-        e = weft__job_result_from_json(rj, strlen(rj), &s->result, why);
-        free(rj);
+        e = weft__job_result_from_object(r, &s->result, why);
         if (e) {
             e = weft__err(err, WEFT_EDATA, "bad job result: %s", why);
             goto out;

@@ -9,8 +9,10 @@
  * job processes (standalone/pool.h: crash isolation, cancel, timeouts), so
  * that the thread that calls weft_worker_run() never blocks: it owns the
  * broker connection and keeps heartbeats flowing during long jobs.  For
- * each job it publishes RUNNING, then the result, to the job's reply queue
- * with publisher confirms, and acknowledges the job message only once the
+ * each job it publishes RUNNING (only once the job ran
+ * WEFT__RUNNING_AFTER_MS: a short job sends its result alone), then the
+ * result, to the job's reply queue with publisher confirms, and
+ * acknowledges the job message only once the
  * result is confirmed: a service that dies mid-job leaves the message to
  * the broker, which delivers it again.
  *
@@ -90,7 +92,7 @@ typedef struct wjob {
     uint64_t tag;      /* delivery to acknowledge (on connection `gen`), 0: none */
     unsigned gen;
     char *result;      /* the final status message once finished */
-    bool finishing;    /* its end is in the batch being handled: RUNNING is not worth sending */
+    int64_t started_ns; /* when its job process took it, 0: not yet (or RUNNING sent) */
     size_t len;
     uint64_t seq;      /* its publish sequence number on connection `seq_gen`, 0: not published */
     unsigned seq_gen;
@@ -164,6 +166,8 @@ struct weft_worker {
     bool hold;                 /* default prefetch: jobs past the free slots wait here */
     int64_t slot_ns;           /* average slot time of a job (pool hand-off to result), 0: none yet */
     int in_pool;               /* jobs given to the pool and not finished */
+    char **starting;           /* ids of started jobs whose RUNNING is not sent yet */
+    size_t nstarting, capstarting;
     char **held;               /* ids of held jobs, oldest first */
     size_t nheld, capheld;
     bool paused;               /* consumer canceled: a held job waited too long */
@@ -188,6 +192,8 @@ struct weft_worker {
     weft__strmap jobs;         /* id -> wjob */
     ack_after *acks;
     size_t nacks, capacks;
+    uint64_t orphan_tag;       /* lowest delivery left to the broker on purpose, 0: none */
+    unsigned orphan_gen;       /* ... on this connection */
     idset finished, canceled;
     int64_t jobs_run, jobs_started;
     rate started, finished_rate; /* for the heartbeat's rates */
@@ -341,6 +347,17 @@ static weft_err publish_result(weft_worker *w, wjob *j, char *err)
         j->seq_gen = w->gen;
     }
     return e;
+}
+
+/* A delivery forgotten without acknowledgement, for the broker to give
+ * again once this connection closes: no acknowledgement with `multiple`
+ * may cover it. */
+static void leave_unacked(weft_worker *w, const wjob *j)
+{
+    if (!j->tag || j->gen != w->gen) return;
+    if (w->orphan_gen != w->gen || !w->orphan_tag || j->tag < w->orphan_tag)
+        w->orphan_tag = j->tag;
+    w->orphan_gen = w->gen;
 }
 
 static void wjob_free(wjob *j)
@@ -604,6 +621,7 @@ static weft_err hold_job(weft_worker *w, wjob *j, weft__cluster_job *cj,
                          const weft__amqp_event *ev, char *err)
 {
     if (WEFT__GROW(w->held, w->nheld + 1, w->capheld) || !(j->body = malloc(ev->len ? ev->len : 1))) {
+        leave_unacked(w, j);
         drop_job(w, j);
         return weft__err(err, WEFT_ENOMEM, "out of memory"); /* it comes again */
     }
@@ -742,10 +760,27 @@ static void collect_confirmed(void *value, void *ud)
         c->done[c->ndone++] = j->job_id;
 }
 
+/* Delivery tags to acknowledge once a confirm is handled. */
+typedef struct tag_list {
+    uint64_t *v;
+    size_t n, cap;
+} tag_list;
+
+/* Adds a tag; without memory it is acknowledged at once instead. */
+static weft_err tag_add(weft_worker *w, tag_list *t, uint64_t tag, char *err)
+{
+    if (!WEFT__GROW(t->v, t->n + 1, t->cap)) {
+        t->v[t->n++] = tag;
+        return WEFT_OK;
+    }
+    return weft__amqp_ack(w->conn, tag, err);
+}
+
 /* Acknowledges the deliveries whose publish (a requeue, a status for a job
- * not run) the confirm covers; a refused publish leaves its delivery to
- * the broker (nack, requeue). */
-static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, char *err)
+ * not run) the confirm covers, adding their tags to `t`; a refused
+ * publish leaves its delivery to the broker (nack, requeue). */
+static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, tag_list *t,
+                                  char *err)
 {
     weft_err e = WEFT_OK;
     size_t k = 0;
@@ -759,7 +794,7 @@ static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, ch
             if (ev->nack) {
                 e = weft__amqp_nack(w->conn, a->tag, true, err);
             } else {
-                e = weft__amqp_ack(w->conn, a->tag, err);
+                e = tag_add(w, t, a->tag, err);
                 if (a->job_id) idset_add(&w->finished, a->job_id);
             }
         }
@@ -769,9 +804,50 @@ static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, ch
     return e;
 }
 
+typedef struct low_ctx {
+    uint64_t low;
+    unsigned gen;
+} low_ctx;
+
+static void lower_unacked(void *value, void *ud)
+{
+    const wjob *j = value;
+    low_ctx *c = ud;
+    if (j->tag && j->gen == c->gen && j->tag < c->low) c->low = j->tag;
+}
+
+/* The lowest delivery tag of this connection still to be settled: a job
+ * taken and not acknowledged yet (held, running, its result unconfirmed),
+ * an acknowledgement waiting for a confirm, or a delivery left to the
+ * broker on purpose (w->orphan_tag).  UINT64_MAX: none. */
+static uint64_t lowest_unacked(weft_worker *w)
+{
+    low_ctx c = {w->orphan_tag && w->orphan_gen == w->gen ? w->orphan_tag : UINT64_MAX, w->gen};
+    for (size_t i = 0; i < w->nacks; i++)
+        if (w->acks[i].tag < c.low) c.low = w->acks[i].tag;
+    weft__strmap_each(&w->jobs, lower_unacked, &c);
+    return c.low;
+}
+
+/* Acknowledges the tags: those below every delivery still unsettled with
+ * one basic.ack (multiple), the others one by one.  A confirm usually
+ * covers several results: their deliveries cost one frame, not one each. */
+static weft_err ack_tags(weft_worker *w, const tag_list *t, char *err)
+{
+    if (!t->n) return WEFT_OK;
+    uint64_t low = lowest_unacked(w), upto = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i] < low && t->v[i] > upto) upto = t->v[i];
+    weft_err e = upto ? weft__amqp_ack_upto(w->conn, upto, err) : WEFT_OK;
+    for (size_t i = 0; i < t->n && !e; i++)
+        if (t->v[i] > upto) e = weft__amqp_ack(w->conn, t->v[i], err);
+    return e;
+}
+
 static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err)
 {
-    weft_err e = settle_acks_after(w, ev, err);
+    tag_list t = {NULL, 0, 0};
+    weft_err e = settle_acks_after(w, ev, &t, err);
     confirm_ctx c = {w, ev, NULL, 0, 0, false};
     weft__strmap_each(&w->jobs, collect_confirmed, &c);
     for (size_t i = 0; i < c.ndone; i++) {
@@ -781,11 +857,13 @@ static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err
             continue;
         }
         weft__strmap_del(&w->jobs, j->job_id);
-        if (!e && j->tag && j->gen == w->gen) e = weft__amqp_ack(w->conn, j->tag, err);
+        if (!e && j->tag && j->gen == w->gen) e = tag_add(w, &t, j->tag, err);
         idset_add(&w->finished, j->job_id);
         wjob_free(j);
     }
     free(c.done);
+    if (!e) e = ack_tags(w, &t, err);
+    free(t.v);
     /* A confirm not applied to every job: reconnecting publishes the
      * results of the others again, and they get a confirm of their own. */
     if (!e && c.oom) e = weft__err(err, WEFT_ENOMEM, "out of memory while handling a confirm");
@@ -794,9 +872,8 @@ static weft_err on_confirm(weft_worker *w, const weft__amqp_event *ev, char *err
 
 /* ---- jobs started and finished in the pool ---- */
 
-static weft_err job_started(weft_worker *w, wjob *j, char *err)
+static weft_err publish_running(weft_worker *w, wjob *j, char *err)
 {
-    if (!connected(w) || j->finishing) return WEFT_OK;
     char *s = NULL;
     size_t len = 0;
     weft_err e = status_message(w, j->job_id, j->attempt, WEFT_JOB_RUNNING, NULL, &s, &len, err);
@@ -805,6 +882,61 @@ static weft_err job_started(weft_worker *w, wjob *j, char *err)
     if (!e) e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, false, NULL, err);
     free(s);
     return e;
+}
+
+/* A job's process took it: its RUNNING goes out only once it has run
+ * WEFT__RUNNING_AFTER_MS (send_running()), so that a short job costs one
+ * status message, its result, instead of two.  Without memory for the
+ * list, RUNNING is sent now. */
+static weft_err job_started(weft_worker *w, wjob *j, char *err)
+{
+    if (!connected(w)) return WEFT_OK; /* transient: the result says it ran */
+    j->started_ns = weft__mono_ns();
+    char *id = weft__strdup(j->job_id);
+    if (!id || WEFT__GROW(w->starting, w->nstarting + 1, w->capstarting)) {
+        free(id);
+        j->started_ns = 0;
+        return publish_running(w, j, err);
+    }
+    w->starting[w->nstarting++] = id;
+    return WEFT_OK;
+}
+
+/* Publishes RUNNING for the started jobs that ran WEFT__RUNNING_AFTER_MS
+ * and have not finished; forgets those that finished (their result says
+ * they ran) or are gone. */
+static weft_err send_running(weft_worker *w, char *err)
+{
+    int64_t due = weft__mono_ns() - (int64_t)WEFT__RUNNING_AFTER_MS * 1000000;
+    weft_err e = WEFT_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < w->nstarting; i++) {
+        wjob *j = weft__strmap_get(&w->jobs, w->starting[i]);
+        if (j && !j->result && j->started_ns > due) {
+            w->starting[k++] = w->starting[i];
+            continue;
+        }
+        if (j && !j->result && j->started_ns && !e && connected(w)) e = publish_running(w, j, err);
+        if (j) j->started_ns = 0;
+        free(w->starting[i]);
+    }
+    w->nstarting = k;
+    return e;
+}
+
+/* Milliseconds until the oldest started job's RUNNING is due, or `max`. */
+static int64_t running_due_ms(const weft_worker *w, int64_t max)
+{
+    int64_t first = 0;
+    for (size_t i = 0; i < w->nstarting; i++) {
+        const wjob *j = weft__strmap_get(&w->jobs, w->starting[i]);
+        if (j && !j->result && j->started_ns && (!first || j->started_ns < first))
+            first = j->started_ns;
+    }
+    if (!first) return max;
+    int64_t ms =
+        (first + (int64_t)WEFT__RUNNING_AFTER_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
+    return ms < 0 ? 0 : ms < max ? ms : max;
 }
 
 /* Keeps the job's result until the broker confirms it; publishes it now
@@ -819,6 +951,7 @@ static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *re
         /* Forgotten, unacknowledged: the broker delivers it again once
          * this connection closes, and it runs again (one more attempt). */
         LOG(w, WEFT_LOG_ERROR, "job %s: its result cannot be sent: %s", j->job_id, why);
+        leave_unacked(w, j);
         weft__strmap_del(&w->jobs, j->job_id);
         wjob_free(j);
         return WEFT_OK;
@@ -842,12 +975,6 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
     w->msgs = w->msgs_tail = NULL;
     pthread_mutex_unlock(&w->mu);
     weft_err e = WEFT_OK;
-    /* A job that started and ended within this batch gets no RUNNING
-     * message: its result says it ran (short jobs cost one status, not two). */
-    for (pool_msg *f = m; f; f = f->next) {
-        wjob *j = f->finished ? weft__strmap_get(&w->jobs, f->job_id) : NULL;
-        if (j) j->finishing = true;
-    }
     while (m) {
         pool_msg *next = m->next;
         wjob *j = weft__strmap_get(&w->jobs, m->job_id);
@@ -1182,6 +1309,7 @@ static void serve_round(weft_worker *w)
      * of twice the period. */
     int64_t due_ms = (w->next_announce_ns - weft__mono_ns()) / 1000000 + 1;
     due_ms = held_due_ms(w, due_ms < 0 ? 0 : due_ms > ANNOUNCE_MS ? ANNOUNCE_MS : due_ms);
+    due_ms = running_due_ms(w, due_ms);
     struct pollfd p[3] = {{w->stop_pipe[0], POLLIN, 0}, {w->pool_pipe[0], POLLIN, 0},
                           {w->metrics_fd, POLLIN, 0}};
     weft__amqp_poll(w->conn, p, w->metrics_fd >= 0 ? 3 : 2, (int)due_ms);
@@ -1190,6 +1318,7 @@ static void serve_round(weft_worker *w)
     char err[WEFT_ERRBUF_SIZE] = "connection to the broker lost";
     weft_err e = p[1].revents ? on_pool_msgs(w, err) : WEFT_OK;
     if (!e) e = handle_events(w, err);
+    if (!e && w->nstarting) e = send_running(w, err);
     if (!e && connected(w)) e = autoscale(w, err);
     if (!e && connected(w)) e = retune_prefetch(w, err);
     if (!e && connected(w)) e = run_held(w, err);
@@ -1434,6 +1563,8 @@ void weft_worker_close(weft_worker *w)
     for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
     free(w->acks);
     free(w->held);
+    for (size_t i = 0; i < w->nstarting; i++) free(w->starting[i]);
+    free(w->starting);
     while (w->msgs) {
         pool_msg *m = w->msgs;
         w->msgs = m->next;

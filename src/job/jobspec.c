@@ -177,7 +177,7 @@ weft_err weft__job_spec_to_json(const weft__job_spec *spec, char **out, size_t *
     return dump(o, out, len);
 }
 
-weft_err weft__job_result_to_json(const weft__job_result *res, char **out, size_t *len)
+json_t *weft__job_result_json(const weft__job_result *res)
 {
     const char *st = weft_job_status_name(res->status);
     json_t *o = json_object(), *w = json_array();
@@ -191,9 +191,15 @@ weft_err weft__job_result_to_json(const weft__job_result *res, char **out, size_
         set(o, "log_tail", jstr(res->log_tail)) || set(o, "written", w)) {
         if (!o) json_decref(w);
         json_decref(o);
-        return WEFT_ENOMEM;
+        return NULL;
     }
-    return dump(o, out, len);
+    return o;
+}
+
+weft_err weft__job_result_to_json(const weft__job_result *res, char **out, size_t *len)
+{
+    json_t *o = weft__job_result_json(res);
+    return o ? dump(o, out, len) : WEFT_ENOMEM;
 }
 
 /* ---- from JSON ---- */
@@ -303,12 +309,23 @@ done:
 
 weft_err weft__job_result_from_json(const char *text, size_t len, weft__job_result *res, char *err)
 {
-    weft__job_result r = WEFT__JOB_RESULT_INIT;
     json_t *o = NULL;
+    weft_err e = load(text, len, "job result", &o, err);
+    if (!e) e = weft__job_result_from_object(o, res, err);
+    json_decref(o);
+    return e;
+}
+
+weft_err weft__job_result_from_object(json_t *o, weft__job_result *res, char *err)
+{
+    weft__job_result r = WEFT__JOB_RESULT_INIT;
     char *status = NULL;
     json_int_t code = -1, sig = 0;
-    weft_err e = load(text, len, "job result", &o, err);
-    if (e) goto done;
+    weft_err e = WEFT_OK;
+    if (!json_is_object(o)) {
+        e = weft__err(err, WEFT_EINVAL, "job result: not a JSON object");
+        goto done;
+    }
     if ((e = get_str(o, "job result", "status", true, &status, err)) ||
         (e = get_str(o, "job result", "error", false, &r.error, err)) ||
         (e = get_str(o, "job result", "log_tail", false, &r.log_tail, err)) ||
@@ -347,7 +364,6 @@ weft_err weft__job_result_from_json(const char *text, size_t len, weft__job_resu
     }
 done:
     free(status);
-    json_decref(o);
     if (e) weft__job_result_release(&r);
     else *res = r;
     return e;

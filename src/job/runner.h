@@ -27,6 +27,7 @@
 #include "job/app.h"
 #include "weft.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +82,11 @@ weft_err weft__job_spec_to_json(const weft__job_spec *spec, char **out, size_t *
 weft_err weft__job_spec_from_json(const char *text, size_t len, weft__job_spec *spec, char *err);
 weft_err weft__job_result_to_json(const weft__job_result *res, char **out, size_t *len);
 weft_err weft__job_result_from_json(const char *text, size_t len, weft__job_result *res, char *err);
+/* The result as a JSON object (NULL: out of memory), and back from one
+ * (the object is only read): for a message that embeds a result, without
+ * text in between. */
+json_t *weft__job_result_json(const weft__job_result *res);
+weft_err weft__job_result_from_object(json_t *o, weft__job_result *res, char *err);
 
 /*
  * Resolves a task's `function` to a callable: a registered function first,

@@ -56,6 +56,13 @@
  * with no broker round trip. */
 #define WEFT__HOLD_MS 200
 
+/* A cluster job's RUNNING status goes out once it has run this long
+ * (src/cluster/service.c): a job that ends sooner sends its result only,
+ * which says that it ran, so a short job costs the broker and the
+ * orchestrator one status message instead of two.  The orchestrator then
+ * sees a longer job start this much late. */
+#define WEFT__RUNNING_AFTER_MS 10
+
 /* An autoscaling worker service (run-worker --autoscale MAX,MIN) shrinks
  * back towards MIN once some of its slots stayed free this long: long
  * enough that a queue fed in bursts a few seconds apart keeps its
