@@ -96,7 +96,10 @@ static void app_setup(const char *tag)
                  "[TASK.tiny]\nfunction = \"clusterfns.slow:function\"\n"
                  "outputs = [\"q1:SECTION\"]\nms = \"10\"\n"
                  "[SCENARIO.ten_seconds]\ntasks = [\"tens:SECTION\"]\n"
-                 "[SCENARIO.ten_ms]\ntasks = [\"tiny:SECTION\"]\n",
+                 "[SCENARIO.ten_ms]\ntasks = [\"tiny:SECTION\"]\n"
+                 "[TASK.five]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"q1:SECTION\"]\nms = \"5\"\n"
+                 "[SCENARIO.five_ms]\ntasks = [\"five:SECTION\"]\n",
                  broker_url(), queue_name) < 0)
         FAIL("oom");
     test_write_file("config.toml", cfg);
@@ -256,7 +259,8 @@ TEST(messages_round_trip)
     weft__job_result r = WEFT__JOB_RESULT_INIT;
     r.status = WEFT_JOB_FAILED;
     r.error = strdup("boom");
-    ASSERT_OK(weft__cluster_status_encode("JOB_x", 3, WEFT_JOB_FAILED, "h:1", &r, &m, &len, err),
+    ASSERT_OK(weft__cluster_status_encode("JOB_x", 3, WEFT_JOB_FAILED, "h:1", &r, 4321, &m, &len,
+                                          err),
               err);
     weft__job_result_release(&r);
     weft__cluster_status st = WEFT__CLUSTER_STATUS_INIT;
@@ -265,6 +269,7 @@ TEST(messages_round_trip)
     ASSERT_EQ(st.attempt, 3);
     ASSERT_EQ(st.status, WEFT_JOB_FAILED);
     ASSERT_STR_EQ(st.worker, "h:1");
+    ASSERT_EQ(st.ran_us, 4321);
     ASSERT_STR_EQ(st.result.error, "boom");
     weft__cluster_status_release(&st);
     free(m);
@@ -341,11 +346,14 @@ TEST(worker_runs_a_job_and_reports)
     next_status(c, &st, 20000);
     /* RUNNING only for a job still running after WEFT__RUNNING_AFTER_MS:
      * this short one may send its result alone. */
-    if (st.status == WEFT_JOB_RUNNING) {
+    bool ran_said = st.status == WEFT_JOB_RUNNING;
+    if (ran_said) {
         ASSERT_STR_EQ(st.job_id, "JOB_seed_1");
         weft__cluster_status_release(&st);
         next_status(c, &st, 20000);
     }
+    /* a result alone says how long the job ran */
+    if (!ran_said) ASSERT_GT(st.ran_us, 0);
     ASSERT_STR_EQ(st.job_id, "JOB_seed_1");
     ASSERT_CONTAINS(st.worker, ":");
     if (st.status != WEFT_JOB_COMPLETED)
@@ -774,7 +782,7 @@ TEST(duplicate_status_messages_change_nothing)
     for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
         char *m = NULL;
         size_t len = 0;
-        ASSERT_OK(weft__cluster_status_encode(msgs[i].id, msgs[i].attempt, msgs[i].st, "h:1", &res,
+        ASSERT_OK(weft__cluster_status_encode(msgs[i].id, msgs[i].attempt, msgs[i].st, "h:1", &res, 0,
                                               &m, &len, err),
                   err);
         ASSERT_OK(weft__amqp_publish_wait(c, "", status_name, m, len, true, 0, err), err);
@@ -1131,6 +1139,39 @@ static int64_t long_then_short(const char *tag, const char *const *extra, int n)
  * not hold short ones behind it while another worker is idle: one job of
  * 10 s, then 200 of 10 ms on 2 workers; each short one finishes within
  * 2 s of its submission. */
+/* A job shorter than WEFT__RUNNING_AFTER_MS sends its result alone, with
+ * how long it ran: its RUNNING is dated that long before its end, so its
+ * stored duration is the 5 ms it slept, not 0. */
+TEST(a_short_job_keeps_its_run_time_without_a_running_message)
+{
+    char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
+    app_setup("short-run");
+    const char *args[] = {"run-worker", "--application-path", app_dir, "--queue", queue_name, NULL};
+    pid_t w1 = weft_spawn_logged("worker-1.log", args);
+    weft_config *cfg = cfg_load();
+    weft_orchestrator *o = NULL;
+    ASSERT_OK(weft_orchestrator_open(cfg, NULL, &o, err), err);
+    ASSERT_OK(weft_orchestrator_start(o, err), err);
+    for (int i = 0; i < 5; i++) {
+        char *sub = submit_one(o, "five_ms");
+        expect_submission(o, sub, WEFT_SUBMISSION_COMPLETED, 1);
+        weft_job_info *j = job_of_task(o, sub, "five");
+        ASSERT(j != NULL);
+        const int64_t *t = j->status_time_us;
+        printf("    PENDING -> RUNNING %lld us, RUNNING -> COMPLETED %lld us\n",
+               (long long)(t[WEFT_JOB_RUNNING] - t[WEFT_JOB_PENDING]),
+               (long long)(t[WEFT_JOB_COMPLETED] - t[WEFT_JOB_RUNNING]));
+        ASSERT(t[WEFT_JOB_RUNNING] >= t[WEFT_JOB_PENDING]);
+        ASSERT(t[WEFT_JOB_COMPLETED] - t[WEFT_JOB_RUNNING] >= 4000);
+        weft_job_info_free(j);
+        free(sub);
+    }
+    weft_orchestrator_close(o);
+    weft_config_free(cfg);
+    ASSERT_EQ(worker_stop(w1), 0);
+    cleanup_queues();
+}
+
 TEST(short_jobs_never_wait_behind_a_long_one_at_default_settings)
 {
     const char *none[] = {NULL};
@@ -1538,6 +1579,7 @@ TEST(throughput_noop_jobs_2_workers)
 }
 
 TEST_MAIN(TEST_ENTRY(messages_round_trip),
+          TEST_ENTRY(a_short_job_keeps_its_run_time_without_a_running_message),
           TEST_ENTRY_TIMEOUT(worker_runs_a_job_and_reports, 60),
           TEST_ENTRY_TIMEOUT(unknown_task_and_malformed_messages, 60),
           TEST_ENTRY_TIMEOUT(killed_worker_job_completes_once_on_another_with_attempt_2, 90),

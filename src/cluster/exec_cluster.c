@@ -337,7 +337,8 @@ static weft_err on_running(cl_exec *x, cl_job *j, const weft__cluster_status *s,
     }
     if (!j->running || again) {
         j->running = true;
-        weft__report_running(x->base.reports, j->job_id, j->attempt, s->worker, ++x->last_token);
+        weft__report_running(x->base.reports, j->job_id, j->attempt, s->worker, s->ran_us,
+                             ++x->last_token);
     }
     if (j->cancel && push_id(&x->cancels, &x->ncancels, &x->capcancels, j->job_id))
         return oom(x, err, "while queuing a cancel"); /* its RUNNING comes again */
@@ -377,7 +378,7 @@ static weft_err on_status(cl_exec *x, const weft__amqp_event *ev, char *err)
     } else {
         weft__strmap_del(&x->jobs, j->job_id);
         if (!j->running || s.attempt > j->attempt)
-            weft__report_running(x->base.reports, j->job_id, s.attempt, s.worker,
+            weft__report_running(x->base.reports, j->job_id, s.attempt, s.worker, s.ran_us,
                                  ++x->last_token);
         weft__report_finished(x->base.reports, j->job_id, s.attempt, &s.result, ++x->last_token);
         job_free(j);

@@ -223,11 +223,15 @@ void weft__cluster_status_release(weft__cluster_status *s)
 
 weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_status status,
                                      const char *worker, const weft__job_result *res,
-                                     char **out, size_t *len, char *err)
+                                     int64_t ran_us, char **out, size_t *len, char *err)
 {
     json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:s, s:s}", "type", "status", "v", 1, "job_id",
                           job_id, "attempt", attempt, "status", weft_job_status_name(status),
                           "worker", worker ? worker : "");
+    if (o && ran_us > 0 && json_object_set_new(o, "ran_us", json_integer(ran_us)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o && status != WEFT_JOB_RUNNING && res) {
         json_t *rv = weft__job_result_json(res);
         if (!rv || json_object_set_new(o, "result", rv) != 0) {
@@ -260,6 +264,12 @@ weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster
     }
     s->status = (weft_job_status)status;
     s->attempt = (int)json_integer_value(att);
+    json_t *ran = json_object_get(o, "ran_us");
+    if (ran && (!json_is_integer(ran) || json_integer_value(ran) < 0)) {
+        e = weft__err(err, WEFT_EDATA, "status message: \"ran_us\" must be a count of microseconds");
+        goto out;
+    }
+    s->ran_us = ran ? (int64_t)json_integer_value(ran) : 0;
     if (!(s->job_id = weft__strdup(id)) || !(s->worker = weft__strdup(w ? w : ""))) {
         e = weft__err(err, WEFT_ENOMEM, "out of memory");
         goto out;

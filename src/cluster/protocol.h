@@ -129,14 +129,18 @@ typedef struct weft__cluster_status {
     weft_job_status status;    /* RUNNING or final */
     char *worker;
     weft__job_result result;   /* final statuses */
+    /* How long the job had run when the worker sent this (µs), 0: not
+     * said: RUNNING is sent late, or not at all for a short job. */
+    int64_t ran_us;
 } weft__cluster_status;
-#define WEFT__CLUSTER_STATUS_INIT {NULL, 0, WEFT_JOB_RUNNING, NULL, WEFT__JOB_RESULT_INIT}
+#define WEFT__CLUSTER_STATUS_INIT {NULL, 0, WEFT_JOB_RUNNING, NULL, WEFT__JOB_RESULT_INIT, 0}
 void weft__cluster_status_release(weft__cluster_status *s);
 
-/* `res` (borrowed) is ignored and may be NULL for RUNNING.  Caller frees *out. */
+/* `res` (borrowed) is ignored and may be NULL for RUNNING; `ran_us` as in
+ * weft__cluster_status (0: not sent).  Caller frees *out. */
 weft_err weft__cluster_status_encode(const char *job_id, int attempt, weft_job_status status,
                                      const char *worker, const weft__job_result *res,
-                                     char **out, size_t *len, char *err);
+                                     int64_t ran_us, char **out, size_t *len, char *err);
 /* Decodes one into *s (caller releases); WEFT_EDATA with the reason when malformed. */
 weft_err weft__cluster_status_decode(const char *text, size_t len, weft__cluster_status *s,
                                      char *err);

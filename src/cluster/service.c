@@ -78,6 +78,7 @@
 
 typedef struct pool_msg {
     bool finished;          /* else: started */
+    int64_t at_ns;          /* when the pool said so (monotonic) */
     char *job_id;
     pid_t pid;
     weft__job_result res;
@@ -256,6 +257,7 @@ static void cb_running(void *ud, void *job_ud, const char *job_id, pid_t pid)
         return;
     }
     m->pid = pid;
+    m->at_ns = weft__mono_ns();
     m->res = (weft__job_result)WEFT__JOB_RESULT_INIT;
     push_msg(ud, m);
 }
@@ -272,6 +274,7 @@ static void cb_finished(void *ud, void *job_ud, const char *job_id, weft__job_re
         return;
     }
     m->finished = true;
+    m->at_ns = weft__mono_ns();
     m->res = *res;
     *res = (weft__job_result)WEFT__JOB_RESULT_INIT;
     push_msg(ud, m);
@@ -296,13 +299,14 @@ static weft_err add_ack_after(weft_worker *w, uint64_t seq, uint64_t tag, const 
     return WEFT_OK;
 }
 
-/* A status message, signed when the service has a secret. */
+/* A status message, signed when the service has a secret; `ran_us` as in
+ * weft__cluster_status. */
 static weft_err status_message(weft_worker *w, const char *job_id, int attempt,
-                               weft_job_status st, const weft__job_result *res, char **m,
-                               size_t *len, char *err)
+                               weft_job_status st, const weft__job_result *res, int64_t ran_us,
+                               char **m, size_t *len, char *err)
 {
     weft_err e = weft__cluster_status_encode(job_id, attempt, st, weft__cluster_worker_name(),
-                                             res, m, len, err);
+                                             res, ran_us, m, len, err);
     if (!e && (e = weft__msg_seal(w->secret, m, len, err))) {
         free(*m);
         *m = NULL;
@@ -321,7 +325,7 @@ static weft_err status_then_ack(weft_worker *w, const weft__cluster_job *cj, wef
     size_t len = 0;
     uint64_t seq = 0;
     const char *id = cj->spec.job_id;
-    weft_err e = status_message(w, id, cj->spec.attempt, st, &res, &m, &len, err);
+    weft_err e = status_message(w, id, cj->spec.attempt, st, &res, 0, &m, &len, err);
     weft__job_result_release(&res);
     if (!e) e = weft__amqp_publish(w->conn, "", cj->reply_to, m, len, true, &seq, err);
     free(m);
@@ -876,7 +880,9 @@ static weft_err publish_running(weft_worker *w, wjob *j, char *err)
 {
     char *s = NULL;
     size_t len = 0;
-    weft_err e = status_message(w, j->job_id, j->attempt, WEFT_JOB_RUNNING, NULL, &s, &len, err);
+    int64_t ran_us = j->started_ns ? (weft__mono_ns() - j->started_ns) / 1000 + 1 : 0;
+    weft_err e = status_message(w, j->job_id, j->attempt, WEFT_JOB_RUNNING, NULL, ran_us, &s, &len,
+                                err);
     /* Transient: a lost RUNNING costs nothing (the result follows,
      * persistent), and the broker need not fsync it. */
     if (!e) e = weft__amqp_publish(w->conn, "", j->reply_to, s, len, false, NULL, err);
@@ -888,15 +894,16 @@ static weft_err publish_running(weft_worker *w, wjob *j, char *err)
  * WEFT__RUNNING_AFTER_MS (send_running()), so that a short job costs one
  * status message, its result, instead of two.  Without memory for the
  * list, RUNNING is sent now. */
-static weft_err job_started(weft_worker *w, wjob *j, char *err)
+static weft_err job_started(weft_worker *w, wjob *j, int64_t at_ns, char *err)
 {
+    j->started_ns = at_ns; /* also for the result's ran_us (job_finished()) */
     if (!connected(w)) return WEFT_OK; /* transient: the result says it ran */
-    j->started_ns = weft__mono_ns();
     char *id = weft__strdup(j->job_id);
     if (!id || WEFT__GROW(w->starting, w->nstarting + 1, w->capstarting)) {
         free(id);
+        weft_err e = publish_running(w, j, err);
         j->started_ns = 0;
-        return publish_running(w, j, err);
+        return e;
     }
     w->starting[w->nstarting++] = id;
     return WEFT_OK;
@@ -941,12 +948,14 @@ static int64_t running_due_ms(const weft_worker *w, int64_t max)
 
 /* Keeps the job's result until the broker confirms it; publishes it now
  * when `publish` (connected, and no error earlier in the batch). */
-static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *res, bool publish,
-                             char *err)
+static weft_err job_finished(weft_worker *w, wjob *j, const weft__job_result *res, int64_t at_ns,
+                             bool publish, char *err)
 {
     w->jobs_run++;
     char why[WEFT_ERRBUF_SIZE];
-    if (status_message(w, j->job_id, j->attempt, res->status, res, &j->result, &j->len, why) !=
+    /* Its RUNNING not sent: the result says how long it ran. */
+    int64_t ran_us = j->started_ns ? (at_ns - j->started_ns) / 1000 + 1 : 0;
+    if (status_message(w, j->job_id, j->attempt, res->status, res, ran_us, &j->result, &j->len, why) !=
         WEFT_OK) {
         /* Forgotten, unacknowledged: the broker delivers it again once
          * this connection closes, and it runs again (one more attempt). */
@@ -986,11 +995,11 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
         if (!m->finished) w->jobs_started++;
         rate_add(m->finished ? &w->finished_rate : &w->started, weft__mono_ns() / 1000000000);
         if (j && !m->finished && !e)
-            e = job_started(w, j, err);
+            e = job_started(w, j, m->at_ns, err);
         else if (j && m->finished && !j->result && !e)
-            e = job_finished(w, j, &m->res, connected(w), err);
+            e = job_finished(w, j, &m->res, m->at_ns, connected(w), err);
         else if (j && m->finished && !j->result)
-            job_finished(w, j, &m->res, false, err);
+            job_finished(w, j, &m->res, m->at_ns, false, err);
         pool_msg_free(m);
         m = next;
     }

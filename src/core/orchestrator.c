@@ -255,18 +255,20 @@ weft_err weft__orch_finish_empty(weft_orchestrator *o, weft__sub *s, char *err)
     return WEFT_OK;
 }
 
-weft_err weft__orch_set_status(weft_orchestrator *o, weft__job *j, weft_job_status to,
-                               const char *error, char *err)
+weft_err weft__orch_set_status_at(weft_orchestrator *o, weft__job *j, weft_job_status to,
+                                  const char *error, int64_t at_us, char *err)
 {
     weft__sub *s = j->sub;
     weft_job_status from = j->status;
     if (!weft_job_transition_ok(from, to))
         return weft__err(err, WEFT_ESTATE, "job %s: illegal status change %s -> %s",
                          j->spec.job_id, weft_job_status_name(from), weft_job_status_name(to));
-    int64_t at = weft__now_us();
+    int64_t now = weft__now_us();
+    int64_t at = at_us < j->status_us ? j->status_us : at_us > now ? now : at_us;
     weft_err e = weft__store_job_status(o->store, j->seq, (int)to, at, error, err);
     if (e) return e;
     j->status = to;
+    j->status_us = at;
     s->count[from]--;
     s->count[to]++;
     bool was_final = weft_job_status_is_final(from), final = weft_job_status_is_final(to);
@@ -284,6 +286,12 @@ weft_err weft__orch_set_status(weft_orchestrator *o, weft__job *j, weft_job_stat
         (sub_changed && queue_event(o, s, -1, to, NULL, at) != WEFT_OK))
         return weft__err(err, WEFT_ENOMEM, "job %s: out of memory", j->spec.job_id);
     return WEFT_OK;
+}
+
+weft_err weft__orch_set_status(weft_orchestrator *o, weft__job *j, weft_job_status to,
+                               const char *error, char *err)
+{
+    return weft__orch_set_status_at(o, j, to, error, weft__now_us(), err);
 }
 
 /* Releases the edit locks of j's outputs; jobs waiting only for them become
@@ -465,7 +473,9 @@ static weft_err apply_report(weft_orchestrator *o, weft__report *r, char *err)
         }
         if (j->status != WEFT_JOB_PENDING) return WEFT_OK;
         j->spec.attempt = attempt;
-        e = weft__orch_set_status(o, j, WEFT_JOB_RUNNING, NULL, err);
+        /* A late report (a cluster job's RUNNING is sent after a while, or
+         * with its result) is dated when the job started. */
+        e = weft__orch_set_status_at(o, j, WEFT_JOB_RUNNING, NULL, weft__now_us() - r->ran_us, err);
         return e ? e : weft__store_job_worker(o->store, j->seq, r->worker, attempt, err);
     }
     weft__job_result *res = &r->result;

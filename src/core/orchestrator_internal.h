@@ -52,6 +52,7 @@ typedef struct weft__job {
     weft__job_spec spec;    /* ids, attempt, inputs/outputs (data node refs), timeout */
     int64_t seq;            /* the jobs row */
     weft_job_status status;
+    int64_t status_us;      /* when it took that status (0: before this handle) */
     weft__sub *sub;
     size_t index;           /* in sub->jobs */
     size_t nwait;           /* inputs still locked by unfinished jobs */
@@ -189,6 +190,10 @@ void weft__orch_abort(weft_orchestrator *o, bool broken);
  * queues the events; `error` may be NULL.  In a transaction. */
 weft_err weft__orch_set_status(weft_orchestrator *o, weft__job *j, weft_job_status to,
                                const char *error, char *err);
+/* The same, dated `at_us` (the wall clock, µs) instead of now: no earlier
+ * than the job's previous status, no later than now. */
+weft_err weft__orch_set_status_at(weft_orchestrator *o, weft__job *j, weft_job_status to,
+                                  const char *error, int64_t at_us, char *err);
 /* After j became final: abandon its downstream when it failed or was
  * canceled, release its output locks, make unblocked jobs PENDING. */
 weft_err weft__orch_job_ended(weft_orchestrator *o, weft__job *j, char *err);

@@ -338,6 +338,7 @@ static weft_err job_fill(weft_orchestrator *o, weft__sub *s, weft__job *j, const
     j->skippable = sk && weft_value_bool(sk);
     j->sub = s;
     j->status = WEFT_JOB_SUBMITTED;
+    j->status_us = weft__now_us();
     static const char *const keys[] = {"inputs", "outputs"};
     for (int k = 0; k < 2; k++) {
         const weft_value *dns = lookup(o, "TASK", tcfg, keys[k]);

@@ -103,7 +103,7 @@ static bool dev_step(weft__executor *ex)
     }
     if (!it->announced) {
         it->announced = true;
-        if (weft__report_running(d->base.reports, it->spec.job_id, it->spec.attempt, "local",
+        if (weft__report_running(d->base.reports, it->spec.job_id, it->spec.attempt, "local", 0,
                                  0) != WEFT_OK) {
             weft__job_result res = WEFT__JOB_RESULT_INIT;
             res.error = weft__strdup("out of memory");
@@ -132,7 +132,7 @@ static bool dev_step(weft__executor *ex)
      * then stored by the same commit (one fsync per job, not two). */
     if (d->head && !d->head->canceled && !d->head->announced &&
         weft__report_running(d->base.reports, d->head->spec.job_id, d->head->spec.attempt,
-                             "local", 0) == WEFT_OK)
+                             "local", 0, 0) == WEFT_OK)
         d->head->announced = true;
     return true;
 }

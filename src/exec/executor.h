@@ -43,6 +43,7 @@ typedef struct weft__report {
     char *job_id;
     int attempt;               /* the run this is about: 1, or more after a lost worker */
     char *worker;              /* RUNNING: "local", "pid 1234", "host:pid" */
+    int64_t ran_us;            /* RUNNING: how long it has run already (a late report), 0: none */
     weft__job_result result;   /* FINISHED */
     /* Opaque to the orchestrator, 0 for none.  An executor that sets tokens
      * makes them increase in the order it queues its reports; once the
@@ -65,10 +66,10 @@ typedef struct weft__reports {
 weft_err weft__reports_init(weft__reports *q);
 /* Frees every queued report and the queue's mutex/cond. */
 void weft__reports_destroy(weft__reports *q);
-/* Queue that run `attempt` of `job_id` runs on `worker` (both copied);
- * `token` as in weft__report (0: none). */
+/* Queue that run `attempt` of `job_id` runs on `worker` (both copied),
+ * started `ran_us` ago (0: just now); `token` as in weft__report (0: none). */
 weft_err weft__report_running(weft__reports *q, const char *job_id, int attempt,
-                              const char *worker, uint64_t token);
+                              const char *worker, int64_t ran_us, uint64_t token);
 /* Queue that run `attempt` of `job_id` finished; takes the members of *res
  * (reset to INIT), also on failure. */
 weft_err weft__report_finished(weft__reports *q, const char *job_id, int attempt,

@@ -67,7 +67,7 @@ static void push(weft__reports *q, weft__report *r)
 }
 
 weft_err weft__report_running(weft__reports *q, const char *job_id, int attempt,
-                              const char *worker, uint64_t token)
+                              const char *worker, int64_t ran_us, uint64_t token)
 {
     weft__report *r = calloc(1, sizeof *r);
     if (!r) return WEFT_ENOMEM;
@@ -75,6 +75,7 @@ weft_err weft__report_running(weft__reports *q, const char *job_id, int attempt,
     r->result = init;
     r->kind = WEFT__REPORT_RUNNING;
     r->attempt = attempt;
+    r->ran_us = ran_us > 0 ? ran_us : 0;
     r->token = token;
     r->job_id = weft__strdup(job_id);
     r->worker = weft__strdup(worker ? worker : "local");

@@ -31,7 +31,7 @@ static void sa_running(void *ud, void *job_ud, const char *job_id, pid_t pid)
     sa_exec *x = ud;
     char worker[32];
     snprintf(worker, sizeof worker, "pid %d", (int)pid);
-    weft__report_running(x->base.reports, job_id, (int)(intptr_t)job_ud, worker, 0);
+    weft__report_running(x->base.reports, job_id, (int)(intptr_t)job_ud, worker, 0, 0);
 }
 
 static void sa_finished(void *ud, void *job_ud, const char *job_id, weft__job_result *res)

@@ -59,8 +59,9 @@
 /* A cluster job's RUNNING status goes out once it has run this long
  * (src/cluster/service.c): a job that ends sooner sends its result only,
  * which says that it ran, so a short job costs the broker and the
- * orchestrator one status message instead of two.  The orchestrator then
- * sees a longer job start this much late. */
+ * orchestrator one status message instead of two.  Both say how long the
+ * job had run (ran_us), and the orchestrator dates RUNNING from that: a
+ * live view sees a longer job start this much late, the store does not. */
 #define WEFT__RUNNING_AFTER_MS 10
 
 /* An autoscaling worker service (run-worker --autoscale MAX,MIN) shrinks
