@@ -403,16 +403,21 @@ static int busy_slots(const weft_worker *w)
     return w->in_pool < w->concurrency ? w->in_pool : w->concurrency;
 }
 
-typedef struct unacked_ctx {
+/* The jobs holding a delivery of connection `gen`: how many, and the
+ * lowest tag (to start from UINT64_MAX, or a lower bound known already). */
+typedef struct unacked_scan {
     unsigned gen;
     int64_t n;
-} unacked_ctx;
+    uint64_t low;
+} unacked_scan;
 
-static void count_unacked(void *value, void *ud)
+static void scan_unacked(void *value, void *ud)
 {
     const wjob *j = value;
-    unacked_ctx *c = ud;
-    if (j->tag && j->gen == c->gen) c->n++;
+    unacked_scan *c = ud;
+    if (!j->tag || j->gen != c->gen) return;
+    c->n++;
+    if (j->tag < c->low) c->low = j->tag;
 }
 
 /* Deliveries of this connection not acknowledged yet, as the broker counts
@@ -423,9 +428,9 @@ static void count_unacked(void *value, void *ud)
  * the socket's buffer, not read yet, are not counted: a round reads them. */
 static int64_t unacked_count(const weft_worker *w)
 {
-    unacked_ctx c = {w->gen, 0};
+    unacked_scan c = {w->gen, 0, UINT64_MAX};
     for (size_t i = 0; i < w->nacks; i++) c.n += w->acks[i].tag != 0;
-    weft__strmap_each(&w->jobs, count_unacked, &c);
+    weft__strmap_each(&w->jobs, scan_unacked, &c);
     return c.n;
 }
 
@@ -808,28 +813,17 @@ static weft_err settle_acks_after(weft_worker *w, const weft__amqp_event *ev, ta
     return e;
 }
 
-typedef struct low_ctx {
-    uint64_t low;
-    unsigned gen;
-} low_ctx;
-
-static void lower_unacked(void *value, void *ud)
-{
-    const wjob *j = value;
-    low_ctx *c = ud;
-    if (j->tag && j->gen == c->gen && j->tag < c->low) c->low = j->tag;
-}
-
 /* The lowest delivery tag of this connection still to be settled: a job
  * taken and not acknowledged yet (held, running, its result unconfirmed),
  * an acknowledgement waiting for a confirm, or a delivery left to the
  * broker on purpose (w->orphan_tag).  UINT64_MAX: none. */
 static uint64_t lowest_unacked(weft_worker *w)
 {
-    low_ctx c = {w->orphan_tag && w->orphan_gen == w->gen ? w->orphan_tag : UINT64_MAX, w->gen};
+    uint64_t orphan = w->orphan_tag && w->orphan_gen == w->gen ? w->orphan_tag : UINT64_MAX;
+    unacked_scan c = {w->gen, 0, orphan};
     for (size_t i = 0; i < w->nacks; i++)
         if (w->acks[i].tag < c.low) c.low = w->acks[i].tag;
-    weft__strmap_each(&w->jobs, lower_unacked, &c);
+    weft__strmap_each(&w->jobs, scan_unacked, &c);
     return c.low;
 }
 
