@@ -52,6 +52,9 @@ def spin(x):
 def nap(x):
     time.sleep(float(x))
     return "woke"
+def draw():
+    import random
+    return random.getrandbits(64)
 '''
 
 HEAD = '[CORE]\nstorage_folder = ".weft/"\n[JOB]\nmode = "{mode}"\n'
@@ -356,6 +359,30 @@ def test_standalone_callback_thread():
         threads = {t for e, t in seen if e.job_status in (weft.Status.RUNNING, weft.Status.COMPLETED)}
         check(threads and threading.get_ident() not in threads, "RUNNING, COMPLETED on weft's thread",
               threads)
+
+
+def test_workers_draw_their_own_random_numbers():
+    # Workers are forks of this process: Python's at-fork callbacks run in
+    # them, as after os.fork(), so the random module is reseeded there.
+    d = app("standalone", '''
+[DATA_NODE.r]
+storage_type = "pickle"
+default_path = "r.p"
+[TASK.draw]
+function = "algo.draw"
+outputs = ["r:SECTION"]
+[SCENARIO.s]
+tasks = ["draw:SECTION"]
+''')
+    import random
+    with weft.Orchestrator(os.path.join(d, "config.toml")) as orch:
+        orch.start()  # the workers' copy of this process is taken now
+        mine = random.getrandbits(64)
+        sub = orch.create_scenario("s").submit(wait=True, timeout=60)
+        check(sub.is_completed(), "the draw ran", [(j.status, j.error) for j in sub.jobs])
+        theirs = orch.read("r") if sub.is_completed() else None
+        check(isinstance(theirs, int) and theirs != mine, "a worker's draw is not this process's next",
+              (theirs, mine))
 
 
 def test_timeout_and_cancel():

@@ -472,6 +472,37 @@ static void watch_stop(bool by_watcher)
     }
 }
 
+/* ---- fork (see python.h) ---- */
+
+void weft__py_fork_before(weft__py_fork *f)
+{
+    f->on = Py_IsInitialized();
+    if (!f->on) return;
+    f->gil = (int)PyGILState_Ensure();
+    PyOS_BeforeFork();
+    /* The watcher never waits for the GIL while it holds its lock, so
+     * taking it with the GIL held cannot deadlock. */
+    pthread_mutex_lock(&watcher.mu);
+}
+
+void weft__py_fork_after(weft__py_fork *f, bool in_child)
+{
+    if (!f->on) return;
+    if (in_child) {
+        /* This thread is the only one here: no watcher thread, no job
+         * of another thread.  The lock is ours, taken before the fork. */
+        watcher.active = false;
+        watcher.started = false;
+        cur_watch = NULL;
+        pthread_mutex_unlock(&watcher.mu);
+        PyOS_AfterFork_Child();
+    } else {
+        pthread_mutex_unlock(&watcher.mu);
+        PyOS_AfterFork_Parent();
+    }
+    PyGILState_Release((PyGILState_STATE)f->gil);
+}
+
 /* ---- a job ---- */
 
 /* A config value as a Python object (new reference): a list stays a list,

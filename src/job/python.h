@@ -74,4 +74,27 @@ weft_err weft__py_need(weft__app *app, const char *module, char *err);
 void *weft__py_data_object(const weft_config *cfg, const char *config_id, const char *instance_id,
                            const char *data, size_t len);
 
+/*
+ * A fork of this process while an interpreter runs in it (libweft loaded
+ * into python3 by the weft package, or a Python job already ran here): the
+ * standalone fork server is forked from the embedding program, and its
+ * workers from it.  Such a fork follows Python's own protocol, as
+ * os.fork() does: PyOS_BeforeFork() with the GIL, PyOS_AfterFork_Child()
+ * in the child, so that Python's locks are fresh there and its at-fork
+ * callbacks run (the `random` module reseeds: two workers do not draw the
+ * same numbers).  It also holds the lock of weft's cancel watcher thread
+ * across the fork, and resets the watcher in the child, where that thread
+ * does not exist: a lock copied while the thread held it would block the
+ * child's first Python job for good.  Nothing is done when no interpreter
+ * runs.  Call before() right before fork(), after() right after it, in
+ * both processes; `f` carries the state between the two.
+ */
+typedef struct weft__py_fork {
+    bool on;
+    int gil; /* a PyGILState_STATE */
+} weft__py_fork;
+
+void weft__py_fork_before(weft__py_fork *f);
+void weft__py_fork_after(weft__py_fork *f, bool in_child);
+
 #endif

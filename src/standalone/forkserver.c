@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "standalone/forkserver.h"
 
+#include "job/python.h"
 #include "util/defaults.h"
 
 #include <errno.h>
@@ -218,9 +219,13 @@ static void spawn_worker(int ctl, children *kids, int slot, weft__worker_fn fn, 
         return;
     }
     pid_t server = getpid();
+    weft__py_fork pf;
+    weft__py_fork_before(&pf);
     pid_t pid = fork();
+    int fork_errno = errno;
+    weft__py_fork_after(&pf, pid == 0);
     if (pid < 0) {
-        ev.err_no = errno;
+        ev.err_no = fork_errno;
         close(sv[0]);
         close(sv[1]);
         server_send(ctl, &ev, -1);
@@ -332,9 +337,12 @@ weft_err weft__forkserver_start(weft__worker_fn fn, void *arg, weft__forkserver 
     /* What is buffered now would otherwise be written again by each worker. */
     fflush(NULL);
     pid_t parent = getpid();
+    weft__py_fork pf;
+    weft__py_fork_before(&pf);
     pid_t pid = fork();
+    int e = errno;
+    weft__py_fork_after(&pf, pid == 0);
     if (pid < 0) {
-        int e = errno;
         close(sv[0]);
         close(sv[1]);
         free(fs);

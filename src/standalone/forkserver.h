@@ -14,6 +14,16 @@
  * registered after the server started are not seen by workers: register
  * them before weft_orchestrator_start().
  *
+ * An embedding program may have threads of its own when it starts the
+ * orchestrator: python3 with the weft package always may, and weft's
+ * Python cancel watcher (job/python.c) is a thread that outlives a
+ * development-mode run in the same process.  When an interpreter runs in
+ * the process, both forks (the server's and each worker's) follow
+ * Python's fork protocol and reset the watcher in the child
+ * (weft__py_fork_before/after, job/python.h), as os.fork() would.  Locks
+ * that the embedder's other threads hold in C code at that moment are its
+ * own affair, as with os.fork().
+ *
  * Protocol (SOCK_SEQPACKET, one small fixed-size message per packet): the
  * pool asks for a worker for a slot, or for a signal to one of the server's
  * children; the server answers with the new worker's pid and the pool's end
