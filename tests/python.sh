@@ -20,7 +20,7 @@ export TMPDIR=$PWD
 # interpreter keeps at exit: tests/lsan-python.supp names it.
 . "$top/tests/sanitizers.bash"
 py_sanitizer_env "$build" "$PWD"
-WEFT_TEST_APPS="$build/tests/apps" PYTHONPATH="$build/python" PYTHONDONTWRITEBYTECODE=1 \
+WEFT_TEST_APPS="$build/tests/apps" PYTHONPATH="$build/python" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     env "${py_env[@]}" /usr/bin/python3 "$top/tests/test_package.py"
 rc=$?
 cd / && rm -rf "$TMPDIR"

@@ -6,6 +6,7 @@
 # read as Python objects, subscribers, cancel, submit with a timeout, sequences
 # and the job and submission lists.  Each test works in its own temporary
 # folder.  The last line is "python: N passed, N failed".
+import faulthandler
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import weft
 
 passed = 0
 failed = 0
+PER_TEST_SECONDS = 60  # times TEST_TIMEOUT_SCALE
 
 
 def check(cond, what, got=None):
@@ -557,10 +559,18 @@ def test_close_while_another_thread_waits():
 def main():
     tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
     only = sys.argv[1:]
+    # Python leaves SIGINT ignored when it starts ignored (a job started in
+    # the background by a shell without job control): the Ctrl-C tests need
+    # its usual handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A test that hangs prints every thread's stack and ends the run (exit
+    # status 1), instead of holding the suite until CI's own limit.
+    limit = PER_TEST_SECONDS * max(1, int(os.environ.get("TEST_TIMEOUT_SCALE", "1") or 1))
     for t in tests:
         if only and t.__name__ not in only:
             continue
         t0 = time.monotonic()
+        faulthandler.dump_traceback_later(limit, exit=True)
         try:
             t()
         except Exception:
@@ -568,6 +578,7 @@ def main():
             failed += 1
             print(f"FAIL {t.__name__}: raised")
             traceback.print_exc(file=sys.stdout)
+        faulthandler.cancel_dump_traceback_later()
         print(f"  {t.__name__} ({time.monotonic() - t0:.2f} s)")
     print(f"python: {passed} passed, {failed} failed")
     return 1 if failed else 0
