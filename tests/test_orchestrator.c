@@ -1324,6 +1324,50 @@ TEST(recovery_tells_handed_over_from_never_started)
     weft_config_free(c);
 }
 
+/* What the store shows as handed over, read by another connection at the
+ * submission's first event (o->mu is then held by weft_submit()'s thread:
+ * the dispatcher has not run since the submit's commit). */
+static int handed_at_first_event = -1;
+
+static void count_handed(const weft_event *ev, void *ud)
+{
+    (void)ev;
+    (void)ud;
+    if (handed_at_first_event >= 0) return;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_open_v2(".weft/" WEFT__STORE_FILE, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs WHERE dispatched_us > 0", -1, &st,
+                                 NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    handed_at_first_event = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* The jobs a submission can start at once are recorded as handed over by
+ * the submit's own commit: one commit, one fsync, before they start. */
+TEST(a_submit_commits_the_hand_over_of_its_first_jobs)
+{
+    weft_config *c = fanout_config(WEFT_MODE_STANDALONE, 3, "0");
+    weft_orchestrator *o = open_rw(c);
+    char *scen = new_scenario(o, "s");
+    ASSERT_OK(weft_subscribe(o, count_handed, NULL), err);
+    char *sub = NULL;
+    weft_submit_opts so = {.wait = true, .timeout_ms = 30000};
+    ASSERT_OK(weft_submit(o, scen, &so, &sub, err), err);
+    ASSERT_EQ(handed_at_first_event, 3);
+    weft_submission_info *si = NULL;
+    ASSERT_OK(weft_submission_get(o, sub, &si, err), err);
+    ASSERT_EQ(si->status, WEFT_SUBMISSION_COMPLETED);
+    weft_submission_info_free(si);
+    weft_orchestrator_close(o);
+    free(sub);
+    free(scen);
+    weft_config_free(c);
+}
+
 static bool has_line(char **v, size_t n, const char *needle)
 {
     for (size_t i = 0; i < n; i++)
@@ -1452,5 +1496,6 @@ TEST_MAIN(TEST_ENTRY(sequence_runs_only_its_tasks), TEST_ENTRY(unknown_sequences
           TEST_ENTRY(commit_failure_stops_dispatch_standalone),
           TEST_ENTRY(commit_failure_stops_dispatch_development),
           TEST_ENTRY(recovery_tells_handed_over_from_never_started),
+          TEST_ENTRY(a_submit_commits_the_hand_over_of_its_first_jobs),
           TEST_ENTRY(store_check_reports_broken_invariants),
           TEST_ENTRY(lock_held_by_dead_orchestrators_children_is_waited_for))

@@ -582,7 +582,7 @@ static weft_err hand_over(weft_orchestrator *o, char *err)
     return e ? e : weft__orch_commit(o, err);
 }
 
-static weft_err dispatch_ready(weft_orchestrator *o, char *err)
+weft_err weft__orch_dispatch_ready(weft_orchestrator *o, char *err)
 {
     weft__ready r;
     weft_err e = WEFT_OK;
@@ -627,7 +627,7 @@ static weft_err iteration(weft_orchestrator *o, bool *progress, char *err)
     if (!e) e = check_interrupts(o, err);
     if (!e && o->ready_len) {
         any = true;
-        e = dispatch_ready(o, err);
+        e = weft__orch_dispatch_ready(o, err);
     }
     if (e) {
         abort_tx(o);

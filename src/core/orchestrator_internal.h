@@ -217,6 +217,10 @@ weft_err weft__orch_ensure_started(weft_orchestrator *o, char *err);
  * storage folder's lock. */
 bool weft__storage_in_use(const weft_orchestrator *o);
 weft_err weft__ready_push(weft_orchestrator *o, weft__sub *s, size_t job);
+/* Records the hand-over of every ready PENDING job in the open transaction
+ * (skipping or canceling those that will not run); the loop gives them to
+ * the executor after the commit.  o->mu held. */
+weft_err weft__orch_dispatch_ready(weft_orchestrator *o, char *err);
 
 /* ---- submit.c ---- */
 /* Creates the submission of `entity_id` with its jobs (stored, events
