@@ -99,7 +99,10 @@ static void app_setup(const char *tag)
                  "[SCENARIO.ten_ms]\ntasks = [\"tiny:SECTION\"]\n"
                  "[TASK.five]\nfunction = \"clusterfns.slow:function\"\n"
                  "outputs = [\"q1:SECTION\"]\nms = \"5\"\n"
-                 "[SCENARIO.five_ms]\ntasks = [\"five:SECTION\"]\n",
+                 "[SCENARIO.five_ms]\ntasks = [\"five:SECTION\"]\n"
+                 "[TASK.one]\nfunction = \"clusterfns.slow:function\"\n"
+                 "outputs = [\"q1:SECTION\"]\nms = \"1\"\n"
+                 "[SCENARIO.one_ms]\ntasks = [\"one:SECTION\"]\n",
                  broker_url(), queue_name) < 0)
         FAIL("oom");
     test_write_file("config.toml", cfg);
@@ -1088,19 +1091,31 @@ TEST(two_orchestrators_share_a_queue_without_cross_talk)
 
 /* One job of 10 s, then `n` of 10 ms, on 2 workers started with `extra`
  * options (NULL-terminated, up to 2); the slowest short job's time from
- * submission to COMPLETED, by the store's clock. */
-static int64_t long_then_short(const char *tag, const char *const *extra, int n)
+ * submission to COMPLETED, by the store's clock.  With `warm` > 0, the
+ * workers log at debug level, first run `warm` jobs of 1 ms (so that their
+ * default prefetch queues jobs ahead in their pools), and the short jobs
+ * are of 1 ms. */
+static int64_t long_then_short(const char *tag, const char *const *extra, int n, int warm)
 {
     char errbuf[WEFT_ERRBUF_SIZE] = "", *err = errbuf;
     app_setup(tag);
-    const char *args[8] = {"run-worker", "--application-path", app_dir, "--queue", queue_name};
-    for (int i = 0; i < 2 && extra[i]; i++) args[5 + i] = extra[i];
-    pid_t w1 = weft_spawn_logged("worker-1.log", args), w2 = weft_spawn_logged("worker-2.log", args);
+    const char *args[9] = {"-v", "run-worker", "--application-path", app_dir, "--queue", queue_name};
+    for (int i = 0; i < 2 && extra[i]; i++) args[6 + i] = extra[i];
+    const char *const *a = warm > 0 ? args : args + 1;
+    pid_t w1 = weft_spawn_logged("worker-1.log", a), w2 = weft_spawn_logged("worker-2.log", a);
     weft_config *cfg = cfg_load();
     weft_orchestrator *o = NULL;
     ASSERT_OK(weft_orchestrator_open(cfg, NULL, &o, err), err);
     ASSERT_OK(weft_orchestrator_start(o, err), err);
     sleep_ms(1500); /* both workers consuming */
+    const char *short_scen = warm > 0 ? "one_ms" : "ten_ms", *short_task = warm > 0 ? "one" : "tiny";
+    char **warmed = calloc((size_t)warm + 1, sizeof *warmed);
+    for (int i = 0; i < warm; i++) warmed[i] = submit_one(o, short_scen);
+    for (int i = 0; i < warm; i++) {
+        expect_submission(o, warmed[i], WEFT_SUBMISSION_COMPLETED, 1);
+        free(warmed[i]);
+    }
+    free(warmed);
     char *lsub = submit_one(o, "ten_seconds");
     weft_job_info *lj = NULL;
     for (int i = 0; i < 200 && !(lj && lj->status == WEFT_JOB_RUNNING); i++) {
@@ -1111,11 +1126,11 @@ static int64_t long_then_short(const char *tag, const char *const *extra, int n)
     ASSERT(lj && lj->status == WEFT_JOB_RUNNING);
     weft_job_info_free(lj);
     char **subs = calloc((size_t)n, sizeof *subs);
-    for (int i = 0; i < n; i++) subs[i] = submit_one(o, "ten_ms");
+    for (int i = 0; i < n; i++) subs[i] = submit_one(o, short_scen);
     int64_t worst = 0;
     for (int i = 0; i < n; i++) {
         expect_submission(o, subs[i], WEFT_SUBMISSION_COMPLETED, 1);
-        weft_job_info *j = job_of_task(o, subs[i], "tiny");
+        weft_job_info *j = job_of_task(o, subs[i], short_task);
         ASSERT(j != NULL);
         int64_t took = j->status_time_us[WEFT_JOB_COMPLETED] - j->status_time_us[WEFT_JOB_SUBMITTED];
         if (took > worst) worst = took;
@@ -1175,7 +1190,7 @@ TEST(a_short_job_keeps_its_run_time_without_a_running_message)
 TEST(short_jobs_never_wait_behind_a_long_one_at_default_settings)
 {
     const char *none[] = {NULL};
-    ASSERT_LT(long_then_short("fair", none, 200), 2000000);
+    ASSERT_LT(long_then_short("fair", none, 200, 0), 2000000);
 }
 
 /* The hand-back itself: with one slot per worker, the job that the long
@@ -1184,7 +1199,23 @@ TEST(short_jobs_never_wait_behind_a_long_one_at_default_settings)
 TEST(job_held_behind_a_long_one_goes_back_to_the_queue)
 {
     const char *one[] = {"--concurrency", "1", NULL};
-    ASSERT_LT(long_then_short("handback", one, 50), 2000000);
+    ASSERT_LT(long_then_short("handback", one, 50, 0), 2000000);
+}
+
+/* With short jobs, the default prefetch also queues jobs in the pool behind
+ * the running one (two per slot), where a worker reads the next job without
+ * waiting for the service.  Those behind the long job are taken back from
+ * the pool after 200 ms and run on the other worker, instead of waiting
+ * 10 s; the long job's worker logs that it handed them back. */
+TEST(jobs_queued_in_the_pool_behind_a_long_one_go_back_to_the_queue)
+{
+    const char *one[] = {"--concurrency", "1", NULL};
+    ASSERT_LT(long_then_short("ahead", one, 50, 200), 2000000);
+    char *l1 = test_read_file("worker-1.log", NULL), *l2 = test_read_file("worker-2.log", NULL);
+    ASSERT(l1 && l2);
+    ASSERT(strstr(l1, "unstarted in the pool") || strstr(l2, "unstarted in the pool"));
+    free(l1);
+    free(l2);
 }
 
 /* A worker SIGKILLed mid-job: the job runs again elsewhere, and the API
@@ -1597,6 +1628,7 @@ TEST_MAIN(TEST_ENTRY(messages_round_trip),
           TEST_ENTRY_TIMEOUT(two_orchestrators_share_a_queue_without_cross_talk, 180),
           TEST_ENTRY_TIMEOUT(short_jobs_never_wait_behind_a_long_one_at_default_settings, 180),
           TEST_ENTRY_TIMEOUT(job_held_behind_a_long_one_goes_back_to_the_queue, 180),
+          TEST_ENTRY_TIMEOUT(jobs_queued_in_the_pool_behind_a_long_one_go_back_to_the_queue, 180),
           TEST_ENTRY_TIMEOUT(weft_workers_lists_both_workers, 60),
           TEST_ENTRY_TIMEOUT(weft_workers_json_agrees_with_the_broker, 90),
           TEST_ENTRY_TIMEOUT(unacked_counts_jobs_waiting_for_a_slot, 90),

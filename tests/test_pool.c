@@ -52,7 +52,7 @@ static char apps[4096];
 
 typedef struct outcome {
     char id[64];
-    bool running, finished;
+    bool running, finished, withdrawn;
     pid_t pid;
     weft_job_status status;
     char *error, *log;
@@ -116,6 +116,20 @@ static void on_finished(void *ud, void *job_ud, const char *id, weft__job_result
     pthread_mutex_unlock(&mu);
 }
 
+static void on_withdrawn(void *ud, void *job_ud, const char *id)
+{
+    (void)ud;
+    (void)id;
+    intptr_t k = (intptr_t)job_ud;
+    pthread_mutex_lock(&mu);
+    if (k >= 0 && k < MAXJOBS) {
+        if (jobs[k].running || jobs[k].finished || jobs[k].withdrawn) nrunning_reports_bad++;
+        jobs[k].withdrawn = true;
+    }
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
 static void setup(void)
 {
     cfg = weft_config_new();
@@ -133,7 +147,7 @@ static weft__pool *start_pool(int n)
         .cfg = cfg,
         .application_path = apps,
         .nworkers = n,
-        .cbs = {.running = on_running, .finished = on_finished},
+        .cbs = {.running = on_running, .finished = on_finished, .withdrawn = on_withdrawn},
     };
     weft__pool *p = NULL;
     ASSERT_OK(weft__pool_start(&o, &p, err), err);
@@ -198,6 +212,7 @@ static bool all_finished(void *arg)
 }
 
 static bool is_finished(void *arg) { return jobs[(intptr_t)arg].finished; }
+static bool is_withdrawn(void *arg) { return jobs[(intptr_t)arg].withdrawn; }
 static bool is_running(void *arg) { return jobs[(intptr_t)arg].running; }
 
 static void wait_all(int64_t timeout_ms)
@@ -414,6 +429,39 @@ TEST(cancel_of_a_queued_job_never_runs_it)
     int count;
     max_overlap(&count);
     ASSERT_EQ(count, 1); /* only a wrote its record */
+    finish(p);
+}
+
+/* weft__pool_withdraw() takes back unstarted jobs, from the worker's
+ * channel behind the running one or from the queue, at once and without
+ * running them; the running job is not taken back, and the others run. */
+TEST(withdraw_takes_back_unstarted_jobs_only)
+{
+    weft__pool *p = start_pool(1);
+    int a = submit(p, "long", 0);
+    int b = submit(p, "short", 0); /* in the worker's channel behind a */
+    int c = submit(p, "short", 0);
+    int d = submit(p, "short", 0); /* in the pool's queue */
+    int e = submit(p, "short", 0);
+    ASSERT(wait_for(is_running, (void *)(intptr_t)a, 5000));
+    ASSERT_OK(weft__pool_withdraw(p, jobs[a].id, err), err);
+    ASSERT_OK(weft__pool_withdraw(p, jobs[b].id, err), err);
+    ASSERT_OK(weft__pool_withdraw(p, jobs[d].id, err), err);
+    ASSERT(wait_for(is_withdrawn, (void *)(intptr_t)b, 1000));
+    ASSERT(wait_for(is_withdrawn, (void *)(intptr_t)d, 1000));
+    ASSERT(!jobs[a].finished); /* at once, not after a */
+    pthread_mutex_lock(&mu);
+    jobs[b].finished = jobs[d].finished = true; /* for wait_all */
+    pthread_mutex_unlock(&mu);
+    wait_all(10000);
+    ASSERT(!jobs[a].withdrawn);
+    expect(a, WEFT_JOB_COMPLETED, NULL);
+    expect(c, WEFT_JOB_COMPLETED, NULL);
+    expect(e, WEFT_JOB_COMPLETED, NULL);
+    ASSERT(!jobs[b].running && !jobs[d].running);
+    int count;
+    max_overlap(&count);
+    ASSERT_EQ(count, 3); /* a, c and e wrote their records */
     finish(p);
 }
 
@@ -1043,6 +1091,7 @@ TEST_MAIN(TEST_ENTRY_TIMEOUT(never_more_than_n_jobs_at_once, 60),
           TEST_ENTRY_TIMEOUT(a_crashing_job_fails_alone_and_its_worker_is_replaced, 30),
           TEST_ENTRY_TIMEOUT(cancel_stops_a_running_job_within_a_second, 30),
           TEST_ENTRY_TIMEOUT(cancel_of_a_queued_job_never_runs_it, 30),
+          TEST_ENTRY_TIMEOUT(withdraw_takes_back_unstarted_jobs_only, 30),
           TEST_ENTRY_TIMEOUT(timeout_fails_the_job, 30),
           TEST_ENTRY_TIMEOUT(timeout_of_a_lone_job_that_ignores_it, 30),
           TEST_ENTRY_TIMEOUT(idle_workers_take_jobs_queued_behind_a_long_one, 30),

@@ -34,7 +34,9 @@
  * default_prefetch()): a job taken while every slot is
  * busy waits here, not in the pool, and goes to the pool the moment a slot
  * frees (no broker round trip between two jobs, while the broker confirms
- * the last result).  One that waited WEFT__HOLD_MS is handed back to the
+ * the last result); with short jobs, each slot also has up to
+ * WEFT__POOL_AHEAD jobs queued in the pool behind its running one (see
+ * ahead_slots()).  One that waited WEFT__HOLD_MS is handed back to the
  * queue (republished unchanged, then acknowledged: a nack would mark it
  * redelivered and cost it an attempt), and the service stops consuming
  * until a slot frees, so that a long job never holds short ones while
@@ -73,11 +75,13 @@
 #define MAX_CONCURRENCY 1000
 #define MAX_PREFETCH 65535 /* basic.qos takes 16 bits */
 #define MAX_HELD_PER_SLOT 63 /* default prefetch: at most 64 x N */
+#define AHEAD_MAX_MS (WEFT__HOLD_MS / 4) /* jobs queued ahead in the pool: ahead_slots() */
 
 /* ---- what the pool's thread tells the service's thread ---- */
 
 typedef struct pool_msg {
-    bool finished;          /* else: started */
+    bool finished;          /* else: started, or withdrawn */
+    bool withdrawn;         /* taken back unstarted (weft__pool_withdraw()) */
     int64_t at_ns;          /* when the pool said so (monotonic) */
     char *job_id;
     pid_t pid;
@@ -98,8 +102,9 @@ typedef struct wjob {
     uint64_t seq;      /* its publish sequence number on connection `seq_gen`, 0: not published */
     unsigned seq_gen;
     /* Held (taken ahead of a free slot, not in the pool yet): the resolved
-     * job to submit and the message as delivered, to hand back unchanged. */
-    bool held, in_pool;
+     * job to submit and the message as delivered, to hand back unchanged.
+     * Ahead (in the pool behind a busy slot, not started): the message too. */
+    bool held, in_pool, ahead, withdrawing;
     int64_t held_ns;
     int64_t pool_ns;   /* when it went to the pool: its slot time, for the prefetch */
     weft__cluster_job cj;
@@ -171,6 +176,8 @@ struct weft_worker {
     size_t nstarting, capstarting;
     char **held;               /* ids of held jobs, oldest first */
     size_t nheld, capheld;
+    char **ahead;              /* ids of jobs ahead in the pool, oldest first */
+    size_t nahead, capahead;
     bool paused;               /* consumer canceled: a held job waited too long */
     weft__pool *pool;
     char host[256];
@@ -277,6 +284,22 @@ static void cb_finished(void *ud, void *job_ud, const char *job_id, weft__job_re
     m->at_ns = weft__mono_ns();
     m->res = *res;
     *res = (weft__job_result)WEFT__JOB_RESULT_INIT;
+    push_msg(ud, m);
+}
+
+static void cb_withdrawn(void *ud, void *job_ud, const char *job_id)
+{
+    (void)job_ud;
+    pool_msg *m = calloc(1, sizeof *m);
+    if (!m || !(m->job_id = weft__strdup(job_id))) {
+        weft_worker *w = ud;
+        LOG(w, WEFT_LOG_ERROR, "job %s: out of memory: it runs again after a restart", job_id);
+        free(m);
+        return;
+    }
+    m->withdrawn = true;
+    m->at_ns = weft__mono_ns();
+    m->res = (weft__job_result)WEFT__JOB_RESULT_INIT;
     push_msg(ud, m);
 }
 
@@ -609,7 +632,51 @@ static void drop_job(weft_worker *w, wjob *j)
     wjob_free(j);
 }
 
-/* Hands a job to the pool; it is acknowledged once its result is confirmed. */
+/* Jobs the pool may have beyond its slots, queued in the workers' channels
+ * (WEFT__POOL_AHEAD per slot, pool.h), with the default prefetch: a job
+ * process that ends a job reads the next one at once, instead of waiting
+ * for this thread to hear of the end and hand it one (on 2 one-slot
+ * workers, no-op jobs ran 1.12x faster).  One ahead that waited
+ * WEFT__HOLD_MS without starting is taken back from the pool and handed
+ * back, as a held job is; so only while jobs last a quarter of that or
+ * less on average, when that is rare. */
+static int ahead_slots(const weft_worker *w)
+{
+    if (!w->hold || w->draining || w->slot_ns <= 0 ||
+        w->slot_ns > (int64_t)AHEAD_MAX_MS * 1000000)
+        return 0;
+    return WEFT__POOL_AHEAD * w->concurrency;
+}
+
+/* Keeps the job's message as delivered, to hand it back unchanged. */
+static bool keep_body(wjob *j, const weft__amqp_event *ev)
+{
+    if (j->body) return true;
+    if (!(j->body = malloc(ev->len ? ev->len : 1))) return false;
+    memcpy(j->body, ev->body, ev->len);
+    j->blen = ev->len;
+    return true;
+}
+
+/* The job is no longer ahead in the pool: it started, ended or came back. */
+static void ahead_forget(weft_worker *w, wjob *j)
+{
+    if (!j->ahead) return;
+    j->ahead = false;
+    for (size_t i = 0; i < w->nahead; i++) {
+        if (w->ahead[i] != j->job_id) continue;
+        memmove(w->ahead + i, w->ahead + i + 1, (w->nahead - i - 1) * sizeof *w->ahead);
+        w->nahead--;
+        break;
+    }
+    free(j->body);
+    j->body = NULL;
+}
+
+/* Hands a job to the pool; it is acknowledged once its result is confirmed.
+ * Given beyond the slots (ahead_slots()) with its message kept, it is
+ * tracked to be handed back should it wait too long; the message is freed
+ * otherwise. */
 static weft_err submit_job(weft_worker *w, wjob *j, const weft__job_spec *spec, char *err)
 {
     char why[WEFT_ERRBUF_SIZE];
@@ -617,6 +684,14 @@ static weft_err submit_job(weft_worker *w, wjob *j, const weft__job_spec *spec, 
         j->in_pool = true;
         j->pool_ns = weft__mono_ns();
         w->in_pool++;
+        if (w->in_pool > w->concurrency && j->body &&
+            !WEFT__GROW(w->ahead, w->nahead + 1, w->capahead)) {
+            j->ahead = true;
+            w->ahead[w->nahead++] = j->job_id;
+        } else {
+            free(j->body); /* without memory for the list: it only runs */
+            j->body = NULL;
+        }
         return WEFT_OK;
     }
     /* The pool refused (stopping): hand it back for another worker. */
@@ -629,13 +704,11 @@ static weft_err submit_job(weft_worker *w, wjob *j, const weft__job_spec *spec, 
 static weft_err hold_job(weft_worker *w, wjob *j, weft__cluster_job *cj,
                          const weft__amqp_event *ev, char *err)
 {
-    if (WEFT__GROW(w->held, w->nheld + 1, w->capheld) || !(j->body = malloc(ev->len ? ev->len : 1))) {
+    if (WEFT__GROW(w->held, w->nheld + 1, w->capheld) || !keep_body(j, ev)) {
         leave_unacked(w, j);
         drop_job(w, j);
         return weft__err(err, WEFT_ENOMEM, "out of memory"); /* it comes again */
     }
-    memcpy(j->body, ev->body, ev->len);
-    j->blen = ev->len;
     j->cj = *cj;
     *cj = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
     j->held = true;
@@ -657,8 +730,13 @@ static weft_err start_job(weft_worker *w, weft__cluster_job *cj, const weft__amq
     j->attempt = cj->spec.attempt;
     j->tag = ev->tag;
     j->gen = w->gen;
-    if (w->hold && (w->in_pool >= w->concurrency || w->nheld))
+    if (w->hold && (w->in_pool >= w->concurrency + ahead_slots(w) || w->nheld))
         return hold_job(w, j, cj, ev, err);
+    if (w->hold && w->in_pool >= w->concurrency && !keep_body(j, ev)) {
+        leave_unacked(w, j);
+        drop_job(w, j);
+        return weft__err(err, WEFT_ENOMEM, "out of memory"); /* it comes again */
+    }
     return submit_job(w, j, &cj->spec, err);
 }
 
@@ -969,6 +1047,28 @@ static void slot_time(weft_worker *w, int64_t ns)
     w->slot_ns = w->slot_ns ? w->slot_ns + (ns - w->slot_ns) / 8 : ns;
 }
 
+/* A job ahead came back from the pool unstarted (it waited WEFT__HOLD_MS
+ * behind a busy slot, or a drain or a lost connection took it back): to
+ * the queue for another worker, as a held job is (hand_back()), when
+ * `send` and its delivery is of this connection; else forgotten, and the
+ * broker delivers it again. */
+static weft_err job_withdrawn(weft_worker *w, wjob *j, bool send, char *err)
+{
+    j->withdrawing = false;
+    j->in_pool = false;
+    w->in_pool--;
+    weft_err e = WEFT_OK;
+    if (send && connected(w) && j->tag && j->gen == w->gen) {
+        LOG(w, WEFT_LOG_DEBUG, "job %s: handed back after %lld ms unstarted in the pool",
+            j->job_id, (long long)((weft__mono_ns() - j->pool_ns) / 1000000));
+        if (!w->draining) e = pause_consuming(w, err); /* first: the copy goes elsewhere */
+        if (!e) e = requeue_then_ack(w, j->body, j->blen, j->tag, err);
+    }
+    ahead_forget(w, j);
+    drop_job(w, j);
+    return e;
+}
+
 static weft_err on_pool_msgs(weft_worker *w, char *err)
 {
     char buf[256];
@@ -981,7 +1081,21 @@ static weft_err on_pool_msgs(weft_worker *w, char *err)
     while (m) {
         pool_msg *next = m->next;
         wjob *j = weft__strmap_get(&w->jobs, m->job_id);
+        if (m->withdrawn) {
+            if (j && j->in_pool && !e)
+                e = job_withdrawn(w, j, true, err);
+            else if (j && j->in_pool)
+                job_withdrawn(w, j, false, err);
+            pool_msg_free(m);
+            m = next;
+            continue;
+        }
+        if (j && !m->finished && j->ahead) {
+            ahead_forget(w, j);
+            j->pool_ns = m->at_ns; /* its slot time starts now */
+        }
         if (j && m->finished && j->in_pool) {
+            ahead_forget(w, j);
             j->in_pool = false; /* its slot is free */
             w->in_pool--;
             slot_time(w, weft__mono_ns() - j->pool_ns);
@@ -1039,9 +1153,10 @@ static int scale_target(weft_worker *w)
 {
     int64_t now = weft__mono_ns();
     int n = w->concurrency;
+    int waiting = (int)w->nheld + (w->in_pool > n ? w->in_pool - n : 0); /* held, or ahead */
     if (w->in_pool + (int)w->nheld >= n) w->full_ns = now;
-    if (w->in_pool >= n && (w->nheld || w->paused)) {
-        n += w->nheld ? (int)w->nheld : 1;
+    if (w->in_pool >= n && (waiting || w->paused)) {
+        n += waiting ? waiting : 1;
         return n < w->scale_max ? n : w->scale_max;
     }
     if (now - w->full_ns < w->scale_idle_ns) return n;
@@ -1082,12 +1197,10 @@ static wjob *held_pop(weft_worker *w)
 static weft_err run_held(weft_worker *w, char *err)
 {
     weft_err e = WEFT_OK;
-    while (!e && w->nheld && w->in_pool < w->concurrency) {
+    while (!e && w->nheld && w->in_pool < w->concurrency + ahead_slots(w)) {
         wjob *j = held_pop(w);
         weft__cluster_job cj = j->cj;
         j->cj = (weft__cluster_job)WEFT__CLUSTER_JOB_INIT;
-        free(j->body);
-        j->body = NULL;
         if (idset_has(&w->canceled, j->job_id)) {
             e = status_then_ack(w, &cj, WEFT_JOB_CANCELED, "canceled before it started", j->tag,
                                 err);
@@ -1114,11 +1227,27 @@ static weft_err hand_back(weft_worker *w, int64_t before_ns, bool *any, char *er
         wjob *j = weft__strmap_get(&w->jobs, w->held[0]);
         if (j->held_ns > before_ns) break;
         held_pop(w);
+        LOG(w, WEFT_LOG_DEBUG, "job %s: handed back after %lld ms held", j->job_id,
+            (long long)((weft__mono_ns() - j->held_ns) / 1000000));
         e = requeue_then_ack(w, j->body, j->blen, j->tag, err);
         drop_job(w, j);
         *any = true;
     }
     return e;
+}
+
+/* Asks the pool for the jobs ahead that went to it at `before_ns` or
+ * earlier and have not started: they come back through job_withdrawn(). */
+static void withdraw_ahead(weft_worker *w, int64_t before_ns)
+{
+    for (size_t i = 0; i < w->nahead; i++) {
+        wjob *j = weft__strmap_get(&w->jobs, w->ahead[i]);
+        if (j->pool_ns > before_ns) break;
+        if (j->withdrawing) continue;
+        char err[WEFT_ERRBUF_SIZE];
+        if (weft__pool_withdraw(w->pool, j->job_id, err) == WEFT_OK)
+            j->withdrawing = true; /* without memory: it runs, later */
+    }
 }
 
 /* A held job that waited WEFT__HOLD_MS goes back to the queue, for an idle
@@ -1128,6 +1257,7 @@ static weft_err hand_back(weft_worker *w, int64_t before_ns, bool *any, char *er
 static weft_err expire_held(weft_worker *w, char *err)
 {
     int64_t before = weft__mono_ns() - (int64_t)WEFT__HOLD_MS * 1000000;
+    withdraw_ahead(w, before);
     if (!w->nheld || ((wjob *)weft__strmap_get(&w->jobs, w->held[0]))->held_ns > before)
         return WEFT_OK;
     /* Paused first, so that the copies go to other workers. */
@@ -1136,19 +1266,29 @@ static weft_err expire_held(weft_worker *w, char *err)
     return e ? e : hand_back(w, before, &any, err);
 }
 
-/* The connection is gone: the broker requeues the held deliveries. */
+/* The connection is gone: the broker requeues the held deliveries, and
+ * gives the jobs ahead in the pool to others too: they are taken back. */
 static void drop_held(weft_worker *w)
 {
     while (w->nheld) drop_job(w, held_pop(w));
+    withdraw_ahead(w, INT64_MAX);
     w->paused = false;
 }
 
-/* Milliseconds until the oldest held job is to be handed back, or `max`. */
+/* Milliseconds until the oldest held job, or job ahead, is to be handed
+ * back, or `max`. */
 static int64_t held_due_ms(const weft_worker *w, int64_t max)
 {
-    if (!w->nheld) return max;
-    const wjob *j = weft__strmap_get(&w->jobs, w->held[0]);
-    int64_t ms = (j->held_ns + (int64_t)WEFT__HOLD_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
+    int64_t first = INT64_MAX;
+    if (w->nheld) first = ((const wjob *)weft__strmap_get(&w->jobs, w->held[0]))->held_ns;
+    for (size_t i = 0; i < w->nahead; i++) {
+        const wjob *j = weft__strmap_get(&w->jobs, w->ahead[i]);
+        if (j->withdrawing) continue;
+        if (j->pool_ns < first) first = j->pool_ns;
+        break;
+    }
+    if (first == INT64_MAX) return max;
+    int64_t ms = (first + (int64_t)WEFT__HOLD_MS * 1000000 - weft__mono_ns()) / 1000000 + 1;
     return ms < 0 ? 0 : ms < max ? ms : max;
 }
 
@@ -1227,6 +1367,7 @@ static void start_draining(weft_worker *w)
     bool any = false;
     if (connected(w) && w->job_tag && weft__amqp_cancel(w->conn, w->job_tag, err))
         LOG(w, WEFT_LOG_WARN, "%s", err);
+    withdraw_ahead(w, INT64_MAX);
     if (!connected(w))
         drop_held(w);
     else if (hand_back(w, INT64_MAX, &any, err))
@@ -1536,7 +1677,10 @@ weft_err weft_worker_open(const weft_worker_opts *opts, weft_worker **out, char 
     weft__pool_opts po = {.cfg = w->cfg, .application_path = w->app,
                           .nworkers = w->concurrency, .max_workers = w->scale_max,
                           .kill_grace_ms = WEFT__KILL_GRACE_MS,
-                          .cbs = {.running = cb_running, .finished = cb_finished, .ud = w}};
+                          .cbs = {.running = cb_running,
+                                  .finished = cb_finished,
+                                  .withdrawn = cb_withdrawn,
+                                  .ud = w}};
     if ((e = weft__pool_start(&po, &w->pool, err))) goto fail;
     *out = w;
     return WEFT_OK;
@@ -1566,6 +1710,7 @@ void weft_worker_close(weft_worker *w)
     for (size_t i = 0; i < w->nacks; i++) free(w->acks[i].job_id);
     free(w->acks);
     free(w->held);
+    free(w->ahead);
     for (size_t i = 0; i < w->nstarting; i++) free(w->starting[i]);
     free(w->starting);
     while (w->msgs) {

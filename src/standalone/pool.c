@@ -39,7 +39,7 @@
  * of waiting for this thread to wake up (tens of µs on a busy machine,
  * longer than a small job); jobs queued behind a long one are taken back by
  * idle workers, so depth costs no latency. */
-#define DEPTH 3
+#define DEPTH (WEFT__POOL_AHEAD + 1)
 _Static_assert(DEPTH < WEFT__CLAIM_RING, "tags of a slot's jobs must not share claim words");
 
 /* Why a job is being stopped. */
@@ -95,7 +95,8 @@ typedef struct slot {
 } slot;
 
 typedef struct event {
-    bool finished; /* else: running */
+    bool finished;  /* else: running */
+    bool withdrawn; /* finished: taken back unstarted */
     pjob *job;
     pid_t pid;
     weft__job_result res;
@@ -123,8 +124,8 @@ struct weft__pool {
 
     pthread_mutex_t mu; /* guards the members down to `live` */
     pjob *in_head, *in_tail;
-    char **cancels;
-    size_t ncancels, capcancels;
+    char **cancels, **withdraws; /* job ids */
+    size_t ncancels, capcancels, nwithdraws, capwithdraws;
     bool sleeping;  /* the pool thread waits in poll(): wake it */
     pool_stop stopping; /* POOL_RUNNING, POOL_DRAIN or POOL_CANCEL */
     bool joined;
@@ -258,7 +259,10 @@ static void flush_events(weft__pool *p)
             if (cb->running) cb->running(cb->ud, e->job->ud, e->job->job_id, e->pid);
             continue;
         }
-        if (cb->finished) cb->finished(cb->ud, e->job->ud, e->job->job_id, &e->res);
+        if (e->withdrawn && cb->withdrawn)
+            cb->withdrawn(cb->ud, e->job->ud, e->job->job_id);
+        else if (cb->finished)
+            cb->finished(cb->ud, e->job->ud, e->job->job_id, &e->res);
         weft__job_result_release(&e->res);
         job_free(e->job);
     }
@@ -506,35 +510,82 @@ static void stop_running(weft__pool *p, slot *s, pjob *j, job_stop why)
     slot_signal(p, s, SIGTERM, j->tag);
 }
 
-static void cancel_job(weft__pool *p, const char *id)
+/* Removes job `id` from the queue; NULL when it is not there. */
+static pjob *q_remove(weft__pool *p, const char *id)
 {
     for (pjob **pp = &p->q_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
         pjob *j = *pp;
         if (strcmp(j->job_id, id) != 0) continue;
         *pp = j->next;
         if (p->q_tail == j) p->q_tail = prev;
+        j->next = NULL;
+        return j;
+    }
+    return NULL;
+}
+
+/* Job `id` in a worker's channel: its slot in *si, its place there in *sk;
+ * NULL when no channel has it. */
+static pjob *slot_find(weft__pool *p, const char *id, int *si, int *sk)
+{
+    for (int i = 0; i < p->n; i++) {
+        slot *s = &p->slots[i];
+        for (int k = 0; k < s->njobs; k++) {
+            if (strcmp(s->job[k]->job_id, id) != 0) continue;
+            *si = i;
+            *sk = k;
+            return s->job[k];
+        }
+    }
+    return NULL;
+}
+
+static void cancel_job(weft__pool *p, const char *id)
+{
+    int i, k;
+    pjob *j = q_remove(p, id);
+    if (j) {
         j->stop = STOP_CANCEL;
         emit_finished(p, j, NULL, "canceled");
         return;
     }
-    for (int i = 0; i < p->n; i++) {
-        slot *s = &p->slots[i];
-        for (int k = 0; k < s->njobs; k++) {
-            pjob *j = s->job[k];
-            if (strcmp(j->job_id, id) != 0) continue;
-            if (j->stop) return; /* already being stopped */
-            if (weft__claim_take(&p->shm[i], j->tag)) {
-                slot_take(s, k);
-                j->stop = STOP_CANCEL;
-                emit_finished(p, j, NULL, "canceled");
-                /* The worker skips it: the next one starts right away. */
-                if (k == 0 && s->njobs > 0) emit_running(p, s->job[0], s->pid);
-            } else {
-                stop_running(p, s, j, STOP_CANCEL);
-            }
-            return;
-        }
+    if (!(j = slot_find(p, id, &i, &k)) || j->stop) return; /* gone, or being stopped */
+    slot *s = &p->slots[i];
+    if (weft__claim_take(&p->shm[i], j->tag)) {
+        slot_take(s, k);
+        j->stop = STOP_CANCEL;
+        emit_finished(p, j, NULL, "canceled");
+        /* The worker skips it: the next one starts right away. */
+        if (k == 0 && s->njobs > 0) emit_running(p, s->job[0], s->pid);
+    } else {
+        stop_running(p, s, j, STOP_CANCEL);
     }
+}
+
+/* Ends a job taken back unstarted, for weft__pool_withdraw(). */
+static void emit_withdrawn(weft__pool *p, pjob *j)
+{
+    event *e = push_event(p, true, j);
+    if (!e) { /* out of memory: lost to the caller, as in emit_finished() */
+        job_free(j);
+        return;
+    }
+    e->withdrawn = true;
+    e->res.status = WEFT_JOB_CANCELED;
+}
+
+/* Takes back a job no worker started and no running callback announced:
+ * from the queue, or from behind the running job of a worker's channel when
+ * its claim word is still ours. */
+static void withdraw_job(weft__pool *p, const char *id)
+{
+    int i, k;
+    pjob *j = q_remove(p, id);
+    if (j)
+        emit_withdrawn(p, j);
+    else if ((j = slot_find(p, id, &i, &k)) && !j->announced && !j->stop &&
+             weft__claim_take(&p->shm[i], j->tag))
+        emit_withdrawn(p, slot_take(&p->slots[i], k));
 }
 
 static void cancel_all(weft__pool *p)
@@ -714,10 +765,10 @@ static pool_stop take_requests(weft__pool *p)
     pthread_mutex_lock(&p->mu);
     pjob *in = p->in_head;
     p->in_head = p->in_tail = NULL;
-    char **cancels = p->cancels;
-    size_t ncancels = p->ncancels;
-    p->cancels = NULL;
-    p->ncancels = p->capcancels = 0;
+    char **cancels = p->cancels, **withdraws = p->withdraws;
+    size_t ncancels = p->ncancels, nwithdraws = p->nwithdraws;
+    p->cancels = p->withdraws = NULL;
+    p->ncancels = p->capcancels = p->nwithdraws = p->capwithdraws = 0;
     pool_stop stopping = p->stopping;
     int want_size = p->want_size;
     pthread_mutex_unlock(&p->mu);
@@ -733,6 +784,11 @@ static pool_stop take_requests(weft__pool *p)
         free(cancels[k]);
     }
     free(cancels);
+    for (size_t k = 0; k < nwithdraws; k++) {
+        withdraw_job(p, withdraws[k]);
+        free(withdraws[k]);
+    }
+    free(withdraws);
     if (stopping == POOL_CANCEL && p->stop_seen != POOL_CANCEL) {
         p->stop_seen = POOL_CANCEL;
         cancel_all(p);
@@ -765,7 +821,7 @@ static void wait_and_read(weft__pool *p, pool_stop stopping, int timeout)
         p->pfd[npfd++] = (struct pollfd){s->fd, events, 0};
     }
     pthread_mutex_lock(&p->mu);
-    if (p->in_head || p->ncancels || p->stopping != stopping)
+    if (p->in_head || p->ncancels || p->nwithdraws || p->stopping != stopping)
         timeout = 0;
     else
         p->sleeping = true;
@@ -920,22 +976,34 @@ weft_err weft__pool_submit(weft__pool *p, const weft__job_spec *spec, void *job_
     return WEFT_OK;
 }
 
-weft_err weft__pool_cancel(weft__pool *p, const char *job_id, char *err)
+/* Hands a job id to the pool thread in `list` (p->cancels or p->withdraws). */
+static weft_err request(weft__pool *p, char ***list, size_t *n, size_t *cap, const char *job_id,
+                        char *err)
 {
     char *id = weft__strdup(job_id);
     if (!id) return weft__err(err, WEFT_ENOMEM, "out of memory");
     pthread_mutex_lock(&p->mu);
-    if (WEFT__GROW(p->cancels, p->ncancels + 1, p->capcancels)) {
+    if (WEFT__GROW(*list, *n + 1, *cap)) {
         pthread_mutex_unlock(&p->mu);
         free(id);
         return weft__err(err, WEFT_ENOMEM, "out of memory");
     }
-    p->cancels[p->ncancels++] = id;
+    (*list)[(*n)++] = id;
     bool wake = p->sleeping;
     p->sleeping = false;
     pthread_mutex_unlock(&p->mu);
     if (wake) wake_thread(p);
     return WEFT_OK;
+}
+
+weft_err weft__pool_cancel(weft__pool *p, const char *job_id, char *err)
+{
+    return request(p, &p->cancels, &p->ncancels, &p->capcancels, job_id, err);
+}
+
+weft_err weft__pool_withdraw(weft__pool *p, const char *job_id, char *err)
+{
+    return request(p, &p->withdraws, &p->nwithdraws, &p->capwithdraws, job_id, err);
 }
 
 void weft__pool_stop(weft__pool *p, bool cancel)
@@ -970,6 +1038,8 @@ void weft__pool_free(weft__pool *p)
     }
     for (size_t k = 0; k < p->ncancels; k++) free(p->cancels[k]);
     free(p->cancels);
+    for (size_t k = 0; k < p->nwithdraws; k++) free(p->withdraws[k]);
+    free(p->withdraws);
     if (p->slots) {
         for (int i = 0; i < p->n; i++) {
             for (int k = 0; k < p->slots[i].njobs; k++) job_free(p->slots[i].job[k]);

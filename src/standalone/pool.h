@@ -9,9 +9,11 @@
  * slot array with a state per slot and a matching pollfd array).
  *
  *  - Workers are reused across jobs.  A worker that is running a job also
- *    holds the next ones (two at most) in its channel, so it never idles
- *    waiting for the pool's thread; an idle worker takes such a queued job
- *    back from a busy one, so no job waits behind a long one.
+ *    holds the next ones (WEFT__POOL_AHEAD at most) in its channel, so it
+ *    never idles waiting for the pool's thread; an idle worker takes such a
+ *    queued job back from a busy one, so no job waits behind a long one
+ *    while a worker is idle.  weft__pool_withdraw() takes one back for the
+ *    caller (the cluster worker service hands it to another machine).
  *  - A job that crashes its worker, calls exit() or is SIGKILLed fails alone
  *    ("worker process killed by signal 9 (Killed)", "worker process exited
  *    with status 3"); the slot gets a new worker and the jobs queued behind
@@ -50,6 +52,9 @@
 
 typedef struct weft__pool weft__pool;
 
+/* Jobs a worker holds in its channel behind the one it runs. */
+#define WEFT__POOL_AHEAD 2
+
 typedef struct weft__pool_cbs {
     /* The job started in worker `pid`: it was sent to an idle worker, or the
      * job before it in the same worker finished. */
@@ -57,6 +62,9 @@ typedef struct weft__pool_cbs {
     /* The job ended.  `res` is the callee's to take members from (it may
      * steal res->error and set it to NULL); the pool releases the rest. */
     void (*finished)(void *ud, void *job_ud, const char *job_id, weft__job_result *res);
+    /* The job was taken back unstarted, as weft__pool_withdraw() asked: the
+     * pool forgot it.  NULL: reported as finished CANCELED instead. */
+    void (*withdrawn)(void *ud, void *job_ud, const char *job_id);
     void *ud;
 } weft__pool_cbs;
 
@@ -94,6 +102,15 @@ weft_err weft__pool_submit(weft__pool *p, const weft__job_spec *spec, void *job_
  * the job's real end, when it ended first).
  */
 weft_err weft__pool_cancel(weft__pool *p, const char *job_id, char *err);
+
+/*
+ * Asks to take a job back unstarted: one still in the queue, or queued in a
+ * worker's channel behind a running job (the worker's claim word decides
+ * the race: a job the worker took runs).  A job the running callback
+ * announced is never taken back.  Asynchronous: the withdrawn callback
+ * reports it, else the job runs and ends as usual.
+ */
+weft_err weft__pool_withdraw(weft__pool *p, const char *job_id, char *err);
 
 /*
  * Stops: with `cancel`, queued jobs end CANCELED and running ones are
