@@ -209,6 +209,19 @@ static void reap(int ctl, children *kids)
     if (reaped) kill_orphans(kids); /* a dead worker's or orphan's children came to us */
 }
 
+/* fork() with the embedded interpreter's state made safe across it, as
+ * os.fork() does.  Returns fork()'s result with its errno kept. */
+static pid_t fork_clean(void)
+{
+    weft__py_fork pf;
+    weft__py_fork_before(&pf);
+    pid_t pid = fork();
+    int e = errno;
+    weft__py_fork_after(&pf, pid == 0);
+    errno = e;
+    return pid;
+}
+
 static void spawn_worker(int ctl, children *kids, int slot, weft__worker_fn fn, void *arg)
 {
     fs_msg ev = {.op = WEFT__FS_SPAWN_FAILED, .slot = slot};
@@ -219,13 +232,9 @@ static void spawn_worker(int ctl, children *kids, int slot, weft__worker_fn fn, 
         return;
     }
     pid_t server = getpid();
-    weft__py_fork pf;
-    weft__py_fork_before(&pf);
-    pid_t pid = fork();
-    int fork_errno = errno;
-    weft__py_fork_after(&pf, pid == 0);
+    pid_t pid = fork_clean();
     if (pid < 0) {
-        ev.err_no = fork_errno;
+        ev.err_no = errno;
         close(sv[0]);
         close(sv[1]);
         server_send(ctl, &ev, -1);
@@ -337,12 +346,9 @@ weft_err weft__forkserver_start(weft__worker_fn fn, void *arg, weft__forkserver 
     /* What is buffered now would otherwise be written again by each worker. */
     fflush(NULL);
     pid_t parent = getpid();
-    weft__py_fork pf;
-    weft__py_fork_before(&pf);
-    pid_t pid = fork();
-    int e = errno;
-    weft__py_fork_after(&pf, pid == 0);
+    pid_t pid = fork_clean();
     if (pid < 0) {
+        int e = errno;
         close(sv[0]);
         close(sv[1]);
         free(fs);
