@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Runs `weft bench ARGS --json` in the test's folder; returns the parsed object. */
 static json_t *bench_json(const char *args)
@@ -114,7 +116,6 @@ TEST(one_at_a_time)
     json_decref(o);
 }
 
-/* weft.noop writes its outputs: a chain and a fan-in of no-op tasks complete. */
 /* --fairness: short jobs submitted while a 5 s job runs on one of the 2
  * workers finish on the other one, long before the long job ends. */
 TEST(fairness_short_jobs_behind_a_long_one)
@@ -127,9 +128,49 @@ TEST(fairness_short_jobs_behind_a_long_one)
     ASSERT(worst >= num(o, "finish_p99_ms"));
     ASSERT(worst >= 5.0);    /* each short job sleeps 5 ms */
     ASSERT(worst < 4000.0);  /* not behind the long job (5 s) */
+    ASSERT_EQ((long)num(o, "long_ms"), 5000);
     ASSERT(!json_object_get(o, "cpu_efficiency")); /* sleep is not CPU work */
     json_decref(o);
 }
+
+/* The same in cluster mode against the test broker, with what the second
+ * fairness row of scripts/bench sets: a long job of --long MS, and
+ * run-workers at their default concurrency (--concurrency 0).  The URL
+ * comes from --broker-file, and the workers bench starts do not get it on
+ * their command line (run-worker warns when they do). */
+TEST(fairness_in_cluster_mode_with_default_workers)
+{
+    const char *url = getenv("WEFT_TEST_BROKER_URL");
+    if (!url || !*url) FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests");
+    FILE *f = fopen("broker.url", "w");
+    ASSERT(f != NULL);
+    fprintf(f, "%s\n", url);
+    ASSERT_EQ(fclose(f), 0);
+    ASSERT_EQ(chmod("broker.url", 0600), 0);
+    json_t *o = bench_json("--mode cluster --workers 2 --concurrency 0 --fairness --long 3000 "
+                           "--jobs 20 --task sleep:5 --broker-file broker.url --app-dir app");
+    check_common(o, "cluster", 20);
+    ASSERT(json_is_true(json_object_get(o, "fairness")));
+    ASSERT_EQ((long)num(o, "long_ms"), 3000);
+    ASSERT_EQ((long)num(o, "concurrency"), 0);
+    ASSERT(num(o, "finish_max_ms") >= 5.0);
+    ASSERT(num(o, "finish_max_ms") < 3000.0); /* not behind the long job */
+    json_decref(o);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    char want[64];
+    snprintf(want, sizeof want, "concurrency %ld,", cpus < 1 ? 1 : cpus); /* run-worker's default */
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "app/worker-%d.log", i);
+        char *log = test_read_file(path, NULL);
+        ASSERT(log != NULL);
+        ASSERT_CONTAINS(log, want);
+        ASSERT(strstr(log, "can be seen by every user") == NULL);
+        free(log);
+    }
+}
+
+/* weft.noop writes its outputs: a chain and a fan-in of no-op tasks complete. */
 
 TEST(noop_chain_and_fanout)
 {
@@ -156,7 +197,8 @@ TEST(usage_errors)
     char *cmd, *out = NULL;
     static const char *const bad[] = {"--mode nope", "--jobs 0", "--shape ring", "--task spin:x",
                                       "--shape chain --task spin:5", "--bogus", "--task sleep:x",
-                                      "--fairness --one-at-a-time", "--mode development --fairness"};
+                                      "--fairness --one-at-a-time", "--mode development --fairness",
+                                      "--long 100", "--fairness --long 0", "--concurrency 2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (asprintf(&cmd, "%s/weft bench %s", test_build_dir(), bad[i]) < 0) FAIL("oom");
         int rc = test_run_cmd(cmd, &out);
@@ -176,4 +218,6 @@ TEST_MAIN(TEST_ENTRY_TIMEOUT(json_development, 120), TEST_ENTRY_TIMEOUT(json_sta
           TEST_ENTRY_TIMEOUT(python_noop_in_standalone_workers, 120),
           TEST_ENTRY_TIMEOUT(one_at_a_time, 120), TEST_ENTRY_TIMEOUT(noop_chain_and_fanout, 120),
           TEST_ENTRY_TIMEOUT(spin_efficiency, 120),
-          TEST_ENTRY_TIMEOUT(fairness_short_jobs_behind_a_long_one, 120), TEST_ENTRY(usage_errors))
+          TEST_ENTRY_TIMEOUT(fairness_short_jobs_behind_a_long_one, 120),
+          TEST_ENTRY_TIMEOUT(fairness_in_cluster_mode_with_default_workers, 120),
+          TEST_ENTRY(usage_errors))

@@ -10,7 +10,7 @@
  * tasks feeding one join task).  `--one-at-a-time` instead submits N
  * one-job scenarios one after the other, waiting for each, which measures
  * latency rather than throughput.  `--fairness` measures how long short
- * jobs wait behind a long one: one job of FAIR_LONG_MS (weft.sleep) is
+ * jobs wait behind a long one: one job of --long MS (weft.sleep) is
  * submitted first, and once it runs, N one-job scenarios of the task
  * (e.g. --task sleep:10) are submitted at once; the figures are theirs
  * (the long job is not counted), with the worst submit->finish.
@@ -65,15 +65,18 @@ typedef struct bench_opts {
     bool sleep;           /* sleep:MS: weft.sleep instead of weft.spin */
     bool python;          /* py-noop: a Python function that does nothing */
     const char *task_s;   /* as given: "noop", "spin:10", "py-noop" */
-    const char *broker;
+    const char *broker;   /* --broker, or NULL */
+    const char *broker_file;
     const char *queue;
     const char *app_dir;  /* NULL: a temporary folder */
     long prefetch;        /* cluster: run-worker --prefetch (0: its default, 2 x concurrency) */
+    long concurrency;     /* cluster: run-worker --concurrency (default 1; 0: the worker's default) */
+    long long_ms;         /* --fairness: the long job's length */
     bool json, one_at_a_time, use_running_workers, keep;
     bool fairness;        /* short jobs submitted behind a long one */
 } bench_opts;
 
-#define FAIR_LONG_MS 5000 /* --fairness: the long job (longer than the 2 s target) */
+#define FAIR_LONG_MS 5000 /* --fairness: the long job's default (longer than the 2 s target) */
 
 typedef struct bench_result {
     double build_s, submit_s, wall_s;
@@ -231,11 +234,11 @@ static weft_err add_warmup(weft_config *cfg, const bench_opts *b, char *err)
     return e;
 }
 
-/* --fairness: scenario "long", one task of FAIR_LONG_MS of weft.sleep. */
-static weft_err add_long(weft_config *cfg, char *err)
+/* --fairness: scenario "long", one task of b->long_ms of weft.sleep. */
+static weft_err add_long(weft_config *cfg, const bench_opts *b, char *err)
 {
     char dur[32];
-    snprintf(dur, sizeof dur, "%g:float", FAIR_LONG_MS / 1000.0);
+    snprintf(dur, sizeof dur, "%g:float", b->long_ms / 1000.0);
     weft_property prop = {"duration", dur};
     weft_task_opts t = {.function = "weft.sleep", .properties = &prop, .nproperties = 1};
     const char *tasks[] = {"long_task", NULL};
@@ -298,7 +301,7 @@ static weft_err build_config(weft_config *cfg, const bench_opts *b, const char *
         if ((e = weft_config_set(cfg, "JOB", "queue", b->queue, err))) return e;
     }
     if ((e = add_warmup(cfg, b, err))) return e;
-    if (b->fairness && (e = add_long(cfg, err))) return e;
+    if (b->fairness && (e = add_long(cfg, b, err))) return e;
 
     long n = b->one_at_a_time ? 1 : b->jobs;
     char **tasks = calloc((size_t)n + 1, sizeof *tasks);
@@ -356,18 +359,22 @@ static pid_t spawn_worker(const bench_opts *b, const char *dir, int i, char *err
         return -1;
     }
     char *argv[13] = {"weft", "run-worker", "--application-path", (char *)dir, "--queue",
-                      (char *)b->queue, "--concurrency", "1"};
-    int argc = 8;
-    char prefetch[32];
+                      (char *)b->queue};
+    int argc = 6;
+    char prefetch[32], concurrency[32];
+    if (b->concurrency) {
+        snprintf(concurrency, sizeof concurrency, "%ld", b->concurrency);
+        argv[argc++] = "--concurrency";
+        argv[argc++] = concurrency;
+    }
     if (b->prefetch) {
         snprintf(prefetch, sizeof prefetch, "%ld", b->prefetch);
         argv[argc++] = "--prefetch";
         argv[argc++] = prefetch;
     }
-    if (b->broker) {
-        argv[argc++] = "--broker";
-        argv[argc++] = (char *)b->broker;
-    }
+    /* No --broker: the URL, password included, would be on the worker's
+     * command line for every user to see (ps).  The worker reads it from
+     * DIR/config.toml ([JOB] broker_url), in a folder only we can read. */
     argv[argc] = NULL;
     /* Called before the orchestrator starts any thread: a plain fork, and
      * only async-signal-safe calls in the child. */
@@ -713,6 +720,8 @@ static int print_json(const bench_opts *b, const bench_result *r)
     json_object_set_new(o, "finish_p99_ms", json_real(r->fin_p99_ms));
     json_object_set_new(o, "finish_max_ms", json_real(r->fin_max_ms));
     json_object_set_new(o, "fairness", json_boolean(b->fairness));
+    if (b->fairness) json_object_set_new(o, "long_ms", json_integer(b->long_ms));
+    if (b->mode == WEFT_MODE_CLUSTER) json_object_set_new(o, "concurrency", json_integer(b->concurrency));
     json_object_set_new(o, "wall_seconds", json_real(r->wall_s));
     json_object_set_new(o, "build_seconds", json_real(r->build_s));
     json_object_set_new(o, "submit_seconds", json_real(r->submit_s));
@@ -767,9 +776,12 @@ static int parse_args(int argc, char **argv, bench_opts *b)
         CLI_FLAG("one-at-a-time", 0, &b->one_at_a_time),
         CLI_FLAG("fairness", 0, &b->fairness),
         CLI_STRING("broker", 0, "a URL", &b->broker),
+        CLI_STRING("broker-file", 0, "a file", &b->broker_file),
         CLI_STRING("queue", 0, "a queue name", &b->queue),
         CLI_STRING("app-dir", 0, "a folder", &b->app_dir),
         CLI_LONG("prefetch", 0, &b->prefetch, 1, 65535),
+        CLI_LONG("concurrency", 0, &b->concurrency, 0, 1024),
+        CLI_LONG("long", 0, &b->long_ms, 1, 3600000),
         CLI_FLAG("use-running-workers", 0, &b->use_running_workers),
         CLI_FLAG("keep", 0, &b->keep),
         CLI_FLAG("json", 0, &b->json),
@@ -809,6 +821,12 @@ static int check_args(bench_opts *b)
         return cli_usage_error("bench", "--fairness and --one-at-a-time are two measurements");
     if (b->fairness && b->mode == WEFT_MODE_DEVELOPMENT)
         return cli_usage_error("bench", "--fairness needs workers: --mode standalone or cluster");
+    if (b->long_ms && !b->fairness)
+        return cli_usage_error("bench", "--long is the long job of --fairness");
+    if (b->fairness && !b->long_ms) b->long_ms = FAIR_LONG_MS;
+    if (b->concurrency >= 0 && b->mode != WEFT_MODE_CLUSTER)
+        return cli_usage_error("bench", "--concurrency is each run-worker's: --mode cluster");
+    if (b->concurrency < 0) b->concurrency = 1; /* one job process per worker */
     b->one_at_a_time |= b->fairness; /* one-job scenarios, submitted at once */
     if (b->one_at_a_time && b->shape != SHAPE_INDEPENDENT)
         return cli_usage_error("bench", "--one-at-a-time submits one-job scenarios: no --shape");
@@ -819,7 +837,8 @@ static int check_args(bench_opts *b)
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_opts b = {.mode = WEFT_MODE_STANDALONE, .workers = WEFT__DEFAULT_WORKERS, .jobs = 1000, .task_s = "noop"};
+    bench_opts b = {.mode = WEFT_MODE_STANDALONE, .workers = WEFT__DEFAULT_WORKERS, .jobs = 1000,
+                    .task_s = "noop", .concurrency = -1};
     int rc = parse_args(argc, argv, &b);
     if (rc || (rc = check_args(&b))) return rc;
     char queue[128];
@@ -828,10 +847,16 @@ int cmd_bench(int argc, char **argv)
         b.queue = queue;
     }
     if (b.mode == WEFT_MODE_DEVELOPMENT) b.workers = 1;
+    char *url = NULL;
+    if (b.mode == WEFT_MODE_CLUSTER && (rc = cli_broker_url("bench", b.broker, b.broker_file, &url)))
+        return rc;
+    b.broker = url;
 
     bench_result r = {0};
     char err[WEFT_ERRBUF_SIZE] = "";
     weft_err e = run_bench(&b, &r, err);
+    free(url);
+    b.broker = NULL;
     if (e) {
         cli_error("bench failed: %s", err[0] ? err : weft_strerror(e));
         return CLI_FAILED;
