@@ -1150,10 +1150,6 @@ static int64_t long_then_short(const char *tag, const char *const *extra, int n,
     return worst;
 }
 
-/* At default settings (no --concurrency, no --prefetch), a long job does
- * not hold short ones behind it while another worker is idle: one job of
- * 10 s, then 200 of 10 ms on 2 workers; each short one finishes within
- * 2 s of its submission. */
 /* A job shorter than WEFT__RUNNING_AFTER_MS sends its result alone, with
  * how long it ran: its RUNNING is dated that long before its end, so its
  * stored duration is the 5 ms it slept, not 0. */
@@ -1187,6 +1183,10 @@ TEST(a_short_job_keeps_its_run_time_without_a_running_message)
     cleanup_queues();
 }
 
+/* At default settings (no --concurrency, no --prefetch), a long job does
+ * not hold short ones behind it while another worker is idle: one job of
+ * 10 s, then 200 of 10 ms on 2 workers; each short one finishes within
+ * 2 s of its submission. */
 TEST(short_jobs_never_wait_behind_a_long_one_at_default_settings)
 {
     const char *none[] = {NULL};
