@@ -137,7 +137,8 @@ TEST(fairness_short_jobs_behind_a_long_one)
  * fairness row of scripts/bench sets: a long job of --long MS, and
  * run-workers at their default concurrency (--concurrency 0).  The URL
  * comes from --broker-file, and the workers bench starts do not get it on
- * their command line (run-worker warns when they do). */
+ * their command line (run-worker warns when they do): they read it from
+ * the config.toml written for them, which only its owner may read. */
 TEST(fairness_in_cluster_mode_with_default_workers)
 {
     const char *url = getenv("WEFT_TEST_BROKER_URL");
@@ -156,6 +157,9 @@ TEST(fairness_in_cluster_mode_with_default_workers)
     ASSERT(num(o, "finish_max_ms") >= 5.0);
     ASSERT(num(o, "finish_max_ms") < 3000.0); /* not behind the long job */
     json_decref(o);
+    struct stat st;
+    ASSERT_EQ(stat("app/config.toml", &st), 0);
+    ASSERT_EQ(st.st_mode & 077, 0); /* it holds the broker URL */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     char want[64];
     snprintf(want, sizeof want, "concurrency %ld,", cpus < 1 ? 1 : cpus); /* run-worker's default */

@@ -332,13 +332,20 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void remove_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* DIR/config.toml, for the workers; only its owner may read it, since it
+ * holds the broker URL with its password. */
 static weft_err write_config(const weft_config *cfg, const char *dir, char *err)
 {
     char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/config.toml", dir) >= sizeof path)
         return weft__err(err, WEFT_EINVAL, "%s: path too long", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return weft__err(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        weft_err fe = weft__err(err, WEFT_EIO, "%s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return fe;
+    }
     weft_err e = weft_config_write(cfg, f, true, err);
     if (fclose(f) != 0 && !e) e = weft__err(err, WEFT_EIO, "%s: %s", path, strerror(errno));
     return e;
@@ -374,7 +381,7 @@ static pid_t spawn_worker(const bench_opts *b, const char *dir, int i, char *err
     }
     /* No --broker: the URL, password included, would be on the worker's
      * command line for every user to see (ps).  The worker reads it from
-     * DIR/config.toml ([JOB] broker_url), in a folder only we can read. */
+     * DIR/config.toml ([JOB] broker_url), which only we can read. */
     argv[argc] = NULL;
     /* Called before the orchestrator starts any thread: a plain fork, and
      * only async-signal-safe calls in the child. */
