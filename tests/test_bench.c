@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_bench.c - `weft bench`: the JSON it prints has the keys scripts/bench
- * reads, with sane values, in development and standalone mode; built-in
- * weft.noop tasks with outputs complete in a chain and a fan-in.  Speeds
- * are never asserted: the machine running the tests is shared.
+ * reads, with sane values, in development and standalone mode, and in
+ * cluster mode against the test broker; built-in weft.noop tasks with
+ * outputs complete in a chain and a fan-in.  Speeds are never asserted:
+ * the machine running the tests is shared.
  */
 #define _GNU_SOURCE /* asprintf */
 #include "test.h"
@@ -175,7 +176,6 @@ TEST(fairness_in_cluster_mode_with_default_workers)
 }
 
 /* weft.noop writes its outputs: a chain and a fan-in of no-op tasks complete. */
-
 TEST(noop_chain_and_fanout)
 {
     json_t *o = bench_json("--mode development --jobs 20 --shape chain");
