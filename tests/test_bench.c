@@ -144,10 +144,7 @@ TEST(fairness_in_cluster_mode_with_default_workers)
 {
     const char *url = getenv("WEFT_TEST_BROKER_URL");
     if (!url || !*url) FAIL("WEFT_TEST_BROKER_URL is not set: run through scripts/run-tests");
-    FILE *f = fopen("broker.url", "w");
-    ASSERT(f != NULL);
-    fprintf(f, "%s\n", url);
-    ASSERT_EQ(fclose(f), 0);
+    test_write_file("broker.url", url);
     ASSERT_EQ(chmod("broker.url", 0600), 0);
     json_t *o = bench_json("--mode cluster --workers 2 --concurrency 0 --fairness --long 3000 "
                            "--jobs 20 --task sleep:5 --broker-file broker.url --app-dir app");
